@@ -1,0 +1,1 @@
+"""Login for Shuyu: password + TOTP, or the unified identity provider, then admission."""

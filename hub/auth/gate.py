@@ -1,0 +1,235 @@
+"""The login gate: credentials, lockout, admission and their audit events, in one place.
+
+Both authenticators (password + TOTP, and OIDC) and the spawn hook go through :class:`Gate`, so
+the rules and what is recorded about them cannot drift apart. Methods are blocking; the
+authenticators call them in a worker thread.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import delete, func, select, update
+
+from hub import admission, audit
+from hub.auth import credentials
+from hub.db.engine import Database
+from hub.db.models import LoginFailure, Role, Staff
+from hub.i18n import Msg, UserError
+
+LOGIN_REASONS: dict[str, Msg] = {
+    "bad_password": admission.REASONS["unknown"],
+    "otp_missing": Msg("请输入动态验证码", "a one-time code is required"),
+    "otp_wrong": Msg("动态验证码错误或已使用", "the one-time code is wrong or already used"),
+    "locked": Msg(
+        "登录失败次数过多，账户已锁定，请 15 分钟后再试",
+        "too many failed logins: the account is locked, try again in 15 minutes",
+    ),
+    "not_processor": Msg(
+        "仅加工使用主体人员可以启动工作空间", "only processor staff can start a workspace"
+    ),
+}
+
+
+class Denied(UserError):
+    """A refused login or spawn; ``code`` is stable (tests, audit), the message is for people."""
+
+    def __init__(self, code: str):
+        msg = LOGIN_REASONS.get(code) or admission.REASONS[code]
+        super().__init__(msg)
+        self.code = code
+
+
+def groups_of(staff: Staff) -> list[str]:
+    """JupyterHub groups: one per role, one per tenant, one per department."""
+    groups = [f"role-{staff.role.value}"]
+    if staff.tenant is not None:
+        groups.append(staff.tenant.group)
+    if staff.department_id is not None:
+        groups.append(f"dept-{staff.department_id}")
+    return groups
+
+
+def tenant_group(staff: Staff | None) -> str:
+    return staff.tenant.group if staff is not None and staff.tenant is not None else ""
+
+
+class Gate:
+    def __init__(
+        self, db: Database, *, max_failures: int = 5, window: timedelta = timedelta(minutes=15)
+    ):
+        self.db = db
+        self.max_failures = max_failures
+        self.window = window
+
+    # --- password + TOTP ------------------------------------------------------------------------
+    def login(self, username: str, password: str, otp: str | None, *, ip: str = "") -> dict:
+        """Check credentials, lockout and admission; return the JupyterHub auth model or raise :class:`Denied`."""
+        username = (username or "").strip().lower()[:64]
+        since = datetime.now(UTC) - self.window
+        with self.db.session() as s:
+            failures = self._failures(s, username, since)
+            staff = admission.load_staff(s, username)
+            stored_hash = staff.password_hash if staff else None
+            secret, last_step = (staff.totp_secret, staff.totp_last_step) if staff else (None, None)
+        if failures >= self.max_failures:
+            return self._refuse(username, "locked", ip, via="password")
+        # Slow hashing happens outside any transaction.
+        code = None
+        if not credentials.verify_password(stored_hash, password or ""):
+            code = "bad_password"
+        elif not (otp or "").strip():
+            code = "otp_missing"
+        else:
+            step = credentials.totp_step(secret, otp, last_step=last_step)
+            if step is None:
+                code = "otp_wrong"
+        if code:
+            return self._fail(username, code, ip, since)
+        return self._admit_login(username, step, ip)
+
+    def _failures(self, s, username: str, since: datetime) -> int:
+        return s.scalar(
+            select(func.count())
+            .select_from(LoginFailure)
+            .where(LoginFailure.username == username, LoginFailure.at >= since)
+        )
+
+    def _fail(self, username: str, code: str, ip: str, since: datetime):
+        with self.db.session() as s:
+            s.add(LoginFailure(username=username))
+            s.flush()
+            count = self._failures(s, username, since)
+            staff = admission.load_staff(s, username)
+            events = [_login_event(username, staff, code, ip, "password", failures=count)]
+            if count == self.max_failures:
+                events.append(
+                    {
+                        "action": "login.lockout",
+                        "actor": username,
+                        "tenant": tenant_group(staff),
+                        "object": username,
+                        "outcome": "denied",
+                        "reason": str(LOGIN_REASONS["locked"]),
+                        "details": {
+                            "failures": count,
+                            "window_minutes": self.window.seconds // 60,
+                            "ip": ip,
+                        },
+                    }
+                )
+            audit.append_many(s, events)
+        raise Denied(code)
+
+    def _refuse(self, username: str, code: str, ip: str, via: str):
+        with self.db.session() as s:
+            staff = admission.load_staff(s, username)
+            audit.append_many(s, [_login_event(username, staff, code, ip, via)])
+        raise Denied(code)
+
+    def _admit_login(self, username: str, step: int, ip: str) -> dict:
+        with self.db.session() as s:
+            staff = admission.load_staff(s, username)
+            # Compare-and-set the TOTP step: a replay, or a concurrent login with the same code, loses.
+            claimed = s.execute(
+                update(Staff)
+                .where(
+                    Staff.id == staff.id,
+                    Staff.totp_last_step.is_(None) | (Staff.totp_last_step < step),
+                )
+                .values(totp_last_step=step)
+            ).rowcount
+            model = None
+            if claimed != 1:
+                code = "otp_wrong"
+            else:
+                decision = admission.admit(staff, date.today())
+                code = decision.code
+                if decision.allowed:
+                    s.execute(delete(LoginFailure).where(LoginFailure.username == username))
+                    model = {"name": username, "groups": groups_of(staff)}
+            audit.append_many(s, [_login_event(username, staff, code, ip, "password")])
+        if model is None:
+            raise Denied(code)
+        return model
+
+    # --- identity provider (OIDC) -----------------------------------------------------------------
+    def login_federated(self, username: str, *, ip: str = "", subject: str = "") -> dict:
+        """Admission for a user the unified identity provider has already authenticated."""
+        username = (username or "").strip().lower()[:64]
+        with self.db.session() as s:
+            staff = admission.load_staff(s, username)
+            decision = admission.admit(staff, date.today())
+            audit.append_many(
+                s, [_login_event(username, staff, decision.code, ip, "oidc", subject=subject)]
+            )
+            model = {"name": username, "groups": groups_of(staff)} if decision.allowed else None
+        if model is None:
+            raise Denied(decision.code)
+        return model
+
+    # --- re-checks ------------------------------------------------------------------------------
+    def refresh(self, username: str) -> dict | None:
+        """Re-run admission for a logged-in user: fresh groups, or ``None`` to force a new login."""
+        with self.db.session() as s:
+            staff = admission.load_staff(s, username)
+            decision = admission.admit(staff, date.today())
+            if decision.allowed:
+                return {"name": username, "groups": groups_of(staff)}
+            audit.append(
+                s,
+                "session.refresh",
+                actor=username,
+                tenant=tenant_group(staff),
+                object=username,
+                outcome="denied",
+                reason=str(decision.reason),
+                details={"code": decision.code},
+            )
+            return None
+
+    def spawn(self, username: str, server: str) -> None:
+        """Admission before a server starts; audited either way, raises :class:`Denied`."""
+        with self.db.session() as s:
+            staff = admission.load_staff(s, username)
+            decision = admission.admit(staff, date.today())
+            code = decision.code
+            if decision.allowed and staff.role != Role.PROCESSOR:
+                code = "not_processor"
+            allowed = code == "ok"
+            reason = "" if allowed else str(Denied(code).msg)
+            audit.append(
+                s,
+                "server.spawn",
+                actor=username,
+                tenant=tenant_group(staff),
+                object=server,
+                outcome="allowed" if allowed else "denied",
+                reason=reason,
+                details={"code": code},
+            )
+        if not allowed:
+            raise Denied(code)
+
+    def stopped(self, username: str, server: str) -> None:
+        with self.db.session() as s:
+            staff = admission.load_staff(s, username)
+            audit.append(
+                s, "server.stop", actor=username, tenant=tenant_group(staff), object=server
+            )
+
+
+def _login_event(
+    username: str, staff: Staff | None, code: str, ip: str, via: str, **details
+) -> dict:
+    allowed = code == "ok"
+    reason = "" if allowed else str(Denied(code).msg)
+    return {
+        "action": "login",
+        "actor": username,
+        "tenant": tenant_group(staff),
+        "object": username,
+        "outcome": "allowed" if allowed else "denied",
+        "reason": reason,
+        "details": {"code": code, "ip": ip, "via": via, **details},
+    }

@@ -1,0 +1,62 @@
+"""Configuration and hooks shared by Shuyu's JupyterHub authenticators."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from functools import cached_property
+
+from tornado import web
+from traitlets import Integer, Unicode, default
+from traitlets.config import Configurable
+
+from hub import home
+from hub.auth.gate import Denied, Gate
+from hub.db.engine import Database
+
+
+def http_error(denied: Denied) -> web.HTTPError:
+    """A 403 whose message (shown on the login form or spawn page) is the bilingual reason."""
+    err = web.HTTPError(403, "%s", str(denied.msg))
+    err.jupyterhub_message = str(denied.msg)
+    return err
+
+
+class PlatformLogin(Configurable):
+    """Mixin for authenticators backed by the platform DB: admission at login, refresh and spawn."""
+
+    db_url = Unicode(
+        config=True,
+        help="SQLAlchemy URL of the platform DB. Default: $SHUYU_DB_URL, else SQLite under $SHUYU_HOME.",
+    )
+
+    @default("db_url")
+    def _default_db_url(self) -> str:
+        return home.default_db_url()
+
+    lockout_failures = Integer(
+        5, config=True, help="Failed logins within the window that lock an account."
+    )
+    lockout_minutes = Integer(15, config=True, help="Length of the lockout window, in minutes.")
+
+    @cached_property
+    def gate(self) -> Gate:
+        return Gate(
+            Database(self.db_url),
+            max_failures=self.lockout_failures,
+            window=timedelta(minutes=self.lockout_minutes),
+        )
+
+    async def refresh_user(self, user, handler=None):
+        """Re-run admission: a suspended tenant or expired training ends the session."""
+        model = await asyncio.to_thread(self.gate.refresh, user.name)
+        return model if model is not None else False
+
+    async def pre_spawn_start(self, user, spawner):
+        try:
+            await asyncio.to_thread(self.gate.spawn, user.name, spawner.name or "default")
+        except Denied as e:
+            raise http_error(e) from None
+
+    async def post_spawn_stop(self, user, spawner):
+        await asyncio.to_thread(self.gate.stopped, user.name, spawner.name or "default")

@@ -1,0 +1,395 @@
+"""``shuyu``: the platform's admin command line.
+
+Every command validates its input and either completes with its audit event or fails with a
+bilingual message, a non-zero exit and nothing written (one transaction per command).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from hub import home
+from hub.db.engine import Database
+from hub.i18n import UserError
+from hub.ops import Ctx
+
+log = logging.getLogger("shuyu.cli")
+EXIT_USAGE = 2
+EXIT_FAILED = 1
+
+
+def _ok(zh: str, en: str) -> None:
+    print(f"{zh} / {en}")
+
+
+class App:
+    """What a command needs: the home folder, the platform DB, the acting person."""
+
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.home = home.shuyu_home()
+        self.actor = args.actor or f"cli:{getpass.getuser()}"
+        self._db: Database | None = None
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            self.home.mkdir(parents=True, exist_ok=True)
+            self._db = Database(home.default_db_url(self.home))
+        return self._db
+
+    def run(self, op: Callable[[Ctx], object]) -> object:
+        """Run ``op`` in one transaction: all of it, with its audit event, or nothing."""
+        with self.db.session() as session:
+            return op(
+                Ctx(session=session, actor=self.actor, pepper=home.secret("id_pepper", self.home))
+            )
+
+
+# --- commands ----------------------------------------------------------------------------------
+def cmd_init(app: App) -> int:
+    from hub.ops.setup import init_home
+
+    init_home(app.home, app.db)
+    _ok(f"已初始化：{app.home}", f"initialized {app.home}")
+    return 0
+
+
+def cmd_demo(app: App) -> int:
+    from hub.demo.world import build
+
+    created = build(app.home, app.db, rows=app.args.rows, actor=app.actor)
+    if created:
+        _ok("演示环境已创建", "demo world created")
+    else:
+        _ok("演示环境已存在，未重复创建", "demo world already present; nothing changed")
+    return 0
+
+
+def cmd_demo_code(app: App) -> int:
+    from hub.demo.world import current_code
+
+    print(current_code(app.home, app.args.username))
+    return 0
+
+
+def cmd_up(app: App) -> int:
+    from hub.ops.setup import init_home
+
+    init_home(app.home, app.db)
+    config = home.CHECKOUT / "jupyterhub_config.py"
+    os.chdir(app.home)
+    exe = str(Path(sys.executable).with_name("jupyterhub"))
+    os.execv(exe, [exe, "-f", str(config), *app.args.extra])
+    return 0  # not reached
+
+
+def cmd_tenant_add(app: App) -> int:
+    from hub.ops import tenants
+
+    t = app.run(lambda ctx: tenants.add(ctx, app.args.name, app.args.uscc, app.args.qualification))
+    _ok(f"已登记加工使用主体：{t.name}（{t.uscc}）", f"tenant registered: {t.name} ({t.uscc})")
+    return 0
+
+
+def cmd_tenant_status(app: App) -> int:
+    from hub.ops import tenants
+
+    command = app.args.command
+    t = app.run(lambda ctx: tenants.change_status(ctx, app.args.name, command, app.args.reason))
+    _ok(f"{t.name} 状态：{t.status.value}", f"{t.name} is now {t.status.value}")
+    return 0
+
+
+def cmd_tenant_list(app: App) -> int:
+    from sqlalchemy import select
+
+    from hub.admission import current_agreement
+    from hub.db.models import Tenant
+
+    with app.db.session() as s:
+        for t in s.scalars(select(Tenant).order_by(Tenant.id)):
+            a = current_agreement(t, Ctx(s, app.actor).today)
+            term = f"{a.start}..{a.end}" if a else "-"
+            print(f"{t.name}\t{t.uscc}\t{t.status.value}\t{t.qualification.value}\t{term}")
+    return 0
+
+
+def cmd_agreement(app: App) -> int:
+    from hub.ops import agreements
+    from hub.validators import parse_date
+
+    a = app.args
+    if a.command == "sign":
+        start = parse_date(a.start, "start") if a.start else None
+        signed = parse_date(a.signed, "signed") if a.signed else None
+        ag = app.run(lambda ctx: agreements.sign(ctx, a.tenant, start, signed))
+    elif a.command == "renew":
+        ag = app.run(lambda ctx: agreements.renew(ctx, a.tenant))
+    else:
+        ag = app.run(lambda ctx: agreements.terminate(ctx, a.tenant, a.reason))
+    _ok(
+        f"协议 #{ag.id}：{ag.start} 至 {ag.end}，状态 {ag.status.value}",
+        f"agreement #{ag.id}: {ag.start} to {ag.end}, {ag.status.value}",
+    )
+    return 0
+
+
+def cmd_staff_add(app: App) -> int:
+    from hub.ops import staff
+
+    a = app.args
+    if not a.password_stdin:
+        raise UserError(
+            _msg(
+                "请用 --password-stdin 从标准输入提供密码",
+                "give the password on standard input with --password-stdin",
+            )
+        )
+    password = sys.stdin.readline().rstrip("\r\n")
+    new = app.run(
+        lambda ctx: staff.add(
+            ctx,
+            username=a.username,
+            real_name=a.real_name,
+            id_number=a.id_number,
+            mobile=a.mobile,
+            role=a.role,
+            password=password,
+            tenant=a.tenant,
+            department=a.department,
+        )
+    )
+    _ok(
+        f"已登记用户：{new.staff.username}（待实名认证与培训考核）",
+        f"user registered: {new.staff.username} (real-name verification and training pending)",
+    )
+    print(f"TOTP secret: {new.totp_secret}")
+    print(f"TOTP URI: {new.provisioning_uri}")
+    return 0
+
+
+def cmd_staff_verify(app: App) -> int:
+    from hub.ops import staff
+
+    s = app.run(lambda ctx: staff.verify(ctx, app.args.username))
+    _ok(f"{s.username} 已完成实名认证", f"{s.username} is real-name verified")
+    return 0
+
+
+def cmd_training_pass(app: App) -> int:
+    from hub.ops import staff
+
+    a = app.args
+    r = app.run(
+        lambda ctx: staff.record_training(
+            ctx,
+            a.username,
+            a.score,
+            course=a.course,
+            pass_mark=a.pass_mark,
+            valid_days=a.valid_days,
+        )
+    )
+    if r.passed:
+        _ok(
+            f"{a.username} 考核通过，有效期至 {r.valid_until}",
+            f"{a.username} passed, valid until {r.valid_until}",
+        )
+    else:
+        _ok(
+            f"{a.username} 考核未通过（{r.score} < {r.pass_mark}），已记录",
+            f"{a.username} did not pass ({r.score} < {r.pass_mark}); recorded",
+        )
+    return 0
+
+
+def cmd_department_add(app: App) -> int:
+    from hub.ops import org
+
+    d = app.run(lambda ctx: org.add_department(ctx, app.args.name))
+    _ok(f"已登记数据提供部门：{d.name}", f"department registered: {d.name}")
+    return 0
+
+
+def cmd_scenario_add(app: App) -> int:
+    from hub.ops import org
+
+    a = app.args
+    sc = app.run(
+        lambda ctx: org.add_scenario(
+            ctx, tenant=a.tenant, name=a.name, field=a.field, purpose=a.purpose, category=a.category
+        )
+    )
+    _ok(
+        f"已备案场景：{sc.name}（{sc.category.value}）",
+        f"scenario filed: {sc.name} ({sc.category.value})",
+    )
+    return 0
+
+
+def cmd_audit_verify(app: App) -> int:
+    from hub import audit
+
+    report = audit.verify(app.db.engine)
+    if report.ok:
+        _ok(f"审计链完整：{report.count} 条事件", f"audit chain holds: {report.count} events")
+        print(f"head: {report.head}")
+        return 0
+    print(
+        f"审计链断裂于事件 #{report.broken_id} / audit chain broken at event #{report.broken_id}: {report.problem}"
+    )
+    return EXIT_FAILED
+
+
+def _msg(zh: str, en: str):
+    from hub.i18n import Msg
+
+    return Msg(zh, en)
+
+
+# --- parser ------------------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # bilingual usage errors, exit 2
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"参数错误 / usage error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="shuyu", description="Shuyu (数域) platform administration")
+    p.add_argument("--actor", help="who is acting, for the audit trail (default: cli:<os user>)")
+    sub = p.add_subparsers(dest="group", required=True, parser_class=_Parser)
+
+    sub.add_parser("init", help="create $SHUYU_HOME, secrets and the platform DB").set_defaults(
+        fn=cmd_init
+    )
+    demo = sub.add_parser("demo", help="create the demo world (idempotent)")
+    demo.add_argument("--rows", type=int, default=100_000, help="rows per synthetic dataset")
+    demo.set_defaults(fn=cmd_demo)
+    code = sub.add_parser("demo-code", help="current TOTP code of a demo login")
+    code.add_argument("username")
+    code.set_defaults(fn=cmd_demo_code)
+    up = sub.add_parser("up", help="start the hub")
+    up.add_argument("extra", nargs=argparse.REMAINDER, help="extra jupyterhub arguments")
+    up.set_defaults(fn=cmd_up)
+
+    tenant = sub.add_parser("tenant", help="processor companies").add_subparsers(
+        dest="command", required=True, parser_class=_Parser
+    )
+    t = tenant.add_parser("add")
+    t.add_argument("--name", required=True)
+    t.add_argument("--uscc", required=True, help="unified social credit code (统一社会信用代码)")
+    t.add_argument(
+        "--qualification", default="qualified", choices=["qualified", "pending", "rejected"]
+    )
+    t.set_defaults(fn=cmd_tenant_add)
+    for command in ("suspend", "revoke", "reinstate"):
+        t = tenant.add_parser(command)
+        t.add_argument("name")
+        t.add_argument("--reason", required=True)
+        t.set_defaults(fn=cmd_tenant_status)
+    tenant.add_parser("list").set_defaults(fn=cmd_tenant_list)
+
+    agreement = sub.add_parser("agreement", help="authorization agreements").add_subparsers(
+        dest="command", required=True, parser_class=_Parser
+    )
+    a = agreement.add_parser("sign")
+    a.add_argument("--tenant", required=True)
+    a.add_argument("--start", help="YYYY-MM-DD (default: today)")
+    a.add_argument("--signed", help="YYYY-MM-DD signing date (default: today or the start)")
+    a.set_defaults(fn=cmd_agreement)
+    a = agreement.add_parser("renew")
+    a.add_argument("--tenant", required=True)
+    a.set_defaults(fn=cmd_agreement)
+    a = agreement.add_parser("terminate")
+    a.add_argument("--tenant", required=True)
+    a.add_argument("--reason", required=True)
+    a.set_defaults(fn=cmd_agreement)
+
+    staff = sub.add_parser("staff", help="staff accounts").add_subparsers(
+        dest="command", required=True, parser_class=_Parser
+    )
+    s = staff.add_parser("add")
+    s.add_argument("--username", required=True)
+    s.add_argument("--real-name", required=True)
+    s.add_argument(
+        "--id-number",
+        required=True,
+        help="resident ID number; only a keyed hash and the last 4 are kept",
+    )
+    s.add_argument("--mobile", required=True)
+    s.add_argument(
+        "--role", required=True, help="processor | reviewer | admin | auditor | provider"
+    )
+    s.add_argument("--tenant")
+    s.add_argument("--department")
+    s.add_argument("--password-stdin", action="store_true")
+    s.set_defaults(fn=cmd_staff_add)
+    s = staff.add_parser("verify")
+    s.add_argument("username")
+    s.set_defaults(fn=cmd_staff_verify)
+
+    dept = sub.add_parser("department", help="data-provider departments").add_subparsers(
+        dest="command", required=True, parser_class=_Parser
+    )
+    d = dept.add_parser("add")
+    d.add_argument("--name", required=True)
+    d.set_defaults(fn=cmd_department_add)
+
+    scen = sub.add_parser("scenario", help="application scenarios").add_subparsers(
+        dest="command", required=True, parser_class=_Parser
+    )
+    sc = scen.add_parser("add")
+    sc.add_argument("--tenant", required=True)
+    sc.add_argument("--name", required=True)
+    sc.add_argument("--field", required=True)
+    sc.add_argument("--purpose", required=True)
+    sc.add_argument("--category", required=True, help="public-governance | industry")
+    sc.set_defaults(fn=cmd_scenario_add)
+
+    training = sub.add_parser("training", help="training and exams").add_subparsers(
+        dest="command", required=True, parser_class=_Parser
+    )
+    tr = training.add_parser("pass", help="record an exam result")
+    tr.add_argument("username")
+    tr.add_argument("--score", type=int, required=True)
+    tr.add_argument("--course", default="公共数据授权运营安全培训")
+    tr.add_argument("--pass-mark", type=int, default=80)
+    tr.add_argument("--valid-days", type=int, default=365)
+    tr.set_defaults(fn=cmd_training_pass)
+
+    aud = sub.add_parser("audit", help="the audit trail").add_subparsers(
+        dest="command", required=True, parser_class=_Parser
+    )
+    aud.add_parser("verify", help="recompute the hash chain").set_defaults(fn=cmd_audit_verify)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    app = App(args)
+    try:
+        return args.fn(app)
+    except UserError as e:
+        print(f"错误 / error: {e.msg}", file=sys.stderr)
+        return EXIT_USAGE
+    except SQLAlchemyError as e:
+        log.debug("database error", exc_info=e)
+        print(
+            "错误 / error: 平台数据库不可用或操作失败，未做任何更改 / the platform database is unavailable or refused the change; nothing was changed",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

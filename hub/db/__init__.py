@@ -1,0 +1,1 @@
+"""The platform database: models, engine and migrations."""

@@ -1,0 +1,62 @@
+"""Shuyu's one configuration surface (JupyterHub traitlets config).
+
+Everything the platform can be configured with is set here; environment variables only feed
+defaults (ports for tests, the state folder, the platform DB URL).
+"""
+
+import os
+import sys
+from pathlib import Path
+
+from hub import home
+from hub.auth.scopes import CUSTOM_SCOPES, ROLES
+
+c = get_config()  # noqa: F821 - provided by JupyterHub
+
+HOME = home.shuyu_home()
+CHECKOUT = Path(__file__).resolve().parent
+VENV_BIN = Path(sys.executable).parent
+
+# --- network: everything on loopback unless told otherwise --------------------------------------
+c.JupyterHub.bind_url = f"http://{os.environ.get('SHUYU_IP', '127.0.0.1')}:{os.environ.get('SHUYU_PORT', '8000')}"
+c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_port = int(os.environ.get("SHUYU_HUB_PORT", "8081"))
+c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{os.environ.get('SHUYU_PROXY_API_PORT', '8001')}"
+c.ConfigurableHTTPProxy.command = [str(CHECKOUT / "node_modules" / ".bin" / "configurable-http-proxy")]
+c.ConfigurableHTTPProxy.auth_token = home.secret("proxy_auth_token", HOME).hex()
+c.ConfigurableHTTPProxy.pid_file = str(HOME / "proxy.pid")
+
+# --- state under $SHUYU_HOME ----------------------------------------------------------------------
+c.JupyterHub.db_url = f"sqlite:///{HOME / 'jupyterhub.sqlite'}"
+c.JupyterHub.cookie_secret_file = str(HOME / "secrets" / "jupyterhub_cookie_secret")
+c.JupyterHub.pid_file = str(HOME / "jupyterhub.pid")
+c.JupyterHub.cookie_max_age_days = 0.5
+c.JupyterHub.template_vars = {"announcement_login": "数域 Shuyu · 原始数据不出域，数据可用不可见 / raw data never leaves the domain"}
+
+# --- login: password + TOTP, lockout, admission ---------------------------------------------------
+c.JupyterHub.authenticator_class = "shuyu"
+c.PlatformAuthenticator.db_url = home.default_db_url(HOME)
+c.PlatformAuthenticator.lockout_failures = 5
+c.PlatformAuthenticator.lockout_minutes = 15
+c.PlatformAuthenticator.auth_refresh_age = 60
+# OIDC mode (the unified identity provider); uncomment and fill in to use it instead:
+# c.JupyterHub.authenticator_class = "shuyu-oidc"
+# c.PlatformOIDCAuthenticator.db_url = home.default_db_url(HOME)
+# c.PlatformOIDCAuthenticator.authorize_url = "https://idp.example/authorize"
+# c.PlatformOIDCAuthenticator.token_url = "https://idp.example/token"
+# c.PlatformOIDCAuthenticator.userdata_url = "https://idp.example/userinfo"
+# c.PlatformOIDCAuthenticator.username_claim = "preferred_username"
+# c.PlatformOIDCAuthenticator.client_id = "shuyu"; c.PlatformOIDCAuthenticator.client_secret = "…"
+
+# --- RBAC: custom scopes for review, admin and audit; roles loaded onto role groups -------------
+c.JupyterHub.custom_scopes = CUSTOM_SCOPES
+c.JupyterHub.load_roles = ROLES
+
+# --- spawner: the stock "simple" spawner until the tenant-container spawner lands ------------------
+c.JupyterHub.spawner_class = "simple"
+c.Spawner.cmd = [str(VENV_BIN / "jupyterhub-singleuser")]
+c.Spawner.args = ["--allow-root"] if os.geteuid() == 0 else []
+c.Spawner.default_url = "/lab"
+c.Spawner.http_timeout = 60
+c.Spawner.start_timeout = 120
+c.SimpleLocalProcessSpawner.home_dir_template = str(HOME / "workspaces" / "{username}")
