@@ -18,11 +18,17 @@ CHECKOUT = Path(__file__).resolve().parent
 VENV_BIN = Path(sys.executable).parent
 
 # --- network: everything on loopback unless told otherwise --------------------------------------
-c.JupyterHub.bind_url = f"http://{os.environ.get('SHUYU_IP', '127.0.0.1')}:{os.environ.get('SHUYU_PORT', '8000')}"
+c.JupyterHub.bind_url = (
+    f"http://{os.environ.get('SHUYU_IP', '127.0.0.1')}:{os.environ.get('SHUYU_PORT', '8000')}"
+)
 c.JupyterHub.hub_ip = "127.0.0.1"
 c.JupyterHub.hub_port = int(os.environ.get("SHUYU_HUB_PORT", "8081"))
-c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{os.environ.get('SHUYU_PROXY_API_PORT', '8001')}"
-c.ConfigurableHTTPProxy.command = [str(CHECKOUT / "node_modules" / ".bin" / "configurable-http-proxy")]
+c.ConfigurableHTTPProxy.api_url = (
+    f"http://127.0.0.1:{os.environ.get('SHUYU_PROXY_API_PORT', '8001')}"
+)
+c.ConfigurableHTTPProxy.command = [
+    str(CHECKOUT / "node_modules" / ".bin" / "configurable-http-proxy")
+]
 c.ConfigurableHTTPProxy.auth_token = home.secret("proxy_auth_token", HOME).hex()
 c.ConfigurableHTTPProxy.pid_file = str(HOME / "proxy.pid")
 
@@ -31,7 +37,9 @@ c.JupyterHub.db_url = f"sqlite:///{HOME / 'jupyterhub.sqlite'}"
 c.JupyterHub.cookie_secret_file = str(HOME / "secrets" / "jupyterhub_cookie_secret")
 c.JupyterHub.pid_file = str(HOME / "jupyterhub.pid")
 c.JupyterHub.cookie_max_age_days = 0.5
-c.JupyterHub.template_vars = {"announcement_login": "数域 Shuyu · 原始数据不出域，数据可用不可见 / raw data never leaves the domain"}
+c.JupyterHub.template_vars = {
+    "announcement_login": "数域 Shuyu · 原始数据不出域，数据可用不可见 / raw data never leaves the domain"
+}
 
 # --- login: password + TOTP, lockout, admission ---------------------------------------------------
 c.JupyterHub.authenticator_class = "shuyu"

@@ -81,6 +81,13 @@ def cmd_demo_code(app: App) -> int:
     return 0
 
 
+def cmd_demo_info(app: App) -> int:
+    from hub.demo.world import describe
+
+    print(describe(app.home, app.args.url))
+    return 0
+
+
 def cmd_up(app: App) -> int:
     from hub.ops.setup import init_home
 
@@ -277,6 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
     code = sub.add_parser("demo-code", help="current TOTP code of a demo login")
     code.add_argument("username")
     code.set_defaults(fn=cmd_demo_code)
+    info = sub.add_parser("demo-info", help="print the URL and the demo logins")
+    info.add_argument("--url", default="http://127.0.0.1:8000")
+    info.set_defaults(fn=cmd_demo_info)
     up = sub.add_parser("up", help="start the hub")
     up.add_argument("extra", nargs=argparse.REMAINDER, help="extra jupyterhub arguments")
     up.set_defaults(fn=cmd_up)
@@ -383,12 +393,32 @@ def main(argv: list[str] | None = None) -> int:
         print(f"错误 / error: {e.msg}", file=sys.stderr)
         return EXIT_USAGE
     except SQLAlchemyError as e:
-        log.debug("database error", exc_info=e)
+        _log_internal(app, e)
         print(
             "错误 / error: 平台数据库不可用或操作失败，未做任何更改 / the platform database is unavailable or refused the change; nothing was changed",
             file=sys.stderr,
         )
         return EXIT_FAILED
+    except Exception as e:  # never show a stack trace to the operator; keep it in the log
+        _log_internal(app, e)
+        print(
+            f"错误 / error: 内部错误，未完成操作，详情见 {app.home / 'logs' / 'cli.log'} / "
+            "internal error; the command did not complete, details are in that log",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+
+
+def _log_internal(app: App, error: Exception) -> None:
+    try:
+        (app.home / "logs").mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(app.home / "logs" / "cli.log")
+        log.addHandler(handler)
+        log.error("shuyu %s failed", " ".join(sys.argv[1:2]), exc_info=error)
+        log.removeHandler(handler)
+        handler.close()
+    except OSError:
+        pass
 
 
 if __name__ == "__main__":

@@ -35,10 +35,6 @@ class PlatformAuthenticator(PlatformLogin, Authenticator):
     def _default_manage_groups(self):
         return True
 
-    @default("refresh_pre_spawn")
-    def _default_refresh_pre_spawn(self):
-        return True
-
     @default("auth_refresh_age")
     def _default_auth_refresh_age(self):
         return 60

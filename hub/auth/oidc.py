@@ -26,10 +26,6 @@ class PlatformOIDCAuthenticator(PlatformLogin, GenericOAuthenticator):
     def _default_manage_groups(self):
         return True
 
-    @default("refresh_pre_spawn")
-    def _default_refresh_pre_spawn(self):
-        return True
-
     async def check_allowed(self, username, auth_model):
         # Called by get_authenticated_user after the provider has authenticated the user.
         ip = ""

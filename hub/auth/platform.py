@@ -53,6 +53,7 @@ class PlatformLogin(Configurable):
         return model if model is not None else False
 
     async def pre_spawn_start(self, user, spawner):
+        """Admission again before every spawn; the refusal's reason is shown on the spawn page."""
         try:
             await asyncio.to_thread(self.gate.spawn, user.name, spawner.name or "default")
         except Denied as e:

@@ -7,11 +7,19 @@ onto each ``role-<role>`` group that the authenticators assign.
 from __future__ import annotations
 
 CUSTOM_SCOPES: dict[str, dict] = {
-    "custom:shuyu:review": {"description": "Review training, publishing and export requests / 审核请求"},
-    "custom:shuyu:admin": {"description": "Administer tenants, staff, agreements and scenarios / 平台管理"},
+    "custom:shuyu:review": {
+        "description": "Review training, publishing and export requests / 审核请求"
+    },
+    "custom:shuyu:admin": {
+        "description": "Administer tenants, staff, agreements and scenarios / 平台管理"
+    },
     "custom:shuyu:audit": {"description": "Read and verify the audit trail / 审计查阅"},
-    "custom:shuyu:provide": {"description": "Decide data-list items of one's own department / 数据清单审定"},
-    "custom:shuyu:process": {"description": "Use desensitized samples and submit requests / 数据加工"},
+    "custom:shuyu:provide": {
+        "description": "Decide data-list items of one's own department / 数据清单审定"
+    },
+    "custom:shuyu:process": {
+        "description": "Use desensitized samples and submit requests / 数据加工"
+    },
 }
 
 ROLES: list[dict] = [
@@ -30,7 +38,14 @@ ROLES: list[dict] = [
     {
         "name": "shuyu-admin",
         "description": "Platform administrator / 平台管理员",
-        "scopes": ["self", "custom:shuyu:admin", "admin-ui", "list:users", "read:users", "admin:servers"],
+        "scopes": [
+            "self",
+            "custom:shuyu:admin",
+            "admin-ui",
+            "list:users",
+            "read:users",
+            "admin:servers",
+        ],
         "groups": ["role-admin"],
     },
     {

@@ -52,14 +52,19 @@ def _overlapping(tenant: Tenant, start: date, end: date) -> Agreement | None:
 
 
 def _create(
-    ctx: Ctx, tenant: Tenant, start: date, signed: date, renewed_from: Agreement | None
+    ctx: Ctx,
+    tenant: Tenant,
+    start: date,
+    signed: date,
+    renewed_from: Agreement | None,
+    historical: bool = False,
 ) -> Agreement:
     end = term_end(start)
     if signed > start:
         raise UserError(
             Msg("签订日期不能晚于生效日期", "the signing date must not be after the start date")
         )
-    if end < ctx.today:
+    if end < ctx.today and not historical:
         raise UserError(
             Msg("协议期限已在今天之前结束", "that term would already have ended before today")
         )
@@ -76,7 +81,7 @@ def _create(
         signed_on=signed,
         start=start,
         end=end,
-        status=AgreementStatus.ACTIVE,
+        status=AgreementStatus.EXPIRED if end < ctx.today else AgreementStatus.ACTIVE,
         decided_by=ctx.actor,
         decided_at=datetime.now(UTC),
         renewed_from_id=renewed_from.id if renewed_from else None,
@@ -100,12 +105,18 @@ def _create(
 
 
 def sign(
-    ctx: Ctx, tenant_name: str, start: date | None = None, signed: date | None = None
+    ctx: Ctx,
+    tenant_name: str,
+    start: date | None = None,
+    signed: date | None = None,
+    *,
+    historical: bool = False,
 ) -> Agreement:
+    """Sign a 3-year agreement; ``historical`` records one whose term already ended (migration, demo)."""
     tenant = lookup.tenant(ctx.session, tenant_name)
     _check_signable(tenant)
     start = start or ctx.today
-    return _create(ctx, tenant, start, signed or min(start, ctx.today), None)
+    return _create(ctx, tenant, start, signed or min(start, ctx.today), None, historical)
 
 
 def renew(ctx: Ctx, tenant_name: str) -> Agreement:

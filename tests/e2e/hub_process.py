@@ -1,0 +1,129 @@
+"""Start and stop the real JupyterHub (with the real configurable-http-proxy) for end-to-end tests."""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+CHECKOUT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class HubProcess:
+    """``jupyterhub -f jupyterhub_config.py`` on loopback with its own home, DB and ports."""
+
+    def __init__(self, home: Path, db_url: str):
+        self.home = home
+        self.db_url = db_url
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = home / "logs" / "hub.log"
+        self.env = {
+            **os.environ,
+            "SHUYU_HOME": str(home),
+            "SHUYU_DB_URL": db_url,
+            "SHUYU_PORT": str(self.port),
+            "SHUYU_HUB_PORT": str(free_port()),
+            "SHUYU_PROXY_API_PORT": str(free_port()),
+        }
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")
+        jupyterhub = str(Path(sys.executable).with_name("jupyterhub"))
+        self.proc = subprocess.Popen(
+            [jupyterhub, "-f", str(CHECKOUT / "jupyterhub_config.py")],
+            cwd=self.home,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"hub exited with {self.proc.returncode}:\n{self.tail()}")
+            try:
+                if requests.get(f"{self.url}/hub/api/", timeout=2).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"hub not up after {timeout}s:\n{self.tail()}")
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)  # the hub stops its servers and the proxy
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # anything left in its process group
+        except ProcessLookupError:
+            pass
+        self.proc.wait(timeout=10)
+
+    def tail(self, n: int = 80) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+        except FileNotFoundError:
+            return ""
+
+
+class Browser:
+    """A cookie-keeping HTTP client that logs in through the real login form."""
+
+    def __init__(self, hub_url: str):
+        self.hub_url = hub_url
+        self.s = requests.Session()
+
+    def login(self, username: str, password: str, otp: str | None) -> requests.Response:
+        page = self.s.get(f"{self.hub_url}/hub/login", timeout=10)
+        xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text)
+        form = {"_xsrf": xsrf.group(1) if xsrf else "", "username": username, "password": password}
+        if otp is not None:
+            form["otp"] = otp
+        # No redirects: a successful login answers 302, a refused one 403 with the form and reason.
+        return self.s.post(
+            f"{self.hub_url}/hub/login", data=form, timeout=30, allow_redirects=False
+        )
+
+    def start_server(self, username: str, timeout: float = 90) -> requests.Response:
+        """Ask for the default server, then wait until its API answers through the proxy."""
+        self.s.get(f"{self.hub_url}/hub/spawn/{username}", timeout=30)
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            last = self.s.get(f"{self.hub_url}/user/{username}/lab", timeout=10)
+            if last.status_code == 200 and "jupyter-config-data" in last.text:
+                # Cookie-authenticated API calls need the server's XSRF token, as a browser sends it.
+                xsrf = self.s.cookies.get("_xsrf", path=f"/user/{username}/")
+                return self.s.get(
+                    f"{self.hub_url}/user/{username}/api/status",
+                    headers={"X-XSRFToken": xsrf or ""},
+                    timeout=10,
+                )
+            time.sleep(0.5)
+        raise TimeoutError(f"server of {username} not ready: {last.status_code if last else None}")
+
+
+def page_text(response: requests.Response) -> str:
+    """The visible text of an HTML response, entities decoded."""
+    return html.unescape(re.sub(r"<[^>]+>", " ", response.content.decode("utf-8", "replace")))

@@ -1,0 +1,425 @@
+"""The admin CLI: happy paths, and bad input that fails clearly and writes nothing."""
+
+import pytest
+from sqlalchemy import select
+
+from hub import audit
+from hub.db.engine import Database
+from hub.db.models import Staff
+from tests.cli_helpers import run_cli, snapshot
+
+USCC = "91330106MA2H0A1B2T"
+USCC2 = "91330100799655058B"
+ID1 = "33010619900101123X"
+ID2 = "11010519491231002X"
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture
+def cli(shuyu_home, monkeypatch, capsys):
+    def call(*argv, stdin=""):
+        return run_cli(monkeypatch, capsys, *argv, stdin=stdin)
+
+    assert call("init")[0] == 0
+    return call
+
+
+@pytest.fixture
+def world(cli):
+    """One tenant with an agreement, one department, one processor."""
+    assert cli("tenant", "add", "--name", "甲科技", "--uscc", USCC)[0] == 0
+    assert cli("agreement", "sign", "--tenant", "甲科技")[0] == 0
+    assert cli("department", "add", "--name", "市卫生健康委员会")[0] == 0
+    rc, out, err = cli(
+        "staff",
+        "add",
+        "--username",
+        "alice",
+        "--real-name",
+        "张三",
+        "--id-number",
+        ID1,
+        "--mobile",
+        "13812345678",
+        "--role",
+        "processor",
+        "--tenant",
+        "甲科技",
+        "--password-stdin",
+        stdin=PASSWORD + "\n",
+    )
+    assert rc == 0, err
+    return cli
+
+
+def test_when_staff_is_added_then_the_totp_secret_is_printed_and_the_id_number_is_not_stored(
+    world, db_url
+):
+    db = Database(db_url)
+    with db.session() as s:
+        staff = s.scalars(select(Staff).where(Staff.username == "alice")).one()
+        assert staff.id_last4 == "123X" and len(staff.id_hash) == 64
+        assert staff.password_hash.startswith("$argon2id$")
+    dump = repr(snapshot(db.engine))
+    assert ID1 not in dump and ID1[:17] not in dump
+    assert audit.verify(db.engine).ok
+
+
+def test_when_the_whole_lifecycle_runs_then_every_command_is_audited(world, db_url):
+    cli = world
+    for argv in [
+        ("staff", "verify", "alice"),
+        ("training", "pass", "alice", "--score", "92"),
+        (
+            "scenario",
+            "add",
+            "--tenant",
+            "甲科技",
+            "--name",
+            "信用评估",
+            "--field",
+            "金融",
+            "--purpose",
+            "小微企业信用",
+            "--category",
+            "industry",
+        ),
+        ("tenant", "suspend", "甲科技", "--reason", "违规调用"),
+        ("tenant", "reinstate", "甲科技", "--reason", "整改完成"),
+        ("agreement", "renew", "--tenant", "甲科技"),
+        ("tenant", "revoke", "甲科技", "--reason", "严重违规"),
+    ]:
+        rc, out, err = cli(*argv)
+        assert rc == 0, (argv, err)
+    db = Database(db_url)
+    with db.engine.connect() as conn:
+        actions = [
+            r[0] for r in conn.exec_driver_sql("SELECT action FROM audit_events ORDER BY id")
+        ]
+    assert actions == [
+        "tenant.add",
+        "agreement.sign",
+        "department.add",
+        "staff.add",
+        "staff.verify",
+        "training.record",
+        "scenario.add",
+        "tenant.suspend",
+        "tenant.reinstate",
+        "agreement.renew",
+        "tenant.revoke",
+    ]
+    rc, out, _ = cli("audit", "verify")
+    assert rc == 0 and "11" in out
+
+
+BAD_INPUT = [
+    ("bad credit code", ("tenant", "add", "--name", "乙", "--uscc", USCC[:-1] + "0"), "", "校验位"),
+    ("empty tenant name", ("tenant", "add", "--name", "  ", "--uscc", USCC2), "", "不能为空"),
+    ("duplicate credit code", ("tenant", "add", "--name", "乙", "--uscc", USCC), "", "已登记"),
+    ("duplicate tenant name", ("tenant", "add", "--name", "甲科技", "--uscc", USCC2), "", "已存在"),
+    ("unknown tenant for agreement", ("agreement", "sign", "--tenant", "丙"), "", "不存在"),
+    (
+        "malformed start date",
+        ("agreement", "sign", "--tenant", "甲科技", "--start", "2026-02-30"),
+        "",
+        "YYYY-MM-DD",
+    ),
+    (
+        "term entirely in the past",
+        ("agreement", "sign", "--tenant", "甲科技", "--start", "2019-01-01"),
+        "",
+        "before today",
+    ),
+    (
+        "overlapping agreement",
+        ("agreement", "sign", "--tenant", "甲科技", "--start", "2027-06-01"),
+        "",
+        "overlaps",
+    ),
+    (
+        "signed after start",
+        (
+            "agreement",
+            "sign",
+            "--tenant",
+            "甲科技",
+            "--start",
+            "2030-01-01",
+            "--signed",
+            "2030-02-01",
+        ),
+        "",
+        "signing date",
+    ),
+    (
+        "bad ID checksum",
+        (
+            "staff",
+            "add",
+            "--username",
+            "bob",
+            "--real-name",
+            "李四",
+            "--id-number",
+            ID2[:-1] + "1",
+            "--mobile",
+            "13912345678",
+            "--role",
+            "reviewer",
+            "--password-stdin",
+        ),
+        PASSWORD,
+        "校验位",
+    ),
+    (
+        "empty real name",
+        (
+            "staff",
+            "add",
+            "--username",
+            "bob",
+            "--real-name",
+            "",
+            "--id-number",
+            ID2,
+            "--mobile",
+            "13912345678",
+            "--role",
+            "reviewer",
+            "--password-stdin",
+        ),
+        PASSWORD,
+        "不能为空",
+    ),
+    (
+        "duplicate user",
+        (
+            "staff",
+            "add",
+            "--username",
+            "alice",
+            "--real-name",
+            "李四",
+            "--id-number",
+            ID2,
+            "--mobile",
+            "13912345678",
+            "--role",
+            "reviewer",
+            "--password-stdin",
+        ),
+        PASSWORD,
+        "already exists",
+    ),
+    (
+        "duplicate ID number",
+        (
+            "staff",
+            "add",
+            "--username",
+            "bob",
+            "--real-name",
+            "李四",
+            "--id-number",
+            ID1,
+            "--mobile",
+            "13912345678",
+            "--role",
+            "reviewer",
+            "--password-stdin",
+        ),
+        PASSWORD,
+        "already registered",
+    ),
+    (
+        "unknown tenant for staff",
+        (
+            "staff",
+            "add",
+            "--username",
+            "bob",
+            "--real-name",
+            "李四",
+            "--id-number",
+            ID2,
+            "--mobile",
+            "13912345678",
+            "--role",
+            "processor",
+            "--tenant",
+            "丙",
+            "--password-stdin",
+        ),
+        PASSWORD,
+        "unknown tenant",
+    ),
+    (
+        "processor without tenant",
+        (
+            "staff",
+            "add",
+            "--username",
+            "bob",
+            "--real-name",
+            "李四",
+            "--id-number",
+            ID2,
+            "--mobile",
+            "13912345678",
+            "--role",
+            "processor",
+            "--password-stdin",
+        ),
+        PASSWORD,
+        "--tenant",
+    ),
+    (
+        "reviewer with a tenant",
+        (
+            "staff",
+            "add",
+            "--username",
+            "bob",
+            "--real-name",
+            "李四",
+            "--id-number",
+            ID2,
+            "--mobile",
+            "13912345678",
+            "--role",
+            "reviewer",
+            "--tenant",
+            "甲科技",
+            "--password-stdin",
+        ),
+        PASSWORD,
+        "no tenant",
+    ),
+    (
+        "bad role",
+        (
+            "staff",
+            "add",
+            "--username",
+            "bob",
+            "--real-name",
+            "李四",
+            "--id-number",
+            ID2,
+            "--mobile",
+            "13912345678",
+            "--role",
+            "boss",
+            "--password-stdin",
+        ),
+        PASSWORD,
+        "invalid role",
+    ),
+    (
+        "short password",
+        (
+            "staff",
+            "add",
+            "--username",
+            "bob",
+            "--real-name",
+            "李四",
+            "--id-number",
+            ID2,
+            "--mobile",
+            "13912345678",
+            "--role",
+            "reviewer",
+            "--password-stdin",
+        ),
+        "short",
+        "at least",
+    ),
+    (
+        "bad mobile",
+        (
+            "staff",
+            "add",
+            "--username",
+            "bob",
+            "--real-name",
+            "李四",
+            "--id-number",
+            ID2,
+            "--mobile",
+            "12345",
+            "--role",
+            "reviewer",
+            "--password-stdin",
+        ),
+        PASSWORD,
+        "mobile",
+    ),
+    ("verify unknown user", ("staff", "verify", "nobody"), "", "unknown user"),
+    ("score above 100", ("training", "pass", "alice", "--score", "120"), "", "between 0 and 100"),
+    (
+        "bad scenario category",
+        (
+            "scenario",
+            "add",
+            "--tenant",
+            "甲科技",
+            "--name",
+            "s",
+            "--field",
+            "金融",
+            "--purpose",
+            "p",
+            "--category",
+            "commercial",
+        ),
+        "",
+        "category",
+    ),
+    (
+        "field outside the programme",
+        (
+            "scenario",
+            "add",
+            "--tenant",
+            "甲科技",
+            "--name",
+            "s",
+            "--field",
+            "军事",
+            "--purpose",
+            "p",
+            "--category",
+            "industry",
+        ),
+        "",
+        "outside the programme",
+    ),
+    (
+        "reinstate an active tenant",
+        ("tenant", "reinstate", "甲科技", "--reason", "r"),
+        "",
+        "only a suspended",
+    ),
+    (
+        "suspend without a reason",
+        ("tenant", "suspend", "甲科技", "--reason", ""),
+        "",
+        "must not be empty",
+    ),
+    ("missing required option", ("tenant", "add", "--name", "乙"), "", "usage error"),
+]
+
+
+@pytest.mark.parametrize("case, argv, stdin, message", BAD_INPUT, ids=[c[0] for c in BAD_INPUT])
+def test_when_input_is_bad_then_the_cli_fails_clearly_and_writes_nothing(
+    world, db_url, case, argv, stdin, message
+):
+    engine = Database(db_url).engine
+    before = snapshot(engine)
+    rc, out, err = world(*argv, stdin=stdin + "\n")
+    assert rc != 0
+    assert message in err
+    assert "Traceback" not in err + out
+    assert snapshot(engine) == before
