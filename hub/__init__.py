@@ -1,0 +1,1 @@
+"""Shuyu hub side: platform DB, admission, authenticators, audit trail, admin CLI."""

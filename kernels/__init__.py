@@ -1,0 +1,1 @@
+"""What runs inside a tenant workspace besides the SDK: kernel spec, audit extension, image."""

@@ -1,0 +1,1 @@
+"""Tenant workspace spawners (local sandbox, Docker, Kubernetes) and their pure policy builders."""

@@ -100,3 +100,35 @@ def test_when_the_callers_transaction_fails_then_its_event_is_not_kept(db):
         audit.append(s, "doomed")
         raise RuntimeError
     assert audit.verify(db.engine).count == 0
+
+
+@pytest.mark.parametrize("target", [2, 30, 31, 59])
+def test_when_verification_is_split_over_workers_then_a_break_anywhere_is_still_named(db, monkeypatch, target):
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("the parallel path is SQLite's; PostgreSQL verifies in SQL")
+    from hub import audit_chain
+
+    monkeypatch.setattr(audit_chain, "PARALLEL_FROM", 10)
+    _fill(db, 60)
+    assert audit_chain.verify_sqlite(db.engine.url.database, workers=2).ok
+    tamper(db.engine, f"UPDATE audit_events SET actor = 'forged' WHERE id = {target}")
+    report = audit_chain.verify_sqlite(db.engine.url.database, workers=2)
+    assert not report.ok and report.broken_id == target
+
+
+def test_when_many_threads_write_through_the_group_committer_then_each_gets_its_committed_event(db):
+    writer = audit.AuditWriter(db)
+    results = []
+
+    def work(k):
+        for i in range(50):
+            results.append(writer.write("gateway.call", actor=f"t{k}", details={"i": i}))
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r["id"] for r in results) == list(range(1, 401))
+    report = audit.verify(db.engine)
+    assert report.ok and report.count == 400

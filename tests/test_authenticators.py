@@ -1,0 +1,117 @@
+"""The authenticators' hooks, called as JupyterHub calls them, against a real platform DB."""
+
+from datetime import timedelta
+
+import pyotp
+import pytest
+from tornado import web
+
+from hub.auth.authenticator import PlatformAuthenticator
+from hub.auth.credentials import totp_step
+from hub.auth.oidc import PlatformOIDCAuthenticator
+from hub.ops import staff, tenants
+from tests.test_cli import ID1, PASSWORD, USCC
+
+
+class FakeUser:
+    def __init__(self, name):
+        self.name = name
+
+
+class FakeSpawner:
+    name = ""
+
+
+@pytest.fixture
+def alice(ctx_factory):
+    """An admitted processor; returns her TOTP secret."""
+    from hub.ops import agreements, org
+
+    with ctx_factory() as ctx:
+        tenants.add(ctx, "甲科技", USCC)
+        agreements.sign(ctx, "甲科技")
+        org.add_department(ctx, "市卫生健康委员会")
+        new = staff.add(
+            ctx,
+            username="alice",
+            real_name="张三",
+            id_number=ID1,
+            mobile="13812345678",
+            role="processor",
+            password=PASSWORD,
+            tenant="甲科技",
+        )
+        staff.verify(ctx, "alice")
+        staff.record_training(ctx, "alice", 90)
+    return new.totp_secret
+
+
+async def test_when_credentials_are_right_then_authenticate_returns_tenant_and_role_groups(
+    db_url, alice
+):
+    auth = PlatformAuthenticator(db_url=db_url)
+    model = await auth.authenticate(
+        None, {"username": "Alice ", "password": PASSWORD, "otp": pyotp.TOTP(alice).now()}
+    )
+    assert model["name"] == "alice"
+    assert set(model["groups"]) == {"role-processor", f"tenant-{USCC.lower()}"}
+    assert auth.request_otp and auth.manage_groups
+
+
+async def test_when_the_tenant_is_suspended_then_refresh_ends_the_session_and_spawn_is_refused(
+    db_url, alice, ctx_factory
+):
+    auth = PlatformAuthenticator(db_url=db_url)
+    assert (await auth.refresh_user(FakeUser("alice")))["name"] == "alice"
+    await auth.pre_spawn_start(FakeUser("alice"), FakeSpawner())
+    with ctx_factory() as ctx:
+        tenants.change_status(ctx, "甲科技", "suspend", "检查")
+    assert await auth.refresh_user(FakeUser("alice")) is False
+    with pytest.raises(web.HTTPError) as e:
+        await auth.pre_spawn_start(FakeUser("alice"), FakeSpawner())
+    assert e.value.status_code == 403
+    assert "暂停" in e.value.jupyterhub_message and "suspended" in e.value.jupyterhub_message
+
+
+async def test_when_the_identity_provider_vouches_then_platform_admission_still_decides(
+    db_url, alice, ctx_factory
+):
+    auth = PlatformOIDCAuthenticator(db_url=db_url, client_id="shuyu", client_secret="s")
+    model = {"name": "alice", "auth_state": {}}
+    assert await auth.check_allowed("alice", model) is True
+    assert "role-processor" in model["groups"]
+    with ctx_factory() as ctx:
+        tenants.change_status(ctx, "甲科技", "revoke", "严重违规")
+    with pytest.raises(web.HTTPError) as e:
+        await auth.check_allowed("alice", {"name": "alice", "auth_state": {}})
+    assert "revoked" in e.value.jupyterhub_message
+    with pytest.raises(web.HTTPError) as e:
+        await auth.check_allowed("nobody", {"name": "nobody", "auth_state": {}})
+    assert "invalid username or password" in e.value.jupyterhub_message
+
+
+def test_when_a_code_is_one_step_old_then_it_is_accepted_once_and_never_replayed():
+    secret = pyotp.random_base32()
+    now = 1_800_000_000.0
+    previous = pyotp.TOTP(secret).at(now - 30)
+    step = totp_step(secret, previous, last_step=None, at=now)
+    assert step == int(now // 30) - 1
+    assert totp_step(secret, previous, last_step=step, at=now) is None
+    assert totp_step(secret, pyotp.TOTP(secret).at(now - 90), last_step=None, at=now) is None
+    assert totp_step(secret, "12345", last_step=None, at=now) is None
+
+
+def test_when_the_lockout_window_has_passed_then_old_failures_no_longer_count(db, alice):
+    from hub.auth.gate import Denied, Gate
+
+    gate = Gate(db, max_failures=2, window=timedelta(seconds=1))
+    for _ in range(2):
+        with pytest.raises(Denied):
+            gate.login("alice", "wrong-password", "000000")
+    with pytest.raises(Denied) as e:
+        gate.login("alice", PASSWORD, pyotp.TOTP(alice).now())
+    assert e.value.code == "locked"
+    import time
+
+    time.sleep(1.2)
+    assert gate.login("alice", PASSWORD, pyotp.TOTP(alice).now())["name"] == "alice"
