@@ -21,7 +21,6 @@ from hub.db.engine import Database
 from hub.i18n import UserError
 from hub.ops import Ctx
 
-log = logging.getLogger("shuyu.cli")
 EXIT_USAGE = 2
 EXIT_FAILED = 1
 
@@ -43,7 +42,7 @@ class App:
     def db(self) -> Database:
         if self._db is None:
             self.home.mkdir(parents=True, exist_ok=True)
-            self._db = Database(home.default_db_url(self.home))
+            self._db = Database(home.configured_db_url(self.home))
         return self._db
 
     def run(self, op: Callable[[Ctx], object]) -> object:
@@ -410,15 +409,18 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _log_internal(app: App, error: Exception) -> None:
+    """Keep the details of an unexpected failure in ``logs/cli.log``, never on the terminal."""
+    internal = logging.getLogger("shuyu.cli.internal")
+    internal.propagate = False
     try:
         (app.home / "logs").mkdir(parents=True, exist_ok=True)
         handler = logging.FileHandler(app.home / "logs" / "cli.log")
-        log.addHandler(handler)
-        log.error("shuyu %s failed", " ".join(sys.argv[1:2]), exc_info=error)
-        log.removeHandler(handler)
-        handler.close()
     except OSError:
-        pass
+        return
+    internal.addHandler(handler)
+    internal.error("shuyu %s failed", " ".join(sys.argv[1:3]), exc_info=error)
+    internal.removeHandler(handler)
+    handler.close()
 
 
 if __name__ == "__main__":

@@ -28,6 +28,20 @@ def default_db_url(home: Path | None = None) -> str:
     return f"sqlite:///{home / 'platform.sqlite'}"
 
 
+def configured_db_url(home: Path | None = None, config_file: Path | None = None) -> str:
+    """The platform DB URL as the hub will use it: ``PlatformAuthenticator.db_url`` from
+    ``jupyterhub_config.py`` (which itself defaults to :func:`default_db_url`)."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config_file = config_file or CHECKOUT / "jupyterhub_config.py"
+    if config_file.exists():
+        config = PyFileConfigLoader(config_file.name, path=str(config_file.parent)).load_config()
+        url = config.PlatformAuthenticator.get("db_url")
+        if url:
+            return url
+    return default_db_url(home)
+
+
 def domain_store(home: Path | None = None) -> Path:
     """The domain store: raw datasets, job outputs, export files. Never mounted into tenants."""
     return (home or shuyu_home()) / "domain"

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import uuid
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -64,7 +63,3 @@ def ctx_factory(db):
             yield Ctx(session=s, actor=actor, pepper=b"p" * 32, today=today or date.today())
 
     return make
-
-
-YESTERDAY = date.today() - timedelta(days=1)
-os.environ.setdefault("SHUYU_TESTING", "1")

@@ -103,7 +103,9 @@ def test_when_the_callers_transaction_fails_then_its_event_is_not_kept(db):
 
 
 @pytest.mark.parametrize("target", [2, 30, 31, 59])
-def test_when_verification_is_split_over_workers_then_a_break_anywhere_is_still_named(db, monkeypatch, target):
+def test_when_verification_is_split_over_workers_then_a_break_anywhere_is_still_named(
+    db, monkeypatch, target
+):
     if db.engine.dialect.name != "sqlite":
         pytest.skip("the parallel path is SQLite's; PostgreSQL verifies in SQL")
     from hub import audit_chain

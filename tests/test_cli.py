@@ -423,3 +423,14 @@ def test_when_input_is_bad_then_the_cli_fails_clearly_and_writes_nothing(
     assert message in err
     assert "Traceback" not in err + out
     assert snapshot(engine) == before
+
+
+def test_when_the_database_cannot_be_reached_then_the_cli_says_so_without_a_traceback(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("SHUYU_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SHUYU_DB_URL", "sqlite:////proc/no-such-place/platform.sqlite")
+    rc, out, err = run_cli(monkeypatch, capsys, "tenant", "list")
+    assert rc != 0
+    assert "错误 / error" in err and "Traceback" not in err + out
+    assert "Traceback" in (tmp_path / "home" / "logs" / "cli.log").read_text()

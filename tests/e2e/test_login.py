@@ -11,7 +11,8 @@ from sqlalchemy import text
 
 from hub.admission import REASONS
 from hub.auth.gate import LOGIN_REASONS
-from tests.e2e.conftest import PASSWORD, SUSPENDED_TENANT
+from hub.demo.world import TENANTS
+from tests.e2e.conftest import PASSWORD
 from tests.e2e.hub_process import CHECKOUT, Browser, page_text
 from tests.tamper import tamper
 
@@ -54,6 +55,15 @@ def test_when_password_and_totp_are_right_then_the_user_reaches_a_running_server
     response = browser.login("alice", PASSWORD, otp)
     assert response.status_code == 302, page_text(response)[:500]
     assert last_login_event(db, "alice")["outcome"] == "allowed"
+    xsrf = browser.s.cookies.get("_xsrf", path="/hub/")
+    me = browser.s.get(
+        f"{proc.url}/hub/api/user", headers={"X-XSRFToken": xsrf or ""}, timeout=10
+    ).json()
+    assert set(me["groups"]) == {"role-processor", f"tenant-{TENANTS[0]['uscc'].lower()}"}
+    assert "custom:shuyu:process" in me["scopes"]
+    assert not {"custom:shuyu:review", "custom:shuyu:admin", "custom:shuyu:audit"} & set(
+        me["scopes"]
+    )
     status = browser.start_server("alice")
     assert "started" in status.json()
     with db.engine.connect() as conn:
@@ -92,8 +102,22 @@ DENIALS = [
     ),
     ("tenant suspended", "sam", PASSWORD, True, "tenant_suspended", REASONS["tenant_suspended"]),
     ("empty username", "", PASSWORD, "123456", "bad_password", LOGIN_REASONS["bad_password"]),
-    ("overlong username", "x" * 5000, PASSWORD, "123456", "bad_password", LOGIN_REASONS["bad_password"]),
-    ("SQL in the username", "alice' OR '1'='1", PASSWORD, "123456", "bad_password", LOGIN_REASONS["bad_password"]),
+    (
+        "overlong username",
+        "x" * 5000,
+        PASSWORD,
+        "123456",
+        "bad_password",
+        LOGIN_REASONS["bad_password"],
+    ),
+    (
+        "SQL in the username",
+        "alice' OR '1'='1",
+        PASSWORD,
+        "123456",
+        "bad_password",
+        LOGIN_REASONS["bad_password"],
+    ),
 ]
 
 
@@ -129,7 +153,6 @@ def test_when_a_tenant_is_suspended_after_login_then_its_staff_cannot_spawn(hub)
     proc, db, secrets = hub
     browser = Browser(proc.url)
     assert browser.login("bob", PASSWORD, code(secrets, "bob")).status_code == 302
-    from hub.demo.world import TENANTS
     from hub.ops import Ctx, tenants
 
     with db.session() as s:
@@ -173,4 +196,25 @@ def test_when_an_audit_row_is_altered_then_shuyu_audit_verify_names_it(hub):
     assert f"#{target}" in broken.stdout
 
 
-assert SUSPENDED_TENANT  # imported for the world it names
+@pytest.mark.parametrize(
+    "username, group, has, lacks",
+    [
+        ("rita", "role-reviewer", "custom:shuyu:review", "custom:shuyu:admin"),
+        ("audrey", "role-auditor", "custom:shuyu:audit", "custom:shuyu:review"),
+        ("paul", "role-provider", "custom:shuyu:provide", "custom:shuyu:audit"),
+        ("adam", "role-admin", "custom:shuyu:admin", "custom:shuyu:review"),
+    ],
+)
+def test_when_staff_log_in_then_their_role_group_carries_exactly_their_custom_scope(
+    hub, username, group, has, lacks
+):
+    proc, db, secrets = hub
+    browser = Browser(proc.url)
+    assert browser.login(username, PASSWORD, code(secrets, username)).status_code == 302
+    xsrf = browser.s.cookies.get("_xsrf", path="/hub/")
+    me = browser.s.get(f"{proc.url}/hub/api/user", headers={"X-XSRFToken": xsrf or ""}, timeout=10)
+    assert me.status_code == 200, me.text
+    model = me.json()
+    assert group in model["groups"]
+    assert has in model["scopes"]
+    assert lacks not in model["scopes"]
