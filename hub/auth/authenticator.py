@@ -26,15 +26,6 @@ class PlatformAuthenticator(PlatformLogin, Authenticator):
     def _default_otp_prompt(self):
         return "动态验证码 / One-time code:"
 
-    @default("allow_all")
-    def _default_allow_all(self):
-        # Admission is decided in authenticate(); there is no separate allow list.
-        return True
-
-    @default("manage_groups")
-    def _default_manage_groups(self):
-        return True
-
     @default("auth_refresh_age")
     def _default_auth_refresh_age(self):
         return 60

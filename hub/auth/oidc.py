@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 from oauthenticator.generic import GenericOAuthenticator
-from traitlets import default
 
 from hub.auth.gate import Denied
 from hub.auth.platform import PlatformLogin, http_error
@@ -15,32 +14,17 @@ class PlatformOIDCAuthenticator(PlatformLogin, GenericOAuthenticator):
     """GenericOAuthenticator whose users must also pass the platform's admission rules.
 
     The identity provider's ``username_claim`` must carry the platform username. Groups come from
-    the platform DB, not from the provider.
+    the platform DB, not from the provider; refresh and spawn re-run admission as for passwords.
     """
-
-    @default("allow_all")
-    def _default_allow_all(self):
-        return True
-
-    @default("manage_groups")
-    def _default_manage_groups(self):
-        return True
 
     async def check_allowed(self, username, auth_model):
         # Called by get_authenticated_user after the provider has authenticated the user.
-        ip = ""
         subject = str(
             (auth_model.get("auth_state") or {}).get(self.user_auth_state_key, {}).get("sub", "")
         )
         try:
-            admitted = await asyncio.to_thread(
-                self.gate.login_federated, username, ip=ip, subject=subject
-            )
+            admitted = await asyncio.to_thread(self.gate.login_federated, username, subject=subject)
         except Denied as e:
             raise http_error(e) from None
         auth_model["groups"] = admitted["groups"]
         return True
-
-    async def refresh_user(self, user, handler=None):
-        # Only platform admission is refreshed; provider tokens are not re-validated here.
-        return await PlatformLogin.refresh_user(self, user, handler)

@@ -34,6 +34,16 @@ class PlatformLogin(Configurable):
     def _default_db_url(self) -> str:
         return home.default_db_url()
 
+    @default("allow_all")
+    def _default_allow_all(self):
+        # Admission decides who gets in; there is no separate allow list.
+        return True
+
+    @default("manage_groups")
+    def _default_manage_groups(self):
+        # Groups (per role, per tenant) come from the platform DB at every login and refresh.
+        return True
+
     lockout_failures = Integer(
         5, config=True, help="Failed logins within the window that lock an account."
     )
