@@ -21,8 +21,9 @@ VENV_BIN = Path(sys.executable).parent
 c.JupyterHub.bind_url = (
     f"http://{os.environ.get('SHUYU_IP', '127.0.0.1')}:{os.environ.get('SHUYU_PORT', '8000')}"
 )
+HUB_PORT = int(os.environ.get("SHUYU_HUB_PORT", "8081"))
 c.JupyterHub.hub_ip = "127.0.0.1"
-c.JupyterHub.hub_port = int(os.environ.get("SHUYU_HUB_PORT", "8081"))
+c.JupyterHub.hub_port = HUB_PORT
 c.ConfigurableHTTPProxy.api_url = (
     f"http://127.0.0.1:{os.environ.get('SHUYU_PROXY_API_PORT', '8001')}"
 )
@@ -60,11 +61,46 @@ c.PlatformAuthenticator.auth_refresh_age = 60
 c.JupyterHub.custom_scopes = CUSTOM_SCOPES
 c.JupyterHub.load_roles = ROLES
 
-# --- spawner: the stock "simple" spawner until the tenant-container spawner lands ------------------
-c.JupyterHub.spawner_class = "simple"
-c.Spawner.cmd = [str(VENV_BIN / "jupyterhub-singleuser")]
-c.Spawner.args = ["--allow-root"] if os.geteuid() == 0 else []
+# --- the data gateway: the one service workspaces may call besides the hub API ------------------
+GATEWAY_PORT = int(os.environ.get("SHUYU_GATEWAY_PORT", "8090"))
+c.JupyterHub.services = [
+    {
+        "name": "gateway",
+        "url": f"http://127.0.0.1:{GATEWAY_PORT}",
+        "command": [sys.executable, "-m", "hub.services.gateway"],
+        "environment": {
+            "SHUYU_HOME": str(HOME),
+            "SHUYU_DB_URL": home.default_db_url(HOME),
+            "SHUYU_GATEWAY_PORT": str(GATEWAY_PORT),
+        },
+        "display": False,
+    }
+]
+
+# --- spawner: every server in its tenant's sandbox ------------------------------------------------
+SPAWNER = os.environ.get("SHUYU_SPAWNER", "tenant-sandbox")
+c.JupyterHub.spawner_class = SPAWNER
 c.Spawner.default_url = "/lab"
 c.Spawner.http_timeout = 60
 c.Spawner.start_timeout = 120
-c.SimpleLocalProcessSpawner.home_dir_template = str(HOME / "workspaces" / "{username}")
+c.Spawner.mem_limit = "2G"
+c.Spawner.cpu_limit = 1.0
+
+if SPAWNER == "tenant-sandbox":
+    from spawner.sandbox import cleanup_stale
+
+    # Workspaces reach the hub API on their tenant link's host address; the firewall admits only
+    # the hub and gateway ports from each tenant namespace.
+    c.JupyterHub.hub_bind_url = f"http://0.0.0.0:{HUB_PORT}"
+    c.JupyterHub.hub_connect_url = f"http://127.0.0.1:{HUB_PORT}"
+    c.TenantSandboxSpawner.db_url = home.default_db_url(HOME)
+    c.TenantSandboxSpawner.workspaces_root = str(HOME / "workspaces")
+    c.TenantSandboxSpawner.runtime_root = str(HOME / "run")
+    c.TenantSandboxSpawner.gateway_port = GATEWAY_PORT
+    c.TenantSandboxSpawner.hub_port = HUB_PORT
+    c.TenantSandboxSpawner.pids_limit = 256
+    cleanup_stale()
+else:  # JupyterHub's stock spawner, for comparison benchmarks only
+    c.Spawner.cmd = [str(VENV_BIN / "jupyterhub-singleuser")]
+    c.Spawner.args = ["--allow-root"] if os.geteuid() == 0 else []
+    c.SimpleLocalProcessSpawner.home_dir_template = str(HOME / "workspaces" / "{username}")

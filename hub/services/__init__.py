@@ -1,0 +1,1 @@
+"""Hub-managed services: the data gateway (and, later, the console)."""

@@ -1,0 +1,13 @@
+"""jupyter-server configuration of every Shuyu workspace (passed with ``--config``)."""
+
+c = get_config()  # noqa: F821 - provided by the config loader
+
+c.ServerApp.kernel_spec_manager_class = "kernels.kernelspec.ShuyuKernelSpecManager"
+c.MappingKernelManager.default_kernel_name = "shuyu"
+c.ServerApp.kernel_websocket_connection_class = "kernels.exec_audit.AuditedWebsocketConnection"
+c.ServerApp.contents_manager_class = "kernels.downloads.WorkspaceContentsManager"
+c.ContentsManager.files_handler_class = "kernels.downloads.DownloadsDisabledHandler"
+c.ServerApp.jpserver_extensions = {"kernels.server_extension": True}
+# A terminal would run commands the execution audit does not see.
+c.ServerApp.terminals_enabled = False
+c.ServerApp.root_dir = "/home/workspace"

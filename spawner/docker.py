@@ -1,0 +1,325 @@
+"""The workspace policy rendered for Docker: one container per server, one network per tenant.
+
+``spawner.policy`` decides what a workspace sees, may reach and may use; this module only says it
+in Docker's terms (Engine API create-container and create-network parameters, as docker-py takes
+them) and in nftables' terms for the one thing Docker does not enforce: what a container may reach
+*on the host itself*. Docker's ``internal`` networks stop routing to the outside, but a container
+can always open connections to its bridge's gateway address, which is the host, so every host
+service listening on a wildcard address would be in reach without the ``nft_rules`` table.
+
+The renderings are pure functions so they are tested as data; ``TenantDockerSpawner`` is the thin
+DockerSpawner subclass that applies them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import ipaddress
+import re
+import shutil
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from docker.errors import APIError, NotFound
+from dockerspawner import DockerSpawner
+from traitlets import Bool, Unicode, default
+from traitlets import Callable as CallableTrait
+
+from spawner.policy import SANDBOX_HOME, Workspace, allowed_ports, workspace_env
+
+LABEL = "org.shuyu"  # prefix of every label this module puts on Docker objects
+NETWORK_PREFIX = "shuyu-"
+BRIDGE_PREFIX = "shy-"  # + 10 hex digits: Linux interface names have at most 15 characters
+TMPFS_SHARE = 4  # /tmp may take this fraction (1/N) of the memory limit
+
+_DOCKER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
+_IFACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,14}")
+
+
+def network_name(tenant: str) -> str:
+    """The Docker network of a tenant's servers, named so an operator can tell whose it is."""
+    name = NETWORK_PREFIX + re.sub(r"[^a-zA-Z0-9_.-]", "-", tenant.lower()).strip("-.")
+    if not _DOCKER_NAME.fullmatch(name) or name == NETWORK_PREFIX:
+        raise ValueError(f"tenant {tenant!r} gives no valid Docker network name")
+    return name
+
+
+def bridge_name(tenant: str) -> str:
+    """The host interface of a tenant's network.
+
+    Fixed by us rather than Docker's ``br-<id>`` so the host firewall can be written before the
+    network exists and still matches after it is re-created.
+    """
+    return BRIDGE_PREFIX + hashlib.sha256(tenant.encode()).hexdigest()[:10]
+
+
+def tenant_network_spec(tenant: str, subnet: str | None = None) -> dict[str, Any]:
+    """``create_network`` parameters of a tenant's own bridge network.
+
+    ``internal`` keeps Docker from giving the network a route out, NAT or published ports; no
+    inter-container traffic and no masquerading are asked for either, so tenants reach each other
+    and the world through nothing, and the host only through what ``nft_rules`` lets through.
+
+    Args:
+        tenant: the tenant's group name.
+        subnet: an explicit IPv4 subnet (CIDR); ``None`` lets Docker pick from its address pools.
+    """
+    spec: dict[str, Any] = {
+        "name": network_name(tenant),
+        "driver": "bridge",
+        "internal": True,
+        "attachable": False,
+        "enable_ipv6": False,
+        "options": {
+            "com.docker.network.bridge.name": bridge_name(tenant),
+            "com.docker.network.bridge.enable_icc": "false",
+            "com.docker.network.bridge.enable_ip_masquerade": "false",
+        },
+        "labels": {f"{LABEL}.tenant": tenant, f"{LABEL}.role": "tenant-network"},
+    }
+    if subnet is not None:
+        spec["ipam"] = {
+            "Driver": "default",
+            "Config": [{"Subnet": str(ipaddress.IPv4Network(subnet))}],
+        }
+    return spec
+
+
+def container_env(ws: Workspace, hub_env: Mapping[str, str]) -> dict[str, str]:
+    """The container's environment: the policy's, refreshed with this spawn's hub credentials.
+
+    The hub hands each spawn a fresh API token; the policy decides which of the hub's variables
+    may enter a workspace (never its secrets), so the hub's environment goes through the same
+    ``workspace_env`` filter the Workspace was built with.
+    """
+    fresh = workspace_env(
+        hub_env,
+        hub_api_url=ws.env["JUPYTERHUB_API_URL"],
+        gateway_url=ws.env["SHUYU_GATEWAY_URL"],
+        tenant=ws.tenant,
+    )
+    return {**ws.env, **fresh}
+
+
+def _binds(ws: Workspace) -> dict[str, dict[str, str]]:
+    binds = {}
+    for m in ws.mounts:
+        if m.kind in {"system", "home", "shared"}:
+            binds[m.source] = {"bind": m.target, "mode": "ro" if m.read_only else "rw"}
+        elif m.kind != "tmpfs":
+            raise ValueError(f"unknown mount kind {m.kind!r}")  # fail closed on new policy kinds
+    return binds
+
+
+def _tmpfs(ws: Workspace) -> dict[str, str]:
+    # tmpfs pages are charged to the container's memory cgroup anyway; the size only stops /tmp
+    # from taking all of it. mode=1777 because Jupyter refuses a /tmp it cannot trust.
+    size = ws.limits.memory_bytes // TMPFS_SHARE
+    return {
+        m.target: f"rw,nosuid,nodev,mode=1777,size={size}" for m in ws.mounts if m.kind == "tmpfs"
+    }
+
+
+def container_spec(ws: Workspace, image: str, network: str, cmd: list[str]) -> dict[str, Any]:
+    """``create_container`` parameters (with ``host_config`` as ``create_host_config`` takes it).
+
+    Every protection is explicit rather than left to daemon defaults, so a daemon configured
+    differently cannot loosen a workspace: read-only root, no capabilities, no privilege gain,
+    memory without extra swap, CPU and process limits, the tenant's network and nothing published.
+    """
+    uid = ws.uid
+    host_config: dict[str, Any] = {
+        "binds": _binds(ws),
+        "tmpfs": _tmpfs(ws),
+        "read_only": ws.read_only_root,
+        "cap_drop": ["ALL"] if ws.drop_all_capabilities else [],
+        "security_opt": ["no-new-privileges:true"] if ws.no_new_privileges else [],
+        "mem_limit": ws.limits.memory_bytes,
+        "memswap_limit": ws.limits.memory_bytes,
+        "nano_cpus": int(ws.limits.cpus * 1e9),
+        "pids_limit": ws.limits.pids,
+        "privileged": False,
+        "network_mode": network,
+        "ipc_mode": "private",
+        "port_bindings": {},
+        "publish_all_ports": False,
+    }
+    return {
+        "image": image,
+        "command": list(cmd),
+        "user": f"{uid}:{uid}",
+        "working_dir": SANDBOX_HOME,
+        "environment": dict(ws.env),
+        "labels": {
+            f"{LABEL}.tenant": ws.tenant,
+            f"{LABEL}.username": ws.username,
+            f"{LABEL}.uid": str(uid),
+        },
+        "host_config": host_config,
+    }
+
+
+def nft_table(bridge_iface: str) -> str:
+    """Name of the nftables table guarding one bridge (``inet`` family)."""
+    if not _IFACE.fullmatch(bridge_iface):
+        raise ValueError(f"not an interface name: {bridge_iface!r}")
+    return "shuyu_" + re.sub(r"[^A-Za-z0-9_]", "_", bridge_iface)
+
+
+def nft_rules(bridge_iface: str, host_ip: str, ports: tuple[int, ...]) -> str:
+    """An ``nft -f`` ruleset confining a tenant bridge to the host endpoints it may use.
+
+    Packets *from* the bridge may only open TCP connections to ``host_ip`` on ``ports`` (hub API,
+    data gateway); replies to connections the host opened (the proxy reaching the server) pass as
+    established. Everything else from the bridge, and anything routed into it, is counted and
+    dropped in input and forward, including traffic between containers of the same bridge. The
+    table is replaced atomically when the text is applied again.
+    """
+    table = nft_table(bridge_iface)
+    addr = ipaddress.ip_address(host_ip)
+    family = "ip" if addr.version == 4 else "ip6"
+    for p in ports:
+        if not isinstance(p, int) or not 0 < p < 65536:
+            raise ValueError(f"not a TCP port: {p!r}")
+    iif = f'iifname "{bridge_iface}"'
+    allow = []
+    if ports:
+        port_set = ", ".join(str(p) for p in sorted(set(ports)))
+        allow = [f"\t\t{iif} {family} daddr {addr} tcp dport {{ {port_set} }} accept"]
+    lines = [
+        f"table inet {table}",
+        f"delete table inet {table}",
+        f"table inet {table} {{",
+        "\tchain input {",
+        "\t\ttype filter hook input priority filter; policy accept;",
+        f"\t\t{iif} ct state established,related accept",
+        *allow,
+        f"\t\t{iif} counter drop",
+        "\t}",
+        "\tchain forward {",
+        "\t\ttype filter hook forward priority filter; policy accept;",
+        f"\t\t{iif} ct state established,related accept",
+        f"\t\t{iif} counter drop",
+        f'\t\toifname "{bridge_iface}" counter drop',
+        "\t}",
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+class TenantDockerSpawner(DockerSpawner):
+    """DockerSpawner that takes everything security-relevant from the workspace policy.
+
+    The hub config supplies ``workspace_factory`` (which knows the platform DB); this class only
+    renders what it returns, so the container, its network and its firewall follow the same
+    decision as every other spawner.
+    """
+
+    workspace_factory = CallableTrait(
+        allow_none=True,
+        default_value=None,
+        help="Callable ``(spawner) -> spawner.policy.Workspace`` deciding this server's workspace.",
+    ).tag(config=True)
+
+    apply_firewall = Bool(
+        True,
+        help="Load the tenant bridge's nftables table (needs root and ``nft``) before starting.",
+    ).tag(config=True)
+
+    nft_command = Unicode("nft", help="The nft binary used when apply_firewall is on.").tag(
+        config=True
+    )
+
+    @default("remove")
+    def _default_remove(self) -> bool:
+        # The root is read-only and the home a bind mount: a stopped container holds nothing worth
+        # keeping, while re-using it would keep a stale policy.
+        return True
+
+    workspace: Workspace | None = None
+
+    def _workspace_of(self) -> Workspace:
+        factory: Callable[[Any], Workspace] | None = self.workspace_factory
+        if factory is None:
+            raise RuntimeError("TenantDockerSpawner.workspace_factory is not configured")
+        ws = factory(self)
+        if not isinstance(ws, Workspace):
+            raise TypeError(f"workspace_factory returned {type(ws).__name__}, not a Workspace")
+        return ws
+
+    def apply_workspace(self, ws: Workspace) -> None:
+        """Set DockerSpawner's traits from the policy; DockerSpawner does the rest."""
+        self.workspace = ws
+        self.network_name = network_name(ws.tenant)
+        self.use_internal_ip = True
+        self.port = ws.port
+        spec = container_spec(ws, self.image, self.network_name, [])
+        host_config = dict(spec["host_config"])
+        binds = host_config.pop("binds")
+        self.volumes = {src: dict(b) for src, b in binds.items() if b["mode"] == "rw"}
+        self.read_only_volumes = {src: b["bind"] for src, b in binds.items() if b["mode"] == "ro"}
+        # Limits come from the policy alone: DockerSpawner's cpu_quota would clash with nano_cpus.
+        self.mem_limit = None
+        self.cpu_limit = None
+        self.extra_host_config = host_config
+        self.extra_create_kwargs = {
+            k: spec[k] for k in ("user", "working_dir", "labels")
+        }  # image, command, environment and name stay DockerSpawner's (env via get_env)
+
+    def get_env(self) -> dict[str, str]:
+        """The hub's environment for this spawn, filtered through the policy."""
+        env = super().get_env()
+        if self.workspace is None:
+            return env
+        return container_env(self.workspace, env)
+
+    async def ensure_network(self, ws: Workspace) -> dict[str, Any]:
+        """Create the tenant network if missing; refuse one that is not internal."""
+        spec = tenant_network_spec(ws.tenant)
+        try:
+            net = await self.docker("inspect_network", spec["name"])
+        except NotFound:
+            try:
+                await self.docker("create_network", **spec)
+            except APIError as e:  # another spawn of the same tenant may have won the race
+                if e.status_code != 409:
+                    raise
+            net = await self.docker("inspect_network", spec["name"])
+        if not net.get("Internal"):
+            raise RuntimeError(f"network {spec['name']} exists but is not internal; refusing it")
+        return net
+
+    async def load_firewall(self, ws: Workspace, net: Mapping[str, Any]) -> None:
+        """Load the bridge's nftables table; starting without it would expose the host."""
+        iface = net.get("Options", {}).get("com.docker.network.bridge.name") or bridge_name(
+            ws.tenant
+        )
+        gateways = [c.get("Gateway") for c in net.get("IPAM", {}).get("Config") or []]
+        gateway = next((g for g in gateways if g), None)
+        if gateway is None:
+            raise RuntimeError(f"network {net.get('Name')} has no gateway address")
+        unreachable = [e for e in ws.endpoints if e.host != gateway]
+        if unreachable:
+            self.log.warning("Endpoints %s are not on the tenant gateway %s", unreachable, gateway)
+        nft = shutil.which(self.nft_command) or self.nft_command
+        proc = await asyncio.create_subprocess_exec(
+            nft,
+            "-f",
+            "-",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await proc.communicate(nft_rules(iface, gateway, allowed_ports(ws)).encode())
+        if proc.returncode != 0:
+            raise RuntimeError(f"nft failed ({proc.returncode}): {out.decode(errors='replace')}")
+
+    async def start(self) -> tuple[str, int]:
+        """Decide the workspace, make its network (and firewall), then start as DockerSpawner."""
+        ws = self._workspace_of()
+        self.apply_workspace(ws)
+        net = await self.ensure_network(ws)
+        if self.apply_firewall:
+            await self.load_firewall(ws, net)
+        return await super().start()

@@ -1,0 +1,140 @@
+"""Per-tenant networks: a network namespace joined to the host by a veth pair, with an nftables
+allowlist on the host side (the hub API and the gateway, nothing else).
+
+Addresses are link-local and derived from the tenant id, so every tenant's link is known without
+bookkeeping and stale links can be found by name after a crash.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass
+
+PREFIX = "shuyu-t"
+TABLE_PREFIX = "shuyu_t"
+MAX_TENANT = 64 * 150
+
+
+@dataclass(frozen=True)
+class TenantLink:
+    tenant_id: int
+    netns: str
+    host_if: str
+    ns_if: str
+    host_ip: str
+    ns_ip: str
+    table: str
+
+
+def tenant_link(tenant_id: int) -> TenantLink:
+    """Names and addresses of a tenant's link: a /30 in 169.254.100.0 and up."""
+    if not 0 < tenant_id <= MAX_TENANT:
+        raise ValueError(f"tenant id {tenant_id} out of range")
+    third, slot = 100 + tenant_id // 64, (tenant_id % 64) * 4
+    return TenantLink(
+        tenant_id=tenant_id,
+        netns=f"{PREFIX}{tenant_id}",
+        host_if=f"syh{tenant_id}",
+        ns_if=f"syn{tenant_id}",
+        host_ip=f"169.254.{third}.{slot + 1}",
+        ns_ip=f"169.254.{third}.{slot + 2}",
+        table=f"{TABLE_PREFIX}{tenant_id}",
+    )
+
+
+def nft_ruleset(link: TenantLink, ports: tuple[int, ...]) -> str:
+    """The host-side allowlist: from the tenant's veth, only new TCP connections to the allowed
+    ports of the host's link address, plus replies; everything else dropped and counted."""
+    allowed = ", ".join(str(p) for p in sorted(set(ports)))
+    return f"""
+table inet {link.table} {{
+    chain input {{
+        type filter hook input priority -10; policy accept;
+        iifname "{link.host_if}" ct state established,related accept
+        iifname "{link.host_if}" ip daddr {link.host_ip} tcp dport {{ {allowed} }} ct state new accept
+        iifname "{link.host_if}" counter drop
+    }}
+    chain forward {{
+        type filter hook forward priority -10; policy accept;
+        iifname "{link.host_if}" counter drop
+        oifname "{link.host_if}" counter drop
+    }}
+}}
+"""
+
+
+def _run(*cmd: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, input=input, capture_output=True, text=True, check=check)
+
+
+def exists(link: TenantLink) -> bool:
+    return link.netns in list_netns()
+
+
+def ensure(link: TenantLink, ports: tuple[int, ...]) -> None:
+    """Create the namespace, veth pair, addresses and firewall table if they are not there."""
+    if not exists(link):
+        _run("ip", "netns", "add", link.netns)
+        _run(
+            "ip",
+            "link",
+            "add",
+            link.host_if,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            link.ns_if,
+            "netns",
+            link.netns,
+        )
+        _run("ip", "addr", "add", f"{link.host_ip}/30", "dev", link.host_if)
+        _run("ip", "link", "set", link.host_if, "up")
+        ns = ("ip", "netns", "exec", link.netns)
+        _run(*ns, "ip", "addr", "add", f"{link.ns_ip}/30", "dev", link.ns_if)
+        _run(*ns, "ip", "link", "set", link.ns_if, "up")
+        _run(*ns, "ip", "link", "set", "lo", "up")
+        # No default route: only the /30 to the host exists inside.
+    _run("nft", "delete", "table", "inet", link.table, check=False)
+    _run("nft", "-f", "-", input=nft_ruleset(link, ports))
+
+
+def pids(link: TenantLink) -> list[int]:
+    out = _run("ip", "netns", "pids", link.netns, check=False).stdout
+    return [int(p) for p in out.split()]
+
+
+def remove(link: TenantLink) -> None:
+    """Remove the firewall table, the veth pair and the namespace (each if present)."""
+    _run("nft", "delete", "table", "inet", link.table, check=False)
+    _run("ip", "link", "delete", link.host_if, check=False)
+    _run("ip", "netns", "delete", link.netns, check=False)
+
+
+def list_netns() -> list[str]:
+    out = _run("ip", "netns", "list", check=False).stdout
+    return [line.split()[0] for line in out.splitlines() if line.strip()]
+
+
+def dropped_packets(link: TenantLink) -> int:
+    """Packets the tenant's table dropped (its counters), for tests that prove "no way out"."""
+    out = _run("nft", "list", "table", "inet", link.table, check=False).stdout
+    return sum(int(n) for n in re.findall(r"counter packets (\d+)", out))
+
+
+def cleanup_stale() -> list[str]:
+    """Remove links whose namespace holds no process, and tables without a namespace."""
+    removed = []
+    names = set(list_netns())
+    for name in names:
+        m = re.fullmatch(rf"{PREFIX}(\d+)", name)
+        if m and not pids(tenant_link(int(m[1]))):
+            remove(tenant_link(int(m[1])))
+            removed.append(name)
+    tables = _run("nft", "list", "tables", check=False).stdout
+    for m in re.finditer(rf"table inet ({TABLE_PREFIX}(\d+))", tables):
+        if f"{PREFIX}{m[2]}" not in names:
+            _run("nft", "delete", "table", "inet", m[1], check=False)
+            removed.append(m[1])
+    return removed

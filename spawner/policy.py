@@ -1,0 +1,160 @@
+"""One workspace policy for every spawner, as plain data.
+
+What a tenant's server sees (mounts), may reach (endpoints), may use (limits) and knows
+(environment) is decided here by pure functions. The sandbox, Docker and Kubernetes spawners only
+render this decision in their own terms, so the three cannot drift apart, and the policy is tested
+as data.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+UID_BASE = 200_000  # tenant uids live above every system and login uid
+SANDBOX_HOME = "/home/workspace"  # the staff member's home inside the workspace
+SANDBOX_SHARED = "/srv/shared"  # the tenant's shared folder inside the workspace
+
+# Environment the hub hands a single-user server that it may keep. Anything else (the hub's own
+# environment: database URLs, secrets, paths of the domain store) never enters a workspace.
+_KEEP_ENV = re.compile(r"^(JUPYTERHUB_[A-Z_]+|JPY_API_TOKEN)$")
+_NEVER_ENV = {
+    "JUPYTERHUB_CRYPT_KEY",
+    "JUPYTERHUB_COOKIE_SECRET",
+    "JUPYTERHUB_DB_URL",
+    "CONFIGPROXY_AUTH_TOKEN",
+}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A host service a workspace may reach: the hub API or the data gateway."""
+
+    name: str
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
+class Mount:
+    source: str
+    target: str
+    read_only: bool = True
+    kind: str = "system"  # system | home | shared | tmpfs
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_bytes: int = 2 * 1024**3
+    cpus: float = 1.0
+    pids: int = 256
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Everything a spawner needs to start one staff member's server."""
+
+    tenant: str  # the tenant's group, e.g. "tenant-91330106ma2h0a1b2t"
+    tenant_id: int
+    username: str
+    uid: int
+    home: str  # host path of the staff member's home
+    shared: str  # host path of the tenant's shared folder
+    mounts: tuple[Mount, ...]
+    env: Mapping[str, str]
+    limits: Limits
+    endpoints: tuple[Endpoint, ...]
+    port: int = 8888
+    read_only_root: bool = True
+    drop_all_capabilities: bool = True
+    no_new_privileges: bool = True
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+def tenant_uid(tenant_id: int) -> int:
+    """The uid (and gid) of a tenant's servers: one per tenant, never shared across tenants."""
+    if tenant_id <= 0:
+        raise ValueError("tenant ids are positive")
+    return UID_BASE + tenant_id
+
+
+def tenant_paths(workspaces_root: str, tenant: str, username: str) -> tuple[str, str]:
+    """Host paths of a staff member's home and of the tenant's shared folder."""
+    for part in (tenant, username):
+        if not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", part) or ".." in part:
+            raise ValueError(f"unsafe path component {part!r}")
+    root = PurePosixPath(workspaces_root) / tenant
+    return str(root / "home" / username), str(root / "shared")
+
+
+def workspace_env(
+    hub_env: Mapping[str, str], *, hub_api_url: str, gateway_url: str, tenant: str
+) -> dict[str, str]:
+    """The environment of a workspace: the user's own hub credentials and the URLs it needs, nothing else."""
+    env = {k: v for k, v in hub_env.items() if _KEEP_ENV.match(k) and k not in _NEVER_ENV}
+    activity = env.get("JUPYTERHUB_ACTIVITY_URL", "")
+    if activity:
+        # The activity URL points at the hub API; workspaces reach it on the tenant's link.
+        env["JUPYTERHUB_ACTIVITY_URL"] = hub_api_url + activity.split("/hub/api", 1)[-1]
+    env.update(
+        {
+            "JUPYTERHUB_API_URL": hub_api_url,
+            "SHUYU_GATEWAY_URL": gateway_url,
+            "SHUYU_TENANT": tenant,
+            "HOME": SANDBOX_HOME,
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "PYTHONNOUSERSITE": "1",
+        }
+    )
+    return env
+
+
+def workspace_mounts(home: str, shared: str, system: tuple[str, ...]) -> tuple[Mount, ...]:
+    """System paths read-only; the home and the shared folder writable; a private /tmp."""
+    mounts = [Mount(p, p, True, "system") for p in system]
+    mounts += [
+        Mount(home, SANDBOX_HOME, False, "home"),
+        Mount(shared, SANDBOX_SHARED, False, "shared"),
+        Mount("tmpfs", "/tmp", False, "tmpfs"),
+    ]
+    return tuple(mounts)
+
+
+def build_workspace(
+    *,
+    tenant: str,
+    tenant_id: int,
+    username: str,
+    workspaces_root: str,
+    system_paths: tuple[str, ...],
+    hub_env: Mapping[str, str],
+    hub: Endpoint,
+    gateway: Endpoint,
+    limits: Limits,
+    port: int = 8888,
+) -> Workspace:
+    """Decide the whole workspace of ``username`` in ``tenant``."""
+    home, shared = tenant_paths(workspaces_root, tenant, username)
+    hub_api_url = f"http://{hub.host}:{hub.port}/hub/api"
+    gateway_url = f"http://{gateway.host}:{gateway.port}"
+    return Workspace(
+        tenant=tenant,
+        tenant_id=tenant_id,
+        username=username,
+        uid=tenant_uid(tenant_id),
+        home=home,
+        shared=shared,
+        mounts=workspace_mounts(home, shared, system_paths),
+        env=workspace_env(hub_env, hub_api_url=hub_api_url, gateway_url=gateway_url, tenant=tenant),
+        limits=limits,
+        endpoints=(hub, gateway),
+        port=port,
+    )
+
+
+def allowed_ports(ws: Workspace) -> tuple[int, ...]:
+    """Host ports the workspace may open connections to."""
+    return tuple(sorted({e.port for e in ws.endpoints}))

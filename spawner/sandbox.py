@@ -1,0 +1,295 @@
+"""``TenantSandboxSpawner``: each server in a bubblewrap sandbox, in its tenant's network namespace.
+
+The hub (root) prepares the tenant's folders, network link and cgroups, then starts
+``launch → ip netns exec → bwrap → setpriv → jupyterhub-singleuser``: the server runs as the
+tenant's uid with no capabilities and no new privileges, on a read-only system with only its home,
+the tenant's shared folder and a private /tmp writable, and reaches only the hub API and the
+gateway. What is mounted, reachable and allowed comes from :mod:`spawner.policy`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import signal
+import subprocess
+import sys
+from pathlib import Path, PurePosixPath
+
+from jupyterhub.spawner import Spawner
+from traitlets import Integer, List, Unicode, default
+
+from hub import home
+from spawner import cgroups, netns
+from spawner.policy import SANDBOX_HOME, Endpoint, Limits, Workspace, allowed_ports, build_workspace
+
+CHECKOUT = Path(__file__).resolve().parent.parent
+SETPRIV_DROP = ("--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs")
+
+
+def _ancestors(paths: list[str]) -> list[str]:
+    found = set()
+    for p in paths:
+        for parent in PurePosixPath(p).parents:
+            if str(parent) != "/":
+                found.add(str(parent))
+    return sorted(found, key=lambda s: (s.count("/"), s))
+
+
+def bwrap_args(ws: Workspace, files: dict[str, str]) -> list[str]:
+    """The bubblewrap command line for a workspace (pure; ``files`` maps sandbox path → host file)."""
+    args = [
+        "bwrap",
+        "--unshare-ipc",
+        "--unshare-pid",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--die-with-parent",
+        "--new-session",
+        "--hostname",
+        "workspace",
+    ]
+    binds = [m for m in ws.mounts if m.kind != "tmpfs"]
+    for d in _ancestors([m.target for m in ws.mounts] + list(files)):
+        args += ["--perms", "0755", "--dir", d]
+    for link, target in (
+        ("/bin", "usr/bin"),
+        ("/lib", "usr/lib"),
+        ("/lib64", "usr/lib64"),
+        ("/sbin", "usr/sbin"),
+    ):
+        args += ["--symlink", target, link]
+    for m in binds:
+        args += ["--ro-bind" if m.read_only else "--bind", m.source, m.target]
+    for target, source in files.items():
+        args += ["--ro-bind", source, target]
+    for m in ws.mounts:
+        if m.kind == "tmpfs":
+            args += ["--perms", "01777", "--tmpfs", m.target]
+    args += ["--proc", "/proc", "--dev", "/dev", "--chdir", SANDBOX_HOME, "--remount-ro", "/"]
+    return args
+
+
+class TenantSandboxSpawner(Spawner):
+    """Start each server in a bubblewrap sandbox of its tenant (see module docstring)."""
+
+    db_url = Unicode(config=True, help="Platform DB URL (to find the user's tenant).")
+
+    @default("db_url")
+    def _default_db_url(self):
+        return home.default_db_url()
+
+    workspaces_root = Unicode(
+        config=True, help="Host folder holding tenant homes and shared folders."
+    )
+
+    @default("workspaces_root")
+    def _default_workspaces_root(self):
+        return str(home.shuyu_home() / "workspaces")
+
+    runtime_root = Unicode(config=True, help="Host folder for per-server runtime files and logs.")
+
+    @default("runtime_root")
+    def _default_runtime_root(self):
+        return str(home.shuyu_home() / "run")
+
+    gateway_port = Integer(8090, config=True, help="Port of the data gateway on the host.")
+    hub_port = Integer(
+        0, config=True, help="Port of the hub API on the host (0: from the hub's URL)."
+    )
+    pids_limit = Integer(256, config=True, help="Most processes (and threads) one server may run.")
+    system_paths = List(
+        Unicode(), config=True, help="Host paths mounted read-only into every sandbox."
+    )
+
+    @default("system_paths")
+    def _default_system_paths(self):
+        paths = [
+            "/usr",
+            sys.base_prefix,
+            sys.prefix,
+            str(CHECKOUT / "sdk"),
+            str(CHECKOUT / "kernels"),
+        ]
+        return list(dict.fromkeys(p for p in paths if p))
+
+    @default("mem_limit")
+    def _default_mem_limit(self):
+        return 2 * 1024**3
+
+    @default("cpu_limit")
+    def _default_cpu_limit(self):
+        return 1.0
+
+    @default("cmd")
+    def _default_cmd(self):
+        return [str(Path(sys.prefix) / "bin" / "jupyterhub-singleuser")]
+
+    pid = Integer(0)
+    tenant_id = Integer(0)
+    _db = None
+
+    # --- state ---------------------------------------------------------------------------------
+    def get_state(self):
+        state = super().get_state()
+        if self.pid:
+            state.update(pid=self.pid, tenant_id=self.tenant_id, port=self.port)
+        return state
+
+    def load_state(self, state):
+        super().load_state(state)
+        self.pid = state.get("pid", 0)
+        self.tenant_id = state.get("tenant_id", 0)
+        self.port = state.get("port", 0)
+
+    def clear_state(self):
+        super().clear_state()
+        self.pid = 0
+        self.tenant_id = 0
+
+    # --- policy --------------------------------------------------------------------------------
+    @property
+    def group_name(self) -> str:
+        return f"{self.user.name}-{self.name or 'default'}"
+
+    def _tenant(self) -> tuple[int, str]:
+        from hub.admission import load_staff
+        from hub.db.engine import Database
+
+        if TenantSandboxSpawner._db is None or TenantSandboxSpawner._db.url != self.db_url:
+            TenantSandboxSpawner._db = Database(self.db_url)
+        with TenantSandboxSpawner._db.session() as s:
+            staff = load_staff(s, self.user.name)
+            if staff is None or staff.tenant is None:
+                raise RuntimeError("only processor staff of a tenant have a workspace")
+            return staff.tenant.id, staff.tenant.group
+
+    def workspace(self, tenant_id: int, tenant: str) -> Workspace:
+        link = netns.tenant_link(tenant_id)
+        hub_port = self.hub_port or int(self.hub.api_url.split(":")[2].split("/")[0])
+        return build_workspace(
+            tenant=tenant,
+            tenant_id=tenant_id,
+            username=self.user.name,
+            workspaces_root=self.workspaces_root,
+            system_paths=tuple(self.system_paths),
+            hub_env=self.get_env(),
+            hub=Endpoint("hub", link.host_ip, hub_port),
+            gateway=Endpoint("gateway", link.host_ip, self.gateway_port),
+            limits=Limits(
+                memory_bytes=int(self.mem_limit), cpus=float(self.cpu_limit), pids=self.pids_limit
+            ),
+            port=self.port,
+        )
+
+    # --- lifecycle -----------------------------------------------------------------------------
+    def _prepare(self, ws: Workspace) -> tuple[list[str], list[str], list[str]]:
+        """Folders, link, cgroups and identity files. Returns the launch command, the sandbox
+        options (given to bwrap on a pipe, so host paths are not in the sandbox's view of its
+        pid 1) and the command run inside."""
+        link = netns.tenant_link(ws.tenant_id)
+        for path, mode in ((ws.home, 0o700), (ws.shared, 0o770)):
+            Path(path).mkdir(parents=True, exist_ok=True)
+            os.chown(path, ws.uid, ws.uid)
+            os.chmod(path, mode)
+        netns.ensure(link, allowed_ports(ws))
+        groups = cgroups.create(self.group_name, ws.limits)
+        run = Path(self.runtime_root) / self.group_name
+        run.mkdir(parents=True, exist_ok=True, mode=0o700)
+        (run / "passwd").write_text(
+            f"workspace:x:{ws.uid}:{ws.uid}:Shuyu workspace:{SANDBOX_HOME}:/usr/sbin/nologin\n"
+        )
+        (run / "group").write_text(f"workspace:x:{ws.uid}:\n")
+        files = {"/etc/passwd": str(run / "passwd"), "/etc/group": str(run / "group")}
+        server = [
+            *self.cmd,
+            f"--config={CHECKOUT / 'kernels' / 'jupyter_server_config.py'}",
+            *self.get_args(),
+        ]
+        launch = [sys.executable, "-m", "spawner.launch", *map(str, groups), "--"]
+        launch += ["ip", "netns", "exec", link.netns]
+        options = bwrap_args(ws, files)[1:]
+        inside = ["--", "setpriv", f"--reuid={ws.uid}", f"--regid={ws.uid}", *SETPRIV_DROP, *server]
+        return launch, options, inside
+
+    async def start(self):
+        tenant_id, tenant = await asyncio.to_thread(self._tenant)
+        self.port = random.randint(20000, 59999)
+        self.ip = "0.0.0.0"
+        ws = self.workspace(tenant_id, tenant)
+        env = dict(ws.env)
+        env["JUPYTER_CONFIG_PATH"] = str(CHECKOUT / "kernels" / "jupyter_config")
+        launch, options, inside = await asyncio.to_thread(self._prepare, ws)
+        log_path = Path(self.runtime_root) / self.group_name / "server.log"
+        proc = await asyncio.to_thread(_popen, [*launch, "bwrap"], options, inside, env, log_path)
+        self.pid, self.tenant_id = proc.pid, tenant_id
+        self._proc = proc
+        return (netns.tenant_link(tenant_id).ns_ip, self.port)
+
+    async def poll(self):
+        if not self.pid:
+            return 0
+        proc = getattr(self, "_proc", None)
+        if proc is not None:
+            return proc.poll()
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return 0
+        return None
+
+    async def stop(self, now=False):
+        await asyncio.to_thread(self._stop, now)
+
+    def _stop(self, now: bool) -> None:
+        if self.pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.pid, signal.SIGKILL if now else signal.SIGTERM)
+            proc = getattr(self, "_proc", None)
+            if proc is not None:
+                try:
+                    proc.wait(timeout=0 if now else 5)
+                except subprocess.TimeoutExpired:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(self.pid, signal.SIGKILL)
+                    proc.wait(timeout=5)
+        cgroups.remove(self.group_name)
+        if self.tenant_id:
+            link = netns.tenant_link(self.tenant_id)
+            if not netns.pids(link):
+                netns.remove(link)
+        self._proc = None
+
+
+def _popen(
+    prefix: list[str], options: list[str], inside: list[str], env: dict, log_path: Path
+) -> subprocess.Popen:
+    """Start ``prefix --args FD inside`` with bwrap's options on a pipe."""
+    args_r, args_w = os.pipe()
+    try:
+        os.write(args_w, b"".join(a.encode() + b"\0" for a in options))
+    finally:
+        os.close(args_w)
+    try:
+        with open(log_path, "ab") as log:
+            return subprocess.Popen(
+                [*prefix, "--args", str(args_r), *inside],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd="/",
+                pass_fds=(args_r,),
+            )
+    finally:
+        os.close(args_r)
+
+
+def cleanup_stale() -> dict[str, list[str]]:
+    """At hub start: remove links, firewall tables and cgroups that no live server uses."""
+    groups = cgroups.stale_groups()
+    for name in groups:
+        cgroups.remove(name)
+    return {"links": netns.cleanup_stale(), "cgroups": groups}
