@@ -16,6 +16,9 @@ REFUSED = "工作空间不允许下载或上传文件，数据只能经审核的
 class DownloadsDisabledHandler(JupyterHandler):
     """Answers every raw-file and nbconvert request with 403 and the reason."""
 
+    def initialize(self, **kwargs) -> None:  # accepts the file handler's parameters (path, …)
+        pass
+
     def _refuse(self, *args, **kwargs) -> None:
         raise web.HTTPError(403, REFUSED)
 

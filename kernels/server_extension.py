@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from tornado.routing import HostMatches, Rule, RuleRouter
 from tornado.web import url
 
 from kernels.downloads import DownloadsDisabledHandler
@@ -16,6 +15,12 @@ def _load_jupyter_server_extension(serverapp) -> None:
     web_app = serverapp.web_app
     base = web_app.settings["base_url"].rstrip("/")
     refused = [url(rf"{base}/nbconvert/.*", DownloadsDisabledHandler)]
-    # Rules match in order; put ours first so the stock nbconvert handler is never reached.
-    web_app.default_router.rules.insert(0, Rule(HostMatches(".*$"), RuleRouter(refused)))
+    rules = web_app.default_router.rules
+    before = list(rules)
+    web_app.add_handlers(".*$", refused)
+    # Host rules match in order and add_handlers puts new ones just before the catch-all; move
+    # ours to the very front so the stock nbconvert handler is never reached.
+    for rule in [r for r in rules if r not in before]:
+        rules.remove(rule)
+        rules.insert(0, rule)
     serverapp.log.info("Shuyu workspace: downloads, uploads and nbconvert exports are disabled")

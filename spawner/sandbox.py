@@ -22,7 +22,7 @@ from jupyterhub.spawner import Spawner
 from traitlets import Integer, List, Unicode, default
 
 from hub import home
-from spawner import cgroups, netns
+from spawner import cgroups, netns, seccomp
 from spawner.policy import SANDBOX_HOME, Endpoint, Limits, Workspace, allowed_ports, build_workspace
 
 CHECKOUT = Path(__file__).resolve().parent.parent
@@ -130,6 +130,7 @@ class TenantSandboxSpawner(Spawner):
     pid = Integer(0)
     tenant_id = Integer(0)
     _db = None
+    _seccomp: Path | None = None
 
     # --- state ---------------------------------------------------------------------------------
     def get_state(self):
@@ -184,6 +185,14 @@ class TenantSandboxSpawner(Spawner):
             port=self.port,
         )
 
+    def seccomp_filter(self) -> Path:
+        """The compiled seccomp filter, written once per hub process."""
+        path = Path(self.runtime_root) / "seccomp.bpf"
+        if TenantSandboxSpawner._seccomp != path:
+            seccomp.write_filter(path)
+            TenantSandboxSpawner._seccomp = path
+        return path
+
     # --- lifecycle -----------------------------------------------------------------------------
     def _prepare(self, ws: Workspace) -> tuple[list[str], list[str], list[str]]:
         """Folders, link, cgroups and identity files. Returns the launch command, the sandbox
@@ -223,7 +232,9 @@ class TenantSandboxSpawner(Spawner):
         env["JUPYTER_CONFIG_PATH"] = str(CHECKOUT / "kernels" / "jupyter_config")
         launch, options, inside = await asyncio.to_thread(self._prepare, ws)
         log_path = Path(self.runtime_root) / self.group_name / "server.log"
-        proc = await asyncio.to_thread(_popen, [*launch, "bwrap"], options, inside, env, log_path)
+        proc = await asyncio.to_thread(
+            _popen, [*launch, "bwrap"], options, inside, env, log_path, self.seccomp_filter()
+        )
         self.pid, self.tenant_id = proc.pid, tenant_id
         self._proc = proc
         return (netns.tenant_link(tenant_id).ns_ip, self.port)
@@ -264,15 +275,20 @@ class TenantSandboxSpawner(Spawner):
 
 
 def _popen(
-    prefix: list[str], options: list[str], inside: list[str], env: dict, log_path: Path
+    prefix: list[str],
+    options: list[str],
+    inside: list[str],
+    env: dict,
+    log_path: Path,
+    seccomp: Path,
 ) -> subprocess.Popen:
-    """Start ``prefix --args FD inside`` with bwrap's options on a pipe."""
+    """Start ``prefix --args FD inside``: bwrap's options on a pipe, the seccomp filter on an fd."""
+    filter_fd = os.open(seccomp, os.O_RDONLY)
     args_r, args_w = os.pipe()
     try:
+        options = [*options, "--seccomp", str(filter_fd)]
         os.write(args_w, b"".join(a.encode() + b"\0" for a in options))
-    finally:
         os.close(args_w)
-    try:
         with open(log_path, "ab") as log:
             return subprocess.Popen(
                 [*prefix, "--args", str(args_r), *inside],
@@ -281,10 +297,11 @@ def _popen(
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 cwd="/",
-                pass_fds=(args_r,),
+                pass_fds=(args_r, filter_fd),
             )
     finally:
         os.close(args_r)
+        os.close(filter_fd)
 
 
 def cleanup_stale() -> dict[str, list[str]]:

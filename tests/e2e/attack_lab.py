@@ -1,0 +1,196 @@
+"""The attack lab: a running hub with two tenants' workspaces, a decoy service on the host and a
+simulated outside host in a network namespace the test creates (never a real outside address)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyotp
+import requests
+
+from hub import home
+from hub.db.engine import Database
+from hub.demo import world
+from hub.ops.setup import init_home
+from spawner.netns import tenant_link
+from tests.e2e.hub_process import Browser, HubProcess, free_port
+from tests.e2e.kernel_client import Kernel, user_token
+
+OUTSIDE_NS = "shuyu-test-outside"
+OUTSIDE_IP = "169.254.250.2"
+OUTSIDE_HOST_IP = "169.254.250.1"
+
+
+@dataclass
+class Lab:
+    hub: HubProcess
+    db: Database
+    home: Path
+    kernel: Kernel
+    tokens: dict[str, str]
+    browsers: dict[str, Browser]
+    links: dict[str, object]
+    targets: dict[str, str]
+    decoy_port: int
+    outside_port: int
+    values: dict[str, object] = field(default_factory=dict)
+
+
+def start_outside() -> tuple[int, subprocess.Popen]:
+    """A host that stands for the outside world: its own namespace, a veth pair and a listener."""
+    stop_outside()
+    port = 8080
+    for cmd in (
+        ["ip", "netns", "add", OUTSIDE_NS],
+        [
+            "ip",
+            "link",
+            "add",
+            "syto-h",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "syto-n",
+            "netns",
+            OUTSIDE_NS,
+        ],
+        ["ip", "addr", "add", f"{OUTSIDE_HOST_IP}/30", "dev", "syto-h"],
+        ["ip", "link", "set", "syto-h", "up"],
+        [
+            "ip",
+            "netns",
+            "exec",
+            OUTSIDE_NS,
+            "ip",
+            "addr",
+            "add",
+            f"{OUTSIDE_IP}/30",
+            "dev",
+            "syto-n",
+        ],
+        ["ip", "netns", "exec", OUTSIDE_NS, "ip", "link", "set", "syto-n", "up"],
+    ):
+        subprocess.run(cmd, check=True, capture_output=True)
+    listener = subprocess.Popen(
+        [
+            "ip",
+            "netns",
+            "exec",
+            OUTSIDE_NS,
+            sys.executable,
+            "-m",
+            "http.server",
+            str(port),
+            "--bind",
+            OUTSIDE_IP,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return port, listener
+
+
+def stop_outside() -> None:
+    subprocess.run(["ip", "link", "delete", "syto-h"], capture_output=True)
+    subprocess.run(["ip", "netns", "delete", OUTSIDE_NS], capture_output=True)
+
+
+def proxy_targets(lab_home: Path, hub: HubProcess) -> dict[str, str]:
+    """Where the proxy sends each user's server (``http://ns-ip:port``), from its own API."""
+    token = home.secret("proxy_auth_token", lab_home).hex()
+    api = hub.env["SHUYU_PROXY_API_PORT"]
+    routes = requests.get(
+        f"http://127.0.0.1:{api}/api/routes", headers={"Authorization": f"token {token}"}, timeout=5
+    ).json()
+    return {r.split("/")[2]: v["target"] for r, v in routes.items() if r.startswith("/user/")}
+
+
+def wait_for(predicate, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def build_lab(lab_home: Path) -> tuple[Lab, list]:
+    """Start everything; returns the lab and what to stop afterwards."""
+    db_url = f"sqlite:///{lab_home / 'platform.sqlite'}"
+    db = Database(db_url)
+    init_home(lab_home, db)
+    world.build(lab_home, db, rows=300)
+    secrets = {
+        u: v["totp_secret"]
+        for u, v in json.loads((lab_home / world.LOGINS_FILE).read_text()).items()
+    }
+    # A colleague's home and the other tenant's shared folder, with something to steal.
+    alice_tenant, bob_tenant = (f"tenant-{t['uscc'].lower()}" for t in world.TENANTS[:2])
+    colleague = lab_home / "workspaces" / alice_tenant / "home" / "carol"
+    other_shared = lab_home / "workspaces" / bob_tenant / "shared"
+    for folder in (colleague, other_shared):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "secret.txt").write_text("not yours")
+    stop = []
+    decoy_port = free_port()
+    decoy = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(decoy_port), "--bind", "0.0.0.0"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    stop.append(decoy.kill)
+    outside_port, outside = start_outside()
+    stop += [outside.kill, stop_outside]
+    hub = HubProcess(lab_home, db_url)
+    hub.start()
+    stop.insert(0, hub.stop)
+    browsers, tokens = {}, {}
+    for user in ("alice", "bob"):
+        b = Browser(hub.url)
+        assert b.login(user, world.PASSWORD, pyotp.TOTP(secrets[user]).now()).status_code == 302
+        b.start_server(user)
+        browsers[user], tokens[user] = b, user_token(b, hub.url, user)
+    with db.session() as s:
+        from sqlalchemy import select
+
+        from hub.db.models import Tenant
+
+        ids = {t.group: t.id for t in s.scalars(select(Tenant))}
+    links = {"alice": tenant_link(ids[alice_tenant]), "bob": tenant_link(ids[bob_tenant])}
+    kernel = Kernel(hub.url, "alice", tokens["alice"])
+    lab = Lab(
+        hub=hub,
+        db=db,
+        home=lab_home,
+        kernel=kernel,
+        tokens=tokens,
+        browsers=browsers,
+        links=links,
+        targets=proxy_targets(lab_home, hub),
+        decoy_port=decoy_port,
+        outside_port=outside_port,
+    )
+    lab.values = {
+        "home": str(lab_home),
+        "raw": str(lab_home / "domain" / "raw" / "medical_visits.parquet"),
+        "colleague": str(colleague),
+        "other_shared": str(other_shared),
+        "config": str(Path(__file__).resolve().parents[2] / "jupyterhub_config.py"),
+        "hub_pid": hub.proc.pid,
+        "host_ip": links["alice"].host_ip,
+        "hub_port": int(hub.env["SHUYU_HUB_PORT"]),
+        "gateway_port": int(hub.env["SHUYU_GATEWAY_PORT"]),
+        "proxy_api_port": int(hub.env["SHUYU_PROXY_API_PORT"]),
+        "proxy_port": hub.port,
+        "decoy_port": decoy_port,
+        "outside_ip": OUTSIDE_IP,
+        "outside_port": outside_port,
+        "bob_target": lab.targets["bob"],
+    }
+    return lab, stop

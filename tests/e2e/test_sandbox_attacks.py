@@ -1,0 +1,398 @@
+"""Attacks on the tenant sandbox, run from inside a real workspace kernel through the proxy.
+
+Each attack prints ``BLOCKED …`` when the platform stops it and ``LEAK …`` when it does not; a
+test passes only on BLOCKED without LEAK. The positive tests show the workspace still does its
+job: the hub API and the gateway answer, the home persists, every cell is audited.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import textwrap
+
+import pytest
+import requests
+from sqlalchemy import text
+
+from spawner import netns
+from tests.e2e.attack_lab import build_lab, wait_for
+
+pytestmark = pytest.mark.e2e
+
+HELPERS = r"""
+import os, socket, subprocess, ctypes, json, sys, time, urllib.request, urllib.error, select, errno
+libc = ctypes.CDLL(None, use_errno=True)
+TOKEN = os.environ["JUPYTERHUB_API_TOKEN"]
+API = os.environ["JUPYTERHUB_API_URL"]
+
+def read(path):
+    try:
+        with open(path, "rb") as f:
+            f.read(16)
+        print("LEAK read", path)
+    except OSError as e:
+        print("BLOCKED", type(e).__name__)
+
+def listdir(path):
+    try:
+        print("LEAK list", path, os.listdir(path)[:5])
+    except OSError as e:
+        print("BLOCKED", type(e).__name__)
+
+def write(path):
+    try:
+        with open(path, "w") as f:
+            f.write("x")
+        print("LEAK wrote", path)
+    except OSError as e:
+        print("BLOCKED", type(e).__name__)
+
+def connect(host, port, timeout=2):
+    s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    s.settimeout(timeout)
+    try:
+        s.connect((host, port))
+        print("LEAK connected", host, port)
+    except OSError as e:
+        print("BLOCKED", type(e).__name__, e)
+    finally:
+        s.close()
+
+def api(method, path, body=None, token=TOKEN):
+    req = urllib.request.Request(API + path, method=method, data=json.dumps(body).encode() if body is not None else None,
+                                 headers={"Authorization": "token " + token, "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+def refused_by_hub(method, path, body=None):
+    code, _ = api(method, path, body)
+    print("BLOCKED", code) if code in (403, 404) else print("LEAK", method, path, code)
+
+def run(cmd, **kw):
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=10, **kw)
+    except OSError as e:
+        print("BLOCKED", type(e).__name__)
+        return
+    print("BLOCKED rc", r.returncode, r.stderr.strip()[:100]) if r.returncode != 0 else print("LEAK", cmd, r.stdout[:100])
+
+def syscall(name, rc):
+    print("BLOCKED", name, errno.errorcode.get(ctypes.get_errno())) if rc == -1 else print("LEAK", name, rc)
+
+def scan(host, ports, allowed, timeout=3.0):
+    poller, socks, open_ports = select.poll(), {}, set()
+    for p in ports:
+        s = socket.socket(); s.setblocking(False)
+        s.connect_ex((host, p)); socks[s.fileno()] = (s, p)
+        poller.register(s, select.POLLOUT)
+    deadline = time.monotonic() + timeout
+    while socks and time.monotonic() < deadline:
+        for fd, _ in poller.poll(200):
+            s, p = socks.pop(fd)
+            poller.unregister(fd)
+            if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+                open_ports.add(p)
+            s.close()
+    for s, _ in socks.values(): s.close()
+    extra = sorted(open_ports - set(allowed))
+    print("BLOCKED only", sorted(open_ports)) if not extra else print("LEAK open ports", extra)
+"""
+
+ATTACKS = [
+    # read
+    ("read a raw dataset in the domain store", "read({raw!r})"),
+    ("list the Shuyu home folder", "listdir({home!r})"),
+    ("read the platform DB", "read({home!r} + '/platform.sqlite')"),
+    ("read the hub DB", "read({home!r} + '/jupyterhub.sqlite')"),
+    ("read the hub cookie secret", "read({home!r} + '/secrets/jupyterhub_cookie_secret')"),
+    ("read the ID-number pepper", "read({home!r} + '/secrets/id_pepper')"),
+    ("read jupyterhub_config.py", "read({config!r})"),
+    ("read the demo logins", "read({home!r} + '/demo-logins.json')"),
+    (
+        "read /proc of the hub process",
+        "read('/proc/{hub_pid}/environ'); listdir('/proc/{hub_pid}')",
+    ),
+    (
+        "see host processes in /proc",
+        "pids=[p for p in os.listdir('/proc') if p.isdigit()]; print('BLOCKED' if len(pids) < 30 else 'LEAK ' + str(len(pids)))",
+    ),
+    ("read a colleague's home", "read({colleague!r} + '/secret.txt'); listdir({colleague!r})"),
+    (
+        "list other homes",
+        "homes=os.listdir('/home'); print('BLOCKED' if homes == ['workspace'] else 'LEAK ' + str(homes))",
+    ),
+    ("read another tenant's shared folder", "read({other_shared!r} + '/secret.txt')"),
+    (
+        "import the hub's code",
+        "try:\n    import hub.home\n    print('LEAK imported hub')\nexcept ImportError as e:\n    print('BLOCKED', e)",
+    ),
+    ("read /etc/shadow", "read('/etc/shadow')"),
+    ("read host PostgreSQL files", "listdir('/var/lib/postgresql')"),
+    ("read /sys", "listdir('/sys/class/net')"),
+    # connect
+    ("connect to PostgreSQL on loopback", "connect('127.0.0.1', 5432)"),
+    ("connect to PostgreSQL on the host link", "connect({host_ip!r}, 5432)"),
+    ("connect to Redis on the host link", "connect({host_ip!r}, 6379)"),
+    ("connect to the proxy API", "connect({host_ip!r}, {proxy_api_port})"),
+    ("connect to the public proxy port", "connect({host_ip!r}, {proxy_port})"),
+    ("connect to a decoy service open on every host address", "connect({host_ip!r}, {decoy_port})"),
+    (
+        "scan the host's ports",
+        "scan({host_ip!r}, list(range(1, 1025)) + [3306, 5432, 5672, 1883, 4222, 6379, {proxy_api_port}, {proxy_port}, {decoy_port}], [{hub_port}, {gateway_port}])",
+    ),
+    (
+        "connect to another tenant's server",
+        "h, p = {bob_target!r}.split('//')[1].split(':'); connect(h, int(p))",
+    ),
+    ("connect to the simulated outside host", "connect({outside_ip!r}, {outside_port})"),
+    ("connect over IPv6 loopback of the host", "connect('::1', {hub_port})"),
+    (
+        "open a raw socket",
+        "try:\n    socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)\n    print('LEAK raw socket')\nexcept OSError as e:\n    print('BLOCKED', e)",
+    ),
+    (
+        "open a packet socket",
+        "try:\n    socket.socket(socket.AF_PACKET, socket.SOCK_RAW)\n    print('LEAK packet socket')\nexcept OSError as e:\n    print('BLOCKED', e)",
+    ),
+    (
+        "resolve a name over DNS",
+        "try:\n    socket.getaddrinfo('shuyu-outside.test', 80)\n    print('LEAK resolved')\nexcept OSError as e:\n    print('BLOCKED', e)",
+    ),
+    (
+        "route beyond the tenant link",
+        "routes=open('/proc/net/route').read().splitlines()[1:]; default=[r for r in routes if r.split()[1] == '00000000']; print('LEAK default route' if default else 'BLOCKED no default route')",
+    ),
+    (
+        "see the host's interfaces",
+        "ifs=[l.split(':')[0].strip() for l in open('/proc/net/dev').read().splitlines()[2:]]; print('BLOCKED' if all(i == 'lo' or i.startswith('syn') for i in ifs) else 'LEAK ' + str(ifs))",
+    ),
+    # escalate
+    ("become root with su", "run(['su', '-c', 'id -u', 'root'], input='x\\n')"),
+    (
+        "gain privileges through setuid",
+        "st=open('/proc/self/status').read(); ok='NoNewPrivs:\\t1' in st and 'CapEff:\\t0000000000000000' in st and 'CapBnd:\\t0000000000000000' in st; print('BLOCKED' if ok else 'LEAK ' + st)",
+    ),
+    ("ptrace the sandbox's pid 1", "syscall('ptrace', libc.ptrace(16, 1, 0, 0))"),
+    ("ptrace a process of one's own", "syscall('ptrace', libc.ptrace(16, os.getppid(), 0, 0))"),
+    ("mount a filesystem", "syscall('mount', libc.mount(b'tmpfs', b'/tmp', b'tmpfs', 0, None))"),
+    ("unshare a user namespace", "syscall('unshare', libc.unshare(0x10000000))"),
+    ("unshare with the unshare tool", "run(['unshare', '-Ur', 'id'])"),
+    (
+        "change the network with ip",
+        "run(['ip', 'link', 'set', 'lo', 'down']); run(['ip', 'addr', 'add', '169.254.100.250/32', 'dev', 'lo'])",
+    ),
+    ("change the firewall with nft", "run(['nft', 'flush', 'ruleset'])"),
+    ("write to /usr", "write('/usr/lib/shuyu-owned')"),
+    ("write to /etc", "write('/etc/shuyu-owned')"),
+    ("write to the root", "write('/shuyu-owned')"),
+    (
+        "write to the Python environment",
+        "import jupyterhub; write(os.path.dirname(jupyterhub.__file__) + '/owned.py')",
+    ),
+    ("write a kernel setting of the host", "write('/proc/sys/kernel/hostname')"),
+    # token abuse (the workspace's own API token)
+    ("list all users", "refused_by_hub('GET', '/users')"),
+    ("read another user's model", "refused_by_hub('GET', '/users/bob')"),
+    ("start someone else's server", "refused_by_hub('POST', '/users/bob/server')"),
+    ("stop someone else's server", "refused_by_hub('DELETE', '/users/bob/server')"),
+    ("mint a token for someone else", "refused_by_hub('POST', '/users/bob/tokens', {{}})"),
+    ("make oneself admin", "refused_by_hub('PATCH', '/users/alice', {{'admin': True}})"),
+    (
+        "join another tenant's group",
+        "refused_by_hub('POST', '/groups/role-admin/users', {{'users': ['alice']}})",
+    ),
+    ("read the proxy's routes through the hub", "refused_by_hub('GET', '/proxy')"),
+]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    stop = []
+    try:
+        lab, stop = build_lab(tmp_path_factory.mktemp("lab"))
+        lab.kernel.execute(HELPERS)
+        yield lab
+    finally:
+        for fn in stop:
+            with contextlib.suppress(Exception):  # keep stopping the rest
+                fn()
+
+
+@pytest.mark.parametrize("case, code", ATTACKS, ids=[a[0] for a in ATTACKS])
+def test_when_a_workspace_attacks_then_the_attempt_is_blocked(lab, case, code):
+    result = lab.kernel.execute(textwrap.dedent(code.format(**lab.values)), timeout=90)
+    output = result.out + result.stderr + result.evalue
+    assert "BLOCKED" in output, (case, result)
+    assert "LEAK" not in output, (case, output)
+
+
+def test_when_the_workspace_knocks_then_the_host_firewall_counts_the_drops(lab):
+    before = netns.dropped_packets(lab.links["alice"])
+    lab.kernel.execute(f"connect({lab.values['host_ip']!r}, {lab.values['decoy_port']}, timeout=1)")
+    assert netns.dropped_packets(lab.links["alice"]) > before
+
+
+def test_when_a_process_exhausts_memory_then_only_it_dies(lab):
+    result = lab.kernel.execute(
+        "r = subprocess.run([sys.executable, '-c', 'b = bytearray(3 * 1024**3); b[::4096] = b\"x\" * len(b[::4096])']);"
+        "print('BLOCKED killed', r.returncode) if r.returncode != 0 else print('LEAK allocated 3 GiB')",
+        timeout=120,
+    )
+    assert "BLOCKED" in result.out, result
+    assert lab.kernel.execute("print(6 * 7)").out.strip() == "42"
+    assert requests.get(f"{lab.hub.url}/hub/api/", timeout=5).status_code == 200
+
+
+def test_when_a_fork_bomb_goes_off_then_it_hits_the_process_limit_and_the_workspace_survives(lab):
+    bomb = (
+        "import os, time\n"
+        "hit = False\n"
+        "for _ in range(5000):\n"
+        "    try:\n"
+        "        if os.fork() == 0:\n"
+        "            time.sleep(30); os._exit(0)\n"
+        "    except OSError:\n"
+        "        hit = True\n"
+        "        break\n"
+        "print('HIT' if hit else 'NOLIMIT', flush=True)\n"
+        "os.killpg(0, 9)\n"
+    )
+    code = (
+        f"bomb = subprocess.Popen([sys.executable, '-c', {bomb!r}], stdout=subprocess.PIPE, text=True,"
+        " start_new_session=True)\n"
+        "out = bomb.communicate(timeout=60)[0]\n"
+        "print('BLOCKED pids limit' if 'HIT' in out else 'LEAK no limit: ' + out)\n"
+    )
+    result = lab.kernel.execute(code, timeout=90)
+    assert "BLOCKED" in result.out, result
+    assert lab.kernel.execute("print('alive')").out.strip() == "alive"
+    bob = requests.get(
+        f"{lab.hub.url}/user/bob/api/status",
+        headers={"Authorization": f"token {lab.tokens['bob']}"},
+        timeout=10,
+    )
+    assert bob.status_code == 200
+
+
+def test_when_alices_token_is_used_on_bobs_server_then_it_is_refused(lab):
+    headers = {"Authorization": f"token {lab.tokens['alice']}"}
+    r = requests.get(
+        f"{lab.hub.url}/user/bob/api/status", headers=headers, timeout=10, allow_redirects=False
+    )
+    assert r.status_code in (302, 403, 404)
+    assert "started" not in r.text
+    r = requests.post(f"{lab.hub.url}/hub/api/users/bob/server", headers=headers, timeout=10)
+    assert r.status_code in (403, 404)
+
+
+def test_when_a_file_is_downloaded_or_uploaded_then_the_workspace_refuses(lab):
+    headers = {"Authorization": f"token {lab.tokens['alice']}"}
+    base = f"{lab.hub.url}/user/alice"
+    lab.kernel.execute("open('/home/workspace/result.csv', 'w').write('a,b\\n1,2\\n')")
+    assert (
+        requests.get(f"{base}/files/result.csv?download=1", headers=headers, timeout=10).status_code
+        == 403
+    )
+    assert (
+        requests.get(
+            f"{base}/nbconvert/html/result.csv?download=true", headers=headers, timeout=10
+        ).status_code
+        == 403
+    )
+    upload = {"type": "file", "format": "base64", "content": "aWQsbmFtZQo=", "name": "in.csv"}
+    r = requests.put(f"{base}/api/contents/in.csv", json=upload, headers=headers, timeout=10)
+    assert r.status_code == 403 and "disabled" in r.text
+    saved = requests.put(
+        f"{base}/api/contents/notes.txt",
+        json={"type": "file", "format": "text", "content": "ok"},
+        headers=headers,
+        timeout=10,
+    )
+    assert saved.status_code in (200, 201)
+
+
+def test_when_kernels_are_listed_then_only_the_desensitized_one_is_offered(lab):
+    specs = requests.get(
+        f"{lab.hub.url}/user/alice/api/kernelspecs",
+        headers={"Authorization": f"token {lab.tokens['alice']}"},
+        timeout=10,
+    ).json()
+    assert list(specs["kernelspecs"]) == ["shuyu"]
+    assert specs["kernelspecs"]["shuyu"]["spec"]["display_name"] == "Shuyu Python (desensitized)"
+
+
+def test_when_the_workspace_calls_the_hub_api_and_the_gateway_then_both_answer(lab):
+    result = lab.kernel.execute(
+        "code, body = api('GET', '/user'); print(code, json.loads(body)['name']);"
+        "r = urllib.request.urlopen(os.environ['SHUYU_GATEWAY_URL'] + '/services/gateway/api/health', timeout=5); print(r.status)"
+    )
+    assert result.out.split() == ["200", "alice", "200"], result
+
+
+def test_when_a_cell_runs_then_the_audit_trail_holds_it_before_the_result(lab):
+    marker = "audit-marker-7f3a"
+    assert lab.kernel.execute(f"print({marker!r})").out.strip() == marker
+    with lab.db.engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT actor, tenant, details FROM audit_events WHERE action = 'kernel.execute' AND details LIKE :m"
+            ),
+            {"m": f"%{marker}%"},
+        ).all()
+    assert len(rows) == 1
+    actor, tenant, details = rows[0]
+    assert actor == "alice" and tenant.startswith("tenant-")
+
+
+def test_when_the_workspace_environment_is_read_then_it_holds_no_hub_secret(lab):
+    result = lab.kernel.execute("print(sorted(os.environ))")
+    names = result.out
+    for secret in (
+        "SHUYU_DB_URL",
+        "SHUYU_HOME",
+        "JUPYTERHUB_CRYPT_KEY",
+        "CONFIGPROXY_AUTH_TOKEN",
+        "JUPYTERHUB_COOKIE_SECRET",
+    ):
+        assert secret not in names
+    assert "JUPYTERHUB_API_TOKEN" in names and "SHUYU_GATEWAY_URL" in names
+
+
+def test_when_the_server_restarts_then_the_home_is_kept(lab):
+    lab.kernel.execute("open('/home/workspace/persist.txt', 'w').write('still here')")
+    headers = {"Authorization": f"token {lab.tokens['alice']}"}
+    assert requests.delete(
+        f"{lab.hub.url}/hub/api/users/alice/server", headers=headers, timeout=60
+    ).status_code in (202, 204)
+    assert wait_for(
+        lambda: (
+            requests.get(f"{lab.hub.url}/hub/api/users/alice", headers=headers, timeout=5).json()[
+                "servers"
+            ]
+            == {}
+        ),
+        30,
+    )
+    assert requests.post(
+        f"{lab.hub.url}/hub/api/users/alice/server", headers=headers, timeout=60
+    ).status_code in (201, 202)
+    assert wait_for(
+        lambda: (
+            requests.get(
+                f"{lab.hub.url}/user/alice/api/status", headers=headers, timeout=5
+            ).status_code
+            == 200
+        ),
+        60,
+    )
+    from tests.e2e.kernel_client import Kernel
+
+    lab.kernel = Kernel(lab.hub.url, "alice", lab.tokens["alice"])
+    lab.kernel.execute(HELPERS)
+    assert (
+        lab.kernel.execute("print(open('/home/workspace/persist.txt').read())").out.strip()
+        == "still here"
+    )
