@@ -3,9 +3,10 @@
 ``spawner.policy`` decides what a workspace sees, may reach and may use; this module only says it
 in Docker's terms (Engine API create-container and create-network parameters, as docker-py takes
 them) and in nftables' terms for the one thing Docker does not enforce: what a container may reach
-*on the host itself*. Docker's ``internal`` networks stop routing to the outside, but a container
-can always open connections to its bridge's gateway address, which is the host, so every host
-service listening on a wildcard address would be in reach without the ``nft_rules`` table.
+*on the host itself*. Docker's ``internal`` networks stop forwarding to the outside (through its
+iptables rules, when it manages them), but a container can always open connections to its
+bridge's gateway address, which is the host, so every host service listening on a wildcard
+address would be in reach without the ``nft_rules`` table.
 
 The renderings are pure functions so they are tested as data; ``TenantDockerSpawner`` is the thin
 DockerSpawner subclass that applies them.
@@ -57,9 +58,10 @@ def bridge_name(tenant: str) -> str:
 def tenant_network_spec(tenant: str, subnet: str | None = None) -> dict[str, Any]:
     """``create_network`` parameters of a tenant's own bridge network.
 
-    ``internal`` keeps Docker from giving the network a route out, NAT or published ports; no
-    inter-container traffic and no masquerading are asked for either, so tenants reach each other
-    and the world through nothing, and the host only through what ``nft_rules`` lets through.
+    ``internal`` means no NAT, no published ports and, where Docker manages iptables, a drop of
+    anything forwarded off the bridge. Containers still get a default route via the host (Docker
+    20.10 measured), so with Docker's iptables off the forward chain of ``nft_rules`` is what keeps
+    them in; inter-container traffic and masquerading are switched off as well.
 
     Args:
         tenant: the tenant's group name.
@@ -79,11 +81,35 @@ def tenant_network_spec(tenant: str, subnet: str | None = None) -> dict[str, Any
         "labels": {f"{LABEL}.tenant": tenant, f"{LABEL}.role": "tenant-network"},
     }
     if subnet is not None:
+        net = ipaddress.IPv4Network(subnet)
         spec["ipam"] = {
             "Driver": "default",
-            "Config": [{"Subnet": str(ipaddress.IPv4Network(subnet))}],
+            "Config": [{"Subnet": str(net), "Gateway": str(next(net.hosts()))}],
         }
     return spec
+
+
+def network_bridge(net: Mapping[str, Any]) -> str:
+    """The host interface of a network (from ``inspect_network``), which the firewall matches.
+
+    A network made without our bridge name (by hand) has Docker's ``br-<id>`` interface.
+    """
+    options = net.get("Options") or {}
+    return options.get("com.docker.network.bridge.name") or "br-" + net["Id"][:12]
+
+
+def network_gateway(net: Mapping[str, Any]) -> str:
+    """The host's address on a network (from ``inspect_network``): where its endpoints listen.
+
+    Docker leaves ``Gateway`` out of the inspection when only a subnet was asked for; the bridge
+    then has the subnet's first host address.
+    """
+    for config in net.get("IPAM", {}).get("Config") or []:
+        if config.get("Gateway"):
+            return config["Gateway"]
+        if config.get("Subnet"):
+            return str(next(ipaddress.ip_network(config["Subnet"]).hosts()))
+    raise ValueError(f"network {net.get('Name')} has no IPv4 configuration")
 
 
 def container_env(ws: Workspace, hub_env: Mapping[str, str]) -> dict[str, str]:
@@ -263,16 +289,18 @@ class TenantDockerSpawner(DockerSpawner):
         self.mem_limit = None
         self.cpu_limit = None
         self.extra_host_config = host_config
-        self.extra_create_kwargs = {
-            k: spec[k] for k in ("user", "working_dir", "labels")
-        }  # image, command, environment and name stay DockerSpawner's (env via get_env)
+        # image, command, name and environment (through get_env) stay DockerSpawner's.
+        self.extra_create_kwargs = {k: spec[k] for k in ("user", "working_dir", "labels")}
 
     def get_env(self) -> dict[str, str]:
-        """The hub's environment for this spawn, filtered through the policy."""
-        env = super().get_env()
+        """The hub's environment for this spawn, filtered through the policy.
+
+        Raises:
+            RuntimeError: no workspace was applied, so nothing says what may pass.
+        """
         if self.workspace is None:
-            return env
-        return container_env(self.workspace, env)
+            raise RuntimeError("no workspace applied: the environment cannot be filtered")
+        return container_env(self.workspace, super().get_env())
 
     async def ensure_network(self, ws: Workspace) -> dict[str, Any]:
         """Create the tenant network if missing; refuse one that is not internal."""
@@ -292,13 +320,8 @@ class TenantDockerSpawner(DockerSpawner):
 
     async def load_firewall(self, ws: Workspace, net: Mapping[str, Any]) -> None:
         """Load the bridge's nftables table; starting without it would expose the host."""
-        iface = net.get("Options", {}).get("com.docker.network.bridge.name") or bridge_name(
-            ws.tenant
-        )
-        gateways = [c.get("Gateway") for c in net.get("IPAM", {}).get("Config") or []]
-        gateway = next((g for g in gateways if g), None)
-        if gateway is None:
-            raise RuntimeError(f"network {net.get('Name')} has no gateway address")
+        iface = network_bridge(net)
+        gateway = network_gateway(net)
         unreachable = [e for e in ws.endpoints if e.host != gateway]
         if unreachable:
             self.log.warning("Endpoints %s are not on the tenant gateway %s", unreachable, gateway)

@@ -32,14 +32,16 @@ What of ``Workspace`` is deliberately not rendered:
 * ``home`` / ``shared`` host paths: on Kubernetes they are PVCs, named from the tenant and user.
 * ``extra``: no Kubernetes meaning yet.
 
-The hub's service account needs: create/patch namespaces; create/replace networkpolicies and
-secrets; create persistentvolumeclaims; create/delete pods and secrets in tenant namespaces.
+Besides what KubeSpawner needs (pods: create/delete/list/watch, events: list/watch, in every
+tenant namespace), the hub's service account needs: namespaces create/patch; networkpolicies
+create/replace; persistentvolumeclaims create; secrets create/replace/delete.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import hashlib
 import ipaddress
 import json
@@ -55,7 +57,7 @@ from kubespawner.clients import shared_client
 from traitlets import Callable as CallableTrait
 from traitlets import Dict, Unicode
 
-from spawner.policy import Workspace
+from spawner.policy import Workspace, workspace_env
 
 TENANT_LABEL = "shuyu.io/tenant"
 USER_LABEL = "shuyu.io/user"
@@ -108,9 +110,9 @@ def workspace_labels(ws: Workspace) -> dict[str, str]:
     return {TENANT_LABEL: dns_label(ws.tenant), COMPONENT_LABEL: "workspace"}
 
 
-def _meta(name: str, ws: Workspace, **extra: Any) -> JSON:
+def _meta(name: str, ws: Workspace) -> JSON:
     labels = {TENANT_LABEL: dns_label(ws.tenant)}
-    return {"name": name, "namespace": namespace_name(ws.tenant), "labels": labels, **extra}
+    return {"name": name, "namespace": namespace_name(ws.tenant), "labels": labels}
 
 
 def _endpoint_port(ws: Workspace, name: str) -> int:
@@ -430,9 +432,14 @@ class TenantKubeSpawner(KubeSpawner):
         self.networking_api = shared_client("NetworkingV1Api")
 
     async def load_user_options(self) -> None:
-        """Decide the workspace after profiles are applied, so no profile can override it."""
+        """Decide the workspace and create the tenant's objects, first thing in KubeSpawner's start.
+
+        After profiles are applied, so no profile can override the policy; before KubeSpawner
+        starts watching ``self.namespace``, so the namespace it watches exists.
+        """
         await super().load_user_options()
         await self.load_workspace()
+        await self.ensure_tenant_objects()
 
     async def load_workspace(self) -> Workspace:
         """Build the workspace and point KubeSpawner at the tenant's namespace."""
@@ -441,7 +448,15 @@ class TenantKubeSpawner(KubeSpawner):
         ws = await maybe_future(self.workspace_factory(self, super().get_env()))
         if ws.port != self.port:
             raise ValueError(f"workspace port {ws.port} differs from the spawner's {self.port}")
-        self.workspace = ws
+        # Whatever the factory did, the server gets only what the policy's filter lets through
+        # (idempotent on an env that build_workspace made).
+        env = workspace_env(
+            ws.env,
+            hub_api_url=ws.env["JUPYTERHUB_API_URL"],
+            gateway_url=ws.env["SHUYU_GATEWAY_URL"],
+            tenant=ws.tenant,
+        )
+        self.workspace = ws = dataclasses.replace(ws, env=env)
         self.namespace = namespace_name(ws.tenant)
         return ws
 
@@ -467,8 +482,7 @@ class TenantKubeSpawner(KubeSpawner):
         )
 
     async def get_pod_manifest(self) -> Any:
-        """Ensure the tenant's objects, then the pod as the kubernetes_asyncio model."""
-        await self.ensure_tenant_objects()
+        """``pod_manifest()`` as the kubernetes_asyncio model KubeSpawner sends."""
         response = SimpleNamespace(data=json.dumps(self.pod_manifest()))
         return self.api.api_client.deserialize(response, "V1Pod")
 

@@ -17,15 +17,36 @@ UID_BASE = 200_000  # tenant uids live above every system and login uid
 SANDBOX_HOME = "/home/workspace"  # the staff member's home inside the workspace
 SANDBOX_SHARED = "/srv/shared"  # the tenant's shared folder inside the workspace
 
-# Environment the hub hands a single-user server that it may keep. Anything else (the hub's own
-# environment: database URLs, secrets, paths of the domain store) never enters a workspace.
-_KEEP_ENV = re.compile(r"^(JUPYTERHUB_[A-Z_]+|JPY_API_TOKEN)$")
-_NEVER_ENV = {
-    "JUPYTERHUB_CRYPT_KEY",
-    "JUPYTERHUB_COOKIE_SECRET",
-    "JUPYTERHUB_DB_URL",
-    "CONFIGPROXY_AUTH_TOKEN",
-}
+# Environment the hub hands a single-user server that it may keep: an allow-list, so a variable the
+# hub adds later (or the hub's own environment: database URLs, secrets, paths of the domain store)
+# never enters a workspace by default.
+KEEP_ENV = frozenset(
+    {
+        "JUPYTERHUB_API_TOKEN",
+        "JPY_API_TOKEN",
+        "JUPYTERHUB_CLIENT_ID",
+        "JUPYTERHUB_HOST",
+        "JUPYTERHUB_OAUTH_CALLBACK_URL",
+        "JUPYTERHUB_OAUTH_SCOPES",
+        "JUPYTERHUB_OAUTH_ACCESS_SCOPES",
+        "JUPYTERHUB_OAUTH_CLIENT_ALLOWED_SCOPES",
+        "JUPYTERHUB_USER",
+        "JUPYTERHUB_SERVER_NAME",
+        "JUPYTERHUB_API_URL",
+        "JUPYTERHUB_ACTIVITY_URL",
+        "JUPYTERHUB_BASE_URL",
+        "JUPYTERHUB_SERVICE_PREFIX",
+        "JUPYTERHUB_SERVICE_URL",
+        "JUPYTERHUB_PUBLIC_URL",
+        "JUPYTERHUB_PUBLIC_HUB_URL",
+        "JUPYTERHUB_DEFAULT_URL",
+        "JUPYTERHUB_ROOT_DIR",
+        "JUPYTERHUB_DEBUG",
+        "JUPYTERHUB_SINGLEUSER_APP",
+        "JUPYTERHUB_DISABLE_USER_CONFIG",
+        "JUPYTERHUB_COOKIE_HOST_PREFIX_ENABLED",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -93,7 +114,7 @@ def workspace_env(
     hub_env: Mapping[str, str], *, hub_api_url: str, gateway_url: str, tenant: str
 ) -> dict[str, str]:
     """The environment of a workspace: the user's own hub credentials and the URLs it needs, nothing else."""
-    env = {k: v for k, v in hub_env.items() if _KEEP_ENV.match(k) and k not in _NEVER_ENV}
+    env = {k: v for k, v in hub_env.items() if k in KEEP_ENV}
     activity = env.get("JUPYTERHUB_ACTIVITY_URL", "")
     if activity:
         # The activity URL points at the hub API; workspaces reach it on the tenant's link.

@@ -194,7 +194,7 @@ class TenantSandboxSpawner(Spawner):
         return path
 
     # --- lifecycle -----------------------------------------------------------------------------
-    def _prepare(self, ws: Workspace) -> tuple[list[str], list[str], list[str]]:
+    def _prepare(self, ws: Workspace, server: list[str]) -> tuple[list[str], list[str], list[str]]:
         """Folders, link, cgroups and identity files. Returns the launch command, the sandbox
         options (given to bwrap on a pipe, so host paths are not in the sandbox's view of its
         pid 1) and the command run inside."""
@@ -212,16 +212,19 @@ class TenantSandboxSpawner(Spawner):
         )
         (run / "group").write_text(f"workspace:x:{ws.uid}:\n")
         files = {"/etc/passwd": str(run / "passwd"), "/etc/group": str(run / "group")}
-        server = [
-            *self.cmd,
-            f"--config={CHECKOUT / 'kernels' / 'jupyter_server_config.py'}",
-            *self.get_args(),
-        ]
         launch = [sys.executable, "-m", "spawner.launch", *map(str, groups), "--"]
         launch += ["ip", "netns", "exec", link.netns]
         options = bwrap_args(ws, files)[1:]
         inside = ["--", "setpriv", f"--reuid={ws.uid}", f"--regid={ws.uid}", *SETPRIV_DROP, *server]
         return launch, options, inside
+
+    def launch(self, ws: Workspace, server: list[str], env: dict) -> subprocess.Popen:
+        """Prepare the tenant's link, cgroups and folders and start ``server`` in the sandbox."""
+        launch, options, inside = self._prepare(ws, server)
+        log_path = Path(self.runtime_root) / self.group_name / "server.log"
+        proc = _popen([*launch, "bwrap"], options, inside, env, log_path, self.seccomp_filter())
+        self.pid, self.tenant_id, self._proc = proc.pid, ws.tenant_id, proc
+        return proc
 
     async def start(self):
         tenant_id, tenant = await asyncio.to_thread(self._tenant)
@@ -230,13 +233,12 @@ class TenantSandboxSpawner(Spawner):
         ws = self.workspace(tenant_id, tenant)
         env = dict(ws.env)
         env["JUPYTER_CONFIG_PATH"] = str(CHECKOUT / "kernels" / "jupyter_config")
-        launch, options, inside = await asyncio.to_thread(self._prepare, ws)
-        log_path = Path(self.runtime_root) / self.group_name / "server.log"
-        proc = await asyncio.to_thread(
-            _popen, [*launch, "bwrap"], options, inside, env, log_path, self.seccomp_filter()
-        )
-        self.pid, self.tenant_id = proc.pid, tenant_id
-        self._proc = proc
+        server = [
+            *self.cmd,
+            f"--config={CHECKOUT / 'kernels' / 'jupyter_server_config.py'}",
+            *self.get_args(),
+        ]
+        await asyncio.to_thread(self.launch, ws, server, env)
         return (netns.tenant_link(tenant_id).ns_ip, self.port)
 
     async def poll(self):

@@ -1,0 +1,799 @@
+"""The Docker rendering of the workspace policy: as data, then against a real private engine.
+
+The integration half runs tenant containers on a private dockerd (``tests/docker_engine.py``) and
+checks each protection from inside the container, where it matters, not from its configuration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import SimpleNamespace
+
+import docker
+import pytest
+from docker.types import HostConfig
+
+from spawner.docker import (
+    TenantDockerSpawner,
+    bridge_name,
+    container_env,
+    container_spec,
+    network_bridge,
+    network_gateway,
+    network_name,
+    nft_rules,
+    nft_table,
+    tenant_network_spec,
+)
+from spawner.policy import (
+    SANDBOX_HOME,
+    SANDBOX_SHARED,
+    Endpoint,
+    Limits,
+    Mount,
+    Workspace,
+    allowed_ports,
+    build_workspace,
+)
+from tests import docker_engine as de
+
+MiB = 1024**2
+SECRETS = {
+    "JUPYTERHUB_CRYPT_KEY": "crypt-key-secret",
+    "JUPYTERHUB_COOKIE_SECRET": "cookie-secret",
+    "JUPYTERHUB_DB_URL": "sqlite:///hub-secret.sqlite",
+    "CONFIGPROXY_AUTH_TOKEN": "proxy-secret",
+    "SHUYU_DB_URL": "postgresql://shuyu:secret@db/shuyu",
+    "SHUYU_HOME": "/srv/shuyu-secret",
+    "AWS_SECRET_ACCESS_KEY": "aws-secret",
+}
+HUB_ENV = {
+    **SECRETS,
+    "JUPYTERHUB_API_TOKEN": "token-of-alice",
+    "JUPYTERHUB_USER": "alice",
+    "JUPYTERHUB_API_URL": "http://127.0.0.1:8081/hub/api",
+    "JUPYTERHUB_ACTIVITY_URL": "http://127.0.0.1:8081/hub/api/users/alice/activity",
+    "PATH": "/root/.pyenv/shims:/usr/bin",
+}
+
+
+WS = build_workspace(
+    tenant="tenant-91330106ma2h0a1b2t",
+    tenant_id=7,
+    username="alice",
+    workspaces_root="/srv/workspaces",
+    system_paths=("/usr",),
+    hub_env=HUB_ENV,
+    hub=Endpoint("hub", "10.213.1.1", 8081),
+    gateway=Endpoint("gateway", "10.213.1.1", 8090),
+    limits=Limits(memory_bytes=512 * MiB, cpus=1.5, pids=128),
+)
+SPEC = container_spec(WS, "shuyu/workspace:1", "shuyu-tenant-91330106ma2h0a1b2t", ["start"])
+HOST = SPEC["host_config"]
+
+
+# --- container_spec as data ------------------------------------------------------------------------
+
+
+def test_when_spec_is_rendered_then_every_capability_is_dropped():
+    assert HOST["cap_drop"] == ["ALL"]
+    assert "cap_add" not in HOST
+
+
+def test_when_spec_is_rendered_then_no_new_privileges_can_be_gained():
+    assert HOST["security_opt"] == ["no-new-privileges:true"]
+
+
+def test_when_spec_is_rendered_then_the_root_filesystem_is_read_only():
+    assert HOST["read_only"] is True
+
+
+def test_when_spec_is_rendered_then_it_runs_as_the_tenant_uid_and_gid():
+    assert SPEC["user"] == f"{WS.uid}:{WS.uid}"
+    assert WS.uid == 200_007
+
+
+def test_when_spec_is_rendered_then_the_limits_are_the_policys():
+    assert HOST["mem_limit"] == 512 * MiB
+    assert HOST["memswap_limit"] == 512 * MiB  # no swap on top of memory
+    assert HOST["nano_cpus"] == 1_500_000_000
+    assert HOST["pids_limit"] == 128
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("privileged", False),
+        ("network_mode", "shuyu-tenant-91330106ma2h0a1b2t"),
+        ("ipc_mode", "private"),
+        ("pid_mode", None),
+        ("userns_mode", None),
+        ("uts_mode", None),
+        ("port_bindings", {}),
+        ("publish_all_ports", False),
+        ("devices", None),
+        ("volumes_from", None),
+        ("cap_add", None),
+    ],
+)
+def test_when_spec_is_rendered_then_nothing_of_the_host_is_shared(key, expected):
+    assert HOST.get(key) == expected
+
+
+def test_when_spec_is_rendered_then_home_and_shared_are_the_only_writable_binds():
+    assert HOST["binds"] == {
+        "/usr": {"bind": "/usr", "mode": "ro"},
+        WS.home: {"bind": SANDBOX_HOME, "mode": "rw"},
+        WS.shared: {"bind": SANDBOX_SHARED, "mode": "rw"},
+    }
+    assert WS.home == "/srv/workspaces/tenant-91330106ma2h0a1b2t/home/alice"
+
+
+def test_when_spec_is_rendered_then_tmp_is_a_sticky_size_limited_tmpfs():
+    assert HOST["tmpfs"] == {"/tmp": f"rw,nosuid,nodev,mode=1777,size={128 * MiB}"}
+
+
+def test_when_spec_is_rendered_then_the_server_starts_in_home_with_the_given_image_and_cmd():
+    assert (SPEC["image"], SPEC["command"], SPEC["working_dir"]) == (
+        "shuyu/workspace:1",
+        ["start"],
+        SANDBOX_HOME,
+    )
+    assert SPEC["labels"]["org.shuyu.tenant"] == WS.tenant
+
+
+def test_when_spec_is_rendered_then_docker_py_accepts_the_host_config():
+    config = HostConfig(version="1.41", **HOST)
+    assert config["ReadonlyRootfs"] is True
+    assert config["CapDrop"] == ["ALL"]
+    assert config["PidsLimit"] == 128
+    assert config["NetworkMode"] == "shuyu-tenant-91330106ma2h0a1b2t"
+
+
+def test_when_a_mount_kind_is_unknown_then_rendering_refuses():
+    ws = replace(WS, mounts=(*WS.mounts, Mount("/dev/kvm", "/dev/kvm", False, "device")))
+    with pytest.raises(ValueError, match="unknown mount kind"):
+        container_spec(ws, "img", "net", [])
+
+
+@pytest.mark.parametrize("secret", sorted(SECRETS))
+def test_when_hub_env_holds_a_secret_then_it_never_reaches_the_container(secret):
+    assert secret not in SPEC["environment"]
+    assert secret not in container_env(WS, HUB_ENV)
+    assert SECRETS[secret] not in json.dumps(SPEC) + json.dumps(container_env(WS, HUB_ENV))
+
+
+def test_when_env_is_refreshed_then_the_spawns_token_and_the_tenants_urls_are_used():
+    env = container_env(WS, {**HUB_ENV, "JUPYTERHUB_API_TOKEN": "fresh-token"})
+    assert env["JUPYTERHUB_API_TOKEN"] == "fresh-token"
+    assert env["JUPYTERHUB_API_URL"] == "http://10.213.1.1:8081/hub/api"
+    assert env["JUPYTERHUB_ACTIVITY_URL"] == "http://10.213.1.1:8081/hub/api/users/alice/activity"
+    assert env["SHUYU_GATEWAY_URL"] == "http://10.213.1.1:8090"
+    assert env["PATH"] == "/usr/local/bin:/usr/bin:/bin"
+
+
+# --- tenant network and host firewall as data ------------------------------------------------------
+
+
+def test_when_tenant_network_is_rendered_then_it_is_internal_without_masquerade_or_icc():
+    spec = tenant_network_spec("tenant-91330106ma2h0a1b2t")
+    assert spec["internal"] is True and spec["driver"] == "bridge"
+    assert spec["options"]["com.docker.network.bridge.enable_icc"] == "false"
+    assert spec["options"]["com.docker.network.bridge.enable_ip_masquerade"] == "false"
+    assert spec["labels"]["org.shuyu.tenant"] == "tenant-91330106ma2h0a1b2t"
+    assert "ipam" not in spec
+
+
+def test_when_a_subnet_is_given_then_the_network_uses_it():
+    spec = tenant_network_spec("tenant-a", subnet="10.213.7.0/24")
+    assert spec["ipam"] == {
+        "Driver": "default",
+        "Config": [{"Subnet": "10.213.7.0/24", "Gateway": "10.213.7.1"}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("config", "gateway"),
+    [
+        ([{"Subnet": "10.213.7.0/24", "Gateway": "10.213.7.254"}], "10.213.7.254"),
+        ([{"Subnet": "10.213.7.0/24"}], "10.213.7.1"),
+    ],
+)
+def test_when_a_network_is_inspected_then_the_hosts_address_on_it_is_found(config, gateway):
+    assert network_gateway({"Name": "n", "IPAM": {"Config": config}}) == gateway
+
+
+@pytest.mark.parametrize(
+    ("net", "iface"),
+    [
+        ({"Id": "f" * 64, "Options": {"com.docker.network.bridge.name": "shy-1"}}, "shy-1"),
+        ({"Id": "0123456789abcdef" * 4, "Options": {}}, "br-0123456789ab"),
+    ],
+)
+def test_when_a_network_is_inspected_then_its_bridge_interface_is_found(net, iface):
+    assert network_bridge(net) == iface
+
+
+def test_when_a_network_has_no_address_then_no_gateway_is_made_up():
+    with pytest.raises(ValueError):
+        network_gateway({"Name": "n", "IPAM": {"Config": []}})
+
+
+@pytest.mark.parametrize(
+    "tenant", ["tenant-91330106ma2h0a1b2t", "Tenant_A.b", "x", "tenant-" + "9" * 60]
+)
+def test_when_tenant_network_is_named_then_docker_and_the_kernel_accept_the_names(tenant):
+    assert re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+", network_name(tenant))
+    assert re.fullmatch(r"[a-z0-9-]{1,15}", bridge_name(tenant))
+    assert tenant_network_spec(tenant)["options"]["com.docker.network.bridge.name"] == (
+        bridge_name(tenant)
+    )
+
+
+@pytest.mark.parametrize("tenant", ["", "---", "租户"])
+def test_when_tenant_name_gives_no_docker_name_then_naming_refuses(tenant):
+    with pytest.raises(ValueError):
+        network_name(tenant)
+
+
+def test_when_tenants_differ_then_their_networks_and_bridges_differ():
+    assert network_name("tenant-a") != network_name("tenant-b")
+    assert bridge_name("tenant-a") != bridge_name("tenant-b")
+
+
+RULES = nft_rules("shy-0123456789", "10.213.1.1", (8090, 8081, 8081))
+
+
+def _chain(rules: str, name: str) -> list[str]:
+    body = rules.split(f"chain {name} {{", 1)[1].split("\n\t}", 1)[0]
+    return [line.strip() for line in body.strip().splitlines()]
+
+
+def test_when_rules_are_rendered_then_only_allowed_ports_on_the_host_ip_are_accepted():
+    accepts = [r for r in _chain(RULES, "input") if r.endswith("accept")]
+    assert accepts == [
+        'iifname "shy-0123456789" ct state established,related accept',
+        'iifname "shy-0123456789" ip daddr 10.213.1.1 tcp dport { 8081, 8090 } accept',
+    ]
+
+
+@pytest.mark.parametrize("chain", ["input", "forward"])
+def test_when_rules_are_rendered_then_everything_else_from_the_bridge_is_counted_and_dropped(chain):
+    rules = _chain(RULES, chain)
+    assert rules[0] == f"type filter hook {chain} priority filter; policy accept;"
+    assert 'iifname "shy-0123456789" counter drop' in rules
+    last_from_bridge = max(i for i, r in enumerate(rules) if r.startswith('iifname "shy-'))
+    assert rules[last_from_bridge] == 'iifname "shy-0123456789" counter drop'
+
+
+def test_when_rules_are_rendered_then_nothing_is_routed_into_the_bridge():
+    assert _chain(RULES, "forward") == [
+        "type filter hook forward priority filter; policy accept;",
+        'iifname "shy-0123456789" ct state established,related accept',
+        'iifname "shy-0123456789" counter drop',
+        'oifname "shy-0123456789" counter drop',
+    ]
+
+
+def test_when_rules_are_applied_again_then_the_table_is_replaced_not_added_to():
+    table = nft_table("shy-0123456789")
+    assert table == "shuyu_shy_0123456789"
+    assert RULES.splitlines()[:3] == [
+        f"table inet {table}",
+        f"delete table inet {table}",
+        f"table inet {table} {{",
+    ]
+
+
+def test_when_the_host_ip_is_ipv6_then_the_rule_matches_ip6():
+    assert "ip6 daddr fd00::1 tcp dport { 8081 } accept" in nft_rules("shy-a", "fd00::1", (8081,))
+
+
+def test_when_no_port_is_allowed_then_nothing_but_replies_is_accepted():
+    rules = _chain(nft_rules("shy-a", "10.0.0.1", ()), "input")
+    assert [r for r in rules if "dport" in r] == []
+
+
+@pytest.mark.parametrize(
+    ("iface", "host_ip", "ports"),
+    [
+        ('shy-a" accept', "10.0.0.1", (1,)),
+        ("shy a", "10.0.0.1", (1,)),
+        ("a" * 16, "10.0.0.1", (1,)),
+        ("shy-a", "10.0.0.1; flush ruleset", (1,)),
+        ("shy-a", "10.0.0.1", (0,)),
+        ("shy-a", "10.0.0.1", (65536,)),
+        ("shy-a", "10.0.0.1", ("80",)),
+    ],
+)
+def test_when_rule_inputs_are_malformed_then_rendering_refuses(iface, host_ip, ports):
+    with pytest.raises(ValueError):
+        nft_rules(iface, host_ip, ports)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("nft"), reason="needs root and nft")
+def test_when_rules_are_rendered_then_nft_accepts_them():
+    check = subprocess.run(["nft", "-c", "-f", "-"], input=RULES, capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+
+
+# --- TenantDockerSpawner without an engine ----------------------------------------------------------
+
+
+def _spawner(ws: Workspace | None = WS, **kw) -> TenantDockerSpawner:
+    from jupyterhub.objects import Hub
+
+    user = SimpleNamespace(name="alice", escaped_name="alice", url="/user/alice/")
+    kw.setdefault("image", "shuyu/workspace:1")
+    return TenantDockerSpawner(
+        user=user,
+        hub=Hub(ip="127.0.0.1", port=8081, base_url="/hub/"),
+        api_token="token-of-this-spawn",
+        workspace_factory=(lambda spawner: ws),
+        **kw,
+    )
+
+
+def test_when_workspace_is_applied_then_dockerspawners_traits_follow_the_policy():
+    spawner = _spawner(mem_limit="8G", cpu_limit=4.0)
+    spawner.apply_workspace(WS)
+    assert spawner.network_name == network_name(WS.tenant)
+    assert spawner.use_internal_ip and spawner.remove and spawner.port == WS.port
+    assert spawner.volumes == {
+        WS.home: {"bind": SANDBOX_HOME, "mode": "rw"},
+        WS.shared: {"bind": SANDBOX_SHARED, "mode": "rw"},
+    }
+    assert spawner.read_only_volumes == {"/usr": "/usr"}
+    assert spawner.mem_limit is None and spawner.cpu_limit is None
+    assert spawner.extra_host_config == {k: v for k, v in HOST.items() if k != "binds"}
+    assert spawner.extra_create_kwargs == {
+        "user": SPEC["user"],
+        "working_dir": SANDBOX_HOME,
+        "labels": SPEC["labels"],
+    }
+
+
+def test_when_the_admin_configures_secrets_into_the_environment_then_the_policy_filters_them():
+    spawner = _spawner(environment=dict(SECRETS))
+    spawner.apply_workspace(WS)
+    env = spawner.get_env()
+    assert not set(SECRETS) & set(env)
+    assert env["JUPYTERHUB_API_TOKEN"] == "token-of-this-spawn"
+    assert env["JUPYTERHUB_API_URL"] == "http://10.213.1.1:8081/hub/api"
+
+
+def test_when_no_workspace_was_applied_then_the_environment_is_refused():
+    with pytest.raises(RuntimeError, match="no workspace"):
+        _spawner().get_env()
+
+
+async def test_when_no_workspace_factory_is_configured_then_start_refuses():
+    spawner = _spawner()
+    spawner.workspace_factory = None
+    with pytest.raises(RuntimeError, match="workspace_factory"):
+        await spawner.start()
+
+
+async def test_when_the_factory_returns_no_workspace_then_start_refuses():
+    with pytest.raises(TypeError, match="not a Workspace"):
+        await _spawner(ws={"tenant": "x"}).start()
+
+
+# --- against a real private Docker engine -----------------------------------------------------------
+
+SERVER = """
+import signal, socket, sys
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # pid 1 has no default handler
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(16)
+while True:
+    c, _ = s.accept(); c.sendall(sys.argv[2].encode()); c.close()
+"""
+
+PROBE = """
+import json, socket, sys
+from concurrent.futures import ThreadPoolExecutor
+def probe(target):
+    try:
+        with socket.create_connection(tuple(target), timeout=1.5) as c:
+            c.settimeout(1.5)
+            return c.recv(64).decode() or "closed"
+    except ConnectionRefusedError:
+        return "refused"
+    except TimeoutError:
+        return "timeout"
+    except OSError as e:
+        return "error:%s" % e.errno
+targets = json.loads(sys.argv[1])
+with ThreadPoolExecutor(len(targets)) as pool:
+    print(json.dumps(list(pool.map(probe, targets))))
+"""
+
+PYTHON = str(Path(sys.prefix) / "bin" / "python")
+LIMITS = Limits(memory_bytes=256 * MiB, cpus=1.0, pids=64)
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[de.Engine]:
+    """One private dockerd for the module; skipped, with the reason, where none can run."""
+    for tool in ("ip", "nft"):
+        if not shutil.which(tool):
+            _skip(f"`{tool}` is not installed")
+    try:
+        eng = de.start_engine()
+    except de.Unavailable as e:
+        _skip(f"no Docker engine here: {e}")
+    try:
+        yield eng
+    finally:
+        problems = eng.stop()
+        assert not problems, problems
+
+
+def _skip(reason: str) -> None:
+    print(f"SKIP: {reason}", file=sys.stderr)
+    pytest.skip(reason)
+
+
+@dataclass
+class Tenant:
+    """A running tenant: its network, firewall, server container and host-side listeners."""
+
+    ws: Workspace
+    bridge: str
+    gateway: str
+    subnet: str
+    container: docker.models.containers.Container
+    ip: str
+    marker: str
+    allowed: list[de.Listener]
+    denied: de.Listener
+
+
+@dataclass
+class World:
+    """Two tenants side by side and a simulated outside world, shared by the module's tests."""
+
+    engine: de.Engine
+    image: str
+    a: Tenant
+    b: Tenant
+    outside: de.Outside
+    outside_listener: de.Listener
+
+
+def run_workspace(eng: de.Engine, ws: Workspace, image: str, cmd: list[str]):
+    """Create and start a container from ``container_spec`` (as the spawner would)."""
+    spec = container_spec(ws, image, network_name(ws.tenant), cmd)
+    host_config = eng.client.api.create_host_config(**spec.pop("host_config"))
+    name = f"ws-{ws.username}-{uuid.uuid4().hex[:6]}"
+    created = eng.client.api.create_container(**spec, host_config=host_config, name=name)
+    eng.client.api.start(created["Id"])
+    return eng.client.containers.get(created["Id"])
+
+
+def _tenant_dirs(ws: Workspace) -> None:
+    for path in (ws.home, ws.shared):
+        Path(path).mkdir(parents=True, exist_ok=True)
+        os.chown(path, ws.uid, ws.uid)
+
+
+def _wait_for(ip: str, port: int, marker: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(OSError), socket.create_connection((ip, port), timeout=1) as c:
+            if c.recv(64).decode() == marker:
+                return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{ip}:{port} did not answer {marker!r}")
+        time.sleep(0.1)
+
+
+def _start_tenant(
+    stack: contextlib.ExitStack, eng: de.Engine, image: str, root: Path, tag: str, n: int
+) -> Tenant:
+    tenant = f"tenant-t{tag}{n}"
+    subnet = eng.subnet(n)
+    net = eng.create_network(tenant_network_spec(tenant, subnet=subnet))
+    gateway = network_gateway(net)
+    bridge = bridge_name(tenant)
+    hub = stack.enter_context(de.host_listener(gateway, b"hub"))
+    gw = stack.enter_context(de.host_listener(gateway, b"gateway"))
+    denied = stack.enter_context(de.host_listener(gateway, b"database"))
+    ws = build_workspace(
+        tenant=tenant,
+        tenant_id=900 + n,
+        username="alice",
+        workspaces_root=str(root),
+        system_paths=de.host_python_paths(),
+        hub_env=HUB_ENV,
+        hub=Endpoint("hub", gateway, hub.port),
+        gateway=Endpoint("gateway", gateway, gw.port),
+        limits=LIMITS,
+    )
+    _tenant_dirs(ws)
+    de.nft_apply(nft_rules(bridge, gateway, allowed_ports(ws)))
+    stack.callback(de.nft_delete_table, nft_table(bridge))
+    marker = f"server-of-{tenant}"
+    container = run_workspace(eng, ws, image, [PYTHON, "-c", SERVER, str(ws.port), marker])
+    stack.callback(_remove_container, container)
+    container.reload()
+    ip = container.attrs["NetworkSettings"]["Networks"][network_name(tenant)]["IPAddress"]
+    _wait_for(ip, ws.port, marker)
+    return Tenant(ws, bridge, gateway, subnet, container, ip, marker, [hub, gw], denied)
+
+
+def _remove_container(container) -> None:
+    with contextlib.suppress(docker.errors.NotFound):
+        container.remove(force=True)
+
+
+@pytest.fixture(scope="module")
+def world(engine: de.Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """Tenants A and B each on an internal network behind ``nft_rules``, both bridges forwarding.
+
+    Forwarding is switched on for the test's own interfaces so that "unreachable" can only mean
+    "dropped by the firewall", never "the host does not route".
+    """
+    root = tmp_path_factory.mktemp("workspaces")
+    os.chmod(root, 0o755)
+    tag = engine.tag[:5]
+    with contextlib.ExitStack() as stack:
+        image = de.build_workspace_image(
+            engine.client,
+            {"tenant-a": 200_901, "tenant-b": 200_902},
+            de.host_python_paths(),
+        )
+        a = _start_tenant(stack, engine, image, root, tag, 1)
+        b = _start_tenant(stack, engine, image, root, tag, 2)
+        outside = stack.enter_context(de.outside_namespace([a.subnet, b.subnet]))
+        listener = stack.enter_context(de.netns_listener(outside.netns, outside.ns_ip, b"world"))
+        stack.enter_context(de.forwarding([a.bridge, b.bridge, outside.host_iface]))
+        yield World(engine, image, a, b, outside, listener)
+
+
+def sh(container, *cmd: str) -> tuple[int, str]:
+    code, out = container.exec_run(list(cmd))
+    return code, out.decode(errors="replace")
+
+
+def probe(container, *targets: tuple[str, int]) -> list[str]:
+    code, out = sh(container, PYTHON, "-c", PROBE, json.dumps(targets))
+    assert code == 0, out
+    return json.loads(out)
+
+
+def test_when_workspace_runs_then_it_is_the_tenant_uid_and_nothing_more(world):
+    code, out = sh(world.a.container, "id")
+    assert code == 0
+    assert out.strip() == "uid=200901(tenant-a) gid=200901(tenant-a) groups=200901(tenant-a)"
+
+
+@pytest.mark.parametrize("path", ["/probe", "/usr/probe", "/etc/probe", "/var/tmp/probe"])
+def test_when_workspace_writes_outside_its_folders_then_the_filesystem_refuses(world, path):
+    code, out = sh(world.a.container, "touch", path)
+    assert code != 0
+    assert "Read-only file system" in out
+
+
+def test_when_workspace_reads_its_status_then_it_has_no_capabilities_and_no_new_privileges(world):
+    code, out = sh(world.a.container, "cat", "/proc/self/status")
+    status = dict(line.split(":\t", 1) for line in out.splitlines() if ":\t" in line)
+    for cap in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+        assert int(status[cap], 16) == 0, cap
+    assert status["NoNewPrivs"].strip() == "1"
+
+
+@pytest.mark.parametrize("folder", [SANDBOX_HOME, SANDBOX_SHARED, "/tmp"])
+def test_when_workspace_writes_its_own_folders_then_it_succeeds(world, folder):
+    code, out = sh(world.a.container, "sh", "-c", f"echo hi > {folder}/note && cat {folder}/note")
+    assert (code, out) == (0, "hi\n")
+
+
+def test_when_workspace_writes_home_then_the_host_sees_a_file_of_the_tenant_uid(world):
+    sh(world.a.container, "sh", "-c", f"echo saved > {SANDBOX_HOME}/kept.txt")
+    kept = Path(world.a.ws.home, "kept.txt")
+    assert kept.read_text() == "saved\n"
+    assert kept.stat().st_uid == world.a.ws.uid
+
+
+def test_when_workspace_lists_tmp_then_it_is_a_sticky_tmpfs(world):
+    code, out = sh(world.a.container, "stat", "-f", "-c", "%T", "/tmp")
+    assert out.strip() == "tmpfs"
+    code, out = sh(world.a.container, "stat", "-c", "%a", "/tmp", "/var/tmp")
+    assert out.split() == ["1777", "1777"]
+
+
+def test_when_workspace_reads_its_cgroups_then_the_policy_limits_are_in_force(world):
+    def read(path: str) -> str:
+        code, out = sh(world.a.container, "cat", path)
+        assert code == 0, out
+        return out.strip()
+
+    assert int(read("/sys/fs/cgroup/memory/memory.limit_in_bytes")) == LIMITS.memory_bytes
+    assert int(read("/sys/fs/cgroup/pids/pids.max")) == LIMITS.pids
+    quota = int(read("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"))
+    period = int(read("/sys/fs/cgroup/cpu/cpu.cfs_period_us"))
+    assert quota / period == LIMITS.cpus
+
+
+def test_when_workspace_allocates_beyond_its_memory_then_the_kernel_kills_it(world):
+    code, _ = sh(world.a.container, PYTHON, "-c", "b = b'x' * (512 << 20); print(len(b))")
+    assert code == 137  # SIGKILL from the cgroup's OOM killer
+    assert world.a.container.exec_run(["true"]).exit_code == 0  # the server itself lives on
+
+
+FORK = """
+import json, os, time
+kids, errno = [], None
+try:
+    for _ in range(1000):
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(60)
+            os._exit(0)
+        kids.append(pid)
+except OSError as e:
+    errno = e.errno
+for pid in kids:
+    os.kill(pid, 9)
+for pid in kids:
+    os.waitpid(pid, 0)
+print(json.dumps({"forked": len(kids), "errno": errno}))
+"""
+
+
+def test_when_workspace_forks_without_end_then_the_pids_limit_stops_it_and_the_host_is_fine(world):
+    code, out = sh(world.a.container, PYTHON, "-c", FORK)
+    result = json.loads(out)
+    assert result["errno"] == 11  # EAGAIN: the pids cgroup refused the fork
+    assert result["forked"] < LIMITS.pids
+    assert subprocess.run(["true"]).returncode == 0
+    assert world.a.container.exec_run(["true"]).exit_code == 0
+
+
+def test_when_workspace_reads_its_environment_then_no_hub_secret_is_there(world):
+    code, out = sh(world.a.container, "cat", "/proc/1/environ")
+    env = dict(item.split("=", 1) for item in out.split("\0") if "=" in item)
+    assert not set(SECRETS) & set(env)
+    assert env["JUPYTERHUB_API_TOKEN"] == "token-of-alice"
+    assert env["SHUYU_TENANT"] == world.a.ws.tenant
+
+
+def test_when_workspace_connects_to_the_allowed_host_ports_then_they_answer(world):
+    a = world.a
+    assert probe(a.container, *[(x.ip, x.port) for x in a.allowed]) == ["hub", "gateway"]
+
+
+def test_when_workspace_connects_to_another_host_port_then_it_is_dropped(world):
+    a = world.a
+    assert probe(a.container, (a.denied.ip, a.denied.port)) == ["timeout"]
+
+
+def test_when_the_hub_connects_to_the_workspace_then_the_server_answers(world):
+    with socket.create_connection((world.a.ip, world.a.ws.port), timeout=3) as c:
+        assert c.recv(64).decode() == world.a.marker
+
+
+def test_when_workspace_connects_to_the_outside_then_it_is_dropped(world):
+    target = (world.outside_listener.ip, world.outside_listener.port)
+    assert probe(world.a.container, target) == ["timeout"]
+
+
+def test_without_the_firewall_the_outside_answers_so_the_drop_is_the_firewalls(world):
+    a = world.a
+    target = (world.outside_listener.ip, world.outside_listener.port)
+    de.nft_delete_table(nft_table(a.bridge))
+    try:
+        assert probe(a.container, target, (a.denied.ip, a.denied.port)) == ["world", "database"]
+    finally:
+        de.nft_apply(nft_rules(a.bridge, a.gateway, allowed_ports(a.ws)))
+    assert probe(a.container, target) == ["timeout"]
+
+
+def test_when_another_tenant_connects_to_the_first_then_it_is_dropped(world):
+    a, b = world.a, world.b
+    targets = [(a.ip, a.ws.port), *[(x.ip, x.port) for x in a.allowed]]
+    assert probe(b.container, *targets) == ["timeout"] * 3
+    assert probe(a.container, (b.ip, b.ws.port)) == ["timeout"]
+
+
+# --- TenantDockerSpawner against the engine ---------------------------------------------------------
+
+
+async def test_when_tenant_spawner_runs_a_server_then_it_keeps_jupyterhubs_contract(
+    world, tmp_path
+):
+    eng = world.engine
+    os.chmod(tmp_path, 0o755)
+    tenant = f"tenant-s{eng.tag[:5]}"
+    ws = build_workspace(
+        tenant=tenant,
+        tenant_id=903,
+        username="alice",
+        workspaces_root=str(tmp_path),
+        system_paths=de.host_python_paths(),
+        hub_env={},
+        hub=Endpoint("hub", "0.0.0.0", 8081),  # filled in below, once Docker chose the subnet
+        gateway=Endpoint("gateway", "0.0.0.0", 8090),
+        limits=LIMITS,
+    )
+    _tenant_dirs(ws)
+    bridge = bridge_name(tenant)
+    eng.bridges.append(bridge)
+    marker = f"spawned-{tenant}"
+    TenantDockerSpawner._client = None  # a client of this test's engine, not of an earlier one
+    spawner = _spawner(
+        ws,
+        cmd=[PYTHON, "-c", SERVER, str(ws.port), marker],
+        image=world.image,
+        client_kwargs={"base_url": eng.url},
+        pull_policy="never",
+        environment=dict(SECRETS),
+    )
+    try:
+        ip, port = await spawner.start()
+        net = eng.client.api.inspect_network(network_name(tenant))
+        assert net["Internal"] is True
+        subnet = ipaddress.ip_network(net["IPAM"]["Config"][0]["Subnet"])
+        assert ipaddress.ip_address(ip) in subnet and subnet.subnet_of(eng.pool)
+        assert port == ws.port
+        await asyncio.get_running_loop().run_in_executor(None, _wait_for, ip, port, marker)
+        assert nft_table(bridge) in " ".join(de._nft_tables())
+
+        attrs = eng.client.api.inspect_container(spawner.container_id)
+        hc = attrs["HostConfig"]
+        assert (hc["ReadonlyRootfs"], hc["CapDrop"], hc["SecurityOpt"]) == (
+            True,
+            ["ALL"],
+            ["no-new-privileges:true"],
+        )
+        assert (hc["Memory"], hc["NanoCpus"], hc["PidsLimit"]) == (256 * MiB, 10**9, 64)
+        assert hc["NetworkMode"] == network_name(tenant) and not hc["PortBindings"]
+        assert attrs["Config"]["User"] == f"{ws.uid}:{ws.uid}"
+        env = dict(e.split("=", 1) for e in attrs["Config"]["Env"])
+        assert not set(SECRETS) & set(env)
+        assert env["JUPYTERHUB_API_TOKEN"] == "token-of-this-spawn"
+
+        assert await spawner.poll() is None
+        state = spawner.get_state()
+        revived = _spawner(ws, client_kwargs={"base_url": eng.url})
+        revived.load_state(state)
+        assert revived.object_id == spawner.object_id and await revived.poll() is None
+
+        await revived.stop()
+        assert await spawner.poll() is not None
+        assert revived.get_state() == {}
+        for _ in range(50):  # removal (auto_remove) finishes in the background
+            if await spawner.poll() == 0:
+                break
+            await asyncio.sleep(0.1)
+        assert await spawner.poll() == 0  # 0: the container is gone
+    finally:
+        with contextlib.suppress(docker.errors.APIError):
+            eng.client.api.remove_container(spawner.object_name, force=True)
+        de.nft_delete_table(nft_table(bridge))
+        with contextlib.suppress(docker.errors.APIError):
+            eng.client.api.remove_network(network_name(tenant))
+        # DockerSpawner keeps one client and one worker thread per class: ours go with the test.
+        client = TenantDockerSpawner.__dict__.get("_client")
+        executor = TenantDockerSpawner.__dict__.get("_executor")
+        if client is not None:
+            client.close()
+        if executor is not None:
+            executor.shutdown(wait=True)
+        TenantDockerSpawner._client = TenantDockerSpawner._executor = None

@@ -1,0 +1,134 @@
+"""The workspace policy and its sandbox rendering, as plain data."""
+
+import pytest
+
+from spawner import cgroups, netns
+from spawner.policy import (
+    SANDBOX_HOME,
+    SANDBOX_SHARED,
+    Endpoint,
+    Limits,
+    allowed_ports,
+    build_workspace,
+    tenant_paths,
+    tenant_uid,
+)
+from spawner.sandbox import bwrap_args
+
+HUB_ENV = {
+    "JUPYTERHUB_API_TOKEN": "user-token",
+    "JUPYTERHUB_API_URL": "http://127.0.0.1:8081/hub/api",
+    "JUPYTERHUB_ACTIVITY_URL": "http://127.0.0.1:8081/hub/api/users/alice/activity",
+    "JUPYTERHUB_USER": "alice",
+    "JUPYTERHUB_CRYPT_KEY": "hub-secret",
+    "JUPYTERHUB_COOKIE_SECRET": "hub-secret",
+    "CONFIGPROXY_AUTH_TOKEN": "hub-secret",
+    "SHUYU_DB_URL": "postgresql://hub-secret@db/shuyu",
+    "SHUYU_HOME": "/var/lib/shuyu",
+    "PATH": "/root/.venv/bin:/usr/bin",
+    "AWS_SECRET_ACCESS_KEY": "hub-secret",
+}
+
+
+def make(tenant="tenant-a", tenant_id=3, username="alice", **kw):
+    return build_workspace(
+        tenant=tenant,
+        tenant_id=tenant_id,
+        username=username,
+        workspaces_root="/srv/shuyu/workspaces",
+        system_paths=("/usr", "/opt/python"),
+        hub_env=HUB_ENV,
+        hub=Endpoint("hub", "169.254.100.13", 8081),
+        gateway=Endpoint("gateway", "169.254.100.13", 8090),
+        limits=Limits(1024**3, 0.5, 128),
+        **kw,
+    )
+
+
+def test_when_the_environment_is_built_then_no_hub_secret_enters_the_workspace():
+    env = make().env
+    assert not {k for k, v in env.items() if "hub-secret" in v}
+    assert "SHUYU_DB_URL" not in env and "SHUYU_HOME" not in env
+    assert env["JUPYTERHUB_API_TOKEN"] == "user-token"
+
+
+def test_when_the_environment_is_built_then_hub_urls_point_at_the_tenant_link():
+    env = make().env
+    assert env["JUPYTERHUB_API_URL"] == "http://169.254.100.13:8081/hub/api"
+    assert (
+        env["JUPYTERHUB_ACTIVITY_URL"] == "http://169.254.100.13:8081/hub/api/users/alice/activity"
+    )
+    assert env["SHUYU_GATEWAY_URL"] == "http://169.254.100.13:8090"
+    assert env["HOME"] == SANDBOX_HOME
+
+
+def test_when_two_tenants_are_built_then_they_share_no_uid_and_no_folder():
+    a, b = make(), make(tenant="tenant-b", tenant_id=4, username="bob")
+    assert a.uid != b.uid and a.uid == tenant_uid(3)
+    assert not {a.home, a.shared} & {b.home, b.shared}
+
+
+def test_when_colleagues_are_built_then_they_share_the_tenant_folder_but_not_homes():
+    a, c = make(), make(username="carol")
+    assert a.shared == c.shared and a.home != c.home and a.uid == c.uid
+
+
+@pytest.mark.parametrize(
+    "tenant, user", [("../x", "alice"), ("tenant-a", "../../etc"), ("Tenant", "a"), ("t", "a/b")]
+)
+def test_when_a_name_could_escape_the_workspaces_folder_then_it_is_refused(tenant, user):
+    with pytest.raises(ValueError):
+        tenant_paths("/srv", tenant, user)
+
+
+def test_when_mounts_are_decided_then_only_home_shared_and_tmp_are_writable():
+    writable = {m.target for m in make().mounts if not m.read_only}
+    assert writable == {SANDBOX_HOME, SANDBOX_SHARED, "/tmp"}
+
+
+def test_when_ports_are_decided_then_only_hub_and_gateway_are_allowed():
+    assert allowed_ports(make()) == (8081, 8090)
+
+
+def test_when_bwrap_args_are_built_then_the_system_is_read_only_and_namespaces_are_private():
+    args = bwrap_args(make(), {"/etc/passwd": "/run/x/passwd"})
+    joined = " ".join(args)
+    for flag in (
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--die-with-parent",
+        "--new-session",
+    ):
+        assert flag in args
+    assert "--ro-bind /usr /usr" in joined and "--ro-bind /opt/python /opt/python" in joined
+    assert f"--bind /srv/shuyu/workspaces/tenant-a/home/alice {SANDBOX_HOME}" in joined
+    assert args[-2:] == ["--remount-ro", "/"]
+    assert "--unshare-user" not in args and "--share-net" not in args
+
+
+def test_when_the_tenant_link_is_derived_then_addresses_are_distinct_link_local_30s():
+    links = [netns.tenant_link(i) for i in (1, 2, 63, 64, 65, 500)]
+    assert len({link.host_ip for link in links}) == len(links)
+    for link in links:
+        assert link.host_ip.startswith("169.254.") and link.ns_ip.startswith("169.254.")
+        assert len(link.host_if) <= 15 and len(link.ns_if) <= 15
+    with pytest.raises(ValueError):
+        netns.tenant_link(0)
+
+
+def test_when_the_firewall_is_rendered_then_only_allowed_ports_pass_and_the_rest_is_counted_and_dropped():
+    rules = netns.nft_ruleset(netns.tenant_link(7), (8090, 8081))
+    assert (
+        'iifname "syh7" ip daddr 169.254.100.29 tcp dport { 8081, 8090 } ct state new accept'
+        in rules
+    )
+    assert rules.count("counter drop") == 3
+    assert "hook forward" in rules and "hook input" in rules
+
+
+@pytest.mark.parametrize("v2", [False, True])
+def test_when_limits_are_rendered_then_memory_cpu_and_pids_are_all_set(v2):
+    s = cgroups.settings(Limits(512 * 1024**2, 0.5, 64), v2)
+    values = " ".join(s.values())
+    assert str(512 * 1024**2) in values and "64" in values and "50000" in values
