@@ -51,9 +51,16 @@ def bwrap_args(ws: Workspace, files: dict[str, str]) -> list[str]:
         "--hostname",
         "workspace",
     ]
+    # tmpfs first: a bind below /tmp (a checkout or venv there) must land on the private /tmp,
+    # not be hidden by it.
+    tmpfs = sorted((m for m in ws.mounts if m.kind == "tmpfs"), key=lambda m: m.target.count("/"))
+    for m in tmpfs:
+        args += ["--perms", "01777", "--tmpfs", m.target]
     binds = [m for m in ws.mounts if m.kind != "tmpfs"]
-    for d in _ancestors([m.target for m in ws.mounts] + list(files)):
-        args += ["--perms", "0755", "--dir", d]
+    existing = {m.target for m in tmpfs}
+    for d in _ancestors([m.target for m in binds] + list(files)):
+        if d not in existing:
+            args += ["--perms", "0755", "--dir", d]
     for link, target in (
         ("/bin", "usr/bin"),
         ("/lib", "usr/lib"),
@@ -65,9 +72,6 @@ def bwrap_args(ws: Workspace, files: dict[str, str]) -> list[str]:
         args += ["--ro-bind" if m.read_only else "--bind", m.source, m.target]
     for target, source in files.items():
         args += ["--ro-bind", source, target]
-    for m in ws.mounts:
-        if m.kind == "tmpfs":
-            args += ["--perms", "01777", "--tmpfs", m.target]
     args += ["--proc", "/proc", "--dev", "/dev", "--chdir", SANDBOX_HOME, "--remount-ro", "/"]
     return args
 

@@ -132,3 +132,25 @@ def test_when_limits_are_rendered_then_memory_cpu_and_pids_are_all_set(v2):
     s = cgroups.settings(Limits(512 * 1024**2, 0.5, 64), v2)
     values = " ".join(s.values())
     assert str(512 * 1024**2) in values and "64" in values and "50000" in values
+
+
+def test_when_the_environment_lives_under_tmp_then_its_bind_comes_after_the_private_tmp():
+    ws = build_workspace(
+        tenant="tenant-a",
+        tenant_id=3,
+        username="alice",
+        workspaces_root="/srv/ws",
+        system_paths=("/usr", "/tmp/checkout/.venv"),
+        hub_env={},
+        hub=Endpoint("hub", "169.254.100.13", 1),
+        gateway=Endpoint("gateway", "169.254.100.13", 2),
+        limits=Limits(),
+    )
+    args = bwrap_args(ws, {})
+    tmpfs_at = args.index("--tmpfs")
+    bind_at = args.index("/tmp/checkout/.venv")
+    assert args[tmpfs_at + 1] == "/tmp" and tmpfs_at < bind_at
+    assert args[tmpfs_at - 3 : tmpfs_at + 1] != ["--perms", "0755", "--dir", "/tmp"]
+    assert "--dir" not in [
+        a for i, a in enumerate(args) if i + 1 < len(args) and args[i + 1] == "/tmp"
+    ]

@@ -1,0 +1,193 @@
+"""Login → kernel ready, per spawner; resident memory per idle server; most idle servers.
+
+    .venv/bin/python -m benchmarks.spawn_latency [--spawners tenant-sandbox,simple] [--concurrent 20]
+                                                 [--idle 100]
+
+For each spawner a fresh hub is started with its own demo world plus bench users spread over four
+tenants. "Ready" means: logged in with password + TOTP, server started, a kernel started and
+``1 + 1`` answered over the kernel websocket through the proxy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pyotp
+import requests
+
+from hub import home
+from hub.db.engine import Database
+from hub.demo import world
+from hub.ops import Ctx, agreements, staff, tenants
+from hub.ops.setup import init_home
+from hub.validators import resident_id_check_char, uscc_check_char
+from tests.e2e.hub_process import Browser, HubProcess
+from tests.e2e.kernel_client import Kernel, user_token
+
+TENANTS = 4
+
+
+def make_world(hub_home: Path, users: int) -> tuple[str, dict[str, str]]:
+    db_url = f"sqlite:///{hub_home / 'platform.sqlite'}"
+    db = Database(db_url)
+    init_home(hub_home, db)
+    world.build(hub_home, db, rows=200)
+    secrets = {}
+    with db.session() as s:
+        ctx = Ctx(session=s, actor="bench", pepper=home.secret("id_pepper", hub_home))
+        for t in range(TENANTS):
+            body = f"9133010{t}MA2BENCH"[:17].replace("I", "1").replace("O", "0")
+            body = body.ljust(17, "0")
+            tenants.add(ctx, f"压测单位{t}", body + uscc_check_char(body))
+            agreements.sign(ctx, f"压测单位{t}")
+        for i in range(users):
+            body = f"33010619900101{i:03d}"
+            new = staff.add(
+                ctx,
+                username=f"bench{i}",
+                real_name="测试",
+                id_number=body + resident_id_check_char(body),
+                mobile="13900000000",
+                role="processor",
+                password=world.PASSWORD,
+                tenant=f"压测单位{i % TENANTS}",
+            )
+            staff.verify(ctx, f"bench{i}")
+            staff.record_training(ctx, f"bench{i}", 90)
+            secrets[f"bench{i}"] = new.totp_secret
+    db.dispose()
+    return db_url, secrets
+
+
+def ready(hub: HubProcess, user: str, secret: str) -> tuple[float, Browser, str]:
+    """Seconds from the login form post to ``1 + 1`` answered by a kernel of the new server."""
+    b = Browser(hub.url)
+    t0 = time.perf_counter()
+    assert b.login(user, world.PASSWORD, pyotp.TOTP(secret).now()).status_code == 302
+    b.start_server(user, timeout=180)
+    token = user_token(b, hub.url, user)
+    kernel = Kernel(hub.url, user, token)
+    assert kernel.execute("1 + 1").data == ["2"]
+    return time.perf_counter() - t0, b, token
+
+
+def stop_all(hub: HubProcess, sessions: list[tuple[str, str]]) -> None:
+    for user, token in sessions:
+        requests.delete(
+            f"{hub.url}/hub/api/users/{user}/server",
+            headers={"Authorization": f"token {token}"},
+            timeout=60,
+        )
+    time.sleep(2)
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, round(q * (len(values) - 1)))]
+
+
+def server_memory(user_count: int) -> float:
+    """Mean resident memory (MiB) of the processes of one idle server (no kernel)."""
+    total = 0
+    for p in Path("/proc").iterdir():
+        if not p.name.isdigit():
+            continue
+        try:
+            cmd = (p / "cmdline").read_bytes()
+            if (
+                b"jupyterhub-singleuser" in cmd
+                and b"bwrap" not in cmd
+                and b"spawner.launch" not in cmd
+            ):
+                for line in (p / "status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            pass
+    return total / 1024 / max(user_count, 1)
+
+
+def run(spawner: str, concurrent: int, idle: int) -> None:
+    users = max(concurrent, idle) + 5
+    hub_home = Path(tempfile.mkdtemp(prefix=f"bench-{spawner}-"))
+    db_url, secrets = make_world(hub_home, users)
+    hub = HubProcess(hub_home, db_url)
+    hub.env["SHUYU_SPAWNER"] = spawner
+    hub.start()
+    names = list(secrets)
+    try:
+        singles, sessions = [], []
+        for user in names[:5]:
+            seconds, _, token = ready(hub, user, secrets[user])
+            singles.append(seconds)
+            sessions.append((user, token))
+        stop_all(hub, sessions)
+        print(
+            f"{spawner}: 1 at a time, login → kernel ready: p50 {statistics.median(singles):.2f} s, "
+            f"p95 {pct(singles, 0.95):.2f} s (n={len(singles)})"
+        )
+
+        results: dict[str, float] = {}
+        sessions = []
+
+        def one(user: str) -> None:
+            seconds, _, token = ready(hub, user, secrets[user])
+            results[user] = seconds
+            sessions.append((user, token))
+
+        batch = names[5 : 5 + concurrent]
+        threads = [threading.Thread(target=one, args=(u,)) for u in batch]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        times = list(results.values())
+        print(
+            f"{spawner}: {concurrent} concurrent, login → kernel ready: p50 {statistics.median(times):.2f} s, "
+            f"p95 {pct(times, 0.95):.2f} s (n={len(times)}/{len(batch)})"
+        )
+        stop_all(hub, sessions)
+
+        if idle:
+            idle_sessions = []
+            started = time.perf_counter()
+            for user in names[:idle]:
+                b = Browser(hub.url)
+                assert (
+                    b.login(user, world.PASSWORD, pyotp.TOTP(secrets[user]).now()).status_code
+                    == 302
+                )
+                b.start_server(user, timeout=180)
+                idle_sessions.append((user, user_token(b, hub.url, user)))
+            up = time.perf_counter() - started
+            mem = server_memory(len(idle_sessions))
+            meminfo = Path("/proc/meminfo").read_text().splitlines()
+            avail = (
+                int(next(x for x in meminfo if x.startswith("MemAvailable")).split()[1]) / 1024**2
+            )
+            print(
+                f"{spawner}: {len(idle_sessions)} idle servers up in {up:.0f} s; {mem:.0f} MiB resident per idle "
+                f"server; {avail:.1f} GiB still available"
+            )
+            stop_all(hub, idle_sessions)
+    finally:
+        hub.stop()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--spawners", default="tenant-sandbox,simple")
+    p.add_argument("--concurrent", type=int, default=20)
+    p.add_argument("--idle", type=int, default=0, help="start this many idle servers (e.g. 100)")
+    a = p.parse_args()
+    for spawner in a.spawners.split(","):
+        run(spawner, a.concurrent, a.idle)
+
+
+if __name__ == "__main__":
+    main()
