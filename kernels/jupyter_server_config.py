@@ -11,3 +11,9 @@ c.ServerApp.jpserver_extensions = {"kernels.server_extension": True}
 # A terminal would run commands the execution audit does not see.
 c.ServerApp.terminals_enabled = False
 c.ServerApp.root_dir = "/home/workspace"
+# Only what a desensitized workspace needs: no language-server scanning, no terminals, and no
+# extension manager that would try to install packages from the internet.
+c.ServerApp.jpserver_extensions.update({"jupyter_lsp": False, "jupyter_server_terminals": False})
+c.LabApp.extension_manager = "readonly"
+c.LabApp.news_url = None
+c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"

@@ -237,13 +237,30 @@ class TenantSandboxSpawner(Spawner):
         ws = self.workspace(tenant_id, tenant)
         env = dict(ws.env)
         env["JUPYTER_CONFIG_PATH"] = str(CHECKOUT / "kernels" / "jupyter_config")
+        env["PYTHONPATH"] = str(CHECKOUT / "kernels" / "shims")
         server = [
             *self.cmd,
             f"--config={CHECKOUT / 'kernels' / 'jupyter_server_config.py'}",
             *self.get_args(),
         ]
         await asyncio.to_thread(self.launch, ws, server, env)
+        await self._wait_listening(netns.tenant_link(tenant_id).ns_ip, self.port)
         return (netns.tenant_link(tenant_id).ns_ip, self.port)
+
+    async def _wait_listening(self, ip: str, port: int) -> None:
+        """Return once the server accepts connections, so the hub's first readiness check
+        succeeds instead of backing off; raise with the reason if the server dies first."""
+        deadline = asyncio.get_running_loop().time() + self.start_timeout
+        while asyncio.get_running_loop().time() < deadline:
+            if await self.poll() is not None:
+                raise RuntimeError("工作空间启动失败 / the workspace failed to start")
+            try:
+                _, writer = await asyncio.wait_for(asyncio.open_connection(ip, port), 1)
+            except (TimeoutError, OSError):
+                await asyncio.sleep(0.05)
+                continue
+            writer.close()
+            return
 
     async def poll(self):
         if not self.pid:

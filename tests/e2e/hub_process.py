@@ -118,7 +118,7 @@ class Browser:
                     headers={"X-XSRFToken": xsrf or ""},
                     timeout=10,
                 )
-            time.sleep(0.5)
+            time.sleep(0.1)
         raise TimeoutError(f"server of {username} not ready: {last.status_code if last else None}")
 
 
