@@ -1,4 +1,4 @@
-"""Login → kernel ready, per spawner; resident memory per idle server; most idle servers.
+"""Login → server and kernel ready, per spawner; resident memory per idle server; most idle servers.
 
     .venv/bin/python -m benchmarks.spawn_latency [--spawners tenant-sandbox,simple] [--concurrent 20]
                                                  [--idle 100]
@@ -64,16 +64,18 @@ def make_world(hub_home: Path, users: int) -> tuple[str, dict[str, str]]:
     return db_url, secrets
 
 
-def ready(hub: HubProcess, user: str, secret: str) -> tuple[float, Browser, str]:
-    """Seconds from the login form post to ``1 + 1`` answered by a kernel of the new server."""
+def ready(hub: HubProcess, user: str, secret: str) -> tuple[float, float, str]:
+    """Seconds from the login form post to JupyterLab answering, and to ``1 + 1`` answered by a
+    kernel of the new server; and the user's API token."""
     b = Browser(hub.url)
     t0 = time.perf_counter()
     assert b.login(user, world.PASSWORD, pyotp.TOTP(secret).now()).status_code == 302
     b.start_server(user, timeout=180)
+    lab = time.perf_counter() - t0
     token = user_token(b, hub.url, user)
     kernel = Kernel(hub.url, user, token)
     assert kernel.execute("1 + 1").data == ["2"]
-    return time.perf_counter() - t0, b, token
+    return lab, time.perf_counter() - t0, token
 
 
 def stop_all(hub: HubProcess, sessions: list[tuple[str, str]]) -> None:
@@ -118,7 +120,9 @@ def run(spawner: str, concurrent: int, idle: int) -> None:
     db_url, secrets = make_world(hub_home, users)
     hub = HubProcess(hub_home, db_url)
     hub.env["SHUYU_SPAWNER"] = spawner
+    t0 = time.perf_counter()
     hub.start()
+    print(f"{spawner}: hub start {time.perf_counter() - t0:.2f} s")
     names = list(secrets)
     try:
         singles, sessions = [], []
@@ -136,7 +140,7 @@ def run(spawner: str, concurrent: int, idle: int) -> None:
         sessions = []
 
         def one(user: str) -> None:
-            seconds, _, token = ready(hub, user, secrets[user])
+            _, seconds, token = ready(hub, user, secrets[user])
             results[user] = seconds
             sessions.append((user, token))
 

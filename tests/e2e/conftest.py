@@ -12,7 +12,7 @@ from hub import home
 from hub.db.engine import Database
 from hub.demo import world
 from hub.ops import Ctx, agreements, staff, tenants
-from hub.validators import uscc_check_char
+from hub.validators import resident_id_check_char, uscc_check_char
 from tests.e2e.hub_process import HubProcess
 from tests.pg import pg_available, pg_create_template, pg_drop, pg_from_template
 
@@ -34,8 +34,6 @@ def _extra_staff(db: Database, pepper: bytes) -> dict[str, str]:
             ("lucy", world.TENANTS[0]["name"], "330106199007071236"),
         ]
         for username, tenant, id17 in people:
-            from hub.validators import resident_id_check_char
-
             id_number = id17[:17] + resident_id_check_char(id17[:17])
             new = staff.add(
                 ctx,
