@@ -100,6 +100,30 @@ if SPAWNER == "tenant-sandbox":
     c.TenantSandboxSpawner.hub_port = HUB_PORT
     c.TenantSandboxSpawner.pids_limit = 256
     cleanup_stale()
+elif SPAWNER == "tenant-docker":
+    from spawner.docker_factory import workspace_factory
+
+    # One container per server on its tenant's internal Docker network; each tenant's subnet is
+    # cut from the pool by tenant id, so the workspace reaches the hub API and the gateway on its
+    # network's gateway address (the host), which the bridge's nftables table alone admits. The
+    # Docker engine is the one DOCKER_HOST names (docker-py reads it), else the local socket.
+    c.JupyterHub.hub_bind_url = f"http://0.0.0.0:{HUB_PORT}"
+    c.JupyterHub.hub_connect_url = f"http://127.0.0.1:{HUB_PORT}"
+    c.TenantDockerSpawner.image = os.environ.get("SHUYU_DOCKER_IMAGE", "shuyu/workspace:latest")
+    c.TenantDockerSpawner.pull_policy = "never"  # built locally (kernels/Dockerfile), never pulled
+    c.TenantDockerSpawner.subnet_pool = os.environ.get("SHUYU_DOCKER_SUBNET_POOL", "10.213.0.0/16")
+    c.TenantDockerSpawner.pids_limit = 256
+    c.TenantDockerSpawner.cmd = [
+        str(VENV_BIN / "jupyterhub-singleuser"),
+        f"--config={CHECKOUT / 'kernels' / 'jupyter_server_config.py'}",
+    ]
+    c.TenantDockerSpawner.workspace_factory = workspace_factory(
+        db_url=home.default_db_url(HOME),
+        workspaces_root=str(HOME / "workspaces"),
+        hub_port=HUB_PORT,
+        gateway_port=GATEWAY_PORT,
+        env={"JUPYTER_CONFIG_PATH": str(CHECKOUT / "kernels" / "jupyter_config")},
+    )
 else:  # JupyterHub's stock spawner, for comparison benchmarks only
     c.Spawner.cmd = [str(VENV_BIN / "jupyterhub-singleuser")]
     c.Spawner.args = ["--allow-root"] if os.geteuid() == 0 else []

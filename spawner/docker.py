@@ -8,6 +8,11 @@ iptables rules, when it manages them), but a container can always open connectio
 bridge's gateway address, which is the host, so every host service listening on a wildcard
 address would be in reach without the ``nft_rules`` table.
 
+Where Docker's defaults give a container more than the sandbox has, the rendering takes it away:
+the sandbox's seccomp filter replaces Docker's profile (which allows ``ptrace``), an empty tmpfs
+hides ``/sys``, an empty ``/etc/resolv.conf`` leaves no resolver, Docker's init reaps orphans as
+bwrap does, and the spawner removes the default route Docker installs even on internal networks.
+
 The renderings are pure functions so they are tested as data; ``TenantDockerSpawner`` is the thin
 DockerSpawner subclass that applies them.
 """
@@ -15,24 +20,31 @@ DockerSpawner subclass that applies them.
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import ipaddress
+import json
+import os
 import re
 import shutil
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from docker.errors import APIError, NotFound
 from dockerspawner import DockerSpawner
-from traitlets import Bool, Unicode, default
+from traitlets import Bool, Integer, Unicode, default, validate
 from traitlets import Callable as CallableTrait
 
+from spawner import seccomp
 from spawner.policy import SANDBOX_HOME, Workspace, allowed_ports, workspace_env
 
 LABEL = "org.shuyu"  # prefix of every label this module puts on Docker objects
 NETWORK_PREFIX = "shuyu-"
 BRIDGE_PREFIX = "shy-"  # + 10 hex digits: Linux interface names have at most 15 characters
 TMPFS_SHARE = 4  # /tmp may take this fraction (1/N) of the memory limit
+NO_RESOLVER = "/dev/null"  # bound read-only on /etc/resolv.conf: an empty resolver configuration
+EMPTY_SYS = "ro,nosuid,nodev,noexec,size=4k,mode=0555"  # the tmpfs hiding Docker's /sys
 
 _DOCKER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 _IFACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,14}")
@@ -60,8 +72,9 @@ def tenant_network_spec(tenant: str, subnet: str | None = None) -> dict[str, Any
 
     ``internal`` means no NAT, no published ports and, where Docker manages iptables, a drop of
     anything forwarded off the bridge. Containers still get a default route via the host (Docker
-    20.10 measured), so with Docker's iptables off the forward chain of ``nft_rules`` is what keeps
-    them in; inter-container traffic and masquerading are switched off as well.
+    20.10 measured; ``TenantDockerSpawner.isolate_routes`` removes it after the start), so with
+    Docker's iptables off the forward chain of ``nft_rules`` is what keeps them in either way;
+    inter-container traffic and masquerading are switched off as well.
 
     Args:
         tenant: the tenant's group name.
@@ -84,9 +97,34 @@ def tenant_network_spec(tenant: str, subnet: str | None = None) -> dict[str, Any
         net = ipaddress.IPv4Network(subnet)
         spec["ipam"] = {
             "Driver": "default",
-            "Config": [{"Subnet": str(net), "Gateway": str(next(net.hosts()))}],
+            "Config": [{"Subnet": str(net), "Gateway": subnet_gateway(str(net))}],
         }
     return spec
+
+
+def tenant_subnet(pool: str, tenant_id: int, prefix: int = 24) -> str:
+    """The subnet of a tenant's network: the ``tenant_id``-th ``/prefix`` of ``pool`` (ids from 1).
+
+    Derived from the tenant id, as the sandbox's link addresses are, so the hub knows where a
+    tenant's workspaces reach it (the subnet's gateway) before the network exists, and a network
+    made again gets the same addresses.
+
+    Raises:
+        ValueError: the pool is no IPv4 network, the prefix does not fit in it, or the tenant id
+            is beyond the pool.
+    """
+    net = ipaddress.IPv4Network(pool)
+    if not net.prefixlen <= prefix <= 30:
+        raise ValueError(f"a /{prefix} does not fit in {pool}")
+    if not 0 < tenant_id <= 1 << (prefix - net.prefixlen):
+        raise ValueError(f"tenant id {tenant_id} has no /{prefix} in {pool}")
+    start = int(net.network_address) + (tenant_id - 1) * (1 << (32 - prefix))
+    return str(ipaddress.IPv4Network((start, prefix)))
+
+
+def subnet_gateway(subnet: str) -> str:
+    """The host's address on a subnet made by ``tenant_network_spec``: its first host address."""
+    return str(next(ipaddress.IPv4Network(subnet).hosts()))
 
 
 def network_bridge(net: Mapping[str, Any]) -> str:
@@ -135,6 +173,9 @@ def _binds(ws: Workspace) -> dict[str, dict[str, str]]:
             binds[m.source] = {"bind": m.target, "mode": "ro" if m.read_only else "rw"}
         elif m.kind != "tmpfs":
             raise ValueError(f"unknown mount kind {m.kind!r}")  # fail closed on new policy kinds
+    # No name resolution, as in the sandbox (which has no resolv.conf): Docker's embedded DNS would
+    # answer with the names of the tenant's other containers and forward the rest upstream.
+    binds[NO_RESOLVER] = {"bind": "/etc/resolv.conf", "mode": "ro"}
     return binds
 
 
@@ -142,9 +183,38 @@ def _tmpfs(ws: Workspace) -> dict[str, str]:
     # tmpfs pages are charged to the container's memory cgroup anyway; the size only stops /tmp
     # from taking all of it. mode=1777 because Jupyter refuses a /tmp it cannot trust.
     size = ws.limits.memory_bytes // TMPFS_SHARE
-    return {
+    tmpfs = {
         m.target: f"rw,nosuid,nodev,mode=1777,size={size}" for m in ws.mounts if m.kind == "tmpfs"
     }
+    # The policy mounts no /sys (the sandbox has none); Docker's read-only sysfs would show the
+    # host's devices, modules and firmware tables. An empty read-only tmpfs takes its place.
+    tmpfs["/sys"] = EMPTY_SYS
+    return tmpfs
+
+
+def seccomp_profile() -> str:
+    """The workspace seccomp filter (``spawner.seccomp``, as the sandbox loads it) in Docker's terms.
+
+    Docker's own default profile allows ``ptrace`` on current kernels, so without this a workspace
+    could trace its own server and read the server's API token from its memory. Namespace-creating
+    ``clone`` flags are refused and ``clone3`` (whose flags a filter cannot read) reports ENOSYS,
+    so callers fall back to ``clone``.
+
+    Returns:
+        The profile as compact JSON, the form ``security_opt=["seccomp=<json>"]`` takes.
+    """
+    denied = {"action": "SCMP_ACT_ERRNO", "errnoRet": errno.EPERM}
+    rules: list[dict[str, Any]] = [{"names": list(seccomp.DENIED), **denied}]
+    rules += [
+        {
+            "names": ["clone"],
+            **denied,
+            "args": [{"index": 0, "value": flag, "valueTwo": flag, "op": "SCMP_CMP_MASKED_EQ"}],
+        }
+        for flag in seccomp.NAMESPACE_FLAGS
+    ]
+    rules.append({"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": errno.ENOSYS})
+    return json.dumps({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": rules}, separators=(",", ":"))
 
 
 def container_spec(ws: Workspace, image: str, network: str, cmd: list[str]) -> dict[str, Any]:
@@ -152,7 +222,9 @@ def container_spec(ws: Workspace, image: str, network: str, cmd: list[str]) -> d
 
     Every protection is explicit rather than left to daemon defaults, so a daemon configured
     differently cannot loosen a workspace: read-only root, no capabilities, no privilege gain,
-    memory without extra swap, CPU and process limits, the tenant's network and nothing published.
+    the workspace seccomp filter, memory without extra swap, CPU and process limits, the tenant's
+    network and nothing published, no /sys and no resolver. Docker's init is pid 1, so the image
+    must let Docker create ``/sbin/docker-init`` (no read-only bind mount under that path).
     """
     uid = ws.uid
     host_config: dict[str, Any] = {
@@ -160,12 +232,18 @@ def container_spec(ws: Workspace, image: str, network: str, cmd: list[str]) -> d
         "tmpfs": _tmpfs(ws),
         "read_only": ws.read_only_root,
         "cap_drop": ["ALL"] if ws.drop_all_capabilities else [],
-        "security_opt": ["no-new-privileges:true"] if ws.no_new_privileges else [],
+        "security_opt": [
+            *(["no-new-privileges:true"] if ws.no_new_privileges else []),
+            "seccomp=" + seccomp_profile(),
+        ],
         "mem_limit": ws.limits.memory_bytes,
         "memswap_limit": ws.limits.memory_bytes,
         "nano_cpus": int(ws.limits.cpus * 1e9),
         "pids_limit": ws.limits.pids,
         "privileged": False,
+        # Docker's init as pid 1 reaps orphaned processes, as bwrap does in the sandbox: without
+        # it their zombies would hold the pids limit until the server stops.
+        "init": True,
         "network_mode": network,
         "ipc_mode": "private",
         "port_bindings": {},
@@ -184,6 +262,17 @@ def container_spec(ws: Workspace, image: str, network: str, cmd: list[str]) -> d
         },
         "host_config": host_config,
     }
+
+
+def prepare_folders(ws: Workspace) -> None:
+    """Create the home (0700) and the tenant's shared folder (0770), owned by the tenant's uid.
+
+    Docker would make a missing bind source itself, owned by root and unwritable for the workspace.
+    """
+    for path, mode in ((ws.home, 0o700), (ws.shared, 0o770)):
+        Path(path).mkdir(parents=True, exist_ok=True)
+        os.chown(path, ws.uid, ws.uid)
+        os.chmod(path, mode)
 
 
 def nft_table(bridge_iface: str) -> str:
@@ -239,13 +328,16 @@ class TenantDockerSpawner(DockerSpawner):
 
     The hub config supplies ``workspace_factory`` (which knows the platform DB); this class only
     renders what it returns, so the container, its network and its firewall follow the same
-    decision as every other spawner.
+    decision as every other spawner. With ``subnet_pool`` set, each tenant's network has a subnet
+    derived from the tenant id, so the factory can put the workspace's endpoints on the network's
+    gateway address (``gateway_of``) before the network exists.
     """
 
     workspace_factory = CallableTrait(
         allow_none=True,
         default_value=None,
-        help="Callable ``(spawner) -> spawner.policy.Workspace`` deciding this server's workspace.",
+        help="Callable ``(spawner) -> spawner.policy.Workspace`` deciding this server's workspace."
+        " Called in a worker thread: it may query a database.",
     ).tag(config=True)
 
     apply_firewall = Bool(
@@ -257,6 +349,34 @@ class TenantDockerSpawner(DockerSpawner):
         config=True
     )
 
+    subnet_pool = Unicode(
+        "",
+        help="IPv4 pool (CIDR) the tenant networks' subnets are cut from, one per tenant id (see"
+        " ``tenant_subnet``). Empty: Docker picks each subnet, and the workspace factory cannot"
+        " know the gateway address before the network exists.",
+    ).tag(config=True)
+
+    subnet_prefix = Integer(24, help="Prefix length of each tenant's subnet in subnet_pool.").tag(
+        config=True
+    )
+
+    isolate_routes = Bool(
+        True,
+        help="Remove the default route Docker gives a container even on an internal network, so a"
+        " workspace routes only to its tenant subnet, as the sandbox's link has no default route"
+        " (needs root, ``nsenter`` and ``ip``).",
+    ).tag(config=True)
+
+    pids_limit = Integer(
+        256, help="Most processes (and threads) one server may run; for the workspace factory."
+    ).tag(config=True)
+
+    @validate("subnet_pool")
+    def _valid_pool(self, proposal):
+        if proposal.value:
+            ipaddress.IPv4Network(proposal.value)
+        return proposal.value
+
     @default("remove")
     def _default_remove(self) -> bool:
         # The root is read-only and the home a bind mount: a stopped container holds nothing worth
@@ -264,6 +384,23 @@ class TenantDockerSpawner(DockerSpawner):
         return True
 
     workspace: Workspace | None = None
+
+    def subnet_of(self, tenant_id: int) -> str | None:
+        """The subnet of a tenant's network, or ``None`` when Docker is left to pick it."""
+        if not self.subnet_pool:
+            return None
+        return tenant_subnet(self.subnet_pool, tenant_id, self.subnet_prefix)
+
+    def gateway_of(self, tenant_id: int) -> str:
+        """The host's address on a tenant's network: where its workspaces reach hub and gateway.
+
+        Raises:
+            RuntimeError: ``subnet_pool`` is not set, so the address is not known in advance.
+        """
+        subnet = self.subnet_of(tenant_id)
+        if subnet is None:
+            raise RuntimeError("TenantDockerSpawner.subnet_pool is not configured")
+        return subnet_gateway(subnet)
 
     def _workspace_of(self) -> Workspace:
         factory: Callable[[Any], Workspace] | None = self.workspace_factory
@@ -285,12 +422,23 @@ class TenantDockerSpawner(DockerSpawner):
         binds = host_config.pop("binds")
         self.volumes = {src: dict(b) for src, b in binds.items() if b["mode"] == "rw"}
         self.read_only_volumes = {src: b["bind"] for src, b in binds.items() if b["mode"] == "ro"}
-        # Limits come from the policy alone: DockerSpawner's cpu_quota would clash with nano_cpus.
-        self.mem_limit = None
-        self.cpu_limit = None
         self.extra_host_config = host_config
         # image, command, name and environment (through get_env) stay DockerSpawner's.
         self.extra_create_kwargs = {k: spec[k] for k in ("user", "working_dir", "labels")}
+
+    async def create_object(self) -> dict[str, Any]:
+        """DockerSpawner's container, with the limits of the policy alone.
+
+        The policy's memory, CPU and process limits are in ``extra_host_config``; DockerSpawner's
+        own rendering of ``mem_limit`` and ``cpu_limit`` is left out (its ``cpu_quota`` would clash
+        with ``nano_cpus``). The traits themselves are kept: the factory reads them at every start.
+        """
+        configured = self.mem_limit, self.cpu_limit
+        self.mem_limit = self.cpu_limit = None
+        try:
+            return await super().create_object()
+        finally:
+            self.mem_limit, self.cpu_limit = configured
 
     def get_env(self) -> dict[str, str]:
         """The hub's environment for this spawn, filtered through the policy.
@@ -303,8 +451,10 @@ class TenantDockerSpawner(DockerSpawner):
         return container_env(self.workspace, super().get_env())
 
     async def ensure_network(self, ws: Workspace) -> dict[str, Any]:
-        """Create the tenant network if missing; refuse one that is not internal."""
-        spec = tenant_network_spec(ws.tenant)
+        """Create the tenant network if missing; refuse one that is not internal, or that has
+        another subnet than ``subnet_of`` says (its gateway would not be the workspace's)."""
+        subnet = self.subnet_of(ws.tenant_id)
+        spec = tenant_network_spec(ws.tenant, subnet=subnet)
         try:
             net = await self.docker("inspect_network", spec["name"])
         except NotFound:
@@ -316,6 +466,9 @@ class TenantDockerSpawner(DockerSpawner):
             net = await self.docker("inspect_network", spec["name"])
         if not net.get("Internal"):
             raise RuntimeError(f"network {spec['name']} exists but is not internal; refusing it")
+        found = [c.get("Subnet") for c in net.get("IPAM", {}).get("Config") or []]
+        if subnet is not None and found != [subnet]:
+            raise RuntimeError(f"network {spec['name']} has subnets {found}, not {subnet}")
         return net
 
     async def load_firewall(self, ws: Workspace, net: Mapping[str, Any]) -> None:
@@ -338,11 +491,38 @@ class TenantDockerSpawner(DockerSpawner):
         if proc.returncode != 0:
             raise RuntimeError(f"nft failed ({proc.returncode}): {out.decode(errors='replace')}")
 
+    async def drop_default_route(self) -> None:
+        """Remove the container's IPv4 default route (only the tenant subnet stays routable).
+
+        Entered through the network namespace's file, never a pid that could be reused meanwhile.
+        """
+        info = await self.docker("inspect_container", self.container_id)
+        netns = info["NetworkSettings"].get("SandboxKey")
+        if not info["State"].get("Running") or not netns:
+            raise RuntimeError(f"container {self.object_name} is not running")
+        proc = await asyncio.create_subprocess_exec(
+            *("nsenter", f"--net={netns}", "ip", "-4", "route", "flush", "exact", "0.0.0.0/0"),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await proc.communicate()
+        if proc.returncode != 0:
+            raise RuntimeError(f"cannot drop the default route: {out.decode(errors='replace')}")
+
     async def start(self) -> tuple[str, int]:
-        """Decide the workspace, make its network (and firewall), then start as DockerSpawner."""
-        ws = self._workspace_of()
+        """Decide the workspace, make its folders, network (and firewall), start as DockerSpawner,
+        then take the container's default route away."""
+        ws = await asyncio.to_thread(self._workspace_of)
         self.apply_workspace(ws)
+        await asyncio.to_thread(prepare_folders, ws)
         net = await self.ensure_network(ws)
         if self.apply_firewall:
             await self.load_firewall(ws, net)
-        return await super().start()
+        ip, port = await super().start()
+        if self.isolate_routes:
+            try:
+                await self.drop_default_route()
+            except BaseException:
+                await self.stop(now=True)  # fail closed: no workspace with a way out
+                raise
+        return ip, port

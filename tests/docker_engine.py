@@ -50,7 +50,9 @@ RUN_DIRS = (
     "/run/docker",
     "/run/mount",
 )
-POOL_CANDIDATES = ("10.213.0.0/16", "10.214.0.0/16", "10.215.0.0/16", "10.216.0.0/16")
+# Link-local only: test traffic to these containers stays on this machine by construction, and
+# the range is clear of the sandbox's tenant links (169.254.100.0 and up).
+POOL_CANDIDATES = ("169.254.0.0/18",)
 MERGED_USR = ("bin", "lib", "lib64", "sbin")
 
 
@@ -101,7 +103,7 @@ def _route_networks() -> list[ipaddress.IPv4Network]:
 
 
 def free_pool() -> ipaddress.IPv4Network:
-    """A /16 no route of this host touches, for the test's Docker networks."""
+    """A pool no route of this host touches, for the test's Docker networks."""
     used = _route_networks()
     for cand in map(ipaddress.IPv4Network, POOL_CANDIDATES):
         if not any(cand.overlaps(u) for u in used):
@@ -294,7 +296,7 @@ def start_engine(timeout: float = 60.0) -> Engine:
     # An empty config file keeps the host's /etc/docker/daemon.json out; the key path keeps
     # dockerd 20.10 from writing /etc/docker/key.json.
     (root / "daemon.json").write_text(json.dumps({"deprecated-key-path": str(root / "key.json")}))
-    upper = list(pool.subnets(new_prefix=17))[1]
+    upper = list(pool.subnets(new_prefix=pool.prefixlen + 1))[1]
     cmd = [
         dockerd,
         f"--data-root={root / 'data'}",
@@ -382,9 +384,12 @@ def build_workspace_image(
 ) -> str:
     """Import a skeleton image: no files, only the layout a read-only workspace needs.
 
-    ``/tmp`` and ``/var/tmp`` are 1777 (Jupyter refuses others), ``/bin`` & co. point into ``/usr``
-    as on a merged-usr Debian, every bind target exists with 0755 parents (the host's ``/root`` is
-    0700, the image's is not), and ``/etc/passwd`` names each tenant uid.
+    ``/tmp`` and ``/var/tmp`` are 1777 (Jupyter refuses others), ``/bin``, ``/lib`` and ``/lib64``
+    point into ``/usr`` as on a merged-usr Debian, every bind target exists with 0755 parents (the
+    host's ``/root`` is 0700, the image's is not), and ``/etc/passwd`` names each tenant uid.
+    ``/sbin`` is an empty folder rather than a link: Docker mounts its init (``init=True``) on
+    ``/sbin/docker-init``, and could not create that mount point inside the read-only ``/usr`` bind
+    the host's ``/usr`` arrives on.
 
     Returns:
         The image reference.
@@ -400,7 +405,10 @@ def build_workspace_image(
             (root / d).mkdir()
             os.chmod(root / d, 0o1777)
         for name in MERGED_USR:
-            (root / name).symlink_to(f"usr/{name}")
+            if name == "sbin":  # Docker's init is bound on /sbin/docker-init, never inside /usr
+                (root / name).mkdir(mode=0o755)
+            else:
+                (root / name).symlink_to(f"usr/{name}")
         for target in mountpoints:
             path = root / target.lstrip("/")
             path.mkdir(mode=0o755, parents=True, exist_ok=True)

@@ -27,6 +27,7 @@ import docker
 import pytest
 from docker.types import HostConfig
 
+from spawner import seccomp
 from spawner.docker import (
     TenantDockerSpawner,
     bridge_name,
@@ -37,7 +38,11 @@ from spawner.docker import (
     network_name,
     nft_rules,
     nft_table,
+    prepare_folders,
+    seccomp_profile,
+    subnet_gateway,
     tenant_network_spec,
+    tenant_subnet,
 )
 from spawner.policy import (
     SANDBOX_HOME,
@@ -95,7 +100,23 @@ def test_when_spec_is_rendered_then_every_capability_is_dropped():
 
 
 def test_when_spec_is_rendered_then_no_new_privileges_can_be_gained():
-    assert HOST["security_opt"] == ["no-new-privileges:true"]
+    assert HOST["security_opt"] == ["no-new-privileges:true", "seccomp=" + seccomp_profile()]
+
+
+def test_when_spec_is_rendered_then_the_sandboxs_seccomp_filter_is_docker_profile():
+    profile = json.loads(seccomp_profile())
+    assert profile["defaultAction"] == "SCMP_ACT_ALLOW"
+    rules = profile["syscalls"]
+    denied = {n for r in rules if "args" not in r for n in r["names"] if r["errnoRet"] == 1}
+    assert denied == set(seccomp.DENIED) and {"ptrace", "unshare", "setns", "mount"} <= denied
+    clone = [r for r in rules if r["names"] == ["clone"]]
+    assert [r["args"][0]["value"] for r in clone] == list(seccomp.NAMESPACE_FLAGS)
+    assert all(r["args"][0]["op"] == "SCMP_CMP_MASKED_EQ" for r in clone)
+    assert {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38} in rules
+
+
+def test_when_spec_is_rendered_then_an_init_reaps_orphans_as_pid_1():
+    assert HOST["init"] is True
 
 
 def test_when_spec_is_rendered_then_the_root_filesystem_is_read_only():
@@ -139,12 +160,16 @@ def test_when_spec_is_rendered_then_home_and_shared_are_the_only_writable_binds(
         "/usr": {"bind": "/usr", "mode": "ro"},
         WS.home: {"bind": SANDBOX_HOME, "mode": "rw"},
         WS.shared: {"bind": SANDBOX_SHARED, "mode": "rw"},
+        "/dev/null": {"bind": "/etc/resolv.conf", "mode": "ro"},  # no resolver, as in the sandbox
     }
     assert WS.home == "/srv/workspaces/tenant-91330106ma2h0a1b2t/home/alice"
 
 
-def test_when_spec_is_rendered_then_tmp_is_a_sticky_size_limited_tmpfs():
-    assert HOST["tmpfs"] == {"/tmp": f"rw,nosuid,nodev,mode=1777,size={128 * MiB}"}
+def test_when_spec_is_rendered_then_tmp_is_a_sticky_size_limited_tmpfs_and_sys_an_empty_one():
+    assert HOST["tmpfs"] == {
+        "/tmp": f"rw,nosuid,nodev,mode=1777,size={128 * MiB}",
+        "/sys": "ro,nosuid,nodev,noexec,size=4k,mode=0555",
+    }
 
 
 def test_when_spec_is_rendered_then_the_server_starts_in_home_with_the_given_image_and_cmd():
@@ -255,6 +280,44 @@ def test_when_tenants_differ_then_their_networks_and_bridges_differ():
     assert bridge_name("tenant-a") != bridge_name("tenant-b")
 
 
+@pytest.mark.parametrize(
+    ("pool", "tenant_id", "prefix", "subnet"),
+    [
+        ("10.213.0.0/17", 1, 24, "10.213.0.0/24"),
+        ("10.213.0.0/17", 2, 24, "10.213.1.0/24"),
+        ("10.213.0.0/17", 128, 24, "10.213.127.0/24"),
+        ("10.213.0.0/16", 5, 28, "10.213.0.64/28"),
+    ],
+)
+def test_when_a_tenant_subnet_is_derived_then_it_is_the_tenants_slice_of_the_pool(
+    pool, tenant_id, prefix, subnet
+):
+    assert tenant_subnet(pool, tenant_id, prefix) == subnet
+    assert tenant_network_spec("t", subnet=subnet)["ipam"]["Config"][0]["Gateway"] == (
+        subnet_gateway(subnet)
+    )
+
+
+@pytest.mark.parametrize(
+    ("pool", "tenant_id", "prefix"),
+    [
+        ("10.213.0.0/17", 0, 24),
+        ("10.213.0.0/17", 129, 24),
+        ("10.213.0.0/24", 1, 16),
+        ("10.213.0.0/17", 1, 31),
+        ("fd00::/64", 1, 80),
+    ],
+)
+def test_when_a_tenant_has_no_subnet_in_the_pool_then_none_is_made_up(pool, tenant_id, prefix):
+    with pytest.raises(ValueError):
+        tenant_subnet(pool, tenant_id, prefix)
+
+
+def test_when_tenants_differ_then_their_subnets_do_not_overlap():
+    nets = [ipaddress.ip_network(tenant_subnet("10.213.0.0/17", i)) for i in range(1, 129)]
+    assert all(not a.overlaps(b) for i, a in enumerate(nets) for b in nets[i + 1 :])
+
+
 RULES = nft_rules("shy-0123456789", "10.213.1.1", (8090, 8081, 8081))
 
 
@@ -357,8 +420,9 @@ def test_when_workspace_is_applied_then_dockerspawners_traits_follow_the_policy(
         WS.home: {"bind": SANDBOX_HOME, "mode": "rw"},
         WS.shared: {"bind": SANDBOX_SHARED, "mode": "rw"},
     }
-    assert spawner.read_only_volumes == {"/usr": "/usr"}
-    assert spawner.mem_limit is None and spawner.cpu_limit is None
+    assert spawner.read_only_volumes == {"/usr": "/usr", "/dev/null": "/etc/resolv.conf"}
+    # Kept for the factory's next start; create_object leaves them out (see the engine test).
+    assert spawner.mem_limit == 8 * 1024**3 and spawner.cpu_limit == 4.0
     assert spawner.extra_host_config == {k: v for k, v in HOST.items() if k != "binds"}
     assert spawner.extra_create_kwargs == {
         "user": SPEC["user"],
@@ -379,6 +443,69 @@ def test_when_the_admin_configures_secrets_into_the_environment_then_the_policy_
 def test_when_no_workspace_was_applied_then_the_environment_is_refused():
     with pytest.raises(RuntimeError, match="no workspace"):
         _spawner().get_env()
+
+
+def test_when_a_subnet_pool_is_set_then_the_spawner_knows_each_tenants_gateway_in_advance():
+    spawner = _spawner(subnet_pool="10.213.0.0/17")
+    assert spawner.subnet_of(7) == "10.213.6.0/24"
+    assert spawner.gateway_of(7) == "10.213.6.1"
+    assert _spawner().subnet_of(7) is None  # Docker picks; nobody knows the gateway in advance
+    with pytest.raises(RuntimeError, match="subnet_pool"):
+        _spawner().gateway_of(7)
+
+
+def test_when_the_subnet_pool_is_not_a_network_then_the_config_is_refused():
+    with pytest.raises(ValueError):
+        _spawner(subnet_pool="10.213.0.0/33")
+
+
+def test_when_folders_are_prepared_then_home_and_shared_belong_to_the_tenant(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("chown needs root")
+    ws = build_workspace(
+        tenant="tenant-a",
+        tenant_id=7,
+        username="alice",
+        workspaces_root=str(tmp_path),
+        system_paths=(),
+        hub_env={},
+        hub=Endpoint("hub", "10.213.6.1", 8081),
+        gateway=Endpoint("gateway", "10.213.6.1", 8090),
+        limits=LIMITS,
+    )
+    prepare_folders(ws)
+    prepare_folders(ws)  # again: nothing changes
+    for path, mode in ((ws.home, 0o700), (ws.shared, 0o770)):
+        st = os.stat(path)
+        assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (ws.uid, ws.uid, mode)
+
+
+def test_when_the_factory_decides_then_endpoints_are_on_the_tenants_gateway(tmp_path, monkeypatch):
+    from spawner import docker_factory
+
+    monkeypatch.setattr(docker_factory, "tenant_of", lambda db_url, user: (7, "tenant-a"))
+    factory = docker_factory.workspace_factory(
+        db_url="sqlite://",
+        workspaces_root=str(tmp_path),
+        hub_port=8081,
+        gateway_port=8090,
+        system_paths=("/usr",),
+        env={"JUPYTER_CONFIG_PATH": "/srv/jupyter_config"},
+    )
+    spawner = _spawner(subnet_pool="10.213.0.0/17", mem_limit="1G", cpu_limit=0.5, pids_limit=99)
+    ws = factory(spawner)
+    assert [(e.name, e.host, e.port) for e in ws.endpoints] == [
+        ("hub", "10.213.6.1", 8081),
+        ("gateway", "10.213.6.1", 8090),
+    ]
+    assert ws.limits == Limits(memory_bytes=1024**3, cpus=0.5, pids=99)
+    assert (ws.tenant, ws.uid, ws.port) == ("tenant-a", 200_007, 8888)
+    spawner.apply_workspace(ws)
+    env = spawner.get_env()
+    assert env["JUPYTER_CONFIG_PATH"] == "/srv/jupyter_config"
+    assert env["JUPYTERHUB_API_URL"] == "http://10.213.6.1:8081/hub/api"
+    assert env["SHUYU_GATEWAY_URL"] == "http://10.213.6.1:8090"
+    assert env["JUPYTERHUB_API_TOKEN"] == "token-of-this-spawn"
 
 
 async def test_when_no_workspace_factory_is_configured_then_start_refuses():
@@ -537,6 +664,12 @@ def _start_tenant(
     return Tenant(ws, bridge, gateway, subnet, container, ip, marker, [hub, gw], denied)
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def _remove_container(container) -> None:
     with contextlib.suppress(docker.errors.NotFound):
         container.remove(force=True)
@@ -619,16 +752,61 @@ def test_when_workspace_lists_tmp_then_it_is_a_sticky_tmpfs(world):
 
 
 def test_when_workspace_reads_its_cgroups_then_the_policy_limits_are_in_force(world):
-    def read(path: str) -> str:
-        code, out = sh(world.a.container, "cat", path)
-        assert code == 0, out
-        return out.strip()
+    # The workspace has no /sys (an empty tmpfs), so its cgroups are read where the kernel keeps
+    # them for its pid 1: the same files Docker would have shown inside.
+    code, out = sh(world.a.container, "cat", "/proc/1/cgroup")
+    assert code == 0, out
+    paths = {}
+    for line in out.splitlines():
+        _, controllers, path = line.split(":", 2)
+        for controller in controllers.split(","):
+            paths[controller] = path
+    if set(paths) == {""}:
+        pytest.skip("cgroup v2 host: the limits are checked by the v1 file names below")
 
-    assert int(read("/sys/fs/cgroup/memory/memory.limit_in_bytes")) == LIMITS.memory_bytes
-    assert int(read("/sys/fs/cgroup/pids/pids.max")) == LIMITS.pids
-    quota = int(read("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"))
-    period = int(read("/sys/fs/cgroup/cpu/cpu.cfs_period_us"))
+    def read(controller: str, name: str) -> str:
+        return Path("/sys/fs/cgroup", controller, paths[controller].lstrip("/"), name).read_text()
+
+    assert paths["memory"].endswith(world.a.container.id)
+    assert int(read("memory", "memory.limit_in_bytes")) == LIMITS.memory_bytes
+    assert int(read("pids", "pids.max")) == LIMITS.pids
+    quota = int(read("cpu", "cpu.cfs_quota_us"))
+    period = int(read("cpu", "cpu.cfs_period_us"))
     assert quota / period == LIMITS.cpus
+
+
+def test_when_workspace_looks_for_sys_and_a_resolver_then_there_is_neither(world):
+    assert sh(world.a.container, "ls", "-A", "/sys") == (0, "")
+    assert sh(world.a.container, "cat", "/etc/resolv.conf") == (0, "")
+    code, out = sh(world.a.container, "touch", "/sys/probe")
+    assert code != 0 and "Read-only file system" in out
+
+
+def test_when_workspace_traces_or_unshares_then_seccomp_refuses(world):
+    code = (
+        "import ctypes, os; libc = ctypes.CDLL(None, use_errno=True)\n"
+        "for rc in (libc.ptrace(16, 1, 0, 0), libc.ptrace(16, os.getppid(), 0, 0),"
+        " libc.unshare(0x10000000), libc.unshare(0x40000000)):\n"
+        "    print(rc, ctypes.get_errno())"
+    )
+    code, out = sh(world.a.container, PYTHON, "-c", code)
+    assert out.split() == ["-1", "1"] * 4, out
+
+
+def test_when_workspace_orphans_processes_then_init_reaps_them(world):
+    orphans = (
+        "import os, time\n"
+        "for _ in range(20):\n"
+        "    if os.fork() == 0:\n"
+        "        if os.fork() == 0:\n"
+        "            time.sleep(0.5); os._exit(0)\n"
+        "        os._exit(0)\n"
+    )
+    assert sh(world.a.container, PYTHON, "-c", orphans)[0] == 0
+    time.sleep(1.5)
+    code, out = sh(world.a.container, "ps", "-eo", "pid=,stat=,comm=")
+    assert out.split("\n")[0].split()[2] == "docker-init"
+    assert not [line for line in out.splitlines() if line.split()[1].startswith("Z")], out
 
 
 def test_when_workspace_allocates_beyond_its_memory_then_the_kernel_kills_it(world):
@@ -721,22 +899,27 @@ async def test_when_tenant_spawner_runs_a_server_then_it_keeps_jupyterhubs_contr
     eng = world.engine
     os.chmod(tmp_path, 0o755)
     tenant = f"tenant-s{eng.tag[:5]}"
+    # Tenant subnets cut from the lower half of the engine's pool (Docker's own is the upper
+    # half); /28s, so tenant 403 lands clear of the world's /24s.
+    pool = str(next(eng.pool.subnets(new_prefix=eng.pool.prefixlen + 1)))
+    TenantDockerSpawner._client = None  # a client of this test's engine, not of an earlier one
+    probe_spawner = _spawner(subnet_pool=pool, subnet_prefix=28)
+    gateway = probe_spawner.gateway_of(403)
+    hub_port, gw_port, denied_port = (_free_port() for _ in range(3))
     ws = build_workspace(
         tenant=tenant,
-        tenant_id=903,
+        tenant_id=403,
         username="alice",
         workspaces_root=str(tmp_path),
         system_paths=de.host_python_paths(),
         hub_env={},
-        hub=Endpoint("hub", "0.0.0.0", 8081),  # filled in below, once Docker chose the subnet
-        gateway=Endpoint("gateway", "0.0.0.0", 8090),
+        hub=Endpoint("hub", gateway, hub_port),
+        gateway=Endpoint("gateway", gateway, gw_port),
         limits=LIMITS,
     )
-    _tenant_dirs(ws)
     bridge = bridge_name(tenant)
     eng.bridges.append(bridge)
     marker = f"spawned-{tenant}"
-    TenantDockerSpawner._client = None  # a client of this test's engine, not of an earlier one
     spawner = _spawner(
         ws,
         cmd=[PYTHON, "-c", SERVER, str(ws.port), marker],
@@ -744,25 +927,47 @@ async def test_when_tenant_spawner_runs_a_server_then_it_keeps_jupyterhubs_contr
         client_kwargs={"base_url": eng.url},
         pull_policy="never",
         environment=dict(SECRETS),
+        subnet_pool=pool,
+        subnet_prefix=28,
+        mem_limit="8G",  # DockerSpawner's own limits: the policy's win
+        cpu_limit=4.0,
     )
     try:
         ip, port = await spawner.start()
         net = eng.client.api.inspect_network(network_name(tenant))
         assert net["Internal"] is True
         subnet = ipaddress.ip_network(net["IPAM"]["Config"][0]["Subnet"])
+        assert str(subnet) == tenant_subnet(pool, 403, 28) and network_gateway(net) == gateway
         assert ipaddress.ip_address(ip) in subnet and subnet.subnet_of(eng.pool)
         assert port == ws.port
         await asyncio.get_running_loop().run_in_executor(None, _wait_for, ip, port, marker)
         assert nft_table(bridge) in " ".join(de._nft_tables())
+        st = os.stat(ws.home)  # made by the spawner, not by Docker as root
+        assert (st.st_uid, st.st_mode & 0o777) == (ws.uid, 0o700)
+
+        container = eng.client.containers.get(spawner.container_id)
+        code, routes = sh(container, "cat", "/proc/net/route")
+        assert code == 0 and [r.split()[1] for r in routes.splitlines()[1:]] == [
+            f"{int(subnet.network_address).to_bytes(4, 'big')[::-1].hex().upper()}"
+        ], routes  # only the tenant subnet: the default route Docker added is gone
+        with contextlib.ExitStack() as listeners:
+            hub = listeners.enter_context(de.host_listener(gateway, b"hub", hub_port))
+            gw = listeners.enter_context(de.host_listener(gateway, b"gateway", gw_port))
+            denied = listeners.enter_context(de.host_listener(gateway, b"database", denied_port))
+            targets = [(x.ip, x.port) for x in (hub, gw, denied)]
+            assert probe(container, *targets) == ["hub", "gateway", "timeout"]
 
         attrs = eng.client.api.inspect_container(spawner.container_id)
         hc = attrs["HostConfig"]
-        assert (hc["ReadonlyRootfs"], hc["CapDrop"], hc["SecurityOpt"]) == (
+        assert (hc["ReadonlyRootfs"], hc["CapDrop"], hc["SecurityOpt"], hc["Init"]) == (
             True,
             ["ALL"],
-            ["no-new-privileges:true"],
+            ["no-new-privileges:true", "seccomp=" + seccomp_profile()],
+            True,
         )
         assert (hc["Memory"], hc["NanoCpus"], hc["PidsLimit"]) == (256 * MiB, 10**9, 64)
+        assert not hc["CpuQuota"] and not hc["CpuPeriod"]
+        assert (spawner.mem_limit, spawner.cpu_limit) == (8 * 1024**3, 4.0)
         assert hc["NetworkMode"] == network_name(tenant) and not hc["PortBindings"]
         assert attrs["Config"]["User"] == f"{ws.uid}:{ws.uid}"
         env = dict(e.split("=", 1) for e in attrs["Config"]["Env"])

@@ -108,6 +108,7 @@ class Browser:
         self.s.get(f"{self.hub_url}/hub/spawn/{username}", timeout=30)
         deadline = time.monotonic() + timeout
         last = None
+        delay = 0.1
         while time.monotonic() < deadline:
             last = self.s.get(f"{self.hub_url}/user/{username}/lab", timeout=10)
             if last.status_code == 200 and "jupyter-config-data" in last.text:
@@ -118,7 +119,8 @@ class Browser:
                     headers={"X-XSRFToken": xsrf or ""},
                     timeout=10,
                 )
-            time.sleep(0.1)
+            time.sleep(delay)
+            delay = min(1.0, delay * 1.5)  # as a browser's progress page would, not a busy loop
         raise TimeoutError(f"server of {username} not ready: {last.status_code if last else None}")
 
 

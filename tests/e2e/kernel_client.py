@@ -45,9 +45,8 @@ class Kernel:
     def __init__(self, hub_url: str, username: str, token: str, server: str = ""):
         self.base = f"{hub_url}/user/{username}/{server + '/' if server else ''}"
         self.headers = {"Authorization": f"token {token}"}
-        r = requests.post(
-            f"{self.base}api/kernels", json={"name": "shuyu"}, headers=self.headers, timeout=60
-        )
+        # No kernel name: the server starts its default (in a Shuyu workspace, the only one).
+        r = requests.post(f"{self.base}api/kernels", json={}, headers=self.headers, timeout=60)
         r.raise_for_status()
         self.kernel_id = r.json()["id"]
         self.spec = r.json()["name"]

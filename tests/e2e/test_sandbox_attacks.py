@@ -1,13 +1,20 @@
-"""Attacks on the tenant sandbox, run from inside a real workspace kernel through the proxy.
+"""Attacks on the tenant workspace, run from inside a real workspace kernel through the proxy.
 
 Each attack prints ``BLOCKED …`` when the platform stops it and ``LEAK …`` when it does not; a
 test passes only on BLOCKED without LEAK. The positive tests show the workspace still does its
 job: the hub API and the gateway answer, the home persists, every cell is audited.
+
+Every test runs once per spawner rendering of the workspace policy (``attack_lab.SPAWNERS``): the
+bubblewrap sandbox and a Docker container on a private engine. Where the engine cannot run, the
+Docker half is skipped with the reason. The few values that name the rendering's own objects
+(the host's address on the tenant's network, the workspace's interface, the firewall table) come
+from the lab; the claims are the same.
 """
 
 from __future__ import annotations
 
-import contextlib
+import ipaddress
+import sys
 import textwrap
 
 import pytest
@@ -15,7 +22,8 @@ import requests
 from sqlalchemy import text
 
 from spawner import netns
-from tests.e2e.attack_lab import build_lab, wait_for
+from tests import docker_engine as de
+from tests.e2e.attack_lab import SPAWNERS, build_lab, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -167,7 +175,7 @@ ATTACKS = [
     ),
     (
         "see the host's interfaces",
-        "ifs=[l.split(':')[0].strip() for l in open('/proc/net/dev').read().splitlines()[2:]]; print('BLOCKED' if all(i == 'lo' or i.startswith('syn') for i in ifs) else 'LEAK ' + str(ifs))",
+        "ifs=[l.split(':')[0].strip() for l in open('/proc/net/dev').read().splitlines()[2:]]; print('BLOCKED' if sorted(ifs) == sorted(['lo', {ns_if!r}]) else 'LEAK ' + str(ifs))",
     ),
     # escalate
     ("become root with su", "run(['su', '-c', 'id -u', 'root'], input='x\\n')"),
@@ -208,17 +216,44 @@ ATTACKS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    stop = []
+@pytest.fixture(scope="module", params=SPAWNERS)
+def lab(request, tmp_path_factory):
+    """The lab for one spawner; torn down completely, and loudly if anything resists."""
+    stop: list = []
+    lab_home = tmp_path_factory.mktemp(request.param)
     try:
-        lab, stop = build_lab(tmp_path_factory.mktemp("lab"))
+        try:
+            lab = build_lab(lab_home, stop, request.param)
+        except de.Unavailable as e:
+            reason = f"{request.param}: no Docker engine here: {e}"
+            print(f"SKIP {reason}", file=sys.stderr)
+            pytest.skip(reason)
         lab.kernel.execute(HELPERS)
         yield lab
     finally:
-        for fn in stop:
-            with contextlib.suppress(Exception):  # keep stopping the rest
+        if request.session.testsfailed:
+            log = lab_home / "logs" / "hub.log"
+            tail = log.read_text(errors="replace").splitlines()[-150:] if log.exists() else []
+            print(f"--- hub log ({request.param}) ---", *tail, sep="\n")
+        failures = []
+        for fn in reversed(stop):
+            try:  # keep stopping the rest
                 fn()
+            except Exception as e:
+                failures.append(f"{getattr(fn, '__qualname__', fn)}: {e}")
+        assert not failures, failures
+
+
+def test_when_the_lab_runs_then_the_workspaces_are_the_spawners_rendering(lab):
+    init = lab.kernel.execute("print(open('/proc/1/comm').read().strip())").out.strip()
+    for user in ("alice", "bob"):
+        link, target = lab.links[user], lab.targets[user]
+        host = ipaddress.ip_address(target.split("//")[1].split(":")[0])
+        if lab.spawner == "tenant-docker":
+            assert host in ipaddress.ip_network(link.subnet)  # the container on its tenant network
+        else:
+            assert str(host) == link.ns_ip  # the server in its tenant's namespace
+    assert init == ("docker-init" if lab.spawner == "tenant-docker" else "bwrap")
 
 
 @pytest.mark.parametrize("case, code", ATTACKS, ids=[a[0] for a in ATTACKS])

@@ -1,0 +1,100 @@
+"""The hub's side of ``TenantDockerSpawner``: whose server it is, and the workspace it gets.
+
+``spawner.docker`` only renders a :class:`~spawner.policy.Workspace`; finding the user's tenant
+needs the platform DB, which stays out of it. The hub config plugs :func:`workspace_factory` into
+``TenantDockerSpawner.workspace_factory``. The decision is the sandbox spawner's: the same tenant
+lookup, the same ``build_workspace``, the hub API and the gateway as the only endpoints, on the
+host's address of the tenant's own network (where the sandbox uses its tenant link).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from spawner.policy import Endpoint, Limits, Workspace, build_workspace
+
+CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+def default_system_paths() -> tuple[str, ...]:
+    """Host paths a workspace sees read-only, as in the sandbox: the system, the Python and its
+    environment, and the checkout's kernel-side packages (not the hub's code)."""
+    paths = ["/usr", sys.base_prefix, sys.prefix, str(CHECKOUT / "sdk"), str(CHECKOUT / "kernels")]
+    return tuple(dict.fromkeys(p for p in paths if p))
+
+
+_DATABASES: dict[str, Any] = {}  # one engine (and connection pool) per DB URL and hub process
+_LOCK = threading.Lock()
+
+
+def tenant_of(db_url: str, username: str) -> tuple[int, str]:
+    """``(tenant id, tenant group)`` of a processor staff member, as the sandbox spawner finds it.
+
+    Raises:
+        RuntimeError: the user is no staff member of a tenant, so has no workspace.
+    """
+    from hub.admission import load_staff
+    from hub.db.engine import Database
+
+    with _LOCK:
+        db = _DATABASES.get(db_url) or _DATABASES.setdefault(db_url, Database(db_url))
+    with db.session() as s:
+        staff = load_staff(s, username)
+        if staff is None or staff.tenant is None:
+            raise RuntimeError("only processor staff of a tenant have a workspace")
+        return staff.tenant.id, staff.tenant.group
+
+
+def workspace_factory(
+    *,
+    db_url: str,
+    workspaces_root: str,
+    hub_port: int,
+    gateway_port: int,
+    system_paths: tuple[str, ...] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Callable[[Any], Workspace]:
+    """A ``TenantDockerSpawner.workspace_factory`` deciding each server's workspace.
+
+    Args:
+        db_url: the platform DB, where the user's tenant is found.
+        workspaces_root: host folder holding tenant homes and shared folders.
+        hub_port: port of the hub API on the host (bound on every address, the tenant network's
+            gateway among them).
+        gateway_port: port of the data gateway on the host.
+        system_paths: host paths mounted read-only (default :func:`default_system_paths`).
+        env: variables added to the workspace's environment (the server's own configuration,
+            e.g. ``JUPYTER_CONFIG_PATH``); the hub's environment still passes only through the
+            policy's allow-list.
+    """
+    paths = tuple(system_paths) if system_paths is not None else default_system_paths()
+    extra = dict(env or {})
+
+    def factory(spawner: Any) -> Workspace:
+        tenant_id, tenant = tenant_of(db_url, spawner.user.name)
+        host = spawner.gateway_of(tenant_id)
+        defaults = Limits()
+        ws = build_workspace(
+            tenant=tenant,
+            tenant_id=tenant_id,
+            username=spawner.user.name,
+            workspaces_root=workspaces_root,
+            system_paths=paths,
+            hub_env={},  # the spawn's own variables are filtered in at container creation
+            hub=Endpoint("hub", host, hub_port),
+            gateway=Endpoint("gateway", host, gateway_port),
+            limits=Limits(
+                memory_bytes=int(spawner.mem_limit or defaults.memory_bytes),
+                cpus=float(spawner.cpu_limit or defaults.cpus),
+                pids=int(spawner.pids_limit or defaults.pids),
+            ),
+            port=spawner.port,
+        )
+        return replace(ws, env={**ws.env, **extra}) if extra else ws
+
+    return factory
