@@ -122,7 +122,10 @@ elif SPAWNER == "tenant-docker":
         workspaces_root=str(HOME / "workspaces"),
         hub_port=HUB_PORT,
         gateway_port=GATEWAY_PORT,
-        env={"JUPYTER_CONFIG_PATH": str(CHECKOUT / "kernels" / "jupyter_config")},
+        env={
+            "JUPYTER_CONFIG_PATH": str(CHECKOUT / "kernels" / "jupyter_config"),
+            "PYTHONPATH": str(CHECKOUT / "kernels" / "shims"),
+        },
     )
 else:  # JupyterHub's stock spawner, for comparison benchmarks only
     c.Spawner.cmd = [str(VENV_BIN / "jupyterhub-singleuser")]

@@ -14,6 +14,8 @@ from the lab; the claims are the same.
 from __future__ import annotations
 
 import ipaddress
+import json
+import re
 import sys
 import textwrap
 
@@ -431,3 +433,24 @@ def test_when_the_server_restarts_then_the_home_is_kept(lab):
         lab.kernel.execute("print(open('/home/workspace/persist.txt').read())").out.strip()
         == "still here"
     )
+
+
+def test_when_the_workspace_starts_then_the_sdk_imports_and_lab_offers_chinese_without_downloads(
+    lab,
+):
+    assert lab.kernel.execute("import sdk; print(sdk.__name__)").out.strip() == "sdk"
+    headers = {"Authorization": f"token {lab.tokens['alice']}"}
+    base = f"{lab.hub.url}/user/alice"
+    languages = requests.get(f"{base}/lab/api/translations", headers=headers, timeout=10).json()[
+        "data"
+    ]
+    assert "zh_CN" in languages
+    page = requests.get(f"{base}/lab", headers=headers, timeout=10).text
+    config = json.loads(
+        re.search(r'id="jupyter-config-data"[^>]*>(.*?)</script>', page, re.S).group(1)
+    )
+    assert {
+        "@jupyterlab/docmanager-extension:download",
+        "@jupyterlab/filebrowser-extension:download",
+    } <= set(config["disabledExtensions"])
+    assert config["extensionManager"]["can_install"] is False
