@@ -96,8 +96,15 @@ def ensure(link: TenantLink, ports: tuple[int, ...]) -> None:
         _run(*ns, "ip", "link", "set", link.ns_if, "up")
         _run(*ns, "ip", "link", "set", "lo", "up")
         # No default route: only the /30 to the host exists inside.
-    _run("nft", "delete", "table", "inet", link.table, check=False)
-    _run("nft", "-f", "-", input=nft_ruleset(link, ports))
+    # One nft transaction: create-if-missing, delete, define. Re-applying never leaves a moment
+    # without the table while the tenant's other servers are running.
+    _run(
+        "nft",
+        "-f",
+        "-",
+        input=f"table inet {link.table}\ndelete table inet {link.table}\n"
+        + nft_ruleset(link, ports),
+    )
 
 
 def pids(link: TenantLink) -> list[int]:

@@ -16,6 +16,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path, PurePosixPath
 
 from jupyterhub.spawner import Spawner
@@ -207,7 +208,6 @@ class TenantSandboxSpawner(Spawner):
             Path(path).mkdir(parents=True, exist_ok=True)
             os.chown(path, ws.uid, ws.uid)
             os.chmod(path, mode)
-        netns.ensure(link, allowed_ports(ws))
         groups = cgroups.create(self.group_name, ws.limits)
         run = Path(self.runtime_root) / self.group_name
         run.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -224,11 +224,31 @@ class TenantSandboxSpawner(Spawner):
 
     def launch(self, ws: Workspace, server: list[str], env: dict) -> subprocess.Popen:
         """Prepare the tenant's link, cgroups and folders and start ``server`` in the sandbox."""
-        launch, options, inside = self._prepare(ws, server)
-        log_path = Path(self.runtime_root) / self.group_name / "server.log"
-        proc = _popen([*launch, "bwrap"], options, inside, env, log_path, self.seccomp_filter())
-        self.pid, self.tenant_id, self._proc = proc.pid, ws.tenant_id, proc
+        with _links_lock:  # concurrent spawns and stops of one tenant share its link
+            netns.ensure(netns.tenant_link(ws.tenant_id), allowed_ports(ws))
+            _link_users[ws.tenant_id] = _link_users.get(ws.tenant_id, 0) + 1
+        self.tenant_id = ws.tenant_id
+        try:
+            launch, options, inside = self._prepare(ws, server)
+            log_path = Path(self.runtime_root) / self.group_name / "server.log"
+            proc = _popen([*launch, "bwrap"], options, inside, env, log_path, self.seccomp_filter())
+        except BaseException:
+            self._release_link()
+            raise
+        self.pid, self._proc = proc.pid, proc
         return proc
+
+    def _release_link(self) -> None:
+        """Drop this server's use of its tenant link; remove the link when nobody uses it."""
+        if not self.tenant_id:
+            return
+        with _links_lock:
+            users = max(0, _link_users.get(self.tenant_id, 0) - 1)
+            _link_users[self.tenant_id] = users
+            link = netns.tenant_link(self.tenant_id)
+            if users == 0 and not netns.pids(link):
+                netns.remove(link)
+        self.tenant_id = 0
 
     async def start(self):
         tenant_id, tenant = await asyncio.to_thread(self._tenant)
@@ -243,7 +263,14 @@ class TenantSandboxSpawner(Spawner):
             f"--config={CHECKOUT / 'kernels' / 'jupyter_server_config.py'}",
             *self.get_args(),
         ]
-        await asyncio.to_thread(self.launch, ws, server, env)
+        try:
+            await asyncio.to_thread(self.launch, ws, server, env)
+        except (OSError, subprocess.SubprocessError) as e:
+            # The details (commands, paths) go to the hub's log; the user gets the reason only.
+            self.log.error("Sandbox for %s could not start: %s", self.user.name, e)
+            raise RuntimeError(
+                "工作空间启动失败，请稍后再试 / the workspace could not start; try again later"
+            ) from None
         await self._wait_listening(netns.tenant_link(tenant_id).ns_ip, self.port)
         return (netns.tenant_link(tenant_id).ns_ip, self.port)
 
@@ -290,11 +317,12 @@ class TenantSandboxSpawner(Spawner):
                         os.killpg(self.pid, signal.SIGKILL)
                     proc.wait(timeout=5)
         cgroups.remove(self.group_name)
-        if self.tenant_id:
-            link = netns.tenant_link(self.tenant_id)
-            if not netns.pids(link):
-                netns.remove(link)
+        self._release_link()
         self._proc = None
+
+
+_links_lock = threading.Lock()
+_link_users: dict[int, int] = {}  # servers of this hub process using each tenant link
 
 
 def _popen(

@@ -96,3 +96,61 @@ def test_when_the_hub_restarts_then_stale_links_and_groups_are_removed(tmp_path)
     removed = cleanup_stale()
     assert link.netns in removed["links"] and "cycler-stale" in removed["cgroups"]
     assert leftovers()["netns"] == [] and leftovers()["tables"] == []
+
+
+def test_when_colleagues_spawn_and_stop_at_once_then_the_shared_link_holds_and_is_removed_last(
+    tmp_path,
+):
+    import threading
+
+    tenant_id = TENANTS[1]
+    link = netns.tenant_link(tenant_id)
+    spawners = [
+        TenantSandboxSpawner(
+            user=SimpleNamespace(name=f"cycler{i}"),
+            runtime_root=str(tmp_path / "run"),
+            workspaces_root=str(tmp_path / "ws"),
+        )
+        for i in range(8)
+    ]
+    errors = []
+
+    def start(i, s):
+        ws = build_workspace(
+            tenant=f"tenant-cycle{tenant_id}",
+            tenant_id=tenant_id,
+            username=f"cycler{i}",
+            workspaces_root=str(tmp_path / "ws"),
+            system_paths=("/usr",),
+            hub_env={},
+            hub=Endpoint("hub", link.host_ip, 8081),
+            gateway=Endpoint("gateway", link.host_ip, 8090),
+            limits=Limits(256 * 1024**2, 0.5, 32),
+        )
+        try:
+            s.launch(ws, ["/usr/bin/sleep", "60"], {"PATH": "/usr/bin"})
+        except Exception as e:  # collected and asserted below
+            errors.append(e)
+
+    try:
+        threads = [threading.Thread(target=start, args=(i, s)) for i, s in enumerate(spawners)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        for s in spawners[:-1]:
+            s._stop(now=True)
+            assert netns.exists(link), "the link went away while a colleague's server still runs"
+        spawners[-1]._stop(now=True)
+        assert leftovers() == {
+            "netns": [],
+            "tables": [],
+            "veths": [],
+            "cgroups": [],
+            "processes": [],
+        }
+    finally:
+        for s in spawners:
+            s._stop(now=True)
+        netns.remove(link)
