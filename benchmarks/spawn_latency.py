@@ -64,6 +64,21 @@ def make_world(hub_home: Path, users: int) -> tuple[str, dict[str, str]]:
     return db_url, secrets
 
 
+def docker_engine(db_url: str, stop: list) -> dict:
+    """A private Docker engine and the offline workspace image (as the attack lab starts them)."""
+    from sqlalchemy import select
+
+    from hub.db.models import Tenant
+    from tests.e2e.attack_lab import start_docker
+
+    db = Database(db_url)
+    with db.session() as s:
+        tenants = {f"t{t.id}": (t.id, t.group) for t in s.scalars(select(Tenant))}
+    db.dispose()
+    env, _links = start_docker(tenants, stop)
+    return env
+
+
 def ready(hub: HubProcess, user: str, secret: str) -> tuple[float, float, str]:
     """Seconds from the login form post to JupyterLab answering, and to ``1 + 1`` answered by a
     kernel of the new server; and the user's API token."""
@@ -120,6 +135,9 @@ def run(spawner: str, concurrent: int, idle: int) -> None:
     db_url, secrets = make_world(hub_home, users)
     hub = HubProcess(hub_home, db_url)
     hub.env["SHUYU_SPAWNER"] = spawner
+    stop: list = []
+    if spawner == "tenant-docker":
+        hub.env.update(docker_engine(db_url, stop))
     t0 = time.perf_counter()
     hub.start()
     print(f"{spawner}: hub start {time.perf_counter() - t0:.2f} s")
@@ -183,6 +201,8 @@ def run(spawner: str, concurrent: int, idle: int) -> None:
             stop_all(hub, idle_sessions)
     finally:
         hub.stop()
+        for fn in reversed(stop):
+            fn()
 
 
 def main() -> None:
