@@ -45,6 +45,22 @@ def _tenant_processes() -> list[int]:
     return found
 
 
+def cycle_workspace(tmp_path: Path, tenant_id: int, username: str):
+    """A workspace of a made-up tenant whose server is a plain ``sleep``."""
+    link = netns.tenant_link(tenant_id)
+    return build_workspace(
+        tenant=f"tenant-cycle{tenant_id}",
+        tenant_id=tenant_id,
+        username=username,
+        workspaces_root=str(tmp_path / "ws"),
+        system_paths=("/usr",),
+        hub_env={},
+        hub=Endpoint("hub", link.host_ip, 8081),
+        gateway=Endpoint("gateway", link.host_ip, 8090),
+        limits=Limits(256 * 1024**2, 0.5, 32),
+    )
+
+
 def test_when_100_sandboxes_start_and_stop_then_nothing_is_left_behind(tmp_path):
     spawner = TenantSandboxSpawner(
         user=SimpleNamespace(name="cycler"),
@@ -53,19 +69,7 @@ def test_when_100_sandboxes_start_and_stop_then_nothing_is_left_behind(tmp_path)
     )
     try:
         for i in range(100):
-            tenant_id = TENANTS[i % len(TENANTS)]
-            link = netns.tenant_link(tenant_id)
-            ws = build_workspace(
-                tenant=f"tenant-cycle{tenant_id}",
-                tenant_id=tenant_id,
-                username="cycler",
-                workspaces_root=str(tmp_path / "ws"),
-                system_paths=("/usr",),
-                hub_env={},
-                hub=Endpoint("hub", link.host_ip, 8081),
-                gateway=Endpoint("gateway", link.host_ip, 8090),
-                limits=Limits(256 * 1024**2, 0.5, 32),
-            )
+            ws = cycle_workspace(tmp_path, TENANTS[i % len(TENANTS)], "cycler")
             proc = spawner.launch(ws, ["/usr/bin/sleep", "60"], {"PATH": "/usr/bin"})
             deadline = time.monotonic() + 5
             while not _tenant_processes() and time.monotonic() < deadline:
@@ -116,17 +120,7 @@ def test_when_colleagues_spawn_and_stop_at_once_then_the_shared_link_holds_and_i
     errors = []
 
     def start(i, s):
-        ws = build_workspace(
-            tenant=f"tenant-cycle{tenant_id}",
-            tenant_id=tenant_id,
-            username=f"cycler{i}",
-            workspaces_root=str(tmp_path / "ws"),
-            system_paths=("/usr",),
-            hub_env={},
-            hub=Endpoint("hub", link.host_ip, 8081),
-            gateway=Endpoint("gateway", link.host_ip, 8090),
-            limits=Limits(256 * 1024**2, 0.5, 32),
-        )
+        ws = cycle_workspace(tmp_path, tenant_id, f"cycler{i}")
         try:
             s.launch(ws, ["/usr/bin/sleep", "60"], {"PATH": "/usr/bin"})
         except Exception as e:  # collected and asserted below
