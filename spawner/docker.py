@@ -24,11 +24,9 @@ import errno
 import hashlib
 import ipaddress
 import json
-import os
 import re
 import shutil
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 from docker.errors import APIError, NotFound
@@ -37,6 +35,7 @@ from traitlets import Bool, Integer, Unicode, default, validate
 from traitlets import Callable as CallableTrait
 
 from spawner import seccomp
+from spawner.folders import prepare_folders  # noqa: F401 - part of this module's API
 from spawner.policy import SANDBOX_HOME, Workspace, allowed_ports, workspace_env
 
 LABEL = "org.shuyu"  # prefix of every label this module puts on Docker objects
@@ -262,17 +261,6 @@ def container_spec(ws: Workspace, image: str, network: str, cmd: list[str]) -> d
         },
         "host_config": host_config,
     }
-
-
-def prepare_folders(ws: Workspace) -> None:
-    """Create the home (0700) and the tenant's shared folder (0770), owned by the tenant's uid.
-
-    Docker would make a missing bind source itself, owned by root and unwritable for the workspace.
-    """
-    for path, mode in ((ws.home, 0o700), (ws.shared, 0o770)):
-        Path(path).mkdir(parents=True, exist_ok=True)
-        os.chown(path, ws.uid, ws.uid)
-        os.chmod(path, mode)
 
 
 def nft_table(bridge_iface: str) -> str:

@@ -15,7 +15,7 @@ from pathlib import PurePosixPath
 
 UID_BASE = 200_000  # tenant uids live above every system and login uid
 SANDBOX_HOME = "/home/workspace"  # the staff member's home inside the workspace
-SANDBOX_SHARED = "/srv/shared"  # the tenant's shared folder inside the workspace
+SANDBOX_SHARED = f"{SANDBOX_HOME}/shared"  # the tenant's shared folder, visible in JupyterLab
 
 # Environment the hub hands a single-user server that it may keep: an allow-list, so a variable the
 # hub adds later (or the hub's own environment: database URLs, secrets, paths of the domain store)

@@ -24,6 +24,7 @@ from traitlets import Integer, List, Unicode, default
 
 from hub import home
 from spawner import cgroups, netns, seccomp
+from spawner.folders import prepare_folders
 from spawner.policy import SANDBOX_HOME, Endpoint, Limits, Workspace, allowed_ports, build_workspace
 
 CHECKOUT = Path(__file__).resolve().parent.parent
@@ -204,10 +205,7 @@ class TenantSandboxSpawner(Spawner):
         options (given to bwrap on a pipe, so host paths are not in the sandbox's view of its
         pid 1) and the command run inside."""
         link = netns.tenant_link(ws.tenant_id)
-        for path, mode in ((ws.home, 0o700), (ws.shared, 0o770)):
-            Path(path).mkdir(parents=True, exist_ok=True)
-            os.chown(path, ws.uid, ws.uid)
-            os.chmod(path, mode)
+        prepare_folders(ws)
         groups = cgroups.create(self.group_name, ws.limits)
         run = Path(self.runtime_root) / self.group_name
         run.mkdir(parents=True, exist_ok=True, mode=0o700)

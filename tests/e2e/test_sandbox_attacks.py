@@ -18,12 +18,15 @@ import json
 import re
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 import requests
 from sqlalchemy import text
 
+from hub.demo import world
 from spawner import netns
+from spawner.policy import UID_BASE
 from tests import docker_engine as de
 from tests.e2e.attack_lab import SPAWNERS, build_lab, wait_for
 
@@ -454,3 +457,17 @@ def test_when_the_workspace_starts_then_the_sdk_imports_and_lab_offers_chinese_w
         "@jupyterlab/filebrowser-extension:download",
     } <= set(config["disabledExtensions"])
     assert config["extensionManager"]["can_install"] is False
+
+
+def test_when_a_colleague_shares_a_file_then_it_shows_in_the_shared_folder_of_jupyterlab(lab):
+    lab.kernel.execute("open('/home/workspace/shared/for-the-team.txt', 'w').write('hello')")
+    headers = {"Authorization": f"token {lab.tokens['alice']}"}
+    listing = requests.get(
+        f"{lab.hub.url}/user/alice/api/contents/shared", headers=headers, timeout=10
+    ).json()
+    assert "for-the-team.txt" in [item["name"] for item in listing["content"]]
+    group = f"tenant-{world.TENANTS[0]['uscc'].lower()}"
+    shared = Path(lab.values["home"]) / "workspaces" / group / "shared"
+    assert (
+        shared / "for-the-team.txt"
+    ).stat().st_uid >= UID_BASE  # written by the tenant, not root
