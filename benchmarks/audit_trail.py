@@ -33,7 +33,7 @@ def _events(n: int, start: int = 0):
     ]
 
 
-def bench(db: Database, events: int, single: int, threads: int) -> dict:
+def bench(db: Database, events: int, single: int, threads: int, callers: int = 32) -> dict:
     # one event per transaction, from several threads as concurrent requests would
     per_thread = single // threads
 
@@ -50,9 +50,9 @@ def bench(db: Database, events: int, single: int, threads: int) -> dict:
         t.join()
     single_rate = per_thread * threads / (time.perf_counter() - t0)
 
-    # group commit: 32 concurrent callers, each waiting for its own event's commit
+    # group commit: concurrent callers, each waiting for its own event's commit
     writer = audit.AuditWriter(db)
-    group_threads, group_each = 32, max(1, single // 8)
+    group_threads, group_each = callers, max(1, single * 4 // callers)
 
     def grouped():
         for _ in range(group_each):
@@ -97,6 +97,9 @@ def main() -> None:
     p.add_argument("--single", type=int, default=4000)
     p.add_argument("--threads", type=int, default=4)
     p.add_argument("--backends", default="sqlite,postgres")
+    p.add_argument(
+        "--callers", type=int, default=32, help="concurrent callers of the group committer"
+    )
     a = p.parse_args()
     for backend in a.backends.split(","):
         if backend == "sqlite":
@@ -113,10 +116,10 @@ def main() -> None:
             name = f"shuyu_bench_{uuid.uuid4().hex[:8]}"
             db = Database(pg_from_template(tpl, name))
             cleanup = (name, tpl)
-        r = bench(db, a.events, a.single, a.threads)
+        r = bench(db, a.events, a.single, a.threads, a.callers)
         print(
             f"{backend}: append one-per-transaction {r['single_per_s']:,.0f}/s ({a.threads} threads); "
-            f"group commit {r['group_per_s']:,.0f}/s (32 callers); append batched {r['batch_per_s']:,.0f}/s; verify {r['count']:,} events in {r['verify_s']:.2f} s"
+            f"group commit {r['group_per_s']:,.0f}/s ({a.callers} callers); append batched {r['batch_per_s']:,.0f}/s; verify {r['count']:,} events in {r['verify_s']:.2f} s"
         )
         db.dispose()
         if cleanup:
