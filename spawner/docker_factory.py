@@ -46,7 +46,9 @@ def tenant_of(db_url: str, username: str) -> tuple[int, str]:
     with db.session() as s:
         staff = load_staff(s, username)
         if staff is None or staff.tenant is None:
-            raise RuntimeError("only processor staff of a tenant have a workspace")
+            raise RuntimeError(
+                "仅加工使用主体人员有工作空间 / only processor staff of a tenant have a workspace"
+            )
         return staff.tenant.id, staff.tenant.group
 
 

@@ -170,7 +170,9 @@ class TenantSandboxSpawner(Spawner):
         with TenantSandboxSpawner._db.session() as s:
             staff = load_staff(s, self.user.name)
             if staff is None or staff.tenant is None:
-                raise RuntimeError("only processor staff of a tenant have a workspace")
+                raise RuntimeError(
+                    "仅加工使用主体人员有工作空间 / only processor staff of a tenant have a workspace"
+                )
             return staff.tenant.id, staff.tenant.group
 
     def workspace(self, tenant_id: int, tenant: str) -> Workspace:
