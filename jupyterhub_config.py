@@ -87,6 +87,7 @@ c.Spawner.mem_limit = "2G"
 c.Spawner.cpu_limit = 1.0
 
 if SPAWNER == "tenant-sandbox":
+    from spawner.netns import ensure_host_guard
     from spawner.sandbox import cleanup_stale
 
     # Workspaces reach the hub API on their tenant link's host address; the firewall admits only
@@ -100,8 +101,12 @@ if SPAWNER == "tenant-sandbox":
     c.TenantSandboxSpawner.hub_port = HUB_PORT
     c.TenantSandboxSpawner.pids_limit = 256
     cleanup_stale()
+    ensure_host_guard((HUB_PORT, GATEWAY_PORT))
 elif SPAWNER == "tenant-docker":
     from spawner.docker_factory import workspace_factory
+    from spawner.netns import ensure_host_guard
+
+    ensure_host_guard((HUB_PORT, GATEWAY_PORT))
 
     # One container per server on its tenant's internal Docker network; each tenant's subnet is
     # cut from the pool by tenant id, so the workspace reaches the hub API and the gateway on its

@@ -145,3 +145,35 @@ def cleanup_stale() -> list[str]:
             _run("nft", "delete", "table", "inet", m[1], check=False)
             removed.append(m[1])
     return removed
+
+
+HOST_GUARD = "shuyu_host"
+
+
+def host_guard_ruleset(ports: tuple[int, ...]) -> str:
+    """The hub API and the gateway listen on every address so that each tenant link reaches them;
+    this table keeps those ports closed to every other interface (the outside world)."""
+    allowed = ", ".join(str(p) for p in sorted(set(ports)))
+    return f"""
+table inet {HOST_GUARD} {{
+    chain input {{
+        type filter hook input priority -20; policy accept;
+        tcp dport {{ {allowed} }} iifname != "lo" iifname != "syh*" iifname != "shy-*" counter drop
+    }}
+}}
+"""
+
+
+def ensure_host_guard(ports: tuple[int, ...]) -> None:
+    """Install (or atomically replace) the host guard table."""
+    _run(
+        "nft",
+        "-f",
+        "-",
+        input=f"table inet {HOST_GUARD}\ndelete table inet {HOST_GUARD}\n"
+        + host_guard_ruleset(ports),
+    )
+
+
+def remove_host_guard() -> None:
+    _run("nft", "delete", "table", "inet", HOST_GUARD, check=False)

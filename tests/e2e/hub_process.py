@@ -76,6 +76,10 @@ class HubProcess:
             self.proc.wait(timeout=30)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)  # anything left in its process group
+        if self.env.get("SHUYU_SPAWNER", "tenant-sandbox") != "simple":
+            from spawner.netns import remove_host_guard
+
+            remove_host_guard()  # the hub's firewall table: tests leave no rule behind
         self.proc.wait(timeout=10)
 
     def tail(self, n: int = 80) -> str:

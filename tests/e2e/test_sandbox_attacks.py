@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -28,7 +29,7 @@ from hub.demo import world
 from spawner import netns
 from spawner.policy import UID_BASE
 from tests import docker_engine as de
-from tests.e2e.attack_lab import SPAWNERS, build_lab, wait_for
+from tests.e2e.attack_lab import OUTSIDE_HOST_IP, OUTSIDE_NS, SPAWNERS, build_lab, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -471,3 +472,23 @@ def test_when_a_colleague_shares_a_file_then_it_shows_in_the_shared_folder_of_ju
     assert (
         shared / "for-the-team.txt"
     ).stat().st_uid >= UID_BASE  # written by the tenant, not root
+
+
+def outside_connect(host: str, port: int) -> bool:
+    """Whether the simulated outside host (a namespace of this test) can open ``host:port``."""
+    code = f"import socket; s = socket.socket(); s.settimeout(2); print(s.connect_ex(({host!r}, {port})))"
+    out = subprocess.run(
+        ["ip", "netns", "exec", OUTSIDE_NS, sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    ).stdout.strip()
+    return out == "0"
+
+
+def test_when_the_outside_world_knocks_then_the_hub_api_and_gateway_ports_stay_closed(lab):
+    # The outside host reaches the host (a decoy listening on every address answers it) ...
+    assert outside_connect(OUTSIDE_HOST_IP, lab.values["decoy_port"])
+    # ... but not the hub API or the gateway, which listen on every address for the tenant links.
+    assert not outside_connect(OUTSIDE_HOST_IP, lab.values["hub_port"])
+    assert not outside_connect(OUTSIDE_HOST_IP, lab.values["gateway_port"])
