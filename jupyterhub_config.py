@@ -8,10 +8,15 @@ import os
 import sys
 from pathlib import Path
 
+from jupyterhub.app import JupyterHub
+
 from hub import home
 from hub.auth.scopes import CUSTOM_SCOPES, ROLES
 
 c = get_config()  # noqa: F821 - provided by JupyterHub
+# Loaded by the hub itself (not by a tool that only reads a setting, like the shuyu CLI): only
+# then may the configuration touch the host (firewall tables, stale workspace links).
+HUB_PROCESS = JupyterHub.initialized()
 
 HOME = home.shuyu_home()
 CHECKOUT = Path(__file__).resolve().parent
@@ -100,13 +105,15 @@ if SPAWNER == "tenant-sandbox":
     c.TenantSandboxSpawner.gateway_port = GATEWAY_PORT
     c.TenantSandboxSpawner.hub_port = HUB_PORT
     c.TenantSandboxSpawner.pids_limit = 256
-    cleanup_stale()
-    ensure_host_guard((HUB_PORT, GATEWAY_PORT))
+    if HUB_PROCESS:
+        cleanup_stale()
+        ensure_host_guard((HUB_PORT, GATEWAY_PORT))
 elif SPAWNER == "tenant-docker":
     from spawner.docker_factory import workspace_factory
     from spawner.netns import ensure_host_guard
 
-    ensure_host_guard((HUB_PORT, GATEWAY_PORT))
+    if HUB_PROCESS:
+        ensure_host_guard((HUB_PORT, GATEWAY_PORT))
 
     # One container per server on its tenant's internal Docker network; each tenant's subnet is
     # cut from the pool by tenant id, so the workspace reaches the hub API and the gateway on its
