@@ -8,15 +8,14 @@ import os
 import sys
 from pathlib import Path
 
-from jupyterhub.app import JupyterHub
-
 from hub import home
 from hub.auth.scopes import CUSTOM_SCOPES, ROLES
 
 c = get_config()  # noqa: F821 - provided by JupyterHub
 # Loaded by the hub itself (not by a tool that only reads a setting, like the shuyu CLI): only
 # then may the configuration touch the host (firewall tables, stale workspace links).
-HUB_PROCESS = JupyterHub.initialized()
+_hub_app = sys.modules.get("jupyterhub.app")  # not imported by tools that only read a setting
+HUB_PROCESS = _hub_app is not None and _hub_app.JupyterHub.initialized()
 
 HOME = home.shuyu_home()
 CHECKOUT = Path(__file__).resolve().parent

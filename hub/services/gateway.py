@@ -37,9 +37,10 @@ class GatewayHandler(web.RequestHandler):
 
     def write_error(self, status_code: int, **kwargs) -> None:
         exc = kwargs.get("exc_info", (None, None))[1]
-        message = (
-            exc.log_message if isinstance(exc, web.HTTPError) and exc.log_message else self._reason
-        )
+        if isinstance(exc, web.HTTPError) and exc.log_message:
+            message = exc.log_message
+        else:  # details stay in the log, never in the answer
+            message = "网关内部错误 / internal gateway error"
         self.finish({"error": message, "status": status_code})
 
     async def prepare(self) -> None:
@@ -125,7 +126,8 @@ def main() -> None:
     port = int(os.environ.get("SHUYU_GATEWAY_PORT", "8090"))
     # Workspaces reach the gateway on their tenant link's host address; the firewall admits
     # only this port (and the hub API) from each tenant network.
-    server = httpserver.HTTPServer(app, xheaders=True)
+    # No xheaders: workspaces call the gateway directly, so forwarded-for headers are theirs to forge.
+    server = httpserver.HTTPServer(app)
     server.listen(port, os.environ.get("SHUYU_GATEWAY_BIND", "0.0.0.0"))
     log.info("gateway listening on port %s under %s", port, prefix)
     loop = ioloop.IOLoop.current()

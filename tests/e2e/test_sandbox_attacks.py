@@ -492,3 +492,50 @@ def test_when_the_outside_world_knocks_then_the_hub_api_and_gateway_ports_stay_c
     # ... but not the hub API or the gateway, which listen on every address for the tenant links.
     assert not outside_connect(OUTSIDE_HOST_IP, lab.values["hub_port"])
     assert not outside_connect(OUTSIDE_HOST_IP, lab.values["gateway_port"])
+
+
+@pytest.mark.parametrize(
+    "case, headers, expected",
+    [
+        ("no token", {}, 401),
+        ("a forged token", {"Authorization": "token 0123456789abcdef0123456789abcdef"}, 403),
+    ],
+)
+def test_when_the_gateway_is_called_without_a_valid_token_then_it_refuses(
+    lab, case, headers, expected
+):
+    code = (
+        "req = urllib.request.Request(os.environ['SHUYU_GATEWAY_URL'] + '/services/gateway/api/executions',"
+        f" method='POST', data=b'{{}}', headers={headers!r})\n"
+        "try:\n"
+        "    urllib.request.urlopen(req, timeout=10); print('LEAK accepted')\n"
+        "except urllib.error.HTTPError as e:\n"
+        "    print('BLOCKED', e.code)\n"
+    )
+    result = lab.kernel.execute(code)
+    assert result.out.split() == ["BLOCKED", str(expected)], (case, result)
+
+
+def test_when_the_tenant_is_suspended_then_its_cells_no_longer_run(lab):
+    from hub.ops import Ctx, tenants
+
+    name = world.TENANTS[0]["name"]
+    with lab.db.session() as s:
+        tenants.change_status(
+            Ctx(session=s, actor="attack-suite"), name, "suspend", "抽查 / spot check"
+        )
+    try:
+        result = lab.kernel.execute("print('ran while suspended')", timeout=30)
+        assert "ran while suspended" not in result.out, result
+    finally:
+        with lab.db.session() as s:
+            tenants.change_status(
+                Ctx(session=s, actor="attack-suite"), name, "reinstate", "恢复 / restored"
+            )
+    from tests.e2e.kernel_client import Kernel
+
+    lab.kernel = Kernel(
+        lab.hub.url, "alice", lab.tokens["alice"]
+    )  # the refused cell closed the channel
+    lab.kernel.execute(HELPERS)
+    assert lab.kernel.execute("print('back')").out.strip() == "back"
