@@ -92,7 +92,7 @@ c.Spawner.cpu_limit = 1.0
 
 if SPAWNER == "tenant-sandbox":
     from spawner.netns import ensure_host_guard
-    from spawner.sandbox import cleanup_stale
+    from spawner.sandbox import cleanup_stale, prestart_zygote
 
     # Workspaces reach the hub API on their tenant link's host address; the firewall admits only
     # the hub and gateway ports from each tenant namespace.
@@ -107,6 +107,7 @@ if SPAWNER == "tenant-sandbox":
     if HUB_PROCESS:
         cleanup_stale()
         ensure_host_guard((HUB_PORT, GATEWAY_PORT))
+        prestart_zygote()
 elif SPAWNER == "tenant-docker":
     from spawner.docker_factory import workspace_factory
     from spawner.netns import ensure_host_guard

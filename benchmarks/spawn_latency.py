@@ -11,6 +11,7 @@ tenants. "Ready" means: logged in with password + TOTP, server started, a kernel
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import threading
@@ -79,18 +80,28 @@ def docker_engine(db_url: str, stop: list) -> dict:
     return env
 
 
-def ready(hub: HubProcess, user: str, secret: str) -> tuple[float, float, str]:
-    """Seconds from the login form post to JupyterLab answering, and to ``1 + 1`` answered by a
-    kernel of the new server; and the user's API token."""
+def login(hub: HubProcess, user: str, secret: str) -> Browser:
     b = Browser(hub.url)
-    t0 = time.perf_counter()
     assert b.login(user, world.PASSWORD, pyotp.TOTP(secret).now()).status_code == 302
+    return b
+
+
+def spawn_to_kernel(hub: HubProcess, b: Browser, user: str, t0: float) -> tuple[float, float, str]:
+    """Start the server, then a kernel that answers ``1 + 1``: seconds since ``t0`` until
+    JupyterLab answered and until the kernel answered; and the user's API token."""
     b.start_server(user, timeout=180)
     lab = time.perf_counter() - t0
     token = user_token(b, hub.url, user)
     kernel = Kernel(hub.url, user, token)
     assert kernel.execute("1 + 1").data == ["2"]
     return lab, time.perf_counter() - t0, token
+
+
+def ready(hub: HubProcess, user: str, secret: str) -> tuple[float, float, str]:
+    """Seconds from the login form post to JupyterLab answering, and to ``1 + 1`` answered by a
+    kernel of the new server; and the user's API token."""
+    t0 = time.perf_counter()
+    return spawn_to_kernel(hub, login(hub, user, secret), user, t0)
 
 
 def stop_all(hub: HubProcess, sessions: list[tuple[str, str]]) -> None:
@@ -129,8 +140,58 @@ def server_memory(user_count: int) -> float:
     return total / 1024 / max(user_count, 1)
 
 
+CPU_KINDS = (
+    ("kernel", b"ipykernel"),
+    ("server", b"jupyterhub-singleuser"),
+    ("zygote", b"spawner.zygote"),
+    ("hub", b"jupyterhub"),
+    ("gateway", b"hub.services.gateway"),
+    ("proxy", b"configurable-http-proxy"),
+)
+
+
+def cpu_by_kind() -> dict[str, float]:
+    """CPU seconds used so far by the live processes of each kind (hub, proxy, servers, ...)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    totals: dict[str, float] = {}
+    for p in Path("/proc").iterdir():
+        if not p.name.isdigit():
+            continue
+        try:
+            cmd = (p / "cmdline").read_bytes()
+            fields = (p / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        kind = next((k for k, marker in CPU_KINDS if marker in cmd), None)
+        if kind:
+            totals[kind] = totals.get(kind, 0) + (int(fields[11]) + int(fields[12])) / tick
+    return totals
+
+
+def all_at_once(fn, users: list[str]) -> None:
+    threads = [threading.Thread(target=fn, args=(u,)) for u in users]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def print_cpu(spawner: str, what: str, before: dict[str, float], client_before) -> None:
+    """CPU seconds each kind of process used since ``before``; "zygote" counts the servers and
+    kernels forked from it."""
+    after, client_after = cpu_by_kind(), os.times()
+    used = {k: v - before.get(k, 0) for k, v in after.items()}
+    used["bench client"] = (client_after.user + client_after.system) - (
+        client_before.user + client_before.system
+    )
+    print(
+        f"{spawner}: CPU seconds used by {what}: "
+        + ", ".join(f"{k} {v:.1f}" for k, v in sorted(used.items(), key=lambda kv: -kv[1]))
+    )
+
+
 def run(spawner: str, concurrent: int, idle: int) -> None:
-    users = max(concurrent, idle) + 5
+    users = max(2 * concurrent, idle) + 5
     hub_home = Path(tempfile.mkdtemp(prefix=f"bench-{spawner}-"))
     db_url, secrets = make_world(hub_home, users)
     hub = HubProcess(hub_home, db_url)
@@ -165,16 +226,36 @@ def run(spawner: str, concurrent: int, idle: int) -> None:
             sessions.append((user, token))
 
         batch = names[5 : 5 + concurrent]
-        threads = [threading.Thread(target=one, args=(u,)) for u in batch]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        cpu_before, client_before = cpu_by_kind(), os.times()
+        all_at_once(one, batch)
         times = list(results.values())
         print(
             f"{spawner}: {concurrent} concurrent, login → kernel ready: p50 {statistics.median(times):.2f} s, "
             f"p95 {pct(times, 0.95):.2f} s (n={len(times)}/{len(batch)})"
         )
+        print_cpu(spawner, "the concurrent logins and starts", cpu_before, client_before)
+        stop_all(hub, sessions)
+
+        # The same number of spawns at once by users who logged in beforehand: the spawner's
+        # share, without the hub's login work (password hashing, sessions) in the way.
+        batch = names[5 + concurrent : 5 + 2 * concurrent]
+        browsers = {u: login(hub, u, secrets[u]) for u in batch}
+        results, sessions = {}, []
+
+        def spawn_one(user: str) -> None:
+            _, seconds, token = spawn_to_kernel(hub, browsers[user], user, time.perf_counter())
+            results[user] = seconds
+            sessions.append((user, token))
+
+        cpu_before, client_before = cpu_by_kind(), os.times()
+        all_at_once(spawn_one, batch)
+        times = list(results.values())
+        print(
+            f"{spawner}: {concurrent} concurrent spawns of logged-in users, spawn → kernel ready: "
+            f"p50 {statistics.median(times):.2f} s, p95 {pct(times, 0.95):.2f} s "
+            f"(n={len(times)}/{len(batch)})"
+        )
+        print_cpu(spawner, "the concurrent spawns", cpu_before, client_before)
         stop_all(hub, sessions)
 
         if idle:

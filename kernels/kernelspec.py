@@ -7,6 +7,8 @@ from pathlib import Path
 
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKernel
 
+from kernels import forked_kernels
+
 NAME = "shuyu"
 DISPLAY_NAME = "Shuyu Python (desensitized)"
 RESOURCES = Path(__file__).resolve().parent / "kernelspec" / NAME
@@ -21,12 +23,15 @@ class ShuyuKernelSpecManager(KernelSpecManager):
     def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
         if kernel_name.lower() not in (NAME, "python3"):
             raise NoSuchKernel(kernel_name)
+        metadata: dict = {"shuyu": {"data": "desensitized samples only"}}
+        if forked_kernels.available():  # a server forked from the workspace zygote
+            metadata["kernel_provisioner"] = {"provisioner_name": forked_kernels.NAME}
         return KernelSpec(
             argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
             display_name=DISPLAY_NAME,
             language="python",
             resource_dir=str(RESOURCES),
-            metadata={"shuyu": {"data": "desensitized samples only"}},
+            metadata=metadata,
         )
 
     def get_all_specs(self) -> dict:

@@ -5,6 +5,11 @@ The hub (root) prepares the tenant's folders, network link and cgroups, then sta
 tenant's uid with no capabilities and no new privileges, on a read-only system with only its home,
 the tenant's shared folder and a private /tmp writable, and reaches only the hub API and the
 gateway. What is mounted, reachable and allowed comes from :mod:`spawner.policy`.
+
+By default (``use_zygote``) the sandbox runs only a placeholder, and the server is forked into it
+from a warm, pre-imported Python (:mod:`spawner.zygote`), which takes the same identity, filter
+and namespaces; its kernels are forked the same way (:mod:`kernels.forked_kernels`). That saves
+each start the second or more of CPU that importing jupyter-server, JupyterLab and ipykernel costs.
 """
 
 from __future__ import annotations
@@ -20,15 +25,38 @@ import threading
 from pathlib import Path, PurePosixPath
 
 from jupyterhub.spawner import Spawner
-from traitlets import Integer, List, Unicode, default
+from traitlets import Bool, Integer, List, Unicode, default
 
 from hub import home
-from spawner import cgroups, netns, seccomp
+from spawner import cgroups, forkserver, netns, seccomp
 from spawner.folders import prepare_folders
 from spawner.policy import SANDBOX_HOME, Endpoint, Limits, Workspace, allowed_ports, build_workspace
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 SETPRIV_DROP = ("--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs")
+# What a sandbox runs while the zygote forks the server into it (``use_zygote``).
+PLACEHOLDER = ("sleep", "infinity")
+# Where a workspace's Python finds the Shuyu configuration and import shims.
+CODE_ENV = {
+    "JUPYTER_CONFIG_PATH": str(CHECKOUT / "kernels" / "jupyter_config"),
+    "PYTHONPATH": str(CHECKOUT / "kernels" / "shims"),
+}
+
+
+def zygote_env() -> dict[str, str]:
+    """The zygote's environment: what decides which code servers import, and no secret."""
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "PYTHONNOUSERSITE": "1",
+        "PYDEVD_DISABLE_FILE_VALIDATION": "1",  # debugpy, pre-imported for kernels: no warnings
+        **CODE_ENV,
+    }
+
+
+def prestart_zygote() -> None:
+    """Start the warm zygote in the background, so the first spawn finds it ready."""
+    threading.Thread(target=forkserver.prestart, args=(zygote_env(),), daemon=True).start()
 
 
 def _ancestors(paths: list[str]) -> list[str]:
@@ -133,7 +161,15 @@ class TenantSandboxSpawner(Spawner):
     def _default_cmd(self):
         return [str(Path(sys.prefix) / "bin" / "jupyterhub-singleuser")]
 
+    use_zygote = Bool(
+        True,
+        config=True,
+        help="Fork servers from a warm, pre-imported zygote instead of starting a fresh Python "
+        "in each sandbox (same sandbox, about a second less CPU per start).",
+    )
+
     pid = Integer(0)
+    server_pid = Integer(0)
     tenant_id = Integer(0)
     _db = None
     _seccomp: Path | None = None
@@ -223,16 +259,40 @@ class TenantSandboxSpawner(Spawner):
         return launch, options, inside
 
     def launch(self, ws: Workspace, server: list[str], env: dict) -> subprocess.Popen:
-        """Prepare the tenant's link, cgroups and folders and start ``server`` in the sandbox."""
+        """Prepare the tenant's link, cgroups and folders and start ``server`` in the sandbox:
+        forked from the warm zygote into a sandbox holding a placeholder (``use_zygote``), or
+        executed by the sandbox itself."""
         with _links_lock:  # concurrent spawns and stops of one tenant share its link
             netns.ensure(netns.tenant_link(ws.tenant_id), allowed_ports(ws))
             _link_users[ws.tenant_id] = _link_users.get(ws.tenant_id, 0) + 1
         self.tenant_id = ws.tenant_id
+        proc = None
         try:
-            launch, options, inside = self._prepare(ws, server)
+            inner = list(PLACEHOLDER) if self.use_zygote else server
+            launch, options, inside = self._prepare(ws, inner)
             log_path = Path(self.runtime_root) / self.group_name / "server.log"
-            proc = _popen([*launch, "bwrap"], options, inside, env, log_path, self.seccomp_filter())
+            # With the zygote the server's environment (its token) travels in the fork request
+            # only; bwrap and its placeholder get none of it.
+            outer_env = zygote_env() if self.use_zygote else env
+            proc = _popen(
+                [*launch, "bwrap"], options, inside, outer_env, log_path, self.seccomp_filter()
+            )
+            if self.use_zygote:
+                placeholder = forkserver.wait_for_descendant(proc.pid, PLACEHOLDER[0])
+                request = {
+                    "target": placeholder,
+                    "sandbox": proc.pid,
+                    "uid": ws.uid,
+                    "cgroups": [str(g) for g in cgroups.group_dirs(self.group_name)],
+                    "cwd": SANDBOX_HOME,
+                    "env": env,
+                    "argv": server,
+                    "log": str(log_path),
+                }
+                self.server_pid = forkserver.fork(request, zygote_env())
         except BaseException:
+            if proc is not None:
+                _kill_sandbox(proc)
             self._release_link()
             raise
         self.pid, self._proc = proc.pid, proc
@@ -255,9 +315,7 @@ class TenantSandboxSpawner(Spawner):
         self.port = random.randint(20000, 59999)
         self.ip = "0.0.0.0"
         ws = self.workspace(tenant_id, tenant)
-        env = dict(ws.env)
-        env["JUPYTER_CONFIG_PATH"] = str(CHECKOUT / "kernels" / "jupyter_config")
-        env["PYTHONPATH"] = str(CHECKOUT / "kernels" / "shims")
+        env = {**ws.env, **CODE_ENV}
         server = [
             *self.cmd,
             f"--config={CHECKOUT / 'kernels' / 'jupyter_server_config.py'}",
@@ -265,7 +323,7 @@ class TenantSandboxSpawner(Spawner):
         ]
         try:
             await asyncio.to_thread(self.launch, ws, server, env)
-        except (OSError, subprocess.SubprocessError) as e:
+        except (OSError, subprocess.SubprocessError, forkserver.ForkError) as e:
             # The details (commands, paths) go to the hub's log; the user gets the reason only.
             self.log.error("Sandbox for %s could not start: %s", self.user.name, e)
             raise RuntimeError(
@@ -319,6 +377,12 @@ class TenantSandboxSpawner(Spawner):
         cgroups.remove(self.group_name)
         self._release_link()
         self._proc = None
+
+
+def _kill_sandbox(proc: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
 
 
 _links_lock = threading.Lock()

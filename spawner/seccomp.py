@@ -65,8 +65,8 @@ NAMESPACE_FLAGS = (
 )
 
 
-def write_filter(path: Path) -> Path:
-    """Compile the filter to BPF at ``path`` (what ``bwrap --seccomp FD`` reads)."""
+def build_filter():
+    """The workspace filter as a ``pyseccomp.SyscallFilter`` (``.load()`` applies it)."""
     import pyseccomp as sc
 
     f = sc.SyscallFilter(defaction=sc.ALLOW)
@@ -77,6 +77,12 @@ def write_filter(path: Path) -> Path:
         f.add_rule(sc.ERRNO(errno.EPERM), "clone", sc.Arg(0, sc.MASKED_EQ, flag, flag))
     # clone3 passes flags in memory the filter cannot read: make callers fall back to clone().
     f.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")
+    return f
+
+
+def write_filter(path: Path) -> Path:
+    """Compile the filter to BPF at ``path`` (what ``bwrap --seccomp FD`` reads)."""
+    f = build_filter()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     with open(tmp, "wb") as out:

@@ -61,11 +61,13 @@ def cycle_workspace(tmp_path: Path, tenant_id: int, username: str):
     )
 
 
-def test_when_100_sandboxes_start_and_stop_then_nothing_is_left_behind(tmp_path):
+@pytest.mark.parametrize("use_zygote", [True, False], ids=["forked", "executed"])
+def test_when_100_sandboxes_start_and_stop_then_nothing_is_left_behind(tmp_path, use_zygote):
     spawner = TenantSandboxSpawner(
         user=SimpleNamespace(name="cycler"),
         runtime_root=str(tmp_path / "run"),
         workspaces_root=str(tmp_path / "ws"),
+        use_zygote=use_zygote,
     )
     try:
         for i in range(100):
@@ -102,8 +104,9 @@ def test_when_the_hub_restarts_then_stale_links_and_groups_are_removed(tmp_path)
     assert leftovers()["netns"] == [] and leftovers()["tables"] == []
 
 
+@pytest.mark.parametrize("use_zygote", [True, False], ids=["forked", "executed"])
 def test_when_colleagues_spawn_and_stop_at_once_then_the_shared_link_holds_and_is_removed_last(
-    tmp_path,
+    tmp_path, use_zygote
 ):
     import threading
 
@@ -114,6 +117,7 @@ def test_when_colleagues_spawn_and_stop_at_once_then_the_shared_link_holds_and_i
             user=SimpleNamespace(name=f"cycler{i}"),
             runtime_root=str(tmp_path / "run"),
             workspaces_root=str(tmp_path / "ws"),
+            use_zygote=use_zygote,
         )
         for i in range(8)
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import json
 import os
 import re
 import signal
@@ -109,7 +110,9 @@ class Browser:
 
     def start_server(self, username: str, timeout: float = 90) -> requests.Response:
         """Ask for the default server, then wait until its API answers through the proxy."""
-        self.s.get(f"{self.hub_url}/hub/spawn/{username}", timeout=30)
+        page = self.s.get(f"{self.hub_url}/hub/spawn/{username}", timeout=30)
+        if "/spawn-pending/" in page.url:
+            self.follow_progress(username, timeout)
         deadline = time.monotonic() + timeout
         last = None
         delay = 0.1
@@ -123,9 +126,29 @@ class Browser:
                     headers={"X-XSRFToken": xsrf or ""},
                     timeout=10,
                 )
+            if last.status_code >= 500:  # the spawn failed: no use waiting
+                raise RuntimeError(f"server of {username} failed: {page_text(last)[:300]}")
             time.sleep(delay)
             delay = min(1.0, delay * 1.5)  # as a browser's progress page would, not a busy loop
         raise TimeoutError(f"server of {username} not ready: {last.status_code if last else None}")
+
+    def follow_progress(self, username: str, timeout: float) -> None:
+        """Wait as the spawn-pending page does: on the hub's progress event stream, until the
+        server is ready or failed (not by polling the hub)."""
+        with (
+            contextlib.suppress(requests.RequestException),
+            self.s.get(
+                f"{self.hub_url}/hub/api/users/{username}/server/progress",
+                headers={"Accept": "text/event-stream"},
+                stream=True,
+                timeout=timeout,
+            ) as events,
+        ):
+            for line in events.iter_lines():
+                if line.startswith(b"data:"):
+                    event = json.loads(line[5:])
+                    if event.get("ready") or event.get("failed"):
+                        return
 
 
 def page_text(response: requests.Response) -> str:

@@ -27,7 +27,7 @@ from sqlalchemy import text
 
 from hub.demo import world
 from spawner import netns
-from spawner.policy import UID_BASE
+from spawner.policy import UID_BASE, tenant_uid
 from tests import docker_engine as de
 from tests.e2e.attack_lab import OUTSIDE_HOST_IP, OUTSIDE_NS, SPAWNERS, build_lab, wait_for
 
@@ -260,6 +260,9 @@ def test_when_the_lab_runs_then_the_workspaces_are_the_spawners_rendering(lab):
         else:
             assert str(host) == link.ns_ip  # the server in its tenant's namespace
     assert init == ("docker-init" if lab.spawner == "tenant-docker" else "bwrap")
+    # The sandbox forks servers and kernels from its warm zygote; Docker starts them afresh.
+    cmdline = lab.kernel.execute("print(open('/proc/self/cmdline').read())").out
+    assert ("spawner.zygote" in cmdline) == (lab.spawner == "tenant-sandbox"), cmdline
 
 
 @pytest.mark.parametrize("case, code", ATTACKS, ids=[a[0] for a in ATTACKS])
@@ -439,6 +442,104 @@ def test_when_the_server_restarts_then_the_home_is_kept(lab):
     )
 
 
+def workspace_uid(lab, user: str) -> int:
+    from hub.admission import load_staff
+
+    with lab.db.session() as s:
+        return tenant_uid(load_staff(s, user).tenant.id)
+
+
+def workspace_processes(uid: int) -> list[int]:
+    """Host pids of every process running as ``uid`` (one tenant's workspace processes)."""
+    found = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                if p.stat().st_uid == uid:
+                    found.append(int(p.name))
+            except OSError:
+                continue
+    return found
+
+
+def read_memory(pid: int):
+    """Each readable memory region of process ``pid``, as bytes (none once it has ended)."""
+    try:
+        with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem:
+            regions = maps.read().splitlines()
+            for line in regions:
+                fields = line.split()
+                if "r" not in fields[1] or fields[-1] in ("[vvar]", "[vsyscall]"):
+                    continue
+                start, end = (int(x, 16) for x in fields[0].split("-"))
+                try:
+                    mem.seek(start)
+                    chunk = mem.read(end - start)
+                except OSError:
+                    continue
+                yield chunk
+    except (FileNotFoundError, ProcessLookupError):
+        return
+
+
+def memory_holds(pid: int, needles: dict[str, bytes]) -> list[str]:
+    """Names of the ``needles`` found anywhere in the readable memory of process ``pid``."""
+    found = set()
+    for chunk in read_memory(pid):
+        found.update(name for name, needle in needles.items() if needle in chunk)
+    return sorted(found)
+
+
+def server_tokens(pids: list[int]) -> set[bytes]:
+    """The hub API tokens the processes hold in their environment (read from their memory)."""
+    tokens = set()
+    for pid in pids:
+        for chunk in read_memory(pid):
+            tokens.update(re.findall(rb"JUPYTERHUB_API_TOKEN=([0-9a-f]{32,64})", chunk))
+    return tokens
+
+
+def test_when_a_workspace_is_inspected_from_the_host_then_it_holds_no_other_secret(lab):
+    """Servers and kernels start as forks of one warm zygote (in the sandbox spawner): whatever
+    the workspace can read of its own memory must hold no other user's token and no hub secret.
+    Runs after the restart above, so alice's server was forked after bob's spawn."""
+    alice = workspace_processes(workspace_uid(lab, "alice"))
+    bob = workspace_processes(workspace_uid(lab, "bob"))
+    assert alice and bob
+    bob_tokens, alice_tokens = server_tokens(bob), server_tokens(alice)
+    assert bob_tokens and alice_tokens and not bob_tokens & alice_tokens
+    needles = {
+        "the cookie secret": (lab.home / "secrets" / "jupyterhub_cookie_secret").read_bytes(),
+        "the proxy token": (lab.home / "secrets" / "proxy_auth_token").read_bytes(),
+        "the ID-number pepper": (lab.home / "secrets" / "id_pepper").read_bytes(),
+        "bob's API token": lab.tokens["bob"].encode(),
+    }
+    needles = {name: value.strip() for name, value in needles.items()}
+    needles.update({f"bob's server token {i}": t for i, t in enumerate(bob_tokens)})
+    assert all(len(n) >= 16 for n in needles.values())
+    for pid in alice:
+        assert memory_holds(pid, needles) == [], pid
+
+
+def test_when_a_workspace_process_is_inspected_then_it_runs_unprivileged_and_filtered(lab):
+    """Every process of the workspace, server included: the tenant's uid, no capability in any
+    set, no new privileges, a seccomp filter."""
+    uid = workspace_uid(lab, "alice")
+    pids = workspace_processes(uid)
+    assert len(pids) >= 2  # at least the server and the kernel
+    for pid in pids:
+        status = dict(
+            line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+        )
+        assert set(status["Uid"].split()) == {str(uid)}, (pid, status["Uid"])
+        assert set(status["Gid"].split()) == {str(uid)}, (pid, status["Gid"])
+        for cap in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+            assert int(status[cap], 16) == 0, (pid, cap, status[cap])
+        assert status["NoNewPrivs"].strip() == "1", pid
+        assert status["Seccomp"].strip() == "2", pid
+        assert status["Groups"].strip() in ("", str(uid)), pid
+
+
 def test_when_the_workspace_starts_then_the_sdk_imports_and_lab_offers_chinese_without_downloads(
     lab,
 ):
@@ -539,3 +640,31 @@ def test_when_the_tenant_is_suspended_then_its_cells_no_longer_run(lab):
     )  # the refused cell closed the channel
     lab.kernel.execute(HELPERS)
     assert lab.kernel.execute("print('back')").out.strip() == "back"
+
+
+def test_when_a_kernel_is_interrupted_restarted_or_shut_down_then_it_behaves_as_usual(lab):
+    """Kernels forked from the server's kernel zygote keep the kernel lifecycle: interrupt,
+    restart and shutdown through the server's API."""
+    import threading
+
+    from tests.e2e.kernel_client import Kernel
+
+    kernel = Kernel(lab.hub.url, "alice", lab.tokens["alice"])
+    api = f"{kernel.base}api/kernels/{kernel.kernel_id}"
+    first_pid = kernel.execute("import os; print(os.getpid())").out.strip()
+    timer = threading.Timer(
+        2, lambda: requests.post(f"{api}/interrupt", headers=kernel.headers, timeout=10)
+    )
+    timer.start()
+    interrupted = kernel.execute("import time; time.sleep(60)", timeout=30)
+    timer.join()
+    assert interrupted.ename == "KeyboardInterrupt", interrupted
+    assert kernel.execute("print(6 * 7)").out.strip() == "42"
+
+    r = requests.post(f"{api}/restart", headers=kernel.headers, timeout=60)
+    assert r.status_code == 200, r.text
+    assert wait_for(lambda: kernel.execute("print(os.getpid())").ename == "NameError", 30)
+    assert kernel.execute("import os; print(os.getpid())").out.strip() != first_pid
+
+    assert requests.delete(api, headers=kernel.headers, timeout=30).status_code == 204
+    assert requests.get(api, headers=kernel.headers, timeout=10).status_code == 404

@@ -1,0 +1,170 @@
+"""Warm kernels: a server forked from the workspace zygote also forks its kernels.
+
+Before the server starts (still one thread, already inside its sandbox, as the tenant's uid, with
+the seccomp filter loaded) it forks a *kernel zygote* that holds the pre-imported ipykernel, pandas
+and friends. :class:`ForkedKernelProvisioner` asks that zygote for a fork that becomes the kernel,
+instead of starting a fresh Python: a kernel is ready in a fraction of the time and shares the
+zygote's memory until it writes to it. Everything the kernel can do it could do as a fresh process
+of the same server (same user, sandbox, uid, filter); a server without a kernel zygote (Docker,
+Kubernetes, or a sandbox without the zygote) starts kernels as usual.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import traceback
+from typing import Any
+
+from jupyter_client.connect import KernelConnectionInfo
+from jupyter_client.provisioning import LocalProvisioner
+
+NAME = "shuyu-forked"
+# The command a forked kernel replaces: ``python -m ipykernel_launcher -f CONNECTION_FILE``.
+LAUNCHER = "ipykernel_launcher"
+
+_zygote: socket.socket | None = None
+_zygote_lock = threading.Lock()
+
+
+def start_zygote() -> None:
+    """Fork the kernel zygote of this process (call while single-threaded)."""
+    global _zygote
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    if os.fork() == 0:
+        ours.close()
+        try:
+            _serve(theirs)
+        finally:
+            os._exit(0)
+    theirs.close()
+    _zygote = ours
+
+
+def _serve(conn: socket.socket) -> None:
+    """The kernel zygote: fork a kernel for each request until the server goes away."""
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # kernels are reaped by the kernel
+    while msg := conn.recv(1 << 20):
+        request = json.loads(msg)
+        pid = os.fork()
+        if pid == 0:
+            conn.close()
+            run_then_exit(_become_kernel, request)
+        conn.send(json.dumps({"pid": pid}).encode())
+
+
+def _become_kernel(request: dict) -> None:
+    """In the kernel process: its own session, environment and folder; then run ipykernel."""
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    os.setsid()
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    os.environ.clear()
+    os.environ.update(request["env"])
+    os.chdir(request["cwd"])
+    sys.argv = [LAUNCHER, *request["cmd"][3:]]
+    from ipykernel import kernelapp
+
+    kernelapp.launch_new_instance()
+
+
+def run_then_exit(fn, *args) -> None:
+    """Run the whole life of a forked process and end it, never returning into the code it was
+    forked from: the exit code of ``sys.exit``, 0 on return, 1 (and the traceback) on an error."""
+    code = 1
+    try:
+        fn(*args)
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def available() -> bool:
+    """Whether this server has a kernel zygote."""
+    return _zygote is not None
+
+
+def forkable(cmd: list[str]) -> bool:
+    """Whether ``cmd`` is the standard kernel command a fork can stand in for."""
+    return len(cmd) >= 3 and cmd[0] == sys.executable and cmd[1:3] == ["-m", LAUNCHER]
+
+
+def fork_kernel(cmd: list[str], env: dict[str, str], cwd: str) -> int:
+    """Ask the kernel zygote for a kernel; its pid."""
+    assert _zygote is not None
+    with _zygote_lock:
+        _zygote.send(json.dumps({"cmd": cmd, "env": env, "cwd": cwd}).encode())
+        reply = json.loads(_zygote.recv(4096) or b"{}")
+    if "pid" not in reply:
+        raise RuntimeError("the kernel zygote did not answer")
+    return int(reply["pid"])
+
+
+def _start_time(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except OSError:
+        return None
+
+
+class ForkedProcess:
+    """The parts of ``subprocess.Popen`` that :class:`LocalProvisioner` uses, for a kernel that
+    is not our child (the kernel zygote reaps it): alive while its pid has the same start time."""
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self._started = _start_time(pid)
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None and (
+            self._started is None or _start_time(self.pid) != self._started
+        ):
+            self.returncode = 0
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        import time
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"kernel {self.pid} still running")
+            time.sleep(0.05)
+        return self.returncode or 0
+
+    def send_signal(self, signum: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, signum)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+
+class ForkedKernelProvisioner(LocalProvisioner):
+    """Start kernels by forking the server's kernel zygote when it has one; else as usual."""
+
+    async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
+        if _zygote is None or not forkable(cmd):
+            return await super().launch_kernel(cmd, **kwargs)
+        env = {k: str(v) for k, v in (kwargs.get("env") or os.environ).items()}
+        cwd = str(kwargs.get("cwd") or os.getcwd())
+        self.process = ForkedProcess(fork_kernel(cmd, env, cwd))
+        self.pid = self.pgid = self.process.pid
+        self.cwd = cwd
+        return self.connection_info
