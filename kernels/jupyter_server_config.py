@@ -17,3 +17,7 @@ c.ServerApp.jpserver_extensions.update({"jupyter_lsp": False, "jupyter_server_te
 c.LabApp.extension_manager = "readonly"
 c.LabApp.news_url = None
 c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"
+# Kernels talk to their server over Unix sockets in the staff member's private runtime folder, not
+# over loopback TCP ports: colleagues share their tenant's network namespace, so TCP ports could
+# collide between their servers and would be reachable from a colleague's workspace.
+c.KernelManager.transport = "ipc"

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import importlib
 import json
 import os
 import signal
@@ -196,6 +197,37 @@ def _recv_all(conn: socket.socket) -> bytes:
     return b"".join(chunks)
 
 
+# Imported by a starting server or kernel after the fork (found by comparing ``sys.modules``).
+LATE_IMPORTS = (
+    "IPython.core.completerlib",
+    "IPython.core.debugger",
+    "IPython.core.logger",
+    "IPython.core.oinspect",
+    "IPython.extensions.storemagic",
+    "IPython.utils.wildcard",
+    "faulthandler",
+    "jinja2.ext",
+    "jupyter_core.migrate",
+    "jupyter_server.kernelspecs.handlers",
+    "jupyter_server.nbconvert.handlers",
+    "jupyter_server.services.api.handlers",
+    "jupyter_server.services.config.handlers",
+    "jupyter_server.services.contents.handlers",
+    "jupyter_server.services.events.handlers",
+    "jupyter_server.services.kernels.handlers",
+    "jupyter_server.services.kernelspecs.handlers",
+    "jupyter_server.services.nbconvert.handlers",
+    "jupyter_server.services.security.handlers",
+    "jupyter_server.services.sessions.handlers",
+    "jupyter_server.services.shutdown",
+    "jupyter_server.view.handlers",
+    "notebook_shim.nbserver",
+    "pdb",
+    "psutil",
+    "tornado.platform.asyncio",
+)
+
+
 def preload() -> None:
     """Import what every server imports, so that forks start warm."""
     # What kernels import (they are forked from the server's kernel zygote).
@@ -210,6 +242,13 @@ def preload() -> None:
     import numpy  # noqa: F401
     import pandas  # noqa: F401
     import pyarrow  # noqa: F401
+
+    for name in LATE_IMPORTS:
+        importlib.import_module(name)
+    # Kernel provisioners are found by scanning every installed package's entry points.
+    from jupyter_client.provisioning import KernelProvisionerFactory
+
+    KernelProvisionerFactory.instance()
 
     import kernels.downloads  # noqa: F401
     import kernels.exec_audit  # noqa: F401

@@ -668,3 +668,21 @@ def test_when_a_kernel_is_interrupted_restarted_or_shut_down_then_it_behaves_as_
 
     assert requests.delete(api, headers=kernel.headers, timeout=30).status_code == 204
     assert requests.get(api, headers=kernel.headers, timeout=10).status_code == 404
+
+
+def test_when_a_kernel_runs_then_its_channels_are_private_unix_sockets_not_tcp_ports(lab):
+    """Colleagues share their tenant's network: kernel channels on loopback TCP ports could
+    collide between their servers and be reached from a colleague's workspace, so kernels talk to
+    their server over Unix sockets in the staff member's own runtime folder."""
+    result = lab.kernel.execute(
+        "import stat\n"
+        "from ipykernel.connect import get_connection_info\n"
+        "info = json.loads(get_connection_info())\n"
+        "ports = [info[k] for k in info if k.endswith('_port')]\n"
+        "sockets = [n for n in range(1, 6) if stat.S_ISSOCK(os.stat(f\"{info['ip']}-{n}\").st_mode)]\n"
+        "print(json.dumps({'transport': info['transport'], 'ip': info['ip'], 'ports': ports, 'sockets': sockets}))"
+    )
+    seen = json.loads(result.out)
+    assert seen["transport"] == "ipc", seen
+    assert seen["ip"].startswith("/home/workspace/"), seen
+    assert len(seen["sockets"]) == 5 and seen["ports"] == list(seen["sockets"]), seen
