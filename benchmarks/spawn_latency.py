@@ -27,6 +27,7 @@ from hub.demo import world
 from hub.ops import Ctx, agreements, staff, tenants
 from hub.ops.setup import init_home
 from hub.validators import resident_id_check_char, uscc_check_char
+from spawner.policy import UID_BASE
 from tests.e2e.hub_process import Browser, HubProcess
 from tests.e2e.kernel_client import Kernel, user_token
 
@@ -119,25 +120,26 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, round(q * (len(values) - 1)))]
 
 
-def server_memory(user_count: int) -> float:
-    """Mean resident memory (MiB) of the processes of one idle server (no kernel)."""
-    total = 0
+def server_memory(user_count: int) -> tuple[float, float]:
+    """Mean resident and proportional (PSS: shared pages split between their users) memory in
+    MiB of one idle server (no kernel): every process running as a tenant uid, which covers
+    forked servers, their kernel zygotes and containers alike."""
+    rss = pss = 0
     for p in Path("/proc").iterdir():
         if not p.name.isdigit():
             continue
         try:
-            cmd = (p / "cmdline").read_bytes()
-            if (
-                b"jupyterhub-singleuser" in cmd
-                and b"bwrap" not in cmd
-                and b"spawner.launch" not in cmd
-            ):
-                for line in (p / "status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
+            if p.stat().st_uid < UID_BASE:
+                continue
+            for line in (p / "smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1])
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             pass
-    return total / 1024 / max(user_count, 1)
+    n = max(user_count, 1)
+    return rss / 1024 / n, pss / 1024 / n
 
 
 CPU_KINDS = (
@@ -217,46 +219,47 @@ def run(spawner: str, concurrent: int, idle: int) -> None:
             f"p95 {pct(singles, 0.95):.2f} s (n={len(singles)})"
         )
 
-        results: dict[str, float] = {}
-        sessions = []
+        if concurrent:
+            results: dict[str, float] = {}
+            sessions = []
 
-        def one(user: str) -> None:
-            _, seconds, token = ready(hub, user, secrets[user])
-            results[user] = seconds
-            sessions.append((user, token))
+            def one(user: str) -> None:
+                _, seconds, token = ready(hub, user, secrets[user])
+                results[user] = seconds
+                sessions.append((user, token))
 
-        batch = names[5 : 5 + concurrent]
-        cpu_before, client_before = cpu_by_kind(), os.times()
-        all_at_once(one, batch)
-        times = list(results.values())
-        print(
-            f"{spawner}: {concurrent} concurrent, login → kernel ready: p50 {statistics.median(times):.2f} s, "
-            f"p95 {pct(times, 0.95):.2f} s (n={len(times)}/{len(batch)})"
-        )
-        print_cpu(spawner, "the concurrent logins and starts", cpu_before, client_before)
-        stop_all(hub, sessions)
+            batch = names[5 : 5 + concurrent]
+            cpu_before, client_before = cpu_by_kind(), os.times()
+            all_at_once(one, batch)
+            times = list(results.values())
+            print(
+                f"{spawner}: {concurrent} concurrent, login → kernel ready: p50 {statistics.median(times):.2f} s, "
+                f"p95 {pct(times, 0.95):.2f} s (n={len(times)}/{len(batch)})"
+            )
+            print_cpu(spawner, "the concurrent logins and starts", cpu_before, client_before)
+            stop_all(hub, sessions)
 
-        # The same number of spawns at once by users who logged in beforehand: the spawner's
-        # share, without the hub's login work (password hashing, sessions) in the way.
-        batch = names[5 + concurrent : 5 + 2 * concurrent]
-        browsers = {u: login(hub, u, secrets[u]) for u in batch}
-        results, sessions = {}, []
+            # The same number of spawns at once by users who logged in beforehand: the spawner's
+            # share, without the hub's login work (password hashing, sessions) in the way.
+            batch = names[5 + concurrent : 5 + 2 * concurrent]
+            browsers = {u: login(hub, u, secrets[u]) for u in batch}
+            results, sessions = {}, []
 
-        def spawn_one(user: str) -> None:
-            _, seconds, token = spawn_to_kernel(hub, browsers[user], user, time.perf_counter())
-            results[user] = seconds
-            sessions.append((user, token))
+            def spawn_one(user: str) -> None:
+                _, seconds, token = spawn_to_kernel(hub, browsers[user], user, time.perf_counter())
+                results[user] = seconds
+                sessions.append((user, token))
 
-        cpu_before, client_before = cpu_by_kind(), os.times()
-        all_at_once(spawn_one, batch)
-        times = list(results.values())
-        print(
-            f"{spawner}: {concurrent} concurrent spawns of logged-in users, spawn → kernel ready: "
-            f"p50 {statistics.median(times):.2f} s, p95 {pct(times, 0.95):.2f} s "
-            f"(n={len(times)}/{len(batch)})"
-        )
-        print_cpu(spawner, "the concurrent spawns", cpu_before, client_before)
-        stop_all(hub, sessions)
+            cpu_before, client_before = cpu_by_kind(), os.times()
+            all_at_once(spawn_one, batch)
+            times = list(results.values())
+            print(
+                f"{spawner}: {concurrent} concurrent spawns of logged-in users, spawn → kernel ready: "
+                f"p50 {statistics.median(times):.2f} s, p95 {pct(times, 0.95):.2f} s "
+                f"(n={len(times)}/{len(batch)})"
+            )
+            print_cpu(spawner, "the concurrent spawns", cpu_before, client_before)
+            stop_all(hub, sessions)
 
         if idle:
             idle_sessions = []
@@ -270,14 +273,14 @@ def run(spawner: str, concurrent: int, idle: int) -> None:
                 b.start_server(user, timeout=180)
                 idle_sessions.append((user, user_token(b, hub.url, user)))
             up = time.perf_counter() - started
-            mem = server_memory(len(idle_sessions))
+            rss, pss = server_memory(len(idle_sessions))
             meminfo = Path("/proc/meminfo").read_text().splitlines()
             avail = (
                 int(next(x for x in meminfo if x.startswith("MemAvailable")).split()[1]) / 1024**2
             )
             print(
-                f"{spawner}: {len(idle_sessions)} idle servers up in {up:.0f} s; {mem:.0f} MiB resident per idle "
-                f"server; {avail:.1f} GiB still available"
+                f"{spawner}: {len(idle_sessions)} idle servers up in {up:.0f} s; per idle server "
+                f"{rss:.0f} MiB resident, {pss:.0f} MiB proportional; {avail:.1f} GiB still available"
             )
             stop_all(hub, idle_sessions)
     finally:

@@ -1,7 +1,8 @@
 """Sandbox launcher: join the server's cgroups, then exec the sandbox command.
 
-Run by the hub as ``python -m spawner.launch CGROUP_DIR... -- COMMAND...``; it writes its own pid
-into each group so that everything it execs is limited from the start.
+Run by the hub as ``python -I -S spawner/launch.py CGROUP_DIR... -- COMMAND...`` (isolated and
+without ``site``: it needs only the standard library and starts in a quarter of the time); it
+writes its own pid into each group so that everything it execs is limited from the start.
 """
 
 import os

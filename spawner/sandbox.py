@@ -34,6 +34,7 @@ from spawner.policy import SANDBOX_HOME, Endpoint, Limits, Workspace, allowed_po
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 SETPRIV_DROP = ("--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs")
+LAUNCHER = str(Path(__file__).with_name("launch.py"))
 # What a sandbox runs while the zygote forks the server into it (``use_zygote``).
 PLACEHOLDER = ("sleep", "infinity")
 # Where a workspace's Python finds the Shuyu configuration and import shims.
@@ -252,7 +253,7 @@ class TenantSandboxSpawner(Spawner):
         )
         (run / "group").write_text(f"workspace:x:{ws.uid}:\n")
         files = {"/etc/passwd": str(run / "passwd"), "/etc/group": str(run / "group")}
-        launch = [sys.executable, "-m", "spawner.launch", *map(str, groups), "--"]
+        launch = [sys.executable, "-I", "-S", LAUNCHER, *map(str, groups), "--"]
         launch += ["ip", "netns", "exec", link.netns]
         options = bwrap_args(ws, files)[1:]
         inside = ["--", "setpriv", f"--reuid={ws.uid}", f"--regid={ws.uid}", *SETPRIV_DROP, *server]
