@@ -34,7 +34,7 @@ from dockerspawner import DockerSpawner
 from traitlets import Bool, Integer, Unicode, default, validate
 from traitlets import Callable as CallableTrait
 
-from spawner import seccomp
+from spawner import firewall, seccomp
 from spawner.folders import prepare_folders  # noqa: F401 - part of this module's API
 from spawner.policy import SANDBOX_HOME, Workspace, allowed_ports, workspace_env
 
@@ -46,7 +46,6 @@ NO_RESOLVER = "/dev/null"  # bound read-only on /etc/resolv.conf: an empty resol
 EMPTY_SYS = "ro,nosuid,nodev,noexec,size=4k,mode=0555"  # the tmpfs hiding Docker's /sys
 
 _DOCKER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
-_IFACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,14}")
 
 
 def network_name(tenant: str) -> str:
@@ -265,50 +264,15 @@ def container_spec(ws: Workspace, image: str, network: str, cmd: list[str]) -> d
 
 def nft_table(bridge_iface: str) -> str:
     """Name of the nftables table guarding one bridge (``inet`` family)."""
-    if not _IFACE.fullmatch(bridge_iface):
+    if not firewall.IFACE.fullmatch(bridge_iface):
         raise ValueError(f"not an interface name: {bridge_iface!r}")
     return "shuyu_" + re.sub(r"[^A-Za-z0-9_]", "_", bridge_iface)
 
 
 def nft_rules(bridge_iface: str, host_ip: str, ports: tuple[int, ...]) -> str:
-    """An ``nft -f`` ruleset confining a tenant bridge to the host endpoints it may use.
-
-    Packets *from* the bridge may only open TCP connections to ``host_ip`` on ``ports`` (hub API,
-    data gateway); replies to connections the host opened (the proxy reaching the server) pass as
-    established. Everything else from the bridge, and anything routed into it, is counted and
-    dropped in input and forward, including traffic between containers of the same bridge. The
-    table is replaced atomically when the text is applied again.
-    """
-    table = nft_table(bridge_iface)
-    addr = ipaddress.ip_address(host_ip)
-    family = "ip" if addr.version == 4 else "ip6"
-    for p in ports:
-        if not isinstance(p, int) or not 0 < p < 65536:
-            raise ValueError(f"not a TCP port: {p!r}")
-    iif = f'iifname "{bridge_iface}"'
-    allow = []
-    if ports:
-        port_set = ", ".join(str(p) for p in sorted(set(ports)))
-        allow = [f"\t\t{iif} {family} daddr {addr} tcp dport {{ {port_set} }} accept"]
-    lines = [
-        f"table inet {table}",
-        f"delete table inet {table}",
-        f"table inet {table} {{",
-        "\tchain input {",
-        "\t\ttype filter hook input priority filter; policy accept;",
-        f"\t\t{iif} ct state established,related accept",
-        *allow,
-        f"\t\t{iif} counter drop",
-        "\t}",
-        "\tchain forward {",
-        "\t\ttype filter hook forward priority filter; policy accept;",
-        f"\t\t{iif} ct state established,related accept",
-        f"\t\t{iif} counter drop",
-        f'\t\toifname "{bridge_iface}" counter drop',
-        "\t}",
-        "}",
-    ]
-    return "\n".join(lines) + "\n"
+    """The allowlist (:func:`spawner.firewall.allowlist`) confining a tenant bridge to the host
+    endpoints it may use; this also drops traffic between containers of the same bridge."""
+    return firewall.allowlist(nft_table(bridge_iface), bridge_iface, host_ip, ports, "filter")
 
 
 class TenantDockerSpawner(DockerSpawner):

@@ -11,6 +11,8 @@ import re
 import subprocess
 from dataclasses import dataclass
 
+from spawner import firewall
+
 PREFIX = "shuyu-t"
 TABLE_PREFIX = "shuyu_t"
 MAX_TENANT = 64 * 150
@@ -44,24 +46,9 @@ def tenant_link(tenant_id: int) -> TenantLink:
 
 
 def nft_ruleset(link: TenantLink, ports: tuple[int, ...]) -> str:
-    """The host-side allowlist: from the tenant's veth, only new TCP connections to the allowed
-    ports of the host's link address, plus replies; everything else dropped and counted."""
-    allowed = ", ".join(str(p) for p in sorted(set(ports)))
-    return f"""
-table inet {link.table} {{
-    chain input {{
-        type filter hook input priority -10; policy accept;
-        iifname "{link.host_if}" ct state established,related accept
-        iifname "{link.host_if}" ip daddr {link.host_ip} tcp dport {{ {allowed} }} ct state new accept
-        iifname "{link.host_if}" counter drop
-    }}
-    chain forward {{
-        type filter hook forward priority -10; policy accept;
-        iifname "{link.host_if}" counter drop
-        oifname "{link.host_if}" counter drop
-    }}
-}}
-"""
+    """The host-side allowlist of the tenant's veth (:func:`spawner.firewall.allowlist`), ahead
+    of other filter tables."""
+    return firewall.allowlist(link.table, link.host_if, link.host_ip, ports, "-10")
 
 
 def _run(*cmd: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
@@ -102,8 +89,7 @@ def ensure(link: TenantLink, ports: tuple[int, ...]) -> None:
         "nft",
         "-f",
         "-",
-        input=f"table inet {link.table}\ndelete table inet {link.table}\n"
-        + nft_ruleset(link, ports),
+        input=nft_ruleset(link, ports),
     )
 
 

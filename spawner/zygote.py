@@ -137,7 +137,7 @@ def become_server(request: dict, log_fd: int, syscall_filter) -> None:
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
-    os.closerange(3, 65536)
+    os.closerange(3, 2**31 - 1)  # close_range(2): every inherited descriptor, at once
     os.umask(0o022)
     os.chdir(request["cwd"])
     drop_privileges(request["uid"])

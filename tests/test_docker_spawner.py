@@ -330,7 +330,7 @@ def test_when_rules_are_rendered_then_only_allowed_ports_on_the_host_ip_are_acce
     accepts = [r for r in _chain(RULES, "input") if r.endswith("accept")]
     assert accepts == [
         'iifname "shy-0123456789" ct state established,related accept',
-        'iifname "shy-0123456789" ip daddr 10.213.1.1 tcp dport { 8081, 8090 } accept',
+        'iifname "shy-0123456789" ip daddr 10.213.1.1 tcp dport { 8081, 8090 } ct state new accept',
     ]
 
 
@@ -363,7 +363,9 @@ def test_when_rules_are_applied_again_then_the_table_is_replaced_not_added_to():
 
 
 def test_when_the_host_ip_is_ipv6_then_the_rule_matches_ip6():
-    assert "ip6 daddr fd00::1 tcp dport { 8081 } accept" in nft_rules("shy-a", "fd00::1", (8081,))
+    assert "ip6 daddr fd00::1 tcp dport { 8081 } ct state new accept" in nft_rules(
+        "shy-a", "fd00::1", (8081,)
+    )
 
 
 def test_when_no_port_is_allowed_then_nothing_but_replies_is_accepted():

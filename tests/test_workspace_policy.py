@@ -154,3 +154,29 @@ def test_when_the_environment_lives_under_tmp_then_its_bind_comes_after_the_priv
     assert "--dir" not in [
         a for i, a in enumerate(args) if i + 1 < len(args) and args[i + 1] == "/tmp"
     ]
+
+
+@pytest.mark.parametrize(
+    ("table", "priority"),
+    [("shuyu_t1; flush ruleset", "-10"), ("1table", "-10"), ("shuyu_t1", "0; flush ruleset")],
+)
+def test_when_the_allowlist_table_or_priority_is_malformed_then_rendering_refuses(table, priority):
+    from spawner import firewall
+
+    with pytest.raises(ValueError):
+        firewall.allowlist(table, "syh1", "169.254.100.5", (8081,), priority)
+
+
+def test_when_both_spawners_render_their_allowlist_then_only_names_and_priority_differ():
+    from spawner import docker, firewall
+
+    link = netns.tenant_link(7)
+    veth = netns.nft_ruleset(link, (8081, 8090))
+    bridge = docker.nft_rules(link.host_if, link.host_ip, (8081, 8090))
+    assert veth == firewall.allowlist(link.table, link.host_if, link.host_ip, (8090, 8081), "-10")
+    assert (
+        bridge.replace(docker.nft_table(link.host_if), link.table).replace(
+            "priority filter", "priority -10"
+        )
+        == veth
+    )
