@@ -109,7 +109,7 @@ if SPAWNER == "tenant-sandbox":
         ensure_host_guard((HUB_PORT, GATEWAY_PORT))
         prestart_zygote()
 elif SPAWNER == "tenant-docker":
-    from spawner.docker_factory import workspace_factory
+    from spawner.docker_factory import server_setup, workspace_factory
     from spawner.netns import ensure_host_guard
 
     if HUB_PROCESS:
@@ -125,19 +125,19 @@ elif SPAWNER == "tenant-docker":
     c.TenantDockerSpawner.pull_policy = "never"  # built locally (kernels/Dockerfile), never pulled
     c.TenantDockerSpawner.subnet_pool = os.environ.get("SHUYU_DOCKER_SUBNET_POOL", "10.213.0.0/16")
     c.TenantDockerSpawner.pids_limit = 256
-    c.TenantDockerSpawner.cmd = [
-        str(VENV_BIN / "jupyterhub-singleuser"),
-        f"--config={CHECKOUT / 'kernels' / 'jupyter_server_config.py'}",
-    ]
+    # SHUYU_DOCKER_OWN_PYTHON=1 for the production image (kernels/Dockerfile), which brings its own
+    # Python; else the host's Python is mounted read-only (the offline test image has none).
+    server_cmd, system_paths, server_env = server_setup(
+        os.environ.get("SHUYU_DOCKER_OWN_PYTHON") == "1"
+    )
+    c.TenantDockerSpawner.cmd = server_cmd
     c.TenantDockerSpawner.workspace_factory = workspace_factory(
         db_url=home.default_db_url(HOME),
         workspaces_root=str(HOME / "workspaces"),
         hub_port=HUB_PORT,
         gateway_port=GATEWAY_PORT,
-        env={
-            "JUPYTER_CONFIG_PATH": str(CHECKOUT / "kernels" / "jupyter_config"),
-            "PYTHONPATH": str(CHECKOUT / "kernels" / "shims"),
-        },
+        system_paths=system_paths,
+        env=server_env,
     )
 else:  # JupyterHub's stock spawner, for comparison benchmarks only
     c.Spawner.cmd = [str(VENV_BIN / "jupyterhub-singleuser")]

@@ -19,6 +19,22 @@ from typing import Any
 from spawner.policy import Endpoint, Limits, Workspace, build_workspace
 
 CHECKOUT = Path(__file__).resolve().parent.parent
+# Where the production image (kernels/Dockerfile) installs the kernel-side package.
+IMAGE_KERNELS = "/usr/local/lib/python3.11/site-packages/kernels"
+
+
+def server_setup(own_python: bool) -> tuple[list[str], tuple[str, ...] | None, dict[str, str]]:
+    """Command, host system paths (``None``: :func:`default_system_paths`) and environment of a
+    workspace container. The offline test image holds no Python and mounts the host's read-only,
+    as the sandbox does; the production image (``own_python``) brings its own and gets nothing of
+    the host but the staff member's home and the tenant's shared folder."""
+    if own_python:
+        kernels, server, paths = IMAGE_KERNELS, "jupyterhub-singleuser", ()
+    else:
+        kernels = str(CHECKOUT / "kernels")
+        server, paths = str(Path(sys.prefix) / "bin" / "jupyterhub-singleuser"), None
+    env = {"JUPYTER_CONFIG_PATH": f"{kernels}/jupyter_config", "PYTHONPATH": f"{kernels}/shims"}
+    return [server, f"--config={kernels}/jupyter_server_config.py"], paths, env
 
 
 def default_system_paths() -> tuple[str, ...]:

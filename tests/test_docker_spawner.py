@@ -29,6 +29,7 @@ from docker.types import HostConfig
 
 from spawner import seccomp
 from spawner.docker import (
+    NO_RESOLVER,
     TenantDockerSpawner,
     bridge_name,
     container_env,
@@ -1004,3 +1005,60 @@ async def test_when_tenant_spawner_runs_a_server_then_it_keeps_jupyterhubs_contr
         if executor is not None:
             executor.shutdown(wait=True)
         TenantDockerSpawner._client = TenantDockerSpawner._executor = None
+
+
+# --- the production image -------------------------------------------------------------------------
+
+
+def test_when_the_production_image_is_used_then_its_layout_matches_what_the_spawner_runs():
+    from spawner.docker_factory import IMAGE_KERNELS, server_setup
+
+    dockerfile = (Path(__file__).resolve().parents[1] / "kernels" / "Dockerfile").read_text()
+    copy = re.search(r"^COPY kernels/ (\S+)$", dockerfile, re.M)
+    assert copy and copy.group(1).rstrip("/") == IMAGE_KERNELS
+    for package in ("jupyterhub", "jupyterlab", "ipykernel", "pandas", "pyarrow", "requests"):
+        assert re.search(rf'"{package}[><=]', dockerfile), package
+    assert '"jupyterlab-language-pack-zh-CN"' in dockerfile
+    cmd, paths, env = server_setup(own_python=True)
+    assert cmd == ["jupyterhub-singleuser", f"--config={IMAGE_KERNELS}/jupyter_server_config.py"]
+    assert paths == ()
+    assert all(v.startswith(IMAGE_KERNELS + "/") for v in env.values())
+
+
+def test_when_the_production_image_is_used_then_nothing_of_the_host_is_mounted_but_home_and_shared():
+    from spawner.policy import Endpoint, Limits, build_workspace
+
+    ws = build_workspace(
+        tenant="tenant-a",
+        tenant_id=3,
+        username="alice",
+        workspaces_root="/srv/shuyu/workspaces",
+        system_paths=(),
+        hub_env={},
+        hub=Endpoint("hub", "10.213.0.1", 8081),
+        gateway=Endpoint("gateway", "10.213.0.1", 8090),
+        limits=Limits(),
+    )
+    spec = container_spec(ws, "shuyu/workspace:0.1", "shuyu-tenant-a", [])
+    sources = sorted(m.source for m in ws.mounts if m.kind != "tmpfs")
+    assert sources == [ws.home, ws.shared]
+    binds = spec["host_config"]["binds"]
+    assert sorted(binds) == sorted([*sources, NO_RESOLVER])  # resolv.conf from an empty file
+    assert binds[NO_RESOLVER] == {"bind": "/etc/resolv.conf", "mode": "ro"}
+
+
+def test_when_the_config_selects_the_production_image_then_the_image_python_runs(monkeypatch):
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from spawner.docker_factory import IMAGE_KERNELS
+
+    monkeypatch.setenv("SHUYU_SPAWNER", "tenant-docker")
+    root = Path(__file__).resolve().parents[1]
+    for own, server in (
+        ("1", "jupyterhub-singleuser"),
+        ("0", f"{sys.prefix}/bin/jupyterhub-singleuser"),
+    ):
+        monkeypatch.setenv("SHUYU_DOCKER_OWN_PYTHON", own)
+        config = PyFileConfigLoader("jupyterhub_config.py", path=str(root)).load_config()
+        assert config.TenantDockerSpawner.cmd[0] == server
+        assert (IMAGE_KERNELS in config.TenantDockerSpawner.cmd[1]) == (own == "1")
