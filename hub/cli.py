@@ -375,6 +375,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--valid-days", type=int, default=365)
     tr.set_defaults(fn=cmd_training_pass)
 
+    from hub import cli_catalog
+
+    cli_catalog.register(sub, _Parser)
+
     aud = sub.add_parser("audit", help="the audit trail").add_subparsers(
         dest="command", required=True, parser_class=_Parser
     )

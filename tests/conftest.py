@@ -10,9 +10,14 @@ import pytest
 
 from hub.db.engine import Database
 from hub.ops import Ctx
+from tests.cli_helpers import run_cli
 from tests.pg import PG_ADMIN_URL, pg_available, pg_create_template, pg_drop, pg_from_template
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+# The CLI fixtures' tenant, first processor's ID number and password.
+CLI_USCC = "91330106MA2H0A1B2T"
+CLI_ID1 = "33010619900101123X"
+CLI_PASSWORD = "correct-horse-battery"
 
 
 @pytest.fixture(scope="session")
@@ -63,3 +68,40 @@ def ctx_factory(db):
             yield Ctx(session=s, actor=actor, pepper=b"p" * 32, today=today or date.today())
 
     return make
+
+
+@pytest.fixture
+def cli(shuyu_home, monkeypatch, capsys):
+    def call(*argv, stdin=""):
+        return run_cli(monkeypatch, capsys, *argv, stdin=stdin)
+
+    assert call("init")[0] == 0
+    return call
+
+
+@pytest.fixture
+def world(cli):
+    """One tenant with an agreement, one department, one processor."""
+    assert cli("tenant", "add", "--name", "甲科技", "--uscc", CLI_USCC)[0] == 0
+    assert cli("agreement", "sign", "--tenant", "甲科技")[0] == 0
+    assert cli("department", "add", "--name", "市卫生健康委员会")[0] == 0
+    rc, out, err = cli(
+        "staff",
+        "add",
+        "--username",
+        "alice",
+        "--real-name",
+        "张三",
+        "--id-number",
+        CLI_ID1,
+        "--mobile",
+        "13812345678",
+        "--role",
+        "processor",
+        "--tenant",
+        "甲科技",
+        "--password-stdin",
+        stdin=CLI_PASSWORD + "\n",
+    )
+    assert rc == 0, err
+    return cli

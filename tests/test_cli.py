@@ -15,43 +15,6 @@ ID2 = "11010519491231002X"
 PASSWORD = "correct-horse-battery"
 
 
-@pytest.fixture
-def cli(shuyu_home, monkeypatch, capsys):
-    def call(*argv, stdin=""):
-        return run_cli(monkeypatch, capsys, *argv, stdin=stdin)
-
-    assert call("init")[0] == 0
-    return call
-
-
-@pytest.fixture
-def world(cli):
-    """One tenant with an agreement, one department, one processor."""
-    assert cli("tenant", "add", "--name", "甲科技", "--uscc", USCC)[0] == 0
-    assert cli("agreement", "sign", "--tenant", "甲科技")[0] == 0
-    assert cli("department", "add", "--name", "市卫生健康委员会")[0] == 0
-    rc, out, err = cli(
-        "staff",
-        "add",
-        "--username",
-        "alice",
-        "--real-name",
-        "张三",
-        "--id-number",
-        ID1,
-        "--mobile",
-        "13812345678",
-        "--role",
-        "processor",
-        "--tenant",
-        "甲科技",
-        "--password-stdin",
-        stdin=PASSWORD + "\n",
-    )
-    assert rc == 0, err
-    return cli
-
-
 def test_when_staff_is_added_then_the_totp_secret_is_printed_and_the_id_number_is_not_stored(
     world, db_url
 ):

@@ -15,12 +15,12 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from hub import audit, home
+from hub import home
 from hub.auth import credentials
 from hub.db.engine import Database
-from hub.db.models import Dataset, Department, Staff
+from hub.db.models import Department, Staff
 from hub.i18n import Msg, UserError
-from hub.ops import Ctx, agreements, org, staff, tenants
+from hub.ops import Ctx, agreements, catalog, org, staff, tenants
 from hub.validators import resident_id_check_char, uscc_check_char
 
 PASSWORD = "Shuyu-demo-2026"
@@ -158,7 +158,8 @@ def build(
 def _register_datasets(ctx: Ctx, written: list[dict]) -> None:
     departments = {d.name: d for d in ctx.session.scalars(select(Department))}
     for d in written:
-        ds = Dataset(
+        catalog.register(
+            ctx,
             name=d["name"],
             title=d["title"],
             department=departments[d["department"]],
@@ -167,15 +168,6 @@ def _register_datasets(ctx: Ctx, written: list[dict]) -> None:
             prohibited=False,
             path=d["path"],
             rows=d["rows"],
-        )
-        ctx.session.add(ds)
-        ctx.session.flush()
-        audit.append(
-            ctx.session,
-            "dataset.add",
-            actor=ctx.actor,
-            object=d["name"],
-            details={"department": d["department"], "level": d["level"], "rows": d["rows"]},
         )
 
 
