@@ -1,0 +1,1 @@
+"""Column masking operators applied hub-side before data reaches a tenant."""
