@@ -1,0 +1,543 @@
+"""Model-free presidio recognizers for Chinese personal data.
+
+Every recognizer is a :class:`~presidio_analyzer.PatternRecognizer` that needs no NLP model. Each
+one also carries ``full``, a regular expression matching a whole cell value (RE2- and
+:mod:`re`-compatible, so pandas can run it on Arrow strings), and :meth:`CnRecognizer.valid`,
+the checksum or plausibility test run on such a value. Text is passed through :func:`normalize`
+first; it keeps the length, so offsets found in the normalized text hold in the original one.
+
+Each recognizer lists ``CONTEXT`` words; Chinese has no word boundaries, so
+:class:`hub.masking.detectors.CharContextEnhancer` looks them up in a window of characters.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from presidio_analyzer import Pattern, PatternRecognizer, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+
+from hub.validators import USCC_ALPHABET, resident_id_check_char, uscc_check_char
+
+# Full-width digits, letters, + - @ . _ and the ideographic space map to ASCII, one char each.
+FULLWIDTH = {ord(c): ord(c) - 0xFEE0 for c in "０１２３４５６７８９＋－＠．＿"}
+FULLWIDTH |= {
+    c: c - 0xFEE0 for r in ((0xFF21, 0xFF3A), (0xFF41, 0xFF5A)) for c in range(r[0], r[1] + 1)
+}
+FULLWIDTH[0x3000] = ord(" ")
+
+HAN = "[\u4e00-\u9fff]"
+_EDGE_L, _EDGE_R = r"(?<![0-9A-Za-z])", r"(?![0-9A-Za-z])"
+_PROVINCE_CODES = {11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45}
+_PROVINCE_CODES |= {46, 50, 51, 52, 53, 54, 61, 62, 63, 64, 65, 71, 81, 82, 83}
+
+
+def normalize(text: str) -> str:
+    """Map full-width digits, letters and ``+ - @ . _`` to ASCII; the length never changes."""
+    return text.translate(FULLWIDTH)
+
+
+def _digits(value: str) -> str:
+    return re.sub(r"[\s-]", "", value).upper()
+
+
+def _birth_ok(year: int, month: int, day: int) -> bool:
+    try:
+        return date(year, month, day) <= date.today()
+    except ValueError:
+        return False
+
+
+def resident_id_valid(value: str) -> bool:
+    """18 characters: region, birth date, ISO 7064 check; 15 digits: region and birth date."""
+    v = _digits(value)
+    if int(v[:2]) not in _PROVINCE_CODES:
+        return False
+    if len(v) == 15:
+        return int(v[6:8]) >= 20 and _birth_ok(1900 + int(v[6:8]), int(v[8:10]), int(v[10:12]))
+    return (
+        len(v) == 18
+        and int(v[6:10]) >= 1900
+        and _birth_ok(int(v[6:10]), int(v[10:12]), int(v[12:14]))
+        and resident_id_check_char(v[:17]) == v[17]
+    )
+
+
+def luhn_valid(value: str) -> bool:
+    """Return whether the digits of ``value`` pass the Luhn check."""
+    digits = [int(d) for d in _digits(value)][::-1]
+    total = sum(d if i % 2 == 0 else (d * 2 - 9 if d > 4 else d * 2) for i, d in enumerate(digits))
+    return total % 10 == 0
+
+
+def uscc_valid(value: str) -> bool:
+    """Registration authority, region and the GB 32100 mod-31 check character."""
+    v = value.upper()
+    return (
+        v[0] in "123456789ANY"
+        and int(v[2:4]) in _PROVINCE_CODES
+        and uscc_check_char(v[:17]) == v[17]
+    )
+
+
+class CnRecognizer(PatternRecognizer):
+    """Base class: one entity, in-text patterns, a whole-value regex and a value validator."""
+
+    ENTITY = ""
+    PATTERNS: tuple[tuple[str, str, float], ...] = ()
+    CONTEXT: tuple[str, ...] = ()
+    full = ""
+
+    def __init__(self) -> None:
+        patterns = [Pattern(name, regex, score) for name, regex, score in self.PATTERNS]
+        super().__init__(
+            supported_entity=self.ENTITY,
+            name=type(self).__name__,
+            supported_language="zh",
+            patterns=patterns,
+            context=list(self.CONTEXT) or None,
+        )
+
+    def analyze(
+        self,
+        text: str,
+        entities: list[str],
+        nlp_artifacts: NlpArtifacts | None = None,
+        regex_flags: int | None = None,
+    ) -> list[RecognizerResult]:
+        """Run the patterns on the normalized text (same length, so offsets are unchanged)."""
+        return super().analyze(normalize(text), entities, nlp_artifacts, regex_flags)
+
+    def valid(self, value: str) -> bool:
+        """Checksum or plausibility test of a whole, normalized value matching :attr:`full`."""
+        return True
+
+    def validate_result(self, pattern_text: str) -> bool | None:
+        """Checksum entities: True (score 1.0) or False (dropped); others keep the pattern score."""
+        return None
+
+    def _result(self, start: int, end: int, score: float) -> RecognizerResult:
+        return RecognizerResult(
+            self.ENTITY,
+            start,
+            end,
+            score,
+            recognition_metadata={
+                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+            },
+        )
+
+
+_DATE = "(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
+
+
+class ResidentIdRecognizer(CnRecognizer):
+    """Resident ID numbers: 18 characters with check character, or legacy 15 digits."""
+
+    ENTITY = "CN_RESIDENT_ID"
+    PATTERNS = (
+        (
+            "id18",
+            rf"{_EDGE_L}[1-9][0-9]{{5}}[ -]?(?:18|19|20)[0-9]{{2}}[ -]?{_DATE}[ -]?[0-9]{{3}}"
+            rf"[0-9X]{_EDGE_R}",
+            0.5,
+        ),
+        ("id15", rf"{_EDGE_L}[1-9][0-9]{{5}}[ -]?[0-9]{{2}}{_DATE}[ -]?[0-9]{{3}}{_EDGE_R}", 0.5),
+    )
+    CONTEXT = ("身份证", "身份号码", "证件号", "公民身份", "身份信息")
+    full = (
+        rf"[1-9][0-9]{{5}}[ -]?(?:18|19|20)[0-9]{{2}}[ -]?{_DATE}[ -]?[0-9]{{3}}[0-9Xx]"
+        rf"|[1-9][0-9]{{5}}[ -]?[0-9]{{2}}{_DATE}[ -]?[0-9]{{3}}"
+    )
+
+    def valid(self, value: str) -> bool:
+        return len(_digits(value)) in (15, 18) and resident_id_valid(value)
+
+    def validate_result(self, pattern_text: str) -> bool | None:
+        # 15-digit IDs have no checksum: plausible ones keep the pattern score.
+        ok = resident_id_valid(pattern_text)
+        return None if ok and len(_digits(pattern_text)) == 15 else ok
+
+
+class MobileRecognizer(CnRecognizer):
+    """Mainland mobile numbers with optional +86 / 0086 / 86 prefix, spaces or dashes."""
+
+    ENTITY = "CN_MOBILE"
+    PATTERNS = (
+        (
+            "mobile",
+            rf"{_EDGE_L}(?:(?:\+|00)?86[ -]?)?1[3-9][0-9][ -]?[0-9]{{4}}[ -]?[0-9]{{4}}{_EDGE_R}",
+            0.6,
+        ),
+    )
+    CONTEXT = ("手机", "电话", "联系方式", "致电", "来电", "拨打", "号码", "短信", "微信")
+    full = "(?:(?:\\+|00)?86[ -]?)?1[3-9][0-9][ -]?[0-9]{4}[ -]?[0-9]{4}"
+
+    def invalidate_result(self, pattern_text: str) -> bool | None:
+        """Reject runs of one repeated digit such as 13333333333."""
+        return len(set(_digits(pattern_text)[-8:])) == 1
+
+
+class BankCardRecognizer(CnRecognizer):
+    """Bank card numbers: 16-19 digits passing Luhn, optionally grouped by fours."""
+
+    ENTITY = "CN_BANK_CARD"
+    PATTERNS = (
+        (
+            "card",
+            rf"{_EDGE_L}[0-9]{{4}}(?:[ -]?[0-9]{{4}}){{3}}(?:[ -]?[0-9]{{1,3}})?{_EDGE_R}",
+            0.5,
+        ),
+    )
+    CONTEXT = ("银行卡", "卡号", "账号", "帐号", "账户", "储蓄卡", "信用卡", "借记卡", "开户")
+    full = "[0-9]{4}(?:[ -]?[0-9]{4}){3}(?:[ -]?[0-9]{1,3})?"
+
+    def valid(self, value: str) -> bool:
+        return luhn_valid(value)
+
+    def validate_result(self, pattern_text: str) -> bool | None:
+        return luhn_valid(pattern_text)
+
+
+_USCC_CHAR = "[0-9A-HJ-NP-RTUW-Y]"
+
+
+class UsccRecognizer(CnRecognizer):
+    """Unified social credit codes (统一社会信用代码) with the GB 32100 check character."""
+
+    ENTITY = "CN_USCC"
+    PATTERNS = (("uscc", rf"{_EDGE_L}[1-9ANY][1-9][0-9]{{6}}{_USCC_CHAR}{{10}}{_EDGE_R}", 0.5),)
+    CONTEXT = ("信用代码", "纳税人识别号", "税号", "营业执照", "社会信用")
+    full = f"(?i)[1-9ANY][1-9][0-9]{{6}}{_USCC_CHAR}{{10}}"
+
+    def valid(self, value: str) -> bool:
+        return all(c in USCC_ALPHABET for c in value.upper()) and uscc_valid(value)
+
+    def validate_result(self, pattern_text: str) -> bool | None:
+        return self.valid(pattern_text)
+
+
+_PROVINCE_ABBR = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+_PLATE_CHAR = "[A-HJ-NP-Z0-9]"
+_PLATE = (
+    f"[{_PROVINCE_ABBR}][A-HJ-NP-Z][·• -]?(?:[DF]{_PLATE_CHAR}[0-9]{{4}}|[0-9]{{5}}[DF]"
+    f"|{_PLATE_CHAR}{{4}}(?:{_PLATE_CHAR}|[挂学警港澳]))"
+)
+
+
+class LicensePlateRecognizer(CnRecognizer):
+    """Vehicle plates: province, letter and five characters; new-energy plates have six."""
+
+    ENTITY = "CN_LICENSE_PLATE"
+    PATTERNS = (("plate", f"{_PLATE}{_EDGE_R}", 0.6),)
+    CONTEXT = ("车牌", "号牌", "车辆", "车号", "牌照", "驾驶")
+    full = f"(?i){_PLATE}"
+
+    def valid(self, value: str) -> bool:
+        return not self.invalidate_result(value)
+
+    def invalidate_result(self, pattern_text: str) -> bool | None:
+        """Real plates carry at most three letters after the authority letter."""
+        tail = re.sub(r"[·• -]", "", pattern_text)[2:]
+        return sum(c.isascii() and c.isalpha() for c in tail) > 3
+
+
+class EmailRecognizer(CnRecognizer):
+    """E-mail addresses by regex only (no top-level-domain lookups)."""
+
+    ENTITY = "EMAIL_ADDRESS"
+    _EMAIL = (
+        r"[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@"
+        r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}"
+    )
+    PATTERNS = (("email", rf"(?<![A-Za-z0-9._%+-]){_EMAIL}(?![A-Za-z0-9-])", 0.8),)
+    CONTEXT = ("邮箱", "邮件", "email", "e-mail", "电子信箱")
+    full = _EMAIL
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+# --- names ----------------------------------------------------------------------------------------
+SURNAMES = (
+    "王李张刘陈杨黄吴赵周徐孙马朱胡林郭何高罗郑梁谢宋唐许邓冯韩曹曾彭萧肖蔡潘田董袁于余叶蒋杜"
+    "苏魏程吕丁沈任姚卢傅钟姜崔谭廖范汪陆金石戴贾韦夏邱方侯邹熊孟秦白江阎闫薛尹段雷黎史龙陶贺"
+    "顾毛郝龚邵万钱严赖覃洪武莫孔汤向常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿"
+    "关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻"
+    "祁蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂"
+)
+# Rarer surnames, trusted only next to a context word or title (not 和, 明, 国 ... words).
+RARE_SURNAMES = (
+    "佟臧闵苟邬卞姬师仇栾隋刁沙荣巫寇桑郎甄丛仲虞敖巩佘池麻苑迟邝谈匡鞠惠荆冀郁胥班储栗燕楚鄢劳"
+    "谌奚皮粟冼蔺楼闻厉仝郜阚权帅屠豆朴盖练廉禹祖漆卿狄晋扈晁芮阙浦戈伏鹿薄邸雍辜羊乌裘亓修邰赫"
+    "杭逯茹慕银亢嵇湛戎勾茅揭尉冶檀昝奉衡尧闭"
+)
+# Common surnames that are also function words (于是, 时间, 关于 ...): trusted only in context.
+_CONTEXT_ONLY = set("于向时关常路车单解尚司连项费管党景卫米农简古吉易齐安")
+COMPOUND_SURNAMES = _words(
+    "欧阳 司马 诸葛 上官 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 轩辕 令狐 钟离 "
+    "独孤 南宫 西门 端木 呼延 澹台 万俟 百里 闻人 赫连 申屠 太史 公冶 濮阳 左丘 第五"
+)
+# Characters common in given names; a name without context must use only these.
+_NAME_CHARS = set(
+    "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红鹏辉飞鑫波斌宇浩凯健俊帆帅旭宁龙小"
+    "林欣佳瑞雪琳晨阳婷慧颖倩琴云莉丹建国志文博海亮成峰彬坤岩冬春梅燕玲珍凤晶欢楠洁淑莹芝花荣"
+    "香雷畅璐瑜东兵想金杨柳宏伦翔鹤振思嘉子怡梓涵轩萱雨泽睿宸彤诗琪晓雯薇蕾悦心紫馨婉然若安可"
+    "依语嫣梦琦钰蓉露瑶璇妍妮菲莎蓓娅家豪德康永祥福禄寿昌盛兴旺达仁义礼智信忠孝廉立正清天一鸣"
+    "光耀栋庆卫学树松柏桃荷莲菊竹青山水月星辰霖霜娴贤惠捷聪哲铭程远航舟岚岳崇嵩巍峻瀚澜湘江河"
+    "川源泉溪渊沛乐喜吉隆鼎汉唐宋元夏中民生长恒通顺利益泰和新胜武君诚美秋菁晴琳莺彩丰凡方奇宝"
+)
+_PREFIXES = _words(
+    "姓名 名字 患者 病人 法定代表人 法人代表 法人 联系人 负责人 申请人 经办人 代理人 委托人 持卡人 "
+    "户主 户名 收件人 寄件人 收货人 投保人 被保险人 当事人 原告 被告 证人 家属 监护人 配偶 "
+    "丈夫 妻子 父亲 母亲 儿子 女儿 员工 职工 客户 用户 业主 租户 学生 医生 "
+    "医师 护士 驾驶员 驾驶人 司机 乘客 签字人 嫌疑人 参保人 纳税人 股东 董事 监事 经理 "
+    "主任 介绍人 审批人 审核人 填表人 登记人 报案人 举报人 来访人 名叫 叫 人员 同事 朋友 "
+    "邻居 老人"
+)
+_TITLES = _words(
+    "先生 女士 小姐 同志 师傅 老师 医生 医师 大夫 护士 教授 律师 经理 总经理 主任 局长 "
+    "处长 科长 院长 校长 所长 书记 董事长 总裁 总监 会计 阿姨 同学"
+)
+_SURNAME_TITLES = ("先生", "女士", "小姐", "老师", "师傅", "医生", "经理", "主任", "阿姨", "同志")
+_STOP_CHARS = set("于在是的了和与及等因为被把向对从自将已曾也都还又说称诉系男女岁今昨来去到住")
+_STOP_WORDS = {t[:2] for t in _TITLES} | set(
+    _words(
+        "就诊 入院 出院 来院 到院 复诊 主诉 自述 自诉 反映 表示 认为 签字 签名 确认 办理 申请 提交 "
+        "缴纳 驾驶 持有 联系 居住 家住 现住 住址 出生 身份 电话 手机 性别 年龄 今年 今天 昨天 今日 "
+        "昨日 明天 明日 已经 目前 现在 正在 曾经 因为 由于 一起 一同 以及 负责 担任 作为 名下 本人 "
+        "同意 委托 购买 使用 发现 报案 投诉 咨询 前来 陪同 患有 诊断 体检 检查 入职 离职 参加 参保 "
+        "缴费 开具 出具 提供 填写 签署 登记 核实 拨打 所在 户籍 需要 要求 进行 通过 没有 不是 准备 "
+        "可以 应该 能够 希望 一直 经常 先后 邮箱 车牌 银行"
+    )
+)
+_NON_NAME_END = set("区县市省州路街镇乡村号室楼局院厂店部处站馆队组费税险款额")
+# Words that look like surname + given name; NAME_LIKE_WORDS are also frequent real names.
+COMMON_WORDS = set(
+    _words(
+        "高中 高兴 高原 高新 高速 高楼 金华 金色 宁波 安静 文明 文化 文学 文章 文件 文字 黄金 黄山 "
+        "黄河 华东 华南 华北 华西 华中 华人 华夏 江南 江北 江河 江东 杨梅 梅花 白天 白色 蓝天 蓝色 "
+        "龙井 凌晨 韩国 苏宁 武汉 许可 冷静 石林 方便 方向 方圆 成功 成立 成年 成都 成长 常州 温暖 "
+        "温州 程序 周末 周一 周二 周三 周四 周五 周六 周日 周年 周岁 时间 时代 阳光 阳性 古代 古城 "
+        "吉林 车辆 车站 路口 路线 路段 单位 卫生 全国 关键 关于 包括 宋体 唐朝 于是 任何 任务 万元 "
+        "钱包 江苏 宫颈 房屋 房间 景区 党员 管理 简单 连续 项目 季度 毕业 童年 纪念 柳树 史上 易于 "
+        "申请 欧元 陆续 韩语 谢谢 孙子 马上 马路 向前 向东 向西 左右 左边 左侧 甘肃 云南 海南 平安 "
+        "平时 平均 齐全"
+    )
+)
+NAME_LIKE_WORDS = set(
+    _words("高明 高峰 高山 金山 宁静 安宁 安康 文静 文山 华山 华丽 江山 白云 白雪 黎明 严明 康宁")
+)
+_SURNAME_RE = "(?:" + "|".join(COMPOUND_SURNAMES) + f"|[{SURNAMES}{RARE_SURNAMES}])"
+# Words after which a name may start without a context word (感谢张伟, 今天张伟来院).
+_LEFT_WORDS = _words(
+    "感谢 谢谢 今天 昨天 明天 今日 昨日 由 请 让 叫 给 和 与 同 跟 被 把 "
+    "找 问 告诉 通知 委托 陪同 联系 据 派 是 为 及"
+)
+
+
+def _is_han(c: str) -> bool:
+    return "\u4e00" <= c <= "\u9fff"
+
+
+def _stops_at(text: str, i: int) -> bool:
+    """Return whether a given name cannot continue at ``text[i]``."""
+    c = text[i]
+    return (
+        not _is_han(c) or c in _STOP_CHARS or c in _NON_NAME_END or text[i : i + 2] in _STOP_WORDS
+    )
+
+
+def name_valid(value: str, context: bool = False) -> bool:
+    """Whether a value (surname and given name) may be a name; ``context``: next to 患者, 先生 ..."""
+    words = COMMON_WORDS if context else COMMON_WORDS | NAME_LIKE_WORDS
+    return (
+        value not in words
+        and value[:2] not in words
+        and value[-1] not in _NON_NAME_END
+        and not value.endswith(_TITLES + _PREFIXES)
+    )
+
+
+class NameRecognizer(CnRecognizer):
+    """Chinese names by surname dictionary, gated by context words or name-like characters.
+
+    A candidate is a surname and up to two given-name characters, cut before words that follow
+    names (就诊, 电话, 先生 ...). It counts when a context word precedes it (患者, 联系人 ...) or a
+    title follows it (先生, 经理 ...); without context it must stand between punctuation, use only
+    common given-name characters and not be a common word (高峰, 金华 ...).
+    """
+
+    ENTITY = "CN_NAME"
+    PATTERNS = (("name", f"{_SURNAME_RE}{HAN}{{1,2}}", 0.6),)
+    full = f"{_SURNAME_RE}{HAN}{{1,2}}"
+
+    def valid(self, value: str) -> bool:
+        return name_valid(value)
+
+    def analyze(
+        self,
+        text: str,
+        entities: list[str],
+        nlp_artifacts: NlpArtifacts | None = None,
+        regex_flags: int | None = None,
+    ) -> list[RecognizerResult]:
+        text, results, i = normalize(text), [], 0
+        while i < len(text):
+            compound = text[i : i + 2] in COMPOUND_SURNAMES
+            rare = not compound and (text[i] in RARE_SURNAMES or text[i] in _CONTEXT_ONLY)
+            surname = 2 if compound else int(rare or text[i] in SURNAMES)
+            end = i + surname
+            while surname and end < min(i + surname + 2, len(text)) and not _stops_at(text, end):
+                end += 1
+            score = self._score(text, i, i + surname, end, rare) if surname else 0.0
+            if score:
+                results.append(self._result(i, end, score))
+            i = end if score else i + 1
+        return results
+
+    @staticmethod
+    def _score(text: str, start: int, given: int, end: int, rare: bool) -> float:
+        """0.85 with a context word or title, 0.6 for a free-standing name, else 0 (no name)."""
+        near = text[max(0, start - 8) : start].rstrip(" ：:，,（(")
+        before = near[:-1] if near.endswith(("为", "是")) else near  # 法定代表人为张伟
+        title = text.startswith(_TITLES, end)
+        context = before.endswith(_PREFIXES) or title
+        left = start == 0 or not _is_han(text[start - 1]) or near.endswith(_LEFT_WORDS)
+        if given == end:  # a bare surname counts only before a polite title: 王先生
+            polite = text.startswith(_SURNAME_TITLES, end) and not rare
+            return 0.85 if polite and (left or before.endswith(_PREFIXES)) else 0.0
+        chars = text[given:end]
+        if (end < len(text) and text[end] in _NON_NAME_END) or not name_valid(
+            text[start:end], context
+        ):
+            return 0.0  # 文泽路, 钱江路, 白洋站 are places
+        if context and any(c in _NAME_CHARS for c in chars):
+            return 0.85
+        right = end == len(text) or _stops_at(text, end)
+        free = left and right and not rare and all(c in _NAME_CHARS for c in chars)
+        return 0.6 if free else 0.0
+
+
+# --- addresses ------------------------------------------------------------------------------------
+_PROVINCE_LEVEL = ("特别行政区", "自治区", "省", "市")
+_ADMIN = (*_PROVINCE_LEVEL, "自治州", "自治县", "自治旗", "地区", "盟", "区", "县", "旗")
+_LOCAL = ("街道", "镇", "乡", "社区", "小区", "新村", "村", "花园", "公寓", "大厦")
+_ROAD = ("大道", "大街", "路", "街", "巷", "弄", "胡同")
+_NUM = "[0-9A-Za-z]{1,6}(?:-[0-9]{1,5})?(?:号楼|号院|号|弄|幢|栋|座|单元|层|楼|室)"
+
+
+def _alternation(words: tuple[str, ...]) -> str:
+    return "|".join(sorted(words, key=len, reverse=True))
+
+
+def _han_except(chars: str) -> str:
+    """A character class of CJK ideographs without ``chars`` (RE2 has no class subtraction)."""
+    ranges, low = [], 0x4E00
+    for code in sorted(map(ord, set(chars))):
+        if low < code:
+            ranges.append(f"{chr(low)}-{chr(code - 1)}")
+        low = code + 1
+    return "[" + "".join(ranges) + f"{chr(low)}-\u9fff]"
+
+
+# Unit names never hold words that lead into an address (住, 在, 的 ...); administrative ones
+# need two characters (not 城市, 地区) and no road inside (市心路 is a road, not a city).
+_LEADS = "住在的了是为到往去址"
+_UNIT = _han_except(_LEADS)
+_ADMIN_UNIT = _han_except(_LEADS + "路街巷弄道号")
+
+
+def _unit(after: str = "") -> str:
+    """One named unit; ``after`` is an optional lookahead (Python only: RE2 has none)."""
+    admin = f"{_ADMIN_UNIT}{{2,8}}?(?:{_alternation(_ADMIN)}){after}"
+    return f"(?:{admin}|{_UNIT}{{1,8}}?(?:{_alternation(_LOCAL + _ROAD)}){after})"
+
+
+# In text, a unit is not cut short before a road suffix (北镇街 is a street, not the town 北镇).
+_NOT_ROAD = "(?![路街巷弄道])"
+_PART_RE = re.compile(
+    f"(?P<num>{_NUM})|(?P<aname>{_ADMIN_UNIT}{{2,8}}?)(?P<admin>{_alternation(_ADMIN)}){_NOT_ROAD}"
+    f"|(?P<lname>{_UNIT}{{1,8}}?)(?P<local>{_alternation(_LOCAL + _ROAD)}){_NOT_ROAD}"
+)
+_PROVINCES = _words(
+    "北京 天津 上海 重庆 河北 山西 辽宁 吉林 黑龙江 江苏 浙江 安徽 福建 江西 山东 河南 湖北 "
+    "湖南 广东 海南 四川 贵州 云南 陕西 甘肃 青海 台湾 内蒙古 广西 西藏 宁夏 新疆 香港 澳门"
+)
+_ADDRESS_LEADS = ("位于", "坐落", "户籍", "注册", "经营", "地", "于", "至", "从", "自", "寄", "迁")
+
+
+def address_valid(value: str) -> bool:
+    """Two or more parts, starting with a named unit: a number, or a unit and a road/village.
+
+    ``杭州市西湖区`` (only administrative units) and ``体育场路金城路`` (a crossing) are not
+    addresses; ``西湖区文三路`` and ``文三路90号`` are.
+    """
+    kinds, pos = [], 0
+    while pos < len(value):
+        m = _PART_RE.match(value, pos)
+        if not m:
+            return False
+        kinds.append("num" if m["num"] else "admin" if m["admin"] else "local")
+        pos = m.end()
+    has = set(kinds)
+    return len(kinds) >= 2 and kinds[0] != "num" and ("num" in has or has == {"admin", "local"})
+
+
+def _lead_length(match: str) -> int:
+    """Length of words before the address that the first part absorbed (家住, 位于 ...)."""
+    m = _PART_RE.match(match)
+    name = m["aname"] or m["lname"] or ""
+    if m["admin"] in _PROVINCE_LEVEL:
+        for p in _PROVINCES:
+            if name.endswith(p) and len(name) > len(p):
+                return len(name) - len(p)
+    cut, rest = 0, 2 if m["admin"] else 1  # characters the unit's own name keeps at least
+    for word in _ADDRESS_LEADS:
+        k = name.rfind(word, 0, len(name) - rest)
+        if k >= 0:
+            cut = max(cut, k + len(word))
+    return cut
+
+
+class AddressRecognizer(CnRecognizer):
+    """Addresses: chains of units ending in 省/市/区/县/镇/街道/村/路/街 ... and 号/幢/室 numbers."""
+
+    ENTITY = "CN_ADDRESS"
+    PATTERNS = (("address", f"{_unit(_NOT_ROAD)}(?:{_unit(_NOT_ROAD)}|{_NUM})*", 0.7),)
+    CONTEXT = ("住址", "地址", "住所", "家住", "现住", "居住", "户籍", "所在地")
+    full = f"(?:{_unit()}|{_NUM})+"
+    _text_re = re.compile(PATTERNS[0][1])
+
+    def valid(self, value: str) -> bool:
+        return address_valid(value)
+
+    def analyze(
+        self,
+        text: str,
+        entities: list[str],
+        nlp_artifacts: NlpArtifacts | None = None,
+        regex_flags: int | None = None,
+    ) -> list[RecognizerResult]:
+        results = []
+        for m in self._text_re.finditer(normalize(text)):
+            start = m.start() + _lead_length(m.group())
+            if address_valid(m.string[start : m.end()]):
+                results.append(self._result(start, m.end(), self.patterns[0].score))
+        return results
+
+
+RECOGNIZERS: tuple[type[CnRecognizer], ...] = (
+    ResidentIdRecognizer,
+    UsccRecognizer,
+    BankCardRecognizer,
+    MobileRecognizer,
+    LicensePlateRecognizer,
+    EmailRecognizer,
+    AddressRecognizer,
+    NameRecognizer,
+)
+"""All recognizers, most specific first: this order breaks ties between equal findings."""
