@@ -1,0 +1,132 @@
+"""Desensitized samples: which rows, which columns, masked how, and k-anonymous.
+
+A tenant's scenario sees a sample of a dataset, never the table: the same rows on every call for
+one (tenant, scenario, dataset) — so repeated calls cannot rebuild the table — at most
+``max_rows`` and ``max_fraction`` of it, only the approved columns, each masked by its catalog
+policy (fixed there, or suggested by the column's PII kind), free text masked inline, and rows
+whose quasi-identifier combination is shared by fewer than ``k`` sampled rows suppressed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from hub.masking import operators
+from hub.masking.operators import MaskContext
+
+# The demo catalog's PII kinds, as detector entities (whose default operator is suggested).
+PII_ENTITIES = {
+    "resident_id": "CN_RESIDENT_ID",
+    "mobile": "CN_MOBILE",
+    "name": "CN_NAME",
+    "address": "CN_ADDRESS",
+    "uscc": "CN_USCC",
+    "bank_card": "CN_BANK_CARD",
+    "plate": "CN_LICENSE_PLATE",
+    "email": "EMAIL_ADDRESS",
+}
+
+
+@dataclass(frozen=True)
+class SampleLimits:
+    max_rows: int = 10_000
+    max_fraction: float = 0.05
+    k: int = 5
+
+
+@dataclass
+class Sample:
+    frame: pd.DataFrame
+    rows_drawn: int  # before k-anonymity suppression
+    suppressed: int
+    masked_cells: int
+
+
+def _seed(*parts: str) -> int:
+    digest = hashlib.sha256("\0".join(parts).encode()).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def sample_rows(
+    total: int, tenant: str, scenario: str, dataset: str, limits: SampleLimits
+) -> np.ndarray:
+    """Sorted row positions of the sample: fixed per (tenant, scenario, dataset), capped."""
+    n = min(limits.max_rows, int(total * limits.max_fraction), total)
+    rng = np.random.default_rng(_seed("shuyu.sample.v1", tenant, scenario, dataset))
+    return np.sort(rng.choice(total, size=max(n, 0), replace=False))
+
+
+def column_policy(column: dict) -> tuple[str, dict] | None:
+    """The catalog's masking policy of a column: fixed (``mask``), else suggested from its PII
+    kind; ``None`` for a column served as it is."""
+    from hub.masking.detectors import suggest_policy
+
+    if column.get("mask"):
+        return column["mask"]["operator"], dict(column["mask"].get("params", {}))
+    kind = column.get("pii")
+    if kind == "free_text":
+        return "free_text", {}
+    if kind in PII_ENTITIES:
+        return suggest_policy(PII_ENTITIES[kind])
+    return None
+
+
+def desensitize(
+    frame: pd.DataFrame, schema: list[dict], ctx: MaskContext
+) -> tuple[pd.DataFrame, int]:
+    """Mask every column of ``frame`` by its policy; the masked frame and how many cells changed
+    hands through a masking operator (for metering)."""
+    from hub.masking.detectors import mask_text
+
+    by_name = {c["name"]: c for c in schema}
+    out, masked = {}, 0
+    for name in frame.columns:
+        policy = column_policy(by_name.get(name, {}))
+        series = frame[name]
+        if policy is None:
+            out[name] = series
+            continue
+        op, params = policy
+        result = (
+            series.map(mask_text)
+            if op == "free_text"
+            else operators.apply(op, series, ctx, **params)
+        )
+        masked += int(series.notna().sum())
+        if result is not None:
+            out[name] = result
+    return pd.DataFrame(out, index=frame.index), masked
+
+
+def k_anonymous(frame: pd.DataFrame, quasi: list[str], k: int) -> tuple[pd.DataFrame, int]:
+    """Drop the rows whose combination of ``quasi`` values occurs fewer than ``k`` times."""
+    present = [q for q in quasi if q in frame.columns]
+    if not present or frame.empty:
+        return frame, 0
+    sizes = frame.groupby(present, dropna=False)[present[0]].transform("size")
+    keep = sizes >= k
+    return frame[keep], int((~keep).sum())
+
+
+def build_sample(
+    raw: pd.DataFrame,
+    schema: list[dict],
+    approved: list[str],
+    *,
+    tenant: str,
+    scenario: str,
+    dataset: str,
+    ctx: MaskContext,
+    limits: SampleLimits = SampleLimits(),  # noqa: B008 - frozen
+) -> Sample:
+    """The desensitized sample of ``raw`` that ``tenant``'s ``scenario`` may see."""
+    rows = sample_rows(len(raw), tenant, scenario, dataset, limits)
+    drawn = raw.iloc[rows][list(approved)].reset_index(drop=True)
+    masked, cells = desensitize(drawn, schema, ctx)
+    quasi = [c["name"] for c in schema if c.get("quasi")]
+    frame, suppressed = k_anonymous(masked, quasi, limits.k)
+    return Sample(frame.reset_index(drop=True), len(rows), suppressed, cells)
