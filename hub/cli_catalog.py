@@ -16,6 +16,24 @@ def _names(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(",") if v.strip()]
 
 
+def _masks(values: list[str] | None) -> dict[str, str]:
+    from hub.i18n import Msg, UserError
+
+    masks = {}
+    for value in values or []:
+        column, sep, operator = value.partition("=")
+        if not sep or not column.strip() or not operator.strip():
+            raise UserError(
+                Msg(
+                    f"脱敏规则格式为 列=算子：{value}",
+                    f"a masking rule is COLUMN=OPERATOR: {value}",
+                ),
+                "mask",
+            )
+        masks[column.strip()] = operator.strip()
+    return masks
+
+
 def cmd_dataset_add(app) -> int:
     from hub.ops import catalog
 
@@ -32,6 +50,7 @@ def cmd_dataset_add(app) -> int:
             prohibited=a.prohibited,
             prohibited_columns=_names(a.prohibited_columns),
             quasi_identifiers=_names(a.quasi),
+            masks=_masks(a.mask),
         )
     )
     _ok(
@@ -122,6 +141,12 @@ def register(sub, parser_class: type[argparse.ArgumentParser]) -> None:
     add.add_argument("--prohibited", action="store_true", help="may never be authorized")
     add.add_argument("--prohibited-columns", help="columns that may never be authorized: a,b")
     add.add_argument("--quasi", help="quasi-identifier columns (for k-anonymity): a,b")
+    add.add_argument(
+        "--mask",
+        action="append",
+        help="fix a column's masking operator, COLUMN=OPERATOR (keep: unmasked); repeatable. "
+        "Columns the PII detectors recognise get a suggested operator otherwise",
+    )
     add.set_defaults(fn=cmd_dataset_add)
     ds.add_parser("list").set_defaults(fn=cmd_dataset_list)
 

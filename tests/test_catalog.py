@@ -16,6 +16,7 @@ from tests.conftest import CLI_PASSWORD as PASSWORD
 
 ID2 = "11010519491231002X"
 ID3 = "11010519800101001" + resident_id_check_char("11010519800101001")
+VALID_IDS = [b + resident_id_check_char(b) for b in ("33010619900101123", "33010619920202123")]
 
 
 def add_staff(cli, username, id_number, role, *where):
@@ -34,8 +35,8 @@ def lists(world, tmp_path):
     csv = tmp_path / "visits.csv"
     csv.write_text(
         "patient_id,name,district,diagnosis,cost\n"
-        "330106199001011234,张三,西湖区,J06.9,120.5\n"
-        "330106199202021234,李四,上城区,K29.7,88.0\n"
+        f"{VALID_IDS[0]},张三,西湖区,J06.9,120.5\n"
+        f"{VALID_IDS[1]},李四,上城区,K29.7,88.0\n"
     )
     rc, out, err = cli(
         "dataset", "add", "--name", "visits", "--department", "市卫生健康委员会", "--level", "3",
@@ -82,7 +83,7 @@ def test_when_a_dataset_is_added_then_its_schema_is_read_and_the_raw_file_is_in_
         assert ds.path.startswith(str(shuyu_home / "domain" / "raw"))
         table = pq.read_table(ds.path)
         assert table.num_rows == ds.rows == 2
-        assert table.column("patient_id").to_pylist()[0] == "330106199001011234"
+        assert table.column("patient_id").to_pylist()[0] == VALID_IDS[0]
 
 
 def test_when_the_owning_department_approves_then_exactly_those_columns_are_served(lists, db_url):
@@ -215,3 +216,55 @@ def test_when_the_data_file_is_unusable_then_the_reason_is_named(
     )  # fmt: skip
     assert rc == 2 and message in err, err
     assert "Traceback" not in err
+
+
+def test_when_a_dataset_is_added_then_detected_pii_gets_a_suggested_mask_that_samples_apply(
+    lists, db_url
+):
+    import pandas as pd
+
+    from hub.db.models import Dataset
+    from hub.masking.operators import MaskContext
+    from hub.masking.sample import SampleLimits, build_sample
+
+    with Database(db_url).session() as s:
+        ds = s.query(Dataset).filter_by(name="visits").one()
+        columns = {c["name"]: c for c in ds.schema}
+        raw = pd.read_parquet(ds.path)
+        schema = ds.schema
+    assert columns["patient_id"]["pii_entity"] == "CN_RESIDENT_ID"
+    assert columns["patient_id"]["mask"]["operator"] == "pseudonym"
+    assert columns["name"]["mask"]["operator"] == "surrogate"
+    assert "mask" not in columns["cost"] and "mask" not in columns["diagnosis"]
+    served = build_sample(
+        raw, schema, ["patient_id", "cost"], tenant="t", scenario="s", dataset="visits",
+        ctx=MaskContext(b"k" * 32), limits=SampleLimits(max_fraction=1.0, k=1),
+    ).frame  # fmt: skip
+    assert len(served) == 2 and not set(served["patient_id"]) & set(raw["patient_id"])
+
+
+def test_when_masks_are_fixed_at_registration_then_they_replace_the_suggestions(
+    lists, tmp_path, db_url
+):
+    from hub.db.models import Dataset
+
+    csv = tmp_path / "people.csv"
+    csv.write_text(f"pid,amount\n{VALID_IDS[0]},1234\n{VALID_IDS[1]},88\n")
+    rc, _, err = lists(
+        "dataset", "add", "--name", "people", "--department", "市卫生健康委员会", "--level", "2",
+        "--file", str(csv), "--mask", "pid=keep", "--mask", "amount=round",
+    )  # fmt: skip
+    assert rc == 0, err
+    with Database(db_url).session() as s:
+        columns = {c["name"]: c for c in s.query(Dataset).filter_by(name="people").one().schema}
+    assert "mask" not in columns["pid"]
+    assert columns["amount"]["mask"] == {"operator": "round", "params": {}, "suggested": False}
+    for bad, message in (
+        ("amount=shred", "unknown masking operator: shred"),
+        ("amount", "COLUMN=OPERATOR"),
+    ):
+        rc, _, err = lists(
+            "dataset", "add", "--name", "people2", "--department", "市卫生健康委员会",
+            "--level", "2", "--file", str(csv), "--mask", bad,
+        )  # fmt: skip
+        assert rc == 2 and message in err, err

@@ -129,6 +129,7 @@ def add_dataset(
     prohibited: bool = False,
     prohibited_columns: list[str] = (),
     quasi_identifiers: list[str] = (),
+    masks: dict[str, str] | None = None,
 ) -> Dataset:
     """Register a dataset: its schema is read from the file, which is stored raw (as Parquet) in
     the domain store under ``raw_dir`` and never mounted into a workspace."""
@@ -158,6 +159,9 @@ def add_dataset(
     for column in schema:
         column["prohibited"] = column["name"] in banned
         column["quasi"] = column["name"] in quasi
+    suggest_masks(table, schema)
+    for column_name, operator in (masks or {}).items():
+        fix_mask(schema, column_name, operator)
     raw_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     target = raw_dir / f"{name}.parquet"
     pq.write_table(table, target)
@@ -213,6 +217,41 @@ def register(
         },
     )
     return ds
+
+
+def suggest_masks(table, schema: list[dict], sample: int = 1000) -> None:
+    """Mark each column the PII detectors recognise with its entity and the suggested masking
+    policy (a suggestion the catalog keeps and an administrator may fix)."""
+    from hub.masking.detectors import detect_column, suggest_policy
+
+    head = table.slice(0, sample).to_pandas()
+    for column in schema:
+        found = detect_column(head[column["name"]], sample=sample)
+        if found is not None:
+            operator, params = suggest_policy(found.entity)
+            column["pii_entity"] = found.entity
+            column["mask"] = {"operator": operator, "params": params, "suggested": True}
+
+
+def fix_mask(schema: list[dict], column_name: str, operator: str) -> None:
+    """Fix a column's masking operator (``keep`` serves it as it is)."""
+    from hub.masking.operators import OPERATORS
+
+    _columns_of([column_name], schema, "脱敏规则", "the masking rule")
+    if operator != "keep" and operator not in OPERATORS:
+        raise UserError(
+            Msg(
+                f"未知的脱敏算子：{operator}（可选：keep, {', '.join(sorted(OPERATORS))}）",
+                f"unknown masking operator: {operator} (keep, {', '.join(sorted(OPERATORS))})",
+            ),
+            "mask",
+        )
+    column = next(c for c in schema if c["name"] == column_name)
+    if operator == "keep":
+        column.pop("mask", None)
+        column["pii_entity"] = None
+    else:
+        column["mask"] = {"operator": operator, "params": {}, "suggested": False}
 
 
 def find_scenario(ctx: Ctx, scenario: str, tenant: str | None = None) -> Scenario:
