@@ -170,7 +170,6 @@ class TenantSandboxSpawner(Spawner):
     )
 
     pid = Integer(0)
-    server_pid = Integer(0)
     tenant_id = Integer(0)
     _db = None
     _seccomp: Path | None = None
@@ -290,7 +289,10 @@ class TenantSandboxSpawner(Spawner):
                     "argv": server,
                     "log": str(log_path),
                 }
-                self.server_pid = forkserver.fork(request, zygote_env())
+                server_pid = forkserver.fork(request, zygote_env())
+                self.log.info(
+                    "Forked %s's server into its sandbox: pid %d", self.user.name, server_pid
+                )
         except BaseException:
             if proc is not None:
                 _kill_sandbox(proc)
