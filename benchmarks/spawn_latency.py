@@ -192,6 +192,28 @@ def print_cpu(spawner: str, what: str, before: dict[str, float], client_before) 
     )
 
 
+def measure_batch(hub, spawner: str, label: str, cpu_label: str, users: list[str], start) -> None:
+    """Run ``start(user) -> (seconds, token)`` for all ``users`` at once; print p50/p95 and the
+    CPU each kind of process used; stop their servers."""
+    results: dict[str, float] = {}
+    sessions: list[tuple[str, str]] = []
+
+    def one(user: str) -> None:
+        seconds, token = start(user)
+        results[user] = seconds
+        sessions.append((user, token))
+
+    cpu_before, client_before = cpu_by_kind(), os.times()
+    all_at_once(one, users)
+    times = list(results.values())
+    print(
+        f"{spawner}: {label}: p50 {statistics.median(times):.2f} s, "
+        f"p95 {pct(times, 0.95):.2f} s (n={len(times)}/{len(users)})"
+    )
+    print_cpu(spawner, cpu_label, cpu_before, client_before)
+    stop_all(hub, sessions)
+
+
 def run(spawner: str, concurrent: int, idle: int) -> None:
     users = max(2 * concurrent, idle) + 5
     hub_home = Path(tempfile.mkdtemp(prefix=f"bench-{spawner}-"))
@@ -220,46 +242,27 @@ def run(spawner: str, concurrent: int, idle: int) -> None:
         )
 
         if concurrent:
-            results: dict[str, float] = {}
-            sessions = []
-
-            def one(user: str) -> None:
-                _, seconds, token = ready(hub, user, secrets[user])
-                results[user] = seconds
-                sessions.append((user, token))
-
             batch = names[5 : 5 + concurrent]
-            cpu_before, client_before = cpu_by_kind(), os.times()
-            all_at_once(one, batch)
-            times = list(results.values())
-            print(
-                f"{spawner}: {concurrent} concurrent, login → kernel ready: p50 {statistics.median(times):.2f} s, "
-                f"p95 {pct(times, 0.95):.2f} s (n={len(times)}/{len(batch)})"
+            measure_batch(
+                hub,
+                spawner,
+                f"{concurrent} concurrent, login → kernel ready",
+                "the concurrent logins and starts",
+                batch,
+                lambda user: ready(hub, user, secrets[user])[1:],
             )
-            print_cpu(spawner, "the concurrent logins and starts", cpu_before, client_before)
-            stop_all(hub, sessions)
-
             # The same number of spawns at once by users who logged in beforehand: the spawner's
             # share, without the hub's login work (password hashing, sessions) in the way.
             batch = names[5 + concurrent : 5 + 2 * concurrent]
             browsers = {u: login(hub, u, secrets[u]) for u in batch}
-            results, sessions = {}, []
-
-            def spawn_one(user: str) -> None:
-                _, seconds, token = spawn_to_kernel(hub, browsers[user], user, time.perf_counter())
-                results[user] = seconds
-                sessions.append((user, token))
-
-            cpu_before, client_before = cpu_by_kind(), os.times()
-            all_at_once(spawn_one, batch)
-            times = list(results.values())
-            print(
-                f"{spawner}: {concurrent} concurrent spawns of logged-in users, spawn → kernel ready: "
-                f"p50 {statistics.median(times):.2f} s, p95 {pct(times, 0.95):.2f} s "
-                f"(n={len(times)}/{len(batch)})"
+            measure_batch(
+                hub,
+                spawner,
+                f"{concurrent} concurrent spawns of logged-in users, spawn → kernel ready",
+                "the concurrent spawns",
+                batch,
+                lambda user: spawn_to_kernel(hub, browsers[user], user, time.perf_counter())[1:],
             )
-            print_cpu(spawner, "the concurrent spawns", cpu_before, client_before)
-            stop_all(hub, sessions)
 
         if idle:
             idle_sessions = []

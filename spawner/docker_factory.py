@@ -10,13 +10,13 @@ host's address of the tenant's own network (where the sandbox uses its tenant li
 from __future__ import annotations
 
 import sys
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from spawner.policy import Endpoint, Limits, Workspace, build_workspace
+from spawner.tenancy import tenant_of
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 # Where the production image (kernels/Dockerfile) installs the kernel-side package.
@@ -42,30 +42,6 @@ def default_system_paths() -> tuple[str, ...]:
     environment, and the checkout's kernel-side packages (not the hub's code)."""
     paths = ["/usr", sys.base_prefix, sys.prefix, str(CHECKOUT / "sdk"), str(CHECKOUT / "kernels")]
     return tuple(dict.fromkeys(p for p in paths if p))
-
-
-_DATABASES: dict[str, Any] = {}  # one engine (and connection pool) per DB URL and hub process
-_LOCK = threading.Lock()
-
-
-def tenant_of(db_url: str, username: str) -> tuple[int, str]:
-    """``(tenant id, tenant group)`` of a processor staff member, as the sandbox spawner finds it.
-
-    Raises:
-        RuntimeError: the user is no staff member of a tenant, so has no workspace.
-    """
-    from hub.admission import load_staff
-    from hub.db.engine import Database
-
-    with _LOCK:
-        db = _DATABASES.get(db_url) or _DATABASES.setdefault(db_url, Database(db_url))
-    with db.session() as s:
-        staff = load_staff(s, username)
-        if staff is None or staff.tenant is None:
-            raise RuntimeError(
-                "仅加工使用主体人员有工作空间 / only processor staff of a tenant have a workspace"
-            )
-        return staff.tenant.id, staff.tenant.group
 
 
 def workspace_factory(

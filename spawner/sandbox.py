@@ -28,7 +28,7 @@ from jupyterhub.spawner import Spawner
 from traitlets import Bool, Integer, List, Unicode, default
 
 from hub import home
-from spawner import cgroups, forkserver, netns, seccomp
+from spawner import cgroups, forkserver, netns, seccomp, tenancy
 from spawner.folders import prepare_folders
 from spawner.policy import SANDBOX_HOME, Endpoint, Limits, Workspace, allowed_ports, build_workspace
 
@@ -171,7 +171,6 @@ class TenantSandboxSpawner(Spawner):
 
     pid = Integer(0)
     tenant_id = Integer(0)
-    _db = None
     _seccomp: Path | None = None
 
     # --- state ---------------------------------------------------------------------------------
@@ -198,18 +197,7 @@ class TenantSandboxSpawner(Spawner):
         return f"{self.user.name}-{self.name or 'default'}"
 
     def _tenant(self) -> tuple[int, str]:
-        from hub.admission import load_staff
-        from hub.db.engine import Database
-
-        if TenantSandboxSpawner._db is None or TenantSandboxSpawner._db.url != self.db_url:
-            TenantSandboxSpawner._db = Database(self.db_url)
-        with TenantSandboxSpawner._db.session() as s:
-            staff = load_staff(s, self.user.name)
-            if staff is None or staff.tenant is None:
-                raise RuntimeError(
-                    "仅加工使用主体人员有工作空间 / only processor staff of a tenant have a workspace"
-                )
-            return staff.tenant.id, staff.tenant.group
+        return tenancy.tenant_of(self.db_url, self.user.name)
 
     def workspace(self, tenant_id: int, tenant: str) -> Workspace:
         link = netns.tenant_link(tenant_id)

@@ -16,6 +16,9 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox spawner r
 TENANTS = (9101, 9102, 9103)  # ids far from any real tenant's
 
 
+NOTHING_LEFT = {"netns": [], "tables": [], "veths": [], "cgroups": [], "processes": []}
+
+
 def leftovers() -> dict:
     tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
     return {
@@ -82,13 +85,7 @@ def test_when_100_sandboxes_start_and_stop_then_nothing_is_left_behind(tmp_path,
             assert _tenant_processes(), "the sandboxed process never ran"
             spawner._stop(now=i % 2 == 0)
             spawner.clear_state()
-        assert leftovers() == {
-            "netns": [],
-            "tables": [],
-            "veths": [],
-            "cgroups": [],
-            "processes": [],
-        }
+        assert leftovers() == NOTHING_LEFT
     finally:
         spawner._stop(now=True)
         for t in TENANTS:
@@ -141,13 +138,7 @@ def test_when_colleagues_spawn_and_stop_at_once_then_the_shared_link_holds_and_i
             s._stop(now=True)
             assert netns.exists(link), "the link went away while a colleague's server still runs"
         spawners[-1]._stop(now=True)
-        assert leftovers() == {
-            "netns": [],
-            "tables": [],
-            "veths": [],
-            "cgroups": [],
-            "processes": [],
-        }
+        assert leftovers() == NOTHING_LEFT
     finally:
         for s in spawners:
             s._stop(now=True)
