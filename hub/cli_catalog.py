@@ -6,10 +6,7 @@ import argparse
 from pathlib import Path
 
 from hub import home
-
-
-def _ok(zh: str, en: str) -> None:
-    print(f"{zh} / {en}")
+from hub.cli import _ok  # one bilingual success line for every command
 
 
 def _names(value: str | None) -> list[str]:

@@ -521,6 +521,25 @@ def test_when_a_workspace_is_inspected_from_the_host_then_it_holds_no_other_secr
         assert memory_holds(pid, needles) == [], pid
 
 
+def test_when_the_sandbox_is_forked_into_then_no_process_environment_holds_the_token(lab):
+    """With the zygote the server's token travels only in the fork request: not in the
+    environment any process was started with — bwrap, the placeholder and the forks included."""
+    if lab.spawner != "tenant-sandbox":
+        pytest.skip("the zygote is the sandbox spawner's")
+    tokens = server_tokens(workspace_processes(workspace_uid(lab, "alice")))
+    assert tokens  # the server does hold it, in its memory
+    holders = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                environ = (p / "environ").read_bytes()
+            except OSError:
+                continue
+            if any(t in environ for t in tokens):
+                holders.append((p.name, (p / "cmdline").read_bytes()[:60]))
+    assert holders == []
+
+
 def test_when_a_workspace_process_is_inspected_then_it_runs_unprivileged_and_filtered(lab):
     """Every process of the workspace, server included: the tenant's uid, no capability in any
     set, no new privileges, a seccomp filter."""
