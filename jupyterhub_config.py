@@ -67,6 +67,9 @@ c.JupyterHub.load_roles = ROLES
 
 # --- the data gateway: the one service workspaces may call besides the hub API ------------------
 GATEWAY_PORT = int(os.environ.get("SHUYU_GATEWAY_PORT", "8090"))
+# Desensitized samples: at most this many rows and this share of a table, fixed per (tenant,
+# scenario, dataset); quasi-identifiers shared by fewer than k sampled rows are suppressed.
+SAMPLE_LIMITS = {"max_rows": 10_000, "max_fraction": 0.05, "k": 5}
 c.JupyterHub.services = [
     {
         "name": "gateway",
@@ -76,6 +79,7 @@ c.JupyterHub.services = [
             "SHUYU_HOME": str(HOME),
             "SHUYU_DB_URL": home.default_db_url(HOME),
             "SHUYU_GATEWAY_PORT": str(GATEWAY_PORT),
+            **{f"SHUYU_SAMPLE_{k.upper()}": str(v) for k, v in SAMPLE_LIMITS.items()},
         },
         "display": False,
     }

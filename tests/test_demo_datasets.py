@@ -47,7 +47,7 @@ def test_when_a_schema_is_serialized_then_it_is_json_with_every_column_in_order(
     for spec in DATASETS:
         schema = json.loads(json.dumps(spec.schema(), ensure_ascii=False))
         assert [c["name"] for c in schema] == [c.name for c in spec.columns]
-        assert set(schema[0]) == {"name", "title", "type", "pii", "quasi"}
+        assert set(schema[0]) == {"name", "title", "type", "pii", "quasi", "mask"}
 
 
 @pytest.mark.parametrize("name", NAMES)

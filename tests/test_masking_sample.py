@@ -68,17 +68,29 @@ def test_when_tenants_or_scenarios_differ_then_pseudonyms_do_not_join(tables):
 
 
 def test_when_quasi_identifiers_are_rare_then_their_rows_are_suppressed(tables):
-    s = sample(tables, "medical_visits", limits=SampleLimits(k=5))
-    sizes = s.frame.groupby(["gender", "age"]).size()
-    assert (sizes >= 5).all()
-    assert s.suppressed > 0 and len(s.frame) == s.rows_drawn - s.suppressed
+    s = sample(tables, "medical_visits", limits=SampleLimits(k=20))
+    sizes = s.frame.groupby(["gender", "age"], dropna=False).size()
+    assert (sizes >= 20).all()
+    # the rare rows stay, their quasi-identifiers blanked together
+    assert s.suppressed > 0 and len(s.frame) == s.rows_drawn
+    blanked = s.frame["gender"].isna() & s.frame["age"].isna()
+    assert blanked.sum() == s.suppressed
+
+
+def test_when_fewer_than_k_rows_are_rare_then_they_are_dropped():
+    from hub.masking.sample import k_anonymous
+
+    frame = pd.DataFrame({"q": ["a"] * 6 + ["b", "c"], "v": range(8)})
+    kept, affected = k_anonymous(frame, ["q"], 5)
+    assert affected == 2 and list(kept["q"]) == ["a"] * 6
 
 
 def test_when_only_some_columns_are_approved_then_only_those_are_served(tables):
     s = sample(tables, "medical_visits", columns=["age", "cost", "mobile"], limits=NO_K)
     assert list(s.frame.columns) == ["age", "cost", "mobile"]
     assert s.frame["mobile"].str.fullmatch(r"1\d\d\*{4}\d{4}").all()
-    assert s.masked_cells == s.rows_drawn  # the mobile column only
+    assert s.frame["age"].str.fullmatch(r"\d+-\d+").all()  # the catalog fixes age to bands
+    assert s.masked_cells == 2 * s.rows_drawn  # age and mobile, not cost
 
 
 def test_when_a_column_had_no_policy_then_the_leak_check_would_catch_it(tables):

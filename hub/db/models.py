@@ -277,3 +277,19 @@ class AuditEvent(Base):
     details: Mapped[str] = mapped_column(Text, default="{}")
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class MeterEvent(Base):
+    """One metered use of the platform (masked rows served, later container and job hours, …),
+    the raw material of fee statements. Written in the same transaction as its audit event."""
+
+    __tablename__ = "meter_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    scenario_id: Mapped[int | None] = mapped_column(ForeignKey("scenarios.id"))
+    actor: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    quantity: Mapped[int] = mapped_column(Integer)
+    details: Mapped[dict] = mapped_column(JSON, default=dict)

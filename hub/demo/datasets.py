@@ -37,6 +37,9 @@ class ColumnSpec:
     type: ColumnType
     pii: PiiKind | None = None
     quasi: bool = False
+    # A fixed masking policy ({"operator", "params"}); PII columns otherwise get the one suggested
+    # for their kind. Quasi-identifiers are coarsened so that k-anonymity keeps most rows.
+    mask: dict[str, object] | None = None
 
 
 @dataclass(frozen=True)
@@ -55,11 +58,17 @@ class DatasetSpec:
 
 
 C = ColumnSpec
+
+
+def _masked(operator: str, **params: object) -> dict[str, object]:
+    return {"operator": operator, "params": params, "suggested": False}
+
+
 # fmt: off
 DATASETS: list[DatasetSpec] = [
     DatasetSpec("enterprise_registry", "企业登记注册信息", "市市场监督管理局", 2, [
         C("uscc", "统一社会信用代码", "string", pii="uscc"),
-        C("company_name", "企业名称", "string"),
+        C("company_name", "企业名称", "string", mask=_masked("surrogate", kind="company")),
         C("legal_rep_name", "法定代表人姓名", "string", pii="name"),
         C("legal_rep_id", "法定代表人身份证号码", "string", pii="resident_id"),
         C("registered_capital", "注册资本（万元）", "float"),
@@ -82,7 +91,7 @@ DATASETS: list[DatasetSpec] = [
         C("resident_id", "公民身份号码", "string", pii="resident_id"),
         C("name", "姓名", "string", pii="name"),
         C("gender", "性别", "string", quasi=True),
-        C("birth_date", "出生日期", "date", quasi=True),
+        C("birth_date", "出生日期", "date", quasi=True, mask=_masked("generalize", kind="year")),
         C("employer_uscc", "参保单位统一社会信用代码", "string", pii="uscc"),
         C("insurance_type", "险种", "string"),
         C("monthly_base", "月缴费基数（元）", "float"),
@@ -90,12 +99,12 @@ DATASETS: list[DatasetSpec] = [
         C("district", "参保区县", "string", quasi=True),
     ]),
     DatasetSpec("medical_visits", "医疗机构门急诊就诊记录", "市卫生健康委员会", 4, [
-        C("visit_id", "就诊流水号", "string"),
+        C("visit_id", "就诊流水号", "string", mask=_masked("pseudonym")),
         C("patient_id", "患者身份证号码", "string", pii="resident_id"),
         C("patient_name", "患者姓名", "string", pii="name"),
         C("mobile", "联系电话", "string", pii="mobile"),
         C("gender", "性别", "string", quasi=True),
-        C("age", "年龄", "int", quasi=True),
+        C("age", "年龄", "int", quasi=True, mask=_masked("generalize", kind="age_band")),
         C("hospital", "就诊医院", "string"),
         C("department", "就诊科室", "string"),
         C("diagnosis_code", "诊断编码（ICD-10）", "string"),
@@ -105,7 +114,7 @@ DATASETS: list[DatasetSpec] = [
         C("notes", "病历摘要", "string", pii="free_text"),
     ]),
     DatasetSpec("transit_trips", "公共交通刷卡出行记录", "市交通运输局", 3, [
-        C("card_no", "交通卡号", "string"),
+        C("card_no", "交通卡号", "string", mask=_masked("pseudonym")),
         C("holder_id", "持卡人身份证号码", "string", pii="resident_id"),
         C("board_station", "上车站点", "string", quasi=True),
         C("alight_station", "下车站点", "string", quasi=True),

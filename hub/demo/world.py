@@ -84,6 +84,56 @@ STAFF = [
     ("adam", "吴刚", "admin", None, True, "平台管理员 / platform admin"),
     ("audrey", "郑丽", "auditor", None, True, "审计监管 / auditor"),
     ("paul", "孙伟", "provider", "市卫生健康委员会", True, "数据提供部门 / data provider"),
+    ("mark", "钱涛", "provider", "市市场监督管理局", True, "数据提供部门 / data provider"),
+    ("tina", "冯雪", "provider", "市税务局", True, "数据提供部门 / data provider"),
+    ("tony", "韩冰", "provider", "市交通运输局", True, "数据提供部门 / data provider"),
+]
+
+# A second scenario of the first tenant, so its staff choose between two.
+HEALTH_SCENARIO = (
+    0,
+    ("普惠健康险定价", "医疗健康", "融合诊疗与医保数据设计普惠健康险", "industry"),
+)
+
+# The data lists (一场景一清单一审定): tenant index, scenario name, dataset, columns, and who of
+# the owning department approved the item (None: still pending).
+DATA_LISTS = [
+    (
+        0,
+        "小微企业普惠信贷评估",
+        "enterprise_registry",
+        "uscc company_name legal_rep_name registered_capital established_date industry district status",
+        "mark",
+    ),
+    (
+        0,
+        "小微企业普惠信贷评估",
+        "tax_records",
+        "uscc tax_year tax_month tax_type tax_payable tax_paid credit_grade",
+        "tina",
+    ),
+    (
+        0,
+        "小微企业普惠信贷评估",
+        "social_insurance",
+        "employer_uscc insurance_type monthly_base months_paid district",
+        None,
+    ),
+    (
+        0,
+        "普惠健康险定价",
+        "medical_visits",
+        "visit_id patient_id patient_name mobile gender age hospital department diagnosis_code "
+        "diagnosis_name visit_time cost notes",
+        "paul",
+    ),
+    (
+        1,
+        "个人低碳出行积分",
+        "transit_trips",
+        "card_no holder_id board_station alight_station line mode tap_in_time fare",
+        "tony",
+    ),
 ]
 
 
@@ -151,6 +201,16 @@ def build(
                 "totp_secret": new.totp_secret,
             }
         _register_datasets(ctx, written)
+        where, (name, field, purpose, category) = HEALTH_SCENARIO
+        org.add_scenario(
+            ctx,
+            tenant=TENANTS[where]["name"],
+            name=name,
+            field=field,
+            purpose=purpose,
+            category=category,
+        )
+        _data_lists(ctx)
     _write_private(logins_path, json.dumps(logins, ensure_ascii=False, indent=2))
     return True
 
@@ -169,6 +229,16 @@ def _register_datasets(ctx: Ctx, written: list[dict]) -> None:
             path=d["path"],
             rows=d["rows"],
         )
+
+
+def _data_lists(ctx: Ctx) -> None:
+    for where, scenario, dataset, columns, approver in DATA_LISTS:
+        found = catalog.find_scenario(ctx, scenario, tenant=TENANTS[where]["name"])
+        item = catalog.request_item(ctx, scenario=found, dataset=dataset, columns=columns.split())
+        if approver:
+            catalog.decide(
+                ctx, item.id, "approved", by=approver, reason="演示：用途明确，最小必要 / demo"
+            )
 
 
 def _write_private(path: Path, content: str) -> None:

@@ -243,8 +243,9 @@ def generalize(
     base: float = 10,
     placeholder: str = GENERALIZED,
 ) -> pd.Series:
-    """Coarsen values: ``age_band`` (ages to "30-39"), ``month`` (dates to "YYYY-MM"),
-    ``district`` (addresses to their district) or ``round`` (numbers to a multiple of ``base``).
+    """Coarsen values: ``age_band`` (ages to "30-39"), ``month`` (dates to "YYYY-MM"), ``year``
+    (dates to "YYYY"), ``district`` (addresses to their district) or ``round`` (numbers to a
+    multiple of ``base``).
     """
     if kind == "age_band":
         if width < 1:
@@ -252,6 +253,8 @@ def generalize(
         return _age_band(series, int(width))
     if kind == "month":
         return _to_datetime(series)[0].dt.strftime("%Y-%m")
+    if kind == "year":
+        return _to_datetime(series)[0].dt.strftime("%Y")
     if kind == "district":
         return _map_unique(series, lambda v: _district_of(v, placeholder))
     if kind == "round":

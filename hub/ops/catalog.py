@@ -392,9 +392,9 @@ def decide(ctx: Ctx, item_id: int, decision: str, *, by: str, reason: str) -> Da
     return item
 
 
-def approved_columns(ctx: Ctx, scenario: Scenario, dataset: str) -> list[str]:
-    """The columns of ``dataset`` the scenario may see now (empty: none)."""
-    item = ctx.session.scalars(
+def approved_item(ctx: Ctx, scenario: Scenario, dataset: str) -> DataListItem | None:
+    """The scenario's approved item for ``dataset`` now, if any."""
+    return ctx.session.scalars(
         select(DataListItem)
         .join(Dataset)
         .where(
@@ -403,6 +403,11 @@ def approved_columns(ctx: Ctx, scenario: Scenario, dataset: str) -> list[str]:
             DataListItem.decision == Decision.APPROVED,
         )
     ).first()
+
+
+def approved_columns(ctx: Ctx, scenario: Scenario, dataset: str) -> list[str]:
+    """The columns of ``dataset`` the scenario may see now (empty: none)."""
+    item = approved_item(ctx, scenario, dataset)
     if item is None or item.dataset.prohibited:
         return []
     banned = {c["name"] for c in item.dataset.schema if c.get("prohibited")}

@@ -1,8 +1,8 @@
 """The data gateway: the only service a tenant workspace may call besides the hub API.
 
 Started by JupyterHub as a managed service. Every call is authenticated with the caller's own
-JupyterHub API token (HubAuth) and re-checked against admission. This first version records
-notebook executions; catalog and samples come with the desensitized-samples issue.
+JupyterHub API token (HubAuth) and re-checked against admission. It records notebook executions
+(``/api/executions``) and serves the SDK's data API (``/api/v1``, see :mod:`hub.services.data_api`).
 """
 
 from __future__ import annotations
@@ -12,61 +12,19 @@ import json
 import logging
 import os
 import signal
-from datetime import date
 
 from jupyterhub.services.auth import HubAuth
 from tornado import httpserver, ioloop, web
 
-from hub import admission, audit, home
+from hub import audit, home
 from hub.db.engine import Database
+from hub.masking.sample import SampleLimits
+from hub.services import data_api
+from hub.services.base import GatewayHandler
+from hub.serving.samples import SampleService
 
 log = logging.getLogger("shuyu.gateway")
 MAX_CODE = 200_000  # characters of a cell recorded in full; longer cells are cut, with their length
-
-
-class GatewayHandler(web.RequestHandler):
-    """Base handler: the caller is the owner of the bearer token; admission holds or 403."""
-
-    @property
-    def hub_auth(self) -> HubAuth:
-        return self.settings["hub_auth"]
-
-    @property
-    def db(self) -> Database:
-        return self.settings["db"]
-
-    def write_error(self, status_code: int, **kwargs) -> None:
-        exc = kwargs.get("exc_info", (None, None))[1]
-        if isinstance(exc, web.HTTPError) and exc.log_message:
-            message = exc.log_message
-        else:  # details stay in the log, never in the answer
-            message = "网关内部错误 / internal gateway error"
-        self.finish({"error": message, "status": status_code})
-
-    async def prepare(self) -> None:
-        header = self.request.headers.get("Authorization", "")
-        token = (
-            header.split(" ", 1)[1].strip()
-            if header.lower().startswith(("token ", "bearer "))
-            else ""
-        )
-        if not token:
-            raise web.HTTPError(401, "需要 API 令牌 / an API token is required")
-        model = await self.hub_auth.user_for_token(token, sync=False)
-        if not model or model.get("kind", "user") != "user":
-            raise web.HTTPError(403, "令牌无效 / invalid token")
-        self.caller = model
-        decision = await asyncio.to_thread(self._admit, model["name"])
-        if not decision.allowed:
-            raise web.HTTPError(403, str(decision.reason))
-
-    def _admit(self, username: str):
-        with self.db.session() as s:
-            return admission.check(s, username, date.today())
-
-    @property
-    def tenant(self) -> str:
-        return next((g for g in self.caller.get("groups", []) if g.startswith("tenant-")), "")
 
 
 class ExecutionHandler(GatewayHandler):
@@ -102,16 +60,30 @@ class HealthHandler(web.RequestHandler):
         self.finish({"status": "ok"})
 
 
-def make_app(db: Database, hub_auth: HubAuth, prefix: str) -> web.Application:
+def make_app(
+    db: Database, hub_auth: HubAuth, prefix: str, samples: SampleService
+) -> web.Application:
     prefix = prefix.rstrip("/")
     return web.Application(
         [
             (rf"{prefix}/api/executions", ExecutionHandler),
             (rf"{prefix}/api/health", HealthHandler),
+            *data_api.routes(prefix),
         ],
         hub_auth=hub_auth,
         db=db,
         writer=audit.AuditWriter(db),
+        samples=samples,
+    )
+
+
+def limits_from_env() -> SampleLimits:
+    """Sample limits as ``jupyterhub_config.py`` passes them to the service."""
+    default = SampleLimits()
+    return SampleLimits(
+        max_rows=int(os.environ.get("SHUYU_SAMPLE_MAX_ROWS", default.max_rows)),
+        max_fraction=float(os.environ.get("SHUYU_SAMPLE_MAX_FRACTION", default.max_fraction)),
+        k=int(os.environ.get("SHUYU_SAMPLE_K", default.k)),
     )
 
 
@@ -122,7 +94,10 @@ def main() -> None:
     db = Database(home.default_db_url())
     hub_auth = HubAuth(cache_max_age=30)
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/gateway/")
-    app = make_app(db, hub_auth, prefix)
+    samples = SampleService(
+        db, home.domain_store(), home.secret("masking_master"), limits=limits_from_env()
+    )
+    app = make_app(db, hub_auth, prefix, samples)
     port = int(os.environ.get("SHUYU_GATEWAY_PORT", "8090"))
     # Workspaces reach the gateway on their tenant link's host address; the firewall admits
     # only this port (and the hub API) from each tenant network.

@@ -1,0 +1,75 @@
+"""The gateway's base handler: bearer-token authentication through the hub, refusals as JSON."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import date
+
+from jupyterhub.services.auth import HubAuth
+from tornado import web
+
+from hub import admission
+from hub.db.engine import Database
+from hub.serving.refusals import Refusal
+
+log = logging.getLogger("shuyu.gateway")
+
+
+class GatewayHandler(web.RequestHandler):
+    """Base handler: the caller is the owner of the bearer token; admission holds or 403."""
+
+    @property
+    def hub_auth(self) -> HubAuth:
+        return self.settings["hub_auth"]
+
+    @property
+    def db(self) -> Database:
+        return self.settings["db"]
+
+    def write_error(self, status_code: int, **kwargs) -> None:
+        exc = kwargs.get("exc_info", (None, None))[1]
+        if isinstance(exc, Refusal):
+            self.set_status(exc.status)
+            self.finish(exc.body())
+            return
+        if isinstance(exc, web.HTTPError) and exc.log_message:
+            message = exc.log_message
+        else:  # details stay in the log, never in the answer
+            message = "网关内部错误 / internal gateway error"
+        self.finish({"error": message, "status": status_code})
+
+    def log_exception(self, typ, value, tb) -> None:
+        if isinstance(value, Refusal):  # an answer, not a fault
+            log.info("refused %s %s: %s", self.request.method, self.request.path, value.code)
+            return
+        super().log_exception(typ, value, tb)
+
+    async def prepare(self) -> None:
+        await self.authenticate()
+        decision = await asyncio.to_thread(self._admit, self.caller["name"])
+        if not decision.allowed:
+            raise web.HTTPError(403, str(decision.reason))
+
+    async def authenticate(self) -> None:
+        """The caller is the owner of the bearer token (a user, not a service)."""
+        header = self.request.headers.get("Authorization", "")
+        token = (
+            header.split(" ", 1)[1].strip()
+            if header.lower().startswith(("token ", "bearer "))
+            else ""
+        )
+        if not token:
+            raise web.HTTPError(401, "需要 API 令牌 / an API token is required")
+        model = await self.hub_auth.user_for_token(token, sync=False)
+        if not model or model.get("kind", "user") != "user":
+            raise web.HTTPError(403, "令牌无效 / invalid token")
+        self.caller = model
+
+    def _admit(self, username: str):
+        with self.db.session() as s:
+            return admission.check(s, username, date.today())
+
+    @property
+    def tenant(self) -> str:
+        return next((g for g in self.caller.get("groups", []) if g.startswith("tenant-")), "")

@@ -1,0 +1,67 @@
+"""``Workspace``: the SDK's entry point, configured from the workspace's environment."""
+
+from __future__ import annotations
+
+import os
+
+from sdk import html
+from sdk.client import DEFAULT_TIMEOUT, APIClient
+from sdk.errors import ShuyuError
+from sdk.models import DatasetCollection, ModelList, ScenarioCollection
+
+
+class Workspace:
+    """The caller's view of the platform::
+
+        ws = Workspace()
+        ws.datasets.list()
+        df = ws.datasets.get("medical_visits").sample()
+
+    ``url`` and ``token`` default to ``$SHUYU_GATEWAY_URL`` and ``$JUPYTERHUB_API_TOKEN``, which
+    the platform sets in every workspace; ``scenario`` (an id or name) is the default scenario
+    of every call, when the company has several.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        scenario: int | str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ):
+        url = url or os.environ.get("SHUYU_GATEWAY_URL", "")
+        token = token or os.environ.get("JUPYTERHUB_API_TOKEN", "")
+        if not url or not token:
+            raise ShuyuError(
+                "未在数域工作空间中运行：缺少 SHUYU_GATEWAY_URL 或 JUPYTERHUB_API_TOKEN",
+                "not inside a Shuyu workspace: SHUYU_GATEWAY_URL or JUPYTERHUB_API_TOKEN is unset",
+                code="no_workspace",
+            )
+        self.client = APIClient(url, token, timeout)
+        default = str(scenario) if scenario is not None else None
+        self.scenarios = ScenarioCollection(self.client, default)
+        self.datasets = DatasetCollection(self.client, default)
+
+    def me(self) -> dict:
+        """Who the platform sees: username, company group and scenarios."""
+        return self.client.get_json("/me")
+
+    def data_list(self) -> ModelList:
+        """The company's data-list items and their decisions (pending, approved, …)."""
+        items = self.client.get_json("/datalist")["items"]
+        return ModelList(
+            items,
+            ["#", "场景 Scenario", "数据集 Dataset", "列 Columns", "审定 Decision", "理由 Reason"],
+            lambda i: (
+                i["id"], i["scenario"], i["dataset"], ", ".join(i["columns"]), i["decision"],
+                i["reason"] or "",
+            ),
+            "数据清单 / Data list",
+        )  # fmt: skip
+
+    def _repr_html_(self) -> str:
+        me = self.me()
+        return html.table(
+            ["用户 User", "单位 Company", "场景 Scenarios"],
+            [(me["username"], me["tenant"], ", ".join(s["name"] for s in me["scenarios"]))],
+        )
