@@ -67,6 +67,10 @@ c.JupyterHub.load_roles = ROLES
 
 # --- the data gateway: the one service workspaces may call besides the hub API ------------------
 GATEWAY_PORT = int(os.environ.get("SHUYU_GATEWAY_PORT", "8090"))
+SPAWNER = os.environ.get("SHUYU_SPAWNER", "tenant-sandbox")
+DOCKER_SUBNET_POOL = os.environ.get("SHUYU_DOCKER_SUBNET_POOL", "10.213.0.0/16")
+# How tenant networks are addressed, so the gateway refuses a token used from another tenant's.
+TENANT_NETWORK = {"tenant-sandbox": "sandbox", "tenant-docker": f"docker:{DOCKER_SUBNET_POOL}"}
 # Desensitized samples: at most this many rows and this share of a table, fixed per (tenant,
 # scenario, dataset); quasi-identifiers shared by fewer than k sampled rows are suppressed.
 SAMPLE_LIMITS = {"max_rows": 10_000, "max_fraction": 0.05, "k": 5}
@@ -80,13 +84,13 @@ c.JupyterHub.services = [
             "SHUYU_DB_URL": home.default_db_url(HOME),
             "SHUYU_GATEWAY_PORT": str(GATEWAY_PORT),
             **{f"SHUYU_SAMPLE_{k.upper()}": str(v) for k, v in SAMPLE_LIMITS.items()},
+            "SHUYU_TENANT_NETWORK": TENANT_NETWORK.get(SPAWNER, ""),
         },
         "display": False,
     }
 ]
 
 # --- spawner: every server in its tenant's sandbox ------------------------------------------------
-SPAWNER = os.environ.get("SHUYU_SPAWNER", "tenant-sandbox")
 c.JupyterHub.spawner_class = SPAWNER
 c.Spawner.default_url = "/lab"
 c.Spawner.http_timeout = 60
@@ -127,7 +131,7 @@ elif SPAWNER == "tenant-docker":
     c.JupyterHub.hub_connect_url = f"http://127.0.0.1:{HUB_PORT}"
     c.TenantDockerSpawner.image = os.environ.get("SHUYU_DOCKER_IMAGE", "shuyu/workspace:latest")
     c.TenantDockerSpawner.pull_policy = "never"  # built locally (kernels/Dockerfile), never pulled
-    c.TenantDockerSpawner.subnet_pool = os.environ.get("SHUYU_DOCKER_SUBNET_POOL", "10.213.0.0/16")
+    c.TenantDockerSpawner.subnet_pool = DOCKER_SUBNET_POOL
     c.TenantDockerSpawner.pids_limit = 256
     # SHUYU_DOCKER_OWN_PYTHON=1 for the production image (kernels/Dockerfile), which brings its own
     # Python; else the host's Python is mounted read-only (the offline test image has none).

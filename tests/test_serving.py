@@ -7,6 +7,7 @@ PostgreSQL too). Each refusal is asserted by its class and stable code, and its 
 from __future__ import annotations
 
 import io
+import ipaddress
 import json
 
 import pandas as pd
@@ -259,3 +260,27 @@ def test_when_any_demo_sample_is_served_then_no_raw_identifier_appears_in_it(dem
         names = set(table["patient_name"].dropna().unique())
         notes = "\0".join(served["notes"].dropna())
         assert not {n for n in names if f"患者{n}" in notes}
+
+
+def test_when_a_token_is_used_from_another_tenants_network_then_it_is_refused():
+    from hub.serving.origin import TenantNetworks
+    from spawner.docker import tenant_subnet
+    from spawner.netns import MAX_TENANT, tenant_link
+
+    sandbox = TenantNetworks("sandbox")
+    sandbox.check(tenant_link(3).ns_ip, 3)  # its own link
+    sandbox.check("127.0.0.1", 3)  # the host itself
+    for peer in (
+        tenant_link(4).ns_ip,
+        tenant_link(MAX_TENANT).ns_ip,
+        f"::ffff:{tenant_link(4).ns_ip}",
+    ):
+        with pytest.raises(AccessDenied) as caught:
+            sandbox.check(peer, 3)
+        assert caught.value.code == "wrong_network"
+    pool = "10.213.0.0/16"
+    docker = TenantNetworks(f"docker:{pool}")
+    docker.check(str(next(iter(ipaddress.IPv4Network(tenant_subnet(pool, 3)).hosts()))), 3)
+    with pytest.raises(AccessDenied):
+        docker.check(str(next(iter(ipaddress.IPv4Network(tenant_subnet(pool, 4)).hosts()))), 3)
+    TenantNetworks("").check(tenant_link(4).ns_ip, 3)  # nothing known: no check

@@ -11,6 +11,7 @@ from tornado import web
 
 from hub import admission
 from hub.db.engine import Database
+from hub.serving.origin import TenantNetworks
 from hub.serving.refusals import Refusal
 
 log = logging.getLogger("shuyu.gateway")
@@ -66,9 +67,18 @@ class GatewayHandler(web.RequestHandler):
             raise web.HTTPError(403, "令牌无效 / invalid token")
         self.caller = model
 
-    def _admit(self, username: str):
+    @property
+    def networks(self) -> TenantNetworks:
+        return self.settings["networks"]
+
+    def _admit(self, username: str) -> admission.Admission:
+        """Admission today; a :class:`Refusal` if the call comes from another tenant's network."""
         with self.db.session() as s:
-            return admission.check(s, username, date.today())
+            staff = admission.load_staff(s, username)
+            decision = admission.admit(staff, date.today())
+            if decision.allowed and staff.tenant_id is not None:
+                self.networks.check(self.request.remote_ip, staff.tenant_id)
+            return decision
 
     @property
     def tenant(self) -> str:

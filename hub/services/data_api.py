@@ -33,7 +33,9 @@ class DataHandler(GatewayHandler):
 
     def _read(self, read: Callable[[Session, Caller], Any]) -> tuple[Caller, Any]:
         with self.db.session() as s:
-            caller = callers.admit(s, self.caller["name"], date.today())
+            caller = callers.admit(
+                s, self.caller["name"], date.today(), self.request.remote_ip, self.networks
+            )
             return caller, read(s, caller)
 
     async def answer(
@@ -125,6 +127,7 @@ class SampleHandler(DataHandler):
             name,
             self.get_query_argument("scenario", "").strip() or None,
             self.get_query_argument("format", "arrow"),
+            self.request.remote_ip,
         )
         self.set_header("Content-Type", served.media_type)
         self.set_header("X-Shuyu-Rows", str(served.rows))

@@ -21,6 +21,7 @@ from hub.db.engine import Database
 from hub.masking.sample import SampleLimits
 from hub.services import data_api
 from hub.services.base import GatewayHandler
+from hub.serving.origin import TenantNetworks
 from hub.serving.samples import SampleService
 
 log = logging.getLogger("shuyu.gateway")
@@ -63,6 +64,8 @@ class HealthHandler(web.RequestHandler):
 def make_app(
     db: Database, hub_auth: HubAuth, prefix: str, samples: SampleService
 ) -> web.Application:
+    """The gateway's application; ``samples`` carries the tenant networks calls are checked
+    against."""
     prefix = prefix.rstrip("/")
     return web.Application(
         [
@@ -74,6 +77,7 @@ def make_app(
         db=db,
         writer=audit.AuditWriter(db),
         samples=samples,
+        networks=samples.networks,
     )
 
 
@@ -95,7 +99,11 @@ def main() -> None:
     hub_auth = HubAuth(cache_max_age=30)
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/gateway/")
     samples = SampleService(
-        db, home.domain_store(), home.secret("masking_master"), limits=limits_from_env()
+        db,
+        home.domain_store(),
+        home.secret("masking_master"),
+        limits=limits_from_env(),
+        networks=TenantNetworks(os.environ.get("SHUYU_TENANT_NETWORK", "")),
     )
     app = make_app(db, hub_auth, prefix, samples)
     port = int(os.environ.get("SHUYU_GATEWAY_PORT", "8090"))

@@ -15,9 +15,11 @@ from sqlalchemy.orm import Session
 from hub import admission
 from hub.db.models import DataListItem, Dataset, Decision, Role, Scenario, ScenarioStatus
 from hub.i18n import Msg
+from hub.serving.origin import TenantNetworks
 from hub.serving.refusals import AccessDenied, BadRequest, NotApproved, NotFound
 
 USABLE = (ScenarioStatus.FILED, ScenarioStatus.APPROVED)
+NO_NETWORKS = TenantNetworks()
 
 
 @dataclass(frozen=True)
@@ -29,12 +31,21 @@ class Caller:
     tenant: str
 
 
-def admit(session: Session, username: str, today: date) -> Caller:
-    """The caller, admitted today, or :class:`AccessDenied` with admission's reason."""
+def admit(
+    session: Session,
+    username: str,
+    today: date,
+    peer: str | None = None,
+    networks: TenantNetworks = NO_NETWORKS,
+) -> Caller:
+    """The caller, admitted today (calling from ``peer``, an address its tenant's network
+    must hold if it is in any tenant's), or :class:`AccessDenied` with the reason."""
     staff = admission.load_staff(session, username)
     decision = admission.admit(staff, today)
     if not decision.allowed:
         raise AccessDenied(decision.reason, decision.code)
+    if staff.tenant_id is not None:
+        networks.check(peer, staff.tenant_id)
     if staff.role != Role.PROCESSOR or staff.tenant is None:
         raise AccessDenied(
             Msg(

@@ -29,6 +29,7 @@ from hub.ops import Ctx
 from hub.ops.catalog import approved_columns, approved_item
 from hub.serving import caller as callers
 from hub.serving.catalog_view import masking_of
+from hub.serving.origin import TenantNetworks
 from hub.serving.refusals import BadRequest, NotApproved, NotFound, Refusal
 
 FORMATS = {
@@ -106,6 +107,7 @@ class SampleService:
         master_key: bytes,
         limits: SampleLimits = SampleLimits(),  # noqa: B008 - frozen
         cache: SampleCache | None = None,
+        networks: TenantNetworks = callers.NO_NETWORKS,
     ):
         if not master_key:
             raise ValueError("the masking master key must be non-empty")
@@ -114,12 +116,18 @@ class SampleService:
         self._master = master_key
         self.limits = limits
         self.cache = cache or SampleCache()
+        self.networks = networks
 
     def sample(
-        self, username: str, dataset: str, scenario: str | None = None, fmt: str = "arrow"
+        self,
+        username: str,
+        dataset: str,
+        scenario: str | None = None,
+        fmt: str = "arrow",
+        peer: str | None = None,
     ) -> Served:
         """The caller's desensitized sample of ``dataset`` in ``scenario``, audited and metered;
-        a :class:`Refusal` (audited) when the caller may not have it."""
+        a :class:`Refusal` (audited) when the caller (calling from ``peer``) may not have it."""
         try:
             if fmt not in FORMATS:
                 raise BadRequest(
@@ -128,7 +136,7 @@ class SampleService:
                         f"unsupported format: {fmt} (arrow or parquet)",
                     )
                 )
-            plan = self._plan(username, dataset, scenario)
+            plan = self._plan(username, dataset, scenario, peer)
             served = self._build(plan, fmt)
         except Refusal as refusal:
             self._record_refusal(username, dataset, scenario, refusal)
@@ -136,9 +144,9 @@ class SampleService:
         self._record(plan, served, fmt)
         return served
 
-    def _plan(self, username: str, dataset: str, scenario: str | None) -> _Plan:
+    def _plan(self, username: str, dataset: str, scenario: str | None, peer: str | None) -> _Plan:
         with self.db.session() as s:
-            caller = callers.admit(s, username, date.today())
+            caller = callers.admit(s, username, date.today(), peer, self.networks)
             ds = s.scalars(select(Dataset).where(Dataset.name == dataset)).first()
             if ds is None:
                 raise NotFound(Msg(f"数据集不存在：{dataset}", f"unknown dataset: {dataset}"))

@@ -376,6 +376,60 @@ def test_when_the_workspace_calls_the_hub_api_and_the_gateway_then_both_answer(l
     assert result.out.split() == ["200", "alice", "200"], result
 
 
+def test_when_the_sdk_samples_in_a_kernel_then_the_dataframe_is_desensitized(lab):
+    """The issue's own path, from a real tenant kernel through the tenant's link: the catalog,
+    then a sample of exactly the approved columns in which no raw identifier appears."""
+    result = lab.kernel.execute(
+        "from sdk import Workspace\n"
+        "ws = Workspace()\n"
+        "names = [d.name for d in ws.datasets.list()]\n"
+        "df = ws.datasets.get('medical_visits').sample()\n"
+        "print(json.dumps({'names': names, 'columns': list(df.columns), 'rows': len(df),"
+        " 'cells': [str(v) for v in df.to_numpy().ravel()]}, ensure_ascii=False))"
+    )
+    served = json.loads(result.out)
+    assert "medical_visits" in served["names"]
+    assert served["columns"] == world.DATA_LISTS[3][3].split()
+    assert 0 < served["rows"] <= 15  # 5 % of the lab's 300 rows
+    import pyarrow.parquet as pq
+
+    raw = pq.read_table(lab.values["raw"]).to_pandas()
+    cells = "\0".join(served["cells"])
+    for column in ("patient_id", "mobile", "visit_id"):
+        assert not [v for v in raw[column].astype(str) if v in cells], column
+
+
+@pytest.mark.parametrize(
+    "case, code, expected",
+    [
+        (
+            "a dataset the scenario was not approved for",
+            "Workspace().datasets.get('transit_trips').sample()",
+            "not_approved",
+        ),
+        (
+            "bob's token (another company's) used from alice's workspace",
+            "Workspace(token=BOB).datasets.get('transit_trips').sample()",
+            "wrong_network",
+        ),
+        (
+            "bob's token asking for the catalog from alice's workspace",
+            "Workspace(token=BOB).datasets.list()",
+            "wrong_network",
+        ),
+    ],
+)
+def test_when_the_sdk_reaches_for_data_it_may_not_have_then_it_is_refused(
+    lab, case, code, expected
+):
+    result = lab.kernel.execute(
+        f"from sdk import Workspace, AccessDenied\nBOB = {lab.tokens['bob']!r}\n"
+        f"try:\n    {code}; print('LEAK')\n"
+        "except AccessDenied as e:\n    print('BLOCKED', e.code)"
+    )
+    assert result.out.split() == ["BLOCKED", expected], (case, result)
+
+
 def test_when_a_cell_runs_then_the_audit_trail_holds_it_before_the_result(lab):
     marker = "audit-marker-7f3a"
     assert lab.kernel.execute(f"print({marker!r})").out.strip() == marker
