@@ -22,8 +22,8 @@ def _masks(values: list[str] | None) -> dict[str, str]:
         if not sep or not column.strip() or not operator.strip():
             raise UserError(
                 Msg(
-                    f"脱敏规则格式为 列=算子：{value}",
-                    f"a masking rule is COLUMN=OPERATOR: {value}",
+                    f"脱敏规则格式为 列=算子[:参数=值,...]：{value}",
+                    f"a masking rule is COLUMN=OPERATOR[:KEY=VALUE,...]: {value}",
                 ),
                 "mask",
             )
@@ -141,7 +141,8 @@ def register(sub, parser_class: type[argparse.ArgumentParser]) -> None:
     add.add_argument(
         "--mask",
         action="append",
-        help="fix a column's masking operator, COLUMN=OPERATOR (keep: unmasked); repeatable. "
+        help="fix a column's masking, COLUMN=OPERATOR[:KEY=VALUE,...] (e.g. "
+        "birth_date=generalize:kind=year, cost=round:base=100; keep: unmasked); repeatable. "
         "Columns the PII detectors recognise get a suggested operator otherwise",
     )
     add.set_defaults(fn=cmd_dataset_add)

@@ -259,9 +259,24 @@ def test_when_masks_are_fixed_at_registration_then_they_replace_the_suggestions(
         columns = {c["name"]: c for c in s.query(Dataset).filter_by(name="people").one().schema}
     assert "mask" not in columns["pid"]
     assert columns["amount"]["mask"] == {"operator": "round", "params": {}, "suggested": False}
+    csv2 = tmp_path / "people3.csv"
+    csv2.write_text(f"pid,born,amount\n{VALID_IDS[0]},1990-05-01,1234\n")
+    rc, _, err = lists(
+        "dataset", "add", "--name", "people3", "--department", "市卫生健康委员会", "--level", "2",
+        "--file", str(csv2), "--mask", "born=generalize:kind=year", "--mask",
+        "amount=round:base=100",
+    )  # fmt: skip
+    assert rc == 0, err
+    with Database(db_url).session() as s:
+        columns = {c["name"]: c for c in s.query(Dataset).filter_by(name="people3").one().schema}
+    assert columns["born"]["mask"]["params"] == {"kind": "year"}
+    assert columns["amount"]["mask"]["params"] == {"base": 100}
     for bad, message in (
         ("amount=shred", "unknown masking operator: shred"),
         ("amount", "COLUMN=OPERATOR"),
+        ("amount=round:base", "KEY=VALUE"),
+        ("amount=generalize:kind=decade", "cannot run on column amount"),
+        ("amount=round:colour=red", "cannot run on column amount"),
     ):
         rc, _, err = lists(
             "dataset", "add", "--name", "people2", "--department", "市卫生健康委员会",

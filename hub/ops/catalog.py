@@ -160,8 +160,10 @@ def add_dataset(
         column["prohibited"] = column["name"] in banned
         column["quasi"] = column["name"] in quasi
     suggest_masks(table, schema)
-    for column_name, operator in (masks or {}).items():
-        fix_mask(schema, column_name, operator)
+    head = table.slice(0, 50)
+    for column_name, rule in (masks or {}).items():
+        values = head.column(column_name).to_pandas() if column_name in head.column_names else None
+        fix_mask(schema, column_name, rule, values)
     raw_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     target = raw_dir / f"{name}.parquet"
     pq.write_table(table, target)
@@ -233,11 +235,48 @@ def suggest_masks(table, schema: list[dict], sample: int = 1000) -> None:
             column["mask"] = {"operator": operator, "params": params, "suggested": True}
 
 
-def fix_mask(schema: list[dict], column_name: str, operator: str) -> None:
-    """Fix a column's masking operator (``keep`` serves it as it is)."""
-    from hub.masking.operators import OPERATORS
+def _param(value: str) -> object:
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
+
+
+def parse_mask(rule: str) -> tuple[str, dict[str, object]]:
+    """``OPERATOR[:KEY=VALUE,...]`` (e.g. ``generalize:kind=year``) as (operator, params)."""
+    operator, _, rest = (rule or "").strip().partition(":")
+    params = {}
+    for pair in filter(None, (p.strip() for p in rest.split(","))):
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UserError(
+                Msg(
+                    f"脱敏参数格式为 键=值：{pair}",
+                    f"a masking parameter is KEY=VALUE: {pair}",
+                ),
+                "mask",
+            )
+        params[key.strip()] = _param(value.strip())
+    return operator.strip(), params
+
+
+def fix_mask(
+    schema: list[dict],
+    column_name: str,
+    rule: str,
+    values=None,
+) -> None:
+    """Fix a column's masking rule, ``OPERATOR[:KEY=VALUE,...]`` (``keep`` serves it as it
+    is); the operator is tried on ``values`` (a few of the column's), so a rule that cannot
+    run is refused now rather than at the first sample."""
+    import pandas as pd
+
+    from hub.masking.operators import OPERATORS, MaskContext, apply
 
     _columns_of([column_name], schema, "脱敏规则", "the masking rule")
+    operator, params = parse_mask(rule)
     if operator != "keep" and operator not in OPERATORS:
         raise UserError(
             Msg(
@@ -250,8 +289,19 @@ def fix_mask(schema: list[dict], column_name: str, operator: str) -> None:
     if operator == "keep":
         column.pop("mask", None)
         column["pii_entity"] = None
-    else:
-        column["mask"] = {"operator": operator, "params": {}, "suggested": False}
+        return
+    try:
+        trial = values if values is not None else pd.Series([], dtype=object)
+        apply(operator, trial, MaskContext(key=b"trial"), **params)
+    except (TypeError, ValueError) as e:
+        raise UserError(
+            Msg(
+                f"脱敏规则无法用于列 {column_name}：{rule}（{e}）",
+                f"the masking rule cannot run on column {column_name}: {rule} ({e})",
+            ),
+            "mask",
+        ) from None
+    column["mask"] = {"operator": operator, "params": params, "suggested": False}
 
 
 def find_scenario(ctx: Ctx, scenario: str, tenant: str | None = None) -> Scenario:

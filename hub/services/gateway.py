@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import signal
+import threading
 
 from jupyterhub.services.auth import HubAuth
 from tornado import httpserver, ioloop, web
@@ -91,6 +92,12 @@ def limits_from_env() -> SampleLimits:
     )
 
 
+def _warm_up() -> None:
+    from hub.masking.detectors import mask_text
+
+    mask_text("患者张三，电话13800000000")
+
+
 def main() -> None:
     logging.basicConfig(
         level=logging.INFO, format="[%(levelname)s %(asctime)s gateway] %(message)s"
@@ -113,6 +120,8 @@ def main() -> None:
     server = httpserver.HTTPServer(app)
     server.listen(port, os.environ.get("SHUYU_GATEWAY_BIND", "0.0.0.0"))
     log.info("gateway listening on port %s under %s", port, prefix)
+    # The PII detectors take seconds to import (presidio); load them now, not at the first sample.
+    threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
     loop = ioloop.IOLoop.current()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: loop.add_callback_from_signal(loop.stop))

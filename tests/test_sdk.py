@@ -1,0 +1,73 @@
+"""The SDK on its own: configuration, error mapping, and its independence from ``hub``."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+
+import pytest
+
+import sdk
+from sdk import errors
+from tests.e2e.hub_process import free_port
+
+
+def test_when_the_sdk_is_imported_then_nothing_of_the_hub_is_loaded():
+    code = "import sys, sdk; sdk.Workspace; print(sorted(m for m in sys.modules if m == 'hub' or m.startswith('hub.')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_when_not_inside_a_workspace_then_workspace_says_so_in_both_languages(monkeypatch):
+    monkeypatch.delenv("SHUYU_GATEWAY_URL", raising=False)
+    monkeypatch.delenv("JUPYTERHUB_API_TOKEN", raising=False)
+    with pytest.raises(sdk.ShuyuError) as caught:
+        sdk.Workspace()
+    assert caught.value.code == "no_workspace"
+    assert "工作空间" in caught.value.message_zh and "workspace" in caught.value.message_en
+
+
+@pytest.mark.parametrize(
+    "status, body, cls",
+    [
+        (403, {"code": "not_approved", "message_zh": "未获准", "message_en": "not approved"},
+         sdk.NotApproved),
+        (403, {"code": "tenant_suspended", "error": "暂停 / suspended"}, sdk.AccessDenied),
+        (401, {"error": "需要 API 令牌 / an API token is required"}, sdk.AccessDenied),
+        (404, {"code": "not_found", "error": "无 / none"}, sdk.NotFound),
+        (400, {"code": "scenario_ambiguous", "error": "请指明 / name one"}, sdk.InvalidRequest),
+        (500, {"error": "网关内部错误 / internal gateway error"}, sdk.PlatformUnavailable),
+        (502, None, sdk.PlatformUnavailable),
+    ],
+)  # fmt: skip
+def test_when_the_gateway_refuses_then_the_status_and_code_pick_the_exception(status, body, cls):
+    error = errors.from_response(status, body)
+    assert type(error) is cls and error.status == status
+    assert error.message_zh and error.message_en and " / " in str(error)
+    assert isinstance(error, sdk.ShuyuError)
+
+
+def test_when_not_approved_is_raised_then_access_denied_catches_it_too():
+    assert issubclass(sdk.NotApproved, sdk.AccessDenied)
+
+
+def test_when_the_gateway_cannot_be_reached_then_platform_unavailable_is_raised():
+    port = free_port()  # nothing listens there
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0
+    ws = sdk.Workspace(f"http://127.0.0.1:{port}", "token", timeout=5)
+    with pytest.raises(sdk.PlatformUnavailable) as caught:
+        ws.datasets.list()
+    assert caught.value.code == "unreachable"
+
+
+def test_when_a_masking_is_shown_then_it_reads_as_the_operator_and_its_parameters():
+    from sdk.html import masking_text, table
+
+    assert masking_text(None) == "—"
+    assert masking_text({"operator": "pseudonym", "params": {}}) == "pseudonym"
+    assert masking_text({"operator": "mask", "params": {"keep_suffix": 4, "keep_prefix": 3}}) == (
+        "mask(keep_prefix=3, keep_suffix=4)"
+    )
+    assert "&lt;script&gt;" in table(["a"], [["<script>"]])  # values are escaped
