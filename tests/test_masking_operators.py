@@ -323,9 +323,9 @@ BIG = pd.Series([f"客户{i % 1000:04d}" for i in range(100_000)])
 
 
 def test_when_pseudonymizing_100k_rows_then_each_unique_value_is_hashed_once(monkeypatch):
-    calls = _counting(monkeypatch, "_pseudonym_of")
+    calls = _counting(monkeypatch, "_pseudonyms_of")
     out = apply("pseudonym", BIG, CTX)
-    assert len(calls) == 1000
+    assert len(calls) == 1 and len(calls[0][1]) == 1000  # one batch of the distinct values
     assert len(out) == 100_000 and out.nunique() == 1000
     assert out.iloc[0] == out.iloc[1000]
 
@@ -356,3 +356,25 @@ def test_when_masking_a_column_then_index_name_and_nulls_are_kept(name, values, 
     out = apply(name, column, CTX, **params)
     assert out.name == "col" and out.index.tolist() == [7, 3]
     assert out.notna().tolist() == [True, False]
+
+
+@pytest.mark.parametrize("key", [b"k", b"k" * 64, b"k" * 65, bytes(range(200))])
+def test_when_the_fast_hmac_computes_then_it_equals_the_standard_library(key):
+    import hashlib
+    import hmac
+
+    from hub.masking.operators import FastHmac
+
+    mac = FastHmac(key)
+    for message in (b"", b"330106199001011234", "杭州".encode()):
+        assert mac.digest(message) == hmac.new(key, message, hashlib.sha256).digest()
+    assert mac.digest(b"a") == mac.digest(b"a")  # the precomputed states are not consumed
+
+
+def test_when_emails_are_surrogated_then_fakes_are_consistent_reserved_and_keyed():
+    emails = pd.Series(["li.na@163.com", "wang@qq.com", "li.na@163.com", None])
+    out = apply("surrogate", emails, CTX, kind="email")
+    assert out[0] == out[2] and out[0] != out[1] and pd.isna(out[3])
+    assert out.dropna().str.fullmatch(r"[a-z]+\d{1,4}@example\.(com|net|org)").all()
+    other = apply("surrogate", emails, MaskContext(b"another tenant's key"), kind="email")
+    assert other[0] != out[0]

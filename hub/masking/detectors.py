@@ -187,11 +187,12 @@ def detect_column(
     whole-value regex with pandas; the checksum runs only on the distinct matching values.
     Returns the entity with the highest share (ties go to the more specific entity), or None.
     """
-    s = _as_text(values)
+    present = values.dropna()
+    if len(present) > sample:
+        present = present.sample(sample, random_state=0)
+    s = _as_text(present)
     if s is None or s.empty:
         return None
-    if len(s) > sample:
-        s = s.sample(sample, random_state=0)
     best: ColumnFinding | None = None
     for cls in RECOGNIZERS:
         recognizer = _recognizer(cls.ENTITY)

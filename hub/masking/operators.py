@@ -64,6 +64,37 @@ def _mac(key: bytes, *parts: str) -> bytes:
     return hmac.new(key, _encode(*parts), hashlib.sha256).digest()
 
 
+class FastHmac:
+    """HMAC-SHA256 under one key with the padded key's inner and outer states hashed once
+    (RFC 2104), so each message costs two hash-object copies: half of :func:`hmac.digest`'s
+    per-call cost, which masking a million cells pays a million times."""
+
+    def __init__(self, key: bytes):
+        if len(key) > 64:
+            key = hashlib.sha256(key).digest()
+        padded = key.ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in padded))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in padded))
+
+    def digest(self, message: bytes) -> bytes:
+        inner = self._inner.copy()
+        inner.update(message)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
+
+    def digests(self, messages: list[bytes]) -> list[bytes]:
+        """The MACs of many messages (one loop, no call per message)."""
+        inner, outer, out = self._inner, self._outer, []
+        for message in messages:
+            i = inner.copy()
+            i.update(message)
+            o = outer.copy()
+            o.update(i.digest())
+            out.append(o.digest())
+        return out
+
+
 def derive_key(master: bytes, tenant: str, scenario: str) -> bytes:
     """Derive the masking key of one tenant's scenario from the platform master key."""
     if not master:
@@ -114,11 +145,25 @@ def _as_text(series: pd.Series) -> pd.Series:
     return present.astype(str)
 
 
-def _map_unique(series: pd.Series, fn: Callable[[Any], Any]) -> pd.Series:
-    """Apply ``fn`` once per distinct non-null value and map the results back; nulls stay null."""
-    uniques = pd.unique(series.dropna())
-    results = pd.Series(uniques, dtype=object).map(fn)
-    return series.map(pd.Series(results.to_numpy(), index=pd.Index(uniques, dtype=object)))
+def _texts(values: list) -> list[bytes]:
+    """Canonical UTF-8 text of each value (strings as they are)."""
+    return [(v if type(v) is str else _canonical(v)).encode("utf-8") for v in values]
+
+
+def _map_unique(
+    series: pd.Series,
+    fn: Callable[[Any], Any] | None = None,
+    *,
+    batch: Callable[[list], list] | None = None,
+) -> pd.Series:
+    """Apply ``fn`` once per distinct non-null value (or ``batch`` once to the list of them)
+    and map the results back; nulls stay null."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    values = np.asarray(uniques, dtype=object).tolist()
+    results = np.empty(len(values) + 1, dtype=object)
+    results[:-1] = batch(values) if batch is not None else [fn(v) for v in values]
+    results[-1] = None  # code -1: a null cell
+    return pd.Series(results[codes], index=series.index, name=series.name)
 
 
 def _to_datetime(series: pd.Series) -> tuple[pd.Series, str]:
@@ -164,21 +209,26 @@ def mask(
     """
     if keep_prefix < 0 or keep_suffix < 0 or len(char) != 1:
         raise ValueError("mask needs non-negative keep counts and a one-character mask char")
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     text = _as_text(series)
-    length = text.str.len()
-    short = length <= keep_prefix + keep_suffix
-    fill = pd.Series(char, index=text.index, dtype=text.dtype)
-    head = text.str.slice(0, keep_prefix)
-    tail = text.str.slice(-keep_suffix) if keep_suffix else ""
-    middle = fill.str.repeat((length - keep_prefix - keep_suffix).clip(lower=0).tolist())
-    masked = (head + middle + tail).where(~short, fill.str.repeat(length.tolist()))
-    return masked.reindex(series.index).rename(series.name)
+    values = pa.array(text.to_numpy(dtype=object), type=pa.large_string())
+    length = pc.utf8_length(values)
+    hidden = pc.max_element_wise(pc.subtract(length, keep_prefix + keep_suffix), 0)
+    short = pc.less_equal(length, keep_prefix + keep_suffix)
+    fill, empty = pa.scalar(char, pa.large_string()), pa.scalar("", pa.large_string())
+    head = pc.utf8_slice_codeunits(values, 0, keep_prefix)
+    tail = pc.utf8_slice_codeunits(values, -keep_suffix) if keep_suffix else empty
+    masked = pc.binary_join_element_wise(head, pc.binary_repeat(fill, hidden), tail, empty)
+    masked = pc.if_else(short, pc.binary_repeat(fill, length), masked)
+    out = pd.Series(masked.to_numpy(zero_copy_only=False), index=text.index, dtype=object)
+    return out.reindex(series.index).rename(series.name)
 
 
-def _pseudonym_of(key: bytes, value: Any, prefix: str, length: int) -> str:
-    """The pseudonym of one value: ``prefix`` plus truncated HMAC-SHA256 hex."""
-    digest = hmac.new(key, _canonical(value).encode("utf-8"), hashlib.sha256).hexdigest()
-    return prefix + digest[:length]
+def _pseudonyms_of(mac: FastHmac, values: list, prefix: str, length: int) -> list[str]:
+    """The pseudonyms of distinct values: ``prefix`` plus truncated HMAC-SHA256 hex."""
+    return [prefix + d.hex()[:length] for d in mac.digests(_texts(values))]
 
 
 @register("pseudonym")
@@ -188,7 +238,8 @@ def pseudonym(
     """Replace each value by a keyed, deterministic pseudonym (joinable within one key)."""
     if not 8 <= length <= 64:
         raise ValueError("pseudonym length must be between 8 and 64 hex characters")
-    return _map_unique(series, lambda v: _pseudonym_of(ctx.key, v, prefix, length))
+    mac = FastHmac(ctx.key)
+    return _map_unique(series, batch=lambda vs: _pseudonyms_of(mac, vs, prefix, length))
 
 
 @register("round")
@@ -273,6 +324,31 @@ def _faker(locale: str) -> Faker:
     return cache[locale]
 
 
+_SYLLABLES = (
+    "an", "bo", "chen", "da", "fei", "gang", "hua", "jie", "kai", "lin", "ming", "na", "ping",
+    "qiang", "rui", "shan", "ting", "wei", "xin", "yang", "yu", "zhi", "zhou", "li",
+)  # fmt: skip
+_FAKE_DOMAINS = ("example.com", "example.net", "example.org")
+
+
+def _fake_emails(mac: FastHmac, values: list) -> list[str]:
+    """Consistent fake e-mail addresses of distinct values, on reserved example domains (never
+    a real mailbox)."""
+    texts = _texts(values)
+    syllables, domains = _SYLLABLES, _FAKE_DOMAINS
+    ns, nd = len(syllables), len(domains)
+    out = []
+    for text, d in zip(texts, mac.digests([b"email\0" + t for t in texts]), strict=True):
+        fake = (
+            f"{syllables[d[0] % ns]}{syllables[d[1] % ns]}"
+            f"{(d[2] << 8 | d[3]) % 10000}@{domains[d[4] % nd]}"
+        )
+        if fake.encode() == text:  # astronomically rare: derive another
+            fake = "x" + fake
+        out.append(fake)
+    return out
+
+
 def _surrogate_of(faker: Faker, key: bytes, kind: str, value: Any) -> str:
     """The consistent fake of one value: Faker reseeded from HMAC(key, kind, value)."""
     text = _canonical(value)
@@ -289,6 +365,9 @@ def surrogate(series: pd.Series, ctx: MaskContext, *, kind: str) -> pd.Series:
     """Replace each value by a realistic, consistent fake ``kind`` (same value → same fake)."""
     if kind not in SURROGATE_KINDS:
         raise ValueError(f"surrogate kind must be one of {SURROGATE_KINDS}, not {kind!r}")
+    if kind == "email":  # Faker's e-mails cost ~50 µs each and use real mail domains
+        mac = FastHmac(ctx.key)
+        return _map_unique(series, batch=lambda vs: _fake_emails(mac, vs))
     faker = _faker(ctx.locale)
     return _map_unique(series, lambda v: _surrogate_of(faker, ctx.key, kind, v))
 

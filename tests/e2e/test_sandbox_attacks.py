@@ -430,6 +430,21 @@ def test_when_the_sdk_reaches_for_data_it_may_not_have_then_it_is_refused(
     assert result.out.split() == ["BLOCKED", expected], (case, result)
 
 
+def test_when_the_example_notebook_runs_in_a_kernel_then_every_cell_succeeds(lab):
+    notebook = json.loads(
+        (
+            Path(__file__).resolve().parents[2] / "notebooks" / "desensitized_samples.ipynb"
+        ).read_text()
+    )
+    outputs = []
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "code":
+            result = lab.kernel.execute("".join(cell["source"]))
+            assert not result.ename, (cell["source"], result)
+            outputs.append(result.out)
+    assert "not approved" in outputs[-1] and "未获准" in outputs[-1]
+
+
 def test_when_a_cell_runs_then_the_audit_trail_holds_it_before_the_result(lab):
     marker = "audit-marker-7f3a"
     assert lab.kernel.execute(f"print({marker!r})").out.strip() == marker
