@@ -30,6 +30,7 @@ from spawner import netns
 from spawner.policy import UID_BASE, tenant_uid
 from tests import docker_engine as de
 from tests.e2e.attack_lab import OUTSIDE_HOST_IP, OUTSIDE_NS, SPAWNERS, build_lab, wait_for
+from tests.e2e.kernel_client import user_token
 
 pytestmark = pytest.mark.e2e
 
@@ -422,8 +423,11 @@ def test_when_the_sdk_samples_in_a_kernel_then_the_dataframe_is_desensitized(lab
 def test_when_the_sdk_reaches_for_data_it_may_not_have_then_it_is_refused(
     lab, case, code, expected
 ):
+    # A token of bob's made for this attack: the one in lab.tokens must stay out of alice's
+    # memory, where another test searches for it.
+    stolen = user_token(lab.browsers["bob"], lab.hub.url, "bob")
     result = lab.kernel.execute(
-        f"from sdk import Workspace, AccessDenied\nBOB = {lab.tokens['bob']!r}\n"
+        f"from sdk import Workspace, AccessDenied\nBOB = {stolen!r}\n"
         f"try:\n    {code}; print('LEAK')\n"
         "except AccessDenied as e:\n    print('BLOCKED', e.code)"
     )
