@@ -6,10 +6,13 @@
     ws = Workspace()
     ws.datasets.list()
     df = ws.datasets.get("medical_visits").sample()
+    request = ws.exports.create(result, purpose="...").wait()
+    request.download("result.parquet")
 """
 
 from sdk.errors import (
     AccessDenied,
+    Conflict,
     InvalidRequest,
     NotApproved,
     NotFound,
@@ -17,15 +20,18 @@ from sdk.errors import (
     ShuyuError,
 )
 from sdk.models import Dataset, Scenario
+from sdk.requests import Request
 from sdk.workspace import Workspace
 
 __all__ = [
     "AccessDenied",
+    "Conflict",
     "Dataset",
     "InvalidRequest",
     "NotApproved",
     "NotFound",
     "PlatformUnavailable",
+    "Request",
     "Scenario",
     "ShuyuError",
     "Workspace",

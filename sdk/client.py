@@ -22,9 +22,22 @@ class APIClient:
         self.session.trust_env = False  # the gateway is on the tenant's link, never via a proxy
 
     def _get(self, path: str, params: dict | None = None) -> requests.Response:
+        return self._call("GET", path, params)
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        params: dict | None = None,
+        data: bytes | None = None,
+        headers: dict | None = None,
+    ) -> requests.Response:
         params = {k: v for k, v in (params or {}).items() if v not in (None, "")}
         try:
-            response = self.session.get(self.base + path, params=params, timeout=self.timeout)
+            response = self.session.request(
+                method, self.base + path, params=params, data=data, headers=headers,
+                timeout=self.timeout,
+            )  # fmt: skip
         except requests.RequestException as e:
             raise PlatformUnavailable(
                 f"无法连接数据网关（{type(e).__name__}）",
@@ -51,3 +64,14 @@ class APIClient:
     def get_bytes(self, path: str, **params: Any) -> tuple[bytes, dict[str, str]]:
         response = self._get(path, params)
         return response.content, dict(response.headers)
+
+    def post_json(
+        self, path: str, data: bytes | None = None, headers: dict | None = None, **params: Any
+    ) -> Any:
+        response = self._call("POST", path, params, data, headers)
+        try:
+            return response.json()
+        except ValueError:
+            raise ShuyuError(
+                "数据网关返回了无法解析的内容", "the gateway answered with something unreadable"
+            ) from None

@@ -29,6 +29,11 @@ class InvalidRequest(ShuyuError):
     """The request was malformed or ambiguous (HTTP 400), e.g. several scenarios fit."""
 
 
+class Conflict(InvalidRequest):
+    """The request is not in a state that allows this (HTTP 409), e.g. downloading an export
+    before its approval."""
+
+
 class AccessDenied(ShuyuError):
     """The platform refuses the caller (HTTP 401/403): admission failed, suspended company,
     another company's scenario, …"""
@@ -62,6 +67,8 @@ def from_response(status: int, body: dict | None) -> ShuyuError:
         cls = AccessDenied
     elif status == 404:
         cls = NotFound
+    elif status == 409:
+        cls = Conflict
     elif status == 400:
         cls = InvalidRequest
     else:

@@ -8,6 +8,7 @@ from sdk import html
 from sdk.client import DEFAULT_TIMEOUT, APIClient
 from sdk.errors import ShuyuError
 from sdk.models import DatasetCollection, ModelList, ScenarioCollection
+from sdk.requests import ExportCollection, RequestCollection
 
 
 class Workspace:
@@ -41,6 +42,8 @@ class Workspace:
         default = str(scenario) if scenario is not None else None
         self.scenarios = ScenarioCollection(self.client, default)
         self.datasets = DatasetCollection(self.client, default)
+        self.exports = ExportCollection(self.client, default)
+        self.requests = RequestCollection(self.client, default)
 
     def me(self) -> dict:
         """Who the platform sees: username, company group and scenarios."""

@@ -81,6 +81,7 @@ STAFF = [
     ("carol", "陈静", "processor", 0, False, "被拒：未通过培训 / refused: not trained"),
     ("dave", "赵强", "processor", 2, True, "被拒：协议已到期 / refused: agreement expired"),
     ("rita", "周敏", "reviewer", None, True, "审核员 / reviewer"),
+    ("ryan", "许晨", "reviewer", None, True, "第二审核员 / second reviewer"),
     ("adam", "吴刚", "admin", None, True, "平台管理员 / platform admin"),
     ("audrey", "郑丽", "auditor", None, True, "审计监管 / auditor"),
     ("paul", "孙伟", "provider", "市卫生健康委员会", True, "数据提供部门 / data provider"),

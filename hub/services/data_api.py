@@ -41,6 +41,13 @@ class DataHandler(GatewayHandler):
     async def answer(
         self, action: str, obj: str, read: Callable[[Session, Caller], Any], **details: Any
     ) -> None:
+        """Answer with what ``read`` returns (JSON), audited as ``action``."""
+        self.finish(await self.audited(action, obj, read, **details))
+
+    async def audited(
+        self, action: str, obj: str, read: Callable[[Session, Caller], Any], **details: Any
+    ) -> Any:
+        """Admission and ``read`` in one transaction; the call audited, answered or refused."""
         writer = self.settings["writer"]
         try:
             caller, payload = await asyncio.to_thread(self._read, read)
@@ -59,7 +66,7 @@ class DataHandler(GatewayHandler):
             writer.write, action, actor=caller.username, tenant=caller.tenant, object=obj,
             details=details,
         )  # fmt: skip
-        self.finish(payload)
+        return payload
 
     def scenarios_of(self, s: Session, caller: Caller) -> list:
         """The scenario named by ``?scenario=``, or every scenario of the caller's tenant."""

@@ -20,7 +20,7 @@ from tornado import httpserver, ioloop, web
 from hub import audit, home
 from hub.db.engine import Database
 from hub.masking.sample import SampleLimits
-from hub.services import data_api
+from hub.services import data_api, requests_api
 from hub.services.base import GatewayHandler
 from hub.serving.origin import TenantNetworks
 from hub.serving.samples import SampleService
@@ -73,12 +73,14 @@ def make_app(
             (rf"{prefix}/api/executions", ExecutionHandler),
             (rf"{prefix}/api/health", HealthHandler),
             *data_api.routes(prefix),
+            *requests_api.routes(prefix),
         ],
         hub_auth=hub_auth,
         db=db,
         writer=audit.AuditWriter(db),
         samples=samples,
         networks=samples.networks,
+        store=samples.store,
     )
 
 
@@ -92,10 +94,15 @@ def limits_from_env() -> SampleLimits:
     )
 
 
-def _warm_up() -> None:
+def _warm_up(db: Database) -> None:
+    """Load the PII detectors, then finish the checks a previous run left undone."""
     from hub.masking.detectors import mask_text
+    from hub.review import runner
 
     mask_text("患者张三，电话13800000000")
+    resumed = runner.resume(db, home.domain_store())
+    if resumed:
+        log.info("resumed the checks of requests %s", resumed)
 
 
 def main() -> None:
@@ -117,11 +124,11 @@ def main() -> None:
     # Workspaces reach the gateway on their tenant link's host address; the firewall admits
     # only this port (and the hub API) from each tenant network.
     # No xheaders: workspaces call the gateway directly, so forwarded-for headers are theirs to forge.
-    server = httpserver.HTTPServer(app)
+    server = httpserver.HTTPServer(app, max_body_size=256 << 20)  # exports up to the limit
     server.listen(port, os.environ.get("SHUYU_GATEWAY_BIND", "0.0.0.0"))
     log.info("gateway listening on port %s under %s", port, prefix)
     # The PII detectors take seconds to import (presidio); load them now, not at the first sample.
-    threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
+    threading.Thread(target=_warm_up, args=(db,), name="warm-up", daemon=True).start()
     loop = ioloop.IOLoop.current()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: loop.add_callback_from_signal(loop.stop))

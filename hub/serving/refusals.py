@@ -46,3 +46,10 @@ class NotFound(Refusal):
 class BadRequest(Refusal):
     status = 400
     code = "bad_request"
+
+
+class Conflict(Refusal):
+    """The request is not in a state that allows this (e.g. approving a withdrawn request)."""
+
+    status = 409
+    code = "conflict"

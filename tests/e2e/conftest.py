@@ -93,3 +93,23 @@ def hub(request, tmp_path_factory):
         db.dispose()
         for name in pg_names:
             pg_drop(name)
+
+
+def api_tokens(hub, users=("alice", "bob")) -> dict[str, str]:
+    """A fresh API token of each of ``users``, logged in through the real login form."""
+    import pyotp
+
+    from tests.e2e.hub_process import Browser
+    from tests.e2e.kernel_client import user_token
+
+    proc, _, secrets = hub
+    found = {}
+    for user in users:
+        b = Browser(proc.url)
+        assert b.login(user, PASSWORD, pyotp.TOTP(secrets[user]).now()).status_code == 302
+        found[user] = user_token(b, proc.url, user)
+    return found
+
+
+def gateway_url(hub) -> str:
+    return f"http://127.0.0.1:{hub[0].env['SHUYU_GATEWAY_PORT']}"

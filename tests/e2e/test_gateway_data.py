@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 
-import pyotp
 import pytest
 import requests
 from openapi_spec_validator import validate
@@ -18,26 +17,14 @@ from hub.db.models import AuditEvent
 from hub.demo import world
 from hub.ops import Ctx, tenants
 from sdk import AccessDenied, InvalidRequest, NotApproved, NotFound, Workspace
-from tests.e2e.conftest import PASSWORD
-from tests.e2e.hub_process import Browser
-from tests.e2e.kernel_client import user_token
+from tests.e2e.conftest import api_tokens, gateway_url
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def tokens(hub):
-    proc, _, secrets = hub
-    found = {}
-    for user in ("alice", "bob"):
-        b = Browser(proc.url)
-        assert b.login(user, PASSWORD, pyotp.TOTP(secrets[user]).now()).status_code == 302
-        found[user] = user_token(b, proc.url, user)
-    return found
-
-
-def gateway_url(hub) -> str:
-    return f"http://127.0.0.1:{hub[0].env['SHUYU_GATEWAY_PORT']}"
+    return api_tokens(hub)
 
 
 def workspace(hub, tokens, user: str, scenario=None) -> Workspace:

@@ -1,0 +1,178 @@
+"""The SDK's request API (``/api/v1/exports``, ``/api/v1/requests``): submit a result for
+export, follow its checks and review, withdraw it, download it once approved.
+
+Only the requester sees and moves their requests here; reviewers decide in the review console.
+Checks run in the gateway's pool after the submit has committed; a gateway that dies mid-check
+resumes them at its next start (:func:`hub.review.runner.resume`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from pathlib import Path
+
+from sqlalchemy import select
+
+from hub.db.models import Request
+from hub.i18n import Msg
+from hub.review import lifecycle, runner
+from hub.services.data_api import DataHandler
+from hub.serving import caller as callers
+from hub.serving.refusals import AccessDenied, BadRequest
+
+MAX_META = 1 << 20  # bytes of the X-Shuyu-Meta header's JSON (table statistics)
+
+
+def request_view(r: Request) -> dict:
+    return {
+        "id": r.id,
+        "kind": r.kind,
+        "name": r.name,
+        "status": r.status,
+        "status_reason": r.status_reason,
+        "purpose": r.purpose,
+        "scenario": r.scenario.name,
+        "scenario_id": r.scenario_id,
+        "level": r.level,
+        "approvals_needed": r.approvals_needed,
+        "approvals": sorted({d.reviewer for d in r.decisions if d.decision == "approve"}),
+        "sha256": r.content_sha256,
+        "bytes": r.content_bytes,
+        "rows": r.rows,
+        "created_at": r.created_at.isoformat(),
+        "updated_at": r.updated_at.isoformat(),
+        "checks": [
+            {"name": c.name, "verdict": c.verdict, "reason": c.reason, "details": c.details}
+            for c in r.checks
+        ],
+        "decisions": [
+            {
+                "decision": d.decision,
+                "reason": d.reason,
+                "override": d.override,
+                "at": d.at.isoformat(),
+            }
+            for d in r.decisions
+        ],  # fmt: skip
+    }
+
+
+class RequestHandler(DataHandler):
+    @property
+    def store(self) -> Path:
+        return self.settings["store"]
+
+    def own(self, s, caller, request_id: str) -> Request:
+        request = lifecycle.get(s, int(request_id))
+        if request.requester != caller.username:
+            raise AccessDenied(Msg("这不是您的申请", "this is not your request"), "not_requester")
+        return request
+
+    def run_checks(self, request_id: int) -> None:
+        loop = asyncio.get_running_loop()
+        loop.run_in_executor(None, runner.check, self.db, request_id, self.store)
+
+
+class ExportsHandler(RequestHandler):
+    """POST a result (Parquet body) for export; answers at once, checks follow."""
+
+    async def post(self) -> None:
+        body = self.request.body
+        purpose = self.get_query_argument("purpose", "")
+        name = self.get_query_argument("name", "export")
+        scenario = self.get_query_argument("scenario", "").strip() or None
+        header = self.request.headers.get("X-Shuyu-Meta", "{}")
+
+        def read(s, caller) -> dict:
+            if len(header) > MAX_META:
+                raise BadRequest(Msg("附带的统计信息过大", "the attached statistics are too large"))
+            try:
+                meta = json.loads(header)
+            except ValueError:
+                raise BadRequest(
+                    Msg("附带的统计信息不是 JSON", "the attached statistics are not JSON")
+                ) from None
+            _readable(body)
+            found = callers.scenario(s, caller, scenario)
+            request = lifecycle.create(
+                s, kind="export", requester=caller.username, tenant_id=caller.tenant_id,
+                scenario_id=found.id, purpose=purpose, name=name,
+                meta=meta if isinstance(meta, dict) else {},
+            )  # fmt: skip
+            lifecycle.submit(s, request, body, self.store, caller.username)
+            return request_view(request)
+
+        view = await self.audited("gateway.export", name[:200], read)
+        self.set_status(201)
+        self.finish(view)
+        self.run_checks(view["id"])
+
+
+def _readable(body: bytes) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        pq.read_metadata(io.BytesIO(body))
+    except (pa.ArrowException, OSError):
+        raise BadRequest(
+            Msg("导出内容须为 Parquet 文件", "the export must be a Parquet file")
+        ) from None
+
+
+class RequestsHandler(RequestHandler):
+    async def get(self) -> None:
+        def read(s, caller) -> dict:
+            mine = s.scalars(
+                select(Request).where(Request.requester == caller.username).order_by(Request.id)
+            )
+            return {"requests": [request_view(r) for r in mine]}
+
+        await self.answer("gateway.requests", "requests", read)
+
+
+class OneRequestHandler(RequestHandler):
+    async def get(self, request_id: str) -> None:
+        await self.answer(
+            "gateway.request", f"request:{request_id}",
+            lambda s, caller: request_view(self.own(s, caller, request_id)),
+        )  # fmt: skip
+
+
+class WithdrawHandler(RequestHandler):
+    async def post(self, request_id: str) -> None:
+        def read(s, caller) -> dict:
+            self.own(s, caller, request_id)
+            return request_view(lifecycle.withdraw(s, int(request_id), caller.username))
+
+        await self.answer("gateway.withdraw", f"request:{request_id}", read)
+
+
+class DownloadHandler(RequestHandler):
+    """The approved file, for its requester; audited (``request.released``/``download``)."""
+
+    async def get(self, request_id: str) -> None:
+        def read(s, caller) -> tuple:
+            request, content = lifecycle.download(s, int(request_id), caller.username)
+            return request.content_sha256, content
+
+        sha, content = await self.audited("gateway.download", f"request:{request_id}", read)
+        self.set_header("Content-Type", "application/vnd.apache.parquet")
+        self.set_header("X-Shuyu-Sha256", sha)
+        self.set_header(
+            "Content-Disposition", f'attachment; filename="request-{request_id}.parquet"'
+        )
+        self.finish(content)
+
+
+def routes(prefix: str) -> list[tuple[str, type]]:
+    v1 = f"{prefix}/api/v1"
+    return [
+        (rf"{v1}/exports", ExportsHandler),
+        (rf"{v1}/requests", RequestsHandler),
+        (rf"{v1}/requests/(?P<request_id>[0-9]{{1,12}})", OneRequestHandler),
+        (rf"{v1}/requests/(?P<request_id>[0-9]{{1,12}})/withdraw", WithdrawHandler),
+        (rf"{v1}/requests/(?P<request_id>[0-9]{{1,12}})/download", DownloadHandler),
+    ]

@@ -1,0 +1,112 @@
+"""Disclosure control on the processor's side: the rules the platform's checks apply to tables,
+a ``crosstab`` that carries what they need, and the preflight run before an export is sent.
+
+The platform's own checks (``hub/review/checks``) use these same functions for tables; the
+preflight adds a quick look for identifier-like values. The platform's verdict is what counts.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+COUNT_NAMES = re.compile(
+    r"(?i)^(n|count|counts|cnt|num|freq|frequency|size|人数|数量|频数|计数|户数)$"
+)
+ID_LIKE = re.compile(r"(?<!\d)(?:1[3-9]\d{9}|\d{15}|\d{17}[\dXx])(?!\d)")
+
+
+class DisclosureWarning(UserWarning):
+    """A preflight finding: the platform's checks will probably flag this."""
+
+
+def frequency_columns(frame: pd.DataFrame, declared: str | list[str] | None = None) -> list[str]:
+    """The frequency (count) columns: those declared, else integer columns named like counts."""
+    import pandas as pd
+
+    if declared:
+        names = [declared] if isinstance(declared, str) else list(declared)
+        return [c for c in names if c in frame.columns]
+    return [
+        str(c) for c in frame.columns
+        if COUNT_NAMES.match(str(c)) and pd.api.types.is_integer_dtype(frame[c])
+    ]  # fmt: skip
+
+
+def small_and_zero(values, min_count: int) -> tuple[int, int]:
+    """How many cells are below ``min_count`` (but not zero), and how many are zero."""
+    v = np.asarray(values)
+    return int(((v > 0) & (v < min_count)).sum()), int((v == 0).sum())
+
+
+def magnitude_problems(
+    contributions, n: int = 2, k: float = 0.9, p: float = 0.1
+) -> tuple[int, int]:
+    """Cells failing dominance (the ``n`` largest contributions above ``k`` of the total; n is
+    1 or 2) and the p-percent rule, from per-cell ``[largest, second, total]``."""
+    top = np.asarray(contributions, dtype=float).reshape(-1, 3)
+    top1, top2, total = top[:, 0], top[:, 1], top[:, 2]
+    leading = top1 + top2 if n == 2 else top1
+    dominated = int((leading > k * total).sum())
+    estimable = int(((total - top1 - top2) < p * top1).sum())
+    return dominated, estimable
+
+
+def crosstab(
+    frame: pd.DataFrame, index: str | list[str], values: str | None = None, aggfunc: str = "sum"
+) -> pd.DataFrame:
+    """A table of ``frame`` grouped by ``index``: the count ``n`` of each cell and, with
+    ``values``, its ``aggfunc``; the cells' largest contributions go along (``attrs``) so the
+    platform can apply the dominance and p-percent rules."""
+    keys = [index] if isinstance(index, str) else list(index)
+    groups = frame.groupby(keys, dropna=False, observed=True)
+    table = groups.size().rename("n").to_frame()
+    stats = {"counts": "n"}
+    if values is not None:
+        table[values] = groups[values].agg(aggfunc)
+
+        def top(s) -> list[float]:
+            largest = s.nlargest(2).tolist() + [0.0, 0.0]
+            return [float(largest[0]), float(largest[1]), float(s.sum())]
+
+        stats["contributions"] = [top(g) for _, g in groups[values]]
+    table = table.reset_index()
+    table.attrs["shuyu_sdc"] = stats
+    return table
+
+
+def preflight(frame: pd.DataFrame, min_count: int = 10) -> list[str]:
+    """Warn (``DisclosureWarning``, in Chinese and English) about what the checks will flag."""
+    found = []
+    stats = frame.attrs.get("shuyu_sdc", {})
+    for column in frequency_columns(frame, stats.get("counts")):
+        small, zeros = small_and_zero(frame[column], min_count)
+        if small:
+            found.append(
+                f"{column}: {small} 个单元格小于 {min_count} / {small} cell(s) below {min_count}"
+            )
+        if zeros:
+            found.append(f"{column}: {zeros} 个零值 / {zeros} zero cell(s)")
+    if stats.get("contributions"):
+        dominated, estimable = magnitude_problems(stats["contributions"])
+        if dominated or estimable:
+            found.append(
+                f"{dominated} 个单元格被少数贡献者主导，{estimable} 个未通过 p% 规则 / "
+                f"{dominated} dominated cell(s), {estimable} failing the p-percent rule"
+            )
+    for column in frame.columns:
+        sample = frame[column].dropna().astype(str).head(10_000)
+        hits = int(sample.str.contains(ID_LIKE).sum())
+        if hits:
+            found.append(
+                f"{column}: {hits} 个值像手机号或身份证号 / {hits} value(s) look like mobiles or ID numbers"
+            )
+    for message in found:
+        warnings.warn(message, DisclosureWarning, stacklevel=3)
+    return found
