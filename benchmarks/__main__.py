@@ -1,7 +1,13 @@
 """``make bench``: every benchmark in turn."""
 
-from benchmarks import audit_trail, masking_throughput, sample_latency, spawn_latency
+from benchmarks import (
+    audit_trail,
+    export_checks,
+    masking_throughput,
+    sample_latency,
+    spawn_latency,
+)
 
-for bench in (audit_trail, spawn_latency, masking_throughput, sample_latency):
+for bench in (audit_trail, spawn_latency, masking_throughput, sample_latency, export_checks):
     print(f"== {bench.__name__}")
     bench.main()

@@ -5,6 +5,7 @@
 The export looks like a row-level result computed on desensitized data: a pseudonym, district,
 gender, age band, a month and five numbers. The raw medical_visits table (100,000 rows, as in the
 demo) is the overlap check's reference, and one earlier release is the differencing check's.
+Timed warm, as in the gateway: the detectors loaded and the raw identifiers cached.
 """
 
 from __future__ import annotations
@@ -55,8 +56,10 @@ def main(argv: list[str] | None = None) -> None:
     frame = export(args.rows)
     released = frame.groupby(["district", "gender"]).size().reset_index(name="n")
     size = frame.memory_usage(deep=True).sum()
+    ctx = Context(raw=(source,), releases=(released,), size_bytes=int(size))
+    run_all(frame.head(100), ctx)  # warm, as the gateway is: detectors loaded, raw values cached
     start = time.perf_counter()
-    findings = run_all(frame, Context(raw=(source,), releases=(released,), size_bytes=int(size)))
+    findings = run_all(frame, ctx)
     total = time.perf_counter() - start
     print(f"{len(frame):,} rows × {len(frame.columns)} columns: all checks in {total:.2f} s")
     for f in findings:

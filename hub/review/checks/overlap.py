@@ -6,25 +6,35 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from hub.i18n import Msg
 from hub.masking.recognizers import FULLWIDTH
 from hub.review.checks import FAIL, PASS, Context, Finding, RawSource, register
+from hub.review.checks.pii import FULL_WIDTH
 
 
-def _text(values: pd.Series) -> pd.Index:
-    return pd.Index(values.dropna().astype(str).str.translate(FULLWIDTH).str.strip().unique())
+def _normalized(values: pa.Array) -> pa.Array:
+    """Text without surrounding blanks, full-width digits and signs folded (only if any)."""
+    if pc.any(pc.match_substring_regex(values, FULL_WIDTH)).as_py():
+        values = pa.array([v.translate(FULLWIDTH) for v in values.to_pylist()], pa.large_string())
+    return pc.utf8_trim_whitespace(values)
 
 
 @lru_cache(maxsize=16)
-def _raw_identifiers(path: str, mtime: int, columns: tuple[str, ...]) -> pd.Index:
-    """Every raw value of the identifying ``columns`` of one raw file (cached per version)."""
+def _raw_identifiers(path: str, mtime: int, columns: tuple[str, ...]) -> pa.Array:
+    """Every distinct raw value of the identifying ``columns`` of one raw file (cached per
+    version of the file)."""
     import pyarrow.parquet as pq
 
-    table = pq.read_table(path, columns=list(columns)).to_pandas()
-    parts = [_text(table[c]) for c in columns]
-    return parts[0].append(parts[1:]).unique() if parts else pd.Index([])
+    table = pq.read_table(path, columns=list(columns))
+    parts = [
+        pc.cast(pc.drop_null(table.column(c)).combine_chunks(), pa.large_string()) for c in columns
+    ]
+    return pc.unique(_normalized(pa.concat_arrays(parts)))
 
 
 def _identifier_hits(frame: pd.DataFrame, source: RawSource) -> dict[str, int]:
@@ -33,14 +43,18 @@ def _identifier_hits(frame: pd.DataFrame, source: RawSource) -> dict[str, int]:
     known = _raw_identifiers(source.path, os.stat(source.path).st_mtime_ns, source.identifiers)
     hits = {}
     for name in frame.columns:
-        column = frame[name]
-        if pd.api.types.is_float_dtype(column) or pd.api.types.is_bool_dtype(column):
+        column = frame[name].dropna()
+        if (
+            column.empty
+            or pd.api.types.is_float_dtype(column)
+            or pd.api.types.is_bool_dtype(column)
+        ):
             continue
-        counts = column.value_counts(dropna=True, sort=False)
-        values = pd.Index(counts.index.astype(str)).str.translate(FULLWIDTH).str.strip()
-        inside = values.isin(known)
+        codes, uniques = pd.factorize(column.astype(str))
+        values = _normalized(pa.array(np.asarray(uniques, dtype=object), type=pa.large_string()))
+        inside = pc.is_in(values, value_set=known).to_numpy(zero_copy_only=False)
         if inside.any():
-            hits[str(name)] = int(counts.to_numpy()[inside].sum())
+            hits[str(name)] = int(inside[codes].sum())
     return hits
 
 

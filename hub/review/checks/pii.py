@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from hub.i18n import Msg
 from hub.masking.detectors import _recognizer, scan_text
@@ -24,54 +27,62 @@ IDENTIFYING = {
 }  # fmt: skip
 MAX_VALIDATIONS = 5_000  # per entity and column: enough to prove a leak, bounded in time
 MAX_FREE_TEXT = 20_000  # distinct free-text values scanned per column
-_FREE_TEXT = re.compile(r"[\u4e00-\u9fff].{5,}|[0-9０-９][0-9０-９ \-]{6,}|@", re.S)
+# Values worth the presidio recognizers: Chinese text, an @, or a run of 7+ digits that is not
+# part of a longer token of letters and digits (a pseudonym's hex is such a token).
+FREE_TEXT = r"[\x{4e00}-\x{9fff}]|@|(?:^|[^0-9A-Za-z])[0-9０-９][0-9０-９ \-]{6,}"
+FULL_WIDTH = "[０-９＋－＠．＿]"
 
 
-def _distinct_text(series: pd.Series) -> pd.Series:
-    """Distinct values as normalized text, indexed by text, valued by how many cells hold it."""
-    counts = series.value_counts(dropna=True, sort=False)
-    if counts.empty:
-        return pd.Series(dtype="int64")
-    values = counts.index.to_series(index=range(len(counts)))
-    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values):
-        numbers = pd.to_numeric(values)
-        keep = (numbers.abs() >= 1e9) & (numbers % 1 == 0)  # identifiers have 11+ digits
-        values, counts = numbers[keep].astype("int64").astype(str), counts[keep.to_numpy()]
-    else:
-        values = values.astype(str).str.translate(FULLWIDTH).str.strip()
-    out = pd.Series(counts.to_numpy(), index=values.to_numpy())
-    return out.groupby(level=0).sum()
-
-
-def _whole(pattern: str) -> str:
-    """``pattern`` as one group, its global flags (``(?i)``) kept in front."""
+def _anchored(pattern: str) -> str:
+    """``pattern`` matching whole values, its global flags (``(?i)``) kept in front (RE2)."""
     flags = re.match(r"\(\?[aiLmsux]+\)", pattern)
     head = flags.group(0) if flags else ""
-    return f"{head}(?:{pattern[len(head) :]})"
+    return f"{head}^(?:{pattern[len(head) :]})$"
+
+
+def _candidates(series: pd.Series) -> tuple[pa.Array, np.ndarray] | None:
+    """Distinct values that could hold personal data, as normalized text, and how many cells
+    hold each; ``None`` when none can (numbers too short to be identifiers, no text)."""
+    present = series.dropna()
+    if present.empty or pd.api.types.is_bool_dtype(present):
+        return None
+    if pd.api.types.is_numeric_dtype(present):
+        numbers = pd.to_numeric(present)
+        present = numbers[(numbers.abs() >= 1e9) & (numbers % 1 == 0)]  # 11+ digit identifiers
+        if present.empty:
+            return None
+        present = present.astype("int64")
+    codes, uniques = pd.factorize(present.astype(str))
+    text = pa.array(np.asarray(uniques, dtype=object), type=pa.large_string())
+    if pc.any(pc.match_substring_regex(text, FULL_WIDTH)).as_py():
+        text = pa.array([v.translate(FULLWIDTH) for v in text.to_pylist()], type=pa.large_string())
+    text = pc.utf8_trim_whitespace(text)
+    return text, np.bincount(codes[codes >= 0], minlength=len(text))
 
 
 def scan_column(series: pd.Series) -> dict[str, int]:
     """How many cells of ``series`` hold each entity (whole values or inside free text)."""
-    distinct = _distinct_text(series)
-    if distinct.empty:
+    candidates = _candidates(series)
+    if candidates is None:
         return {}
-    text = pd.Series(distinct.index, dtype=object)
+    text, counts = candidates
     found: dict[str, int] = {}
-    matched = pd.Series(False, index=text.index)
+    matched = np.zeros(len(text), dtype=bool)
     for cls in RECOGNIZERS:
-        hits = text[text.str.fullmatch(_whole(cls.full)).fillna(False).astype(bool) & ~matched]
-        if hits.empty:
+        hits = pc.match_substring_regex(text, _anchored(cls.full)).to_numpy(zero_copy_only=False)
+        hits &= ~matched
+        if not hits.any():
             continue
         recognizer = _recognizer(cls.ENTITY)
-        good = [i for i in hits.index[:MAX_VALIDATIONS] if recognizer.valid(text[i])]
+        where = np.flatnonzero(hits)[:MAX_VALIDATIONS]
+        good = [i for i in where if recognizer.valid(text[int(i)].as_py())]
         if good:
             matched[good] = True
-            found[cls.ENTITY] = found.get(cls.ENTITY, 0) + int(distinct.iloc[good].sum())
-    rest = text[~matched]
-    free = rest[rest.str.contains(_FREE_TEXT, regex=True)]
-    for i in free.index[:MAX_FREE_TEXT]:
-        for f in scan_text(text[i]):
-            found[f.entity] = found.get(f.entity, 0) + int(distinct.iloc[i])
+            found[cls.ENTITY] = found.get(cls.ENTITY, 0) + int(counts[good].sum())
+    free = pc.match_substring_regex(text, FREE_TEXT).to_numpy(zero_copy_only=False) & ~matched
+    for i in np.flatnonzero(free)[:MAX_FREE_TEXT]:
+        for f in scan_text(text[int(i)].as_py()):
+            found[f.entity] = found.get(f.entity, 0) + int(counts[i])
     return found
 
 
