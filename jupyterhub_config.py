@@ -67,6 +67,7 @@ c.JupyterHub.load_roles = ROLES
 
 # --- the data gateway: the one service workspaces may call besides the hub API ------------------
 GATEWAY_PORT = int(os.environ.get("SHUYU_GATEWAY_PORT", "8090"))
+REVIEW_PORT = int(os.environ.get("SHUYU_REVIEW_PORT", "8091"))
 SPAWNER = os.environ.get("SHUYU_SPAWNER", "tenant-sandbox")
 DOCKER_SUBNET_POOL = os.environ.get("SHUYU_DOCKER_SUBNET_POOL", "10.213.0.0/16")
 # How tenant networks are addressed, so the gateway refuses a token used from another tenant's.
@@ -87,7 +88,21 @@ c.JupyterHub.services = [
             "SHUYU_TENANT_NETWORK": TENANT_NETWORK.get(SPAWNER, ""),
         },
         "display": False,
-    }
+    },
+    {
+        # The review console: reviewers sign in through the hub; only the review scope gets in.
+        "name": "review",
+        "url": f"http://127.0.0.1:{REVIEW_PORT}",
+        "command": [sys.executable, "-m", "hub.services.review_console"],
+        "environment": {
+            "SHUYU_HOME": str(HOME),
+            "SHUYU_DB_URL": home.default_db_url(HOME),
+            "SHUYU_REVIEW_PORT": str(REVIEW_PORT),
+        },
+        "oauth_client_allowed_scopes": ["custom:shuyu:review"],
+        "oauth_no_confirm": True,
+        "display": True,
+    },
 ]
 
 # --- spawner: every server in its tenant's sandbox ------------------------------------------------

@@ -32,7 +32,7 @@ ROLES: list[dict] = [
     {
         "name": "shuyu-reviewer",
         "description": "Platform reviewer / 审核员",
-        "scopes": ["self", "custom:shuyu:review"],
+        "scopes": ["self", "custom:shuyu:review", "access:services!service=review"],
         "groups": ["role-reviewer"],
     },
     {

@@ -42,6 +42,7 @@ class HubProcess:
             "SHUYU_HUB_PORT": str(free_port()),
             "SHUYU_PROXY_API_PORT": str(free_port()),
             "SHUYU_GATEWAY_PORT": str(free_port()),
+            "SHUYU_REVIEW_PORT": str(free_port()),
         }
         self.proc: subprocess.Popen | None = None
 

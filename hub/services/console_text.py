@@ -1,0 +1,58 @@
+"""The consoles' words in Chinese and English; ``?lang=en`` switches (and is remembered)."""
+
+from __future__ import annotations
+
+from tornado.web import RequestHandler
+
+LANGUAGES = ("zh", "en")
+
+TEXT = {
+    "zh": {
+        "title": "数域 · 审核台", "queue": "审核队列", "all": "全部", "kind": "类型", "scenario": "场景",
+        "status": "状态", "filter": "筛选", "name": "名称", "tenant": "单位", "requester": "申请人",
+        "level": "分级", "approvals": "批准", "checks": "自动检查", "submitted": "提交时间",
+        "empty": "没有符合条件的申请", "purpose": "用途", "content": "内容", "rows": "行",
+        "preview": "内容预览（前 20 行）", "verdict": "结论", "reason": "理由", "history": "本单位已发布",
+        "decisions": "审核记录", "decide": "审核", "approve": "批准", "reject": "驳回",
+        "return": "退回修改", "override": "自动检查未通过，我已核实并强制通过（须写明理由）",
+        "reason_hint": "写明审核理由", "recorded": "已记录", "frozen": "该单位资格已暂停、撤销或到期，申请已冻结",
+        "reviewer": "审核员", "switch": "English", "back": "返回队列", "error": "无法显示该页面",
+        "status_in_review": "审核中", "status_approved": "已批准", "status_rejected": "已驳回",
+        "status_returned": "已退回", "status_released": "已发布", "status_withdrawn": "已撤回",
+        "status_submitted": "已提交", "status_checking": "检查中", "status_draft": "草稿",
+        "verdict_pass": "通过", "verdict_warn": "提示", "verdict_fail": "未通过",
+        "decision_approve": "批准", "decision_reject": "驳回", "decision_return": "退回",
+        "needs": "需要", "two_person": "两人审批",
+    },
+    "en": {
+        "title": "Shuyu · Review console", "queue": "Review queue", "all": "all", "kind": "Kind",
+        "scenario": "Scenario", "status": "Status", "filter": "Filter", "name": "Name",
+        "tenant": "Company", "requester": "Requester", "level": "Level", "approvals": "Approvals",
+        "checks": "Checks", "submitted": "Submitted", "empty": "No matching requests",
+        "purpose": "Purpose", "content": "Content", "rows": "rows",
+        "preview": "Content preview (first 20 rows)", "verdict": "Verdict", "reason": "Reason",
+        "history": "Released by this company", "decisions": "Decisions", "decide": "Decide",
+        "approve": "Approve", "reject": "Reject", "return": "Return for changes",
+        "override": "Checks failed; I verified and override them (a reason is required)",
+        "reason_hint": "Reason for the decision", "recorded": "Recorded",
+        "frozen": "The company is suspended, revoked or expired: its requests are frozen",
+        "reviewer": "Reviewer", "switch": "中文", "back": "Back to the queue",
+        "error": "This page cannot be shown",
+        "status_in_review": "in review", "status_approved": "approved", "status_rejected": "rejected",
+        "status_returned": "returned", "status_released": "released", "status_withdrawn": "withdrawn",
+        "status_submitted": "submitted", "status_checking": "checking", "status_draft": "draft",
+        "verdict_pass": "pass", "verdict_warn": "warn", "verdict_fail": "fail",
+        "decision_approve": "approve", "decision_reject": "reject", "decision_return": "return",
+        "needs": "needs", "two_person": "two-person approval",
+    },
+}  # fmt: skip
+
+
+def language(handler: RequestHandler) -> str:
+    """``?lang=`` if given (and remembered in a cookie), else the cookie, else Chinese."""
+    asked = handler.get_query_argument("lang", "")
+    if asked in LANGUAGES:
+        handler.set_cookie("shuyu_lang", asked, path="/", httponly=True, samesite="Lax")
+        return asked
+    remembered = handler.get_cookie("shuyu_lang", "")
+    return remembered if remembered in LANGUAGES else "zh"

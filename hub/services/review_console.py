@@ -1,0 +1,215 @@
+"""The review console: a JupyterHub-managed service where reviewers decide requests.
+
+Reviewers sign in through the hub (HubOAuth); only tokens holding ``custom:shuyu:review`` get
+in. Pages, in Chinese and English (``?lang=en``): the queue per request kind and scenario, and a
+request page with its purpose, requester, a preview of the frozen content, every automated
+check's verdict and reason, the tenant's release history, and approve / reject / return with a
+reason (an override of failing checks needs the box ticked and a written reason). Every decision
+goes through :mod:`hub.review.lifecycle`, which applies the rules and audits it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from pathlib import Path
+
+from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuthenticated
+from sqlalchemy import select
+from tornado import httpserver, ioloop, web
+
+from hub import home
+from hub.db.engine import Database
+from hub.db.models import Request, Scenario
+from hub.review import lifecycle
+from hub.review.checks import ORDER
+from hub.services.console_text import TEXT, language
+from hub.serving.refusals import Refusal
+
+log = logging.getLogger("shuyu.review")
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+PREVIEW_ROWS = 20
+
+
+class ConsoleHandler(HubOAuthenticated, web.RequestHandler):
+    hub_scopes = {"custom:shuyu:review"}
+
+    @property
+    def db(self) -> Database:
+        return self.settings["db"]
+
+    @property
+    def lang(self) -> str:
+        return language(self)
+
+    def render_page(self, template: str, http_status: int = 200, **values) -> None:
+        self.set_status(http_status)
+        self.render(
+            template,
+            t=TEXT[self.lang],
+            lang=self.lang,
+            reviewer=self.current_user["name"],
+            prefix=self.settings["prefix"],
+            **values,
+        )
+
+    def write_error(self, status_code: int, **kwargs) -> None:
+        t = TEXT[language(self)]
+        self.finish(f"<!doctype html><meta charset=utf-8><h1>{status_code}</h1><p>{t['error']}</p>")
+
+
+def _worst(request: Request) -> str:
+    return max((c.verdict for c in request.checks), key=ORDER.__getitem__, default="")
+
+
+class QueueHandler(ConsoleHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        status = self.get_query_argument("status", "in_review")
+        kind = self.get_query_argument("kind", "")
+        scenario = self.get_query_argument("scenario", "")
+
+        def read():
+            with self.db.session() as s:
+                query = select(Request).order_by(Request.id)
+                if status != "all":
+                    query = query.where(Request.status == status)
+                if kind:
+                    query = query.where(Request.kind == kind)
+                if scenario.isdigit():
+                    query = query.where(Request.scenario_id == int(scenario))
+                rows = [
+                    {
+                        "id": r.id, "kind": r.kind, "name": r.name, "tenant": r.tenant.name,
+                        "scenario": r.scenario.name, "requester": r.requester, "level": r.level,
+                        "approvals": sum(d.decision == "approve" for d in r.decisions),
+                        "needed": r.approvals_needed, "status": r.status, "worst": _worst(r),
+                        "submitted": r.submitted_at.strftime("%Y-%m-%d %H:%M") if r.submitted_at else "",
+                    }
+                    for r in s.scalars(query)
+                ]  # fmt: skip
+                scenarios = [
+                    (x.id, x.name) for x in s.scalars(select(Scenario).order_by(Scenario.id))
+                ]
+                return rows, scenarios
+
+        rows, scenarios = await asyncio.to_thread(read)
+        self.render_page(
+            "review_queue.html", rows=rows, scenarios=scenarios, status_filter=status, kind=kind,
+            scenario=scenario,
+        )  # fmt: skip
+
+
+class RequestPageHandler(ConsoleHandler):
+    def _load(self, request_id: int) -> dict:
+        import pandas as pd
+
+        with self.db.session() as s:
+            r = lifecycle.get(s, request_id)
+            preview = pd.read_parquet(r.content_path).head(PREVIEW_ROWS)
+            history = s.scalars(
+                select(Request)
+                .where(
+                    Request.tenant_id == r.tenant_id,
+                    Request.status.in_((lifecycle.APPROVED, lifecycle.RELEASED)),
+                    Request.id != r.id,
+                )
+                .order_by(Request.id.desc())
+            ).all()
+            return {
+                "r": {
+                    "id": r.id, "kind": r.kind, "name": r.name, "purpose": r.purpose,
+                    "requester": r.requester, "tenant": r.tenant.name, "scenario": r.scenario.name,
+                    "level": r.level, "status": r.status, "status_reason": r.status_reason or "",
+                    "needed": r.approvals_needed, "sha256": r.content_sha256, "rows": r.rows,
+                    "bytes": r.content_bytes, "frozen": lifecycle.frozen(s, r),
+                },
+                "checks": [
+                    {"name": c.name, "verdict": c.verdict, "reason": c.reason} for c in r.checks
+                ],
+                "decisions": [
+                    {"reviewer": d.reviewer, "decision": d.decision, "reason": d.reason,
+                     "override": d.override, "at": d.at.strftime("%Y-%m-%d %H:%M")}
+                    for d in r.decisions
+                ],
+                "history": [
+                    {"id": h.id, "name": h.name, "status": h.status, "rows": h.rows,
+                     "sha256": h.content_sha256[:12]}
+                    for h in history
+                ],
+                "preview": preview.to_html(index=False, border=0, classes="preview"),
+            }  # fmt: skip
+
+    async def show(self, request_id: int, error: str = "", notice: str = "", status: int = 200):
+        page = await asyncio.to_thread(self._load, request_id)
+        self.render_page(
+            "review_request.html", http_status=status, error=error, notice=notice, **page
+        )
+
+    @web.authenticated
+    async def get(self, request_id: str) -> None:
+        try:
+            await self.show(int(request_id))
+        except Refusal as refusal:
+            raise web.HTTPError(refusal.status) from None
+
+    @web.authenticated
+    async def post(self, request_id: str) -> None:
+        decision = self.get_body_argument("decision", "")
+        reason = self.get_body_argument("reason", "")
+        override = self.get_body_argument("override", "") == "on"
+        reviewer = self.current_user["name"]
+
+        def decide() -> str:
+            with self.db.session() as s:
+                return lifecycle.decide(s, int(request_id), reviewer, decision, reason,
+                                        override=override).status  # fmt: skip
+
+        try:
+            status = await asyncio.to_thread(decide)
+        except Refusal as refusal:
+            text = refusal.msg.zh if self.lang == "zh" else refusal.msg.en
+            await self.show(int(request_id), error=text, status=refusal.status)
+            return
+        t = TEXT[self.lang]
+        await self.show(int(request_id), notice=f"{t['recorded']}: {t['status_' + status]}")
+
+
+def make_app(db: Database, hub_auth: HubOAuth, prefix: str) -> web.Application:
+    prefix = prefix.rstrip("/")
+    return web.Application(
+        [
+            (rf"{prefix}/?", QueueHandler),
+            (rf"{prefix}/requests/(?P<request_id>[0-9]{{1,12}})", RequestPageHandler),
+            (rf"{prefix}/oauth_callback", HubOAuthCallbackHandler),
+        ],
+        hub_auth=hub_auth,
+        db=db,
+        prefix=prefix,
+        cookie_secret=os.urandom(32),
+        xsrf_cookies=True,
+        template_path=str(TEMPLATES),
+        login_url=hub_auth.login_url,
+    )
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="[%(levelname)s %(asctime)s review] %(message)s")
+    db = Database(home.default_db_url())
+    prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/review/")
+    hub_auth = HubOAuth(cache_max_age=10)
+    app = make_app(db, hub_auth, prefix)
+    port = int(os.environ.get("SHUYU_REVIEW_PORT", "8091"))
+    server = httpserver.HTTPServer(app)
+    server.listen(port, "127.0.0.1")  # reached through the proxy only, never from workspaces
+    log.info("review console listening on port %s under %s", port, prefix)
+    loop = ioloop.IOLoop.current()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: loop.add_callback_from_signal(loop.stop))
+    loop.start()
+
+
+if __name__ == "__main__":
+    main()
