@@ -155,3 +155,29 @@ class Browser:
 def page_text(response: requests.Response) -> str:
     """The visible text of an HTML response, entities decoded."""
     return html.unescape(re.sub(r"<[^>]+>", " ", response.content.decode("utf-8", "replace")))
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (children, grandchildren, …), from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def crash(proc: HubProcess) -> None:
+    """kill -9 the hub and every process it started (proxy, services in their own sessions),
+    as a power cut would; nothing gets to clean up."""
+    for pid in [*descendants(proc.proc.pid), proc.proc.pid]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    proc.proc.wait(timeout=10)
