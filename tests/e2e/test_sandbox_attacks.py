@@ -449,6 +449,37 @@ def test_when_the_example_notebook_runs_in_a_kernel_then_every_cell_succeeds(lab
     assert "not approved" in outputs[-1] and "未获准" in outputs[-1]
 
 
+def test_when_a_result_is_exported_from_a_kernel_then_the_download_is_the_approved_file(lab):
+    """The export path end to end from a real tenant kernel: submit, platform checks, two
+    reviewers, download inside the workspace with the approved SHA-256."""
+    from hub.review import lifecycle
+
+    submitted = lab.kernel.execute(
+        "import time\n"
+        "from sdk import Workspace\n"
+        "from sdk.disclosure import crosstab\n"
+        "ws = Workspace(scenario='普惠健康险定价')\n"
+        "visits = ws.datasets.get('medical_visits').sample()\n"
+        "table = crosstab(visits.assign(n=1), 'gender', values='cost')\n"
+        "req = ws.exports.create(table, purpose='性别费用 / cost by gender', name='by-gender')\n"
+        "while req.reload().status != 'in_review': time.sleep(0.2)\n"
+        "print(req.id, req.sha256)"
+    )
+    request_id, sha = submitted.out.split()
+    for reviewer in ("rita", "ryan"):  # the lab's 15-row sample makes small cells: overridden
+        with lab.db.session() as s:
+            lifecycle.decide(s, int(request_id), reviewer, "approve",
+                             "测试样本的小格，已核实 / test sample, verified", override=True)  # fmt: skip
+    downloaded = lab.kernel.execute(
+        "import hashlib\n"
+        "path = req.download('/home/workspace/by-gender.parquet')\n"
+        "print(req.reload().status, hashlib.sha256(path.read_bytes()).hexdigest())"
+    )
+    assert downloaded.out.split() == ["released", sha], downloaded
+    with lab.db.session() as s:
+        assert lifecycle.get(s, int(request_id)).content_sha256 == sha
+
+
 def test_when_a_cell_runs_then_the_audit_trail_holds_it_before_the_result(lab):
     marker = "audit-marker-7f3a"
     assert lab.kernel.execute(f"print({marker!r})").out.strip() == marker
