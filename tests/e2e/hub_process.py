@@ -73,11 +73,15 @@ class HubProcess:
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
-        self.proc.send_signal(signal.SIGTERM)  # the hub stops its servers and the proxy
+        started = descendants(self.proc.pid)  # services run in sessions of their own
+        self.proc.send_signal(signal.SIGTERM)  # the hub stops its servers, services and proxy
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=30)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)  # anything left in its process group
+        for pid in started:  # and anything it started that outlived it
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         if self.env.get("SHUYU_SPAWNER", "tenant-sandbox") != "simple":
             from spawner.netns import remove_host_guard
 
