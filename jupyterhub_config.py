@@ -4,6 +4,7 @@ Everything the platform can be configured with is set here; environment variable
 defaults (ports for tests, the state folder, the platform DB URL).
 """
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -75,6 +76,19 @@ TENANT_NETWORK = {"tenant-sandbox": "sandbox", "tenant-docker": f"docker:{DOCKER
 # Desensitized samples: at most this many rows and this share of a table, fixed per (tenant,
 # scenario, dataset); quasi-identifiers shared by fewer than k sampled rows are suppressed.
 SAMPLE_LIMITS = {"max_rows": 10_000, "max_fraction": 0.05, "k": 5}
+# Export review: requests at this classification level or above need two reviewers; the automated
+# checks' thresholds (minimum cell count, dominance (n, k), p-percent, size limits, the k under
+# which a raw quasi-identifier combination re-identifies).
+REVIEW_RULES = {
+    "two_person_level": 3,
+    "min_count": 10,
+    "dominance_n": 2,
+    "dominance_k": 0.9,
+    "p_percent": 0.1,
+    "max_rows": 1_000_000,
+    "max_bytes": 200 << 20,
+    "quasi_k": 5,
+}
 c.JupyterHub.services = [
     {
         "name": "gateway",
@@ -86,6 +100,7 @@ c.JupyterHub.services = [
             "SHUYU_GATEWAY_PORT": str(GATEWAY_PORT),
             **{f"SHUYU_SAMPLE_{k.upper()}": str(v) for k, v in SAMPLE_LIMITS.items()},
             "SHUYU_TENANT_NETWORK": TENANT_NETWORK.get(SPAWNER, ""),
+            "SHUYU_REVIEW_RULES": json.dumps(REVIEW_RULES),
         },
         "display": False,
     },

@@ -242,7 +242,9 @@ def test_when_checks_were_interrupted_then_resume_finishes_them(demo):
     h, db = demo
     with db.session() as s:
         alice = s.scalars(select(Staff).where(Staff.username == "alice")).one()
-        scenario = s.scalars(select(Scenario).where(Scenario.name == HEALTH)).first()
+        scenario = s.scalars(
+            select(Scenario).where(Scenario.name == HEALTH, Scenario.tenant_id == alice.tenant_id)
+        ).one()
         request = lifecycle.create(s, kind="export", requester="alice", tenant_id=alice.tenant_id,
                                    scenario_id=scenario.id, purpose="中断测试 / interrupted", name="x")  # fmt: skip
         lifecycle.submit(s, request, table(), home.domain_store(h), "alice")
@@ -261,3 +263,37 @@ def test_when_a_release_differs_from_an_earlier_one_by_one_person_then_differenc
     with db.session() as s:
         checks = {c.name: c.verdict for c in lifecycle.get(s, second).checks}
     assert checks["differencing"] == "fail"
+
+
+def test_when_review_rules_are_configured_then_they_are_parsed_and_typos_refused():
+    from hub.review import rules
+
+    policy, limits = rules.parse('{"two_person_level": 4, "min_count": 20}')
+    assert policy.two_person_level == 4 and limits.min_count == 20 and limits.quasi_k == 5
+    with pytest.raises(ValueError, match="unknown review rules: min_cout"):
+        rules.parse('{"min_cout": 20}')
+    assert rules.parse("") == (lifecycle.Policy(), rules.Limits())
+
+
+def test_when_the_two_person_level_is_raised_then_a_level_4_request_needs_one_reviewer(demo):
+    with demo[1].session() as s:
+        alice = s.scalars(select(Staff).where(Staff.username == "alice")).one()
+        scenario = s.scalars(
+            select(Scenario).where(Scenario.name == HEALTH, Scenario.tenant_id == alice.tenant_id)
+        ).one()
+        request = lifecycle.create(
+            s, kind="export", requester="alice", tenant_id=alice.tenant_id,
+            scenario_id=scenario.id, purpose="规则测试 / rules", name="r",
+            policy=lifecycle.Policy(two_person_level=5),
+        )  # fmt: skip
+        assert (request.level, request.approvals_needed) == (4, 1)
+
+
+def test_when_a_request_names_another_companys_scenario_then_it_is_refused(demo):
+    with demo[1].session() as s:
+        alice = s.scalars(select(Staff).where(Staff.username == "alice")).one()
+        bobs = s.scalars(select(Scenario).where(Scenario.tenant_id != alice.tenant_id)).first()
+        with pytest.raises(AccessDenied) as caught:
+            lifecycle.create(s, kind="export", requester="alice", tenant_id=alice.tenant_id,
+                             scenario_id=bobs.id, purpose="越权 / overreach", name="x")  # fmt: skip
+    assert caught.value.code == "other_tenant"

@@ -35,6 +35,7 @@ from hub.db.models import (
     RequestCheck,
     RequestDecision,
     Role,
+    Scenario,
     Staff,
     TenantStatus,
 )
@@ -114,6 +115,12 @@ def create(
         raise BadRequest(
             Msg("请写明用途（4 到 2000 字）", "state the purpose (4 to 2000 characters)"),
             "purpose",
+        )
+    scenario = s.get(Scenario, scenario_id)
+    if scenario is None or scenario.tenant_id != tenant_id:
+        raise AccessDenied(
+            Msg("场景不属于申请人的单位", "the scenario is not the requester's company's"),
+            "other_tenant",
         )
     level = scenario_level(s, scenario_id)
     request = Request(

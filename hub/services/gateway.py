@@ -20,6 +20,7 @@ from tornado import httpserver, ioloop, web
 from hub import audit, home
 from hub.db.engine import Database
 from hub.masking.sample import SampleLimits
+from hub.review import rules
 from hub.services import data_api, requests_api
 from hub.services.base import GatewayHandler
 from hub.serving.origin import TenantNetworks
@@ -81,6 +82,7 @@ def make_app(
         samples=samples,
         networks=samples.networks,
         store=samples.store,
+        rules=rules.parse(os.environ.get("SHUYU_REVIEW_RULES", "")),
     )
 
 
@@ -100,7 +102,8 @@ def _warm_up(db: Database) -> None:
     from hub.review import runner
 
     mask_text("患者张三，电话13800000000")
-    resumed = runner.resume(db, home.domain_store())
+    _, limits = rules.parse(os.environ.get("SHUYU_REVIEW_RULES", ""))
+    resumed = runner.resume(db, home.domain_store(), limits)
     if resumed:
         log.info("resumed the checks of requests %s", resumed)
 

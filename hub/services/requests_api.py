@@ -71,8 +71,9 @@ class RequestHandler(DataHandler):
         return request
 
     def run_checks(self, request_id: int) -> None:
+        _, limits = self.settings["rules"]
         loop = asyncio.get_running_loop()
-        loop.run_in_executor(None, runner.check, self.db, request_id, self.store)
+        loop.run_in_executor(None, runner.check, self.db, request_id, self.store, limits)
 
 
 class ExportsHandler(RequestHandler):
@@ -99,7 +100,7 @@ class ExportsHandler(RequestHandler):
             request = lifecycle.create(
                 s, kind="export", requester=caller.username, tenant_id=caller.tenant_id,
                 scenario_id=found.id, purpose=purpose, name=name,
-                meta=meta if isinstance(meta, dict) else {},
+                meta=meta if isinstance(meta, dict) else {}, policy=self.settings["rules"][0],
             )  # fmt: skip
             lifecycle.submit(s, request, body, self.store, caller.username)
             return request_view(request)

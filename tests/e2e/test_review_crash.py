@@ -50,7 +50,11 @@ def test_when_the_hub_is_killed_mid_review_then_no_decision_is_lost(hub, alice):
     # A second request whose checks were running when the power went (left "checking").
     with db.session() as s:
         alice_row = s.scalars(select(Staff).where(Staff.username == "alice")).one()
-        scenario = s.scalars(select(Scenario).where(Scenario.name == "普惠健康险定价")).first()
+        scenario = s.scalars(
+            select(Scenario).where(
+                Scenario.name == "普惠健康险定价", Scenario.tenant_id == alice_row.tenant_id
+            )
+        ).one()
         stuck = lifecycle.create(s, kind="export", requester="alice", tenant_id=alice_row.tenant_id,
                                  scenario_id=scenario.id, purpose="中断 / interrupted", name="stuck")  # fmt: skip
         content = io.BytesIO()
@@ -83,7 +87,11 @@ def test_when_the_gateway_is_killed_mid_check_then_its_restart_finishes_the_chec
     )  # fmt: skip
     with db.session() as s:
         alice_row = s.scalars(select(Staff).where(Staff.username == "alice")).one()
-        scenario = s.scalars(select(Scenario).where(Scenario.name == "普惠健康险定价")).first()
+        scenario = s.scalars(
+            select(Scenario).where(
+                Scenario.name == "普惠健康险定价", Scenario.tenant_id == alice_row.tenant_id
+            )
+        ).one()
         stuck = lifecycle.create(s, kind="export", requester="alice", tenant_id=alice_row.tenant_id,
                                  scenario_id=scenario.id, purpose="网关中断 / gateway died", name="g")  # fmt: skip
         content = io.BytesIO()
