@@ -1,8 +1,8 @@
 """Validators for Chinese identifiers used across the platform.
 
 Each ``check_*`` function returns the normalized value or raises :class:`UserError` with a
-bilingual reason. The pure ``*_checksum`` helpers are shared with the demo-data generator and the
-PII detectors so the same arithmetic is written once.
+bilingual reason. The check-character arithmetic lives in :mod:`sdk.identifiers`, shared with the
+SDK's preflight, the demo-data generator and the PII detectors, so it is written once.
 """
 
 from __future__ import annotations
@@ -11,17 +11,10 @@ import re
 from datetime import date
 
 from hub.i18n import Msg, UserError
+from sdk.identifiers import USCC_ALPHABET, resident_id_check_char, uscc_check_char
 
 # --- resident identity card (GB 11643-1999, ISO 7064 MOD 11-2) -----------------------------------
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK = "10X98765432"
 _ID18 = re.compile(r"^[1-9]\d{5}(\d{4})(\d{2})(\d{2})\d{3}[0-9X]$")
-
-
-def resident_id_check_char(first17: str) -> str:
-    """Return the check character for the first 17 digits of a resident ID number."""
-    total = sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS, strict=True))
-    return _ID_CHECK[total % 11]
 
 
 def check_resident_id(value: str) -> str:
@@ -53,15 +46,7 @@ def check_resident_id(value: str) -> str:
 
 
 # --- unified social credit code (GB 32100-2015, mod 31) ------------------------------------------
-USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 _USCC = re.compile(rf"^[{USCC_ALPHABET}]{{18}}$")
-
-
-def uscc_check_char(first17: str) -> str:
-    """Return the check character for the first 17 characters of a credit code."""
-    total = sum(USCC_ALPHABET.index(c) * w for c, w in zip(first17, _USCC_WEIGHTS, strict=True))
-    return USCC_ALPHABET[(31 - total % 31) % 31]
 
 
 def check_uscc(value: str) -> str:

@@ -1,17 +1,21 @@
 """Disclosure control on the processor's side: the rules the platform's checks apply to tables,
 a ``crosstab`` that carries what they need, and the preflight run before an export is sent.
 
-The platform's own checks (``hub/review/checks``) use these same functions for tables; the
-preflight adds a quick look for identifier-like values. The platform's verdict is what counts.
+The platform's own checks (``hub/review/checks``) use these same functions for tables, and the
+same identifier arithmetic (:mod:`sdk.identifiers`); the platform's scan also reads free text
+with its recognizers and compares with the raw records. Its verdict is what counts.
 """
 
 from __future__ import annotations
 
 import re
 import warnings
+from collections import Counter
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from sdk.identifiers import find_identifiers
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -19,7 +23,6 @@ if TYPE_CHECKING:
 COUNT_NAMES = re.compile(
     r"(?i)^(n|count|counts|cnt|num|freq|frequency|size|人数|数量|频数|计数|户数)$"
 )
-ID_LIKE = re.compile(r"(?<!\d)(?:1[3-9]\d{9}|\d{15}|\d{17}[\dXx])(?!\d)")
 
 
 class DisclosureWarning(UserWarning):
@@ -82,7 +85,10 @@ def crosstab(
 
 
 def preflight(frame: pd.DataFrame, min_count: int = 10) -> list[str]:
-    """Warn (``DisclosureWarning``, in Chinese and English) about what the checks will flag."""
+    """Warn (``DisclosureWarning``, in Chinese and English) about what the checks will flag:
+    small or zero counts, dominated cells, and identifiers (checksums verified)."""
+    import pandas as pd
+
     found = []
     stats = frame.attrs.get("shuyu_sdc", {})
     for column in frequency_columns(frame, stats.get("counts")):
@@ -101,12 +107,17 @@ def preflight(frame: pd.DataFrame, min_count: int = 10) -> list[str]:
                 f"{dominated} dominated cell(s), {estimable} failing the p-percent rule"
             )
     for column in frame.columns:
-        sample = frame[column].dropna().astype(str).head(10_000)
-        hits = int(sample.str.contains(ID_LIKE).sum())
-        if hits:
-            found.append(
-                f"{column}: {hits} 个值像手机号或身份证号 / {hits} value(s) look like mobiles or ID numbers"
-            )
+        values = frame[column].dropna()
+        if pd.api.types.is_float_dtype(values) or pd.api.types.is_bool_dtype(values):
+            continue
+        kinds = Counter(
+            kind
+            for value in values.astype(str).unique()[:20_000]
+            for kind, _ in find_identifiers(value)
+        )
+        if kinds:
+            what = ", ".join(f"{kind}×{n}" for kind, n in kinds.items())
+            found.append(f"{column}: 含有个人或企业标识 {what} / holds identifiers {what}")
     for message in found:
         warnings.warn(message, DisclosureWarning, stacklevel=3)
     return found

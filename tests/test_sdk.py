@@ -71,3 +71,41 @@ def test_when_a_masking_is_shown_then_it_reads_as_the_operator_and_its_parameter
         "mask(keep_prefix=3, keep_suffix=4)"
     )
     assert "&lt;script&gt;" in table(["a"], [["<script>"]])  # values are escaped
+
+
+@pytest.mark.parametrize(
+    "text, kind",
+    [
+        ("电话 13812345678", "mobile"),
+        ("+86 138-1234-5678", "mobile"),
+        ("身份证 11010519491231002X", "resident_id"),
+        ("１１０１０５１９４９１２３１００２Ｘ", "resident_id"),
+        ("卡号 6222 0212 3456 7890 128", "bank_card"),
+        ("91330106MA2H0A1B2T", "uscc"),
+    ],
+)
+def test_when_text_holds_an_identifier_then_find_identifiers_names_it(text, kind):
+    from sdk.identifiers import find_identifiers, luhn_valid
+
+    if kind == "bank_card":
+        assert luhn_valid("6222021234567890128")
+    assert [k for k, _ in find_identifiers(text)] == [kind]
+
+
+def test_when_numbers_only_look_like_identifiers_then_find_identifiers_stays_quiet():
+    from sdk.identifiers import find_identifiers
+
+    for text in ("11010519491231002Y", "订单 20240101123456789", "P3fa8c0123456789ab", "2024年"):
+        assert find_identifiers(text) == [], text
+
+
+def test_when_a_result_holds_identifiers_or_small_counts_then_preflight_warns_in_both_languages():
+    import pandas as pd
+
+    from sdk.disclosure import DisclosureWarning, preflight
+
+    frame = pd.DataFrame({"who": ["11010519491231002X", "x"], "n": [3, 40]})
+    with pytest.warns(DisclosureWarning) as caught:
+        found = preflight(frame)
+    assert len(found) == 2 and all(" / " in str(w.message) for w in caught)
+    assert preflight(pd.DataFrame({"d": ["a", "b"], "n": [30, 40]})) == []

@@ -13,72 +13,22 @@ Each recognizer lists ``CONTEXT`` words; Chinese has no word boundaries, so
 from __future__ import annotations
 
 import re
-from datetime import date
 
 from presidio_analyzer import Pattern, PatternRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
-from hub.validators import USCC_ALPHABET, resident_id_check_char, uscc_check_char
-
-# Full-width digits, letters, + - @ . _ and the ideographic space map to ASCII, one char each.
-FULLWIDTH = {ord(c): ord(c) - 0xFEE0 for c in "０１２３４５６７８９＋－＠．＿"}
-FULLWIDTH |= {
-    c: c - 0xFEE0 for r in ((0xFF21, 0xFF3A), (0xFF41, 0xFF5A)) for c in range(r[0], r[1] + 1)
-}
-FULLWIDTH[0x3000] = ord(" ")
+from hub.validators import USCC_ALPHABET
+from sdk.identifiers import (  # noqa: F401 - FULLWIDTH and normalize are used through this module
+    FULLWIDTH,
+    luhn_valid,
+    normalize,
+    resident_id_valid,
+    uscc_valid,
+)
+from sdk.identifiers import digits as _digits
 
 HAN = "[\u4e00-\u9fff]"
 _EDGE_L, _EDGE_R = r"(?<![0-9A-Za-z])", r"(?![0-9A-Za-z])"
-_PROVINCE_CODES = {11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45}
-_PROVINCE_CODES |= {46, 50, 51, 52, 53, 54, 61, 62, 63, 64, 65, 71, 81, 82, 83}
-
-
-def normalize(text: str) -> str:
-    """Map full-width digits, letters and ``+ - @ . _`` to ASCII; the length never changes."""
-    return text.translate(FULLWIDTH)
-
-
-def _digits(value: str) -> str:
-    return re.sub(r"[\s-]", "", value).upper()
-
-
-def _birth_ok(year: int, month: int, day: int) -> bool:
-    try:
-        return date(year, month, day) <= date.today()
-    except ValueError:
-        return False
-
-
-def resident_id_valid(value: str) -> bool:
-    """18 characters: region, birth date, ISO 7064 check; 15 digits: region and birth date."""
-    v = _digits(value)
-    if int(v[:2]) not in _PROVINCE_CODES:
-        return False
-    if len(v) == 15:
-        return int(v[6:8]) >= 20 and _birth_ok(1900 + int(v[6:8]), int(v[8:10]), int(v[10:12]))
-    return (
-        len(v) == 18
-        and int(v[6:10]) >= 1900
-        and _birth_ok(int(v[6:10]), int(v[10:12]), int(v[12:14]))
-        and resident_id_check_char(v[:17]) == v[17]
-    )
-
-
-def luhn_valid(value: str) -> bool:
-    """Return whether the digits of ``value`` pass the Luhn check."""
-    digits = [int(d) for d in _digits(value)][::-1]
-    total = sum(d if i % 2 == 0 else (d * 2 - 9 if d > 4 else d * 2) for i, d in enumerate(digits))
-    return total % 10 == 0
-
-
-def uscc_valid(value: str) -> bool:
-    """Registration authority, region and the GB 32100 mod-31 check character."""
-    v = value.upper()
-    return (
-        v[0] in "123456789ANY"
-        and int(v[2:4]) in _PROVINCE_CODES
-        and uscc_check_char(v[:17]) == v[17]
-    )
 
 
 class CnRecognizer(PatternRecognizer):

@@ -1,0 +1,116 @@
+"""Chinese identifiers: check characters, validators and a quick scan of text for them.
+
+Pure Python, shared: the SDK's preflight uses it in the workspace, and the hub's validators and
+PII recognizers import it from here, so the arithmetic is written once.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+# Full-width digits, letters, + - @ . _ and the ideographic space map to ASCII, one char each.
+FULLWIDTH = {ord(c): ord(c) - 0xFEE0 for c in "０１２３４５６７８９＋－＠．＿"}
+FULLWIDTH |= {
+    c: c - 0xFEE0 for r in ((0xFF21, 0xFF3A), (0xFF41, 0xFF5A)) for c in range(r[0], r[1] + 1)
+}
+FULLWIDTH[0x3000] = ord(" ")
+
+PROVINCE_CODES = {11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45}
+PROVINCE_CODES |= {46, 50, 51, 52, 53, 54, 61, 62, 63, 64, 65, 71, 81, 82, 83}
+
+# resident identity card (GB 11643-1999, ISO 7064 MOD 11-2)
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+# unified social credit code (GB 32100-2015, mod 31)
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+
+def normalize(text: str) -> str:
+    """Map full-width digits, letters and ``+ - @ . _`` to ASCII; the length never changes."""
+    return text.translate(FULLWIDTH)
+
+
+def resident_id_check_char(first17: str) -> str:
+    """Return the check character for the first 17 digits of a resident ID number."""
+    total = sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS, strict=True))
+    return _ID_CHECK[total % 11]
+
+
+def uscc_check_char(first17: str) -> str:
+    """Return the check character for the first 17 characters of a credit code."""
+    total = sum(USCC_ALPHABET.index(c) * w for c, w in zip(first17, _USCC_WEIGHTS, strict=True))
+    return USCC_ALPHABET[(31 - total % 31) % 31]
+
+
+def digits(value: str) -> str:
+    """The value without blanks and dashes, upper-cased."""
+    return re.sub(r"[\s-]", "", value).upper()
+
+
+def _birth_ok(year: int, month: int, day: int) -> bool:
+    try:
+        return date(year, month, day) <= date.today()
+    except ValueError:
+        return False
+
+
+def resident_id_valid(value: str) -> bool:
+    """18 characters: region, birth date, ISO 7064 check; 15 digits: region and birth date."""
+    v = digits(value)
+    if int(v[:2]) not in PROVINCE_CODES:
+        return False
+    if len(v) == 15:
+        return int(v[6:8]) >= 20 and _birth_ok(1900 + int(v[6:8]), int(v[8:10]), int(v[10:12]))
+    return (
+        len(v) == 18
+        and int(v[6:10]) >= 1900
+        and _birth_ok(int(v[6:10]), int(v[10:12]), int(v[12:14]))
+        and resident_id_check_char(v[:17]) == v[17]
+    )
+
+
+def luhn_valid(value: str) -> bool:
+    """Return whether the digits of ``value`` pass the Luhn check."""
+    numbers = [int(d) for d in digits(value)][::-1]
+    total = sum(d if i % 2 == 0 else (d * 2 - 9 if d > 4 else d * 2) for i, d in enumerate(numbers))
+    return total % 10 == 0
+
+
+def uscc_valid(value: str) -> bool:
+    """Registration authority, region and the GB 32100 mod-31 check character."""
+    v = value.upper()
+    return (
+        v[0] in "123456789ANY"
+        and int(v[2:4]) in PROVINCE_CODES
+        and uscc_check_char(v[:17]) == v[17]
+    )
+
+
+_CANDIDATES = re.compile(
+    r"(?<![0-9A-Za-z])(?:(?:\+?86[ -]?)?1[3-9]\d[ -]?\d{4}[ -]?\d{4}"  # mobile
+    r"|\d{6}[ -]?\d{8}[ -]?\d{3}[0-9Xx]|\d{15}"  # resident ID, 18 or 15
+    r"|\d{4}(?:[ -]?\d{4}){3}(?:[ -]?\d{1,3})?"  # bank card
+    r"|[1-9ANY][1-9]\d{6}[0-9A-HJ-NP-RTUW-Y]{10})(?![0-9A-Za-z])"  # credit code
+)
+
+
+def find_identifiers(text: str) -> list[tuple[str, str]]:
+    """(kind, value) of the mobiles, resident IDs, bank cards and credit codes in ``text``,
+    checksums verified — a quick look, not the platform's full scan."""
+    found = []
+    for match in _CANDIDATES.finditer(normalize(str(text))):
+        value = match.group(0)
+        bare = digits(value)
+        if value.startswith(("+", "86")) and len(bare) > 11:  # a mobile with its country code
+            bare = bare.removeprefix("+").removeprefix("86")
+        if re.fullmatch(r"1[3-9]\d{9}", bare):
+            found.append(("mobile", value))
+        elif len(bare) in (15, 18) and bare[:17].isdigit() and resident_id_valid(bare):
+            found.append(("resident_id", value))
+        elif bare.isdigit() and 16 <= len(bare) <= 19 and luhn_valid(bare):
+            found.append(("bank_card", value))
+        elif len(bare) == 18 and uscc_valid(bare):
+            found.append(("uscc", value))
+    return found
