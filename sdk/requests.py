@@ -94,7 +94,7 @@ class Request(Model):
         ]
         caption = (
             f"#{a['id']} {a['name']} · {a['status']} · {a['scenario']} · "
-            f"审核 approvals {len(a.get('approvals', []))}/{a['approvals_needed']}"
+            f"审核 approvals {a.get('approvals', 0)}/{a['approvals_needed']}"
         )
         return html.table(["", "检查 Check", "结论 Finding"], rows, caption)
 

@@ -37,7 +37,8 @@ def request_view(r: Request) -> dict:
         "scenario_id": r.scenario_id,
         "level": r.level,
         "approvals_needed": r.approvals_needed,
-        "approvals": sorted({d.reviewer for d in r.decisions if d.decision == "approve"}),
+        # how many reviewers approved, not who: reviewers stay anonymous to requesters
+        "approvals": len({d.reviewer for d in r.decisions if d.decision == "approve"}),
         "sha256": r.content_sha256,
         "bytes": r.content_bytes,
         "rows": r.rows,

@@ -61,6 +61,8 @@ def test_when_an_export_is_submitted_reviewed_and_downloaded_then_the_bytes_are_
     decide(db, request.id, "rita")
     decide(db, request.id, "ryan")
     assert request.wait(timeout=30, progress=False).status == "approved"
+    assert request.approvals == 2 and "rita" not in str(request.attrs)  # reviewers stay anonymous
+    assert "2/2" in request._repr_html_()
     path = request.download(tmp_path / "cost.parquet")
     assert hashlib.sha256(path.read_bytes()).hexdigest() == request.sha256
     assert pd.read_parquet(path)["n"].tolist() == [40, 30]
