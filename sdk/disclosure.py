@@ -53,6 +53,8 @@ def magnitude_problems(
 ) -> tuple[int, int]:
     """Cells failing dominance (the ``n`` largest contributions above ``k`` of the total; n is
     1 or 2) and the p-percent rule, from per-cell ``[largest, second, total]``."""
+    if n not in (1, 2):
+        raise ValueError("dominance needs n = 1 or 2 (each cell's two largest contributions)")
     top = np.asarray(contributions, dtype=float).reshape(-1, 3)
     top1, top2, total = top[:, 0], top[:, 1], top[:, 2]
     leading = top1 + top2 if n == 2 else top1

@@ -272,6 +272,8 @@ def test_when_review_rules_are_configured_then_they_are_parsed_and_typos_refused
     assert policy.two_person_level == 4 and limits.min_count == 20 and limits.quasi_k == 5
     with pytest.raises(ValueError, match="unknown review rules: min_cout"):
         rules.parse('{"min_cout": 20}')
+    with pytest.raises(ValueError, match="dominance_n must be 1 or 2"):
+        rules.parse('{"dominance_n": 3}')
     assert rules.parse("") == (lifecycle.Policy(), rules.Limits())
 
 

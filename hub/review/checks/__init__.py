@@ -34,6 +34,12 @@ class Limits:
     max_bytes: int = 200 << 20
     quasi_k: int = 5  # raw quasi-identifier combinations rarer than this re-identify
 
+    def __post_init__(self) -> None:
+        if self.dominance_n not in (1, 2):  # the SDK sends each cell's two largest contributions
+            raise ValueError("dominance_n must be 1 or 2")
+        if not (0 < self.dominance_k <= 1 and 0 < self.p_percent < 1 and self.min_count >= 1):
+            raise ValueError("dominance_k in (0, 1], p_percent in (0, 1), min_count >= 1")
+
 
 @dataclass(frozen=True)
 class RawSource:
