@@ -201,7 +201,7 @@ def record_checks(s: Session, request: Request, findings: list[Finding], rows: i
     _move(s, request, IN_REVIEW, "platform", checks=verdicts)
 
 
-def frozen(s: Session, request: Request) -> bool:
+def frozen(request: Request) -> bool:
     """Whether the request's tenant is not admitted today (its open requests are frozen)."""
     problem = admission.agreement_problem(request.tenant, date.today())
     return request.tenant.status != TenantStatus.ACTIVE or problem is not None
@@ -243,7 +243,7 @@ def decide(
     if len(reason) < 2:
         raise BadRequest(Msg("请写明理由", "give a reason"), "reason")
     _reviewer(s, reviewer, request)
-    if frozen(s, request):
+    if frozen(request):
         raise Conflict(
             Msg(
                 "该单位的资格已暂停、撤销或到期，申请已冻结",

@@ -124,7 +124,7 @@ class RequestPageHandler(ConsoleHandler):
                     "requester": r.requester, "tenant": r.tenant.name, "scenario": r.scenario.name,
                     "level": r.level, "status": r.status, "status_reason": r.status_reason or "",
                     "needed": r.approvals_needed, "sha256": r.content_sha256, "rows": r.rows,
-                    "bytes": r.content_bytes, "frozen": lifecycle.frozen(s, r),
+                    "bytes": r.content_bytes, "frozen": lifecycle.frozen(r),
                 },
                 "checks": [
                     {"name": c.name, "verdict": c.verdict, "reason": c.reason} for c in r.checks

@@ -38,6 +38,25 @@ def alice(hub) -> Workspace:
     return Workspace(gateway_url(hub), api_tokens(hub, ["alice"])["alice"])
 
 
+def left_mid_check(hub, frame: pd.DataFrame, purpose: str) -> int:
+    """An export of alice's submitted and mid-check, as a crash leaves it; its id."""
+    proc, db, _ = hub
+    with db.session() as s:
+        alice_row = s.scalars(select(Staff).where(Staff.username == "alice")).one()
+        scenario = s.scalars(
+            select(Scenario).where(
+                Scenario.name == "普惠健康险定价", Scenario.tenant_id == alice_row.tenant_id
+            )
+        ).one()
+        stuck = lifecycle.create(s, kind="export", requester="alice", tenant_id=alice_row.tenant_id,
+                                 scenario_id=scenario.id, purpose=purpose, name="stuck")  # fmt: skip
+        content = io.BytesIO()
+        frame.to_parquet(content)
+        lifecycle.submit(s, stuck, content.getvalue(), home.domain_store(proc.home), "alice")
+        lifecycle.start_checks(s, stuck)
+        return stuck.id
+
+
 def test_when_the_hub_is_killed_mid_review_then_no_decision_is_lost(hub, alice):
     proc, db, _ = hub
     frame = crosstab(pd.DataFrame({"d": ["a"] * 30 + ["b"] * 20, "v": range(50)}), "d", values="v")
@@ -48,20 +67,7 @@ def test_when_the_hub_is_killed_mid_review_then_no_decision_is_lost(hub, alice):
     with db.session() as s:
         lifecycle.decide(s, request.id, "rita", "approve", "第一位审核员 / first reviewer")
     # A second request whose checks were running when the power went (left "checking").
-    with db.session() as s:
-        alice_row = s.scalars(select(Staff).where(Staff.username == "alice")).one()
-        scenario = s.scalars(
-            select(Scenario).where(
-                Scenario.name == "普惠健康险定价", Scenario.tenant_id == alice_row.tenant_id
-            )
-        ).one()
-        stuck = lifecycle.create(s, kind="export", requester="alice", tenant_id=alice_row.tenant_id,
-                                 scenario_id=scenario.id, purpose="中断 / interrupted", name="stuck")  # fmt: skip
-        content = io.BytesIO()
-        frame.to_parquet(content)
-        lifecycle.submit(s, stuck, content.getvalue(), home.domain_store(proc.home), "alice")
-        lifecycle.start_checks(s, stuck)
-        stuck_id = stuck.id
+    stuck_id = left_mid_check(hub, frame, "中断 / interrupted")
 
     crash(proc)
     proc.start()
@@ -85,20 +91,9 @@ def test_when_the_gateway_is_killed_mid_check_then_its_restart_finishes_the_chec
         pid for pid in descendants(proc.proc.pid)
         if b"hub.services.gateway" in Path(f"/proc/{pid}/cmdline").read_bytes()
     )  # fmt: skip
-    with db.session() as s:
-        alice_row = s.scalars(select(Staff).where(Staff.username == "alice")).one()
-        scenario = s.scalars(
-            select(Scenario).where(
-                Scenario.name == "普惠健康险定价", Scenario.tenant_id == alice_row.tenant_id
-            )
-        ).one()
-        stuck = lifecycle.create(s, kind="export", requester="alice", tenant_id=alice_row.tenant_id,
-                                 scenario_id=scenario.id, purpose="网关中断 / gateway died", name="g")  # fmt: skip
-        content = io.BytesIO()
-        pd.DataFrame({"d": ["a", "b"], "n": [30, 20]}).to_parquet(content)
-        lifecycle.submit(s, stuck, content.getvalue(), home.domain_store(proc.home), "alice")
-        lifecycle.start_checks(s, stuck)
-        stuck_id = stuck.id
+    stuck_id = left_mid_check(
+        hub, pd.DataFrame({"d": ["a", "b"], "n": [30, 20]}), "网关中断 / gateway died"
+    )
     os.kill(gateway, signal.SIGKILL)  # the hub restarts its managed service
     deadline = time.monotonic() + 90
     while True:
