@@ -89,6 +89,19 @@ REVIEW_RULES = {
     "max_bytes": 200 << 20,
     "quasi_k": 5,
 }
+# Production zone: training jobs' limits (a job asks within them), the scenario categories whose
+# jobs are approved without a person when every check passes, the membership-inference AUC above
+# which a model is not published, import and product-query sizes.
+PRODUCTION_RULES = {
+    "auto_approve": ["public-governance"],
+    "max_cpus": 2.0,
+    "max_memory_gb": 4.0,
+    "max_seconds": 3600,
+    "concurrent_jobs": 1,
+    "mia_max_auc": 0.6,
+    "max_import_bytes": 200 << 20,
+    "max_query_records": 1000,
+}
 c.JupyterHub.services = [
     {
         "name": "gateway",
@@ -101,6 +114,20 @@ c.JupyterHub.services = [
             **{f"SHUYU_SAMPLE_{k.upper()}": str(v) for k, v in SAMPLE_LIMITS.items()},
             "SHUYU_TENANT_NETWORK": TENANT_NETWORK.get(SPAWNER, ""),
             "SHUYU_REVIEW_RULES": json.dumps(REVIEW_RULES),
+            "SHUYU_PRODUCTION_RULES": json.dumps(PRODUCTION_RULES),
+        },
+        "display": False,
+    },
+    {
+        # The production zone: runs approved jobs, publishes approved models, catalogs imports.
+        # No URL: nothing calls into it.
+        "name": "production",
+        "command": [sys.executable, "-m", "hub.services.production"],
+        "environment": {
+            "SHUYU_HOME": str(HOME),
+            "SHUYU_DB_URL": home.default_db_url(HOME),
+            "SHUYU_REVIEW_RULES": json.dumps(REVIEW_RULES),
+            "SHUYU_PRODUCTION_RULES": json.dumps(PRODUCTION_RULES),
         },
         "display": False,
     },

@@ -28,6 +28,9 @@ VERDICT_MARK = {"pass": "✓", "warn": "!", "fail": "✗"}
 class Request(Model):
     """One request: ``id``, ``status``, ``checks`` (each automated finding), decisions."""
 
+    STEPS: tuple[str, ...] = ("submitted", "checking", "in_review", "decided")
+    DONE: tuple[str, ...] = DONE
+
     def reload(self) -> Request:
         self.attrs = self.client.get_json(f"/requests/{self.id}")
         return self
@@ -36,7 +39,7 @@ class Request(Model):
         """Wait until the request is decided (or withdrawn), showing its progress."""
         from tqdm.auto import tqdm
 
-        steps = ["submitted", "checking", "in_review", "decided"]
+        steps = list(self.STEPS)
         bar = tqdm(total=len(steps), desc=f"#{self.id}", disable=not progress, leave=True)
         deadline = time.monotonic() + timeout
         try:
@@ -45,7 +48,7 @@ class Request(Model):
                 status = self.status
                 done = (
                     len(steps)
-                    if status in DONE
+                    if status in self.DONE
                     else steps.index(status) + 1
                     if status in steps
                     else 0
@@ -53,7 +56,7 @@ class Request(Model):
                 bar.n = done
                 bar.set_postfix_str(status)
                 bar.refresh()
-                if status in DONE:
+                if status in self.DONE:
                     return self
                 if time.monotonic() > deadline:
                     raise ShuyuError(

@@ -8,6 +8,7 @@ from sdk import html
 from sdk.client import DEFAULT_TIMEOUT, APIClient
 from sdk.errors import ShuyuError
 from sdk.models import DatasetCollection, ModelList, ScenarioCollection
+from sdk.production import ImportCollection, JobCollection, ModelCollection, ProductCollection
 from sdk.requests import ExportCollection, RequestCollection
 
 
@@ -44,6 +45,10 @@ class Workspace:
         self.datasets = DatasetCollection(self.client, default)
         self.exports = ExportCollection(self.client, default)
         self.requests = RequestCollection(self.client, default)
+        self.jobs = JobCollection(self.client, default)
+        self.models = ModelCollection(self.client, default)
+        self.products = ProductCollection(self.client, default)
+        self.imports = ImportCollection(self.client, default)
 
     def me(self) -> dict:
         """Who the platform sees: username, company group and scenarios."""

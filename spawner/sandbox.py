@@ -30,11 +30,28 @@ from traitlets import Bool, Integer, List, Unicode, default
 from hub import home
 from spawner import cgroups, forkserver, netns, seccomp, tenancy
 from spawner.folders import prepare_folders
-from spawner.policy import SANDBOX_HOME, Endpoint, Limits, Workspace, allowed_ports, build_workspace
+from spawner.policy import (
+    SANDBOX_HOME,
+    Endpoint,
+    Limits,
+    Mount,
+    Workspace,
+    allowed_ports,
+    build_workspace,
+)
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 SETPRIV_DROP = ("--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs")
 LAUNCHER = str(Path(__file__).with_name("launch.py"))
+# bubblewrap's private namespaces and session, for workspaces and production jobs alike.
+PRIVATE = (
+    "--unshare-ipc",
+    "--unshare-pid",
+    "--unshare-uts",
+    "--unshare-cgroup-try",
+    "--die-with-parent",
+    "--new-session",
+)
 # What a sandbox runs while the zygote forks the server into it (``use_zygote``).
 PLACEHOLDER = ("sleep", "infinity")
 # Where a workspace's Python finds the Shuyu configuration and import shims.
@@ -71,23 +88,20 @@ def _ancestors(paths: list[str]) -> list[str]:
 
 def bwrap_args(ws: Workspace, files: dict[str, str]) -> list[str]:
     """The bubblewrap command line for a workspace (pure; ``files`` maps sandbox path → host file)."""
-    args = [
-        "bwrap",
-        "--unshare-ipc",
-        "--unshare-pid",
-        "--unshare-uts",
-        "--unshare-cgroup-try",
-        "--die-with-parent",
-        "--new-session",
-        "--hostname",
-        "workspace",
-    ]
+    args = ["bwrap", *PRIVATE, "--hostname", "workspace", *mount_args(ws.mounts, files)]
+    return [*args, "--chdir", SANDBOX_HOME, "--remount-ro", "/"]
+
+
+def mount_args(mounts: tuple[Mount, ...], files: dict[str, str]) -> list[str]:
+    """bubblewrap's view of the file system: ``mounts``, the ``files`` (sandbox path → host
+    file) read-only, a fresh /proc and /dev; nothing else of the host (pure)."""
+    args: list[str] = []
     # tmpfs first: a bind below /tmp (a checkout or venv there) must land on the private /tmp,
     # not be hidden by it.
-    tmpfs = sorted((m for m in ws.mounts if m.kind == "tmpfs"), key=lambda m: m.target.count("/"))
+    tmpfs = sorted((m for m in mounts if m.kind == "tmpfs"), key=lambda m: m.target.count("/"))
     for m in tmpfs:
         args += ["--perms", "01777", "--tmpfs", m.target]
-    binds = [m for m in ws.mounts if m.kind != "tmpfs"]
+    binds = [m for m in mounts if m.kind != "tmpfs"]
     existing = {m.target for m in tmpfs}
     for d in _ancestors([m.target for m in binds] + list(files)):
         if d not in existing:
@@ -103,8 +117,7 @@ def bwrap_args(ws: Workspace, files: dict[str, str]) -> list[str]:
         args += ["--ro-bind" if m.read_only else "--bind", m.source, m.target]
     for target, source in files.items():
         args += ["--ro-bind", source, target]
-    args += ["--proc", "/proc", "--dev", "/dev", "--chdir", SANDBOX_HOME, "--remount-ro", "/"]
-    return args
+    return [*args, "--proc", "/proc", "--dev", "/dev"]
 
 
 class TenantSandboxSpawner(Spawner):

@@ -365,3 +365,43 @@ class RequestDecision(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     request: Mapped[Request] = relationship(back_populates="decisions")
+
+
+class Product(Base):
+    """A published model answering scoring or verification queries inside the domain.
+
+    Bound to the scenario its model was approved for; paused while its tenant is not admitted.
+    """
+
+    __tablename__ = "products"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    scenario_id: Mapped[int] = mapped_column(ForeignKey("scenarios.id"))
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"))  # the model request
+    model_path: Mapped[str] = mapped_column(String(300))
+    model_sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    tenant: Mapped[Tenant] = relationship()
+    scenario: Mapped[Scenario] = relationship()
+    request: Mapped[Request] = relationship()
+
+
+class ProductKey(Base):
+    """A consumer's key to one product; only its SHA-256 is kept (the key is shown once)."""
+
+    __tablename__ = "product_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    key_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))
+    consumer: Mapped[str] = mapped_column(String(200))
+    issued_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    product: Mapped[Product] = relationship()

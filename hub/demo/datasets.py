@@ -492,8 +492,20 @@ def generate(spec_or_name: DatasetSpec | str, rows: int, seed: int = 0) -> pd.Da
     return frame.iloc[:0] if rows == 0 else frame
 
 
+HOLDOUT_SEED = 7919
+
+
+def _write(frame: pd.DataFrame, path: Path) -> None:
+    partial = path.with_name(
+        path.name + ".partial"
+    )  # write then rename: no reader sees half a file
+    frame.to_parquet(partial, index=False)
+    partial.replace(path)
+
+
 def write_all(store: Path, rows: int = 100_000, seed: int = 0) -> list[dict[str, object]]:
-    """Generate every dataset and write it as Parquet under ``store / "raw"``.
+    """Generate every dataset and write it as Parquet under ``store / "raw"``, with held-out
+    records of the same population under ``store / "holdout"``.
 
     Args:
         store: root of the domain store; ``raw/`` is created inside it.
@@ -505,13 +517,18 @@ def write_all(store: Path, rows: int = 100_000, seed: int = 0) -> list[dict[str,
         ``path`` (relative to ``store``, e.g. ``raw/medical_visits.parquet``) and ``rows``.
     """
     (store / "raw").mkdir(parents=True, exist_ok=True)
+    (store / "holdout").mkdir(parents=True, exist_ok=True)
     written = []
     for spec in DATASETS:
         frame = generate(spec, rows, seed)
         path = f"raw/{spec.name}.parquet"
-        partial = store / f"{path}.partial"  # write then rename, so readers never see half a file
-        frame.to_parquet(partial, index=False)
-        partial.replace(store / path)
+        _write(frame, store / path)
+        # Held-out records of the same population (another seed: other people), never given to a
+        # job: the membership-inference check compares a model's loss on them with its training rows.
+        _write(
+            generate(spec, max(rows // 5, 200), seed + HOLDOUT_SEED),
+            store / "holdout" / f"{spec.name}.parquet",
+        )
         written.append(
             {
                 "name": spec.name,

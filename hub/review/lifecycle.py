@@ -47,7 +47,10 @@ DRAFT, SUBMITTED, CHECKING, IN_REVIEW = "draft", "submitted", "checking", "in_re
 APPROVED, REJECTED, RETURNED, WITHDRAWN, RELEASED = (
     "approved", "rejected", "returned", "withdrawn", "released",
 )  # fmt: skip
+RUNNING, SUCCEEDED, FAILED = "running", "succeeded", "failed"  # approved jobs, in production
+PUBLISHED, IMPORTED = "published", "imported"  # approved models and imports, once in place
 OPEN = (DRAFT, SUBMITTED, CHECKING, IN_REVIEW, RETURNED)
+PLATFORM = "platform"  # the actor of automated moves
 DECISIONS = {"approve": APPROVED, "reject": REJECTED, "return": RETURNED}
 
 
@@ -149,7 +152,9 @@ def sha256_of(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def submit(s: Session, request: Request, content: bytes, store: Path, actor: str) -> Request:
+def submit(
+    s: Session, request: Request, content: bytes, store: Path, actor: str, suffix: str = ".parquet"
+) -> Request:
     """Freeze ``content``: written once and read-only under the domain store, hashed."""
     if request.status != DRAFT:
         raise Conflict(
@@ -160,7 +165,7 @@ def submit(s: Session, request: Request, content: bytes, store: Path, actor: str
     sha = hashlib.sha256(content).hexdigest()
     folder = store / "requests" / str(request.id)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = folder / f"{sha}.parquet"
+    path = folder / f"{sha}{suffix}"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o400)
     with os.fdopen(fd, "wb") as f:
         f.write(content)
@@ -179,7 +184,7 @@ def start_checks(s: Session, request: Request) -> None:
             Msg(f"申请 #{request.id} 不在待检查状态", f"request #{request.id} awaits no checks")
         )
     if request.status == SUBMITTED:
-        _move(s, request, CHECKING, "platform")
+        _move(s, request, CHECKING, PLATFORM)
 
 
 def record_checks(s: Session, request: Request, findings: list[Finding], rows: int) -> None:
@@ -198,7 +203,7 @@ def record_checks(s: Session, request: Request, findings: list[Finding], rows: i
         )
     request.rows = rows
     verdicts = {f.name: f.verdict for f in findings}
-    _move(s, request, IN_REVIEW, "platform", checks=verdicts)
+    _move(s, request, IN_REVIEW, PLATFORM, checks=verdicts)
 
 
 def frozen(request: Request) -> bool:
@@ -300,6 +305,28 @@ def decide(
     return request
 
 
+def auto_approve(s: Session, request: Request, rule: str) -> bool:
+    """Approve ``request`` on the platform's behalf when ``rule`` (a configured policy) allows it
+    and every check passed; recorded as a decision of ``platform``. Returns whether it did."""
+    if request.status != IN_REVIEW or frozen(request):
+        return False
+    if any(c.verdict != "pass" for c in request.checks):
+        return False
+    s.add(
+        RequestDecision(
+            request=request, reviewer=PLATFORM, decision="approve", reason=rule,
+            content_sha256=request.content_sha256,
+        )
+    )  # fmt: skip
+    _move(s, request, APPROVED, PLATFORM, rule, decision="approve", sha256=request.content_sha256)
+    return True
+
+
+def move(s: Session, request: Request, status: str, reason: str = "", **details) -> None:
+    """A platform move after approval (a job runs and ends; a model or import is in place)."""
+    _move(s, request, status, PLATFORM, reason, **details)
+
+
 def withdraw(s: Session, request_id: int, actor: str, reason: str = "") -> Request:
     request = get(s, request_id)
     if actor != request.requester:
@@ -316,6 +343,10 @@ def download(s: Session, request_id: int, actor: str) -> tuple[Request, bytes]:
     request = get(s, request_id)
     if actor != request.requester:
         raise AccessDenied(Msg("只有申请人能下载", "only the requester downloads"), "not_requester")
+    if request.kind != "export":
+        raise Conflict(
+            Msg("只有导出申请可以下载", "only export requests are downloaded"), "not_export"
+        )
     if request.status not in (APPROVED, RELEASED):
         raise Conflict(Msg(f"申请 #{request.id} 尚未批准（{request.status}）",
                            f"request #{request.id} is not approved ({request.status})"), "not_yet_approved")  # fmt: skip

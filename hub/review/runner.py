@@ -12,8 +12,11 @@ from sqlalchemy import select
 from hub.db.engine import Database
 from hub.db.models import DataListItem, Decision, Request
 from hub.masking.sample import PII_ENTITIES
+from hub.production import imports, jobs, publishing
+from hub.production.rules import ProductionRules
 from hub.review import lifecycle
 from hub.review.checks import Context, Limits, RawSource, run_all, worst
+from hub.serving.refusals import BadRequest
 
 log = logging.getLogger("shuyu.review")
 MAX_RELEASES = 20  # earlier releases the differencing check compares against
@@ -53,29 +56,67 @@ def releases(s, request: Request) -> tuple[pd.DataFrame, ...]:
     return tuple(pd.read_parquet(r.content_path) for r in earlier)
 
 
-def check(db: Database, request_id: int, store: Path, limits: Limits = Limits()) -> str:  # noqa: B008
-    """Run every check on a submitted request and open its review; return the worst verdict."""
+def check(
+    db: Database,
+    request_id: int,
+    store: Path,
+    limits: Limits = Limits(),  # noqa: B008 - frozen
+    production: ProductionRules = ProductionRules(),  # noqa: B008 - frozen
+) -> str:
+    """Run every check of its kind on a submitted request and open its review (or approve it,
+    where a production rule says so); return the worst verdict."""
     with db.session() as s:
         request = lifecycle.get(s, request_id)
         lifecycle.start_checks(s, request)
+        kind = request.kind
+    with db.session() as s:
+        request = lifecycle.get(s, request_id)
         content = Path(request.content_path).read_bytes()
-        ctx = Context(
-            limits=limits,
-            raw=raw_sources(s, request.scenario_id, store),
-            releases=releases(s, request),
-            table=dict(request.meta.get("table") or {}),
-            size_bytes=len(content),
-        )
-    frame = pd.read_parquet(io.BytesIO(content))
-    findings = run_all(frame, ctx)
+        findings, rows = _findings(s, request, content, store, limits, production)
     with db.session() as s:
         request = lifecycle.get(s, request_id)
         if request.status == lifecycle.CHECKING:  # not withdrawn meanwhile
-            lifecycle.record_checks(s, request, findings, len(frame))
+            lifecycle.record_checks(s, request, findings, rows)
+            if kind == "job" and request.scenario.category.value in production.auto_approve:
+                lifecycle.auto_approve(
+                    s,
+                    request,
+                    f"policy: {request.scenario.category.value} jobs are approved when every check passes",
+                )
     return worst(findings)
 
 
-def resume(db: Database, store: Path, limits: Limits = Limits()) -> list[int]:  # noqa: B008
+def _findings(s, request: Request, content: bytes, store: Path, limits: Limits, production: ProductionRules) -> tuple[list, int]:  # fmt: skip
+    if request.kind == "job":
+        approved = jobs.approved_datasets(s, request.scenario_id)
+        return jobs.checks(content, dict(request.meta), approved, production), 0
+    if request.kind == "model":
+        return publishing.checks(s, request, content, store, production), 0
+    if request.kind == "import":
+        try:
+            frame = imports.read(content, request.meta.get("format", "csv"))
+        except BadRequest as e:
+            return [imports.failed_format(e)], 0
+        ctx = Context(limits=limits, size_bytes=len(content))
+        return [imports.format_finding(frame, request.meta.get("format", "csv")),
+                *run_all(frame, ctx, names=["pii_scan", "limits"])], len(frame)  # fmt: skip
+    ctx = Context(
+        limits=limits,
+        raw=raw_sources(s, request.scenario_id, store),
+        releases=releases(s, request),
+        table=dict(request.meta.get("table") or {}),
+        size_bytes=len(content),
+    )
+    frame = pd.read_parquet(io.BytesIO(content))
+    return run_all(frame, ctx), len(frame)
+
+
+def resume(
+    db: Database,
+    store: Path,
+    limits: Limits = Limits(),  # noqa: B008 - frozen
+    production: ProductionRules = ProductionRules(),  # noqa: B008 - frozen
+) -> list[int]:
     """Check every request a crash left submitted or mid-check; return their ids."""
     with db.session() as s:
         pending = s.scalars(
@@ -83,7 +124,7 @@ def resume(db: Database, store: Path, limits: Limits = Limits()) -> list[int]:  
         ).all()
     for request_id in pending:
         try:
-            check(db, request_id, store, limits)
+            check(db, request_id, store, limits, production)
         except Exception:  # noqa: BLE001 - one broken request must not stop the others
             log.exception("checks of request %s failed", request_id)
     return list(pending)

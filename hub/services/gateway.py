@@ -20,8 +20,9 @@ from tornado import httpserver, ioloop, web
 from hub import audit, home
 from hub.db.engine import Database
 from hub.masking.sample import SampleLimits
+from hub.production import rules as production_rules
 from hub.review import rules
-from hub.services import data_api, requests_api
+from hub.services import data_api, production_api, requests_api
 from hub.services.base import GatewayHandler
 from hub.serving.origin import TenantNetworks
 from hub.serving.samples import SampleService
@@ -75,6 +76,7 @@ def make_app(
             (rf"{prefix}/api/health", HealthHandler),
             *data_api.routes(prefix),
             *requests_api.routes(prefix),
+            *production_api.routes(prefix),
         ],
         hub_auth=hub_auth,
         db=db,
@@ -83,6 +85,7 @@ def make_app(
         networks=samples.networks,
         store=samples.store,
         rules=rules.parse(os.environ.get("SHUYU_REVIEW_RULES", "")),
+        production=production_rules.parse(os.environ.get("SHUYU_PRODUCTION_RULES", "")),
     )
 
 
@@ -103,7 +106,8 @@ def _warm_up(db: Database) -> None:
 
     mask_text("患者张三，电话13800000000")
     _, limits = rules.parse(os.environ.get("SHUYU_REVIEW_RULES", ""))
-    resumed = runner.resume(db, home.domain_store(), limits)
+    production = production_rules.parse(os.environ.get("SHUYU_PRODUCTION_RULES", ""))
+    resumed = runner.resume(db, home.domain_store(), limits, production)
     if resumed:
         log.info("resumed the checks of requests %s", resumed)
 

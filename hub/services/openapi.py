@@ -49,7 +49,85 @@ def _get(summary: str, ok: dict, parameters: list | None = None) -> dict:
     }
 
 
+def _post(summary: str, body: dict, ok: dict, parameters: list | None = None) -> dict:
+    return {
+        "post": {
+            "summary": summary,
+            "security": [{"token": []}],
+            "parameters": parameters or [],
+            "requestBody": {"required": True, "content": body},
+            "responses": {"201": ok, **REFUSALS, "409": _json(_ref("Refusal"), "Conflict")},
+        }
+    }
+
+
+def _query(name: str, description: str, required: bool = False) -> dict:
+    return {"name": name, "in": "query", "required": required, "description": description,
+            "schema": {"type": "string"}}  # fmt: skip
+
+
+ID_PATH = {"name": "request_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+PRODUCT_PATH = {
+    "name": "product",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[a-z][a-z0-9_-]{2,63}$"},
+}
+PURPOSE = _query("purpose", "What the request is for (4–2000 characters)", required=True)
+BINARY = {"schema": {"type": "string", "format": "binary"}}
+REQUEST = _json({"$ref": "#/components/schemas/Request"}, "The request, as the lifecycle holds it")
+
+
+def production_paths() -> dict:
+    """Training jobs, publishing, products and imports: each a request under review."""
+    job_meta = {
+        "name": "X-Shuyu-Meta", "in": "header", "required": True,
+        "description": "JSON: entrypoint, datasets, params, resources (cpus, memory_gb, seconds)",
+        "schema": {"type": "string"},
+    }  # fmt: skip
+    query = {"application/json": {"schema": {"type": "object", "properties": {
+        "records": {"type": "array", "items": {"type": "object"}},
+        "keys": {"type": "array", "items": {"type": "string"}}}}}}  # fmt: skip
+    return {
+        "/jobs": _post("Submit a training job (a tar bundle of code)", {"application/x-tar": BINARY},
+                       REQUEST, [PURPOSE, SCENARIO_QUERY, job_meta]),
+        "/jobs/{request_id}": _get("A job, its review and its released run", REQUEST, [ID_PATH]),
+        "/jobs/{request_id}/log": _get("The job's log, personal data masked",
+                                       {"description": "text", "content": {"text/plain": BINARY}}, [ID_PATH]),
+        "/jobs/{request_id}/exports": _post(
+            "Request the export of one result table of the job", {"application/json": {"schema": {}}},
+            REQUEST, [ID_PATH, PURPOSE, _query("output", "The output file (Parquet)", True)]),
+        "/models": _post("Publish a succeeded job's model as a product", {"application/json": {"schema": {
+            "type": "object", "required": ["job", "product", "card"], "properties": {
+                "job": {"type": "integer"}, "product": {"type": "string"}, "card": {"type": "object"},
+                "artifact": {"type": "string"}, "dataset": {"type": "string"}}}}}, REQUEST, [PURPOSE]),
+        "/imports": _post("Bring an external CSV or Parquet file into a scenario",
+                          {"application/octet-stream": BINARY}, REQUEST,
+                          [PURPOSE, SCENARIO_QUERY, _query("name", "A name"), _query("format", "csv or parquet")]),
+        "/requests/{request_id}/lineage": _get("Cell → job → outputs → decisions → released",
+                                               _json({"type": "object"}, "Lineage"), [ID_PATH]),
+        "/products": _get("The caller's company's products", _json({"type": "object"}, "Products")),
+        "/products/{product}/keys": _post("Issue a consumer key (shown once)",
+                                          {"application/json": {"schema": {"type": "object"}}},
+                                          _json({"type": "object"}, "The key"), [PRODUCT_PATH]),
+        "/products/{product}/score": _post("Scores for records or keys (X-Shuyu-Product-Key)", query,
+                                           _json({"type": "object"}, "Answers"), [PRODUCT_PATH, SCENARIO_QUERY]),
+        "/products/{product}/verify": _post("Yes/no answers (核验) for records or keys", query,
+                                            _json({"type": "object"}, "Answers"), [PRODUCT_PATH, SCENARIO_QUERY]),
+    }  # fmt: skip
+
+
 SCHEMAS: dict[str, Any] = {
+    "Request": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "kind": {"enum": ["export", "job", "model", "import"]},
+            "status": {"type": "string"},
+            "checks": {"type": "array", "items": {"type": "object"}},
+            "sha256": {"type": ["string", "null"]},
+        },
+    },
     "Refusal": {
         "type": "object",
         "required": ["error", "code", "status"],
@@ -184,5 +262,6 @@ def document(base: str) -> dict:
                 "The data-list items of the caller's tenant and their decisions",
                 _json({"properties": {"items": {**array, "items": _ref("DataListItem")}}}, "OK"),
             ),
+            **production_paths(),
         },
     }

@@ -74,7 +74,9 @@ class RequestHandler(DataHandler):
     def run_checks(self, request_id: int) -> None:
         _, limits = self.settings["rules"]
         loop = asyncio.get_running_loop()
-        loop.run_in_executor(None, runner.check, self.db, request_id, self.store, limits)
+        loop.run_in_executor(
+            None, runner.check, self.db, request_id, self.store, limits, self.settings["production"]
+        )
 
 
 class ExportsHandler(RequestHandler):
@@ -96,7 +98,7 @@ class ExportsHandler(RequestHandler):
                 raise BadRequest(
                     Msg("附带的统计信息不是 JSON", "the attached statistics are not JSON")
                 ) from None
-            _readable(body)
+            readable(body)
             found = callers.scenario(s, caller, scenario)
             request = lifecycle.create(
                 s, kind="export", requester=caller.username, tenant_id=caller.tenant_id,
@@ -112,7 +114,7 @@ class ExportsHandler(RequestHandler):
         self.run_checks(view["id"])
 
 
-def _readable(body: bytes) -> None:
+def readable(body: bytes) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 

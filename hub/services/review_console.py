@@ -1,8 +1,10 @@
 """The review console: a JupyterHub-managed service where reviewers decide requests.
 
 Reviewers sign in through the hub (HubOAuth); only tokens holding ``custom:shuyu:review`` get
-in. Pages, in Chinese and English (``?lang=en``): the queue per request kind and scenario, and a
-request page with its purpose, requester, a preview of the frozen content, every automated
+in. Pages, in Chinese and English (``?lang=en``): the queue per request kind and scenario, the
+published products, and a request page with its purpose, requester, the frozen content as its
+kind shows it (an export's rows, a job's code and run, a model's card, an import's masked rows,
+and the lineage), every automated
 check's verdict and reason, the tenant's release history, and approve / reject / return with a
 reason (an override of failing checks needs the box ticked and a written reason). Every decision
 goes through :mod:`hub.review.lifecycle`, which applies the rules and audits it.
@@ -25,12 +27,12 @@ from hub.db.engine import Database
 from hub.db.models import Request, Scenario
 from hub.review import lifecycle
 from hub.review.checks import ORDER
+from hub.services import console_views
 from hub.services.console_text import TEXT, language
 from hub.serving.refusals import Refusal
 
 log = logging.getLogger("shuyu.review")
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-PREVIEW_ROWS = 20
 
 
 class ConsoleHandler(HubOAuthenticated, web.RequestHandler):
@@ -104,11 +106,9 @@ class QueueHandler(ConsoleHandler):
 
 class RequestPageHandler(ConsoleHandler):
     def _load(self, request_id: int) -> dict:
-        import pandas as pd
-
         with self.db.session() as s:
             r = lifecycle.get(s, request_id)
-            preview = pd.read_parquet(r.content_path).head(PREVIEW_ROWS)
+            shown = console_views.content(s, r, self.settings["store"])
             history = s.scalars(
                 select(Request)
                 .where(
@@ -139,7 +139,7 @@ class RequestPageHandler(ConsoleHandler):
                      "sha256": h.content_sha256[:12]}
                     for h in history
                 ],
-                "preview": preview.to_html(index=False, border=0, classes="preview"),
+                **shown,
             }  # fmt: skip
 
     async def show(self, request_id: int, error: str = "", notice: str = "", status: int = 200):
@@ -177,17 +177,33 @@ class RequestPageHandler(ConsoleHandler):
         await self.show(int(request_id), notice=f"{t['recorded']}: {t['status_' + status]}")
 
 
-def make_app(db: Database, hub_auth: HubOAuth, prefix: str) -> web.Application:
+class ProductsHandler(ConsoleHandler):
+    """Published products: their company, scenario, status, live keys and metered calls."""
+
+    @web.authenticated
+    async def get(self) -> None:
+        def read() -> list[dict]:
+            with self.db.session() as s:
+                return console_views.products(s)
+
+        self.render_page("review_products.html", rows=await asyncio.to_thread(read))
+
+
+def make_app(
+    db: Database, hub_auth: HubOAuth, prefix: str, store: Path | None = None
+) -> web.Application:
     prefix = prefix.rstrip("/")
     return web.Application(
         [
             (rf"{prefix}/?", QueueHandler),
+            (rf"{prefix}/products", ProductsHandler),
             (rf"{prefix}/requests/(?P<request_id>[0-9]{{1,12}})", RequestPageHandler),
             (rf"{prefix}/oauth_callback", HubOAuthCallbackHandler),
         ],
         hub_auth=hub_auth,
         db=db,
         prefix=prefix,
+        store=store or home.domain_store(),
         cookie_secret=os.urandom(32),
         xsrf_cookies=True,
         template_path=str(TEMPLATES),

@@ -134,4 +134,7 @@ def test_when_the_openapi_description_is_fetched_then_it_is_valid_and_names_ever
     document = r.json()
     validate(document)
     assert {"/me", "/scenarios", "/datasets", "/datasets/{name}", "/datasets/{name}/sample",
-            "/datalist"} == set(document["paths"])  # fmt: skip
+            "/datalist", "/jobs", "/jobs/{request_id}", "/jobs/{request_id}/log",
+            "/jobs/{request_id}/exports", "/models", "/imports", "/requests/{request_id}/lineage",
+            "/products", "/products/{product}/keys", "/products/{product}/score",
+            "/products/{product}/verify"} == set(document["paths"])  # fmt: skip

@@ -98,6 +98,9 @@ def run_all(frame: pd.DataFrame, context: Context, names: list[str] | None = Non
     naming the crash, never a pass."""
     from hub.review.checks import differencing, limits, overlap, pii, sdc  # noqa: F401 - register
 
+    unknown = set(names or ()) - set(CHECKS)
+    if unknown:
+        raise KeyError(f"no such checks: {sorted(unknown)}")
     out = []
     for name in names or list(CHECKS):
         start = time.perf_counter()

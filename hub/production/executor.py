@@ -1,0 +1,193 @@
+"""After approval: jobs run in the production zone, models become products, imports datasets.
+
+Run by the production service (:mod:`hub.services.production`), which polls for approved requests,
+so a decision taken in any console or by policy is acted on, and work a crash interrupted is taken
+up again at the next start. Each move is audited with its lineage: the code hash and inputs of a
+job, its outputs' hashes, the product or dataset a request became.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import shutil
+import sys
+from pathlib import Path
+
+from sqlalchemy import select
+
+from hub.db.engine import Database
+from hub.db.models import MeterEvent, Request
+from hub.production import disclosure, imports, jobs, outputs, products, sandbox
+from hub.production.rules import ProductionRules
+from hub.review import lifecycle
+from hub.review.checks import Limits
+from hub.serving.refusals import Refusal
+from spawner.job_policy import build_job
+
+log = logging.getLogger("shuyu.production")
+CHECKOUT = Path(__file__).resolve().parent.parent.parent
+_HASHES: dict[tuple, str] = {}
+
+
+def system_paths() -> tuple[str, ...]:
+    """What a job sees of the host: the system, Python and the SDK (not the platform's code)."""
+    return tuple(dict.fromkeys(["/usr", sys.base_prefix, sys.prefix, str(CHECKOUT / "sdk")]))
+
+
+def _file_sha(path: Path) -> str:
+    info = path.stat()
+    key = (str(path), info.st_mtime_ns, info.st_size)
+    if key not in _HASHES:
+        _HASHES[key] = lifecycle.sha256_of(path)
+    return _HASHES[key]
+
+
+def recover(db: Database) -> list[int]:
+    """At start: jobs a crash left running are approved again, so they run anew."""
+    with db.session() as s:
+        found = list(s.scalars(select(Request).where(Request.status == lifecycle.RUNNING)))
+        for request in found:
+            lifecycle.move(s, request, lifecycle.APPROVED, "restarted after an interruption")
+        return [r.id for r in found]
+
+
+def pending(db: Database) -> list[int]:
+    """Approved requests waiting for the production zone, oldest first."""
+    with db.session() as s:
+        return list(
+            s.scalars(
+                select(Request.id)
+                .where(
+                    Request.status == lifecycle.APPROVED,
+                    Request.kind.in_(("job", "model", "import")),
+                )
+                .order_by(Request.id)
+            )
+        )
+
+
+def act(db: Database, request_id: int, store: Path, rules: ProductionRules, limits: Limits, seccomp: Path) -> str | None:  # fmt: skip
+    """Do what approval of ``request_id`` calls for; return its new status."""
+    with db.session() as s:
+        request = lifecycle.get(s, request_id)
+        if request.status != lifecycle.APPROVED or lifecycle.frozen(request):
+            return None
+        if request.kind == "model":
+            product = products.publish(s, request)
+            lifecycle.move(
+                s, request, lifecycle.PUBLISHED, product=product.name, sha256=product.model_sha256
+            )
+            s.add(MeterEvent(tenant_id=request.tenant_id, scenario_id=request.scenario_id, actor=request.requester,
+                             kind="model_publish", quantity=1, details={"request": request.id, "product": product.name}))  # fmt: skip
+            return lifecycle.PUBLISHED
+        if request.kind == "import":
+            approver = next(
+                (d.reviewer for d in reversed(request.decisions) if d.decision == "approve"),
+                "platform",
+            )
+            dataset = imports.install(s, request, store, approver)
+            request.meta = {**request.meta, "dataset": dataset.name}
+            lifecycle.move(s, request, lifecycle.IMPORTED, dataset=dataset.name, rows=dataset.rows)
+            return lifecycle.IMPORTED
+        if request.kind != "job":
+            return None
+        approved = jobs.approved_columns(s, request.scenario_id)
+        meta = dict(request.meta)
+        missing = sorted(set(meta["datasets"]) - set(approved))
+        if missing:
+            lifecycle.move(
+                s, request, lifecycle.FAILED, f"dataset approval withdrawn: {', '.join(missing)}"
+            )
+            return lifecycle.FAILED
+        inputs = {n: (store / approved[n][0].path, approved[n][1]) for n in meta["datasets"]}
+        lifecycle.move(s, request, lifecycle.RUNNING, code_sha256=request.content_sha256)
+        content_path, sha, tenant = (
+            request.content_path,
+            request.content_sha256,
+            request.tenant.group,
+        )
+    return _run(
+        db, request_id, content_path, sha, tenant, meta, inputs, store, rules, limits, seccomp
+    )
+
+
+def _run(
+    db, request_id, content_path, sha, tenant, meta, inputs, store, rules, limits, seccomp
+) -> str:
+    folder = store / "jobs" / str(request_id)
+    shutil.rmtree(folder, ignore_errors=True)
+    (folder / "output").mkdir(parents=True, mode=0o700)
+    content = Path(content_path).read_bytes()
+    problem = None
+    if hashlib.sha256(content).hexdigest() != sha:
+        problem = "the code differs from what was approved"
+    run: dict = {"inputs": [{"dataset": n, "sha256": _file_sha(p), "columns": cols}
+                            for n, (p, cols) in sorted(inputs.items())]}  # fmt: skip
+    if problem is None:
+        inputs = _project(inputs, folder / "inputs")
+        jobs.unpack(jobs.read_bundle(content, rules), folder / "code")
+        (folder / "params.json").write_text(
+            json.dumps(meta.get("params") or {}, ensure_ascii=False)
+        )
+        job = build_job(
+            job_id=request_id, tenant=tenant, entrypoint=meta["entrypoint"], code_dir=str(folder / "code"),
+            output_dir=str(folder / "output"), params_file=str(folder / "params.json"), inputs=inputs,
+            limits=jobs.limits(meta.get("resources") or {}, rules), system_paths=system_paths(),
+            python=sys.executable,
+        )  # fmt: skip
+        result = sandbox.run(job, folder / "run", folder / "log.txt", seccomp)
+        run.update(exit_code=result.exit_code, timed_out=result.timed_out, seconds=result.seconds)
+        problem = _outcome(result, job.limits.output_bytes, folder, run, limits)
+    status = lifecycle.FAILED if problem else lifecycle.SUCCEEDED
+    with db.session() as s:
+        request = lifecycle.get(s, request_id)
+        request.meta = {**request.meta, "run": run}
+        lifecycle.move(s, request, status, problem or "", code_sha256=sha, **run)
+        s.add(MeterEvent(tenant_id=request.tenant_id, scenario_id=request.scenario_id, actor=request.requester,
+                         kind="job_seconds", quantity=max(1, math.ceil(run.get("seconds", 0))),
+                         details={"request": request_id, "status": status}))  # fmt: skip
+    log.info("job %s %s", request_id, status)
+    return status
+
+
+def _project(inputs: dict[str, tuple[Path, list[str]]], folder: Path) -> dict[str, str]:
+    """Each raw input cut to the columns its data list approved: a job reads those only."""
+    import pyarrow.parquet as pq
+
+    folder.mkdir(mode=0o700)
+    out = {}
+    for name, (path, columns) in inputs.items():
+        target = folder / f"{name}.parquet"
+        pq.write_table(pq.read_table(path, columns=columns), target)
+        out[name] = str(target)
+    return out
+
+
+def _outcome(
+    result: sandbox.RunResult, max_bytes: int, folder: Path, run: dict, limits: Limits
+) -> str | None:
+    """Record the outputs, the released log and metrics in ``run``; return what went wrong."""
+    found, skipped = outputs.listing(folder / "output")
+    run["outputs"], run["skipped"] = found, skipped
+    log_bytes = (folder / "log.txt").read_bytes() if (folder / "log.txt").exists() else b""
+    released, masked = disclosure.release_log(log_bytes)
+    (folder / "released.log").write_text(released)
+    run["log_masked"] = masked
+    if any(o["name"] == "metrics.json" for o in found):
+        try:
+            run["metrics"], run["suppressed"] = disclosure.release_metrics(
+                outputs.read(folder / "output", "metrics.json", disclosure.MAX_METRICS),
+                limits.min_count,
+            )
+        except (ValueError, Refusal) as e:
+            run["metrics_error"] = str(e)[:200]
+    if result.timed_out:
+        return "the job ran over its time limit and was stopped"
+    if result.exit_code != 0:
+        return f"the job ended with exit code {result.exit_code}"
+    if sum(o["bytes"] for o in found) > max_bytes:
+        return "the job's outputs are over the size limit"
+    return None

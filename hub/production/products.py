@@ -1,0 +1,180 @@
+"""Published products: a reviewed model answering queries inside the domain.
+
+A consumer holding a product key sends records (features) or keys (looked up in the product's
+in-domain dataset) and gets back scores, or yes/no answers for verification (核验); raw data never
+leaves, only answers. A product serves only the scenario its model was approved for, and only
+while its tenant is admitted. Keys are random, shown once, and kept as SHA-256 digests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections import OrderedDict
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub import audit
+from hub.db.models import Product, ProductKey, Request
+from hub.i18n import Msg
+from hub.production.jobs import approved_datasets
+from hub.review import lifecycle
+from hub.serving.refusals import AccessDenied, BadRequest, Conflict, NotFound
+from sdk import modelfile
+
+NAME = re.compile(r"[a-z][a-z0-9_-]{2,63}")
+MODES = ("score", "verify")
+_MODELS: OrderedDict[str, modelfile.Model] = OrderedDict()
+_KEYED: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
+
+
+def check_name(s: Session, name: str) -> str:
+    if not NAME.fullmatch(name or ""):
+        raise BadRequest(Msg("产品名须为 3–64 位小写字母、数字、- 或 _", "a product name is 3–64 lowercase letters, digits, - or _"), "name")  # fmt: skip
+    if s.scalars(select(Product.id).where(Product.name == name)).first() is not None:
+        raise Conflict(
+            Msg(f"产品名 {name} 已被使用", f"the product name {name} is taken"), "name_taken"
+        )
+    return name
+
+
+def publish(s: Session, request: Request) -> Product:
+    """The product of an approved model request; its model file must still be the approved one."""
+    if lifecycle.sha256_of(request.content_path) != request.content_sha256:
+        raise Conflict(Msg("模型文件与批准的内容不一致", "the model differs from what was approved"), "tampered")  # fmt: skip
+    product = Product(
+        name=request.meta["product"], tenant_id=request.tenant_id, scenario_id=request.scenario_id,
+        request_id=request.id, model_path=request.content_path, model_sha256=request.content_sha256,
+    )  # fmt: skip
+    s.add(product)
+    s.flush()
+    return product
+
+
+def get(s: Session, name: str) -> Product:
+    product = s.scalars(select(Product).where(Product.name == name)).first()
+    if product is None:
+        raise NotFound(Msg(f"没有产品 {name}", f"no product {name}"))
+    return product
+
+
+def issue_key(s: Session, product: Product, tenant_id: int, actor: str, consumer: str) -> str:
+    """A new key for ``consumer``, issued by staff of the product's own tenant; shown once."""
+    if product.tenant_id != tenant_id:
+        raise AccessDenied(Msg("只有产品所属单位能签发密钥", "only the product's company issues keys"), "other_tenant")  # fmt: skip
+    consumer = (consumer or "").strip()
+    if not 2 <= len(consumer) <= 200:
+        raise BadRequest(Msg("请写明使用方（2–200 字）", "name the consumer (2–200 characters)"), "consumer")  # fmt: skip
+    key = "shuyu_pk_" + secrets.token_urlsafe(32)
+    s.add(
+        ProductKey(
+            product_id=product.id, key_sha256=hashlib.sha256(key.encode()).hexdigest(),
+            prefix=key[:12], consumer=consumer, issued_by=actor,
+        )
+    )  # fmt: skip
+    audit.append(s, "product.key_issued", actor=actor, tenant=product.tenant.group,
+                 object=f"product:{product.name}", details={"consumer": consumer, "prefix": key[:12]})  # fmt: skip
+    return key
+
+
+def admit_key(s: Session, name: str, key: str, scenario: str | None) -> tuple[Product, ProductKey]:
+    """The product ``key`` opens for a query serving ``scenario`` (its own if None)."""
+    product = get(s, name)
+    digest = hashlib.sha256((key or "").encode()).hexdigest()
+    found = s.scalars(select(ProductKey).where(ProductKey.key_sha256 == digest)).first()
+    if found is None or found.product_id != product.id or found.revoked_at is not None:
+        raise AccessDenied(Msg("产品密钥无效", "the product key is not valid for this product"), "bad_product_key")  # fmt: skip
+    if scenario and scenario not in (str(product.scenario_id), product.scenario.name):
+        raise AccessDenied(
+            Msg(f"产品 {name} 只服务于场景 {product.scenario.name}", f"product {name} serves only scenario {product.scenario.name}"),
+            "wrong_scenario",
+        )  # fmt: skip
+    if product.status != "active" or lifecycle.frozen(product.request):
+        raise Conflict(Msg(f"产品 {name} 已暂停", f"product {name} is paused"), "product_paused")
+    return product, found
+
+
+def revoke_key(s: Session, product: Product, tenant_id: int, actor: str, prefix: str) -> None:
+    if product.tenant_id != tenant_id:
+        raise AccessDenied(Msg("只有产品所属单位能吊销密钥", "only the product's company revokes keys"), "other_tenant")  # fmt: skip
+    for k in s.scalars(
+        select(ProductKey).where(ProductKey.product_id == product.id, ProductKey.prefix == prefix)
+    ):
+        k.revoked_at = datetime.now(UTC)
+    audit.append(s, "product.key_revoked", actor=actor, tenant=product.tenant.group,
+                 object=f"product:{product.name}", details={"prefix": prefix})  # fmt: skip
+
+
+def model_of(product: Product) -> modelfile.Model:
+    """The product's model, loaded once per process (by its approved hash)."""
+    model = _MODELS.get(product.model_sha256)
+    if model is None:
+        data = Path(product.model_path).read_bytes()
+        if hashlib.sha256(data).hexdigest() != product.model_sha256:
+            raise Conflict(Msg("模型文件与批准的内容不一致", "the model differs from what was approved"), "tampered")  # fmt: skip
+        model = _MODELS[product.model_sha256] = modelfile.load(data)
+        while len(_MODELS) > 16:
+            _MODELS.popitem(last=False)
+    return model
+
+
+def _keyed_rows(
+    s: Session, product: Product, model: modelfile.Model, keys: list, store: Path
+) -> pd.DataFrame:
+    spec = model.spec.get("key") or {}
+    dataset = approved_datasets(s, product.scenario_id).get(spec.get("dataset", ""))
+    if dataset is None:
+        raise BadRequest(
+            Msg("该产品不支持按键查询", "this product does not answer by key"), "no_key"
+        )
+    path = store / dataset.path
+    cache = (str(path), path.stat().st_mtime_ns, spec["column"])
+    frame = _KEYED.get(cache)
+    if frame is None:
+        columns = list(dict.fromkeys([spec["column"], *model.features]))
+        frame = (
+            pd.read_parquet(path, columns=columns)
+            .drop_duplicates(spec["column"])
+            .set_index(spec["column"])
+        )
+        _KEYED[cache] = frame
+        while len(_KEYED) > 4:
+            _KEYED.popitem(last=False)
+    return frame.reindex([str(k) for k in keys])
+
+
+def answer(
+    s: Session, product: Product, mode: str, body: dict, store: Path, max_records: int
+) -> dict:
+    """Scores or yes/no answers for the records (or keys) in ``body``."""
+    if mode not in MODES:
+        raise NotFound(Msg(f"产品不支持 {mode}", f"products do not answer {mode}"))
+    model = model_of(product)
+    records, keys = body.get("records"), body.get("keys")
+    items = records if records is not None else keys
+    if not isinstance(items, list) or not items or len(items) > max_records:
+        raise BadRequest(Msg(f"请提供 1–{max_records} 条记录（records）或键（keys）", f"send 1–{max_records} records or keys"), "records")  # fmt: skip
+    if records is not None:
+        if not all(isinstance(r, dict) for r in records):
+            raise BadRequest(Msg("每条记录须为对象", "each record must be an object"), "records")
+        frame, found = (
+            pd.DataFrame.from_records(records),
+            pd.Series(True, index=range(len(records))),
+        )
+    else:
+        frame = _keyed_rows(s, product, model, keys, store)
+        found = frame.notna().any(axis=1).reset_index(drop=True)
+        frame = frame.reset_index(drop=True)
+    try:
+        values = model.answer(frame) if mode == "verify" else model.predict(frame)
+    except ValueError as e:
+        zh, en = getattr(e, "message_zh", str(e)), getattr(e, "message_en", str(e))
+        raise BadRequest(Msg(f"记录不符合模型的输入：{zh}", f"the records do not fit the model: {en}"), "records") from None  # fmt: skip
+    out = [(bool(v) if mode == "verify" else round(float(v), 6)) if ok else None
+           for v, ok in zip(values, found, strict=True)]  # fmt: skip
+    return {"product": product.name, "mode": mode, "answers": out}

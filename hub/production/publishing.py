@@ -1,0 +1,89 @@
+"""Model publishing requests: a succeeded job's model file and its card, checked and reviewed.
+
+The checks attack the model as an adversary would: a membership-inference attack compares its
+loss on the raw training records with its loss on held-out records of the same population that no
+job ever saw (kept by the domain under ``holdout/``); strings embedded in the model are scanned for
+personal data; the model card must say what the model is for, on what data, how good it is and
+where it fails.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from hub.i18n import Msg
+from hub.production import outputs
+from hub.production.rules import ProductionRules
+from hub.review import lifecycle
+from hub.review.checks import FAIL, Finding
+from hub.serving.refusals import AccessDenied, BadRequest, Conflict
+from sdk import modelfile
+
+MAX_MODEL = 50 << 20
+
+
+def job_output(store: Path, job_id: int) -> Path:
+    return store / "jobs" / str(job_id) / "output"
+
+
+def holdout_path(store: Path, dataset: str) -> Path:
+    return store / "holdout" / f"{dataset}.parquet"
+
+
+def artifact(s: Session, store: Path, job_id: int, tenant_id: int, name: str) -> tuple:
+    """``(job request, model bytes)`` of a succeeded job of the caller's tenant."""
+    job = lifecycle.get(s, job_id)
+    if job.kind != "job" or job.tenant_id != tenant_id:
+        raise AccessDenied(Msg(f"作业 #{job_id} 不属于您的单位", f"job #{job_id} is not your company's"), "other_tenant")  # fmt: skip
+    if job.status != lifecycle.SUCCEEDED:
+        raise Conflict(Msg(f"作业 #{job_id} 尚未成功完成（{job.status}）", f"job #{job_id} has not succeeded ({job.status})"), "job_not_done")  # fmt: skip
+    content = outputs.read(job_output(store, job_id), name, MAX_MODEL)
+    try:
+        modelfile.load(content)
+    except ValueError as e:
+        zh, en = getattr(e, "message_zh", str(e)), getattr(e, "message_en", str(e))
+        raise BadRequest(Msg(f"模型文件无效：{zh}", f"the model file is not valid: {en}"), "model_format") from None  # fmt: skip
+    return job, content
+
+
+def training_dataset(job, requested: str | None) -> str:
+    datasets = list(job.meta.get("datasets") or [])
+    if requested:
+        if requested not in datasets:
+            raise BadRequest(Msg(f"作业未使用数据集 {requested}", f"the job did not use dataset {requested}"), "dataset")  # fmt: skip
+        return requested
+    if len(datasets) != 1:
+        raise BadRequest(Msg("作业使用了多个数据集，请指明训练数据集", "the job used several datasets: name the training one"), "dataset")  # fmt: skip
+    return datasets[0]
+
+
+def checks(
+    s: Session, request, content: bytes, store: Path, rules: ProductionRules
+) -> list[Finding]:
+    """Format, card, embedded personal data and membership inference of a model request."""
+    from hub.review import model_checks
+
+    finding, model = model_checks.model_format(content)
+    findings = [finding, model_checks.model_card(dict(request.meta.get("card") or {}))]
+    if model is None:
+        return findings
+    findings.append(model_checks.model_strings(model))
+    name = request.meta.get("dataset", "")
+    from hub.production.jobs import approved_datasets
+
+    dataset = approved_datasets(s, request.scenario_id).get(name)
+    holdout = holdout_path(store, name)
+    if dataset is None or not holdout.exists():
+        findings.append(Finding("membership_inference", FAIL, Msg(
+            f"无法评估成员推断风险：数据集 {name} 没有留出记录", f"cannot measure membership inference: no held-out records of {name}")))  # fmt: skip
+        return findings
+    columns = list(dict.fromkeys([*model.features, model.target]))
+    members = pd.read_parquet(store / dataset.path, columns=columns)
+    held = pd.read_parquet(holdout, columns=columns)
+    findings.append(
+        model_checks.membership_inference(model, members, held, max_auc=rules.mia_max_auc)
+    )
+    return findings

@@ -1,0 +1,112 @@
+"""Run one approved job in its production sandbox with bubblewrap (see :mod:`spawner.job_policy`).
+
+``launch → bwrap → setpriv → python entrypoint``: the launcher joins the job's cgroups (memory, CPU,
+process count), bubblewrap gives it private network (only its own loopback: nothing else is
+reachable), pid, ipc and uts namespaces and a read-only view of the system with its raw inputs and
+code read-only and its output folder writable; setpriv drops it to the job's own uid with no
+capability and no new privileges; the workspace seccomp filter applies. Wall time is enforced here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from spawner import cgroups
+from spawner.job_policy import JOB_CODE, Job
+from spawner.policy import Limits
+from spawner.sandbox import LAUNCHER, PRIVATE, SETPRIV_DROP, mount_args
+
+NAMESPACES = ("--unshare-net", *PRIVATE)  # a network namespace of its own: only its loopback
+
+
+@dataclass(frozen=True)
+class RunResult:
+    exit_code: int | None
+    timed_out: bool
+    seconds: float
+
+
+def group_name(job: Job) -> str:
+    return f"job-{job.job_id}"
+
+
+def bwrap_options(job: Job, files: dict[str, str]) -> list[str]:
+    """bubblewrap's options for ``job`` (pure): no network, its mounts, read-only elsewhere."""
+    return [
+        *NAMESPACES, "--hostname", "job", *mount_args(job.mounts, files),
+        "--chdir", JOB_CODE, "--remount-ro", "/",
+    ]  # fmt: skip
+
+
+def prepare(job: Job, run_dir: Path) -> dict[str, str]:
+    """Owners and modes the job needs: its output folder its own, raw inputs readable by the
+    production group only, code and parameters world-readable inside the sandbox. Returns the
+    identity files to mount."""
+    os.chown(job.output_dir, job.uid, job.gid)
+    os.chmod(job.output_dir, 0o700)
+    for item in job.inputs:
+        os.chown(item.source, 0, job.gid)
+        os.chmod(item.source, 0o640)
+    for folder, _, names in os.walk(job.code_dir):
+        os.chmod(folder, 0o755)
+        for name in names:
+            os.chmod(os.path.join(folder, name), 0o644)
+    os.chmod(job.params_file, 0o644)
+    run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    (run_dir / "passwd").write_text(f"job:x:{job.uid}:{job.gid}:Shuyu job:/tmp:/usr/sbin/nologin\n")
+    (run_dir / "group").write_text(f"production:x:{job.gid}:\n")
+    return {"/etc/passwd": str(run_dir / "passwd"), "/etc/group": str(run_dir / "group")}
+
+
+def run(job: Job, run_dir: Path, log_path: Path, seccomp_filter: Path) -> RunResult:
+    """Run ``job`` to its end or its wall-time limit; stdout and stderr go to ``log_path``."""
+    files = prepare(job, run_dir)
+    name = group_name(job)
+    limits = Limits(
+        memory_bytes=job.limits.memory_bytes, cpus=job.limits.cpus, pids=job.limits.pids
+    )
+    groups = cgroups.create(name, limits)
+    filter_fd = os.open(seccomp_filter, os.O_RDONLY)
+    args_r, args_w = os.pipe()
+    start = time.monotonic()
+    try:
+        options = [*bwrap_options(job, files), "--seccomp", str(filter_fd)]
+        os.write(args_w, b"".join(a.encode() + b"\0" for a in options))
+        os.close(args_w)
+        inside = ["setpriv", f"--reuid={job.uid}", f"--regid={job.gid}", *SETPRIV_DROP, *job.argv]
+        launch = [sys.executable, "-I", "-S", LAUNCHER, *map(str, groups), "--"]
+        with open(log_path, "ab") as log:
+            proc = subprocess.Popen(
+                [*launch, "bwrap", "--args", str(args_r), "--", *inside],
+                env=dict(job.env),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd="/",
+                pass_fds=(args_r, filter_fd),
+            )
+        os.close(args_r)
+        args_r = -1
+        try:
+            code: int | None = proc.wait(timeout=job.limits.seconds)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            cgroups.kill_all(name)
+            proc.wait()
+            code, timed_out = None, True
+    finally:
+        os.close(filter_fd)
+        if args_r >= 0:
+            os.close(args_r)
+        cgroups.remove(name)
+    return RunResult(code, timed_out, round(time.monotonic() - start, 3))

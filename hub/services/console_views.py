@@ -1,0 +1,98 @@
+"""What the review console shows of a request's frozen content, per kind.
+
+An export shows its first rows; a job its code (every file of the bundle), entrypoint, datasets,
+parameters, resources and, once it ran, its outputs, released metrics and masked log; a model its
+card and shape; an import its columns and first rows with identifiers masked. Every kind shows
+its lineage. Nothing here writes.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from hub.db.models import MeterEvent, Product, ProductKey, Request
+from hub.production import imports, jobs
+from hub.production.rules import ProductionRules
+from hub.review import lineage
+from sdk import modelfile
+from sdk.identifiers import find_identifiers
+
+PREVIEW_ROWS = 20
+MAX_SHOWN = 200_000  # characters of one code file shown
+
+
+def _masked_preview(frame: pd.DataFrame) -> str:
+    head = frame.head(PREVIEW_ROWS).astype(str)
+    for column in head.columns:
+        head[column] = head[column].map(lambda v: "<ID>" if find_identifiers(v) else v)
+    return head.to_html(index=False, border=0, classes="preview")
+
+
+def content(s: Session, r: Request, store: Path) -> dict:
+    """The kind-specific view of ``r``: a preview table, code, card, run results, lineage."""
+    data = Path(r.content_path).read_bytes() if r.content_path else b""
+    view: dict = {"preview": "", "files": [], "job": None, "model": None, "run": None,
+                  "lineage": lineage.trace(s, r)}  # fmt: skip
+    if r.kind == "export":
+        view["preview"] = (
+            pd.read_parquet(io.BytesIO(data))
+            .head(PREVIEW_ROWS)
+            .to_html(index=False, border=0, classes="preview")
+        )
+    elif r.kind == "import":
+        try:
+            view["preview"] = _masked_preview(imports.read(data, r.meta.get("format", "csv")))
+        except Exception:  # noqa: BLE001 - the format check already says why
+            view["preview"] = ""
+    elif r.kind == "job":
+        try:
+            files = jobs.read_bundle(data, ProductionRules())
+        except Exception:  # noqa: BLE001 - the bundle check already says why
+            files = {}
+        view["files"] = [
+            (name, body.decode("utf-8", "replace")[:MAX_SHOWN])
+            for name, body in sorted(files.items())
+        ]
+        view["job"] = {k: json.dumps(r.meta.get(k), ensure_ascii=False)
+                       for k in ("entrypoint", "datasets", "params", "resources")}  # fmt: skip
+        run = r.meta.get("run")
+        if run:
+            released = store / "jobs" / str(r.id) / "released.log"
+            view["run"] = {
+                "exit_code": run.get("exit_code"), "seconds": run.get("seconds"),
+                "outputs": run.get("outputs") or [], "metrics": json.dumps(run.get("metrics"), ensure_ascii=False, indent=1),
+                "log": released.read_text()[-20_000:] if released.exists() else "",
+            }  # fmt: skip
+    elif r.kind == "model":
+        try:
+            model = modelfile.load(data)
+            shape = {"kind": model.kind, "target": model.target, "features": ", ".join(model.features),
+                     "threshold": model.spec.get("threshold"), "key": json.dumps(model.spec.get("key"), ensure_ascii=False)}  # fmt: skip
+        except ValueError:
+            shape = {}
+        view["model"] = {"card": r.meta.get("card") or {}, "shape": shape, "job": r.meta.get("job"),
+                         "dataset": r.meta.get("dataset"), "product": r.meta.get("product")}  # fmt: skip
+    return view
+
+
+def products(s: Session) -> list[dict]:
+    """Every product with its tenant, scenario, status, live keys and calls."""
+    out = []
+    for p in s.scalars(select(Product).order_by(Product.id)):
+        keys = s.scalar(select(func.count()).select_from(ProductKey).where(
+            ProductKey.product_id == p.id, ProductKey.revoked_at.is_(None)))  # fmt: skip
+        calls = [e for e in s.scalars(select(MeterEvent).where(MeterEvent.kind == "product_query"))
+                 if (e.details or {}).get("product") == p.name]  # fmt: skip
+        out.append({
+            "name": p.name, "tenant": p.tenant.name, "scenario": p.scenario.name, "status": p.status,
+            "request": p.request_id, "sha256": p.model_sha256[:12], "keys": keys,
+            "calls": len(calls), "records": sum(e.quantity for e in calls),
+            "created": p.created_at.strftime("%Y-%m-%d %H:%M"),
+        })  # fmt: skip
+    return out

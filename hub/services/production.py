@@ -1,0 +1,78 @@
+"""The production zone's service: acts on approved jobs, models and imports.
+
+Started by JupyterHub as a managed service with no HTTP interface (nothing calls into the
+production zone). It polls the platform DB for approved requests and hands each to
+:func:`hub.production.executor.act`: jobs run in their sandbox (at most ``concurrent_jobs`` at a
+time), models are published, imports catalogued. Jobs a crash interrupted run again at start.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from hub import home
+from hub.db.engine import Database
+from hub.production import executor
+from hub.production import rules as production_rules
+from hub.review import rules as review_rules
+from spawner import seccomp
+
+log = logging.getLogger("shuyu.production")
+POLL_SECONDS = 0.5
+
+
+def serve(db: Database, stop: threading.Event, poll: float = POLL_SECONDS) -> None:
+    store = home.domain_store()
+    rules = production_rules.parse(os.environ.get("SHUYU_PRODUCTION_RULES", ""))
+    _, limits = review_rules.parse(os.environ.get("SHUYU_REVIEW_RULES", ""))
+    run = home.shuyu_home() / "run"
+    run.mkdir(parents=True, exist_ok=True, mode=0o700)
+    bpf = seccomp.write_filter(run / "job-seccomp.bpf")
+    restarted = executor.recover(db)
+    if restarted:
+        log.info("jobs %s were interrupted; they run again", restarted)
+    busy: set[int] = set()
+    lock = threading.Lock()
+
+    def work(request_id: int) -> None:
+        try:
+            executor.act(db, request_id, store, rules, limits, bpf)
+        except Exception:  # noqa: BLE001 - one broken request must not stop the others
+            log.exception("request %s could not be acted on", request_id)
+        finally:
+            with lock:
+                busy.discard(request_id)
+
+    with ThreadPoolExecutor(max(1, rules.concurrent_jobs), thread_name_prefix="job") as pool:
+        while not stop.is_set():
+            try:
+                waiting = executor.pending(db)
+            except Exception:  # noqa: BLE001 - the DB may be briefly unavailable
+                log.exception("could not read pending requests")
+                waiting = []
+            for request_id in waiting:
+                with lock:
+                    if request_id in busy:
+                        continue
+                    busy.add(request_id)
+                pool.submit(work, request_id)
+            stop.wait(poll)
+
+
+def main() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="[%(levelname)s %(asctime)s production] %(message)s"
+    )
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    log.info("production zone polling for approved work")
+    serve(Database(home.default_db_url()), stop)
+
+
+if __name__ == "__main__":
+    main()

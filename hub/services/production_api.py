@@ -1,0 +1,280 @@
+"""The SDK's production API: training jobs, model publishing, products and imports.
+
+Each request goes through the one review lifecycle (:mod:`hub.review.lifecycle`); what a job
+produced reaches its tenant only as released metrics and a masked log; result tables leave only
+through an export request; a product answers only holders of its key, for its own scenario.
+"""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+
+from hub.db.models import MeterEvent, Product, ProductKey, Request
+from hub.i18n import Msg
+from hub.production import imports, jobs, outputs, products, publishing
+from hub.review import lifecycle, lineage
+from hub.services.requests_api import MAX_META, RequestHandler, readable, request_view
+from hub.serving import caller as callers
+from hub.serving.refusals import BadRequest, Conflict
+
+ENDED = (lifecycle.SUCCEEDED, lifecycle.FAILED)
+
+
+def _json(raw: bytes | str, what: Msg) -> dict:
+    if len(raw) > MAX_META:
+        raise BadRequest(Msg(f"{what.zh}过大", f"{what.en} is too large"))
+    try:
+        value = json.loads(raw or "{}")
+    except ValueError:
+        raise BadRequest(Msg(f"{what.zh}不是 JSON", f"{what.en} is not JSON")) from None
+    if not isinstance(value, dict):
+        raise BadRequest(Msg(f"{what.zh}须为 JSON 对象", f"{what.en} must be a JSON object"))
+    return value
+
+
+def job_view(r: Request) -> dict:
+    view = request_view(r)
+    meta = r.meta
+    view.update(entrypoint=meta.get("entrypoint"), datasets=meta.get("datasets"),
+                params=meta.get("params"), resources=meta.get("resources"))  # fmt: skip
+    run = meta.get("run")
+    if run and r.status in ENDED:
+        view["run"] = {k: run.get(k) for k in ("exit_code", "timed_out", "seconds", "outputs",
+                                                "metrics", "suppressed", "log_masked", "inputs")}  # fmt: skip
+    return view
+
+
+class JobsHandler(RequestHandler):
+    """POST a training job: a tar bundle of code, its entrypoint, datasets, params, resources."""
+
+    async def post(self) -> None:
+        body = self.request.body
+        purpose = self.get_query_argument("purpose", "")
+        name = self.get_query_argument("name", "job")
+        scenario = self.get_query_argument("scenario", "").strip() or None
+        header = self.request.headers.get("X-Shuyu-Meta", "{}")
+        rules = self.settings["production"]
+
+        def create(s, caller) -> dict:
+            meta = _json(header, Msg("作业说明", "the job description"))
+            found = callers.scenario(s, caller, scenario)
+            jobs.validate(meta, jobs.approved_datasets(s, found.id), rules)
+            jobs.read_bundle(body, rules)
+            keep = {
+                k: meta.get(k)
+                for k in ("entrypoint", "datasets", "params", "resources", "files", "cell")
+            }
+            request = lifecycle.create(
+                s, kind="job", requester=caller.username, tenant_id=caller.tenant_id,
+                scenario_id=found.id, purpose=purpose, name=name, meta=keep, policy=self.settings["rules"][0],
+            )  # fmt: skip
+            lifecycle.submit(s, request, body, self.store, caller.username, suffix=".tar")
+            return job_view(request)
+
+        view = await self.audited("gateway.job", name[:200], create)
+        self.set_status(201)
+        self.finish(view)
+        self.run_checks(view["id"])
+
+
+class OneJobHandler(RequestHandler):
+    async def get(self, request_id: str) -> None:
+        await self.answer("gateway.job_status", f"request:{request_id}",
+                          lambda s, caller: job_view(self.own(s, caller, request_id)))  # fmt: skip
+
+
+class JobLogHandler(RequestHandler):
+    """The job's log as its tenant may see it: personal data masked."""
+
+    async def get(self, request_id: str) -> None:
+        def read(s, caller) -> str:
+            request = self.own(s, caller, request_id)
+            if request.kind != "job" or request.status not in ENDED:
+                raise Conflict(Msg("作业尚未结束", "the job has not ended"), "job_not_done")
+            return (self.store / "jobs" / request_id / "released.log").read_text()
+
+        text = await self.audited("gateway.job_log", f"request:{request_id}", read)
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish(text)
+
+
+class JobExportHandler(RequestHandler):
+    """A result table of a job leaves only as an export request, checked and reviewed."""
+
+    async def post(self, request_id: str) -> None:
+        output = self.get_query_argument("output", "")
+        purpose = self.get_query_argument("purpose", "")
+        name = self.get_query_argument("name", output or "export")
+
+        def create(s, caller) -> dict:
+            job = self.own(s, caller, request_id)
+            if job.kind != "job" or job.status != lifecycle.SUCCEEDED:
+                raise Conflict(Msg("作业尚未成功完成", "the job has not succeeded"), "job_not_done")
+            content = outputs.read(publishing.job_output(self.store, job.id), output)
+            readable(content)
+            request = lifecycle.create(
+                s, kind="export", requester=caller.username, tenant_id=caller.tenant_id,
+                scenario_id=job.scenario_id, purpose=purpose, name=name,
+                meta={"job": job.id, "output": output}, policy=self.settings["rules"][0],
+            )  # fmt: skip
+            lifecycle.submit(s, request, content, self.store, caller.username)
+            return request_view(request)
+
+        view = await self.audited(
+            "gateway.export", f"request:{request_id}", create, output=output[:200]
+        )
+        self.set_status(201)
+        self.finish(view)
+        self.run_checks(view["id"])
+
+
+class ModelsHandler(RequestHandler):
+    """POST {job, artifact, product, card, dataset}: publish a job's model as a product."""
+
+    async def post(self) -> None:
+        body = self.request.body
+        purpose = self.get_query_argument("purpose", "")
+
+        def create(s, caller) -> dict:
+            spec = _json(body, Msg("发布说明", "the publishing request"))
+            try:
+                job_id = int(spec.get("job"))
+            except (TypeError, ValueError):
+                raise BadRequest(Msg("请指明作业编号", "name the job"), "job") from None
+            product = products.check_name(s, str(spec.get("product", "")))
+            card = spec.get("card")
+            if not isinstance(card, dict):
+                raise BadRequest(
+                    Msg("模型卡须为 JSON 对象", "the model card must be a JSON object"), "card"
+                )
+            artifact = str(spec.get("artifact") or "model.json")
+            job, content = publishing.artifact(s, self.store, job_id, caller.tenant_id, artifact)
+            dataset = publishing.training_dataset(job, spec.get("dataset"))
+            request = lifecycle.create(
+                s, kind="model", requester=caller.username, tenant_id=caller.tenant_id,
+                scenario_id=job.scenario_id, purpose=purpose, name=product,
+                meta={"job": job.id, "artifact": artifact, "product": product, "card": card,
+                      "dataset": dataset, "cell": spec.get("cell")},
+                policy=self.settings["rules"][0],
+            )  # fmt: skip
+            lifecycle.submit(s, request, content, self.store, caller.username, suffix=".json")
+            return request_view(request)
+
+        view = await self.audited("gateway.model", "models", create)
+        self.set_status(201)
+        self.finish(view)
+        self.run_checks(view["id"])
+
+
+class ImportsHandler(RequestHandler):
+    """POST an external file (CSV or Parquet) to bring into the tenant's scenario."""
+
+    async def post(self) -> None:
+        body = self.request.body
+        purpose = self.get_query_argument("purpose", "")
+        name = self.get_query_argument("name", "import")
+        fmt = self.get_query_argument("format", "csv")
+        scenario = self.get_query_argument("scenario", "").strip() or None
+        rules = self.settings["production"]
+
+        def create(s, caller) -> dict:
+            if len(body) > rules.max_import_bytes:
+                raise BadRequest(Msg(f"文件超过 {rules.max_import_bytes} 字节", f"the file is over {rules.max_import_bytes} bytes"), "size")  # fmt: skip
+            imports.read(body, fmt)  # refuse what is not what it says at once
+            found = callers.scenario(s, caller, scenario)
+            request = lifecycle.create(
+                s, kind="import", requester=caller.username, tenant_id=caller.tenant_id,
+                scenario_id=found.id, purpose=purpose, name=name, meta={"format": fmt},
+                policy=self.settings["rules"][0],
+            )  # fmt: skip
+            lifecycle.submit(s, request, body, self.store, caller.username, suffix=f".{fmt}")
+            return request_view(request)
+
+        view = await self.audited("gateway.import", name[:200], create)
+        self.set_status(201)
+        self.finish(view)
+        self.run_checks(view["id"])
+
+
+class LineageHandler(RequestHandler):
+    async def get(self, request_id: str) -> None:
+        await self.answer("gateway.lineage", f"request:{request_id}",
+                          lambda s, caller: lineage.trace(s, self.own(s, caller, request_id)))  # fmt: skip
+
+
+def product_view(p: Product, keys: int) -> dict:
+    return {"name": p.name, "scenario": p.scenario.name, "status": p.status, "model_request": p.request_id,
+            "sha256": p.model_sha256, "created_at": p.created_at.isoformat(), "keys": keys}  # fmt: skip
+
+
+class ProductsHandler(RequestHandler):
+    async def get(self) -> None:
+        def read(s, caller) -> dict:
+            mine = s.scalars(
+                select(Product).where(Product.tenant_id == caller.tenant_id).order_by(Product.id)
+            )
+            out = []
+            for p in mine:
+                keys = s.scalars(select(ProductKey.id).where(ProductKey.product_id == p.id, ProductKey.revoked_at.is_(None))).all()  # fmt: skip
+                out.append(product_view(p, len(keys)))
+            return {"products": out}
+
+        await self.answer("gateway.products", "products", read)
+
+
+class ProductKeysHandler(RequestHandler):
+    async def post(self, name: str) -> None:
+        spec = self.request.body
+
+        def issue(s, caller) -> dict:
+            consumer = str(_json(spec, Msg("请求", "the request")).get("consumer", ""))
+            product = products.get(s, name)
+            key = products.issue_key(s, product, caller.tenant_id, caller.username, consumer)
+            return {"product": name, "key": key, "prefix": key[:12], "consumer": consumer.strip()}
+
+        view = await self.audited("gateway.product_key", f"product:{name}", issue)
+        self.set_status(201)
+        self.finish(view)
+
+
+class ProductQueryHandler(RequestHandler):
+    """A consumer's query: answers only, metered and audited per call."""
+
+    async def post(self, name: str, mode: str) -> None:
+        key = self.request.headers.get("X-Shuyu-Product-Key", "")
+        scenario = self.get_query_argument("scenario", "").strip() or None
+        body = self.request.body
+        rules = self.settings["production"]
+
+        def query(s, caller) -> dict:
+            product, found = products.admit_key(s, name, key, scenario)
+            answer = products.answer(s, product, mode, _json(body, Msg("查询", "the query")), self.store,
+                                     rules.max_query_records)  # fmt: skip
+            s.add(MeterEvent(tenant_id=caller.tenant_id, scenario_id=product.scenario_id, actor=caller.username,
+                             kind="product_query", quantity=len(answer["answers"]),
+                             details={"product": name, "mode": mode, "key": found.prefix}))  # fmt: skip
+            return answer
+
+        self.finish(
+            await self.audited("gateway.product_query", f"product:{name}", query, mode=mode)
+        )
+
+
+def routes(prefix: str) -> list[tuple[str, type]]:
+    v1 = f"{prefix}/api/v1"
+    rid = r"(?P<request_id>[0-9]{1,12})"
+    product = r"(?P<name>[a-z][a-z0-9_-]{2,63})"
+    return [
+        (rf"{v1}/jobs", JobsHandler),
+        (rf"{v1}/jobs/{rid}", OneJobHandler),
+        (rf"{v1}/jobs/{rid}/log", JobLogHandler),
+        (rf"{v1}/jobs/{rid}/exports", JobExportHandler),
+        (rf"{v1}/models", ModelsHandler),
+        (rf"{v1}/imports", ImportsHandler),
+        (rf"{v1}/requests/{rid}/lineage", LineageHandler),
+        (rf"{v1}/products", ProductsHandler),
+        (rf"{v1}/products/{product}/keys", ProductKeysHandler),
+        (rf"{v1}/products/{product}/(?P<mode>score|verify)", ProductQueryHandler),
+    ]

@@ -1,0 +1,62 @@
+"""Helpers for code running as a training job in the production zone (not in the notebook).
+
+::
+
+    from sdk import job
+    frame = job.dataset("credit_records")        # the full raw table, read-only
+    params = job.params()
+    model = modelfile.fit_logistic(frame, ["age", "income"], "defaulted", l2=params.get("l2", 1.0))
+    job.save_model(model)                        # output/model.json, for ws.models.publish
+    job.save_metrics(rows=len(frame), auc=0.71)  # released to the notebook after checks
+
+Only the output folder is writable; there is no network. Print nothing personal: the log the
+notebook sees is masked, but the raw log stays in the domain for auditors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+def _env(name: str) -> Path:
+    value = os.environ.get(name)
+    if not value:
+        raise RuntimeError(
+            "只能在生产区的训练作业中使用 / only available inside a training job in the production zone"
+        )
+    return Path(value)
+
+
+def dataset(name: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """The raw rows of an approved dataset."""
+    return pd.read_parquet(_env("SHUYU_JOB_DATA") / f"{name}.parquet", columns=columns)
+
+
+def params() -> dict[str, Any]:
+    return json.loads(_env("SHUYU_JOB_PARAMS").read_text())
+
+
+def output(name: str) -> Path:
+    """A path in the job's output folder (the only writable place besides /tmp)."""
+    path = _env("SHUYU_JOB_OUTPUT") / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def save_metrics(**metrics: Any) -> Path:
+    """Write ``metrics.json``; counts under the platform's minimum are suppressed on release."""
+    path = output("metrics.json")
+    path.write_text(json.dumps(metrics, ensure_ascii=False, default=float))
+    return path
+
+
+def save_model(model, name: str = "model.json") -> Path:
+    """Write a :class:`sdk.modelfile.Model` for publishing."""
+    path = output(name)
+    model.save(path)
+    return path

@@ -1,0 +1,223 @@
+"""Training jobs, model publishing, products and imports — each a request under platform review.
+
+::
+
+    job = ws.jobs.submit("train.py", files=["train.py", "features.py"], datasets=["credit_records"],
+                         params={"l2": 1.0}, resources={"cpus": 1, "memory_gb": 2, "seconds": 600},
+                         purpose="信用评分模型训练").wait()
+    job.metrics, print(job.log())          # released after disclosure checks
+    model = ws.models.publish(job, product="credit-score", card={...}, purpose="...").wait()
+    key = ws.products.issue_key("credit-score", consumer="某银行风控系统")
+    ws.products.score("credit-score", key, records=[{...}])
+    ws.imports.create("my_survey.csv", purpose="...").wait()
+
+The job's code runs in the production zone on the full raw data, never here: this side sees only
+what the platform releases (metrics with small counts suppressed, the log with personal data
+masked); result tables leave only through an export request.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from pathlib import Path
+from typing import Any
+
+from sdk import html
+from sdk.errors import InvalidRequest
+from sdk.models import Collection, ModelList
+from sdk.requests import Request
+
+SKIP = {"__pycache__", ".ipynb_checkpoints", ".git"}
+ENDED = ("succeeded", "failed", "rejected", "returned", "withdrawn")
+
+
+def current_cell() -> str | None:
+    """The message id of the notebook cell running now (links a request to the audited cell)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    shell = get_ipython()
+    header = getattr(shell, "parent_header", None) or {}
+    return (header.get("header") or {}).get("msg_id")
+
+
+def bundle(
+    entrypoint: str, files: list[str | Path] | None, root: Path | None = None
+) -> tuple[bytes, list[str]]:
+    """A tar archive of ``files`` (folders recursively) relative to ``root``, with the entrypoint."""
+    root = (root or Path.cwd()).resolve()
+    names: dict[str, Path] = {}
+    for item in [entrypoint, *(files or [])]:
+        path = (root / item).resolve()
+        if not path.exists():
+            raise InvalidRequest(
+                f"文件不存在：{item}", f"no such file: {item}", code="missing_file"
+            )
+        if not path.is_relative_to(root):
+            raise InvalidRequest(f"文件须在 {root} 之内：{item}", f"files must be inside {root}: {item}", code="outside")  # fmt: skip
+        for f in [path] if path.is_file() else sorted(path.rglob("*")):
+            if f.is_file() and not SKIP & set(f.relative_to(root).parts):
+                names[f.relative_to(root).as_posix()] = f
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as tar:
+        for name, path in sorted(names.items()):
+            info = tarfile.TarInfo(name)
+            data = path.read_bytes()
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue(), sorted(names)
+
+
+class Job(Request):
+    """A training job: its review, then its run in the production zone."""
+
+    STEPS = ("submitted", "checking", "in_review", "approved", "running", "ended")
+    DONE = ENDED
+
+    def reload(self) -> Job:
+        self.attrs = self.client.get_json(f"/jobs/{self.id}")
+        return self
+
+    @property
+    def metrics(self) -> dict | None:
+        """The job's metrics as released (counts under the minimum are None)."""
+        return (self.attrs.get("run") or {}).get("metrics")
+
+    @property
+    def outputs(self) -> list[dict]:
+        return (self.attrs.get("run") or {}).get("outputs") or []
+
+    def log(self) -> str:
+        """The job's log with personal data masked."""
+        body, _ = self.client.get_bytes(f"/jobs/{self.id}/log")
+        return body.decode("utf-8")
+
+    def export(self, output: str, purpose: str, name: str | None = None) -> Request:
+        """Request the export of one result table (Parquet) the job wrote."""
+        view = self.client.post_json(
+            f"/jobs/{self.id}/exports", output=output, purpose=purpose, name=name
+        )
+        return Request(view, self.client)
+
+    def lineage(self) -> dict:
+        """Cell → job → outputs → what came of them (models, exports, decisions)."""
+        return self.client.get_json(f"/requests/{self.id}/lineage")
+
+    def _repr_html_(self) -> str:
+        rows = [(k, json.dumps(v, ensure_ascii=False)) for k, v in (self.metrics or {}).items()]
+        return html.table(["指标 Metric", "值 Value"], rows, f"作业 Job #{self.id} · {self.status}")
+
+
+class JobCollection(Collection):
+    model = Job
+
+    def submit(
+        self,
+        entrypoint: str,
+        *,
+        datasets: list[str],
+        purpose: str,
+        files: list[str | Path] | None = None,
+        params: dict[str, Any] | None = None,
+        resources: dict[str, float] | None = None,
+        scenario: int | str | None = None,
+        name: str | None = None,
+    ) -> Job:
+        """Bundle ``entrypoint`` and ``files`` from the workspace and request a training run."""
+        content, names = bundle(entrypoint, files)
+        meta = {
+            "entrypoint": Path(entrypoint).as_posix(), "datasets": list(datasets),
+            "params": params or {}, "resources": resources or {}, "files": names, "cell": current_cell(),
+        }  # fmt: skip
+        view = self.client.post_json(
+            "/jobs", data=content,
+            headers={"Content-Type": "application/x-tar", "X-Shuyu-Meta": json.dumps(meta, ensure_ascii=False)},
+            purpose=purpose, scenario=scenario or self.default_scenario, name=name or Path(entrypoint).stem,
+        )  # fmt: skip
+        return self.prepare_model(view)
+
+    def get(self, job_id: int) -> Job:
+        return self.prepare_model(self.client.get_json(f"/jobs/{job_id}"))
+
+
+class Publication(Request):
+    """A model publishing request; once approved, a product."""
+
+    STEPS = ("submitted", "checking", "in_review", "approved", "published")
+    DONE = ("published", "rejected", "returned", "withdrawn")
+
+
+class ModelCollection(Collection):
+    model = Publication
+
+    def publish(
+        self, job: Job | int, *, product: str, card: dict, purpose: str,
+        artifact: str = "model.json", dataset: str | None = None,
+    ) -> Publication:  # fmt: skip
+        """Publish the model file a job wrote as ``product``, with its model card."""
+        job_id = job.id if isinstance(job, Job) else int(job)
+        spec = {"job": job_id, "product": product, "card": card, "artifact": artifact,
+                "dataset": dataset, "cell": current_cell()}  # fmt: skip
+        view = self.client.post_json(
+            "/models", data=json.dumps(spec, ensure_ascii=False).encode(),
+            headers={"Content-Type": "application/json"}, purpose=purpose,
+        )  # fmt: skip
+        return self.prepare_model(view)
+
+
+class Import(Request):
+    STEPS = ("submitted", "checking", "in_review", "approved", "imported")
+    DONE = ("imported", "rejected", "returned", "withdrawn")
+
+
+class ImportCollection(Collection):
+    model = Import
+
+    def create(self, path: str | Path, *, purpose: str, name: str | None = None,
+               scenario: int | str | None = None) -> Import:  # fmt: skip
+        """Bring an external CSV or Parquet file into the scenario, after checks and review."""
+        source = Path(path)
+        fmt = "parquet" if source.suffix.lower() == ".parquet" else "csv"
+        view = self.client.post_json(
+            "/imports", data=source.read_bytes(), headers={"Content-Type": "application/octet-stream"},
+            purpose=purpose, name=name or source.stem, format=fmt, scenario=scenario or self.default_scenario,
+        )  # fmt: skip
+        return self.prepare_model(view)
+
+
+class ProductCollection(Collection):
+    def list(self) -> ModelList:
+        found = self.client.get_json("/products")["products"]
+        return ModelList(
+            [self.prepare_model({**p, "id": p["name"]}) for p in found],
+            ["产品 Product", "场景 Scenario", "状态 Status", "密钥 Keys"],
+            lambda p: (p.name, p.scenario, p.status, p.keys),
+            "我单位的产品 / My company's products",
+        )
+
+    def issue_key(self, product: str, consumer: str) -> str:
+        """A new key for ``consumer`` (shown once: keep it safe)."""
+        view = self.client.post_json(f"/products/{product}/keys", data=json.dumps({"consumer": consumer}).encode(),
+                                     headers={"Content-Type": "application/json"})  # fmt: skip
+        return view["key"]
+
+    def _query(self, product: str, mode: str, key: str, records, keys, scenario) -> list:
+        body = {"records": records} if records is not None else {"keys": keys}
+        view = self.client.post_json(
+            f"/products/{product}/{mode}", data=json.dumps(body, ensure_ascii=False, default=str).encode(),
+            headers={"Content-Type": "application/json", "X-Shuyu-Product-Key": key}, scenario=scenario,
+        )  # fmt: skip
+        return view["answers"]
+
+    def score(self, product: str, key: str, *, records: list[dict] | None = None,
+              keys: list[str] | None = None, scenario: str | None = None) -> list[float | None]:  # fmt: skip
+        """Scores for ``records`` (features) or ``keys`` (looked up inside the domain)."""
+        return self._query(product, "score", key, records, keys, scenario)
+
+    def verify(self, product: str, key: str, *, records: list[dict] | None = None,
+               keys: list[str] | None = None, scenario: str | None = None) -> list[bool | None]:  # fmt: skip
+        """Yes/no answers (核验) for ``records`` or ``keys``."""
+        return self._query(product, "verify", key, records, keys, scenario)

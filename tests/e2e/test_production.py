@@ -1,0 +1,352 @@
+"""Training, publishing, products and imports end to end: the real hub and its services, a real
+tenant kernel, the real production sandbox.
+
+alice (an industry scenario, so people review) trains a cost model on the raw medical visits from
+her kernel; the job's row count proves it read the whole raw table, which her sample cannot show;
+its metrics and log reach her only after the disclosure checks; she publishes the model, the
+membership-inference check measures it, two reviewers approve, and the product answers bob's
+queries (he holds a key) inside the domain, metered. A memorizing model is blocked; an import with
+raw ID numbers is flagged.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from hub.db.models import MeterEvent, Request
+from hub.review import lifecycle
+from sdk.identifiers import resident_id_check_char
+from tests.e2e.attack_lab import build_lab
+from tests.e2e.kernel_client import Kernel
+
+pytestmark = pytest.mark.e2e
+SCENARIO = "普惠健康险定价"
+RAW_ID = "330106198805051234"  # printed by the job: the released log must not show it
+VALID_ID = "33010619880505123" + resident_id_check_char("33010619880505123")  # checksum-valid
+
+TRAIN = f'''
+from sdk import job, modelfile
+frame = job.dataset("medical_visits")
+p = job.params()
+model = modelfile.fit_linear(frame, ["age", "gender", "department"], "cost", l2=p["l2"])
+model = modelfile.load({{**model.to_dict(), "key": {{"dataset": "medical_visits", "column": "patient_id"}},
+                         "threshold": 1000.0}})
+job.save_model(model)
+frame.groupby("gender", as_index=False)["cost"].mean().to_parquet(job.output("cost_by_gender.parquet"))
+print("first patient", frame["patient_id"].iloc[0], "{RAW_ID}")
+job.save_metrics(rows=len(frame), tiny=3, columns=sorted(frame.columns))
+'''
+
+MEMORIZE = """
+from sdk import job, modelfile
+frame = job.dataset("medical_visits")
+job.save_model(modelfile.memorize(frame, ["visit_time"], "cost"))
+job.save_metrics(rows=len(frame))
+"""
+
+CARD = {
+    "intended_use": "普惠健康险定价中的预期医疗费用估计 / expected cost for inclusive health insurance pricing",
+    "data": "medical_visits：年龄、性别、科室 / age, gender, department of raw visits",
+    "metrics": {"rmse": "see job metrics"},
+    "limits": "不用于个人理赔决策 / not for individual claim decisions",
+}
+
+
+@pytest.fixture(scope="module")
+def lab(request, tmp_path_factory):
+    stop: list = []
+    home = tmp_path_factory.mktemp("production")
+    try:
+        lab = build_lab(home, stop, "tenant-sandbox")
+        lab.bob_kernel = Kernel(lab.hub.url, "bob", lab.tokens["bob"])
+        yield lab
+    finally:
+        if request.session.testsfailed:
+            log = home / "logs" / "hub.log"
+            print("--- hub log ---", *log.read_text(errors="replace").splitlines()[-150:], sep="\n")
+        for fn in reversed(stop):
+            fn()
+
+
+def run(kernel: Kernel, code: str, timeout: float = 120) -> dict:
+    """Run ``code`` in the kernel; it prints one JSON line, returned."""
+    result = kernel.execute(code, timeout=timeout)
+    assert not result.ename, (result.ename, result.evalue, result.stderr)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def approve(db, request_id: int, *reviewers: str, override: bool = False) -> None:
+    for reviewer in reviewers:
+        with db.session() as s:
+            if lifecycle.get(s, request_id).status == lifecycle.IN_REVIEW:
+                lifecycle.decide(
+                    s, request_id, reviewer, "approve", "已核对 / checked", override=override
+                )
+
+
+def status_of(db, request_id: int) -> str:
+    with db.session() as s:
+        return lifecycle.get(s, request_id).status
+
+
+def until(db, request_id: int, wanted: set[str], timeout: float = 120) -> str:
+    deadline = time.monotonic() + timeout
+    while (status := status_of(db, request_id)) not in wanted:
+        assert time.monotonic() < deadline, status
+        time.sleep(0.3)
+    return status
+
+
+def submit(lab, name: str, code: str) -> int:
+    found = run(lab.kernel, f"""
+import json, pathlib
+from sdk import Workspace
+ws = Workspace(scenario={SCENARIO!r})
+pathlib.Path("/home/workspace/{name}").mkdir(exist_ok=True)
+pathlib.Path("/home/workspace/{name}/train.py").write_text({code!r})
+j = ws.jobs.submit("{name}/train.py", datasets=["medical_visits"], params={{"l2": 1.0}},
+                   resources={{"cpus": 1, "memory_gb": 1, "seconds": 120}}, purpose="费用模型训练 / cost model")
+print(json.dumps({{"id": j.id, "status": j.status}}))
+""")  # fmt: skip
+    return found["id"]
+
+
+@pytest.fixture(scope="module")
+def trained(lab):
+    job_id = submit(lab, "costmodel", TRAIN)
+    until(lab.db, job_id, {"in_review"})
+    approve(lab.db, job_id, "rita", "ryan")
+    assert until(lab.db, job_id, {"succeeded", "failed"}) == "succeeded"
+    return job_id
+
+
+def test_when_a_job_is_approved_then_it_runs_on_every_raw_row_the_sample_cannot_show(lab, trained):
+    seen = run(lab.kernel, f"""
+import json
+j = ws.jobs.get({trained})
+sample = ws.datasets.get("medical_visits").sample()
+print(json.dumps({{"status": j.status, "metrics": j.metrics, "sample": len(sample)}}))
+""")  # fmt: skip
+    raw_rows = 300  # the lab's world
+    assert seen["status"] == "succeeded"
+    assert seen["metrics"]["rows"] == raw_rows and seen["sample"] < raw_rows
+    assert seen["metrics"]["tiny"] is None  # a count under the minimum is suppressed
+
+
+def test_when_a_job_prints_raw_ids_then_its_tenant_sees_them_masked(lab, trained):
+    log = run(
+        lab.kernel, f"import json\nprint(json.dumps({{'log': ws.jobs.get({trained}).log()}}))"
+    )["log"]
+    assert "first patient" in log and RAW_ID not in log
+    raw = (lab.home / "domain" / "jobs" / str(trained) / "log.txt").read_text()
+    assert RAW_ID in raw  # the raw log stays in the domain
+
+
+def test_when_a_job_is_only_submitted_then_it_does_not_run_before_review(lab):
+    job_id = submit(lab, "waiting", "print('never')")
+    until(lab.db, job_id, {"in_review"})
+    time.sleep(1.5)
+    assert status_of(lab.db, job_id) == "in_review"
+    assert not (lab.home / "domain" / "jobs" / str(job_id)).exists()
+
+
+def test_when_a_result_table_of_a_job_leaves_then_only_as_an_export_with_its_lineage(lab, trained):
+    found = run(lab.kernel, f"""
+import json
+e = ws.jobs.get({trained}).export("cost_by_gender.parquet", purpose="性别平均费用 / mean cost by gender")
+print(json.dumps({{"id": e.id, "kind": e.kind}}))
+""")  # fmt: skip
+    assert found["kind"] == "export"
+    until(lab.db, found["id"], {"in_review"})
+    trail = run(lab.kernel, f"import json\nprint(json.dumps(ws.jobs.get({trained}).lineage()))")
+    job_node = trail["chain"][0]
+    assert job_node["cell"]["audit_event"] is not None  # the notebook cell that submitted it
+    assert [i["dataset"] for i in job_node["inputs"]] == ["medical_visits"]
+    assert any(o["name"] == "model.json" for o in job_node["outputs"])
+    assert [d["request"] for d in trail["derived"]] == [found["id"]]
+    assert {d["reviewer"] for d in job_node["decisions"]} == {"rita", "ryan"}
+
+
+@pytest.fixture(scope="module")
+def product(lab, trained):
+    found = run(lab.kernel, f"""
+import json
+m = ws.models.publish({trained}, product="visit-cost", card={CARD!r}, purpose="发布费用模型 / publish")
+print(json.dumps({{"id": m.id}}))
+""")  # fmt: skip
+    until(lab.db, found["id"], {"in_review"})
+    approve(lab.db, found["id"], "rita", "ryan")
+    assert until(lab.db, found["id"], {"published"}) == "published"
+    return found["id"]
+
+
+def test_when_a_model_is_published_then_the_membership_attack_is_reported_and_passed(lab, product):
+    with lab.db.session() as s:
+        checks = {c.name: c for c in lifecycle.get(s, product).checks}
+    mia = checks["membership_inference"]
+    assert mia.verdict == "pass" and mia.details["auc"] <= 0.6
+    assert mia.details["members"] >= 50 and mia.details["holdout"] >= 50
+    assert checks["model_card"].verdict == "pass" and checks["model_pii"].verdict == "pass"
+
+
+def test_when_a_consumer_queries_the_product_then_only_answers_come_back_metered(lab, product):
+    key = run(lab.kernel, "import json\nprint(json.dumps({'key': ws.products.issue_key('visit-cost', consumer='乙公司定价系统')}))")["key"]  # fmt: skip
+    with lab.db.session() as s:
+        before = s.scalar(
+            select(func.count()).select_from(MeterEvent).where(MeterEvent.kind == "product_query")
+        )
+    answers = run(lab.bob_kernel, f"""
+import json
+from sdk import Workspace, AccessDenied
+ws = Workspace()
+scores = ws.products.score("visit-cost", {key!r}, records=[{{"age": 30, "gender": "女", "department": "内科"}}])
+import pandas as pd
+refused = []
+for attempt in [lambda: ws.products.score("visit-cost", "shuyu_pk_forged", records=[{{"age": 30}}]),
+                lambda: ws.products.score("visit-cost", {key!r}, records=[{{"age": 30, "gender": "女", "department": "内科"}}],
+                                          scenario="小微企业普惠信贷评估")]:
+    try:
+        attempt()
+        refused.append("answered")
+    except AccessDenied as e:
+        refused.append(e.code)
+print(json.dumps({{"scores": scores, "refused": refused}}))
+""")  # fmt: skip
+    assert len(answers["scores"]) == 1 and isinstance(answers["scores"][0], float)
+    assert answers["refused"] == ["bad_product_key", "wrong_scenario"]
+    with lab.db.session() as s:
+        after = s.scalar(
+            select(func.count()).select_from(MeterEvent).where(MeterEvent.kind == "product_query")
+        )
+    assert after == before + 1
+
+
+def test_when_a_product_verifies_by_key_then_raw_features_stay_inside(lab, product):
+    import pandas as pd
+
+    raw = pd.read_parquet(lab.home / "domain" / "raw" / "medical_visits.parquet")
+    patient = raw["patient_id"].iloc[0]
+    key = run(lab.kernel, "import json\nprint(json.dumps({'key': ws.products.issue_key('visit-cost', consumer='核验测试')}))")["key"]  # fmt: skip
+    out = run(lab.bob_kernel, f"""
+import json
+print(json.dumps({{"verify": ws.products.verify("visit-cost", {key!r}, keys=[{patient!r}, "000000000000000000"])}}))
+""")  # fmt: skip
+    assert out["verify"][0] in (True, False) and out["verify"][1] is None
+
+
+def test_when_a_model_memorizes_its_training_rows_then_publishing_is_blocked(lab, product):
+    job_id = submit(lab, "memorize", MEMORIZE)
+    until(lab.db, job_id, {"in_review"})
+    approve(lab.db, job_id, "rita", "ryan")
+    assert until(lab.db, job_id, {"succeeded", "failed"}) == "succeeded"
+    found = run(lab.kernel, f"""
+import json
+m = ws.models.publish({job_id}, product="visit-cost-memo", card={CARD!r}, purpose="发布 / publish")
+print(json.dumps({{"id": m.id}}))
+""")  # fmt: skip
+    until(lab.db, found["id"], {"in_review"})
+    with lab.db.session() as s:
+        mia = next(
+            c for c in lifecycle.get(s, found["id"]).checks if c.name == "membership_inference"
+        )
+        assert mia.verdict == "fail" and mia.details["auc"] > 0.6
+        with pytest.raises(Exception, match="checks"):
+            lifecycle.decide(s, found["id"], "rita", "approve", "看起来不错 / looks fine")
+
+
+def test_when_an_import_holds_raw_id_numbers_then_it_is_flagged(lab):
+    found = run(lab.kernel, f"""
+import json, pandas as pd
+pd.DataFrame({{"holder": [{VALID_ID!r}] * 20, "score": range(20)}}).to_csv("/home/workspace/ext.csv", index=False)
+i = ws.imports.create("/home/workspace/ext.csv", purpose="外部评分数据 / external scores", name="ext scores")
+print(json.dumps({{"id": i.id}}))
+""")  # fmt: skip
+    until(lab.db, found["id"], {"in_review"})
+    with lab.db.session() as s:
+        checks = {c.name: c for c in lifecycle.get(s, found["id"]).checks}
+    assert checks["format"].verdict == "pass"
+    assert checks["pii_scan"].verdict == "fail" and "CN_RESIDENT_ID" in checks["pii_scan"].reason
+
+
+def test_when_an_import_is_approved_then_its_scenario_samples_it_masked(lab):
+    found = run(lab.kernel, """
+import json, pandas as pd
+pd.DataFrame({"district": ["上城区", "西湖区"] * 50, "survey_score": range(100)}).to_csv("/home/workspace/survey.csv", index=False)
+i = ws.imports.create("/home/workspace/survey.csv", purpose="外部问卷数据 / external survey", name="survey")
+print(json.dumps({"id": i.id}))
+""")  # fmt: skip
+    until(lab.db, found["id"], {"in_review"})
+    approve(lab.db, found["id"], "rita", "ryan")
+    until(lab.db, found["id"], {"imported"})
+    with lab.db.session() as s:
+        dataset = lifecycle.get(s, found["id"]).meta["dataset"]
+    seen = run(lab.kernel, f"""
+import json
+names = [d.name for d in ws.datasets.list()]
+print(json.dumps({{"listed": {dataset!r} in names, "rows": len(ws.datasets.get({dataset!r}).sample())}}))
+""")  # fmt: skip
+    assert seen["listed"] and 0 < seen["rows"] <= 100
+    with lab.db.session() as s:
+        assert (
+            s.scalar(select(func.count()).select_from(Request).where(Request.kind == "import")) == 2
+        )
+
+
+@pytest.fixture(scope="module")
+def reviewer(lab):
+    """rita, signed in to the review console through the hub."""
+    import pyotp
+
+    from hub.demo import world
+    from tests.e2e.hub_process import Browser
+
+    secrets = json.loads((lab.home / world.LOGINS_FILE).read_text())
+    b = Browser(lab.hub.url)
+    assert (
+        b.login(
+            "rita", world.PASSWORD, pyotp.TOTP(secrets["rita"]["totp_secret"]).now()
+        ).status_code
+        == 302
+    )
+    return b
+
+
+def test_when_a_reviewer_opens_a_job_then_the_console_shows_its_code_run_and_lineage(
+    lab, reviewer, trained
+):
+    page = reviewer.s.get(f"{lab.hub.url}/services/review/requests/{trained}?lang=en", timeout=30)
+    assert page.status_code == 200
+    text = page.text
+    assert "training job" in text and "fit_linear" in text  # the code under review, every file
+    assert "costmodel/train.py" in text and "medical_visits" in text
+    assert "Run (production zone)" in text and "&quot;rows&quot;: 300" in text.replace(
+        '"', "&quot;"
+    )
+    log = re.search(r'<pre id="log">(.*?)</pre>', text, re.S).group(1)
+    assert "first patient" in log and RAW_ID not in log  # the log as released (the code shows it)
+    assert 'id="lineage"' in text
+
+
+def test_when_a_reviewer_opens_a_model_and_the_products_then_card_attack_and_calls_show(
+    lab, reviewer, product
+):
+    page = reviewer.s.get(
+        f"{lab.hub.url}/services/review/requests/{product}?lang=zh", timeout=30
+    ).text
+    assert (
+        "模型发布" in page
+        and "membership_inference" in page
+        and "普惠健康险定价中的预期医疗费用估计" in page
+    )
+    listing = reviewer.s.get(f"{lab.hub.url}/services/review/products?lang=en", timeout=30)
+    assert listing.status_code == 200 and 'data-product="visit-cost"' in listing.text
+
+
+def test_when_a_processor_opens_the_review_console_then_it_is_refused(lab):
+    page = lab.browsers["alice"].s.get(f"{lab.hub.url}/services/review/products", timeout=30)
+    assert page.status_code == 403 and "visit-cost" not in page.text
