@@ -4,10 +4,18 @@ from benchmarks import (
     audit_trail,
     export_checks,
     masking_throughput,
+    production_latency,
     sample_latency,
     spawn_latency,
 )
 
-for bench in (audit_trail, spawn_latency, masking_throughput, sample_latency, export_checks):
+for bench in (
+    audit_trail,
+    spawn_latency,
+    masking_throughput,
+    sample_latency,
+    export_checks,
+    production_latency,
+):
     print(f"== {bench.__name__}")
     bench.main()

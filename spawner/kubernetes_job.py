@@ -151,9 +151,9 @@ def make_job(job: Job, *, image: str, store_root: str, store_claim: str, namespa
                     "securityContext": {
                         "runAsUser": job.uid,
                         "runAsGroup": job.gid,
-                        "fsGroup": job.gid,
-                        # no recursive chown of the whole store when its root already matches
-                        "fsGroupChangePolicy": "OnRootMismatch",
+                        # No fsGroup: the kubelet would chown (and make group-writable) the whole
+                        # domain store. Owners are prepared as the bubblewrap runner does: the
+                        # output folder the job's uid's, raw inputs readable by the production gid.
                         "runAsNonRoot": True,
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },

@@ -180,7 +180,8 @@ def test_when_job_is_rendered_then_it_runs_as_the_job_uid_and_never_as_root():
     j = job()
     sc = pod_spec(j)["securityContext"]
     assert sc["runAsUser"] == j.uid != 0
-    assert sc["runAsGroup"] == sc["fsGroup"] == PRODUCTION_GID
+    assert sc["runAsGroup"] == PRODUCTION_GID
+    assert "fsGroup" not in sc  # the kubelet would chown the whole domain store to it
     assert sc["runAsNonRoot"] is True
     assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
     assert "runAsUser" not in container(j)["securityContext"]  # nothing overrides the pod's

@@ -1,9 +1,14 @@
 """One request lifecycle, shared by every request kind.
 
     draft ─submit→ submitted ─→ checking ─→ in_review ─approve×N→ approved ─download→ released
-                                                     ├─reject→ rejected
+                                                     ├─reject→ rejected        (an export)
                                                      └─return→ returned
     draft, submitted, checking, in_review, returned ─withdraw→ withdrawn
+
+After approval the production zone acts (:mod:`hub.production.executor`): a job goes
+``approved → running → succeeded | failed``, a model ``approved → published`` (a product), an
+import ``approved → imported`` (a dataset of its scenario). A job of a scenario category a
+production rule names may be approved by policy (``auto_approve``) when every check passed.
 
 Content is frozen at submit: written once, read-only, to the domain store and SHA-256-hashed;
 every approval binds to that hash, and the file is hashed again before an approval counts and
@@ -50,6 +55,18 @@ APPROVED, REJECTED, RETURNED, WITHDRAWN, RELEASED = (
 RUNNING, SUCCEEDED, FAILED = "running", "succeeded", "failed"  # approved jobs, in production
 PUBLISHED, IMPORTED = "published", "imported"  # approved models and imports, once in place
 OPEN = (DRAFT, SUBMITTED, CHECKING, IN_REVIEW, RETURNED)
+STATUSES = (
+    *OPEN,
+    APPROVED,
+    REJECTED,
+    WITHDRAWN,
+    RELEASED,
+    RUNNING,
+    SUCCEEDED,
+    FAILED,
+    PUBLISHED,
+    IMPORTED,
+)
 PLATFORM = "platform"  # the actor of automated moves
 DECISIONS = {"approve": APPROVED, "reject": REJECTED, "return": RETURNED}
 

@@ -1,0 +1,388 @@
+"""Jobs, models, products and imports through the one lifecycle, in process against a demo world
+and the real production sandbox: every forbidden move of the export review holds here too."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tarfile
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+from sqlalchemy import select
+
+from hub import home
+from hub.db.engine import Database
+from hub.db.models import MeterEvent, ProductKey, Scenario, Staff
+from hub.demo import world
+from hub.ops import Ctx, tenants
+from hub.ops.setup import init_home
+from hub.production import executor, imports, jobs, products, publishing
+from hub.production.rules import ProductionRules, parse
+from hub.review import lifecycle, runner
+from hub.review.checks import Limits
+from hub.serving.refusals import AccessDenied, BadRequest, Conflict
+from spawner import seccomp
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the production sandbox runs as root")
+HEALTH = "普惠健康险定价"  # alice: medical_visits, industry (people review)
+CREDIT = "小微企业普惠信贷评估"  # alice: enterprise_registry without legal_rep_id and address
+CARBON = "个人低碳出行积分"  # bob: public governance (jobs approved by policy)
+RULES = ProductionRules()
+
+TRAIN = """
+from sdk import job, modelfile
+frame = job.dataset("medical_visits")
+job.save_model(modelfile.fit_linear(frame, ["age", "gender"], "cost"))
+job.save_metrics(rows=len(frame), columns=sorted(frame.columns))
+"""
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    h = tmp_path_factory.mktemp("production")
+    db = Database(f"sqlite:///{h / 'platform.sqlite'}")
+    init_home(h, db)
+    world.build(h, db, rows=1000)
+    bpf = seccomp.write_filter(h / "job.bpf")
+    yield h, db, bpf
+    db.dispose()
+
+
+def bundle(files: dict[str, str]) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def scenario_of(s, user: str, name: str):
+    staff = s.scalars(select(Staff).where(Staff.username == user)).one()
+    return staff, s.scalars(
+        select(Scenario).where(Scenario.tenant_id == staff.tenant_id, Scenario.name == name)
+    ).one()
+
+
+def job(demo, code: str = TRAIN, *, user="alice", scenario=HEALTH, datasets=("medical_visits",),
+        content: bytes | None = None) -> int:  # fmt: skip
+    h, db, _ = demo
+    meta = {
+        "entrypoint": "train.py",
+        "datasets": list(datasets),
+        "params": {},
+        "resources": {"seconds": 60},
+    }
+    with db.session() as s:
+        staff, found = scenario_of(s, user, scenario)
+        jobs.validate(meta, jobs.approved_datasets(s, found.id), RULES)
+        request = lifecycle.create(s, kind="job", requester=user, tenant_id=staff.tenant_id,
+                                   scenario_id=found.id, purpose="训练测试 / training test", name="train", meta=meta)  # fmt: skip
+        lifecycle.submit(
+            s, request, content or bundle({"train.py": code}), home.domain_store(h), user, ".tar"
+        )
+        request_id = request.id
+    runner.check(db, request_id, home.domain_store(h), Limits(), RULES)
+    return request_id
+
+
+def get(db, request_id: int) -> SimpleNamespace:
+    """What a test reads of a request, outside any session."""
+    with db.session() as s:
+        r = lifecycle.get(s, request_id)
+        return SimpleNamespace(
+            status=r.status, status_reason=r.status_reason, meta=dict(r.meta), content_path=r.content_path,
+            checks=[SimpleNamespace(name=c.name, verdict=c.verdict) for c in r.checks],
+        )  # fmt: skip
+
+
+def approve(db, request_id: int, *reviewers: str, **kw) -> None:
+    for reviewer in reviewers:
+        with db.session() as s:
+            lifecycle.decide(s, request_id, reviewer, "approve", "核对无误 / checked", **kw)
+
+
+def act(demo, request_id: int) -> str | None:
+    h, db, bpf = demo
+    return executor.act(db, request_id, home.domain_store(h), RULES, Limits(), bpf)
+
+
+@pytest.fixture(scope="module")
+def trained(demo):
+    request_id = job(demo)
+    approve(demo[1], request_id, "rita", "ryan")
+    assert act(demo, request_id) == "succeeded"
+    return request_id
+
+
+def test_when_an_approved_job_runs_then_it_reads_every_raw_row_of_the_approved_columns(
+    demo, trained
+):
+    run = get(demo[1], trained).meta["run"]
+    assert run["exit_code"] == 0 and run["metrics"]["rows"] == 1000
+    assert run["inputs"][0]["dataset"] == "medical_visits" and len(run["inputs"][0]["sha256"]) == 64
+    assert {o["name"] for o in run["outputs"]} == {"model.json", "metrics.json"}
+    with demo[1].session() as s:
+        metered = s.scalars(select(MeterEvent).where(MeterEvent.kind == "job_seconds")).all()
+    assert [e.details["request"] for e in metered] == [trained]
+
+
+def test_when_a_dataset_list_leaves_out_columns_then_the_job_never_reads_them(demo):
+    code = "from sdk import job\njob.save_metrics(columns=sorted(job.dataset('enterprise_registry').columns))\n"
+    request_id = job(demo, code, scenario=CREDIT, datasets=("enterprise_registry",))
+    approve(demo[1], request_id, "rita", "ryan")
+    assert act(demo, request_id) == "succeeded"
+    seen = get(demo[1], request_id).meta["run"]["metrics"]["columns"]
+    assert "legal_rep_id" not in seen and "address" not in seen and "uscc" in seen
+
+
+def test_when_a_job_is_not_yet_approved_then_the_production_zone_does_not_run_it(demo):
+    request_id = job(demo)
+    assert get(demo[1], request_id).status == "in_review"
+    assert act(demo, request_id) is None
+    assert get(demo[1], request_id).status == "in_review"
+
+
+def test_when_a_public_governance_job_passes_every_check_then_policy_approves_it(demo):
+    code = "from sdk import job\njob.save_metrics(rows=len(job.dataset('transit_trips')))\n"
+    request_id = job(demo, code, user="bob", scenario=CARBON, datasets=("transit_trips",))
+    request = get(demo[1], request_id)
+    assert request.status == "approved"
+    with demo[1].session() as s:
+        assert [(d.reviewer, d.decision) for d in lifecycle.get(s, request_id).decisions] == [
+            ("platform", "approve")
+        ]
+    assert act(demo, request_id) == "succeeded"
+
+
+def test_when_a_public_governance_job_has_a_warning_then_a_person_reviews_it(demo):
+    code = "import socket\nsocket.create_connection(('127.0.0.1', 9))\n"
+    request_id = job(demo, code, user="bob", scenario=CARBON, datasets=("transit_trips",))
+    request = get(demo[1], request_id)
+    assert request.status == "in_review"
+    assert {c.name: c.verdict for c in request.checks}["code_scan"] == "warn"
+
+
+def test_when_the_requester_or_a_colleague_approves_a_job_then_it_is_refused(demo):
+    request_id = job(demo)
+    with pytest.raises(AccessDenied) as caught:
+        approve(demo[1], request_id, "alice")
+    assert caught.value.code in ("not_reviewer", "self_review")
+    approve(demo[1], request_id, "rita")
+    with pytest.raises(Conflict) as caught:
+        approve(demo[1], request_id, "rita")
+    assert caught.value.code == "same_reviewer"
+
+
+def test_when_the_code_changes_after_approval_then_the_job_fails_without_running(demo):
+    request_id = job(demo)
+    approve(demo[1], request_id, "rita", "ryan")
+    path = get(demo[1], request_id).content_path
+    os.chmod(path, 0o600)
+    with open(path, "wb") as f:
+        f.write(bundle({"train.py": "print('swapped')"}))
+    assert act(demo, request_id) == "failed"
+    request = get(demo[1], request_id)
+    assert "differs" in request.status_reason and "exit_code" not in request.meta["run"]
+
+
+def test_when_the_tenant_is_suspended_then_its_approved_jobs_wait(demo):
+    request_id = job(demo)
+    approve(demo[1], request_id, "rita", "ryan")
+    name = world.TENANTS[0]["name"]
+    with demo[1].session() as s:
+        tenants.change_status(Ctx(session=s, actor="test"), name, "suspend", "抽查 / check")
+    try:
+        assert act(demo, request_id) is None and get(demo[1], request_id).status == "approved"
+    finally:
+        with demo[1].session() as s:
+            tenants.change_status(Ctx(session=s, actor="test"), name, "reinstate", "恢复 / ok")
+    assert act(demo, request_id) == "succeeded"
+
+
+def test_when_a_job_names_an_unapproved_dataset_or_too_much_then_it_is_refused_at_submit(demo):
+    with pytest.raises(BadRequest) as caught:
+        job(demo, datasets=("transit_trips",))
+    assert caught.value.code == "dataset_not_approved"
+    with demo[1].session() as s:
+        _, found = scenario_of(s, "alice", HEALTH)
+        approved = jobs.approved_datasets(s, found.id)
+    for resources in (
+        {"cpus": 64},
+        {"memory_gb": 512},
+        {"seconds": 10**7},
+        {"gpus": 1},
+        {"cpus": "many"},
+    ):
+        meta = {"entrypoint": "t.py", "datasets": ["medical_visits"], "resources": resources}
+        with pytest.raises(BadRequest) as caught:
+            jobs.validate(meta, approved, RULES)
+        assert caught.value.code == "resources" and "/" in str(caught.value.msg)
+    for entry in ("/etc/x.py", "../x.py", "x.sh", ""):
+        with pytest.raises(BadRequest):
+            jobs.validate({"entrypoint": entry, "datasets": ["medical_visits"]}, approved, RULES)
+
+
+@pytest.mark.parametrize("member", ["/abs.py", "../up.py", "link"])
+def test_when_a_bundle_holds_an_unsafe_member_then_it_is_refused(member):
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        info = tarfile.TarInfo(member)
+        if member == "link":
+            info.type, info.linkname = tarfile.SYMTYPE, "/etc/shadow"
+            tar.addfile(info)
+        else:
+            info.size = 1
+            tar.addfile(info, io.BytesIO(b"x"))
+    with pytest.raises(BadRequest) as caught:
+        jobs.read_bundle(out.getvalue(), RULES)
+    assert caught.value.code == "bundle"
+    with pytest.raises(BadRequest):
+        jobs.read_bundle(b"not a tar at all", RULES)
+
+
+def test_when_the_service_restarts_then_an_interrupted_job_runs_again(demo):
+    request_id = job(demo)
+    approve(demo[1], request_id, "rita", "ryan")
+    with demo[1].session() as s:
+        lifecycle.move(s, lifecycle.get(s, request_id), lifecycle.RUNNING)
+    assert request_id in executor.recover(demo[1])
+    assert request_id in executor.pending(demo[1])
+    assert act(demo, request_id) == "succeeded"
+
+
+def publish(demo, job_id: int, product: str, card: dict | None = None) -> int:
+    h, db, _ = demo
+    card = card or {"intended_use": "保险定价参考 / pricing reference", "data": "medical visits raw rows",
+                    "metrics": {"rmse": 1}, "limits": "不用于个人决策 / not for individuals"}  # fmt: skip
+    with db.session() as s:
+        staff, _ = scenario_of(s, "alice", HEALTH)
+        found, content = publishing.artifact(
+            s, home.domain_store(h), job_id, staff.tenant_id, "model.json"
+        )
+        request = lifecycle.create(
+            s, kind="model", requester="alice", tenant_id=staff.tenant_id, scenario_id=found.scenario_id,
+            purpose="发布 / publish", name=products.check_name(s, product),
+            meta={"job": job_id, "product": product, "card": card, "dataset": "medical_visits"},
+        )  # fmt: skip
+        lifecycle.submit(s, request, content, home.domain_store(h), "alice", ".json")
+        request_id = request.id
+    runner.check(db, request_id, home.domain_store(h), Limits(), RULES)
+    return request_id
+
+
+@pytest.fixture(scope="module")
+def product(demo, trained):
+    request_id = publish(demo, trained, "visit-cost")
+    approve(demo[1], request_id, "rita", "ryan")
+    assert act(demo, request_id) == "published"
+    with demo[1].session() as s:
+        staff, _ = scenario_of(s, "alice", HEALTH)
+        key = products.issue_key(
+            s, products.get(s, "visit-cost"), staff.tenant_id, "alice", "测试使用方"
+        )
+    return key
+
+
+def test_when_a_key_is_issued_then_only_its_digest_is_kept_and_it_opens_its_product_only(
+    demo, product
+):
+    with demo[1].session() as s:
+        stored = s.scalars(select(ProductKey)).all()
+        assert product not in {k.key_sha256 for k in stored}
+        assert hashlib.sha256(product.encode()).hexdigest() in {k.key_sha256 for k in stored}
+        found, _ = products.admit_key(s, "visit-cost", product, None)
+        answer = products.answer(s, found, "score", {"records": [{"age": 40, "gender": "男"}]},
+                                 home.domain_store(demo[0]), 10)  # fmt: skip
+        assert len(answer["answers"]) == 1
+        for key, scenario, code in [
+            ("shuyu_pk_forged", None, "bad_product_key"),
+            (product, CREDIT, "wrong_scenario"),
+        ]:
+            with pytest.raises(AccessDenied) as caught:
+                products.admit_key(s, "visit-cost", key, scenario)
+            assert caught.value.code == code
+        with pytest.raises(BadRequest):
+            products.answer(
+                s, found, "score", {"records": [{"age": 1}] * 11}, home.domain_store(demo[0]), 10
+            )
+
+
+def test_when_bob_issues_a_key_to_alices_product_or_a_key_is_revoked_then_it_is_refused(
+    demo, product
+):
+    with demo[1].session() as s:
+        bob, _ = scenario_of(s, "bob", CARBON)
+        found = products.get(s, "visit-cost")
+        with pytest.raises(AccessDenied):
+            products.issue_key(s, found, bob.tenant_id, "bob", "我自己")
+        alice, _ = scenario_of(s, "alice", HEALTH)
+        spare = products.issue_key(s, found, alice.tenant_id, "alice", "临时使用方")
+    with demo[1].session() as s:
+        products.revoke_key(s, products.get(s, "visit-cost"), alice.tenant_id, "alice", spare[:12])
+    with demo[1].session() as s, pytest.raises(AccessDenied):
+        products.admit_key(s, "visit-cost", spare, None)
+
+
+def test_when_the_products_tenant_is_suspended_then_the_product_is_paused(demo, product):
+    name = world.TENANTS[0]["name"]
+    with demo[1].session() as s:
+        tenants.change_status(Ctx(session=s, actor="test"), name, "suspend", "抽查 / check")
+    try:
+        with demo[1].session() as s, pytest.raises(Conflict) as caught:
+            products.admit_key(s, "visit-cost", product, None)
+        assert caught.value.code == "product_paused"
+    finally:
+        with demo[1].session() as s:
+            tenants.change_status(Ctx(session=s, actor="test"), name, "reinstate", "恢复 / ok")
+
+
+def test_when_a_product_name_is_taken_or_a_card_is_thin_then_publishing_says_so(
+    demo, trained, product
+):
+    with demo[1].session() as s, pytest.raises(Conflict):
+        products.check_name(s, "visit-cost")
+    request_id = publish(demo, trained, "visit-cost-thin", {"intended_use": "x"})
+    checks = {c.name: c.verdict for c in get(demo[1], request_id).checks}
+    assert checks["model_card"] == "fail" and checks["membership_inference"] == "pass"
+
+
+def test_when_an_import_is_approved_then_its_scenario_has_it_with_identifiers_marked(demo):
+    h, db, _ = demo
+    frame = pd.DataFrame({"mobile": [f"1380013{i:04d}" for i in range(50)], "score": range(50)})
+    content = frame.to_csv(index=False).encode()
+    with pytest.raises(BadRequest):
+        imports.read(b"\x00\x01garbage", "parquet")
+    with db.session() as s:
+        staff, found = scenario_of(s, "alice", HEALTH)
+        request = lifecycle.create(s, kind="import", requester="alice", tenant_id=staff.tenant_id,
+                                   scenario_id=found.id, purpose="外部数据 / external", name="phones",
+                                   meta={"format": "csv"})  # fmt: skip
+        lifecycle.submit(s, request, content, home.domain_store(h), "alice", ".csv")
+        request_id = request.id
+    runner.check(db, request_id, home.domain_store(h), Limits(), RULES)
+    checks = {c.name: c.verdict for c in get(db, request_id).checks}
+    assert checks["pii_scan"] == "fail"
+    with pytest.raises(Conflict):
+        approve(db, request_id, "rita")
+    approve(db, request_id, "rita", "ryan", override=True)
+    assert act(demo, request_id) == "imported"
+    name = get(db, request_id).meta["dataset"]
+    with db.session() as s:
+        dataset = jobs.approved_datasets(s, found.id)[name]
+        assert {c["name"]: c["pii"] for c in dataset.schema} == {"mobile": "mobile", "score": None}
+        assert dataset.rows == 50
+
+
+def test_when_production_rules_are_configured_then_typos_are_refused():
+    assert parse(json.dumps({"mia_max_auc": 0.7})).mia_max_auc == 0.7
+    with pytest.raises(ValueError, match="unknown production rules"):
+        parse(json.dumps({"mia_max_acu": 0.7}))
+    with pytest.raises(ValueError):
+        parse(json.dumps({"mia_max_auc": 2}))
