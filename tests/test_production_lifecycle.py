@@ -378,6 +378,11 @@ def test_when_an_import_is_approved_then_its_scenario_has_it_with_identifiers_ma
         dataset = jobs.approved_datasets(s, found.id)[name]
         assert {c["name"]: c["pii"] for c in dataset.schema} == {"mobile": "mobile", "score": None}
         assert dataset.rows == 50
+    code = f"from sdk import job\njob.save_metrics(rows=len(job.dataset({name!r})))\n"
+    job_id = job(demo, code, datasets=(name,))  # jobs of the scenario read it raw
+    approve(db, job_id, "rita", "ryan")
+    assert act(demo, job_id) == "succeeded"
+    assert get(db, job_id).meta["run"]["metrics"]["rows"] == 50
 
 
 def test_when_production_rules_are_configured_then_typos_are_refused():

@@ -350,3 +350,28 @@ def test_when_a_reviewer_opens_a_model_and_the_products_then_card_attack_and_cal
 def test_when_a_processor_opens_the_review_console_then_it_is_refused(lab):
     page = lab.browsers["alice"].s.get(f"{lab.hub.url}/services/review/products", timeout=30)
     assert page.status_code == 403 and "visit-cost" not in page.text
+
+
+def test_when_another_tenant_reaches_for_a_job_then_every_door_is_shut(lab, trained):
+    tried = run(lab.bob_kernel, f"""
+import json
+from sdk import AccessDenied, ShuyuError
+from sdk.production import Job
+outcomes = {{}}
+job = Job({{"id": {trained}}}, ws.client)
+for name, attempt in [
+    ("status", lambda: ws.jobs.get({trained})),
+    ("log", job.log),
+    ("lineage", job.lineage),
+    ("export", lambda: job.export("cost_by_gender.parquet", purpose="偷取结果 / steal the result")),
+    ("publish", lambda: ws.models.publish({trained}, product="stolen-model", card={{}}, purpose="盗用模型 / steal")),
+]:
+    try:
+        attempt()
+        outcomes[name] = "allowed"
+    except ShuyuError as e:
+        outcomes[name] = e.code
+print(json.dumps(outcomes))
+""")  # fmt: skip
+    assert tried == {"status": "not_requester", "log": "not_requester", "lineage": "not_requester",
+                     "export": "not_requester", "publish": "other_tenant"}  # fmt: skip
