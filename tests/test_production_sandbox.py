@@ -206,3 +206,19 @@ def _uid(p: Path) -> int | None:
         return p.stat().st_uid
     except FileNotFoundError:
         return None
+
+
+def test_when_a_job_writes_a_file_over_its_output_limit_then_the_write_fails(tmp_path, bpf):
+    code = (
+        "import errno\n"
+        "try:\n"
+        "    open('/job/output/big.bin', 'wb').write(b'x' * (3 << 20))\n"
+        "except OSError as e:\n"
+        "    print('refused', errno.errorcode[e.errno])\n"
+    )
+    job, folder = make_job(
+        tmp_path, code, job_id=91_004, limits=JobLimits(seconds=60, output_bytes=1 << 20)
+    )
+    assert sandbox.run(job, folder / "run", folder / "log.txt", bpf).exit_code == 0
+    assert "refused EFBIG" in (folder / "log.txt").read_text()
+    assert (folder / "output" / "big.bin").stat().st_size <= 1 << 20

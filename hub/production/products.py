@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from hub import audit
 from hub.db.models import Product, ProductKey, Request
 from hub.i18n import Msg
-from hub.production.jobs import approved_datasets
+from hub.production.jobs import approved_columns
 from hub.review import lifecycle
 from hub.serving.refusals import AccessDenied, BadRequest, Conflict, NotFound
 from sdk import modelfile
@@ -127,8 +127,9 @@ def _keyed_rows(
     s: Session, product: Product, model: modelfile.Model, keys: list, store: Path
 ) -> pd.DataFrame:
     spec = model.spec.get("key") or {}
-    dataset = approved_datasets(s, product.scenario_id).get(spec.get("dataset", ""))
-    if dataset is None:
+    found = approved_columns(s, product.scenario_id).get(spec.get("dataset", ""))
+    dataset = found[0] if found else None
+    if dataset is None or not {spec["column"], *model.features} <= set(found[1]):
         raise BadRequest(
             Msg("该产品不支持按键查询", "this product does not answer by key"), "no_key"
         )

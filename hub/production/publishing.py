@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from hub.i18n import Msg
 from hub.production import outputs
+from hub.production.jobs import approved_columns
 from hub.production.rules import ProductionRules
 from hub.review import lifecycle
 from hub.review.checks import FAIL, Finding
@@ -72,9 +73,14 @@ def checks(
         return findings
     findings.append(model_checks.model_strings(model))
     name = request.meta.get("dataset", "")
-    from hub.production.jobs import approved_datasets
-
-    dataset = approved_datasets(s, request.scenario_id).get(name)
+    dataset, approved = approved_columns(s, request.scenario_id).get(name, (None, []))
+    key = model.spec.get("key") or {}
+    used = {*model.features, model.target, *([key["column"]] if key else [])}
+    if dataset is not None and not used <= set(approved):
+        extra = ", ".join(sorted(used - set(approved)))
+        findings.append(Finding("model_columns", FAIL, Msg(
+            f"模型使用了未获准的列：{extra}", f"the model uses columns not approved: {extra}")))  # fmt: skip
+        return findings
     holdout = holdout_path(store, name)
     if dataset is None or not holdout.exists():
         findings.append(Finding("membership_inference", FAIL, Msg(

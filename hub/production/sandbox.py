@@ -80,7 +80,16 @@ def run(job: Job, run_dir: Path, log_path: Path, seccomp_filter: Path) -> RunRes
         options = [*bwrap_options(job, files), "--seccomp", str(filter_fd)]
         os.write(args_w, b"".join(a.encode() + b"\0" for a in options))
         os.close(args_w)
-        inside = ["setpriv", f"--reuid={job.uid}", f"--regid={job.gid}", *SETPRIV_DROP, *job.argv]
+        # No file the job writes may outgrow its output limit (the total is checked after the run).
+        fsize = ["prlimit", f"--fsize={job.limits.output_bytes}", "--"]
+        inside = [
+            *fsize,
+            "setpriv",
+            f"--reuid={job.uid}",
+            f"--regid={job.gid}",
+            *SETPRIV_DROP,
+            *job.argv,
+        ]
         launch = [sys.executable, "-I", "-S", LAUNCHER, *map(str, groups), "--"]
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(

@@ -107,7 +107,16 @@ def datasets(session: Session, scenarios: list[Scenario], name: str | None = Non
     if name is not None:
         query = query.where(Dataset.name == name)
     items = latest_items(session, scenarios)
-    return [dataset_view(ds, items.get(ds.id, [])) for ds in session.scalars(query)]
+    return [
+        dataset_view(ds, items.get(ds.id, []))
+        for ds in session.scalars(query)
+        if ds.id in items or not is_import(ds)  # another company's imports stay its own
+    ]
+
+
+def is_import(ds: Dataset) -> bool:
+    """Whether ``ds`` is a company's own imported data (see :mod:`hub.production.imports`)."""
+    return ds.path.startswith("imports/")
 
 
 def data_list(session: Session, caller: Caller) -> list[dict]:

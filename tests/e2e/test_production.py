@@ -291,6 +291,12 @@ names = [d.name for d in ws.datasets.list()]
 print(json.dumps({{"listed": {dataset!r} in names, "rows": len(ws.datasets.get({dataset!r}).sample())}}))
 """)  # fmt: skip
     assert seen["listed"] and 0 < seen["rows"] <= 100
+    other = run(
+        lab.bob_kernel, "import json\nprint(json.dumps([d.name for d in ws.datasets.list()]))"
+    )
+    assert (
+        dataset not in other and "transit_trips" in other
+    )  # another company's import stays its own
     with lab.db.session() as s:
         assert (
             s.scalar(select(func.count()).select_from(Request).where(Request.kind == "import")) == 2
