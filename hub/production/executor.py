@@ -103,7 +103,9 @@ def act(db: Database, request_id: int, store: Path, rules: ProductionRules, limi
             )
             return lifecycle.FAILED
         inputs = {n: (store / approved[n][0].path, approved[n][1]) for n in meta["datasets"]}
-        lifecycle.move(s, request, lifecycle.RUNNING, code_sha256=request.content_sha256)
+        lifecycle.move(s, request, lifecycle.RUNNING, code_sha256=request.content_sha256,
+                       entrypoint=meta["entrypoint"], datasets=meta["datasets"],
+                       params=meta.get("params") or {}, resources=meta.get("resources") or {})  # fmt: skip
         content_path, sha, tenant = (
             request.content_path,
             request.content_sha256,

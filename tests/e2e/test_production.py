@@ -18,7 +18,7 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from hub.db.models import MeterEvent, Request
+from hub.db.models import AuditEvent, MeterEvent, Request
 from hub.review import lifecycle
 from sdk.identifiers import resident_id_check_char
 from tests.e2e.attack_lab import build_lab
@@ -170,6 +170,23 @@ print(json.dumps({{"id": e.id, "kind": e.kind}}))
     assert any(o["name"] == "model.json" for o in job_node["outputs"])
     assert [d["request"] for d in trail["derived"]] == [found["id"]]
     assert {d["reviewer"] for d in job_node["decisions"]} == {"rita", "ryan"}
+    approve(lab.db, found["id"], "rita", "ryan", override=True)  # two groups of a 300-row world
+    sha = run(lab.kernel, f"""
+import hashlib, json
+path = ws.requests.get({found["id"]}).download("/home/workspace/cost_by_gender.parquet")
+print(json.dumps({{"sha": hashlib.sha256(path.read_bytes()).hexdigest()}}))
+""")["sha"]  # fmt: skip
+    trail = run(lab.kernel, f"import json\nprint(json.dumps(ws.jobs.get({trained}).lineage()))")
+    released = trail["derived"][0]["released_event"]
+    with lab.db.session() as s:
+        event = s.get(AuditEvent, released)
+        assert (
+            json.loads(event.details)["sha256"] == sha
+        )  # … → decisions → the released file's hash
+        running = s.scalars(select(AuditEvent).where(AuditEvent.object == f"request:{trained}",
+                                                     AuditEvent.action == "request.running")).one()  # fmt: skip
+        assert json.loads(running.details)["params"] == {"l2": 1.0}  # code hash, inputs, parameters
+        assert len(json.loads(running.details)["code_sha256"]) == 64
 
 
 @pytest.fixture(scope="module")
