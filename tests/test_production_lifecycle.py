@@ -391,3 +391,19 @@ def test_when_production_rules_are_configured_then_typos_are_refused():
         parse(json.dumps({"mia_max_acu": 0.7}))
     with pytest.raises(ValueError):
         parse(json.dumps({"mia_max_auc": 2}))
+
+
+def test_when_a_model_changes_after_approval_then_publishing_fails_once_with_the_reason(
+    demo, trained
+):
+    request_id = publish(demo, trained, "visit-cost-swapped")
+    approve(demo[1], request_id, "rita", "ryan")
+    path = get(demo[1], request_id).content_path
+    os.chmod(path, 0o600)
+    with open(path, "a") as f:
+        f.write(" ")
+    assert act(demo, request_id) == "failed"
+    assert "differs" in get(demo[1], request_id).status_reason
+    assert request_id not in executor.pending(demo[1])
+    with demo[1].session() as s, pytest.raises(Exception, match="visit-cost-swapped"):
+        products.get(s, "visit-cost-swapped")

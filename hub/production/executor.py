@@ -70,7 +70,26 @@ def pending(db: Database) -> list[int]:
 
 
 def act(db: Database, request_id: int, store: Path, rules: ProductionRules, limits: Limits, seccomp: Path) -> str | None:  # fmt: skip
-    """Do what approval of ``request_id`` calls for; return its new status."""
+    """Do what approval of ``request_id`` calls for; return its new status. What cannot be done
+    (a model file changed since approval, a job the sandbox could not start) fails the request
+    with the reason, audited, rather than being retried at every poll."""
+    try:
+        return _act(db, request_id, store, rules, limits, seccomp)
+    except Exception as e:  # noqa: BLE001 - reported on the request, logged in full here
+        log.exception("request %s could not be acted on", request_id)
+        reason = (
+            str(e.msg)
+            if isinstance(e, Refusal)
+            else f"the production zone failed: {type(e).__name__}"
+        )
+        with db.session() as s:
+            request = lifecycle.get(s, request_id)
+            if request.status in (lifecycle.APPROVED, lifecycle.RUNNING):
+                lifecycle.move(s, request, lifecycle.FAILED, reason)
+        return lifecycle.FAILED
+
+
+def _act(db: Database, request_id: int, store: Path, rules: ProductionRules, limits: Limits, seccomp: Path) -> str | None:  # fmt: skip
     with db.session() as s:
         request = lifecycle.get(s, request_id)
         if request.status != lifecycle.APPROVED or lifecycle.frozen(request):

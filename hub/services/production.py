@@ -42,8 +42,8 @@ def serve(db: Database, stop: threading.Event, poll: float = POLL_SECONDS) -> No
 
     def work(request_id: int) -> None:
         try:
-            executor.act(db, request_id, store, rules, limits, bpf)
-        except Exception:  # noqa: BLE001 - one broken request must not stop the others
+            executor.act(db, request_id, store, rules, limits, bpf)  # failures end on the request
+        except Exception:  # noqa: BLE001 - e.g. the DB gone: the next poll tries again
             log.exception("request %s could not be acted on", request_id)
         finally:
             with lock:
