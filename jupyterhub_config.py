@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from hub import home
+from hub.auth import notices
 from hub.auth.scopes import CUSTOM_SCOPES, ROLES
 
 c = get_config()  # noqa: F821 - provided by JupyterHub
@@ -44,7 +45,9 @@ c.JupyterHub.cookie_secret_file = str(HOME / "secrets" / "jupyterhub_cookie_secr
 c.JupyterHub.pid_file = str(HOME / "jupyterhub.pid")
 c.JupyterHub.cookie_max_age_days = 0.5
 c.JupyterHub.template_vars = {
-    "announcement_login": "数域 Shuyu · 原始数据不出域，数据可用不可见 / raw data never leaves the domain"
+    "announcement_login": "数域 Shuyu · 原始数据不出域，数据可用不可见 / raw data never leaves the domain",
+    # Agreement reminders 90, 30 and 7 days before expiry, for the company's staff and for admins.
+    "announcement": notices.announcement(home.default_db_url(HOME)),
 }
 
 # --- login: password + TOTP, lockout, admission ---------------------------------------------------
@@ -115,6 +118,18 @@ c.JupyterHub.services = [
             "SHUYU_TENANT_NETWORK": TENANT_NETWORK.get(SPAWNER, ""),
             "SHUYU_REVIEW_RULES": json.dumps(REVIEW_RULES),
             "SHUYU_PRODUCTION_RULES": json.dumps(PRODUCTION_RULES),
+        },
+        "display": False,
+    },
+    {
+        # Stops at once the servers of anyone admission now refuses (suspension, revocation,
+        # termination, expiry, a disabled account, lapsed training). No URL.
+        "name": "enforcer",
+        "command": [sys.executable, "-m", "hub.services.enforcer"],
+        "environment": {
+            "SHUYU_HOME": str(HOME),
+            "SHUYU_DB_URL": home.default_db_url(HOME),
+            "SHUYU_ENFORCE_SECONDS": "1",
         },
         "display": False,
     },

@@ -55,6 +55,12 @@ ROLES: list[dict] = [
         "groups": ["role-auditor"],
     },
     {
+        "name": "shuyu-enforcer",
+        "description": "The enforcer service: lists users, stops the servers of the refused",
+        "scopes": ["list:users", "read:users", "read:servers", "servers"],
+        "services": ["enforcer"],
+    },
+    {
         "name": "shuyu-provider",
         "description": "Data-provider department staff / 数据提供部门人员",
         "scopes": ["self", "custom:shuyu:provide"],

@@ -14,7 +14,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from hub.db.models import Tenant
 from hub.i18n import Msg
+from hub.ops.enforcement import reminder_for
 from hub.services import openapi
 from hub.services.base import GatewayHandler
 from hub.serving import caller as callers
@@ -77,10 +79,13 @@ class DataHandler(GatewayHandler):
 class MeHandler(DataHandler):
     async def get(self) -> None:
         def read(s: Session, caller: Caller) -> dict:
+            tenant = s.get(Tenant, caller.tenant_id)
+            reminder = reminder_for(tenant, date.today())
             return {
                 "username": caller.username,
                 "tenant": caller.tenant,
                 "scenarios": [catalog_view.scenario_view(x) for x in callers.scenarios(s, caller)],
+                "agreement_reminder": reminder.as_dict() if reminder else None,
             }
 
         await self.answer("gateway.me", "me", read)

@@ -740,10 +740,17 @@ def test_when_the_gateway_is_called_without_a_valid_token_then_it_refuses(
     assert result.out.split() == ["BLOCKED", str(expected)], (case, result)
 
 
-def test_when_the_tenant_is_suspended_then_its_cells_no_longer_run(lab):
+def test_when_the_tenant_is_suspended_then_its_cells_no_longer_run_and_its_server_stops(lab):
     from hub.ops import Ctx, tenants
 
     name = world.TENANTS[0]["name"]
+    headers = {"Authorization": f"token {lab.tokens['alice']}"}
+
+    def serving() -> bool:
+        r = requests.get(f"{lab.hub.url}/user/alice/api/status", headers=headers, timeout=10,
+                         allow_redirects=False)  # fmt: skip
+        return r.status_code == 200
+
     with lab.db.session() as s:
         tenants.change_status(
             Ctx(session=s, actor="attack-suite"), name, "suspend", "抽查 / spot check"
@@ -751,16 +758,22 @@ def test_when_the_tenant_is_suspended_then_its_cells_no_longer_run(lab):
     try:
         result = lab.kernel.execute("print('ran while suspended')", timeout=30)
         assert "ran while suspended" not in result.out, result
+        assert wait_for(lambda: not serving(), 30)  # the enforcer stopped the server
     finally:
         with lab.db.session() as s:
             tenants.change_status(
                 Ctx(session=s, actor="attack-suite"), name, "reinstate", "恢复 / restored"
             )
+    user = f"{lab.hub.url}/hub/api/users/alice"
+    # A container takes a while to stop: the hub refuses a new start until it has.
+    assert wait_for(
+        lambda: requests.get(user, headers=headers, timeout=5).json()["servers"] == {}, 60
+    )
+    assert requests.post(f"{user}/server", headers=headers, timeout=60).status_code in (201, 202)
+    assert wait_for(serving, 90)
     from tests.e2e.kernel_client import Kernel
 
-    lab.kernel = Kernel(
-        lab.hub.url, "alice", lab.tokens["alice"]
-    )  # the refused cell closed the channel
+    lab.kernel = Kernel(lab.hub.url, "alice", lab.tokens["alice"])
     lab.kernel.execute(HELPERS)
     assert lab.kernel.execute("print('back')").out.strip() == "back"
 

@@ -1,0 +1,94 @@
+"""The enforcer: what admission refuses stops at once, not at the next login.
+
+Started by JupyterHub as a managed service holding only the scopes to list users and stop their
+servers. Every ``SHUYU_ENFORCE_SECONDS`` it asks the platform DB who is not admitted today
+(a suspended, revoked, terminated or expired tenant; a disabled staff member; lapsed training)
+and stops every server of theirs through the hub's REST API, audited as
+``admission.enforced`` with the reason. Logins, spawns and gateway calls are already refused by
+admission; open requests are frozen and products paused by the lifecycle.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from datetime import date
+from urllib.parse import quote
+
+import requests
+
+from hub import audit, home
+from hub.db.engine import Database
+from hub.ops.enforcement import refused_staff
+
+log = logging.getLogger("shuyu.enforcer")
+
+
+class HubAPI:
+    def __init__(self, url: str, token: str):
+        self.url = url.rstrip("/")
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"token {token}"
+        self.session.trust_env = False
+
+    def active_servers(self) -> dict[str, list[str]]:
+        """``{username: [server names]}`` of every user with a running or starting server."""
+        r = self.session.get(f"{self.url}/users", params={"state": "active"}, timeout=10)
+        r.raise_for_status()
+        return {u["name"]: list(u.get("servers") or {}) for u in r.json()}
+
+    def stop(self, username: str, server: str) -> None:
+        path = (
+            f"/users/{quote(username)}/servers/{quote(server)}"
+            if server
+            else f"/users/{quote(username)}/server"
+        )
+        r = self.session.delete(self.url + path, timeout=30)
+        if r.status_code not in (202, 204, 404):
+            r.raise_for_status()
+
+
+def enforce(db: Database, hub: HubAPI, today: date | None = None) -> list[tuple[str, str, str]]:
+    """Stop the servers of everyone not admitted; return ``(user, server, reason code)``."""
+    with db.session() as s:
+        refused = refused_staff(s, today or date.today())
+    if not refused:
+        return []
+    stopped = []
+    for username, servers in hub.active_servers().items():
+        code = refused.get(username)
+        for server in servers if code else ():
+            hub.stop(username, server)
+            stopped.append((username, server, code))
+    if stopped:
+        with db.session() as s:
+            for username, server, code in stopped:
+                audit.append(s, "admission.enforced", actor="platform", object=f"server:{username}/{server or 'default'}",
+                             reason=code, details={"user": username, "server": server})  # fmt: skip
+    return stopped
+
+
+def main() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="[%(levelname)s %(asctime)s enforcer] %(message)s"
+    )
+    db = Database(home.default_db_url())
+    hub = HubAPI(os.environ["JUPYTERHUB_API_URL"], os.environ["JUPYTERHUB_API_TOKEN"])
+    every = float(os.environ.get("SHUYU_ENFORCE_SECONDS", "2"))
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    log.info("stopping the servers of anyone not admitted, every %s s", every)
+    while not stop.is_set():
+        try:
+            for username, server, code in enforce(db, hub):
+                log.info("stopped %s's server %r: %s", username, server, code)
+        except Exception:  # noqa: BLE001 - the hub may be restarting: try again next round
+            log.exception("enforcement round failed")
+        stop.wait(every)
+
+
+if __name__ == "__main__":
+    main()

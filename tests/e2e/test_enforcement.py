@@ -1,0 +1,131 @@
+"""Agreement lifecycle effects, at once, through the real hub and its enforcer service.
+
+alice has a running server and kernel and an export in review when an admin suspends her
+company: the enforcer stops her server, the gateway refuses her token, her request is frozen and
+the hub refuses a colleague's login; reinstatement brings it all back. Reminders before expiry
+reach the company's staff (the hub's pages and the SDK) and the admins.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import date, timedelta
+
+import pandas as pd
+import pyotp
+import pytest
+import requests
+from sqlalchemy import select
+
+from hub.db.models import Agreement, AuditEvent, Tenant
+from hub.demo import world
+from hub.ops import Ctx, tenants
+from hub.review import lifecycle
+from hub.serving.refusals import Conflict
+from sdk import AccessDenied, Workspace
+from sdk.disclosure import crosstab
+from tests.e2e.attack_lab import wait_for
+from tests.e2e.conftest import PASSWORD, gateway_url
+from tests.e2e.hub_process import Browser, page_text
+from tests.e2e.kernel_client import Kernel, user_token
+
+pytestmark = pytest.mark.e2e
+COMPANY = world.TENANTS[0]["name"]
+
+
+def signed_in(hub, user: str) -> Browser:
+    proc, _, secrets = hub
+    b = Browser(proc.url)
+    assert b.login(user, PASSWORD, pyotp.TOTP(secrets[user]).now()).status_code == 302
+    return b
+
+
+@pytest.fixture(scope="module")
+def alice(hub) -> tuple[Browser, str]:
+    """alice signed in once (a TOTP code is good for one login) with her API token."""
+    b = signed_in(hub, "alice")
+    return b, user_token(b, hub[0].url, "alice")
+
+
+def change(db, command: str, reason: str) -> None:
+    with db.session() as s:
+        tenants.change_status(Ctx(session=s, actor="adam"), COMPANY, command, reason)
+
+
+def test_when_a_company_is_suspended_mid_work_then_everything_stops_and_reinstatement_restores_it(
+    hub, alice
+):
+    proc, db, secrets = hub
+    browser, token = alice
+    browser.start_server("alice")
+    kernel = Kernel(proc.url, "alice", token)
+    assert kernel.execute("print(6 * 7)").out.strip() == "42"
+    ws = Workspace(gateway_url(hub), token, scenario="普惠健康险定价")
+    table = crosstab(pd.DataFrame({"district": ["上城区"] * 40 + ["西湖区"] * 30, "cost": range(70)}),
+                     "district", values="cost")  # fmt: skip
+    request = ws.exports.create(table, purpose="区县费用 / cost by district", name="enforced")
+    assert wait_for(lambda: request.reload().status == "in_review", 30)
+    headers = {"Authorization": f"token {token}"}
+
+    def serving() -> bool:
+        return requests.get(f"{proc.url}/user/alice/api/status", headers=headers, timeout=10,
+                            allow_redirects=False).status_code == 200  # fmt: skip
+
+    change(db, "suspend", "违规调用接口 / misuse")
+    try:
+        started = time.monotonic()
+        assert wait_for(lambda: not serving(), 20)
+        print(f"server stopped {time.monotonic() - started:.1f} s after the suspension")
+        with pytest.raises(AccessDenied) as caught:
+            ws.datasets.list()
+        assert caught.value.code == "tenant_suspended"
+        with db.session() as s, pytest.raises(Conflict) as frozen:
+            lifecycle.decide(s, request.id, "rita", "approve", "核对无误 / checked")
+        assert frozen.value.code == "frozen"
+        refused = Browser(proc.url).login("lucy", PASSWORD, pyotp.TOTP(secrets["lucy"]).now())
+        assert refused.status_code == 403 and "暂停" in page_text(refused)
+        with db.session() as s:
+            enforced = s.scalars(
+                select(AuditEvent).where(AuditEvent.action == "admission.enforced")
+            ).all()
+        assert [(e.object, e.reason) for e in enforced][-1] == (
+            "server:alice/default",
+            "tenant_suspended",
+        )
+    finally:
+        change(db, "reinstate", "整改完成 / remedied")
+    user = f"{proc.url}/hub/api/users/alice"
+    assert wait_for(
+        lambda: requests.get(user, headers=headers, timeout=5).json()["servers"] == {}, 60
+    )
+    assert requests.post(f"{user}/server", headers=headers, timeout=60).status_code in (201, 202)
+    assert wait_for(serving, 90)
+    assert Kernel(proc.url, "alice", token).execute("print('back')").out.strip() == "back"
+    assert ws.datasets.list()
+    with db.session() as s:
+        assert (
+            lifecycle.decide(s, request.id, "rita", "approve", "核对无误 / checked").status
+            == "in_review"
+        )
+
+
+def test_when_an_agreement_nears_its_end_then_staff_and_admins_are_reminded(hub, alice):
+    proc, db, secrets = hub
+    browser, token = alice
+    with db.session() as s:
+        tenant = s.scalars(select(Tenant).where(Tenant.name == COMPANY)).one()
+        agreement = s.scalars(select(Agreement).where(Agreement.tenant_id == tenant.id)).one()
+        saved = agreement.end
+        agreement.end = date.today() + timedelta(days=20)
+    try:
+        home = browser.s.get(f"{proc.url}/hub/home", timeout=30)
+        assert "还剩 20 天" in page_text(home) and "20 days left" in page_text(home)
+        reminder = Workspace(gateway_url(hub), token).me()["agreement_reminder"]
+        assert reminder["days_left"] == 20 and reminder["threshold"] == 30
+        admin = signed_in(hub, "adam").s.get(f"{proc.url}/hub/home", timeout=30)
+        assert "agreements end within 90 days" in page_text(admin) and COMPANY in page_text(admin)
+        bob = signed_in(hub, "bob").s.get(f"{proc.url}/hub/home", timeout=30)
+        assert "days left" not in page_text(bob)  # another company's staff see nothing of it
+    finally:
+        with db.session() as s:
+            s.get(Agreement, agreement.id).end = saved
