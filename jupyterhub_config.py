@@ -105,6 +105,33 @@ PRODUCTION_RULES = {
     "max_import_bytes": 200 << 20,
     "max_query_records": 1000,
 }
+# Fees by scenario category (CNY): industry scenarios at the government-guided price, public-
+# governance scenarios free under the programme's condition. Units: CPU- and GB-hours of
+# workspaces, CPU-hours of training jobs, 10,000 desensitized rows, a published model, a released
+# export. Written to the home too, so `shuyu statement` prices with the same book.
+PRICE_BOOK = {
+    "currency": "CNY",
+    "industry": {
+        "container_cpu_hour": 0.5,
+        "container_memory_gb_hour": 0.1,
+        "job_cpu_hour": 2.0,
+        "masked_rows_10k": 1.0,
+        "model_publish": 200.0,
+        "export": 50.0,
+    },
+    "public-governance": {
+        "container_cpu_hour": 0,
+        "container_memory_gb_hour": 0,
+        "job_cpu_hour": 0,
+        "masked_rows_10k": 0,
+        "model_publish": 0,
+        "export": 0,
+    },
+    "conditions": {
+        "public-governance": "公共治理场景在批准用途内免费 / free within the approved public-governance use"
+    },
+}
+(HOME / "price_book.json").write_text(json.dumps(PRICE_BOOK, ensure_ascii=False))
 c.JupyterHub.services = [
     {
         "name": "gateway",
@@ -118,6 +145,7 @@ c.JupyterHub.services = [
             "SHUYU_TENANT_NETWORK": TENANT_NETWORK.get(SPAWNER, ""),
             "SHUYU_REVIEW_RULES": json.dumps(REVIEW_RULES),
             "SHUYU_PRODUCTION_RULES": json.dumps(PRODUCTION_RULES),
+            "SHUYU_PRICE_BOOK": json.dumps(PRICE_BOOK),
         },
         "display": False,
     },

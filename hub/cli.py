@@ -378,6 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
     from hub import cli_catalog
 
     cli_catalog.register(sub, _Parser)
+    from hub import cli_billing
+
+    cli_billing.register(sub, _Parser)
 
     aud = sub.add_parser("audit", help="the audit trail").add_subparsers(
         dest="command", required=True, parser_class=_Parser

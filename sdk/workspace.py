@@ -41,6 +41,7 @@ class Workspace:
             )
         self.client = APIClient(url, token, timeout)
         default = str(scenario) if scenario is not None else None
+        self.default_scenario = default
         self.scenarios = ScenarioCollection(self.client, default)
         self.datasets = DatasetCollection(self.client, default)
         self.exports = ExportCollection(self.client, default)
@@ -49,6 +50,19 @@ class Workspace:
         self.models = ModelCollection(self.client, default)
         self.products = ProductCollection(self.client, default)
         self.imports = ImportCollection(self.client, default)
+
+    def quote(
+        self, kind: str, resources: dict | None = None, scenario: int | str | None = None
+    ) -> dict:
+        """What a request of ``kind`` (job, export, model, import) would cost, with this month's
+        spending and the company's cap; the platform refuses a request over the cap."""
+        return self.client.get_json("/quote", kind=kind, scenario=scenario or self.default_scenario,
+                                    **(resources or {}))  # fmt: skip
+
+    def statement(self, month: str, format: str = "csv") -> str:
+        """The company's statement of ``month`` (YYYY-MM), as CSV or HTML."""
+        body, _ = self.client.get_bytes(f"/statements/{month}", format=format)
+        return body.decode("utf-8")
 
     def me(self) -> dict:
         """Who the platform sees: username, company group and scenarios."""

@@ -7,6 +7,7 @@ authenticators call them in a worker thread.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
@@ -14,7 +15,7 @@ from sqlalchemy import delete, func, select, update
 from hub import admission, audit
 from hub.auth import credentials
 from hub.db.engine import Database
-from hub.db.models import LoginFailure, Role, Staff
+from hub.db.models import AuditEvent, LoginFailure, MeterEvent, Role, Staff
 from hub.i18n import Msg, UserError
 
 LOGIN_REASONS: dict[str, Msg] = {
@@ -211,12 +212,29 @@ class Gate:
         if not allowed:
             raise Denied(code)
 
-    def stopped(self, username: str, server: str) -> None:
+    def stopped(self, username: str, server: str, cpus: float = 0, memory_bytes: int = 0) -> None:
+        """Audit the stop and meter the container time since the allowed spawn before it."""
         with self.db.session() as s:
             staff = admission.load_staff(s, username)
             audit.append(
                 s, "server.stop", actor=username, tenant=tenant_group(staff), object=server
             )
+            started = s.scalars(
+                select(AuditEvent.ts)
+                .where(AuditEvent.action == "server.spawn", AuditEvent.actor == username,
+                       AuditEvent.object == server, AuditEvent.outcome == "allowed")
+                .order_by(AuditEvent.id.desc())
+            ).first()  # fmt: skip
+            if staff is None or staff.tenant_id is None or started is None:
+                return
+            seconds = (datetime.now(UTC) - datetime.fromisoformat(started)).total_seconds()
+            s.add(
+                MeterEvent(
+                    tenant_id=staff.tenant_id, actor=username, kind="container_seconds",
+                    quantity=max(1, math.ceil(seconds)),
+                    details={"server": server, "cpus": cpus, "memory_gb": round(memory_bytes / 2**30, 3)},
+                )
+            )  # fmt: skip
 
 
 def _login_event(

@@ -70,4 +70,7 @@ class PlatformLogin(Configurable):
             raise http_error(e) from None
 
     async def post_spawn_stop(self, user, spawner):
-        await asyncio.to_thread(self.gate.stopped, user.name, spawner.name or "default")
+        await asyncio.to_thread(
+            self.gate.stopped, user.name, spawner.name or "default",
+            float(spawner.cpu_limit or 0), int(spawner.mem_limit or 0),
+        )  # fmt: skip

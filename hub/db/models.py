@@ -112,6 +112,8 @@ class Tenant(Base):
     status_reason: Mapped[str | None] = mapped_column(Text)
     status_by: Mapped[str | None] = mapped_column(String(64))
     status_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The most the tenant may be charged in a month, in fen (0.01 CNY); None: no cap.
+    monthly_budget_fen: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     agreements: Mapped[list[Agreement]] = relationship(

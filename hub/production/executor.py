@@ -169,7 +169,8 @@ def _run(
         lifecycle.move(s, request, status, problem or "", code_sha256=sha, **run)
         s.add(MeterEvent(tenant_id=request.tenant_id, scenario_id=request.scenario_id, actor=request.requester,
                          kind="job_seconds", quantity=max(1, math.ceil(run.get("seconds", 0))),
-                         details={"request": request_id, "status": status}))  # fmt: skip
+                         details={"request": request_id, "status": status,
+                                  **(meta.get("resources") or {})}))  # fmt: skip
     log.info("job %s %s", request_id, status)
     return status
 

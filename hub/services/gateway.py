@@ -18,11 +18,12 @@ from jupyterhub.services.auth import HubAuth
 from tornado import httpserver, ioloop, web
 
 from hub import audit, home
+from hub.billing import prices
 from hub.db.engine import Database
 from hub.masking.sample import SampleLimits
 from hub.production import rules as production_rules
 from hub.review import rules
-from hub.services import data_api, production_api, requests_api
+from hub.services import billing_api, data_api, production_api, requests_api
 from hub.services.base import GatewayHandler
 from hub.serving.origin import TenantNetworks
 from hub.serving.samples import SampleService
@@ -77,6 +78,7 @@ def make_app(
             *data_api.routes(prefix),
             *requests_api.routes(prefix),
             *production_api.routes(prefix),
+            *billing_api.routes(prefix),
         ],
         hub_auth=hub_auth,
         db=db,
@@ -86,6 +88,7 @@ def make_app(
         store=samples.store,
         rules=rules.parse(os.environ.get("SHUYU_REVIEW_RULES", "")),
         production=production_rules.parse(os.environ.get("SHUYU_PRODUCTION_RULES", "")),
+        prices=prices.parse(os.environ.get("SHUYU_PRICE_BOOK", "")),
     )
 
 

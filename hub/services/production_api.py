@@ -15,6 +15,7 @@ from hub.db.models import MeterEvent, Product, ProductKey, Request
 from hub.i18n import Msg
 from hub.production import imports, jobs, outputs, products, publishing
 from hub.review import lifecycle, lineage
+from hub.services.billing_api import checked
 from hub.services.requests_api import MAX_META, RequestHandler, readable, request_view
 from hub.serving import caller as callers
 from hub.serving.refusals import BadRequest, Conflict
@@ -66,6 +67,8 @@ class JobsHandler(RequestHandler):
                 k: meta.get(k)
                 for k in ("entrypoint", "datasets", "params", "resources", "files", "cell")
             }
+            prices = self.settings["prices"]
+            keep["quote"] = checked(s, caller, found, "job", meta.get("resources") or {}, prices)
             request = lifecycle.create(
                 s, kind="job", requester=caller.username, tenant_id=caller.tenant_id,
                 scenario_id=found.id, purpose=purpose, name=name, meta=keep, policy=self.settings["rules"][0],
@@ -114,10 +117,11 @@ class JobExportHandler(RequestHandler):
                 raise Conflict(Msg("作业尚未成功完成", "the job has not succeeded"), "job_not_done")
             content = outputs.read(publishing.job_output(self.store, job.id), output)
             readable(content)
+            quote = checked(s, caller, job.scenario, "export", {}, self.settings["prices"])
             request = lifecycle.create(
                 s, kind="export", requester=caller.username, tenant_id=caller.tenant_id,
                 scenario_id=job.scenario_id, purpose=purpose, name=name,
-                meta={"job": job.id, "output": output}, policy=self.settings["rules"][0],
+                meta={"job": job.id, "output": output, "quote": quote}, policy=self.settings["rules"][0],
             )  # fmt: skip
             lifecycle.submit(s, request, content, self.store, caller.username)
             return request_view(request)
@@ -152,11 +156,12 @@ class ModelsHandler(RequestHandler):
             artifact = str(spec.get("artifact") or "model.json")
             job, content = publishing.artifact(s, self.store, job_id, caller.tenant_id, artifact)
             dataset = publishing.training_dataset(job, spec.get("dataset"))
+            quote = checked(s, caller, job.scenario, "model", {}, self.settings["prices"])
             request = lifecycle.create(
                 s, kind="model", requester=caller.username, tenant_id=caller.tenant_id,
                 scenario_id=job.scenario_id, purpose=purpose, name=product,
                 meta={"job": job.id, "artifact": artifact, "product": product, "card": card,
-                      "dataset": dataset, "cell": spec.get("cell")},
+                      "dataset": dataset, "cell": spec.get("cell"), "quote": quote},
                 policy=self.settings["rules"][0],
             )  # fmt: skip
             lifecycle.submit(s, request, content, self.store, caller.username, suffix=".json")

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from hub.db.models import Request
 from hub.i18n import Msg
 from hub.review import lifecycle, runner
+from hub.services import billing_api
 from hub.services.data_api import DataHandler
 from hub.serving import caller as callers
 from hub.serving.refusals import AccessDenied, BadRequest
@@ -42,6 +43,7 @@ def request_view(r: Request) -> dict:
         "sha256": r.content_sha256,
         "bytes": r.content_bytes,
         "rows": r.rows,
+        "quote": (r.meta or {}).get("quote"),
         "created_at": r.created_at.isoformat(),
         "updated_at": r.updated_at.isoformat(),
         "checks": [
@@ -100,10 +102,12 @@ class ExportsHandler(RequestHandler):
                 ) from None
             readable(body)
             found = callers.scenario(s, caller, scenario)
+            quote = billing_api.checked(s, caller, found, "export", {}, self.settings["prices"])
             request = lifecycle.create(
                 s, kind="export", requester=caller.username, tenant_id=caller.tenant_id,
                 scenario_id=found.id, purpose=purpose, name=name,
-                meta=meta if isinstance(meta, dict) else {}, policy=self.settings["rules"][0],
+                meta={**(meta if isinstance(meta, dict) else {}), "quote": quote},
+                policy=self.settings["rules"][0],
             )  # fmt: skip
             lifecycle.submit(s, request, body, self.store, caller.username)
             return request_view(request)

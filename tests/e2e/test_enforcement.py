@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from datetime import date, timedelta
+from decimal import Decimal
 
 import pandas as pd
 import pyotp
@@ -17,12 +18,14 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from hub.db.models import Agreement, AuditEvent, Tenant
+from hub.billing import budget
+from hub.db.models import Agreement, AuditEvent, MeterEvent, Tenant
 from hub.demo import world
 from hub.ops import Ctx, tenants
 from hub.review import lifecycle
 from hub.serving.refusals import Conflict
 from sdk import AccessDenied, Workspace
+from sdk import Conflict as Conflict_
 from sdk.disclosure import crosstab
 from tests.e2e.attack_lab import wait_for
 from tests.e2e.conftest import PASSWORD, gateway_url
@@ -92,6 +95,10 @@ def test_when_a_company_is_suspended_mid_work_then_everything_stops_and_reinstat
             "server:alice/default",
             "tenant_suspended",
         )
+        with db.session() as s:  # the stopped server's time is metered for the fees
+            metered = s.scalars(select(MeterEvent).where(MeterEvent.kind == "container_seconds",
+                                                         MeterEvent.actor == "alice")).all()  # fmt: skip
+        assert metered and metered[-1].quantity >= 1 and metered[-1].details["cpus"] == 1.0
     finally:
         change(db, "reinstate", "整改完成 / remedied")
     user = f"{proc.url}/hub/api/users/alice"
@@ -129,3 +136,31 @@ def test_when_an_agreement_nears_its_end_then_staff_and_admins_are_reminded(hub,
     finally:
         with db.session() as s:
             s.get(Agreement, agreement.id).end = saved
+
+
+def test_when_a_request_would_go_over_the_budget_then_the_quote_says_so_and_it_is_refused(
+    hub, alice
+):
+    proc, db, _ = hub
+    _, token = alice
+    ws = Workspace(gateway_url(hub), token, scenario="普惠健康险定价")
+    with db.session() as s:
+        budget.set_budget(Ctx(session=s, actor="adam"), COMPANY, Decimal("30"))
+    try:
+        quote = ws.quote("export")
+        assert (quote["amount"], quote["budget"], quote["currency"]) == ("50.00", "30.00", "CNY")
+        table = crosstab(
+            pd.DataFrame({"district": ["上城区"] * 40, "cost": range(40)}),
+            "district",
+            values="cost",
+        )
+        with pytest.raises(Conflict_) as caught:
+            ws.exports.create(table, purpose="超预算测试 / over budget", name="over-budget")
+        assert caught.value.code == "over_budget" and "30.00" in str(caught.value)
+    finally:
+        with db.session() as s:
+            budget.set_budget(Ctx(session=s, actor="adam"), COMPANY, None)
+    month = date.today().strftime("%Y-%m")
+    rows = ws.statement(month).splitlines()
+    assert rows[0].startswith("tenant,month") and rows[-1].split(",")[4] == "total"
+    assert "月度账单" in ws.statement(month, format="html")

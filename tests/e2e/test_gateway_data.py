@@ -137,4 +137,4 @@ def test_when_the_openapi_description_is_fetched_then_it_is_valid_and_names_ever
             "/datalist", "/jobs", "/jobs/{request_id}", "/jobs/{request_id}/log",
             "/jobs/{request_id}/exports", "/models", "/imports", "/requests/{request_id}/lineage",
             "/products", "/products/{product}/keys", "/products/{product}/score",
-            "/products/{product}/verify"} == set(document["paths"])  # fmt: skip
+            "/products/{product}/verify", "/quote", "/statements/{month}"} == set(document["paths"])  # fmt: skip

@@ -1,0 +1,71 @@
+"""``shuyu budget …`` and ``shuyu statement …``: monthly caps and statements."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from hub.cli import _ok
+
+
+def _book():
+    """The price book the hub last started with (``jupyterhub_config.py`` writes it to the home),
+    ``$SHUYU_PRICE_BOOK``, or the default."""
+    from hub import home
+    from hub.billing.prices import parse
+
+    saved = home.shuyu_home() / "price_book.json"
+    text = os.environ.get("SHUYU_PRICE_BOOK") or (saved.read_text() if saved.exists() else "")
+    return parse(text)
+
+
+def cmd_budget(app) -> int:
+    from hub.billing.budget import set_budget
+    from hub.i18n import Msg, UserError
+
+    raw = app.args.amount
+    try:
+        amount = None if raw == "none" else Decimal(raw)
+    except InvalidOperation:
+        raise UserError(Msg(f"金额无效：{raw}", f"not an amount: {raw}"), "amount") from None
+    t = app.run(lambda ctx: set_budget(ctx, app.args.tenant, amount))
+    shown = "不设上限 / no cap" if amount is None else f"{amount}"
+    _ok(f"{t.name} 月度预算：{shown}", f"{t.name} monthly budget: {shown}")
+    return 0
+
+
+def cmd_statement(app) -> int:
+    from hub.billing import statements
+    from hub.ops import lookup
+
+    a = app.args
+    with app.db.session() as s:
+        st = statements.statement(s, lookup.tenant(s, a.tenant), a.month, _book())
+    text = statements.to_csv(st) if a.format == "csv" else statements.to_html(st)
+    if a.out:
+        Path(a.out).write_text(text, encoding="utf-8")
+        _ok(
+            f"账单已写入 {a.out}（合计 {st.total} {st.currency}）",
+            f"statement written to {a.out} (total {st.total} {st.currency})",
+        )
+    else:
+        print(text, end="")
+    return 0
+
+
+def register(sub, parser_class: type[argparse.ArgumentParser]) -> None:
+    b = sub.add_parser("budget", help="a tenant's monthly budget cap")
+    b.add_argument("tenant")
+    b.add_argument("amount", help="in CNY, or 'none' for no cap")
+    b.set_defaults(fn=cmd_budget)
+    st = sub.add_parser("statement", help="a tenant's monthly statement")
+    st.add_argument("tenant")
+    st.add_argument(
+        "--month", default=date.today().strftime("%Y-%m"), help="YYYY-MM (default: this month)"
+    )
+    st.add_argument("--format", choices=["csv", "html"], default="csv")
+    st.add_argument("--out", help="write to this file instead of standard output")
+    st.set_defaults(fn=cmd_statement)
