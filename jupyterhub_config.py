@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from hub import home
-from hub.auth import notices
+from hub.auth import landing, notices
 from hub.auth.scopes import CUSTOM_SCOPES, ROLES
 
 c = get_config()  # noqa: F821 - provided by JupyterHub
@@ -51,6 +51,7 @@ c.JupyterHub.template_vars = {
 }
 
 # --- login: password + TOTP, lockout, admission ---------------------------------------------------
+c.JupyterHub.default_url = landing.default_url  # each role to its own place after signing in
 c.JupyterHub.authenticator_class = "shuyu"
 c.PlatformAuthenticator.db_url = home.default_db_url(HOME)
 c.PlatformAuthenticator.lockout_failures = 5
@@ -72,6 +73,7 @@ c.JupyterHub.load_roles = ROLES
 # --- the data gateway: the one service workspaces may call besides the hub API ------------------
 GATEWAY_PORT = int(os.environ.get("SHUYU_GATEWAY_PORT", "8090"))
 REVIEW_PORT = int(os.environ.get("SHUYU_REVIEW_PORT", "8091"))
+ADMIN_PORT = int(os.environ.get("SHUYU_ADMIN_PORT", "8092"))
 SPAWNER = os.environ.get("SHUYU_SPAWNER", "tenant-sandbox")
 DOCKER_SUBNET_POOL = os.environ.get("SHUYU_DOCKER_SUBNET_POOL", "10.213.0.0/16")
 # How tenant networks are addressed, so the gateway refuses a token used from another tenant's.
@@ -185,6 +187,21 @@ c.JupyterHub.services = [
             "SHUYU_REVIEW_PORT": str(REVIEW_PORT),
         },
         "oauth_client_allowed_scopes": ["custom:shuyu:review"],
+        "oauth_no_confirm": True,
+        "display": True,
+    },
+    {
+        # Administration and supervision: admins change, auditors read; nobody else gets in.
+        "name": "admin",
+        "url": f"http://127.0.0.1:{ADMIN_PORT}",
+        "command": [sys.executable, "-m", "hub.services.admin_console"],
+        "environment": {
+            "SHUYU_HOME": str(HOME),
+            "SHUYU_DB_URL": home.default_db_url(HOME),
+            "SHUYU_ADMIN_PORT": str(ADMIN_PORT),
+            "SHUYU_PRICE_BOOK": json.dumps(PRICE_BOOK),
+        },
+        "oauth_client_allowed_scopes": ["custom:shuyu:admin", "custom:shuyu:audit"],
         "oauth_no_confirm": True,
         "display": True,
     },

@@ -45,13 +45,20 @@ ROLES: list[dict] = [
             "list:users",
             "read:users",
             "admin:servers",
+            "access:services!service=admin",
         ],
         "groups": ["role-admin"],
     },
     {
         "name": "shuyu-auditor",
         "description": "Auditor (supervision) / 审计监管",
-        "scopes": ["self", "custom:shuyu:audit", "list:users", "read:users"],
+        "scopes": [
+            "self",
+            "custom:shuyu:audit",
+            "list:users",
+            "read:users",
+            "access:services!service=admin",
+        ],
         "groups": ["role-auditor"],
     },
     {

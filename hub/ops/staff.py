@@ -208,3 +208,44 @@ def record_training(
         },
     )
     return record
+
+
+def set_active(ctx: Ctx, username: str, active: bool, reason: str) -> Staff:
+    """Disable (or enable again) an account, with a reason; a disabled account is refused at
+    once everywhere (login, spawn, gateway) and its servers are stopped by the enforcer."""
+    reason = check_text(reason, "reason", "原因", "reason", max_len=500)
+    staff = lookup.staff(ctx.session, username)
+    if staff.active == active:
+        raise UserError(Msg(f"{username} 已是{'启用' if active else '停用'}状态",
+                            f"{username} is already {'enabled' if active else 'disabled'}"))  # fmt: skip
+    staff.active = active
+    audit.append(ctx.session, "staff.enable" if active else "staff.disable", actor=ctx.actor,
+                 tenant=_group(staff), object=username, reason=reason)  # fmt: skip
+    return staff
+
+
+def reset_totp(ctx: Ctx, username: str, reason: str) -> NewStaff:
+    """A new second-factor secret (the old one stops working); shown once to enrol again."""
+    reason = check_text(reason, "reason", "原因", "reason", max_len=500)
+    staff = lookup.staff(ctx.session, username)
+    secret = credentials.new_totp_secret()
+    staff.totp_secret, staff.totp_last_step = secret, None
+    audit.append(ctx.session, "staff.totp_reset", actor=ctx.actor, tenant=_group(staff),
+                 object=username, reason=reason)  # fmt: skip
+    return NewStaff(staff, secret, credentials.provisioning_uri(secret, username))
+
+
+def change_role(ctx: Ctx, username: str, role: str, reason: str) -> Staff:
+    """Move a platform-side account between reviewer, admin and auditor (processors belong to a
+    company and providers to a department: they are registered anew)."""
+    reason = check_text(reason, "reason", "原因", "reason", max_len=500)
+    staff = lookup.staff(ctx.session, username)
+    new = _role(role)
+    movable = (Role.REVIEWER, Role.ADMIN, Role.AUDITOR)
+    if staff.role not in movable or new not in movable:
+        raise UserError(Msg("只能在审核员、管理员、审计员之间变更角色",
+                            "roles change only among reviewer, admin and auditor"), "role")  # fmt: skip
+    old, staff.role = staff.role, new
+    audit.append(ctx.session, "staff.role", actor=ctx.actor, tenant="", object=username, reason=reason,
+                 details={"from": old.value, "to": new.value})  # fmt: skip
+    return staff

@@ -43,6 +43,7 @@ class HubProcess:
             "SHUYU_PROXY_API_PORT": str(free_port()),
             "SHUYU_GATEWAY_PORT": str(free_port()),
             "SHUYU_REVIEW_PORT": str(free_port()),
+            "SHUYU_ADMIN_PORT": str(free_port()),
         }
         self.proc: subprocess.Popen | None = None
 

@@ -1,0 +1,285 @@
+"""The administration and supervision console: a JupyterHub-managed service.
+
+Admins (``custom:shuyu:admin``) run the programme here: suspend, revoke and reinstate companies,
+renew or end agreements, set budgets; verify, disable, enable staff, record exam results, reset
+second factors, change platform roles; read statements. Auditors (``custom:shuyu:audit``) read
+everything — the trail filtered by company, person, action and time, its chain verified, exported
+with its hashes for regulators, statements — and change nothing: every POST needs the admin
+scope. Each change goes through :mod:`hub.ops` and is audited there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuthenticated
+from tornado import httpserver, ioloop, web
+
+from hub import audit, home
+from hub.billing import budget, prices, statements
+from hub.db.engine import Database
+from hub.i18n import Msg, UserError
+from hub.ops import Ctx, agreements, lookup, staff, tenants
+from hub.services import admin_views
+from hub.services.console_text import TEXT, language
+from hub.serving.refusals import Refusal
+
+log = logging.getLogger("shuyu.admin")
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+ADMIN, AUDIT = "custom:shuyu:admin", "custom:shuyu:audit"
+FILTERS = ("tenant", "actor", "action", "since", "until")
+
+
+class AdminHandler(HubOAuthenticated, web.RequestHandler):
+    hub_scopes = {ADMIN, AUDIT}
+
+    @property
+    def db(self) -> Database:
+        return self.settings["db"]
+
+    @property
+    def can_change(self) -> bool:
+        return ADMIN in self.current_user.get("scopes", [])
+
+    def render_page(self, template: str, http_status: int = 200, **values) -> None:
+        self.set_status(http_status)
+        values.setdefault("error", "")
+        values.setdefault("notice", "")
+        lang = language(self)
+        self.render(template, t=TEXT[lang], lang=lang, reviewer=self.current_user["name"],
+                    prefix=self.settings["prefix"], can_change=self.can_change, **values)  # fmt: skip
+
+    def write_error(self, status_code: int, **kwargs) -> None:
+        t = TEXT[language(self)]
+        self.finish(f"<!doctype html><meta charset=utf-8><h1>{status_code}</h1><p>{t['error']}</p>")
+
+    async def change(self, action) -> str:
+        """Run ``action(ctx)`` as the signed-in admin; returns the error to show, or ''."""
+        if not self.can_change:
+            raise web.HTTPError(403)
+
+        def run():
+            with self.db.session() as s:
+                action(
+                    Ctx(session=s, actor=self.current_user["name"], pepper=self.settings["pepper"])
+                )
+
+        try:
+            await asyncio.to_thread(run)
+        except (UserError, Refusal) as e:
+            msg = e.msg if isinstance(e.msg, Msg) else Msg(str(e.msg), str(e.msg))
+            return msg.zh if language(self) == "zh" else msg.en
+        return ""
+
+
+class TenantsHandler(AdminHandler):
+    async def show(self, error: str = "", notice: str = "", status: int = 200) -> None:
+        def read():
+            with self.db.session() as s:
+                return admin_views.tenants(s, self.settings["prices"], date.today())
+
+        self.render_page(
+            "admin_tenants.html",
+            status,
+            rows=await asyncio.to_thread(read),
+            error=error,
+            notice=notice,
+        )
+
+    @web.authenticated
+    async def get(self) -> None:
+        await self.show()
+
+    @web.authenticated
+    async def post(self) -> None:
+        name = self.get_body_argument("tenant", "")
+        command = self.get_body_argument("command", "")
+        reason = self.get_body_argument("reason", "")
+
+        def act(ctx: Ctx) -> None:
+            if command in ("suspend", "revoke", "reinstate"):
+                tenants.change_status(ctx, name, command, reason)
+            elif command == "renew":
+                agreements.renew(ctx, name)
+            elif command == "terminate":
+                agreements.terminate(ctx, name, reason)
+            elif command == "budget":
+                raw = self.get_body_argument("amount", "").strip()
+                try:
+                    amount = None if raw in ("", "none") else Decimal(raw)
+                except InvalidOperation:
+                    raise UserError(Msg(f"金额无效：{raw}", f"not an amount: {raw}")) from None
+                budget.set_budget(ctx, name, amount)
+            else:
+                raise UserError(Msg(f"未知操作：{command}", f"unknown action: {command}"))
+
+        error = await self.change(act)
+        t = TEXT[language(self)]
+        await self.show(
+            error, "" if error else f"{t['recorded']}: {name} · {command}", 400 if error else 200
+        )
+
+
+class StaffHandler(AdminHandler):
+    async def show(
+        self, error: str = "", notice: str = "", status: int = 200, secret: str = ""
+    ) -> None:
+        def read():
+            with self.db.session() as s:
+                return admin_views.staff(s, date.today())
+
+        self.render_page("admin_staff.html", status, rows=await asyncio.to_thread(read), error=error,
+                         notice=notice, secret=secret)  # fmt: skip
+
+    @web.authenticated
+    async def get(self) -> None:
+        await self.show()
+
+    @web.authenticated
+    async def post(self) -> None:
+        username = self.get_body_argument("username", "")
+        action = self.get_body_argument("action", "")
+        reason = self.get_body_argument("reason", "")
+        shown: dict[str, str] = {}
+
+        def act(ctx: Ctx) -> None:
+            if action == "verify":
+                staff.verify(ctx, username)
+            elif action in ("disable", "enable"):
+                staff.set_active(ctx, username, action == "enable", reason)
+            elif action == "reset_totp":
+                shown["secret"] = staff.reset_totp(ctx, username, reason).totp_secret
+            elif action == "role":
+                staff.change_role(ctx, username, self.get_body_argument("role", ""), reason)
+            elif action == "exam":
+                try:
+                    score = int(self.get_body_argument("score", ""))
+                    pass_mark = int(
+                        self.get_body_argument("pass_mark", "") or staff.DEFAULT_PASS_MARK
+                    )
+                except ValueError:
+                    raise UserError(
+                        Msg("成绩须为整数", "the score must be a whole number")
+                    ) from None
+                course = self.get_body_argument("course", "") or staff.DEFAULT_COURSE
+                staff.record_training(ctx, username, score, course=course, pass_mark=pass_mark)
+            else:
+                raise UserError(Msg(f"未知操作：{action}", f"unknown action: {action}"))
+
+        error = await self.change(act)
+        t = TEXT[language(self)]
+        await self.show(error, "" if error else f"{t['recorded']}: {username} · {action}",
+                        400 if error else 200, shown.get("secret", ""))  # fmt: skip
+
+
+class AuditHandler(AdminHandler):
+    def filters(self) -> dict[str, str]:
+        return {k: v for k in FILTERS if (v := self.get_query_argument(k, "").strip())}
+
+    @web.authenticated
+    async def get(self) -> None:
+        filters = self.filters()
+        verify = self.get_query_argument("verify", "") == "1"
+
+        def read():
+            with self.db.session() as s:
+                rows = admin_views.events(s, filters)
+                report = audit.verify(self.db.engine) if verify else None
+                return [{f: getattr(e, f) for f in admin_views.EXPORT_FIELDS} for e in rows], report
+
+        try:
+            rows, report = await asyncio.to_thread(read)
+        except ValueError:
+            raise web.HTTPError(400) from None
+        self.render_page("admin_audit.html", rows=rows, report=report, filters=filters)
+
+
+class AuditExportHandler(AuditHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        fmt = "json" if self.get_query_argument("format", "csv") == "json" else "csv"
+        filters = self.filters()
+
+        def read():
+            with self.db.session() as s:
+                text = admin_views.export(s, filters, fmt)
+                audit.append(
+                    s,
+                    "audit.export",
+                    actor=self.current_user["name"],
+                    details={"filters": filters, "format": fmt},
+                )
+                return text
+
+        text = await asyncio.to_thread(read)
+        self.set_header(
+            "Content-Type", f"{'application/json' if fmt == 'json' else 'text/csv'}; charset=utf-8"
+        )
+        self.set_header("Content-Disposition", f'attachment; filename="shuyu-audit.{fmt}"')
+        self.finish(text)
+
+
+class StatementsHandler(AdminHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        name = self.get_query_argument("tenant", "")
+        month = self.get_query_argument("month", date.today().strftime("%Y-%m"))
+        fmt = self.get_query_argument("format", "html")
+
+        def read():
+            with self.db.session() as s:
+                st = statements.statement(s, lookup.tenant(s, name), month, self.settings["prices"])
+                return statements.to_csv(st) if fmt == "csv" else statements.to_html(st)
+
+        try:
+            text = await asyncio.to_thread(read)
+        except (UserError, Refusal):
+            raise web.HTTPError(404) from None
+        self.set_header(
+            "Content-Type", f"{'text/csv' if fmt == 'csv' else 'text/html'}; charset=utf-8"
+        )
+        self.finish(text)
+
+
+def make_app(
+    db: Database, hub_auth: HubOAuth, prefix: str, book: prices.PriceBook, pepper: bytes
+) -> web.Application:
+    prefix = prefix.rstrip("/")
+    return web.Application(
+        [
+            (rf"{prefix}/?", TenantsHandler),
+            (rf"{prefix}/staff", StaffHandler),
+            (rf"{prefix}/audit", AuditHandler),
+            (rf"{prefix}/audit/export", AuditExportHandler),
+            (rf"{prefix}/statements", StatementsHandler),
+            (rf"{prefix}/oauth_callback", HubOAuthCallbackHandler),
+        ],
+        hub_auth=hub_auth, db=db, prefix=prefix, prices=book, pepper=pepper,
+        cookie_secret=os.urandom(32), xsrf_cookies=True, template_path=str(TEMPLATES),
+        login_url=hub_auth.login_url,
+    )  # fmt: skip
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="[%(levelname)s %(asctime)s admin] %(message)s")
+    db = Database(home.default_db_url())
+    prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/admin/")
+    book = prices.parse(os.environ.get("SHUYU_PRICE_BOOK", ""))
+    app = make_app(db, HubOAuth(cache_max_age=10), prefix, book, home.secret("id_pepper"))
+    port = int(os.environ.get("SHUYU_ADMIN_PORT", "8092"))
+    httpserver.HTTPServer(app).listen(port, "127.0.0.1")  # through the proxy only
+    log.info("admin console listening on port %s under %s", port, prefix)
+    loop = ioloop.IOLoop.current()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: loop.add_callback_from_signal(loop.stop))
+    loop.start()
+
+
+if __name__ == "__main__":
+    main()

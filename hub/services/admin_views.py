@@ -1,0 +1,100 @@
+"""What the administration console reads: tenants with their agreements, budgets and spending;
+staff; the audit trail filtered and exported with its chain hashes. Read-only queries."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from hub import admission
+from hub.billing import statements
+from hub.billing.prices import PriceBook
+from hub.db.models import AuditEvent, Staff, Tenant
+from hub.ops.enforcement import reminder_for
+
+MAX_ROWS = 500
+EXPORT_FIELDS = (
+    "id",
+    "ts",
+    "actor",
+    "tenant",
+    "action",
+    "object",
+    "outcome",
+    "reason",
+    "details",
+    "prev_hash",
+    "hash",
+)
+
+
+def tenants(s: Session, book: PriceBook, today: date) -> list[dict]:
+    out = []
+    for t in s.scalars(select(Tenant).order_by(Tenant.id)):
+        current = admission.current_agreement(t, today)
+        reminder = reminder_for(t, today)
+        out.append({
+            "id": t.id, "name": t.name, "uscc": t.uscc, "status": t.status.value,
+            "qualification": t.qualification.value, "reason": t.status_reason or "",
+            "term": f"{current.start} – {current.end}" if current else "",
+            "problem": admission.agreement_problem(t, today) or "",
+            "days_left": reminder.days_left if reminder else None,
+            "budget": "" if t.monthly_budget_fen is None else f"{t.monthly_budget_fen / 100:.2f}",
+            "spent": str(statements.spent(s, t, book, today)),
+            "staff": s.scalar(select(func.count()).select_from(Staff).where(Staff.tenant_id == t.id)),
+        })  # fmt: skip
+    return out
+
+
+def staff(s: Session, today: date) -> list[dict]:
+    out = []
+    for x in s.scalars(select(Staff).order_by(Staff.role, Staff.username)):
+        valid = max((r.valid_until for r in x.training if r.passed), default=None)
+        out.append({
+            "username": x.username, "real_name": x.real_name, "role": x.role.value,
+            "company": x.tenant.name if x.tenant else (x.department.name if x.department else ""),
+            "verified": x.real_name_verified, "active": x.active,
+            "training": str(valid) if valid else "", "admitted": admission.admit(x, today).code,
+        })  # fmt: skip
+    return out
+
+
+def _query(filters: dict[str, str]):
+    q = select(AuditEvent)
+    if filters.get("tenant"):
+        q = q.where(AuditEvent.tenant == filters["tenant"])
+    if filters.get("actor"):
+        q = q.where(AuditEvent.actor == filters["actor"])
+    if filters.get("action"):
+        q = q.where(AuditEvent.action.startswith(filters["action"]))
+    for key, op in (("since", "__ge__"), ("until", "__le__")):
+        if filters.get(key):
+            bound = datetime.fromisoformat(filters[key]).strftime("%Y-%m-%dT%H:%M:%S")
+            q = q.where(getattr(AuditEvent.ts, op)(bound if key == "since" else bound + "\uffff"))
+    return q
+
+
+def events(s: Session, filters: dict[str, str], limit: int = MAX_ROWS) -> list[AuditEvent]:
+    """The newest events matching ``filters`` (tenant group, actor, action prefix, since/until)."""
+    return list(s.scalars(_query(filters).order_by(AuditEvent.id.desc()).limit(limit)))
+
+
+def export(s: Session, filters: dict[str, str], fmt: str) -> str:
+    """Every matching event, oldest first, with ``prev_hash`` and ``hash`` so a regulator can
+    recompute the chain: CSV or JSON."""
+    rows = [
+        {f: getattr(e, f) for f in EXPORT_FIELDS}
+        for e in s.scalars(_query(filters).order_by(AuditEvent.id))
+    ]
+    if fmt == "json":
+        return json.dumps({"events": rows, "filters": filters}, ensure_ascii=False, indent=1)
+    out = io.StringIO()
+    w = csv.DictWriter(out, EXPORT_FIELDS)
+    w.writeheader()
+    w.writerows(rows)
+    return out.getvalue()

@@ -1,0 +1,141 @@
+"""The administration and supervision console driven in headless Chromium: an admin suspends
+and reinstates a company, disables and enables a person, sets a budget; an auditor filters the
+trail, verifies its chain and exports it, and can change nothing; a processor and a department
+are kept out."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pyotp
+import pytest
+from sqlalchemy import select
+
+from hub.db.models import AuditEvent, Staff, Tenant
+from hub.demo import world
+from tests.e2e.conftest import PASSWORD
+
+pytestmark = pytest.mark.e2e
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]  # fmt: skip
+CARBON = world.TENANTS[1]["name"]
+
+
+@pytest.fixture(scope="module")
+def pages(hub):
+    """One signed-in page per user for the module: a one-time code cannot be used twice."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    proc, _, secrets = hub
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        out = {}
+        for user in ("adam", "audrey", "lucy", "paul"):
+            page = browser.new_context(accept_downloads=True).new_page()
+            page.goto(f"{proc.url}/hub/login")
+            page.fill("input[name=username]", user)
+            page.fill("input[name=password]", PASSWORD)
+            page.fill("input[name=otp]", pyotp.TOTP(secrets[user]).now())
+            page.click("[type=submit]")
+            page.wait_for_load_state()
+            out[user] = page
+        yield out
+        browser.close()
+
+
+def admin(hub, page, path: str = "/"):
+    response = page.goto(f"{hub[0].url}/services/admin{path}")
+    return response
+
+
+def act_on_tenant(page, name: str, command: str, reason: str = "", amount: str = "") -> str:
+    row = page.locator(f"tr[data-tenant='{name}']")
+    row.locator("select[name=command]").select_option(command)
+    row.locator("input[name=reason]").fill(reason)
+    row.locator("input[name=amount]").fill(amount)
+    row.locator("button").click()
+    page.wait_for_selector("#notice, #error")
+    return page.locator("#notice, #error").inner_text()
+
+
+def test_when_an_admin_suspends_and_reinstates_a_company_then_it_takes_effect(hub, pages):
+    page = pages["adam"]
+    assert admin(hub, page, "/?lang=en").status == 200
+    assert act_on_tenant(page, CARBON, "suspend", "违规调用接口 / misuse").startswith("Recorded")
+    assert page.locator(f"tr[data-tenant='{CARBON}'] .status").inner_text().startswith("suspended")
+    with hub[1].session() as s:
+        assert (
+            s.scalars(select(Tenant).where(Tenant.name == CARBON)).one().status.value == "suspended"
+        )
+    assert "Recorded" in act_on_tenant(page, CARBON, "reinstate", "整改完成 / remedied")
+    assert "reason" in act_on_tenant(page, CARBON, "suspend", "")  # a reason is required
+    with hub[1].session() as s:
+        assert s.scalars(select(Tenant).where(Tenant.name == CARBON)).one().status.value == "active"
+    assert "Recorded" in act_on_tenant(page, CARBON, "budget", amount="1234.5")
+    assert page.locator(f"tr[data-tenant='{CARBON}']").inner_text().count("1234.50") == 1
+
+
+def test_when_an_admin_disables_a_person_then_admission_refuses_them_until_enabled(hub, pages):
+    page = pages["adam"]
+    admin(hub, page, "/staff?lang=en")
+    row = page.locator("tr[data-user='erin']")
+    row.locator("select[name=action]").select_option("disable")
+    row.locator("input[name=reason]").fill("离职 / left the company")
+    row.locator("button").click()
+    page.wait_for_selector("#notice")
+    assert page.locator("tr[data-user='erin'] .admitted").inner_text() == "inactive"
+    row = page.locator("tr[data-user='erin']")
+    row.locator("select[name=action]").select_option("enable")
+    row.locator("input[name=reason]").fill("返聘 / rehired")
+    row.locator("button").click()
+    page.wait_for_selector("#notice")
+    assert page.locator("tr[data-user='erin'] .admitted").inner_text() == "training"  # expired
+    with hub[1].session() as s:
+        assert s.scalars(select(Staff).where(Staff.username == "erin")).one().active
+
+
+def test_when_an_auditor_reads_the_trail_then_it_filters_verifies_and_exports_with_hashes(
+    hub, pages
+):
+    page = pages["audrey"]
+    assert admin(hub, page, "/audit?lang=en&actor=adam&action=tenant.").status == 200
+    actions = page.locator("#events .action").all_inner_texts()
+    assert "tenant.suspend" in actions and "tenant.reinstate" in actions
+    assert set(actions) <= {"tenant.suspend", "tenant.reinstate", "tenant.budget"}
+    page.click("#verify")
+    page.wait_for_selector("#chain")
+    assert page.locator("#chain").inner_text().startswith("Hash chain intact")
+    with page.expect_download() as got:
+        page.click("#export-csv")
+    rows = list(csv.DictReader(io.StringIO(Path(got.value.path()).read_text(encoding="utf-8"))))
+    assert rows and {"prev_hash", "hash"} <= set(rows[0]) and {r["actor"] for r in rows} == {"adam"}
+    with hub[1].session() as s:
+        stored = {
+            e.id: e.hash for e in s.scalars(select(AuditEvent).where(AuditEvent.actor == "adam"))
+        }
+    assert all(stored[int(r["id"])] == r["hash"] for r in rows)
+    exported = page.request.get(f"{hub[0].url}/services/admin/audit/export?format=json&actor=adam")
+    assert len(json.loads(exported.text())["events"]) == len(rows)
+
+
+def test_when_an_auditor_tries_to_change_anything_then_it_is_refused(hub, pages):
+    page = pages["audrey"]
+    admin(hub, page, "/?lang=en")
+    assert page.locator("form.act").count() == 0  # no controls
+    xsrf = next(c["value"] for c in page.context.cookies() if c["name"] == "_xsrf")
+    response = page.request.post(
+        f"{hub[0].url}/services/admin/",
+        form={"_xsrf": xsrf, "tenant": CARBON, "command": "suspend", "reason": "越权 / overreach"},
+    )
+    assert response.status == 403
+    with hub[1].session() as s:
+        assert s.scalars(select(Tenant).where(Tenant.name == CARBON)).one().status.value == "active"
+
+
+@pytest.mark.parametrize("user", ["lucy", "paul"])  # a processor, a data-provider department
+def test_when_anyone_else_opens_the_admin_console_then_the_hub_keeps_them_out(hub, pages, user):
+    assert admin(hub, pages[user], "/").status == 403
+    assert admin(hub, pages[user], "/audit").status == 403
