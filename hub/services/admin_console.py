@@ -13,20 +13,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuthenticated
-from tornado import httpserver, ioloop, web
+from tornado import httpserver, web
 
 from hub import audit, home
 from hub.billing import budget, prices, statements
 from hub.db.engine import Database
 from hub.i18n import Msg, UserError
 from hub.ops import Ctx, agreements, lookup, staff, tenants
-from hub.services import admin_views
+from hub.services import admin_views, serve
 from hub.services.console_text import TEXT, language
 from hub.serving.refusals import Refusal
 
@@ -275,10 +274,7 @@ def main() -> None:
     port = int(os.environ.get("SHUYU_ADMIN_PORT", "8092"))
     httpserver.HTTPServer(app).listen(port, "127.0.0.1")  # through the proxy only
     log.info("admin console listening on port %s under %s", port, prefix)
-    loop = ioloop.IOLoop.current()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: loop.add_callback_from_signal(loop.stop))
-    loop.start()
+    serve.until_stopped()
 
 
 if __name__ == "__main__":

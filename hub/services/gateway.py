@@ -11,11 +11,10 @@ import asyncio
 import json
 import logging
 import os
-import signal
 import threading
 
 from jupyterhub.services.auth import HubAuth
-from tornado import httpserver, ioloop, web
+from tornado import httpserver, web
 
 from hub import audit, home
 from hub.billing import prices
@@ -23,7 +22,7 @@ from hub.db.engine import Database
 from hub.masking.sample import SampleLimits
 from hub.production import rules as production_rules
 from hub.review import rules
-from hub.services import billing_api, data_api, production_api, requests_api
+from hub.services import billing_api, data_api, production_api, requests_api, serve
 from hub.services.base import GatewayHandler
 from hub.serving.origin import TenantNetworks
 from hub.serving.samples import SampleService
@@ -139,10 +138,7 @@ def main() -> None:
     log.info("gateway listening on port %s under %s", port, prefix)
     # The PII detectors take seconds to import (presidio); load them now, not at the first sample.
     threading.Thread(target=_warm_up, args=(db,), name="warm-up", daemon=True).start()
-    loop = ioloop.IOLoop.current()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: loop.add_callback_from_signal(loop.stop))
-    loop.start()
+    serve.until_stopped()
 
 
 if __name__ == "__main__":

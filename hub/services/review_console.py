@@ -15,19 +15,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
 from pathlib import Path
 
 from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuthenticated
 from sqlalchemy import select
-from tornado import httpserver, ioloop, web
+from tornado import httpserver, web
 
 from hub import home
 from hub.db.engine import Database
 from hub.db.models import Request, Scenario
 from hub.review import lifecycle
 from hub.review.checks import ORDER
-from hub.services import console_views
+from hub.services import console_views, serve
 from hub.services.console_text import TEXT, language
 from hub.serving.refusals import Refusal
 
@@ -221,10 +220,7 @@ def main() -> None:
     server = httpserver.HTTPServer(app)
     server.listen(port, "127.0.0.1")  # reached through the proxy only, never from workspaces
     log.info("review console listening on port %s under %s", port, prefix)
-    loop = ioloop.IOLoop.current()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: loop.add_callback_from_signal(loop.stop))
-    loop.start()
+    serve.until_stopped()
 
 
 if __name__ == "__main__":
