@@ -191,7 +191,8 @@ c.JupyterHub.services = [
         "display": True,
     },
     {
-        # Administration and supervision: admins change, auditors read; nobody else gets in.
+        # Administration and supervision: admins change, auditors read, departments decide
+        # their own datasets' data-list items; nobody else gets in.
         "name": "admin",
         "url": f"http://127.0.0.1:{ADMIN_PORT}",
         "command": [sys.executable, "-m", "hub.services.admin_console"],
@@ -201,7 +202,11 @@ c.JupyterHub.services = [
             "SHUYU_ADMIN_PORT": str(ADMIN_PORT),
             "SHUYU_PRICE_BOOK": json.dumps(PRICE_BOOK),
         },
-        "oauth_client_allowed_scopes": ["custom:shuyu:admin", "custom:shuyu:audit"],
+        "oauth_client_allowed_scopes": [
+            "custom:shuyu:admin",
+            "custom:shuyu:audit",
+            "custom:shuyu:provide",
+        ],
         "oauth_no_confirm": True,
         "display": True,
     },

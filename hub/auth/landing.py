@@ -1,5 +1,5 @@
 """Where each role lands after signing in (``c.JupyterHub.default_url``): processors in their
-workspace, reviewers in the review console, admins and auditors in the administration console,
+workspace, reviewers in the review console, admins and auditors in the administration console, departments on their data-list items,
 everyone else on the hub's home page. (Only processors have a workspace to start.)"""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ LANDINGS = {
     "role-reviewer": "/services/review/",
     "role-admin": "/services/admin/",
     "role-auditor": "/services/admin/audit",
+    "role-provider": "/services/admin/datalists",
 }
 
 

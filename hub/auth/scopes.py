@@ -70,7 +70,7 @@ ROLES: list[dict] = [
     {
         "name": "shuyu-provider",
         "description": "Data-provider department staff / 数据提供部门人员",
-        "scopes": ["self", "custom:shuyu:provide"],
+        "scopes": ["self", "custom:shuyu:provide", "access:services!service=admin"],
         "groups": ["role-provider"],
     },
 ]

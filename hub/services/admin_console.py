@@ -1,6 +1,7 @@
 """The administration and supervision console: a JupyterHub-managed service.
 
-Admins (``custom:shuyu:admin``) run the programme here: suspend, revoke and reinstate companies,
+Data-provider departments (``custom:shuyu:provide``) decide the data-list items of their own
+datasets here and see nothing else. Admins (``custom:shuyu:admin``) run the programme here: suspend, revoke and reinstate companies,
 renew or end agreements, set budgets; verify, disable, enable staff, record exam results, reset
 second factors, change platform roles; read statements. Auditors (``custom:shuyu:audit``) read
 everything — the trail filtered by company, person, action and time, its chain verified, exported
@@ -24,14 +25,14 @@ from hub import audit, home
 from hub.billing import budget, prices, statements
 from hub.db.engine import Database
 from hub.i18n import Msg, UserError
-from hub.ops import Ctx, agreements, lookup, staff, tenants
+from hub.ops import Ctx, agreements, catalog, lookup, staff, tenants
 from hub.services import admin_views, serve
 from hub.services.console_text import TEXT, language
 from hub.serving.refusals import Refusal
 
 log = logging.getLogger("shuyu.admin")
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-ADMIN, AUDIT = "custom:shuyu:admin", "custom:shuyu:audit"
+ADMIN, AUDIT, PROVIDE = "custom:shuyu:admin", "custom:shuyu:audit", "custom:shuyu:provide"
 FILTERS = ("tenant", "actor", "action", "since", "until")
 
 
@@ -224,6 +225,54 @@ class AuditExportHandler(AuditHandler):
         self.finish(text)
 
 
+class DataListHandler(AdminHandler):
+    """Data-list items (一场景一清单一审定): a department decides its own datasets' items; admins
+    and auditors read them all."""
+
+    hub_scopes = {ADMIN, AUDIT, PROVIDE}
+
+    async def show(self, error: str = "", notice: str = "", status: int = 200) -> None:
+        username = self.current_user["name"]
+        provider = PROVIDE in self.current_user.get("scopes", [])
+
+        def read():
+            with self.db.session() as s:
+                return admin_views.data_list_items(s, username if provider else None)
+
+        self.render_page("admin_datalists.html", status, rows=await asyncio.to_thread(read),
+                         can_decide=provider, error=error, notice=notice)  # fmt: skip
+
+    @web.authenticated
+    async def get(self) -> None:
+        await self.show()
+
+    @web.authenticated
+    async def post(self) -> None:
+        if PROVIDE not in self.current_user.get("scopes", []):
+            raise web.HTTPError(403)
+        try:
+            item_id = int(self.get_body_argument("item", ""))
+        except ValueError:
+            raise web.HTTPError(400) from None
+        decision = self.get_body_argument("decision", "")
+        reason = self.get_body_argument("reason", "")
+        username = self.current_user["name"]
+
+        def act():
+            with self.db.session() as s:
+                catalog.decide(
+                    Ctx(session=s, actor=username), item_id, decision, by=username, reason=reason
+                )
+
+        try:
+            await asyncio.to_thread(act)
+        except UserError as e:
+            await self.show(e.msg.zh if language(self) == "zh" else e.msg.en, status=400)
+            return
+        t = TEXT[language(self)]
+        await self.show(notice=f"{t['recorded']}: #{item_id} · {decision}")
+
+
 class StatementsHandler(AdminHandler):
     @web.authenticated
     async def get(self) -> None:
@@ -257,6 +306,7 @@ def make_app(
             (rf"{prefix}/audit", AuditHandler),
             (rf"{prefix}/audit/export", AuditExportHandler),
             (rf"{prefix}/statements", StatementsHandler),
+            (rf"{prefix}/datalists", DataListHandler),
             (rf"{prefix}/oauth_callback", HubOAuthCallbackHandler),
         ],
         hub_auth=hub_auth, db=db, prefix=prefix, prices=book, pepper=pepper,

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from hub import admission
 from hub.billing import statements
 from hub.billing.prices import PriceBook
-from hub.db.models import AuditEvent, Staff, Tenant
+from hub.db.models import AuditEvent, DataListItem, Dataset, Staff, Tenant
 from hub.ops.enforcement import reminder_for
 
 MAX_ROWS = 500
@@ -98,3 +98,20 @@ def export(s: Session, filters: dict[str, str], fmt: str) -> str:
     w.writeheader()
     w.writerows(rows)
     return out.getvalue()
+
+
+def data_list_items(s: Session, provider: str | None) -> list[dict]:
+    """Every data-list item, or only those of ``provider``'s department's datasets; pending first."""
+    q = select(DataListItem).join(Dataset, DataListItem.dataset_id == Dataset.id)
+    if provider is not None:
+        department = s.scalars(
+            select(Staff.department_id).where(Staff.username == provider)
+        ).first()
+        q = q.where(Dataset.department_id == department)
+    items = sorted(s.scalars(q), key=lambda i: (i.decision.value != "pending", -i.id))
+    return [{
+        "id": i.id, "tenant": i.scenario.tenant.name, "scenario": i.scenario.name,
+        "category": i.scenario.category.value, "dataset": i.dataset.name, "level": i.dataset.level,
+        "department": i.dataset.department.name, "columns": ", ".join(i.columns),
+        "decision": i.decision.value, "decided_by": i.decided_by or "", "reason": i.reason or "",
+    } for i in items]  # fmt: skip

@@ -33,7 +33,7 @@ TEXT = {
         "cell": "代码单元", "products": "数据产品", "no_products": "尚无已发布的产品", "keys": "有效密钥",
         "calls": "调用次数", "records": "查询记录数", "product_active": "服务中", "product_paused": "已暂停",
         "admin_title": "数域 · 管理与监管台", "tenants": "加工使用主体", "staff": "人员", "audit": "审计日志",
-        "signed_in": "当前用户", "role_admin": "管理员", "role_auditor": "审计员（只读）", "term": "协议期限",
+        "signed_in": "当前用户", "role_admin": "管理员", "role_reader": "只读", "term": "协议期限",
         "days_left": "到期剩余天数", "budget": "月度预算", "spent": "本月已用", "statement": "月度账单",
         "tenant_active": "正常", "tenant_suspended": "已暂停", "tenant_revoked": "已撤销",
         "cmd_suspend": "暂停", "cmd_revoke": "撤销", "cmd_reinstate": "恢复", "cmd_renew": "续签协议",
@@ -46,6 +46,9 @@ TEXT = {
         "verify_chain": "校验哈希链", "chain_ok": "哈希链完整", "chain_broken": "哈希链被破坏",
         "with_hashes": "含链式哈希，供监管核验", "time": "时间", "actor": "人员", "action": "操作", "object": "对象",
         "outcome": "结果",
+        "datalists": "数据清单审定", "dataset": "数据集", "department": "提供部门", "columns": "字段",
+        "decision": "审定", "item_pending": "待审定", "item_approved": "批准", "item_rejected": "驳回",
+        "item_revoked": "撤销",
     },
     "en": {
         "title": "Shuyu · Review console", "queue": "Review queue", "all": "all", "kind": "Kind",
@@ -80,7 +83,7 @@ TEXT = {
         "no_products": "No product is published yet", "keys": "Live keys", "calls": "Calls",
         "records": "Records queried", "product_active": "serving", "product_paused": "paused",
         "admin_title": "Shuyu · Administration and supervision", "tenants": "Companies", "staff": "Staff",
-        "audit": "Audit trail", "signed_in": "Signed in", "role_admin": "admin", "role_auditor": "auditor (read-only)",
+        "audit": "Audit trail", "signed_in": "Signed in", "role_admin": "admin", "role_reader": "read-only",
         "term": "Agreement term", "days_left": "Days left", "budget": "Monthly budget", "spent": "Spent this month",
         "statement": "Statement", "tenant_active": "active", "tenant_suspended": "suspended",
         "tenant_revoked": "revoked", "cmd_suspend": "Suspend", "cmd_revoke": "Revoke", "cmd_reinstate": "Reinstate",
@@ -94,6 +97,9 @@ TEXT = {
         "filter_until": "To", "verify_chain": "Verify the hash chain", "chain_ok": "Hash chain intact",
         "chain_broken": "Hash chain broken", "with_hashes": "with chain hashes, for regulators", "time": "Time",
         "actor": "Person", "action": "Action", "object": "Object", "outcome": "Outcome",
+        "datalists": "Data-list decisions", "dataset": "Dataset", "department": "Department",
+        "columns": "Columns", "decision": "Decision", "item_pending": "pending", "item_approved": "approved",
+        "item_rejected": "rejected", "item_revoked": "revoked",
     },
 }  # fmt: skip
 

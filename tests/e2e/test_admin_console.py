@@ -14,7 +14,7 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from hub.db.models import AuditEvent, Staff, Tenant
+from hub.db.models import AuditEvent, DataListItem, Dataset, Staff, Tenant
 from hub.demo import world
 from tests.e2e.conftest import PASSWORD
 
@@ -139,3 +139,48 @@ def test_when_an_auditor_tries_to_change_anything_then_it_is_refused(hub, pages)
 def test_when_anyone_else_opens_the_admin_console_then_the_hub_keeps_them_out(hub, pages, user):
     assert admin(hub, pages[user], "/").status == 403
     assert admin(hub, pages[user], "/audit").status == 403
+
+
+def test_when_a_department_decides_then_only_its_own_datasets_items_are_in_its_hands(hub, pages):
+    from hub.ops import Ctx, catalog
+
+    with hub[1].session() as s:  # bob's company asks for medical visits (the health commission's)
+        ctx = Ctx(session=s, actor="e2e")
+        scenario = catalog.find_scenario(ctx, world.TENANTS[1]["scenario"][0], CARBON)
+        item = catalog.request_item(
+            ctx, scenario=scenario, dataset="medical_visits", columns=["gender", "age"]
+        )
+        foreign = s.scalars(
+            select(DataListItem).join(Dataset).where(Dataset.name == "enterprise_registry")
+        ).first()
+        item_id, foreign_id, foreign_decision = item.id, foreign.id, foreign.decision.value
+    page = pages["paul"]  # 市卫生健康委员会
+    assert admin(hub, page, "/datalists?lang=en").status == 200
+    datasets = {r.split("\t")[3] for r in page.locator("#items tr[data-item]").all_inner_texts()}
+    assert datasets == {"medical_visits"}
+    row = page.locator(f"tr[data-item='{item_id}']")
+    row.locator("select[name=decision]").select_option("approved")
+    row.locator("input[name=reason]").fill("用途明确，字段最小化 / minimal columns")
+    row.locator("button").click()
+    page.wait_for_selector("#notice")
+    xsrf = next(c["value"] for c in page.context.cookies() if c["name"] == "_xsrf")
+    response = page.request.post(  # another department's item, reached by hand
+        f"{hub[0].url}/services/admin/datalists",
+        form={
+            "_xsrf": xsrf,
+            "item": str(foreign_id),
+            "decision": "revoked",
+            "reason": "越权 / overreach",
+        },
+    )
+    assert response.status == 400 and "only staff of" in response.text()
+    with hub[1].session() as s:
+        assert s.get(DataListItem, item_id).decision.value == "approved"
+        assert s.get(DataListItem, item_id).decided_by == "paul"
+        assert s.get(DataListItem, foreign_id).decision.value == foreign_decision
+    auditor = pages["audrey"]
+    admin(hub, auditor, "/datalists?lang=en")
+    assert (
+        auditor.locator("form.act").count() == 0
+        and auditor.locator(f"tr[data-item='{foreign_id}']").count() == 1
+    )
