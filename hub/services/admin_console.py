@@ -27,6 +27,7 @@ from hub.db.engine import Database
 from hub.i18n import Msg, UserError
 from hub.ops import Ctx, agreements, catalog, lookup, staff, tenants
 from hub.services import admin_views, serve
+from hub.services import charts as charts_svg
 from hub.services.console_text import TEXT, language
 from hub.serving.refusals import Refusal
 
@@ -124,6 +125,31 @@ class TenantsHandler(AdminHandler):
         await self.show(
             error, "" if error else f"{t['recorded']}: {name} · {command}", 400 if error else 200
         )
+
+
+class DashboardHandler(AdminHandler):
+    """One company: activity per day, requests by kind and status, this month's fees, staff."""
+
+    @web.authenticated
+    async def get(self, tenant_id: str) -> None:
+        def read():
+            with self.db.session() as s:
+                return admin_views.dashboard(
+                    s, int(tenant_id), self.settings["prices"], date.today()
+                )
+
+        board = await asyncio.to_thread(read)
+        if not board:
+            raise web.HTTPError(404)
+        t = TEXT[language(self)]
+        charts = [
+            charts_svg.bars(board["activity"], title=t["chart_activity"]),
+            charts_svg.bars(board["requests"], title=t["chart_requests"]),
+            charts_svg.bars(
+                board["fees"], title=f"{t['chart_fees']} {board['month']} ({board['currency']})"
+            ),
+        ]
+        self.render_page("admin_dashboard.html", board=board, charts=charts)
 
 
 class StaffHandler(AdminHandler):
@@ -303,6 +329,7 @@ def make_app(
         [
             (rf"{prefix}/?", TenantsHandler),
             (rf"{prefix}/staff", StaffHandler),
+            (rf"{prefix}/tenants/(?P<tenant_id>[0-9]{{1,9}})", DashboardHandler),
             (rf"{prefix}/audit", AuditHandler),
             (rf"{prefix}/audit/export", AuditExportHandler),
             (rf"{prefix}/statements", StatementsHandler),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from hub import admission
 from hub.billing import statements
 from hub.billing.prices import PriceBook
-from hub.db.models import AuditEvent, DataListItem, Dataset, Staff, Tenant
+from hub.db.models import AuditEvent, DataListItem, Dataset, Request, Staff, Tenant
 from hub.ops.enforcement import reminder_for
 
 MAX_ROWS = 500
@@ -115,3 +115,36 @@ def data_list_items(s: Session, provider: str | None) -> list[dict]:
         "department": i.dataset.department.name, "columns": ", ".join(i.columns),
         "decision": i.decision.value, "decided_by": i.decided_by or "", "reason": i.reason or "",
     } for i in items]  # fmt: skip
+
+
+def dashboard(s: Session, tenant_id: int, book: PriceBook, today: date, days: int = 30) -> dict:
+    """One company at a glance: its daily activity, its requests by kind and status, this
+    month's fees by item, its staff."""
+    tenant = s.get(Tenant, tenant_id)
+    if tenant is None:
+        return {}
+    since = (today - timedelta(days=days - 1)).isoformat()
+    per_day: dict[str, int] = {
+        (today - timedelta(days=d)).isoformat(): 0 for d in range(days - 1, -1, -1)
+    }
+    for ts in s.scalars(
+        select(AuditEvent.ts).where(AuditEvent.tenant == tenant.group, AuditEvent.ts >= since)
+    ):
+        if ts[:10] in per_day:
+            per_day[ts[:10]] += 1
+    requests: dict[str, int] = {}
+    for kind, status in s.execute(
+        select(Request.kind, Request.status).where(Request.tenant_id == tenant_id)
+    ):
+        requests[f"{kind}:{status}"] = requests.get(f"{kind}:{status}", 0) + 1
+    st = statements.statement(s, tenant, today.strftime("%Y-%m"), book)
+    fees: dict[str, float] = {}
+    for line in st.lines:
+        fees[line.item] = fees.get(line.item, 0.0) + float(line.amount)
+    return {
+        "tenant": tenant.name, "group": tenant.group, "status": tenant.status.value,
+        "activity": [(day[5:], n) for day, n in per_day.items()],
+        "requests": sorted(requests.items()), "fees": sorted(fees.items()),
+        "total": str(st.total), "currency": st.currency, "month": st.month,
+        "staff": [x for x in staff(s, today) if x["company"] == tenant.name],
+    }  # fmt: skip

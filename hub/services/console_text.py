@@ -48,7 +48,8 @@ TEXT = {
         "outcome": "结果",
         "datalists": "数据清单审定", "dataset": "数据集", "department": "提供部门", "columns": "字段",
         "decision": "审定", "item_pending": "待审定", "item_approved": "批准", "item_rejected": "驳回",
-        "item_revoked": "撤销",
+        "item_revoked": "撤销", "chart_activity": "近 30 天每日活动（审计事件数）",
+        "chart_requests": "申请（类型:状态）", "chart_fees": "本月费用（按项目）",
     },
     "en": {
         "title": "Shuyu · Review console", "queue": "Review queue", "all": "all", "kind": "Kind",
@@ -100,6 +101,8 @@ TEXT = {
         "datalists": "Data-list decisions", "dataset": "Dataset", "department": "Department",
         "columns": "Columns", "decision": "Decision", "item_pending": "pending", "item_approved": "approved",
         "item_rejected": "rejected", "item_revoked": "revoked",
+        "chart_activity": "Activity per day, last 30 days (audit events)",
+        "chart_requests": "Requests (kind:status)", "chart_fees": "Fees this month by item",
     },
 }  # fmt: skip
 

@@ -184,3 +184,21 @@ def test_when_a_department_decides_then_only_its_own_datasets_items_are_in_its_h
         auditor.locator("form.act").count() == 0
         and auditor.locator(f"tr[data-item='{foreign_id}']").count() == 1
     )
+
+
+def test_when_an_admin_opens_a_company_dashboard_then_its_charts_and_fees_show(hub, pages):
+    from datetime import date
+
+    from hub.billing import statements
+    from hub.billing.prices import parse
+
+    page = pages["adam"]
+    admin(hub, page, "/?lang=en")
+    page.click(f"tr[data-tenant='{world.TENANTS[0]['name']}'] a[href*='/tenants/']")
+    page.wait_for_selector("#dashboard")
+    assert page.locator("figure.chart").count() == 3  # activity, requests, fees (empty ones say so)
+    assert page.locator("figure.chart").first.locator("rect").count() == 30  # one bar a day
+    with hub[1].session() as s:
+        tenant = s.scalars(select(Tenant).where(Tenant.name == world.TENANTS[0]["name"])).one()
+        total = statements.statement(s, tenant, date.today().strftime("%Y-%m"), parse("")).total
+    assert page.locator("#fees-total").inner_text() == str(total)

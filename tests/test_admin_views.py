@@ -1,0 +1,73 @@
+"""What the administration console reads: dashboards, tenants, the trail's export, data lists."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from hub.billing import statements
+from hub.billing.prices import parse
+from hub.db.models import AuditEvent, MeterEvent, Tenant
+from hub.demo import world
+from hub.services import admin_views
+from hub.services.charts import bars
+
+BOOK = parse("")
+
+
+@pytest.fixture
+def demo(shuyu_home, db):
+    world.build(shuyu_home, db, rows=50)
+    return db
+
+
+def test_when_a_dashboard_is_read_then_its_fees_are_the_statements_and_its_days_are_thirty(demo):
+    with demo.session() as s:
+        tenant = s.scalars(select(Tenant).where(Tenant.name == world.TENANTS[0]["name"])).one()
+        s.add(MeterEvent(tenant_id=tenant.id, actor="alice", kind="container_seconds", quantity=3600,
+                         details={"cpus": 1.0, "memory_gb": 2.0}))  # fmt: skip
+    with demo.session() as s:
+        tenant = s.scalars(select(Tenant).where(Tenant.name == world.TENANTS[0]["name"])).one()
+        board = admin_views.dashboard(s, tenant.id, BOOK, date.today())
+        st = statements.statement(s, tenant, date.today().strftime("%Y-%m"), BOOK)
+    assert len(board["activity"]) == 30 and board["activity"][-1][1] > 0  # the demo's events today
+    assert Decimal(board["total"]) == st.total == Decimal("0.70")
+    assert dict(board["fees"]) == {"container_cpu_hour": 0.5, "container_memory_gb_hour": 0.2}
+    assert {x["username"] for x in board["staff"]} >= {"alice", "carol"}
+
+
+def test_when_the_trail_is_exported_then_every_hash_is_the_stored_one_in_order(demo):
+    with demo.session() as s:
+        stored = [
+            (e.id, e.prev_hash, e.hash)
+            for e in s.scalars(select(AuditEvent).order_by(AuditEvent.id))
+        ]
+        text = admin_views.export(s, {}, "csv")
+        data = json.loads(admin_views.export(s, {"action": "staff."}, "json"))
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [(int(r["id"]), r["prev_hash"], r["hash"]) for r in rows] == stored
+    assert all(r["prev_hash"] == p["hash"] for p, r in zip(rows, rows[1:], strict=False))
+    assert data["events"] and {e["action"].split(".")[0] for e in data["events"]} == {"staff"}
+
+
+def test_when_a_department_reads_the_data_lists_then_it_sees_only_its_own_datasets(demo):
+    with demo.session() as s:
+        own = admin_views.data_list_items(s, "paul")
+        everything = admin_views.data_list_items(s, None)
+    assert {r["dataset"] for r in own} == {"medical_visits"}
+    assert len(everything) > len(own) and {r["department"] for r in own} == {"市卫生健康委员会"}
+
+
+def test_when_a_chart_is_drawn_then_labels_are_escaped_and_the_tallest_bar_fills_the_plot():
+    svg = bars([("<b>", 4), ("x", 2)], title="活动 & more")
+    assert "<b>" not in svg and "&lt;b&gt;" in svg and "活动 &amp; more" in svg
+    heights = [float(h) for h in re.findall(r'height="([0-9.]+)" fill', svg)]
+    assert heights == [146.0, 73.0]
+    assert "—" in bars([], title="empty")
