@@ -407,3 +407,39 @@ class ProductKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     product: Mapped[Product] = relationship()
+
+
+class Notice(Base):
+    """信息发布: a call for processors in one field, with its application conditions."""
+
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    field: Mapped[str] = mapped_column(String(50))
+    title: Mapped[str] = mapped_column(String(200))
+    conditions: Mapped[list] = mapped_column(JSON)
+    closes_on: Mapped[date] = mapped_column(Date)
+    published_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Application(Base):
+    """A company's application to a notice, through qualification review, expert review, the
+    coordination group's decision and signing (see :mod:`hub.ops.onboarding`)."""
+
+    __tablename__ = "applications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id"), index=True)
+    company: Mapped[str] = mapped_column(String(200))
+    uscc: Mapped[str] = mapped_column(String(18))
+    security_officer: Mapped[str] = mapped_column(String(50))
+    status: Mapped[str] = mapped_column(String(16))
+    checklist: Mapped[dict] = mapped_column(JSON, default=dict)
+    scores: Mapped[list] = mapped_column(JSON, default=list)
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    notice: Mapped[Notice] = relationship()

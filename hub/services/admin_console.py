@@ -25,7 +25,7 @@ from hub import audit, home
 from hub.billing import budget, prices, statements
 from hub.db.engine import Database
 from hub.i18n import Msg, UserError
-from hub.ops import Ctx, agreements, catalog, lookup, staff, tenants
+from hub.ops import Ctx, agreements, catalog, lookup, onboarding, staff, tenants
 from hub.services import admin_views, serve
 from hub.services import charts as charts_svg
 from hub.services.console_text import TEXT, language
@@ -299,6 +299,78 @@ class DataListHandler(AdminHandler):
         await self.show(notice=f"{t['recorded']}: #{item_id} · {decision}")
 
 
+class OnboardingHandler(AdminHandler):
+    """信息发布 → 申请提交 → 资格审查 → 专家评审 → 协调小组审定 → 协议签订, one form per step."""
+
+    async def show(self, error: str = "", notice: str = "", status: int = 200) -> None:
+        def read():
+            with self.db.session() as s:
+                return [(n.id, n.field, n.title, str(n.closes_on), [
+                    {"id": a.id, "company": a.company, "uscc": a.uscc, "status": a.status,
+                     "missing": [k for k, ok in a.checklist.items() if not ok],
+                     "scores": [f"{x['expert']}: {x['score']}" for x in a.scores],
+                     "reason": a.decision_reason or ""} for a in apps])
+                    for n, apps in onboarding.pipeline(Ctx(session=s, actor=""))]  # fmt: skip
+
+        self.render_page("admin_onboarding.html", status, notices=await asyncio.to_thread(read),
+                         checklist=onboarding.CHECKLIST, error=error, notice=notice)  # fmt: skip
+
+    @web.authenticated
+    async def get(self) -> None:
+        await self.show()
+
+    @web.authenticated
+    async def post(self) -> None:
+        step = self.get_body_argument("step", "")
+        arg = self.get_body_argument
+
+        def number(name: str) -> int:
+            try:
+                return int(arg(name, ""))
+            except ValueError:
+                raise UserError(Msg(f"{name} 须为整数", f"{name} must be a whole number")) from None
+
+        def act(ctx: Ctx) -> None:
+            if step == "publish":
+                from hub.validators import parse_date
+
+                onboarding.publish(
+                    ctx,
+                    arg("field", ""),
+                    arg("title", ""),
+                    parse_date(arg("closes_on", ""), "closes_on"),
+                )
+            elif step == "apply":
+                onboarding.apply(
+                    ctx,
+                    number("notice"),
+                    arg("company", ""),
+                    arg("uscc", ""),
+                    arg("security_officer", ""),
+                )
+            elif step == "qualify":
+                ticked = {k: arg(k, "") == "on" for k in onboarding.CHECKLIST}
+                onboarding.review_qualification(ctx, number("application"), ticked)
+            elif step == "score":
+                onboarding.score(
+                    ctx,
+                    number("application"),
+                    arg("expert", ""),
+                    number("score"),
+                    arg("comment", ""),
+                )
+            elif step in ("approve", "reject"):
+                onboarding.decide(ctx, number("application"), step == "approve", arg("reason", ""))
+            elif step == "sign":
+                onboarding.sign(ctx, number("application"))
+            else:
+                raise UserError(Msg(f"未知步骤：{step}", f"unknown step: {step}"))
+
+        error = await self.change(act)
+        t = TEXT[language(self)]
+        await self.show(error, "" if error else f"{t['recorded']}: {step}", 400 if error else 200)
+
+
 class StatementsHandler(AdminHandler):
     @web.authenticated
     async def get(self) -> None:
@@ -334,6 +406,7 @@ def make_app(
             (rf"{prefix}/audit/export", AuditExportHandler),
             (rf"{prefix}/statements", StatementsHandler),
             (rf"{prefix}/datalists", DataListHandler),
+            (rf"{prefix}/onboarding", OnboardingHandler),
             (rf"{prefix}/oauth_callback", HubOAuthCallbackHandler),
         ],
         hub_auth=hub_auth, db=db, prefix=prefix, prices=book, pepper=pepper,

@@ -50,6 +50,12 @@ TEXT = {
         "decision": "审定", "item_pending": "待审定", "item_approved": "批准", "item_rejected": "驳回",
         "item_revoked": "撤销", "chart_activity": "近 30 天每日活动（审计事件数）",
         "chart_requests": "申请（类型:状态）", "chart_fees": "本月费用（按项目）",
+        "onboarding": "主体准入", "onboarding_steps": "信息发布 → 申请提交 → 资格审查 → 专家评审 → 协调小组审定 → 协议签订 → 培训考核",
+        "field": "领域", "title_hint": "公告标题", "publish": "发布公告", "closes": "截止",
+        "security_officer": "数据安全负责人", "record_application": "登记申请", "missing": "不满足",
+        "qualify": "资格审查", "expert": "专家", "add_score": "登记评分", "sign": "签订协议",
+        "stage_submitted": "已申请", "stage_qualified": "资格审查通过", "stage_unqualified": "资格审查未通过",
+        "stage_approved": "协调小组批准", "stage_rejected": "协调小组驳回", "stage_signed": "已签约",
     },
     "en": {
         "title": "Shuyu · Review console", "queue": "Review queue", "all": "all", "kind": "Kind",
@@ -103,6 +109,15 @@ TEXT = {
         "item_rejected": "rejected", "item_revoked": "revoked",
         "chart_activity": "Activity per day, last 30 days (audit events)",
         "chart_requests": "Requests (kind:status)", "chart_fees": "Fees this month by item",
+        "onboarding": "Onboarding", "onboarding_steps": "notice → application → qualification review → "
+        "expert review → coordination group → agreement → training", "field": "Field",
+        "title_hint": "Notice title", "publish": "Publish notice", "closes": "closes",
+        "security_officer": "Data-security officer", "record_application": "Record application",
+        "missing": "Not met", "qualify": "Qualification review", "expert": "Expert",
+        "add_score": "Record score", "sign": "Sign agreement", "stage_submitted": "applied",
+        "stage_qualified": "qualified", "stage_unqualified": "not qualified",
+        "stage_approved": "approved by the coordination group",
+        "stage_rejected": "rejected by the coordination group", "stage_signed": "signed",
     },
 }  # fmt: skip
 

@@ -135,10 +135,66 @@ def test_when_an_auditor_tries_to_change_anything_then_it_is_refused(hub, pages)
         assert s.scalars(select(Tenant).where(Tenant.name == CARBON)).one().status.value == "active"
 
 
+ADMIN_PAGES = ["/", "/staff", "/audit", "/audit/export?format=csv", "/onboarding", "/tenants/1",
+               "/statements?tenant=x"]  # fmt: skip
+
+
 @pytest.mark.parametrize("user", ["lucy", "paul"])  # a processor, a data-provider department
 def test_when_anyone_else_opens_the_admin_console_then_the_hub_keeps_them_out(hub, pages, user):
-    assert admin(hub, pages[user], "/").status == 403
-    assert admin(hub, pages[user], "/audit").status == 403
+    for path in ADMIN_PAGES:
+        assert admin(hub, pages[user], path).status == 403, path
+    assert admin(hub, pages[user], "/datalists").status == (200 if user == "paul" else 403)
+
+
+def test_when_an_admin_onboards_a_company_in_the_console_then_it_becomes_a_tenant(hub, pages):
+    from datetime import date, timedelta
+
+    from hub.validators import uscc_check_char
+
+    uscc = "91330106MA2QNB027" + uscc_check_char("91330106MA2QNB027")
+    page = pages["adam"]
+    admin(hub, page, "/onboarding?lang=en")
+
+    def submit(form, **fields) -> str:
+        for name, value in fields.items():
+            if isinstance(value, bool):
+                form.locator(f"input[name={name}]").check()
+            else:
+                form.locator(f"input[name={name}]").fill(value)
+        form.locator("button").first.click()
+        page.wait_for_selector("#notice, #error")
+        return page.locator("#notice, #error").inner_text()
+
+    closes = (date.today() + timedelta(days=30)).isoformat()
+    assert "Recorded" in submit(
+        page.locator("#publish"), field="金融", title="普惠金融授权运营公告", closes_on=closes
+    )
+    section = page.locator("section[data-notice]").first
+    assert "Recorded" in submit(section.locator("form.apply"), company="杭州控制台准入科技有限公司", uscc=uscc,
+                                security_officer="周安全")  # fmt: skip
+    row = page.locator("tr[data-application]").first
+    assert "Recorded" in submit(row.locator("form.qualify"), **dict.fromkeys(
+        ["licences", "no_major_violation", "not_dishonest", "no_tax_violation", "security_officer",
+         "mlps3", "security_certification", "dcmm3"], True))  # fmt: skip
+    assert page.locator("tr[data-application] .stage").first.inner_text() == "qualified"
+    for expert, value in (("李专家", "81"), ("张专家", "77"), ("赵专家", "69")):
+        submit(page.locator("tr[data-application] form.score").first, expert=expert, score=value)
+    decide = page.locator("tr[data-application] form.decide").first
+    decide.locator("input[name=reason]").fill("材料齐全，评分合格 / complete, scored")
+    decide.locator("button[value=approve]").click()
+    page.wait_for_selector("#notice, #error")
+    assert (
+        page.locator("tr[data-application] .stage").first.inner_text()
+        == "approved by the coordination group"
+    )
+    submit(page.locator("tr[data-application] form.sign").first)
+    assert page.locator("tr[data-application] .stage").first.inner_text() == "signed"
+    admin(hub, page, "/?lang=en")
+    assert (
+        page.locator("tr[data-tenant='杭州控制台准入科技有限公司'] .status")
+        .inner_text()
+        .startswith("active")
+    )
 
 
 def test_when_a_department_decides_then_only_its_own_datasets_items_are_in_its_hands(hub, pages):
