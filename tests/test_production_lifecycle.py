@@ -407,3 +407,28 @@ def test_when_a_model_changes_after_approval_then_publishing_fails_once_with_the
     assert request_id not in executor.pending(demo[1])
     with demo[1].session() as s, pytest.raises(Exception, match="visit-cost-swapped"):
         products.get(s, "visit-cost-swapped")
+
+
+def test_when_a_scenario_is_revoked_then_its_products_pause_and_its_jobs_do_not_run(demo, product):
+    from hub.db.models import ScenarioStatus
+    from hub.ops import org
+
+    request_id = job(demo)
+    approve(demo[1], request_id, "rita", "ryan")
+    with demo[1].session() as s:
+        org.revoke_scenario(
+            Ctx(session=s, actor="adam"),
+            world.TENANTS[0]["name"],
+            HEALTH,
+            "用途变更 / purpose changed",
+        )
+    try:
+        with demo[1].session() as s, pytest.raises(Conflict) as caught:
+            products.admit_key(s, "visit-cost", product, None)
+        assert caught.value.code == "product_paused"
+        assert act(demo, request_id) == "failed"
+        assert "revoked" in get(demo[1], request_id).status_reason
+    finally:
+        with demo[1].session() as s:
+            _, found = scenario_of(s, "alice", HEALTH)
+            found.status = ScenarioStatus.APPROVED

@@ -105,3 +105,22 @@ def add_scenario(
         details={"field": field, "category": category_.value, "purpose": purpose},
     )
     return scenario
+
+
+def revoke_scenario(ctx: Ctx, tenant: str, name: str, reason: str) -> Scenario:
+    """Revoke a scenario with a reason: its samples, jobs and products stop at once."""
+    reason = check_text(reason, "reason", "原因", "reason", max_len=500)
+    tenant_row = lookup.tenant(ctx.session, tenant)
+    scenario = ctx.session.scalars(
+        select(Scenario).where(Scenario.tenant_id == tenant_row.id, Scenario.name == name)
+    ).first()
+    if scenario is None:
+        raise UserError(
+            Msg(f"该单位没有场景：{name}", f"this tenant has no scenario {name}"), "name"
+        )
+    if scenario.status == ScenarioStatus.REVOKED:
+        raise UserError(Msg(f"场景 {name} 已撤销", f"scenario {name} is already revoked"), "status")
+    scenario.status = ScenarioStatus.REVOKED
+    audit.append(ctx.session, "scenario.revoke", actor=ctx.actor, tenant=tenant_row.group,
+                 object=f"scenario:{scenario.id}", reason=reason, details={"name": name})  # fmt: skip
+    return scenario

@@ -94,6 +94,14 @@ def _act(db: Database, request_id: int, store: Path, rules: ProductionRules, lim
         request = lifecycle.get(s, request_id)
         if request.status != lifecycle.APPROVED or lifecycle.frozen(request):
             return None
+        if request.scenario.status.value in ("revoked", "rejected"):
+            lifecycle.move(
+                s,
+                request,
+                lifecycle.FAILED,
+                f"scenario {request.scenario.name} is {request.scenario.status.value}",
+            )
+            return lifecycle.FAILED
         if request.kind == "model":
             product = products.publish(s, request)
             lifecycle.move(

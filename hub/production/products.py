@@ -94,7 +94,8 @@ def admit_key(s: Session, name: str, key: str, scenario: str | None) -> tuple[Pr
             Msg(f"产品 {name} 只服务于场景 {product.scenario.name}", f"product {name} serves only scenario {product.scenario.name}"),
             "wrong_scenario",
         )  # fmt: skip
-    if product.status != "active" or lifecycle.frozen(product.request):
+    closed = product.scenario.status.value in ("revoked", "rejected")
+    if product.status != "active" or closed or lifecycle.frozen(product.request):
         raise Conflict(Msg(f"产品 {name} 已暂停", f"product {name} is paused"), "product_paused")
     return product, found
 

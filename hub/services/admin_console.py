@@ -25,7 +25,7 @@ from hub import audit, home
 from hub.billing import budget, prices, statements
 from hub.db.engine import Database
 from hub.i18n import Msg, UserError
-from hub.ops import Ctx, agreements, catalog, lookup, onboarding, staff, tenants
+from hub.ops import Ctx, agreements, catalog, lookup, onboarding, org, staff, tenants
 from hub.services import admin_views, serve
 from hub.services import charts as charts_svg
 from hub.services.console_text import TEXT, language
@@ -175,7 +175,15 @@ class StaffHandler(AdminHandler):
         shown: dict[str, str] = {}
 
         def act(ctx: Ctx) -> None:
-            if action == "verify":
+            if action == "register":
+                new = staff.add(ctx, username=username, real_name=self.get_body_argument("real_name", ""),
+                                id_number=self.get_body_argument("id_number", ""),
+                                mobile=self.get_body_argument("mobile", ""), role=self.get_body_argument("role", ""),
+                                password=self.get_body_argument("password", ""),
+                                tenant=self.get_body_argument("tenant", "") or None,
+                                department=self.get_body_argument("department", "") or None)  # fmt: skip
+                shown["secret"] = new.totp_secret
+            elif action == "verify":
                 staff.verify(ctx, username)
             elif action in ("disable", "enable"):
                 staff.set_active(ctx, username, action == "enable", reason)
@@ -371,6 +379,42 @@ class OnboardingHandler(AdminHandler):
         await self.show(error, "" if error else f"{t['recorded']}: {step}", 400 if error else 200)
 
 
+class ScenariosHandler(AdminHandler):
+    """Scenarios (一场景一清单一审定): filed by a company's admin on its behalf, revoked with a reason."""
+
+    async def show(self, error: str = "", notice: str = "", status: int = 200) -> None:
+        def read():
+            with self.db.session() as s:
+                return admin_views.scenarios(s)
+
+        self.render_page("admin_scenarios.html", status, rows=await asyncio.to_thread(read),
+                         fields=org.FIELDS, error=error, notice=notice)  # fmt: skip
+
+    @web.authenticated
+    async def get(self) -> None:
+        await self.show()
+
+    @web.authenticated
+    async def post(self) -> None:
+        arg = self.get_body_argument
+        command = arg("command", "")
+
+        def act(ctx: Ctx) -> None:
+            if command == "file":
+                org.add_scenario(ctx, tenant=arg("tenant", ""), name=arg("name", ""), field=arg("field", ""),
+                                 purpose=arg("purpose", ""), category=arg("category", ""))  # fmt: skip
+            elif command == "revoke":
+                org.revoke_scenario(ctx, arg("tenant", ""), arg("name", ""), arg("reason", ""))
+            else:
+                raise UserError(Msg(f"未知操作：{command}", f"unknown action: {command}"))
+
+        error = await self.change(act)
+        t = TEXT[language(self)]
+        await self.show(
+            error, "" if error else f"{t['recorded']}: {command}", 400 if error else 200
+        )
+
+
 class StatementsHandler(AdminHandler):
     @web.authenticated
     async def get(self) -> None:
@@ -407,6 +451,7 @@ def make_app(
             (rf"{prefix}/statements", StatementsHandler),
             (rf"{prefix}/datalists", DataListHandler),
             (rf"{prefix}/onboarding", OnboardingHandler),
+            (rf"{prefix}/scenarios", ScenariosHandler),
             (rf"{prefix}/oauth_callback", HubOAuthCallbackHandler),
         ],
         hub_auth=hub_auth, db=db, prefix=prefix, prices=book, pepper=pepper,

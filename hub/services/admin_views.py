@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from hub import admission
 from hub.billing import statements
 from hub.billing.prices import PriceBook
-from hub.db.models import AuditEvent, DataListItem, Dataset, Request, Staff, Tenant
+from hub.db.models import AuditEvent, DataListItem, Dataset, Request, Scenario, Staff, Tenant
 from hub.ops.enforcement import reminder_for
 
 MAX_ROWS = 500
@@ -148,3 +148,15 @@ def dashboard(s: Session, tenant_id: int, book: PriceBook, today: date, days: in
         "total": str(st.total), "currency": st.currency, "month": st.month,
         "staff": [x for x in staff(s, today) if x["company"] == tenant.name],
     }  # fmt: skip
+
+
+def scenarios(s: Session) -> list[dict]:
+    out = []
+    for x in s.scalars(select(Scenario).order_by(Scenario.id)):
+        items = s.scalars(
+            select(DataListItem.decision).where(DataListItem.scenario_id == x.id)
+        ).all()
+        out.append({"id": x.id, "tenant": x.tenant.name, "name": x.name, "field": x.field,
+                    "category": x.category.value, "status": x.status.value, "purpose": x.purpose,
+                    "items": len(items), "approved": sum(d.value == "approved" for d in items)})  # fmt: skip
+    return out

@@ -56,6 +56,8 @@ TEXT = {
         "qualify": "资格审查", "expert": "专家", "add_score": "登记评分", "sign": "签订协议",
         "stage_submitted": "已申请", "stage_qualified": "资格审查通过", "stage_unqualified": "资格审查未通过",
         "stage_approved": "协调小组批准", "stage_rejected": "协调小组驳回", "stage_signed": "已签约",
+        "scenarios": "场景", "category": "类别", "file_scenario": "备案场景", "revoke": "撤销",
+        "register": "登记人员", "id_number": "身份证号", "mobile": "手机号", "password": "初始密码", "course": "课程",
     },
     "en": {
         "title": "Shuyu · Review console", "queue": "Review queue", "all": "all", "kind": "Kind",
@@ -118,6 +120,9 @@ TEXT = {
         "stage_qualified": "qualified", "stage_unqualified": "not qualified",
         "stage_approved": "approved by the coordination group",
         "stage_rejected": "rejected by the coordination group", "stage_signed": "signed",
+        "scenarios": "Scenarios", "category": "Category", "file_scenario": "File scenario",
+        "revoke": "Revoke", "register": "Register staff", "id_number": "ID number", "mobile": "Mobile",
+        "password": "Initial password", "course": "Course",
     },
 }  # fmt: skip
 

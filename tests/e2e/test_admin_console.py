@@ -258,3 +258,68 @@ def test_when_an_admin_opens_a_company_dashboard_then_its_charts_and_fees_show(h
         tenant = s.scalars(select(Tenant).where(Tenant.name == world.TENANTS[0]["name"])).one()
         total = statements.statement(s, tenant, date.today().strftime("%Y-%m"), parse("")).total
     assert page.locator("#fees-total").inner_text() == str(total)
+
+
+def test_when_an_admin_registers_trains_and_resets_a_person_then_they_are_admitted(hub, pages):
+    from hub.validators import resident_id_check_char
+
+    page = pages["adam"]
+    admin(hub, page, "/staff?lang=en")
+    form = page.locator("#register")
+    for name, value in {"username": "zoe", "real_name": "周洲", "mobile": "13912345678",
+                        "id_number": "33010619910101123" + resident_id_check_char("33010619910101123"),
+                        "tenant": world.TENANTS[0]["name"], "password": "Zoe-strong-pass-2026"}.items():  # fmt: skip
+        form.locator(f"input[name={name}]").fill(value)
+    form.locator("select[name=role]").select_option("processor")
+    form.locator("button").click()
+    page.wait_for_selector("#notice")
+    first = page.locator("#new-secret code").inner_text()
+    assert len(first) >= 16
+    assert page.locator("tr[data-user='zoe'] .admitted").inner_text() == "not_verified"
+
+    def act(action: str, **fields) -> None:
+        row = page.locator("tr[data-user='zoe']")
+        row.locator("select[name=action]").select_option(action)
+        for name, value in fields.items():
+            row.locator(f"input[name={name}]").fill(value)
+        row.locator("button").click()
+        page.wait_for_selector("#notice, #error")
+
+    act("verify")
+    assert page.locator("tr[data-user='zoe'] .admitted").inner_text() == "training"
+    act("exam", score="72")  # under the pass mark of 80
+    assert page.locator("tr[data-user='zoe'] .admitted").inner_text() == "training"
+    act("exam", score="91")
+    assert page.locator("tr[data-user='zoe'] .admitted").inner_text() == "ok"
+    act("reset_totp", reason="手机丢失 / lost phone")
+    assert page.locator("#new-secret code").inner_text() not in ("", first)
+    with hub[1].session() as s:
+        actions = [
+            e.action for e in s.scalars(select(AuditEvent).where(AuditEvent.object == "zoe"))
+        ]
+    assert actions == [
+        "staff.add",
+        "staff.verify",
+        "training.record",
+        "training.record",
+        "staff.totp_reset",
+    ]
+
+
+def test_when_an_admin_files_and_revokes_a_scenario_then_it_is_closed(hub, pages):
+    page = pages["adam"]
+    admin(hub, page, "/scenarios?lang=en")
+    form = page.locator("#file-scenario")
+    form.locator("input[name=tenant]").fill(CARBON)
+    form.locator("input[name=name]").fill("绿色出行指数")
+    form.locator("select[name=field]").select_option(index=0)
+    form.locator("select[name=category]").select_option("public-governance")
+    form.locator("input[name=purpose]").fill("编制城市绿色出行指数 / a green travel index")
+    form.locator("button").click()
+    page.wait_for_selector("#notice")
+    assert page.locator("tr[data-scenario='绿色出行指数'] .status").inner_text() == "filed"
+    row = page.locator("tr[data-scenario='绿色出行指数']")
+    row.locator("input[name=reason]").fill("用途不再需要 / no longer needed")
+    row.locator("button").click()
+    page.wait_for_selector("#notice")
+    assert page.locator("tr[data-scenario='绿色出行指数'] .status").inner_text() == "revoked"
