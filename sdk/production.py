@@ -71,6 +71,25 @@ def bundle(
     return out.getvalue(), sorted(names)
 
 
+def show_quote(client, kind: str, scenario: str | None, resources: dict | None = None) -> dict:
+    """Fetch what the request will cost against the company's monthly cap, and show it in the
+    notebook before anything is submitted (the platform refuses a request over the cap)."""
+    quote = client.get_json("/quote", kind=kind, scenario=scenario, **(resources or {}))
+    try:
+        from IPython import get_ipython
+        from IPython.display import HTML, display
+    except ImportError:
+        return quote
+    if get_ipython() is not None:
+        cap = quote["budget"] or "—"
+        display(HTML(html.table(
+            ["预计费用 Quote", "本月已用 Spent", "月度上限 Cap", "类别 Category"],
+            [(f"{quote['amount']} {quote['currency']}", quote["spent"], cap, quote["category"])],
+            quote.get("condition") or "",
+        )))  # fmt: skip
+    return quote
+
+
 class Job(Request):
     """A training job: its review, then its run in the production zone."""
 
@@ -128,6 +147,7 @@ class JobCollection(Collection):
     ) -> Job:
         """Bundle ``entrypoint`` and ``files`` from the workspace and request a training run."""
         content, names = bundle(entrypoint, files)
+        show_quote(self.client, "job", scenario or self.default_scenario, resources)
         meta = {
             "entrypoint": Path(entrypoint).as_posix(), "datasets": list(datasets),
             "params": params or {}, "resources": resources or {}, "files": names, "cell": current_cell(),
@@ -159,6 +179,9 @@ class ModelCollection(Collection):
     ) -> Publication:  # fmt: skip
         """Publish the model file a job wrote as ``product``, with its model card."""
         job_id = job.id if isinstance(job, Job) else int(job)
+        scenario = (job.attrs if isinstance(job, Job) else {}).get("scenario_id")
+        scenario = scenario or self.client.get_json(f"/jobs/{job_id}")["scenario_id"]
+        show_quote(self.client, "model", str(scenario))
         spec = {"job": job_id, "product": product, "card": card, "artifact": artifact,
                 "dataset": dataset, "cell": current_cell()}  # fmt: skip
         view = self.client.post_json(

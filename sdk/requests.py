@@ -148,6 +148,9 @@ class ExportCollection(Collection):
             from sdk.disclosure import preflight as run_preflight
 
             run_preflight(frame)
+        from sdk.production import show_quote
+
+        show_quote(self.client, "export", scenario or self.default_scenario)
         out = io.BytesIO()
         frame.to_parquet(out, index=False)
         meta = {"table": frame.attrs.get("shuyu_sdc", {})}

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from hub.auth.notices import notice_for
-from hub.db.models import Staff, Tenant
+from hub.db.models import Agreement, AgreementStatus, Staff, Tenant, TenantStatus
 from hub.demo import world
 from hub.ops import Ctx, tenants
 from hub.ops.agreements import renew
@@ -45,13 +45,12 @@ def test_when_a_company_is_suspended_then_all_its_processors_are_refused_and_no_
 @pytest.mark.parametrize(
     "days, threshold", [(91, None), (90, 90), (31, 90), (30, 30), (8, 30), (7, 7), (0, 7)]
 )
-def test_when_the_end_nears_then_the_reminder_is_the_smallest_threshold_passed(
-    demo, days, threshold
-):
-    with demo.session() as s:
-        tenant = company(s)
-        end = tenant.agreements[0].end
-        found = reminder_for(tenant, end - timedelta(days=days))
+def test_when_the_end_nears_then_the_reminder_is_the_smallest_threshold_passed(days, threshold):
+    end = date(2029, 6, 30)
+    tenant = Tenant(name="杭州提醒测试有限公司", uscc="x", status=TenantStatus.ACTIVE, agreements=[
+        Agreement(id=1, start=date(2026, 7, 1), end=end, signed_on=date(2026, 7, 1), status=AgreementStatus.ACTIVE)
+    ])  # fmt: skip
+    found = reminder_for(tenant, end - timedelta(days=days))
     assert (found.threshold if found else None) == threshold
     if found:
         assert found.days_left == days and "/" in str(found.message)

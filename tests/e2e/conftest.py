@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from datetime import date, timedelta
@@ -56,14 +57,12 @@ def _extra_staff(db: Database, pepper: bytes) -> dict[str, str]:
     return secrets
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
-def hub(request, tmp_path_factory):
+@contextlib.contextmanager
+def running_hub(request, tmp_path_factory, backend: str):
     """(HubProcess, Database, totp secrets by username) for a running hub with the demo world."""
-    hub_home = tmp_path_factory.mktemp(f"hub-{request.param}")
+    hub_home = tmp_path_factory.mktemp(f"hub-{backend}")
     pg_names = []
-    if request.param == "postgres":
+    if backend == "postgres":
         if not pg_available():
             pytest.skip("PostgreSQL not reachable at 127.0.0.1:5432")
         template = pg_create_template()
@@ -89,10 +88,19 @@ def hub(request, tmp_path_factory):
     finally:
         proc.stop()
         if request.node.session.testsfailed:
-            print(f"--- hub log ({request.param}) ---\n{proc.tail(150)}")
+            print(f"--- hub log ({backend}) ---\n{proc.tail(150)}")
         db.dispose()
         for name in pg_names:
             pg_drop(name)
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def hub(request, tmp_path_factory):
+    """A running hub on each backend (see :func:`running_hub`)."""
+    with running_hub(request, tmp_path_factory, request.param) as running:
+        yield running
 
 
 def api_tokens(hub, users=("alice", "bob")) -> dict[str, str]:

@@ -387,7 +387,8 @@ for name, attempt in [
     ("log", job.log),
     ("lineage", job.lineage),
     ("export", lambda: job.export("cost_by_gender.parquet", purpose="偷取结果 / steal the result")),
-    ("publish", lambda: ws.models.publish({trained}, product="stolen-model", card={{}}, purpose="盗用模型 / steal")),
+    ("publish", lambda: ws.client.post_json("/models", purpose="盗用模型 / steal", data=json.dumps(  # the API itself
+        {{"job": {trained}, "product": "stolen-model", "card": {{}}}}).encode())),
 ]:
     try:
         attempt()
