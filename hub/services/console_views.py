@@ -83,16 +83,18 @@ def content(s: Session, r: Request, store: Path) -> dict:
 
 def products(s: Session) -> list[dict]:
     """Every product with its tenant, scenario, status, live keys and calls."""
+    calls: dict[str, list[int]] = {}  # product name -> quantities, from one pass over the calls
+    for e in s.scalars(select(MeterEvent).where(MeterEvent.kind == "product_query")):
+        calls.setdefault((e.details or {}).get("product"), []).append(e.quantity)
     out = []
     for p in s.scalars(select(Product).order_by(Product.id)):
         keys = s.scalar(select(func.count()).select_from(ProductKey).where(
             ProductKey.product_id == p.id, ProductKey.revoked_at.is_(None)))  # fmt: skip
-        calls = [e for e in s.scalars(select(MeterEvent).where(MeterEvent.kind == "product_query"))
-                 if (e.details or {}).get("product") == p.name]  # fmt: skip
+        made = calls.get(p.name, [])
         out.append({
             "name": p.name, "tenant": p.tenant.name, "scenario": p.scenario.name, "status": p.status,
             "request": p.request_id, "sha256": p.model_sha256[:12], "keys": keys,
-            "calls": len(calls), "records": sum(e.quantity for e in calls),
+            "calls": len(made), "records": sum(made),
             "created": p.created_at.strftime("%Y-%m-%d %H:%M"),
         })  # fmt: skip
     return out
