@@ -54,6 +54,7 @@ c.JupyterHub.template_vars = {
 c.JupyterHub.default_url = landing.default_url  # each role to its own place after signing in
 c.JupyterHub.authenticator_class = "shuyu"
 c.PlatformAuthenticator.db_url = home.default_db_url(HOME)
+c.PlatformAuthenticator.state_dir = str(HOME)  # the audit chain's head is signed there
 c.PlatformAuthenticator.lockout_failures = 5
 c.PlatformAuthenticator.lockout_minutes = 15
 c.PlatformAuthenticator.auth_refresh_age = 60

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub import admission
+from hub.audit_anchor import Checkpoint
 from hub.billing import statements
 from hub.billing.prices import PriceBook
 from hub.db.models import AuditEvent, DataListItem, Dataset, Request, Scenario, Staff, Tenant
@@ -84,15 +85,21 @@ def events(s: Session, filters: dict[str, str], limit: int = MAX_ROWS) -> list[A
     return list(s.scalars(_query(filters).order_by(AuditEvent.id.desc()).limit(limit)))
 
 
-def export(s: Session, filters: dict[str, str], fmt: str) -> str:
+def export(
+    s: Session, filters: dict[str, str], fmt: str, checkpoint: Checkpoint | None = None
+) -> str:
     """Every matching event, oldest first, with ``prev_hash`` and ``hash`` so a regulator can
-    recompute the chain: CSV or JSON."""
+    recompute the chain: CSV or JSON. The JSON carries the signed ``checkpoint`` of the chain's
+    head, so whoever keeps the file can later prove the trail was not cut after it."""
     rows = [
         {f: getattr(e, f) for f in EXPORT_FIELDS}
         for e in s.scalars(_query(filters).order_by(AuditEvent.id))
     ]
     if fmt == "json":
-        return json.dumps({"events": rows, "filters": filters}, ensure_ascii=False, indent=1)
+        point = checkpoint.as_dict() if checkpoint else None
+        return json.dumps(
+            {"events": rows, "filters": filters, "checkpoint": point}, ensure_ascii=False, indent=1
+        )
     out = io.StringIO()
     w = csv.DictWriter(out, EXPORT_FIELDS)
     w.writeheader()

@@ -25,6 +25,7 @@ from urllib.parse import quote
 import requests
 
 from hub import audit, home
+from hub.audit_anchor import Anchor
 from hub.db.engine import Database
 from hub.ops.enforcement import refused_staff
 
@@ -107,7 +108,7 @@ def main() -> None:
     logging.basicConfig(
         level=logging.INFO, format="[%(levelname)s %(asctime)s enforcer] %(message)s"
     )
-    db = Database(home.default_db_url())
+    db = Database(home.default_db_url(), anchor=Anchor.for_home(home.shuyu_home()))
     hub = HubAPI(os.environ["JUPYTERHUB_API_URL"], os.environ["JUPYTERHUB_API_TOKEN"])
     every = float(os.environ.get("SHUYU_ENFORCE_SECONDS", "1"))
     enforcer = Enforcer(db, hub, float(os.environ.get("SHUYU_ENFORCE_SWEEP_SECONDS", "300")))

@@ -17,6 +17,7 @@ from jupyterhub.services.auth import HubAuth
 from tornado import httpserver, web
 
 from hub import audit, home
+from hub.audit_anchor import Anchor
 from hub.billing import prices
 from hub.db.engine import Database
 from hub.masking.sample import SampleLimits
@@ -118,7 +119,7 @@ def main() -> None:
     logging.basicConfig(
         level=logging.INFO, format="[%(levelname)s %(asctime)s gateway] %(message)s"
     )
-    db = Database(home.default_db_url())
+    db = Database(home.default_db_url(), anchor=Anchor.for_home(home.shuyu_home()))
     hub_auth = HubAuth(cache_max_age=30)
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/gateway/")
     samples = SampleService(

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from tornado import httpserver, web
 
 from hub import home
+from hub.audit_anchor import Anchor
 from hub.db.engine import Database
 from hub.db.models import Request, Scenario
 from hub.review import lifecycle
@@ -212,7 +213,7 @@ def make_app(
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="[%(levelname)s %(asctime)s review] %(message)s")
-    db = Database(home.default_db_url())
+    db = Database(home.default_db_url(), anchor=Anchor.for_home(home.shuyu_home()))
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/review/")
     hub_auth = HubOAuth(cache_max_age=10)
     app = make_app(db, hub_auth, prefix)
