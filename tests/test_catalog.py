@@ -232,9 +232,10 @@ def test_when_a_dataset_is_added_then_detected_pii_gets_a_suggested_mask_that_sa
         columns = {c["name"]: c for c in ds.schema}
         raw = pd.read_parquet(ds.path)
         schema = ds.schema
-    assert columns["patient_id"]["pii_entity"] == "CN_RESIDENT_ID"
+    assert columns["patient_id"]["pii"] == "resident_id" and "pii_entity" not in columns["name"]
     assert columns["patient_id"]["mask"]["operator"] == "pseudonym"
-    assert columns["name"]["mask"]["operator"] == "surrogate"
+    assert columns["name"]["pii"] == "name" and columns["name"]["mask"]["operator"] == "mask"
+    assert columns["diagnosis"]["pii"] == "free_text"  # level 3: text is scanned by default
     assert "mask" not in columns["cost"] and "mask" not in columns["diagnosis"]
     served = build_sample(
         raw, schema, ["patient_id", "cost"], tenant="t", scenario="s", dataset="visits",
@@ -257,7 +258,7 @@ def test_when_masks_are_fixed_at_registration_then_they_replace_the_suggestions(
     assert rc == 0, err
     with Database(db_url).session() as s:
         columns = {c["name"]: c for c in s.query(Dataset).filter_by(name="people").one().schema}
-    assert "mask" not in columns["pid"]
+    assert columns["pid"]["mask"]["operator"] == "keep" and columns["pid"]["pii"] == "resident_id"
     assert columns["amount"]["mask"] == {"operator": "round", "params": {}, "suggested": False}
     csv2 = tmp_path / "people3.csv"
     csv2.write_text(f"pid,born,amount\n{VALID_IDS[0]},1990-05-01,1234\n")

@@ -31,7 +31,9 @@ _PRIORITY = {e: i for i, e in enumerate(ENTITIES)}
 _POLICIES: dict[str, tuple[str, dict[str, object]]] = {
     "CN_RESIDENT_ID": ("pseudonym", {}),
     "CN_MOBILE": ("mask", {"keep_prefix": 3, "keep_suffix": 4}),
-    "CN_NAME": ("surrogate", {"kind": "name"}),
+    # The surname stays, the given name is starred: a Faker surrogate may be someone's real
+    # name (even another row's), which no one reading the sample can tell from a leak.
+    "CN_NAME": ("mask", {"keep_prefix": 1, "keep_suffix": 0}),
     "CN_ADDRESS": ("generalize", {"kind": "district"}),
     "CN_BANK_CARD": ("mask", {"keep_prefix": 0, "keep_suffix": 4}),
     "CN_USCC": ("pseudonym", {}),

@@ -238,12 +238,14 @@ SURNAMES = (
     "顾毛郝龚邵万钱严赖覃洪武莫孔汤向常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿"
     "关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻"
     "祁蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂"
+    "门井"
 )
 # Rarer surnames, trusted only next to a context word or title (not 和, 明, 国 ... words).
 RARE_SURNAMES = (
     "佟臧闵苟邬卞姬师仇栾隋刁沙荣巫寇桑郎甄丛仲虞敖巩佘池麻苑迟邝谈匡鞠惠荆冀郁胥班储栗燕楚鄢劳"
     "谌奚皮粟冼蔺楼闻厉仝郜阚权帅屠豆朴盖练廉禹祖漆卿狄晋扈晁芮阙浦戈伏鹿薄邸雍辜羊乌裘亓修邰赫"
     "杭逯茹慕银亢嵇湛戎勾茅揭尉冶檀昝奉衡尧闭"
+    "植封盘宿鲜索宣敬况印战危宾居束衣阴幸富伊巴支计查商边应全初相容"
 )
 # Common surnames that are also function words (于是, 时间, 关于 ...): trusted only in context.
 _CONTEXT_ONLY = set("于向时关常路车单解尚司连项费管党景卫米农简古吉易齐安")
@@ -261,11 +263,12 @@ _NAME_CHARS = set(
     "川源泉溪渊沛乐喜吉隆鼎汉唐宋元夏中民生长恒通顺利益泰和新胜武君诚美秋菁晴琳莺彩丰凡方奇宝"
     # rarer characters chosen for names (堃, 昇, 喆 ...): rarely anything else in a text
     "堃昇喆犇淼焱垚鑫赟玥珺琰璟瑾琛璐瑄祎禕翀昊晟曦煜炜烨熠钊锴铠镕骞湉浠沅汐溧澍濛蕊蓁萌苒芊"
-    "茜婧姝娉婕嫣媛妤妘婵嬿璇瑷瑗琬琇瑛珏珂玮玳昀昕晔暄暘旻珩珈皓皙睿骁骏驰騫麒麟鹏鸿鹭"
+    "茜婧姝娉婕嫣媛妤妘婵嬿璇瑷瑗琬琇瑛珏珂玮玳昀昕晔暄暘旻珩珈皓皙睿骁骏驰騫麒麟鹏鸿鹭曌翀"
 )
 _PREFIXES = _words(
     "姓名 名字 患者 病人 法定代表人 法人代表 法人 联系人 负责人 申请人 经办人 代理人 委托人 持卡人 "
     "户主 户名 收件人 寄件人 收货人 投保人 被保险人 当事人 原告 被告 证人 家属 监护人 配偶 "
+    "收款人 付款人 开户人 借款人 担保人 紧急联系人 告知 联系了 "
     "丈夫 妻子 父亲 母亲 儿子 女儿 员工 职工 客户 用户 业主 租户 学生 医生 "
     "医师 护士 驾驶员 驾驶人 司机 乘客 签字人 嫌疑人 参保人 纳税人 股东 董事 监事 经理 "
     "主任 介绍人 审批人 审核人 填表人 登记人 报案人 举报人 来访人 名叫 叫 人员 同事 朋友 "
@@ -370,6 +373,12 @@ class NameRecognizer(CnRecognizer):
             compound = text[i : i + 2] in COMPOUND_SURNAMES
             rare = not compound and (text[i] in RARE_SURNAMES or text[i] in _CONTEXT_ONLY)
             surname = 2 if compound else int(rare or text[i] in SURNAMES)
+            if (
+                surname
+                and text[i + surname : i + surname + 1] == " "
+                and self._after_prefix(text, i)
+            ):
+                surname += 1  # 配偶郑 雪: the blank a clerk typed belongs to the name
             end = i + surname
             while surname and end < min(i + surname + 2, len(text)) and not _stops_at(text, end):
                 end += 1
@@ -378,6 +387,14 @@ class NameRecognizer(CnRecognizer):
                 results.append(self._result(i, end, score))
             i = end if score else i + 1
         return results
+
+    @staticmethod
+    def _after_prefix(text: str, start: int) -> bool:
+        """A context word, the start of the text or punctuation comes right before."""
+        near = text[max(0, start - 8) : start].rstrip(" ：:，,（(")
+        if start == 0 or not _is_han(text[start - 1]):
+            return True
+        return near.endswith(_PREFIXES) or near[:-1].endswith(_PREFIXES)
 
     @staticmethod
     def _score(text: str, start: int, given: int, end: int, rare: bool) -> float:
@@ -483,11 +500,14 @@ def _lead_length(match: str) -> int:
     return cut
 
 
+_ROOM = re.compile(r"[0-9A-Za-z]{1,5}(?:-[0-9]{1,5})?(?![0-9A-Za-z])")
+
+
 class AddressRecognizer(CnRecognizer):
     """Addresses: chains of units ending in 省/市/区/县/镇/街道/村/路/街 ... and 号/幢/室 numbers."""
 
     ENTITY = "CN_ADDRESS"
-    PATTERNS = (("address", f"{_unit(_NOT_ROAD)}(?:{_unit(_NOT_ROAD)}|{_NUM})*", 0.7),)
+    PATTERNS = (("address", f"{_unit(_NOT_ROAD)}(?: ?{_unit(_NOT_ROAD)}| ?{_NUM})*", 0.7),)
     CONTEXT = ("住址", "地址", "住所", "家住", "现住", "居住", "户籍", "所在地")
     CANON = "text"
     full = f"(?:{_unit()}|{_NUM})+"
@@ -506,8 +526,12 @@ class AddressRecognizer(CnRecognizer):
         results = []
         for m in self._text_re.finditer(self.view(text)):
             start = m.start() + _lead_length(m.group())
-            if address_valid(m.string[start : m.end()]):
-                results.append(self._result(start, m.end(), self.patterns[0].score))
+            if address_valid(m.string[start : m.end()].replace(" ", "")):
+                end = m.end()
+                if m.string[end - 1] in "元幢栋楼座层":  # 3单元502: a room number without 室
+                    room = _ROOM.match(m.string, end)
+                    end = room.end() if room else end
+                results.append(self._result(start, end, self.patterns[0].score))
         return results
 
 
