@@ -292,14 +292,22 @@ def export(rows: int, seed: int = 13) -> tuple[pd.DataFrame, list[Planted]]:
 
 
 def served_raw(served: pd.DataFrame, planted: list[Planted], rows) -> list[Planted]:
-    """The planted values of the table's rows ``rows`` (the sample's row positions, in order)
-    that appear in any served cell, in any spelling (compared compact: folded, separators
-    dropped, upper-cased)."""
+    """The planted values of the table's rows ``rows`` (the sample's row positions, in the
+    served order) that appear in a served cell, in any spelling (compared compact: folded,
+    separators dropped, upper-cased). Identifiers are looked for in every cell; names, which
+    are short and recur in place names (高明区), in their own row."""
     from hub.masking.normal import compact
 
-    drawn = set(int(r) for r in rows)
-    text = "\0".join(compact(v) for v in served.to_numpy().ravel() if v is not None)
-    return [p for p in planted if p.row in drawn and compact(p.value) in text]
+    positions = [int(r) for r in rows]
+    cells = [[compact(v) for v in row if v is not None] for row in served.to_numpy().tolist()]
+    by_row = {r: "\0".join(c) for r, c in zip(positions, cells, strict=False)}
+    everything = "\0".join(by_row.values())
+    return [
+        p
+        for p in planted
+        if p.row in by_row
+        and compact(p.value) in (by_row[p.row] if p.entity == "CN_NAME" else everything)
+    ]
 
 
 def recall(

@@ -245,7 +245,7 @@ RARE_SURNAMES = (
     "佟臧闵苟邬卞姬师仇栾隋刁沙荣巫寇桑郎甄丛仲虞敖巩佘池麻苑迟邝谈匡鞠惠荆冀郁胥班储栗燕楚鄢劳"
     "谌奚皮粟冼蔺楼闻厉仝郜阚权帅屠豆朴盖练廉禹祖漆卿狄晋扈晁芮阙浦戈伏鹿薄邸雍辜羊乌裘亓修邰赫"
     "杭逯茹慕银亢嵇湛戎勾茅揭尉冶檀昝奉衡尧闭"
-    "植封盘宿鲜索宣敬况印战危宾居束衣阴幸富伊巴支计查商边应全初相容"
+    "植封盘宿鲜索宣敬况印战危宾居束衣阴幸富伊巴支计查商边应全初相容呼"
 )
 # Common surnames that are also function words (于是, 时间, 关于 ...): trusted only in context.
 _CONTEXT_ONLY = set("于向时关常路车单解尚司连项费管党景卫米农简古吉易齐安")
@@ -333,9 +333,10 @@ def _stops_at(text: str, i: int) -> bool:
     )
 
 
-def name_valid(value: str, context: bool = False) -> bool:
-    """Whether a value (surname and given name) may be a name; ``context``: next to 患者, 先生 ..."""
-    words = COMMON_WORDS if context else COMMON_WORDS | NAME_LIKE_WORDS
+def name_valid(value: str, context: bool = False, strong: bool = False) -> bool:
+    """Whether a value (surname and given name) may be a name; ``context``: next to 患者, 先生
+    ...; ``strong``: right after a word naming a person (配偶杨梅 is a spouse, not a fruit)."""
+    words = set() if strong else COMMON_WORDS if context else COMMON_WORDS | NAME_LIKE_WORDS
     return (
         value not in words
         and value[:2] not in words
@@ -408,8 +409,9 @@ class NameRecognizer(CnRecognizer):
             polite = text.startswith(_SURNAME_TITLES, end) and not rare
             return 0.85 if polite and (left or before.endswith(_PREFIXES)) else 0.0
         chars = text[given:end]
+        strong = before.endswith(_PREFIXES)
         if (end < len(text) and text[end] in _NON_NAME_END) or not name_valid(
-            text[start:end], context
+            text[start:end], context, strong
         ):
             return 0.0  # 文泽路, 钱江路, 白洋站 are places
         if context and any(_name_char(c) for c in chars):
