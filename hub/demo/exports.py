@@ -267,9 +267,8 @@ def export(rows: int, seed: int = 13) -> tuple[pd.DataFrame, list[Planted]]:
             planted.append(Planted(row, HEADERS[kind], ENTITY[kind], shape, written))
         template = NOTES[row % len(NOTES)]
         fills = {}
-        for slot in {s for s in ENTITY if "{" + s + "}" in template} | {
-            s for s in _SHAPE_OF if "{" + s + "}" in template
-        }:
+        slots = [s for s in (*ENTITY, *_SHAPE_OF) if "{" + s + "}" in template]
+        for slot in slots:  # in a fixed order: the draws must not depend on string hashing
             kind = _SHAPE_OF.get(slot, slot)
             kind_of_name = name_kind
             if slot == kind:

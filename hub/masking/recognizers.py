@@ -384,10 +384,34 @@ class NameRecognizer(CnRecognizer):
             while surname and end < min(i + surname + 2, len(text)) and not _stops_at(text, end):
                 end += 1
             score = self._score(text, i, i + surname, end, rare) if surname else 0.0
+            if not score and not compound and _is_han(text[i]) and self._person_word(text, i):
+                end, score = self._any_surname(text, i)
             if score:
                 results.append(self._result(i, end, score))
             i = end if score else i + 1
         return results
+
+    @staticmethod
+    def _person_word(text: str, start: int) -> bool:
+        """A word naming a person (配偶, 紧急联系人 ...) stands right before ``start``."""
+        return start > 0 and text[max(0, start - 8) : start].endswith(_PREFIXES)
+
+    @staticmethod
+    def _any_surname(text: str, start: int) -> tuple[int, float]:
+        """After a person word, a surname outside our lists (乐, 诸, 玉 ...): the name counts when
+        every given-name character, after an optional blank, is a name character."""
+        if _stops_at(text, start):  # 乘客在学院路: 在 starts no name
+            return start + 1, 0.0
+        given = start + 1 + (text[start + 1 : start + 2] == " ")
+        end = given
+        while end < min(given + 2, len(text)) and not _stops_at(text, end):
+            end += 1
+        chars = text[given:end]
+        if not chars or not all(_name_char(c) for c in chars):
+            return start + 1, 0.0
+        if end < len(text) and _is_han(text[end]) and not _stops_at(text, end):
+            return start + 1, 0.0
+        return end, 0.85
 
     @staticmethod
     def _after_prefix(text: str, start: int) -> bool:
