@@ -320,6 +320,8 @@ def fix_mask(
     column = next(c for c in schema if c["name"] == column_name)
     if operator == FREE_TEXT:
         column["pii"] = FREE_TEXT
+    elif operator == "keep" and column.get("pii") == FREE_TEXT:
+        column["pii"] = None  # the department says it is not free text (the scrub still runs)
     try:
         trial = values if values is not None else pd.Series([], dtype=object)
         apply(operator, trial, MaskContext(key=b"trial"), **params)
