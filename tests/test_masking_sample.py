@@ -109,3 +109,24 @@ def test_when_no_column_has_a_policy_then_the_scrub_still_serves_no_raw_id(table
     assert any(v in raw_text for v in raw_ids[:10])
     assert served["patient_id"].eq("<CN_RESIDENT_ID>").all()
     assert served["mobile"].eq("<CN_MOBILE>").all()
+
+
+def test_when_identifiers_are_stored_as_numbers_then_those_cells_are_withheld():
+    from hub.masking.sample import desensitize
+
+    frame = pd.DataFrame({"n": [13812345678, 42, 6222021234567890128], "x": [1.5, 2.0, 3.0]})
+    out, _ = desensitize(frame, [{"name": "n"}, {"name": "x"}], MaskContext(b"k" * 32))
+    assert out["n"].iloc[1] == 42 and out["n"].iloc[[0, 2]].isna().all()  # a mobile, a card
+    assert out["x"].tolist() == [1.5, 2.0, 3.0]
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [None, {"operator": "keep", "params": {}}, {"operator": "free_text", "params": {}}],
+)
+def test_when_a_column_is_kept_or_has_no_policy_then_its_text_is_still_scrubbed(policy):
+    from hub.masking.sample import desensitize
+
+    frame = pd.DataFrame({"c": ["请致电 139 8765 4321", "浙A·12345", "正常"]})
+    out, _ = desensitize(frame, [{"name": "c", "mask": policy}], MaskContext(b"k" * 32))
+    assert out["c"].tolist() == ["请致电 <CN_MOBILE>", "<CN_LICENSE_PLATE>", "正常"]

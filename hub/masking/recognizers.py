@@ -316,8 +316,13 @@ _LEFT_WORDS = _words(
 
 
 def _is_han(c: str) -> bool:
-    code = ord(c)
-    return any(a <= code <= b for a, b in _HAN_RANGES)
+    code = ord(c)  # the ranges of _HAN_RANGES, unrolled: this runs once per character scanned
+    return (
+        0x4E00 <= code <= 0x9FFF
+        or 0x3400 <= code <= 0x4DBF
+        or 0xF900 <= code <= 0xFAFF
+        or 0x20000 <= code <= 0x3134F
+    )
 
 
 def _name_char(c: str) -> bool:
@@ -345,6 +350,10 @@ def name_valid(value: str, context: bool = False, strong: bool = False) -> bool:
     )
 
 
+# Words naming a person (配偶, 紧急联系人 ...): a name may follow whatever its surname.
+_PERSON_WORD = re.compile("|".join(sorted(_PREFIXES, key=len, reverse=True)))
+
+
 class NameRecognizer(CnRecognizer):
     """Chinese names by surname dictionary, gated by context words or name-like characters.
 
@@ -370,6 +379,7 @@ class NameRecognizer(CnRecognizer):
         regex_flags: int | None = None,
     ) -> list[RecognizerResult]:
         text, results, i = self.view(text), [], 0
+        after_person = {m.end() for m in _PERSON_WORD.finditer(text)}
         while i < len(text):
             compound = text[i : i + 2] in COMPOUND_SURNAMES
             rare = not compound and (text[i] in RARE_SURNAMES or text[i] in _CONTEXT_ONLY)
@@ -384,17 +394,12 @@ class NameRecognizer(CnRecognizer):
             while surname and end < min(i + surname + 2, len(text)) and not _stops_at(text, end):
                 end += 1
             score = self._score(text, i, i + surname, end, rare) if surname else 0.0
-            if not score and not compound and _is_han(text[i]) and self._person_word(text, i):
+            if not score and not compound and i in after_person and _is_han(text[i]):
                 end, score = self._any_surname(text, i)
             if score:
                 results.append(self._result(i, end, score))
             i = end if score else i + 1
         return results
-
-    @staticmethod
-    def _person_word(text: str, start: int) -> bool:
-        """A word naming a person (配偶, 紧急联系人 ...) stands right before ``start``."""
-        return start > 0 and text[max(0, start - 8) : start].endswith(_PREFIXES)
 
     @staticmethod
     def _any_surname(text: str, start: int) -> tuple[int, float]:
