@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from hub.db.engine import Database
 from hub.db.models import DataListItem, Decision, Request
-from hub.masking.sample import PII_ENTITIES
+from hub.masking.policy import PII_ENTITIES, pii_kind
 from hub.production import imports, jobs, publishing
 from hub.production.rules import ProductionRules
 from hub.review import lifecycle
@@ -32,7 +32,7 @@ def raw_sources(s, scenario_id: int, store: Path) -> tuple[RawSource, ...]:
     out = []
     for item in items:
         schema = item.dataset.schema
-        ids = [c["name"] for c in schema if c.get("pii") in PII_ENTITIES and c.get("pii") != "name"]
+        ids = [c["name"] for c in schema if pii_kind(c) in PII_ENTITIES and pii_kind(c) != "name"]
         quasi = [c["name"] for c in schema if c.get("quasi")]
         out.append(
             RawSource(item.dataset.name, str(store / item.dataset.path), tuple(ids), tuple(quasi))
