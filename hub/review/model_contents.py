@@ -9,10 +9,13 @@ string scan and the membership attack see none of this, so three checks look at 
   table has no more entries than the training data has distinct feature tuples, and each entry is
   backed by at least ``min_rows`` training rows;
 - :func:`model_numbers`: no number in the model (weights, intercepts, encoder statistics, table
-  values and keys, threshold, card metrics) equals a raw identifier of the training data, or spells
-  one: scaled by any power of ten, split over several numbers (in any order, pieces of three
-  digits or more, each with its zeros trimmed), or digit by digit over numbers that follow one
-  another;
+  values and keys, threshold, card metrics) equals a raw identifier of the training data (runs of
+  11+ digits in any cell, normalized; a long one also without its check digit, and reversed),
+  or spells one:
+  scaled by any power of ten (digits compared without point, exponent or outer zeros, arithmetic
+  noise rounded away), split over numbers that follow one another in the file (either way, any
+  number of digits each, lost zeros put back), split in any order into pieces of seven digits
+  or more, or cut short by a float's precision (a long number beginning like a long identifier);
 - :func:`keyed_identity`: a model that answers by key is not a one-to-one function of a single
   raw attribute (a consumer would read that attribute of any person).
 """
@@ -56,17 +59,17 @@ def _cells(column: pd.Series) -> Iterator[str]:
 
 def raw_identifiers(frames: Iterable[pd.DataFrame]) -> set[str]:
     """Digit strings of the raw data that could identify someone: every run of eleven or more
-    digits in a cell (full-width and separators normalized away), with the run minus its last
-    character (a check digit can be recomputed), and both reversed."""
+    digits in a cell (full-width and separators normalized away); for a long run (a resident ID,
+    a bank card) also the run minus its check digit, and both reversed."""
     found: set[str] = set()
     for frame in frames:
         for name in frame.columns:
             for value in _cells(frame[name]):
                 text = _SEPARATORS.sub("", unicodedata.normalize("NFKC", value))
                 for run in _RUN.findall(text):
-                    found.update((run, run[::-1]))
+                    found.add(run)
                     if len(run) >= 15:  # a resident ID or a bank card: its last digit is a check
-                        found.update((run[:-1], run[-2::-1]))
+                        found.update((run[:-1], run[::-1], run[-2::-1]))
             if len(found) > MAX_IDENTIFIERS:
                 return found
     return found
@@ -148,14 +151,12 @@ class _Sorted:
 
 
 def _padded(forms: set[str]) -> set[str]:
-    """A number's renderings with the zeros a scaled piece may have lost put back: leading
-    zeros before a piece of two digits or more, trailing ones after a piece of three or more
-    (a one-digit number padded would spell too much by chance)."""
+    """A number's renderings with the zeros a scaled piece may have lost put back, around a
+    piece of three digits or more (shorter ones padded would spell too much by chance)."""
     out = set(forms)
-    for r in forms:
-        heads = ["0" * a for a in range(ZEROS + 1)] if len(r) >= 2 else [""]
-        tails = ["0" * b for b in range(ZEROS + 1)] if len(r) >= 3 else [""]
-        out |= {h + r + tail for h in heads for tail in tails}
+    for r in (r for r in forms if len(r) >= 3):
+        zeros = ["0" * n for n in range(ZEROS + 1)]
+        out |= {head + r + tail for head in zeros for tail in zeros}
     return out
 
 
