@@ -215,7 +215,9 @@ def usage(s: Session, key: ProductKey, now: datetime | None = None) -> Usage:
     now = now or datetime.now(UTC)
     rows = s.execute(
         select(MeterEvent.at, MeterEvent.quantity, MeterEvent.details).where(
-            MeterEvent.kind == QUERY, MeterEvent.at >= now - timedelta(days=1)
+            MeterEvent.kind == QUERY,
+            MeterEvent.at >= now - timedelta(days=1),
+            MeterEvent.details["key_id"].as_integer() == key.id,
         )
     ).all()
     minute = now - timedelta(minutes=1)
