@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hub.review.checks import FAIL, PASS
+from hub.review.checks import FAIL, PASS, WARN
 from hub.review.model_contents import (
     keyed_identity,
     model_numbers,
@@ -181,6 +181,12 @@ def test_when_keys_or_categories_lack_training_support_then_the_check_fails(
     model = model if hasattr(model, "spec") else load(model)
     finding = model_support(model, training, 5)
     assert finding.verdict == FAIL and problem in finding.reason.en
+
+
+def test_when_a_category_has_few_training_rows_then_a_reviewer_is_warned(training):
+    few = training.assign(region=["rare"] * 3 + list(training["region"][3:]))
+    finding = model_support(fit_linear(few, ["age", "region"], "cost"), few, 5)
+    assert finding.verdict == WARN and finding.details["thin_categories"] == {"region": 1}
 
 
 def test_when_a_table_has_more_entries_than_distinct_training_values_then_it_fails(training):

@@ -7,7 +7,7 @@ string scan and the membership attack see none of this, so three checks look at 
 
 - :func:`model_support`: every lookup key and one-hot category occurs in the training data; a
   table has no more entries than the training data has distinct feature tuples, and each entry is
-  backed by at least ``min_rows`` training rows;
+  backed by at least ``min_rows`` training rows (a thinner category is a warning);
 - :func:`model_numbers`: no number in the model (weights, intercepts, encoder statistics, table
   values and keys, threshold, card metrics) equals a raw identifier of the training data (runs of
   11+ digits in any cell, normalized; a long one also without its check digit, and reversed),
@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from hub.i18n import Msg
-from hub.review.checks import FAIL, PASS, Finding
+from hub.review.checks import FAIL, PASS, WARN, Finding
 from sdk.modelfile import _MISSING, _SEP, Model, _joined, _str, _text
 
 MIN_ID_DIGITS = 11  # a mobile number; shorter runs (dates, amounts, postcodes) are not identifiers
@@ -236,13 +236,16 @@ def model_support(model: Model, training: pd.DataFrame, min_rows: int) -> Findin
     if missing:
         reason = Msg("训练数据缺少模型的特征列", "the training data lacks the model's features")
         return Finding("model_support", FAIL, reason, details | {"missing": missing})
+    thin: dict[str, int] = {}
     for name, enc in (model.spec.get("encoders") or {}).items():
         if enc.get("type") == "onehot":
-            seen = set(_text(training[name])) - {_MISSING}
-            unseen = [c for c in enc["categories"] if c not in seen]
-            if unseen:
-                problems.append(f"{name}:{len(unseen)}")
-                details.setdefault("unseen_categories", {})[name] = len(unseen)
+            rows = pd.Series(_text(training[name])).value_counts()
+            support = rows.reindex(enc["categories"]).fillna(0).to_numpy()
+            if unseen := int((support == 0).sum()):
+                problems.append(f"{name}:{unseen}")
+                details.setdefault("unseen_categories", {})[name] = unseen
+            if few := int(((support > 0) & (support < min_rows)).sum()):
+                thin[name] = few
     if model.kind == "lookup":
         counts = _counts(training, list(model.features))
         keys = [_key(k) for k in model.spec["table"]["keys"]]
@@ -266,6 +269,15 @@ def model_support(model: Model, training: pd.DataFrame, min_rows: int) -> Findin
             f"(each must occur in it, table entries in at least {min_rows} rows): {', '.join(problems)}",
         )
         return Finding("model_support", FAIL, reason, details)
+    if thin:
+        details["thin_categories"] = thin
+        what = ", ".join(f"{k}:{v}" for k, v in sorted(thin.items()))
+        reason = Msg(
+            f"部分类别在训练数据中不足 {min_rows} 行，其权重可能反映个别记录，请人工判断：{what}",
+            f"some categories have fewer than {min_rows} training rows; their weights may reflect "
+            f"single records, a reviewer should judge: {what}",
+        )
+        return Finding("model_support", WARN, reason, details)
     reason = Msg(
         "模型的键与类别均来自训练数据且有足够支撑",
         "every key and category is backed by the training data",
