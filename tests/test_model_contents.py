@@ -92,6 +92,11 @@ def _attacks():
         keys = ages(t)[: len(values)]
         return lookup(keys, [float(v) for v in values])
 
+    def scatter(pieces):
+        """Each piece followed by five ordinary-looking numbers."""
+        noise = np.random.default_rng(3).normal(100, 10, 5 * len(pieces)).tolist()
+        return [v for k, p in enumerate(pieces) for v in [p, *noise[5 * k : 5 * k + 5]]]
+
     def pad(t, values):
         """Values in a four-weight linear model (the rest zero) or a table of ages."""
         return (
@@ -118,6 +123,9 @@ def _attacks():
         ("resident-id-negative-pieces", lambda t: pad(t, [-p for p in scaled_pieces(rid(t), 6, 1e-6)])),
         ("bank-card-in-4-weights", lambda t: pad(t, scaled_pieces(card(t), 5, 1e-5))),
         ("bank-card-in-table-values", lambda t: table_of(t, scaled_pieces(card(t), 4, 1.0))),
+        ("resident-id-scattered-6-digit-pieces", lambda t: table_of(t, scatter(scaled_pieces(rid(t), 6, 1e-6)))),
+        ("mobile-over-first-weight-and-threshold", lambda t: linear(
+            t, [int(mob(t)[:6]) * 1e-6, 0.2, 0.3, 0.4], 0.5, threshold=int(mob(t)[6:]) / 1e5)),
         ("mobile-in-table-default", lambda t: {**table_of(t, [1.0, 2.0]), "default": float(mob(t))}),
         ("mobile-in-standard-mean", lambda t: {**linear(t, [0.1, 0.2, 0.3, 0.4]), "encoders": {
             **linear(t, [0.1] * 4)["encoders"], "age": {"type": "standard", "mean": float(mob(t)), "std": 1.0}}}),

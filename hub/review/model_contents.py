@@ -14,8 +14,8 @@ string scan and the membership attack see none of this, so three checks look at 
   or spells one:
   scaled by any power of ten (digits compared without point, exponent or outer zeros, arithmetic
   noise rounded away), split over numbers that follow one another in the file (either way, any
-  number of digits each, lost zeros put back), split in any order into pieces of seven digits
-  or more, or cut short by a float's precision (a long number beginning like a long identifier);
+  number of digits each, lost zeros put back), split in any order into pieces of lengths the
+  model holds few numbers of (so that chance rarely spells an identifier), or cut short by a float's precision (a long number beginning like a long identifier);
 - :func:`keyed_identity`: a model that answers by key is not a one-to-one function of a single
   raw attribute (a consumer would read that attribute of any person).
 """
@@ -25,6 +25,7 @@ from __future__ import annotations
 import bisect
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Iterator
 
 import numpy as np
@@ -35,7 +36,7 @@ from hub.review.checks import FAIL, PASS, WARN, Finding
 from sdk.modelfile import _MISSING, _SEP, Model, _joined, _str, _text
 
 MIN_ID_DIGITS = 11  # a mobile number; shorter runs (dates, amounts, postcodes) are not identifiers
-MIN_PIECE = 7  # significant digits of a piece when an identifier is split in any order
+MIN_PIECE = 3  # significant digits of a piece when an identifier is split in any order
 MAX_IDENTIFIERS = 2_000_000
 ZEROS = 2  # zeros a scaled piece may have lost at either end
 PREFIX = 12  # leading digits a long number shares with a long identifier to spell it
@@ -118,17 +119,24 @@ def renderings(x: int | float) -> set[str]:
     return out
 
 
-def _spelled(ident: str, tokens: set[str]) -> bool:
-    """Whether ``ident`` is a sequence of long pieces (seven significant digits or more), each
-    equal, zeros trimmed, to the digits of some number of the model, in any order."""
+def _sparse(tokens: set[str]) -> set[str]:
+    """The renderings that may be pieces of an identifier in any order: those of a length (three
+    digits or more) the model holds few of, so that chance rarely spells one (at most one in
+    10,000 strings of that length is a rendering of the model: 1 of 4 digits, 100 of 6)."""
+    counts = Counter(map(len, tokens))
+    allowed = {n for n, c in counts.items() if n >= MIN_PIECE and c <= 10 ** (n - 4)}
+    return {t for t in tokens if len(t) in allowed}
+
+
+def _spelled(ident: str, pieces: set[str]) -> bool:
+    """Whether ``ident`` is a sequence of ``pieces`` (in any order), zeros trimmed."""
     n = len(ident)
     reach = bytearray(n + 1)
     reach[0] = 1
     for i in range(n):
         if reach[i]:
             for j in range(i + MIN_PIECE, n + 1):
-                piece = ident[i:j].strip("0")
-                if len(piece) >= MIN_PIECE and piece in tokens:
+                if ident[i:j].strip("0") in pieces:
                     reach[j] = 1
     return bool(reach[n])
 
@@ -198,9 +206,10 @@ def model_numbers(model: Model, card: dict, identifiers: set[str]) -> Finding:
     ids = _Sorted(identifiers)
     details = {"numbers": len(values), "identifiers": len(identifiers)}
     hits = _chained(forms, ids, identifiers)
-    for token in (t for t in tokens if len(t) >= MIN_PIECE):
+    pieces = _sparse(tokens)
+    for token in pieces:
         for zeros in range(ZEROS + 1):
-            hits |= {i for i in ids.starting("0" * zeros + token) if _spelled(i, tokens)}
+            hits |= {i for i in ids.starting("0" * zeros + token) if _spelled(i, pieces)}
     prefixes = _prefixes(identifiers)
     hits |= {t for t in tokens if len(t) > PREFIX and t[:PREFIX] in prefixes}
     details["matches"] = len(hits)
