@@ -42,6 +42,7 @@ def training() -> pd.DataFrame:
         "card": [_card(rng) for _ in range(N)],
         "age": rng.integers(20, 40, N),  # 20 distinct ages, ~30 rows each
         "region": rng.choice(["north", "south", "east"], N),
+        "sex": rng.choice(["男", "女"], N),
         "income": rng.lognormal(8.5, 0.5, N).round(6),  # unique per row
     })  # fmt: skip
     z = 0.05 * (frame["age"] - 30) + frame["region"].map({"north": -0.4, "south": 0.0, "east": 0.4})
@@ -234,6 +235,9 @@ IDENTITY = [
     ("one-standard-feature", lambda t: fit_linear(t, ["income"], "cost"), "income"),
     ("one-category", lambda t: fit_linear(t, ["region"], "cost"), "region"),
     ("lookup-of-one-attribute", lambda t: memorize(t, ["age"], "cost"), "age"),
+    ("verify-answers-one-binary-attribute", lambda t: load({**fit_linear(t, ["age", "sex"], "cost").to_dict(),
+                                                            "weights": [1e-3, 5.0, 0.0], "intercept": 0.0,
+                                                            "threshold": 1.0}), "sex"),
     ("second-feature-weight-zero", lambda t: load({**fit_linear(t, ["age", "region"], "cost").to_dict(),
                                                    "weights": [2.0, 0.0, 0.0, 0.0]}), "age"),
 ]  # fmt: skip

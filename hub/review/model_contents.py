@@ -294,24 +294,31 @@ def model_support(model: Model, training: pd.DataFrame, min_rows: int) -> Findin
     return Finding("model_support", PASS, reason, details)
 
 
+def _one_to_one(value: pd.Series, answer: pd.Series) -> bool:
+    both = pd.DataFrame({"v": value, "a": answer})
+    return bool(
+        both.groupby("v")["a"].nunique().max() == 1 and both.groupby("a")["v"].nunique().max() == 1
+    )
+
+
 def keyed_identity(model: Model, training: pd.DataFrame) -> Finding | None:
-    """For a model that answers by key: fail when its answer and one raw attribute determine each
-    other on the training data (a one-to-one function of it); None for other models."""
+    """For a model that answers by key: fail when its score, or its yes/no answer (核验), and one
+    raw attribute determine each other on the training data (a one-to-one function of it, such as
+    "is this person a woman?"); None for other models."""
     if not model.spec.get("key") or not len(training):
         return None
     try:
-        answer = pd.Series(np.round(model.predict(training), 9), index=training.index)
+        score = pd.Series(
+            model.predict(training), index=training.index
+        )  # exact: a tiny weight counts
+        verdict = pd.Series(model.answer(training), index=training.index)
     except ValueError:
         return Finding("keyed_identity", FAIL, Msg("无法在训练数据上计算模型", "the model cannot be evaluated on its training data"))  # fmt: skip
     for name in model.features:
         value = pd.Series(_text(training[name]), index=training.index)
         if value.nunique() < 2:
             continue
-        both = pd.DataFrame({"v": value, "a": answer})
-        if (
-            both.groupby("v")["a"].nunique().max() == 1
-            and both.groupby("a")["v"].nunique().max() == 1
-        ):
+        if _one_to_one(value, score) or _one_to_one(value, verdict):
             reason = Msg(
                 f"按键查询的模型只是原始属性 {name} 的一一映射：使用方可借此读出任何人的该属性",
                 f"the model answering by key is a one-to-one function of the raw attribute {name}: "
