@@ -4,6 +4,7 @@ from benchmarks import (
     audit_trail,
     export_checks,
     masking_throughput,
+    model_contents,
     production_latency,
     sample_latency,
     spawn_latency,
@@ -15,6 +16,7 @@ for bench in (
     masking_throughput,
     sample_latency,
     export_checks,
+    model_contents,
     production_latency,
 ):
     print(f"== {bench.__name__}")

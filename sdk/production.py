@@ -236,11 +236,21 @@ class ProductCollection(Collection):
         return view["answers"]
 
     def score(self, product: str, key: str, *, records: list[dict] | None = None,
-              keys: list[str] | None = None, scenario: str | None = None) -> list[float | None]:  # fmt: skip
-        """Scores for ``records`` (features) or ``keys`` (looked up inside the domain)."""
+              keys: list[str] | None = None, scenario: str | None = None) -> list[float]:  # fmt: skip
+        """Scores for ``records`` (features) or ``keys`` (looked up inside the domain; a key the
+        domain does not hold scores as a record the model knows nothing of).
+
+        Raises:
+            RateLimited: the key's calls a minute or records a day are used up.
+        """
         return self._query(product, "score", key, records, keys, scenario)
 
     def verify(self, product: str, key: str, *, records: list[dict] | None = None,
-               keys: list[str] | None = None, scenario: str | None = None) -> list[bool | None]:  # fmt: skip
-        """Yes/no answers (核验) for ``records`` or ``keys``."""
+               keys: list[str] | None = None, scenario: str | None = None) -> list[bool]:  # fmt: skip
+        """Yes/no answers (核验) for ``records`` or ``keys`` (a key the domain does not hold is a
+        no, like any other).
+
+        Raises:
+            RateLimited: the key's calls a minute or records a day are used up.
+        """
         return self._query(product, "verify", key, records, keys, scenario)

@@ -24,7 +24,7 @@ from hub.production import executor, imports, jobs, products, publishing
 from hub.production.rules import ProductionRules, parse
 from hub.review import lifecycle, runner
 from hub.review.checks import Limits
-from hub.serving.refusals import AccessDenied, BadRequest, Conflict
+from hub.serving.refusals import AccessDenied, BadRequest, Conflict, RateLimited
 from spawner import seccomp
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the production sandbox runs as root")
@@ -298,7 +298,7 @@ def test_when_a_key_is_issued_then_only_its_digest_is_kept_and_it_opens_its_prod
         assert product not in {k.key_sha256 for k in stored}
         assert hashlib.sha256(product.encode()).hexdigest() in {k.key_sha256 for k in stored}
         found, _ = products.admit_key(s, "visit-cost", product, None)
-        answer = products.answer(s, found, "score", {"records": [{"age": 40, "gender": "男"}]},
+        answer, _ = products.answer(s, found, "score", {"records": [{"age": 40, "gender": "男"}]},
                                  home.domain_store(demo[0]), 10)  # fmt: skip
         assert len(answer["answers"]) == 1
         for key, scenario, code in [
@@ -328,6 +328,47 @@ def test_when_bob_issues_a_key_to_alices_product_or_a_key_is_revoked_then_it_is_
         products.revoke_key(s, products.get(s, "visit-cost"), alice.tenant_id, "alice", spare[:12])
     with demo[1].session() as s, pytest.raises(AccessDenied):
         products.admit_key(s, "visit-cost", spare, None)
+
+
+def test_when_a_consumers_key_passes_its_limits_then_calls_are_refused_with_the_reason(
+    demo, product
+):
+    tight = ProductionRules(product_calls_per_minute=3, product_records_per_day=5)
+    with demo[1].session() as s:
+        bob, _ = scenario_of(s, "bob", CARBON)
+        found, key = products.admit_key(s, "visit-cost", product, None)
+        caller = SimpleNamespace(tenant_id=bob.tenant_id, username="bob")
+        for _ in range(2):  # 2 + 2 records
+            products.admit_call(s, key, 2, tight)
+            products.record_call(s, found, key, caller, "score", 2, 0, False, tight)
+        with pytest.raises(RateLimited) as caught:
+            products.admit_call(s, key, 2, tight)  # 6 > 5 records in 24 hours
+        assert caught.value.code == "daily_quota" and caught.value.status == 429
+        products.admit_call(s, key, 1, tight)
+        products.record_call(s, found, key, caller, "score", 1, 0, False, tight)
+        with pytest.raises(RateLimited) as caught:
+            products.admit_call(s, key, 0, tight)  # a fourth call within the minute
+        assert caught.value.code == "rate_limited"
+        s.rollback()
+
+
+IDENTITY = """
+from sdk import job, modelfile
+frame = job.dataset("medical_visits")
+model = modelfile.fit_linear(frame, ["age"], "cost")
+job.save_model(modelfile.load({**model.to_dict(), "key": {"dataset": "medical_visits", "column": "patient_id"}}))
+"""
+
+
+def test_when_a_keyed_model_is_a_function_of_one_raw_attribute_then_publishing_fails(demo):
+    job_id = job(demo, IDENTITY)
+    approve(demo[1], job_id, "rita", "ryan")
+    assert act(demo, job_id) == "succeeded"
+    request_id = publish(demo, job_id, "age-by-key")
+    checks = {c.name: c.verdict for c in get(demo[1], request_id).checks}
+    assert checks["keyed_identity"] == "fail"
+    with demo[1].session() as s, pytest.raises(Conflict, match="checks"):
+        lifecycle.decide(s, request_id, "rita", "approve", "看起来不错 / looks fine")
 
 
 def test_when_the_products_tenant_is_suspended_then_the_product_is_paused(demo, product):

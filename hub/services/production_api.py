@@ -11,7 +11,7 @@ import json
 
 from sqlalchemy import select
 
-from hub.db.models import MeterEvent, Product, ProductKey, Request
+from hub.db.models import Product, ProductKey, Request
 from hub.i18n import Msg
 from hub.production import imports, jobs, outputs, products, publishing
 from hub.review import lifecycle, lineage
@@ -255,11 +255,13 @@ class ProductQueryHandler(RequestHandler):
 
         def query(s, caller) -> dict:
             product, found = products.admit_key(s, name, key, scenario)
-            answer = products.answer(s, product, mode, _json(body, Msg("查询", "the query")), self.store,
-                                     rules.max_query_records)  # fmt: skip
-            s.add(MeterEvent(tenant_id=caller.tenant_id, scenario_id=product.scenario_id, actor=caller.username,
-                             kind="product_query", quantity=len(answer["answers"]),
-                             details={"product": name, "mode": mode, "key": found.prefix}))  # fmt: skip
+            asked = _json(body, Msg("查询", "the query"))
+            items = asked.get("records") if asked.get("records") is not None else asked.get("keys")
+            products.admit_call(s, found, len(items) if isinstance(items, list) else 0, rules)
+            answer, absent = products.answer(s, product, mode, asked, self.store, rules.max_query_records)  # fmt: skip
+            by_key = asked.get("records") is None
+            products.record_call(s, product, found, caller, mode, len(answer["answers"]), absent,
+                                 by_key, rules)  # fmt: skip
             return answer
 
         self.finish(

@@ -13,6 +13,7 @@ goes through :mod:`hub.review.lifecycle`, which applies the rules and audits it.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 from pathlib import Path
@@ -177,6 +178,31 @@ class RequestPageHandler(ConsoleHandler):
         await self.show(int(request_id), notice=f"{t['recorded']}: {t['status_' + status]}")
 
 
+class ModelFileHandler(ConsoleHandler):
+    """The whole frozen model file of a model request, for a reviewer to read (not a release:
+    it stays with the platform's staff)."""
+
+    @web.authenticated
+    async def get(self, request_id: str) -> None:
+        def read() -> bytes:
+            with self.db.session() as s:
+                r = lifecycle.get(s, int(request_id))
+                if r.kind != "model" or not r.content_path:
+                    raise web.HTTPError(404)
+                data = Path(r.content_path).read_bytes()
+                if hashlib.sha256(data).hexdigest() != r.content_sha256:
+                    raise web.HTTPError(409)
+                return data
+
+        try:
+            data = await asyncio.to_thread(read)
+        except Refusal as refusal:
+            raise web.HTTPError(refusal.status) from None
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.finish(data)
+
+
 class ProductsHandler(ConsoleHandler):
     """Published products: their company, scenario, status, live keys and metered calls."""
 
@@ -198,6 +224,7 @@ def make_app(
             (rf"{prefix}/?", QueueHandler),
             (rf"{prefix}/products", ProductsHandler),
             (rf"{prefix}/requests/(?P<request_id>[0-9]{{1,12}})", RequestPageHandler),
+            (rf"{prefix}/requests/(?P<request_id>[0-9]{{1,12}})/model.json", ModelFileHandler),
             (rf"{prefix}/oauth_callback", HubOAuthCallbackHandler),
         ],
         hub_auth=hub_auth,
