@@ -1,0 +1,167 @@
+"""The release gate: what a job shows its tenant passes the export checks first.
+
+A job's log lines, output names, metric keys and values are items; each is folded into canonical
+spellings (:mod:`hub.production.spelling`) and split into tokens, and the candidates go through
+the export checks as they are (``pii_scan`` and ``raw_overlap`` of :mod:`hub.review.checks`),
+plus a checksum scan of the folded text and of identifiers written in pieces across consecutive
+items. An item any check flags — or that a check could not judge — is withheld with its reason.
+
+The checks judge a column as a whole, so candidates are checked in bulk and a failing bulk is
+halved until the failing items are found: a clean job costs one run of each check per chunk.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from hub.i18n import Msg
+from hub.production import spelling
+from hub.review.checks import FAIL, PASS, Context, Finding, run_all
+from sdk.identifiers import find_identifiers, resident_id_valid
+
+TEXT_CHECKS = ["pii_scan", "raw_overlap"]
+NUMBER_CHECKS = ["raw_overlap"]
+CHUNK = 4000  # candidates per check run: below the checks' per-column validation caps
+JOINED_LENGTHS = frozenset({11, 15, 16, 17, 18, 19})  # mobiles, resident IDs, bank cards
+LONG_NUMBER = re.compile(r"(?<![\d.])(?:\d{15,19}[Xx]?|1[3-9]\d{9})(?![\d.])")  # ID, card, mobile
+_TOKENS = re.compile(r"[^\s,;:!?()\[\]{}<>\"'|/\\=]+")
+_WORDS = re.compile(r"[0-9A-Za-z\u4e00-\u9fff]+")
+
+REASONS = {
+    "identifier": Msg("含有个人或企业标识", "holds a personal or company identifier"),
+    "id_like": Msg("含有形似证件号、卡号或手机号的数字", "holds a number shaped like an ID, card or mobile"),
+    "name_or_address": Msg("可能含有姓名或地址", "may hold a name or an address"),
+    "raw": Msg("与原始数据中的标识相同", "equals an identifier of the raw data"),
+    "split": Msg("分段书写的证件号码", "a resident ID written in pieces"),
+    "unchecked": Msg("无法完成检查", "could not be checked"),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Item:
+    """One thing a job would show its tenant: ``ref`` names it to the tenant and the reviewer
+    (never its content); ``number`` marks a metric value, whose text is its digits."""
+
+    ref: str
+    text: str
+    number: bool = False
+
+
+def reason(problems: set[str]) -> Msg:
+    """One bilingual reason for a set of problem codes (see :data:`REASONS`)."""
+    found = [REASONS[p] for p in REASONS if p in problems]
+    return Msg("；".join(m.zh for m in found), "; ".join(m.en for m in found))
+
+
+def number_digits(value: float) -> str:
+    """The significant digits of a number as a job wrote it: ``0.330106198`` → ``330106198``."""
+    if isinstance(value, int):
+        return str(abs(value))
+    return repr(abs(value)).split("e")[0].replace(".", "").lstrip("0") or "0"
+
+
+def candidates(text: str) -> list[str]:
+    """The strings the checks see of one text item: its light and full folds and their tokens."""
+    lit, full = spelling.light(text), spelling.fold(text)
+    found = [lit.strip(), full.strip()]
+    for form in (lit, full):
+        found += _TOKENS.findall(form) + _WORDS.findall(form)
+    return [c for c in dict.fromkeys(found) if c]
+
+
+def own_problems(text: str) -> set[str]:
+    """Checksum-verified identifiers in the folded text, and ID-shaped numbers in the light one."""
+    problems = set()
+    lit = spelling.light(text)
+    if find_identifiers(spelling.fold(text)) or find_identifiers(lit):
+        problems.add("identifier")
+    if LONG_NUMBER.search(lit):
+        problems.add("id_like")
+    return problems
+
+
+class Gate:
+    """Screens the items of one job against the checks of its scenario's raw data."""
+
+    def __init__(self, context: Context):
+        self.context = context
+
+    def screen(self, items: Sequence[Item], joined: bool = True) -> dict[str, Msg]:
+        """The refs of the ``items`` that may not be released, each with why. With ``joined``,
+        the items are a sequence (log lines, a document's keys and values): identifiers written
+        in pieces across consecutive items are found too."""
+        problems: dict[int, set[str]] = {}
+
+        def add(owners, found: set[str]) -> None:
+            for i in owners:
+                problems.setdefault(i, set()).update(found)
+
+        texts, numbers, runs = [], [], []
+        for i, item in enumerate(items):
+            if item.number:
+                numbers.append(((i,), [item.text]))
+                runs.append((item.text, i))
+                continue
+            own = own_problems(item.text)
+            if own:
+                add((i,), own)
+            texts.append(((i,), candidates(item.text)))
+            runs += [(run, i) for run in spelling.digit_runs(item.text)]
+        for owners, found in self._failing(texts, TEXT_CHECKS):
+            add(owners, found)
+        pieces = spelling.joined_runs(runs, JOINED_LENGTHS) if joined else []
+        for text, owners in pieces:
+            if len(text) == 18 and resident_id_valid(text):
+                add(owners, {"split"})
+        groups = numbers + [(owners, [text]) for text, owners in pieces]
+        for owners, found in self._failing(groups, NUMBER_CHECKS):
+            add(owners, found)
+        return {items[i].ref: reason(p) for i, p in sorted(problems.items())}
+
+    def _failing(self, groups: list[tuple[tuple[int, ...], list[str]]], checks: list[str]):
+        """``(owners, problems)`` of the groups whose candidates fail ``checks``."""
+        chunk, size = [], 0
+        for group in groups:
+            if chunk and size + len(group[1]) > CHUNK:
+                yield from self._bisect(chunk, checks)
+                chunk, size = [], 0
+            chunk.append(group)
+            size += len(group[1])
+        if chunk:
+            yield from self._bisect(chunk, checks)
+
+    def _bisect(self, groups, checks):
+        values = [v for _, found in groups for v in found]
+        bad = problems_of(run_all(pd.DataFrame({"value": pd.Series(values, dtype=object)}),
+                                  self.context, checks))  # fmt: skip
+        if not bad:
+            return
+        if len(groups) == 1:
+            yield groups[0][0], bad
+            return
+        half = len(groups) // 2
+        found = list(self._bisect(groups[:half], checks)) + list(
+            self._bisect(groups[half:], checks)
+        )
+        if not found:  # flagged together, clean apart: withhold them all (deny by default)
+            found = [(owners, bad) for owners, _ in groups]
+        yield from found
+
+
+def problems_of(findings: list[Finding]) -> set[str]:
+    """Problem codes of what the export checks found; anything but a pass is a problem."""
+    out = set()
+    for f in findings:
+        if f.verdict == PASS:
+            continue
+        if f.name == "raw_overlap" and f.verdict == FAIL and f.details.get("sources"):
+            out.add("raw")
+        elif f.name == "pii_scan" and f.details.get("columns"):
+            out.add("identifier" if f.verdict == FAIL else "name_or_address")
+        else:
+            out.add("unchecked")
+    return out
