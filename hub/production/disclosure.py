@@ -155,6 +155,7 @@ def release_metrics(raw: bytes, min_count: int, gate: Gate | None) -> Release:
     flagged = gate.screen(items) if gate else {}
     suppressed: list[str] = []
     held: list[dict] = []
+    keys_held = [0]
 
     def hold(path: str, original, reason: Msg) -> None:
         held.append(held_entry(f"metric:{path}", "metric", original, reason))
@@ -186,7 +187,8 @@ def release_metrics(raw: bytes, min_count: int, gate: Gate | None) -> Release:
         out = {}
         for key_item, key, child in node[1]:
             if str(key_item) in flagged:
-                shown = f"<withheld-{sum(h['what'] == 'metric' for h in held) + 1}>"
+                keys_held[0] += 1
+                shown = f"<withheld-{keys_held[0]}>"
                 hold(f"{path}.{shown}", {key: original[key]}, flagged[str(key_item)])
                 out[shown] = None
                 continue
