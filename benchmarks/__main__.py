@@ -3,6 +3,7 @@
 from benchmarks import (
     audit_trail,
     export_checks,
+    job_release,
     masking_throughput,
     production_latency,
     sample_latency,
@@ -15,6 +16,7 @@ for bench in (
     masking_throughput,
     sample_latency,
     export_checks,
+    job_release,
     production_latency,
 ):
     print(f"== {bench.__name__}")

@@ -6,8 +6,9 @@ the export checks as they are (``pii_scan`` and ``raw_overlap`` of :mod:`hub.rev
 plus a checksum scan of the folded text and of identifiers written in pieces across consecutive
 items. An item any check flags — or that a check could not judge — is withheld with its reason.
 
-The checks judge a column as a whole, so candidates are checked in bulk and a failing bulk is
-halved until the failing items are found: a clean job costs one run of each check per chunk.
+Candidates are checked in bulk (a clean job costs one run of each check per chunk); a failing
+chunk is checked again with each item in a column of its own, and the checks' details per column
+name the failing items.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pandas as pd
 from hub.i18n import Msg
 from hub.production import spelling
 from hub.review.checks import FAIL, PASS, Context, Finding, run_all
+from hub.review.checks.pii import IDENTIFYING
 from sdk.identifiers import find_identifiers, resident_id_valid
 
 TEXT_CHECKS = ["pii_scan", "raw_overlap"]
@@ -106,11 +108,12 @@ class Gate:
                 numbers.append(((i,), [item.text]))
                 runs.append((item.text, i))
                 continue
-            own = own_problems(item.text)
-            if own:
-                add((i,), own)
-            texts.append(((i,), candidates(item.text)))
             runs += [(run, i) for run in spelling.digit_runs(item.text)]
+            own = own_problems(item.text)
+            if own:  # withheld already: the export checks need not find it again
+                add((i,), own)
+                continue
+            texts.append(((i,), candidates(item.text)))
         for owners, found in self._failing(texts, TEXT_CHECKS):
             add(owners, found)
         pieces = spelling.joined_runs(runs, JOINED_LENGTHS) if joined else []
@@ -135,21 +138,43 @@ class Gate:
             yield from self._bisect(chunk, checks)
 
     def _bisect(self, groups, checks):
+        """One run on all candidates together (the common case: a pass); on a failure, one run
+        with each group in a column of its own, whose details name the failing columns."""
         values = [v for _, found in groups for v in found]
-        bad = problems_of(run_all(pd.DataFrame({"value": pd.Series(values, dtype=object)}),
-                                  self.context, checks))  # fmt: skip
-        if not bad:
+        whole = pd.DataFrame({"value": pd.Series(values, dtype=object)})
+        if not problems_of(run_all(whole, self.context, checks)):
             return
-        if len(groups) == 1:
-            yield groups[0][0], bad
-            return
-        half = len(groups) // 2
-        found = list(self._bisect(groups[:half], checks)) + list(
-            self._bisect(groups[half:], checks)
-        )
-        if not found:  # flagged together, clean apart: withhold them all (deny by default)
-            found = [(owners, bad) for owners, _ in groups]
-        yield from found
+        columns = {f"g{i}": pd.Series(found, dtype=object) for i, (_, found) in enumerate(groups)}
+        per = problems_by_column(run_all(pd.DataFrame(columns), self.context, checks), len(groups))
+        for i, found in sorted(per.items()):
+            yield groups[i][0], found
+
+
+def problems_by_column(findings: list[Finding], n: int) -> dict[int, set[str]]:
+    """Problem codes per column ``g<i>`` of what the export checks found; a finding that names no
+    column (a crash, a rare combination) holds every column (deny by default)."""
+    out: dict[int, set[str]] = {}
+
+    def add(column: str, code: str) -> None:
+        out.setdefault(int(column[1:]), set()).add(code)
+
+    for f in findings:
+        if f.verdict == PASS:
+            continue
+        if f.name == "pii_scan" and f.details.get("columns"):
+            for column, entities in f.details["columns"].items():
+                add(column, "identifier" if set(entities) & IDENTIFYING else "name_or_address")
+        elif f.name == "raw_overlap" and f.details.get("sources"):
+            for source in f.details["sources"].values():
+                for column in source.get("identifier_cells") or {}:
+                    add(column, "raw")
+                if source.get("rare_quasi_rows"):
+                    for i in range(n):
+                        add(f"g{i}", "raw")
+        else:
+            for i in range(n):
+                add(f"g{i}", "unchecked")
+    return out
 
 
 def problems_of(findings: list[Finding]) -> set[str]:
