@@ -4,6 +4,7 @@ pieces. Shared by the lifecycle test (real sandbox) and the end-to-end test (rea
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 
@@ -16,6 +17,7 @@ MADE_UP = "11010519491231002" + resident_id_check_char("11010519491231002")
 RAW_PICKED = 3
 
 CODE = f'''
+import base64
 from sdk import job
 ZH, CAP = "〇一二三四五六七八九", "零壹贰叁肆伍陆柒捌玖"
 frame = job.dataset("transit_trips")
@@ -37,6 +39,10 @@ for i, v in enumerate(ids):
     print("first half", v[:9])
     print(v[9:], "second half")
     print("tokens", v[:6], "and", v[6:12], "then", v[12:])
+    print("reversed", v[::-1])
+    print("base64", base64.b64encode(v.encode()).decode())
+    print("lookalike", v.replace("0", "O").replace("1", "l"))
+    print("padded", "000" + v)
     metrics[v] = 12 + i
     metrics["k_" + ".".join(v)] = 20
     metrics["count_" + chinese(v, ZH)] = 3.0
@@ -59,6 +65,12 @@ def leaks(text: str, values: list[str]) -> list[str]:
     folded = spelling.fold(text)
     stream = re.sub(r"[^0-9X]", "", folded)
     return [v for v in values if spelling.fold(v) in folded or v[:17] in stream]
+
+
+def hidden_forms(values: list[str]) -> list[str]:
+    """The encoded forms the job prints (a fold does not give them back; they must not show)."""
+    return [form for v in values
+            for form in (v[::-1], base64.b64encode(v.encode()).decode(), v.replace("0", "O").replace("1", "l"))]  # fmt: skip
 
 
 def tenant_side(*parts: object) -> str:

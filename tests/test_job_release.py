@@ -3,6 +3,7 @@ job might use to carry it to its tenant, and on the metrics a job legitimately r
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 
@@ -44,7 +45,23 @@ def spellings(value: str) -> dict[str, str]:
     }
 
 
+def encodings(value: str) -> dict[str, str]:
+    """The identifier hidden rather than spelled: decoding or stripping gives it back."""
+    return {
+        "lookalike_letters": value.replace("0", "O").replace("1", "l"),
+        "reversed": value[::-1],
+        "base64": base64.b64encode(value.encode()).decode(),
+        "hex": value.encode().hex(),
+        "url_escaped": "".join(f"%{ord(c):02X}" for c in value),
+        "zero_padded": "000" + value,
+        "twice": value + value,
+    }
+
+
 CASES = [(f"{v[:2]}-{how}", text) for v in (RID, XID) for how, text in spellings(v).items()]
+HIDDEN = CASES + [
+    (f"{v[:2]}-{how}", text) for v in (RID, XID) for how, text in encodings(v).items()
+]
 
 
 def visible(text: str, value: str) -> bool:
@@ -64,7 +81,7 @@ def test_when_an_id_is_spelled_oddly_then_folding_gives_it_back(case, text):
     assert spelling.fold(text) == value
 
 
-@pytest.mark.parametrize(("case", "text"), CASES, ids=[c for c, _ in CASES])
+@pytest.mark.parametrize(("case", "text"), HIDDEN, ids=[c for c, _ in HIDDEN])
 def test_when_a_log_line_spells_an_id_oddly_then_the_line_is_withheld_with_a_reason(
     gate, case, text
 ):
@@ -72,6 +89,7 @@ def test_when_a_log_line_spells_an_id_oddly_then_the_line_is_withheld_with_a_rea
     release = disclosure.release_log(log, gate)
     assert "epoch 1 loss 0.69" in release.shown and "rows 1000" in release.shown
     assert not visible(release.shown, RID) and not visible(release.shown, XID)
+    assert text not in release.shown
     assert [h["ref"] for h in release.held] in (["log:2"], [])  # masked in place, or held
     if release.held:
         assert (
@@ -142,13 +160,14 @@ def test_when_a_reviewer_releases_the_metrics_then_small_counts_stay_suppressed(
 def test_when_outputs_are_named_with_ids_then_the_tenant_sees_platform_names(gate):
     names = ["metrics.json", "model.json", "cost_by_gender.parquet", f"{RID}.parquet",
              f"by_id/{'.'.join(RID)}.csv", f"{spellings(RID)['zero_width']}.txt",
-             f"{spellings(RID)['financial']}", f"{RID[:9]}/{RID[9:]}.bin", "output-2.parquet"]  # fmt: skip
+             f"{spellings(RID)['financial']}", f"{RID[:9]}/{RID[9:]}.bin", "output-2.parquet",
+             f"{encodings(RID)['base64']}.json", f"v{encodings(RID)['zero_padded']}.png"]  # fmt: skip
     found = [{"name": n, "bytes": 123_456, "sha256": "0" * 64} for n in names]
     release = disclosure.release_outputs(found, gate)
     shown = [o["name"] for o in release.shown]
     assert shown[:3] == ["metrics.json", "model.json", "cost_by_gender.parquet"]
     assert shown[3:] == ["output-4.parquet", "output-5.csv", "output-6.txt", "output-7",
-                         "output-8.bin", "output-9.parquet"]  # fmt: skip
+                         "output-8.bin", "output-9.parquet", "output-10.json", "output-11.png"]  # fmt: skip
     assert {o["bytes"] for o in release.shown} == {120_000}
     assert not visible(json.dumps([release.shown, disclosure.withheld_view(release.held)]), RID)
     run = {"files": found}

@@ -468,6 +468,7 @@ def test_when_a_policy_approved_job_writes_raw_ids_everywhere_then_its_tenant_re
     assert leaky_job.leaks(raw_log, values) == values  # the job did write every one of them
     view, seen = tenant_view(demo, request_id)
     assert leaky_job.leaks(seen, values) == []
+    assert [f for f in leaky_job.hidden_forms(values) if f in seen] == []
     run = view["run"]
     assert run["metrics"]["rows"] == rows and run["metrics"]["auc"] == 0.73  # still flow
     assert run["metrics"]["tiny_float"] is None and "$.tiny_float" in run["suppressed"]

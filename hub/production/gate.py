@@ -29,7 +29,7 @@ TEXT_CHECKS = ["pii_scan", "raw_overlap"]
 NUMBER_CHECKS = ["raw_overlap"]
 CHUNK = 4000  # candidates per check run: below the checks' per-column validation caps
 JOINED_LENGTHS = frozenset({11, 15, 16, 17, 18, 19})  # mobiles, resident IDs, bank cards
-LONG_NUMBER = re.compile(r"(?<![\d.])(?:\d{15,19}[Xx]?|1[3-9]\d{9})(?![\d.])")  # ID, card, mobile
+LONG_NUMBER = re.compile(r"(?<![\d.])(?:\d{15,}[Xx]?|1[3-9]\d{9})(?![\d.])")  # ID, card, mobile
 _TOKENS = re.compile(r"[^\s,;:!?()\[\]{}<>\"'|/\\=]+")
 _WORDS = re.compile(r"[0-9A-Za-z\u4e00-\u9fff]+")
 
@@ -67,22 +67,39 @@ def number_digits(value: float) -> str:
 
 
 def candidates(text: str) -> list[str]:
-    """The strings the checks see of one text item: its light and full folds and their tokens."""
-    lit, full = spelling.light(text), spelling.fold(text)
-    found = [lit.strip(), full.strip()]
-    for form in (lit, full):
-        found += _TOKENS.findall(form) + _WORDS.findall(form)
+    """The strings the checks see of one text item: its light and full folds, those of its other
+    readings (reversed, decoded), and their tokens."""
+    found = []
+    backwards, *decoded = spelling.encodings(text)
+    for reading in [text, *decoded]:
+        lit, full = spelling.light(reading), spelling.fold(reading)
+        found += [lit.strip(), full.strip()]
+        for form in (lit, full):
+            found += _TOKENS.findall(form) + _WORDS.findall(form)
+    # Read backwards, only what holds digits can be an identifier (words are not worth a scan).
+    found += [t for t in _WORDS.findall(spelling.fold(backwards)) if any(c.isdigit() for c in t)]
     return [c for c in dict.fromkeys(found) if c]
 
 
+def embedded_id(folded: str) -> bool:
+    """Whether a run of digits of ``folded`` holds a checksum-valid resident ID anywhere inside
+    (``00330106…`` hides one behind a pad the reader strips)."""
+    for run in re.findall(r"[0-9]{18,}X?|[0-9]{17}X", folded):
+        if any(resident_id_valid(run[i : i + 18]) for i in range(len(run) - 17)):
+            return True
+    return False
+
+
 def own_problems(text: str) -> set[str]:
-    """Checksum-verified identifiers in the folded text, and ID-shaped numbers in the light one."""
+    """Checksum-verified identifiers in the folded text and its other readings, and ID-shaped
+    numbers in the light one."""
     problems = set()
-    lit = spelling.light(text)
-    if find_identifiers(spelling.fold(text)) or find_identifiers(lit):
-        problems.add("identifier")
-    if LONG_NUMBER.search(lit):
-        problems.add("id_like")
+    for reading in [text, *spelling.encodings(text)]:
+        lit, full = spelling.light(reading), spelling.fold(reading)
+        if find_identifiers(full) or find_identifiers(lit) or embedded_id(full):
+            problems.add("identifier")
+        if LONG_NUMBER.search(lit):
+            problems.add("id_like")
     return problems
 
 

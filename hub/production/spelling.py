@@ -12,8 +12,13 @@ may unify the two.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
+import sys
 import unicodedata
+from functools import cache, lru_cache
+from urllib.parse import unquote
 
 # Digits written as Chinese numerals, in the everyday and the financial (大写) forms, simplified
 # and traditional; 幺 is "one" read out in phone numbers, 两 "two".
@@ -32,10 +37,34 @@ INVISIBLE = ("Cf", "Mn", "Me", "Cc")  # format (zero-width), combining marks, co
 # Anything that is neither a letter, a digit nor a CJK character separates, underscore included.
 _BETWEEN_DIGITS = re.compile(r"(?<=[0-9])(?:[^0-9A-Za-z\u4e00-\u9fff]|_)+(?=[0-9X])")
 _RUNS = re.compile(r"[0-9]+X?")
+LOOKALIKES = {
+    **dict.fromkeys("OQD", "0"),
+    **dict.fromkeys("IL|", "1"),
+    "Z": "2",
+    "S": "5",
+    "B": "8",
+}
+_LOOKALIKE = re.compile(  # between digits, or at a token's edge next to one
+    r"(?<=[0-9])[OQDIL|ZSB]+(?=[0-9X])|(?<![A-Z0-9])[OQDIL|ZSB]+(?=[0-9])"
+    r"|(?<=[0-9])[OQDIL|ZSB]+(?![A-Z0-9])"
+)
+_BASE64 = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
+_HEX = re.compile(r"(?:[0-9A-Fa-f]{2}){9,}")
+
+
+@cache
+def _invisible() -> dict[int, None]:
+    """Every code point of the invisible categories (built once: ~0.3 s), to delete at C speed."""
+    table = {
+        c: None for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) in INVISIBLE
+    }
+    for keep in "\n\t":
+        table.pop(ord(keep))
+    return table
 
 
 def _visible(text: str) -> str:
-    return "".join(c for c in text if c in "\n\t" or unicodedata.category(c) not in INVISIBLE)
+    return text.translate(_invisible())
 
 
 def _numerals(text: str) -> str:
@@ -54,16 +83,53 @@ def _numerals(text: str) -> str:
     return _NUMBER.sub(digits, text)
 
 
+@lru_cache(maxsize=8192)
 def light(text: str) -> str:
     """``text`` with full-width and compatibility forms folded (NFKC), invisible characters
     removed and Chinese numerals written as digits; case and separators kept."""
     return _numerals(_visible(unicodedata.normalize("NFKC", str(text))))
 
 
+@lru_cache(maxsize=8192)
 def fold(text: str) -> str:
-    """The canonical spelling of ``text``: :func:`light`, upper-cased, and every separator
-    between two digits removed (``330.106 198`` → ``330106198``)."""
-    return _BETWEEN_DIGITS.sub("", light(text).upper())
+    """The canonical spelling of ``text``: :func:`light`, upper-cased, every separator between
+    two digits removed (``330.106 198`` → ``330106198``) and letters that look like digits
+    written between digits read as them (``33O1O6`` → ``330106``)."""
+    folded = _BETWEEN_DIGITS.sub("", light(text).upper())
+    folded = _LOOKALIKE.sub(lambda m: "".join(LOOKALIKES[c] for c in m.group(0)), folded)
+    return _BETWEEN_DIGITS.sub("", folded)
+
+
+def _printable(raw: bytes) -> str | None:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return text if text.isprintable() else None
+
+
+def encodings(text: str) -> list[str]:
+    """Other readings of ``text`` a job may hide an identifier in: reversed (always first),
+    URL-escaped, and its base64 or hex tokens decoded (when they decode to printable text)."""
+    lit = light(text)
+    found = [lit[::-1]]
+    if "%" in lit:
+        found.append(unquote(lit))
+    for token in _BASE64.findall(lit):
+        padded = token + "=" * (-len(token) % 4)
+        for decode in (base64.b64decode, base64.urlsafe_b64decode):
+            try:
+                decoded = _printable(decode(padded))
+            except (binascii.Error, ValueError):
+                decoded = None
+            if decoded:
+                found.append(decoded)
+                break
+    for token in _HEX.findall(lit):
+        decoded = _printable(bytes.fromhex(token))
+        if decoded:
+            found.append(decoded)
+    return found
 
 
 def digit_runs(text: str) -> list[str]:
