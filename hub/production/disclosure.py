@@ -201,9 +201,12 @@ def release_metrics(raw: bytes, min_count: int, gate: Gate | None) -> Release:
 
 
 def about(size: int) -> int:
-    """A size to two significant digits: enough to read, too coarse to carry a value."""
-    if size < 100:
-        return size
+    """A size to two significant digits, anything under 1,000 bytes as 1,000: enough to read,
+    too coarse for a row of small files to spell a number in their sizes."""
+    if size <= 0:
+        return 0
+    if size < 1000:
+        return 1000
     scale = 10 ** (len(str(size)) - 2)
     return round(size / scale) * scale
 

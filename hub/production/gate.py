@@ -32,6 +32,7 @@ JOINED_LENGTHS = frozenset({11, 15, 16, 17, 18, 19})  # mobiles, resident IDs, b
 LONG_NUMBER = re.compile(r"(?<![\d.])(?:\d{15,}[Xx]?|1[3-9]\d{9})(?![\d.])")  # ID, card, mobile
 _TOKENS = re.compile(r"[^\s,;:!?()\[\]{}<>\"'|/\\=]+")
 _WORDS = re.compile(r"[0-9A-Za-z\u4e00-\u9fff]+")
+_SQUEEZE = re.compile(r"[^0-9A-Za-z\u4e00-\u9fff@.]")
 
 REASONS = {
     "identifier": Msg("含有个人或企业标识", "holds a personal or company identifier"),
@@ -76,6 +77,7 @@ def candidates(text: str) -> list[str]:
         found += [lit.strip(), full.strip()]
         for form in (lit, full):
             found += _TOKENS.findall(form) + _WORDS.findall(form)
+        found += [_SQUEEZE.sub("", t) for t in _TOKENS.findall(full)]  # 浙A·12345 → 浙A12345
     # Read backwards, only what holds digits can be an identifier (words are not worth a scan).
     found += [t for t in _WORDS.findall(spelling.fold(backwards)) if any(c.isdigit() for c in t)]
     return [c for c in dict.fromkeys(found) if c]
