@@ -37,6 +37,7 @@ INVISIBLE = ("Cf", "Mn", "Me", "Cc")  # format (zero-width), combining marks, co
 # Anything that is neither a letter, a digit nor a CJK character separates, underscore included.
 _BETWEEN_DIGITS = re.compile(r"(?<=[0-9])(?:[^0-9A-Za-z\u4e00-\u9fff]|_)+(?=[0-9X])")
 _RUNS = re.compile(r"[0-9]+X?")
+CACHED = 2048  # texts up to this long are folded once per process (a line is read many times)
 LOOKALIKES = {
     **dict.fromkeys("OQD", "0"),
     **dict.fromkeys("IL|", "1"),
@@ -83,18 +84,26 @@ def _numerals(text: str) -> str:
     return _NUMBER.sub(digits, text)
 
 
-@lru_cache(maxsize=8192)
 def light(text: str) -> str:
     """``text`` with full-width and compatibility forms folded (NFKC), invisible characters
     removed and Chinese numerals written as digits; case and separators kept."""
-    return _numerals(_visible(unicodedata.normalize("NFKC", str(text))))
+    return _light(text) if len(text) <= CACHED else _light.__wrapped__(text)
 
 
-@lru_cache(maxsize=8192)
 def fold(text: str) -> str:
     """The canonical spelling of ``text``: :func:`light`, upper-cased, every separator between
     two digits removed (``330.106 198`` → ``330106198``) and letters that look like digits
     written between digits read as them (``33O1O6`` → ``330106``)."""
+    return _fold(text) if len(text) <= CACHED else _fold.__wrapped__(text)
+
+
+@lru_cache(maxsize=8192)
+def _light(text: str) -> str:
+    return _numerals(_visible(unicodedata.normalize("NFKC", str(text))))
+
+
+@lru_cache(maxsize=8192)
+def _fold(text: str) -> str:
     folded = _BETWEEN_DIGITS.sub("", light(text).upper())
     folded = _LOOKALIKE.sub(lambda m: "".join(LOOKALIKES[c] for c in m.group(0)), folded)
     return _BETWEEN_DIGITS.sub("", folded)
