@@ -137,6 +137,8 @@ class Job(Request):
 
     def _repr_html_(self) -> str:
         rows = [(k, json.dumps(v, ensure_ascii=False)) for k, v in (self.metrics or {}).items()]
+        rows += [(f"暂扣 Withheld · {w['ref']}", f"{w['reason_zh']} / {w['reason_en']}")
+                 for w in self.withheld]  # fmt: skip
         return html.table(["指标 Metric", "值 Value"], rows, f"作业 Job #{self.id} · {self.status}")
 
 
