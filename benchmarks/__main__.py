@@ -3,6 +3,7 @@
 from benchmarks import (
     audit_trail,
     export_checks,
+    job_release,
     masking_throughput,
     model_contents,
     production_latency,
@@ -17,6 +18,7 @@ for bench in (
     sample_latency,
     export_checks,
     model_contents,
+    job_release,
     production_latency,
 ):
     print(f"== {bench.__name__}")

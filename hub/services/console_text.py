@@ -64,6 +64,8 @@ TEXT = {
         "stage_approved": "协调小组批准", "stage_rejected": "协调小组驳回", "stage_signed": "已签约",
         "scenarios": "场景", "category": "类别", "file_scenario": "备案场景", "revoke": "撤销",
         "register": "登记人员", "id_number": "身份证号", "mobile": "手机号", "password": "初始密码", "course": "课程",
+        "withheld": "暂扣内容（未向申请单位显示）", "release_withheld": "核实无误，向申请单位放行暂扣内容",
+        "withheld_released": "暂扣内容已放行",
     },
     "en": {
         "title": "Shuyu · Review console", "queue": "Review queue", "all": "all", "kind": "Kind",
@@ -136,6 +138,9 @@ TEXT = {
         "scenarios": "Scenarios", "category": "Category", "file_scenario": "File scenario",
         "revoke": "Revoke", "register": "Register staff", "id_number": "ID number", "mobile": "Mobile",
         "password": "Initial password", "course": "Course",
+        "withheld": "Withheld (not shown to the company)",
+        "release_withheld": "Checked: release the withheld parts to the company",
+        "withheld_released": "The withheld parts are released",
     },
 }  # fmt: skip
 

@@ -71,6 +71,12 @@ def content(s: Session, r: Request, store: Path) -> dict:
                 "exit_code": run.get("exit_code"), "seconds": run.get("seconds"),
                 "outputs": run.get("outputs") or [], "metrics": json.dumps(run.get("metrics"), ensure_ascii=False, indent=1),
                 "log": released.read_text()[-20_000:] if released.exists() else "",
+                "files": run.get("files") or run.get("outputs") or [],
+                "held": [{"ref": h["ref"], "what": h["what"], "reason": f"{h['reason_zh']} / {h['reason_en']}",
+                          "original": h["original"] if isinstance(h["original"], str)
+                          else json.dumps(h["original"], ensure_ascii=False)}
+                         for h in run.get("held") or []],
+                "ended": r.status in ("succeeded", "failed"),
             }  # fmt: skip
     elif r.kind == "model":
         view["model"] = model_view(data, r, view["lineage"])

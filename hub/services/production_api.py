@@ -42,8 +42,10 @@ def job_view(r: Request) -> dict:
                 params=meta.get("params"), resources=meta.get("resources"))  # fmt: skip
     run = meta.get("run")
     if run and r.status in ENDED:
+        # Only what passed the release gate (or a reviewer released); never "files" or "held".
         view["run"] = {k: run.get(k) for k in ("exit_code", "timed_out", "seconds", "outputs",
-                                                "metrics", "suppressed", "log_masked", "inputs")}  # fmt: skip
+                                                "metrics", "suppressed", "log_masked", "inputs",
+                                                "withheld")}  # fmt: skip
     return view
 
 
@@ -115,7 +117,8 @@ class JobExportHandler(RequestHandler):
             job = self.own(s, caller, request_id)
             if job.kind != "job" or job.status != lifecycle.SUCCEEDED:
                 raise Conflict(Msg("作业尚未成功完成", "the job has not succeeded"), "job_not_done")
-            content = outputs.read(publishing.job_output(self.store, job.id), output)
+            real = outputs.resolve(job.meta.get("run"), output)
+            content = outputs.read(publishing.job_output(self.store, job.id), real)
             readable(content)
             quote = checked(s, caller, job.scenario, "export", {}, self.settings["prices"])
             request = lifecycle.create(
@@ -154,7 +157,11 @@ class ModelsHandler(RequestHandler):
                     Msg("模型卡须为 JSON 对象", "the model card must be a JSON object"), "card"
                 )
             artifact = str(spec.get("artifact") or "model.json")
-            job, content = publishing.artifact(s, self.store, job_id, caller.tenant_id, artifact)
+            found = s.get(Request, job_id)
+            real = artifact  # another tenant's job is refused by publishing.artifact
+            if found is not None and found.kind == "job" and found.tenant_id == caller.tenant_id:
+                real = outputs.resolve(found.meta.get("run"), artifact)
+            job, content = publishing.artifact(s, self.store, job_id, caller.tenant_id, real)
             dataset = publishing.training_dataset(job, spec.get("dataset"))
             quote = checked(s, caller, job.scenario, "model", {}, self.settings["prices"])
             request = lifecycle.create(

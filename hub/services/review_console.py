@@ -26,6 +26,7 @@ from hub import home
 from hub.audit_anchor import Anchor
 from hub.db.engine import Database
 from hub.db.models import Request, Scenario
+from hub.production import held
 from hub.review import lifecycle
 from hub.review.checks import ORDER
 from hub.services import console_views, serve
@@ -158,6 +159,9 @@ class RequestPageHandler(ConsoleHandler):
 
     @web.authenticated
     async def post(self, request_id: str) -> None:
+        if self.get_body_argument("action", "") == "release_withheld":
+            await self.release_withheld(int(request_id))
+            return
         decision = self.get_body_argument("decision", "")
         reason = self.get_body_argument("reason", "")
         override = self.get_body_argument("override", "") == "on"
@@ -176,6 +180,23 @@ class RequestPageHandler(ConsoleHandler):
             return
         t = TEXT[self.lang]
         await self.show(int(request_id), notice=f"{t['recorded']}: {t['status_' + status]}")
+
+    async def release_withheld(self, request_id: int) -> None:
+        """Release what the release gate held back of a job to its tenant (audited)."""
+        reason = self.get_body_argument("reason", "")
+        reviewer = self.current_user["name"]
+
+        def release() -> None:
+            with self.db.session() as s:
+                held.release(s, request_id, reviewer, reason, self.settings["store"])
+
+        try:
+            await asyncio.to_thread(release)
+        except Refusal as refusal:
+            text = refusal.msg.zh if self.lang == "zh" else refusal.msg.en
+            await self.show(request_id, error=text, status=refusal.status)
+            return
+        await self.show(request_id, notice=TEXT[self.lang]["withheld_released"])
 
 
 class ModelFileHandler(ConsoleHandler):

@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import func, select
 
 from hub.db.models import AuditEvent, MeterEvent, Request
+from hub.production import jobs
 from hub.review import lifecycle
 from sdk.identifiers import resident_id_check_char
 from tests.e2e.attack_lab import build_lab
@@ -545,3 +546,84 @@ print(json.dumps(outcomes))
 """)  # fmt: skip
     assert tried == {"status": "not_requester", "log": "not_requester", "lineage": "not_requester",
                      "export": "not_requester", "publish": "other_tenant"}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def leaky(lab):
+    """bob, in his public-governance scenario (jobs approved by policy), submits from his kernel
+    a job that writes raw holder IDs into every place a job's tenant can read."""
+    from tests import leaky_job
+
+    found = run(lab.bob_kernel, f"""
+import json, pathlib
+from sdk import Workspace
+ws = Workspace(scenario="个人低碳出行积分")
+pathlib.Path("/home/workspace/leaky").mkdir(exist_ok=True)
+pathlib.Path("/home/workspace/leaky/train.py").write_text({leaky_job.CODE!r})
+j = ws.jobs.submit("leaky/train.py", datasets=["transit_trips"], resources={{"seconds": 120}},
+                   purpose="出行统计 / trip statistics")
+print(json.dumps({{"id": j.id}}))
+""")  # fmt: skip
+    assert until(lab.db, found["id"], {"succeeded", "failed"}) == "succeeded"
+    with lab.db.session() as s:
+        request = lifecycle.get(s, found["id"])
+        assert [d.reviewer for d in request.decisions] == ["platform"]  # nobody read the code
+        dataset = jobs.approved_datasets(s, request.scenario_id)["transit_trips"]
+        raw, rows = lab.home / "domain" / dataset.path, dataset.rows
+    return found["id"], leaky_job.raw_ids(raw), rows
+
+
+def tenant_reads(kernel: Kernel, job_id: int) -> dict:
+    """Everything bob's SDK reads of the job: its view, metrics, outputs, withheld, log, lineage."""
+    return run(kernel, f"""
+import json
+j = ws.jobs.get({job_id})
+print(json.dumps({{"attrs": j.attrs, "metrics": j.metrics, "outputs": j.outputs, "withheld": j.withheld,
+                  "log": j.log(), "lineage": j.lineage()}}, ensure_ascii=False))
+""")  # fmt: skip
+
+
+def test_when_a_policy_approved_job_writes_raw_ids_everywhere_then_the_sdk_reads_none(lab, leaky):
+    from tests import leaky_job
+
+    job_id, values, rows = leaky
+    seen = tenant_reads(lab.bob_kernel, job_id)
+    side = leaky_job.tenant_side(seen)
+    assert leaky_job.leaks(side, values) == []
+    assert [f for f in leaky_job.hidden_forms(values) if f in side] == []
+    raw_log = (lab.home / "domain" / "jobs" / str(job_id) / "log.txt").read_text()
+    assert leaky_job.leaks(raw_log, values) == values  # the job wrote them all
+    assert seen["metrics"]["rows"] == rows and seen["metrics"]["auc"] == 0.73  # these flow
+    assert seen["metrics"]["tiny_float"] is None
+    assert {w["what"] for w in seen["withheld"]} == {"log", "metric", "output"}
+    assert "withheld until a reviewer releases it" in seen["log"] and "待审核员放行" in seen["log"]
+    refused = run(lab.bob_kernel, f"""
+import json
+from sdk import ShuyuError
+try:
+    ws.jobs.get({job_id}).export({values[0] + ".parquet"!r}, purpose="按名取文件 / by its name")
+    print(json.dumps("allowed"))
+except ShuyuError as e:
+    print(json.dumps(e.code))
+""")  # fmt: skip
+    assert refused != "allowed"  # the real name is no door to the file
+
+
+def test_when_a_reviewer_releases_a_jobs_withheld_parts_in_the_console_then_the_sdk_reads_them(
+    lab, leaky, reviewer
+):
+    job_id, values, _ = leaky
+    url = f"{lab.hub.url}/services/review/requests/{job_id}?lang=en"
+    page = reviewer.s.get(url, timeout=30)
+    assert page.status_code == 200 and 'id="withheld"' in page.text and values[0] in page.text
+    token = re.search(r'name="_xsrf" value="([^"]+)"', page.text).group(1)
+    done = reviewer.s.post(url, data={"_xsrf": token, "action": "release_withheld",
+                                      "reason": "已核实为测试编号 / checked"}, timeout=60)  # fmt: skip
+    assert done.status_code == 200 and "The withheld parts are released" in done.text
+    seen = tenant_reads(lab.bob_kernel, job_id)
+    assert seen["withheld"] == [] and values[0] in seen["metrics"]
+    assert f"{values[0]}.parquet" in [o["name"] for o in seen["outputs"]]
+    with lab.db.session() as s:
+        event = s.scalars(select(AuditEvent).where(AuditEvent.action == "request.withheld_released",
+                                                   AuditEvent.object == f"request:{job_id}")).one()  # fmt: skip
+        assert event.actor == "rita"
