@@ -96,7 +96,14 @@ def register(name: str) -> Callable[[Check], Check]:
 def run_all(frame: pd.DataFrame, context: Context, names: list[str] | None = None) -> list[Finding]:
     """Every registered check (or ``names``) on ``frame``; a check that crashes is a ``fail``
     naming the crash, never a pass."""
-    from hub.review.checks import differencing, limits, overlap, pii, sdc  # noqa: F401 - register
+    from hub.review.checks import (  # noqa: F401 - register
+        differencing,
+        limits,
+        overlap,
+        pii,
+        records,
+        sdc,
+    )
 
     unknown = set(names or ()) - set(CHECKS)
     if unknown:

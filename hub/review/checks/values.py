@@ -1,0 +1,171 @@
+"""A result's cells as canonical text, per distinct value, for the checks that match them.
+
+Matching is done on :func:`sdk.identifiers.canonical` spellings, so dots, blanks, full-width
+forms, zero-width characters and Chinese numerals do not hide a value. ASCII values (nearly all
+of a large result) go through Arrow kernels; the rest through the Python function, which is the
+reference. The evasion variants (reversed, decoded) and the concatenations of neighbouring cells
+are built here too, so the PII scan and the overlap check see the same candidates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import permutations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sdk.identifiers import canonical, decoded
+
+# canonical()'s separators, as far as ASCII goes (RE2 has no look-around: capture and loop)
+_ASCII_BETWEEN = r"([0-9])[\s.\-/_,\\|:;'\"]+([0-9X])"
+_ENCODED = r"^(?:[A-Za-z0-9+/\-_]{8,}={0,2}|(?:[0-9A-Fa-f]{2}){4,})$|%[0-9A-Fa-f]{2}"
+_FRAGMENT = r"^[0-9]{0,17}[0-9X]$"  # a piece of a numeric identifier
+MAX_FRAGMENT_COLUMNS = 8  # beyond this, only neighbouring columns are joined
+
+
+def canonical_array(values: pa.Array) -> pa.Array:
+    """:func:`sdk.identifiers.canonical` of each string of ``values`` (same results)."""
+    values = pc.cast(values, pa.large_string())
+    wide = pc.match_substring_regex(values, r"[^\x00-\x7f]").to_numpy(zero_copy_only=False)
+    text = pc.utf8_upper(values)
+    while pc.any(pc.match_substring_regex(text, _ASCII_BETWEEN)).as_py():
+        text = pc.replace_substring_regex(text, _ASCII_BETWEEN, r"\1\2")
+    text = pc.utf8_trim_whitespace(text)
+    if wide.any():
+        out = text.to_numpy(zero_copy_only=False).astype(object)
+        where = np.flatnonzero(wide)
+        out[where] = [canonical(v) for v in values.take(pa.array(where)).to_pylist()]
+        text = pa.array(out, type=pa.large_string())
+    return text
+
+
+def as_text(series: pd.Series) -> pd.Series | None:
+    """Non-null cells as the text they spell: integers and whole floats as integers, dates as
+    ISO dates (times only where present); ``None`` for booleans and empty columns."""
+    present = series.dropna()
+    if present.empty or pd.api.types.is_bool_dtype(present):
+        return None
+    if pd.api.types.is_datetime64_any_dtype(present):
+        times = pd.to_datetime(present)
+        midnight = bool((times == times.dt.normalize()).all())
+        return times.dt.strftime("%Y-%m-%d" if midnight else "%Y-%m-%d %H:%M:%S")
+    if present.dtype == object or pd.api.types.is_string_dtype(present):
+        # decimals written as text read as the numbers they are ("248.10" is 248.1); digit
+        # strings stay text (leading zeros are part of an identifier)
+        decimal = r"-?[0-9]{1,15}\.[0-9]{1,6}"
+        head = present.iloc[:100].astype(str).str.fullmatch(decimal).all()
+        if head and present.astype(str).str.fullmatch(decimal).all():
+            present = pd.to_numeric(present)
+    if pd.api.types.is_float_dtype(present):
+        whole = present % 1 == 0
+        if whole.all() and present.abs().max() < 2**63:
+            return present.astype("int64").astype(str)
+        return present.map(repr)
+    return present.astype(str)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column's distinct canonical values and, per row, which one it holds (-1: null)."""
+
+    name: str
+    codes: np.ndarray
+    text: pa.Array
+    numeric: bool
+    plain: pa.Array  # the distinct spellings before canonical(), for decoding (case matters)
+    plain_ids: np.ndarray  # the canonical value each spelling became
+
+    @property
+    def counts(self) -> np.ndarray:
+        return np.bincount(self.codes[self.codes >= 0], minlength=len(self.text))
+
+
+def column(series: pd.Series, name: str) -> Column | None:
+    """``series`` as a :class:`Column`, or ``None`` when it holds no text (booleans, all null)."""
+    text = as_text(series)
+    if text is None:
+        return None
+    codes, uniques = pd.factorize(text.reindex(series.index))
+    plain = pa.array(np.asarray(uniques, dtype=object), type=pa.large_string())
+    canon = canonical_array(plain)
+    # distinct spellings may share one canonical form: merge them
+    ids, canon_uniques = pd.factorize(canon.to_numpy(zero_copy_only=False))
+    codes = np.where(codes >= 0, ids[np.maximum(codes, 0)], -1)
+    return Column(
+        str(name),
+        codes.astype(np.int64),
+        pa.array(np.asarray(canon_uniques, dtype=object), type=pa.large_string()),
+        pd.api.types.is_numeric_dtype(series),
+        plain,
+        ids.astype(np.int64),
+    )
+
+
+def with_variants(col: Column) -> tuple[pa.Array, np.ndarray]:
+    """``col``'s values followed by each reversed and each encoded-looking spelling decoded
+    (base64, hex, percent; from the original spelling, as base64 is case-sensitive).
+
+    Returns:
+        The variants and, for each, the index of the value of ``col.text`` it came from.
+    """
+    n = len(col.text)
+    parts, owners = [col.text, pc.utf8_reverse(col.text)], [np.arange(n), np.arange(n)]
+    encoded = pc.match_substring_regex(col.plain, _ENCODED).to_numpy(zero_copy_only=False)
+    extra, extra_owner = [], []
+    for i in np.flatnonzero(encoded):
+        for inner in decoded(col.plain[int(i)].as_py()):
+            form = canonical(inner)
+            extra += [form, form[::-1]]
+            extra_owner += [col.plain_ids[i]] * 2
+    if extra:
+        parts.append(pa.array(extra, type=pa.large_string()))
+        owners.append(np.asarray(extra_owner, dtype=np.int64))
+    return pa.concat_arrays(parts), np.concatenate(owners)
+
+
+def fragments(columns: list[Column]) -> list[Column]:
+    """Columns whose values can be pieces of a numeric identifier (digits, a final X)."""
+    out = []
+    for col in columns:
+        if len(col.text) and pc.any(pc.match_substring_regex(col.text, _FRAGMENT)).as_py():
+            out.append(col)
+    return out
+
+
+def joined(columns: list[Column]) -> list[tuple[str, np.ndarray, pa.Array, np.ndarray]]:
+    """Neighbouring cells read as one value: every ordered pair of fragment columns (only
+    neighbours beyond :data:`MAX_FRAGMENT_COLUMNS`) and every run of three neighbours.
+
+    Returns:
+        Per join: a label (``a+b``), the rows' codes into the distinct joined values, the
+        distinct joined values and how many rows hold each.
+    """
+    pieces = fragments(columns)
+    if len(pieces) > MAX_FRAGMENT_COLUMNS:
+        order = list(zip(pieces, pieces[1:], strict=False))
+        order += [(b, a) for a, b in order]
+    else:
+        order = list(permutations(pieces, 2))
+    order += list(zip(pieces, pieces[1:], pieces[2:], strict=False))
+    out = []
+    for group in order:
+        present = np.all([c.codes >= 0 for c in group], axis=0)
+        if not present.any():
+            continue
+        key = np.zeros(int(present.sum()), dtype=np.int64)
+        for c in group:
+            key = key * (len(c.text) + 1) + c.codes[present]
+        uniq, first, inverse, counts = np.unique(
+            key, return_index=True, return_inverse=True, return_counts=True
+        )
+        rows = np.flatnonzero(present)[first]
+        text = pc.binary_join_element_wise(
+            *[c.text.take(pa.array(c.codes[rows])) for c in group], pa.scalar("", pa.large_string())
+        )
+        codes = np.full(len(group[0].codes), -1, dtype=np.int64)
+        codes[present] = inverse
+        out.append(("+".join(c.name for c in group), codes, text, counts))
+    return out
