@@ -28,6 +28,8 @@ def _identifier_hits(columns: list[values.Column], known: pa.Array) -> dict[str,
     if not len(known):
         return hits
     for col in columns:
+        if col.decimal:  # no identifier is a fraction
+            continue
         text, owner = values.with_variants(col)
         inside = pc.is_in(text, value_set=known).to_numpy(zero_copy_only=False)
         if inside.any():
@@ -51,7 +53,7 @@ def _reproduced(columns: list[values.Column], table: RawTable, skip: set[str], k
 
 @register("raw_overlap")
 def raw_overlap(frame: pd.DataFrame, ctx: Context) -> Finding:
-    columns = [c for n in frame.columns if (c := values.column(frame[n], str(n))) is not None]
+    columns = values.columns_of(frame)
     counts = set(count_columns(frame, ctx))
     by_source = {}
     for source in ctx.raw:

@@ -129,7 +129,7 @@ def scan_column(series: pd.Series, col: values.Column | None = None) -> dict[str
     """How many cells of ``series`` hold each entity (whole values or inside free text), read
     in canonical spelling and in every evasion variant (reversed, base64, hex)."""
     col = col or values.column(series, str(series.name))
-    if col is None or not len(col.text) or not _scannable(series, col):
+    if col is None or col.decimal or not len(col.text) or not _scannable(series, col):
         return {}
     text, owner = values.with_variants(col)
     return _scan(text, owner, col.counts, free_text=not col.numeric)
@@ -148,15 +148,11 @@ def scan_joined(columns: list[values.Column]) -> dict[str, dict[str, int]]:
 
 @register("pii_scan")
 def pii_scan(frame: pd.DataFrame, ctx: Context) -> Finding:
-    columns, parsed = {}, []
-    for name in frame.columns:
-        col = values.column(frame[name], str(name))
-        if col is None:
-            continue
-        parsed.append(col)
-        hits = scan_column(frame[name], col)
+    columns, parsed = {}, values.columns_of(frame)
+    for col in parsed:
+        hits = scan_column(frame[col.name], col)
         if hits:
-            columns[str(name)] = hits
+            columns[col.name] = hits
     columns |= scan_joined(parsed)
     failing = {c: h for c, h in columns.items() if set(h) & IDENTIFYING}
     if failing:

@@ -26,10 +26,9 @@ def repeated_keys(frame: pd.DataFrame) -> tuple[list[str], int]:
     if not labels:
         return labels, max(len(frame) - 1, 0)
     key = np.zeros(len(frame), dtype=np.int64)
-    for name in labels:
-        text = values.as_text(frame[name])
-        codes = pd.factorize(text.reindex(frame.index))[0] if text is not None else 0
-        key = pd.factorize(key * (int(np.max(codes, initial=0)) + 2) + codes + 1)[0]
+    for col in values.columns_of(frame):
+        if col.name in labels:
+            key = pd.factorize(key * (len(col.text) + 1) + col.codes + 1)[0].astype(np.int64)
     return labels, int(len(frame) - len(np.unique(key)))
 
 

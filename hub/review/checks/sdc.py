@@ -60,11 +60,7 @@ def frequency_columns(frame: pd.DataFrame, ctx: Context) -> list[str]:
 
 
 def _labels(frame: pd.DataFrame, counts: list[str]) -> list[values.Column]:
-    return [
-        c
-        for n in frame.columns
-        if str(n) not in counts and (c := values.column(frame[n], str(n))) is not None
-    ]
+    return [c for c in values.columns_of(frame) if c.name not in counts]
 
 
 def _cell_stats(cell: np.ndarray, raw: np.ndarray, rows: int) -> pd.DataFrame:

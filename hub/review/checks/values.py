@@ -9,7 +9,8 @@ are built here too, so the PII scan and the overlap check see the same candidate
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import binascii
+from dataclasses import dataclass, field
 from itertools import permutations
 
 import numpy as np
@@ -42,6 +43,21 @@ def canonical_array(values: pa.Array) -> pa.Array:
     return text
 
 
+DECIMAL = r"-?[0-9]{1,15}\.[0-9]{1,6}"
+
+
+def text_numbers(series: pd.Series) -> pd.Series:
+    """Decimals written as text read as the numbers they are (``"248.10"`` is 248.1); digit
+    strings stay text (leading zeros are part of an identifier)."""
+    present = series.dropna()
+    if not (present.dtype == object or pd.api.types.is_string_dtype(present)) or present.empty:
+        return present
+    head = present.iloc[:100].astype(str).str.fullmatch(DECIMAL).all()
+    if head and present.astype(str).str.fullmatch(DECIMAL).all():
+        return pd.to_numeric(present)
+    return present
+
+
 def as_text(series: pd.Series) -> pd.Series | None:
     """Non-null cells as the text they spell: integers and whole floats as integers, dates as
     ISO dates (times only where present); ``None`` for booleans and empty columns."""
@@ -52,18 +68,12 @@ def as_text(series: pd.Series) -> pd.Series | None:
         times = pd.to_datetime(present)
         midnight = bool((times == times.dt.normalize()).all())
         return times.dt.strftime("%Y-%m-%d" if midnight else "%Y-%m-%d %H:%M:%S")
-    if present.dtype == object or pd.api.types.is_string_dtype(present):
-        # decimals written as text read as the numbers they are ("248.10" is 248.1); digit
-        # strings stay text (leading zeros are part of an identifier)
-        decimal = r"-?[0-9]{1,15}\.[0-9]{1,6}"
-        head = present.iloc[:100].astype(str).str.fullmatch(decimal).all()
-        if head and present.astype(str).str.fullmatch(decimal).all():
-            present = pd.to_numeric(present)
+    present = text_numbers(present)
     if pd.api.types.is_float_dtype(present):
         whole = present % 1 == 0
         if whole.all() and present.abs().max() < 2**63:
             return present.astype("int64").astype(str)
-        return present.map(repr)
+        return present.astype(str)  # shortest round-trip spelling, as repr()
     return present.astype(str)
 
 
@@ -77,6 +87,8 @@ class Column:
     numeric: bool
     plain: pa.Array  # the distinct spellings before canonical(), for decoding (case matters)
     plain_ids: np.ndarray  # the canonical value each spelling became
+    decimal: bool = False  # fractional numbers: their point is no separator, no ID hides there
+    memo: dict = field(default_factory=dict, compare=False, repr=False)  # variants, computed once
 
     @property
     def counts(self) -> np.ndarray:
@@ -90,7 +102,14 @@ def column(series: pd.Series, name: str) -> Column | None:
         return None
     codes, uniques = pd.factorize(text.reindex(series.index))
     plain = pa.array(np.asarray(uniques, dtype=object), type=pa.large_string())
-    canon = canonical_array(plain)
+    decimal = (
+        bool(len(uniques))
+        and pc.any(pc.match_substring(plain, ".")).as_py()
+        and (
+            pd.api.types.is_float_dtype(series) or pd.api.types.is_float_dtype(text_numbers(series))
+        )
+    )
+    canon = plain if decimal else canonical_array(plain)
     # distinct spellings may share one canonical form: merge them
     ids, canon_uniques = pd.factorize(canon.to_numpy(zero_copy_only=False))
     codes = np.where(codes >= 0, ids[np.maximum(codes, 0)], -1)
@@ -101,36 +120,75 @@ def column(series: pd.Series, name: str) -> Column | None:
         pd.api.types.is_numeric_dtype(series),
         plain,
         ids.astype(np.int64),
+        decimal,
     )
+
+
+def _decoded(value: str) -> list[str]:
+    """:func:`sdk.identifiers.decoded`, with the cheap refusals first (most candidates are
+    pseudonyms: hex or base64-shaped, decoding to binary)."""
+    if "%" not in value:
+        if len(value) % 4 == 1:  # never base64; hex is of even length
+            return []
+        try:
+            raw = binascii.a2b_base64(value + "=" * (-len(value) % 4))
+        except binascii.Error:
+            raw = b""
+        if raw and not raw.isascii() and len(value) % 2:  # binary, and no hex either
+            return []
+    return decoded(value)
 
 
 def with_variants(col: Column) -> tuple[pa.Array, np.ndarray]:
     """``col``'s values followed by each reversed and each encoded-looking spelling decoded
-    (base64, hex, percent; from the original spelling, as base64 is case-sensitive).
+    (base64, hex, percent; from the original spelling, as base64 is case-sensitive). Computed
+    once per column: the PII scan and the overlap check share it.
 
     Returns:
         The variants and, for each, the index of the value of ``col.text`` it came from.
     """
+    if "variants" in col.memo:
+        return col.memo["variants"]
     n = len(col.text)
     parts, owners = [col.text, pc.utf8_reverse(col.text)], [np.arange(n), np.arange(n)]
     encoded = pc.match_substring_regex(col.plain, _ENCODED).to_numpy(zero_copy_only=False)
     extra, extra_owner = [], []
+    plain = col.plain.to_numpy(zero_copy_only=False)
     for i in np.flatnonzero(encoded):
-        for inner in decoded(col.plain[int(i)].as_py()):
+        for inner in _decoded(plain[i]):
             form = canonical(inner)
             extra += [form, form[::-1]]
             extra_owner += [col.plain_ids[i]] * 2
     if extra:
         parts.append(pa.array(extra, type=pa.large_string()))
         owners.append(np.asarray(extra_owner, dtype=np.int64))
-    return pa.concat_arrays(parts), np.concatenate(owners)
+    col.memo["variants"] = (pa.concat_arrays(parts), np.concatenate(owners))
+    return col.memo["variants"]
+
+
+_COLUMNS: dict[int, tuple[object, list[Column]]] = {}
+
+
+def columns_of(frame: pd.DataFrame) -> list[Column]:
+    """Every text-bearing column of ``frame`` (computed once per frame for all checks)."""
+    held = _COLUMNS.get(id(frame))
+    if held is not None and held[0] is frame:
+        return held[1]
+    out = [c for n in frame.columns if (c := column(frame[n], str(n))) is not None]
+    _COLUMNS.clear()  # one result at a time: the one being checked
+    _COLUMNS[id(frame)] = (frame, out)
+    return out
 
 
 def fragments(columns: list[Column]) -> list[Column]:
     """Columns whose values can be pieces of a numeric identifier (digits, a final X)."""
     out = []
     for col in columns:
-        if len(col.text) and pc.any(pc.match_substring_regex(col.text, _FRAGMENT)).as_py():
+        if (
+            not col.decimal
+            and len(col.text)
+            and pc.any(pc.match_substring_regex(col.text, _FRAGMENT)).as_py()
+        ):
             out.append(col)
     return out
 
