@@ -289,6 +289,9 @@ EXTRACTS = [
                                                "dept": f["department"]})),
     ("with-a-count-column", lambda f: f[["cost", "hospital", "department"]].assign(n=12)),
     ("timestamps-and-age", lambda f: f[["visit_time", "age", "gender"]]),
+    ("no-numbers-day-hospital-diagnosis", lambda f: pd.DataFrame({
+        "日": f["visit_time"].dt.strftime("%Y-%m-%d"), "院": f["hospital"],
+        "诊断": f["diagnosis_name"]})),
 ]  # fmt: skip
 
 
@@ -353,7 +356,11 @@ def test_when_a_magnitude_is_a_per_group_maximum_then_sdc_fails_as_one_records_v
     frame, source = raw
     table = frame.groupby("department").agg(biggest=("cost", "max")).reset_index()
     found = finding(table, "sdc", Context(raw=(source,)))
-    assert found.verdict == FAIL and found.details["extremes"] == ["biggest"]
+    assert found.verdict == FAIL
+    # a maximum is one record's value: flagged as an extreme, or matched to the raw column
+    # itself, so every row pins a single raw record
+    pinned = found.details.get("raw_frequency", {}).get("medical_visits", {})
+    assert found.details.get("extremes") == ["biggest"] or pinned["rows"] == len(table)
 
 
 def test_when_a_sum_is_dominated_by_one_raw_record_then_sdc_fails_from_raw_contributions(raw):

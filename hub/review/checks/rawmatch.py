@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 from hub.review.checks import RawSource, values
 from sdk.identifiers import canonical
 
+DATE_PARTS = {"·date": "%Y-%m-%d", "·month": "%Y-%m"}  # raw timestamps also match as these
 CONTAINED = 0.9  # share of a result column's distinct values a raw column must hold to match it
 
 
@@ -44,6 +45,10 @@ def _load(path: str, mtime: int) -> RawTable:
             frame[name]
         ):
             numbers[str(name)] = frame[name].to_numpy(dtype=float, na_value=np.nan)
+        if pd.api.types.is_datetime64_any_dtype(frame[name]):  # a day or month of a timestamp
+            for part, spelling in DATE_PARTS.items():
+                derived = frame[name].dt.strftime(spelling)
+                cols[f"{name}{part}"] = values.column(derived, f"{name}{part}")
     return RawTable(len(frame), cols, numbers)
 
 

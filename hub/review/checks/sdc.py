@@ -19,6 +19,8 @@ itself — never on what the client declares.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -92,21 +94,43 @@ def _source(values_: pd.Series, stats: dict[str, pd.DataFrame]) -> tuple[str, st
     return None
 
 
-def _magnitudes(
-    frame: pd.DataFrame, counts: list[str], labels: list[values.Column], ctx: Context
-) -> tuple[dict, list[str]]:
-    """Per magnitude column, its contributions recomputed from raw records (``[top1, top2,
-    total]`` per cell), the raw statistic it reproduces, and the columns that could not be
-    recomputed."""
-    names = [str(n) for n in frame.columns if _numeric(frame, n) and str(n) not in counts]
-    found, unverified = {}, list(names)
+@dataclass(frozen=True)
+class RawCells:
+    """One raw source seen through a table: which result columns are raw columns, and the
+    result row (cell) each raw record falls in (-1: none)."""
+
+    name: str
+    table: RawTable
+    mapping: dict[str, str]
+    cell: np.ndarray
+
+
+def _raw_cells(labels: list[values.Column], ctx: Context) -> list[RawCells]:
+    out = []
     for source in ctx.raw:
-        table: RawTable = raw_table(source)
-        mapping = matched([c for c in labels if not c.numeric], table)
-        if not mapping or not unverified:
-            continue
-        cell = raw_cells(labels, mapping, table)
-        stats = {n: _cell_stats(cell, v, len(frame)) for n, v in table.numbers.items()}
+        table = raw_table(source)
+        mapping = matched(labels, table)
+        if mapping:
+            out.append(RawCells(source.name, table, mapping, raw_cells(labels, mapping, table)))
+    return out
+
+
+def _magnitudes(
+    frame: pd.DataFrame, counts: list[str], cells: list[RawCells]
+) -> tuple[dict, list[str]]:
+    """Per magnitude column (numeric, neither a count nor a raw column itself), its
+    contributions recomputed from raw records (``[top1, top2, total]`` per cell) and the raw
+    statistic it reproduces; and the columns that could not be recomputed."""
+    mapped = {name for c in cells for name in c.mapping}
+    names = [
+        str(n) for n in frame.columns
+        if _numeric(frame, n) and str(n) not in counts and str(n) not in mapped
+    ]  # fmt: skip
+    found, unverified = {}, list(names)
+    for raw in cells:
+        if not unverified:
+            break
+        stats = {n: _cell_stats(raw.cell, v, len(frame)) for n, v in raw.table.numbers.items()}
         by_name = {canonical(n): n for n in stats}
         for name in list(unverified):
             same = by_name.get(canonical(name))
@@ -116,7 +140,7 @@ def _magnitudes(
                 continue
             s = stats[raw_name].dropna(subset=["top1"])
             found[name] = {
-                "raw": f"{source.name}.{raw_name}",
+                "raw": f"{raw.name}.{raw_name}",
                 "statistic": stat,
                 "contributions": s[["top1", "top2", "abs_total"]].to_numpy().tolist(),
             }
@@ -124,19 +148,14 @@ def _magnitudes(
     return found, unverified
 
 
-def _raw_small(frame: pd.DataFrame, labels: list[values.Column], ctx: Context) -> dict:
+def _raw_small(rows: int, cells: list[RawCells], min_count: int) -> dict:
     """Per raw source: rows whose labels describe fewer than ``min_count`` raw records."""
     out = {}
-    for source in ctx.raw:
-        table = raw_table(source)
-        mapping = matched([c for c in labels if not c.numeric], table)
-        if not mapping:
-            continue
-        cell = raw_cells(labels, mapping, table)
-        freq = np.bincount(cell[cell >= 0], minlength=len(frame))
-        small = int(((freq > 0) & (freq < ctx.limits.min_count)).sum())
+    for raw in cells:
+        freq = np.bincount(raw.cell[raw.cell >= 0], minlength=rows)
+        small = int(((freq > 0) & (freq < min_count)).sum())
         if small:
-            out[source.name] = {"rows": small, "columns": mapping}
+            out[raw.name] = {"rows": small, "columns": raw.mapping}
     return out
 
 
@@ -157,8 +176,8 @@ def disclosure_control(frame: pd.DataFrame, ctx: Context) -> Finding:
             problems.append(
                 (WARN, f"{column} 有 {zeros} 个零值单元格", f"{column} has {zeros} zero cell(s)")
             )
-    labels = _labels(frame, counts)
-    raw_small = _raw_small(frame, labels, ctx)
+    cells = _raw_cells(_labels(frame, counts), ctx)
+    raw_small = _raw_small(len(frame), cells, lim.min_count)
     if raw_small:
         n = sum(v["rows"] for v in raw_small.values())
         details["raw_frequency"] = raw_small
@@ -166,13 +185,13 @@ def disclosure_control(frame: pd.DataFrame, ctx: Context) -> Finding:
             (FAIL, f"{n} 行对应的原始记录少于 {lim.min_count} 条",
              f"{n} row(s) describe fewer than {lim.min_count} raw records")
         )  # fmt: skip
-    magnitudes, unverified = _magnitudes(frame, counts, labels, ctx)
-    cells = [c for m in magnitudes.values() for c in m["contributions"]]
-    cells += list(ctx.table.get("contributions") or [])  # the client's can only add failures
+    magnitudes, unverified = _magnitudes(frame, counts, cells)
+    contributions = [c for m in magnitudes.values() for c in m["contributions"]]
+    contributions += list(ctx.table.get("contributions") or [])  # can only add failures
     extremes = [n for n, m in magnitudes.items() if m["statistic"] in ("max", "min")]
-    if cells:
+    if contributions:
         dominated, p_fail = disclosure.magnitude_problems(
-            cells, lim.dominance_n, lim.dominance_k, lim.p_percent
+            contributions, lim.dominance_n, lim.dominance_k, lim.p_percent
         )
         details["magnitude"] = {"dominance": dominated, "p_percent": p_fail,
                                 "columns": {n: m["raw"] for n, m in magnitudes.items()}}  # fmt: skip
