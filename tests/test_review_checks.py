@@ -391,3 +391,24 @@ def test_when_a_release_is_renamed_or_old_then_differencing_still_finds_it():
     assert found.verdict == FAIL and found.details["hits"][0]["release"] == 30
     as_floats = before.assign(n=before["n"].astype(float) + [1, 0, 0, 0])
     assert finding(as_floats, "differencing", Context(releases=(before,))).verdict == FAIL
+
+
+@pytest.mark.parametrize(
+    "place",
+    [
+        lambda ids: pd.DataFrame({"n": [20] * len(ids)}, index=pd.Index(ids, name="k")),
+        lambda ids: pd.DataFrame([[20] * len(ids)], columns=ids),
+        lambda ids: pd.DataFrame(
+            {"g": list("abc"), "a": [int(v[:8]) for v in ids], "b": [int(v[8:]) for v in ids]}
+        ),
+    ],
+    ids=["in-the-index", "as-column-names", "integer-halves-losing-zeros"],
+)
+def test_when_ids_hide_in_the_index_headers_or_lost_zeros_then_pii_and_overlap_fail(raw, place):
+    frame, source = raw
+    # the second half starts with 0: as an integer it loses it
+    pid = frame["patient_id"]
+    ids = pid[pid.str[8].eq("0") & ~pid.str.endswith("X")].head(3).tolist()
+    result = place(ids)
+    assert finding(result, "pii_scan").verdict == FAIL
+    assert finding(result, "raw_overlap", Context(raw=(source,))).verdict == FAIL

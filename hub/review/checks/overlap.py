@@ -22,22 +22,25 @@ def _raw_identifiers(table: RawTable, source: RawSource) -> pa.Array:
     return pc.unique(pa.concat_arrays(parts)) if parts else pa.array([], pa.large_string())
 
 
-def _identifier_hits(columns: list[values.Column], known: pa.Array) -> dict[str, int]:
-    """Cells (per column, or per join of neighbouring columns) holding a raw identifier."""
+def _identifier_hits(
+    columns: list[values.Column], headers: values.Column, known: pa.Array
+) -> dict[str, int]:
+    """Cells (per column, per join of neighbouring columns, or among the headers) holding a
+    raw identifier."""
     hits = {}
     if not len(known):
         return hits
-    for col in columns:
+    for col in [*columns, headers]:
         if col.decimal:  # no identifier is a fraction
             continue
         text, owner = values.with_variants(col)
         inside = pc.is_in(text, value_set=known).to_numpy(zero_copy_only=False)
         if inside.any():
             hits[col.name] = int(col.counts[np.unique(owner[inside])].sum())
-    for label, _, text, counts in values.joined(columns):
+    for label, text, owner, counts in values.joined(columns):
         inside = pc.is_in(text, value_set=known).to_numpy(zero_copy_only=False)
         if inside.any():
-            hits[label] = int(counts[inside].sum())
+            hits[label] = int(counts[np.unique(owner[inside])].sum())
     return hits
 
 
@@ -58,7 +61,9 @@ def raw_overlap(frame: pd.DataFrame, ctx: Context) -> Finding:
     by_source = {}
     for source in ctx.raw:
         table = raw_table(source)
-        ids = _identifier_hits(columns, _raw_identifiers(table, source))
+        headers = pd.Series([str(c) for c in frame.columns])  # a header is released as well
+        names = values.column(headers, "(column names)")
+        ids = _identifier_hits(columns, names, _raw_identifiers(table, source))
         rows, mapping = _reproduced(columns, table, counts, ctx.limits.quasi_k)
         if ids or rows:
             by_source[source.name] = {

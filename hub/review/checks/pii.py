@@ -29,6 +29,7 @@ from hub.review.checks import FAIL, PASS, WARN, Context, Finding, register, valu
 IDENTIFYING = {
     "CN_RESIDENT_ID", "CN_MOBILE", "CN_BANK_CARD", "CN_USCC", "CN_LICENSE_PLATE", "EMAIL_ADDRESS",
 }  # fmt: skip
+HEADERS = "(column names)"
 MAX_VALIDATIONS = 5_000  # per entity and column: enough to prove a leak, bounded in time
 MAX_FREE_TEXT = 20_000  # distinct free-text values scanned per column
 # Values worth the presidio recognizers: Chinese text, an @, or a run of 7+ digits that is not
@@ -138,8 +139,8 @@ def scan_column(series: pd.Series, col: values.Column | None = None) -> dict[str
 def scan_joined(columns: list[values.Column]) -> dict[str, dict[str, int]]:
     """Identifiers spread over neighbouring cells (an ID in two columns, text or numbers)."""
     out = {}
-    for label, _, text, counts in values.joined(columns):
-        found = _scan(text, np.arange(len(text)), counts, free_text=False)
+    for label, text, owner, counts in values.joined(columns):
+        found = _scan(text, owner, counts, free_text=False)
         hits = {e: n for e, n in found.items() if e in IDENTIFYING}
         if hits:
             out[label] = hits
@@ -154,6 +155,9 @@ def pii_scan(frame: pd.DataFrame, ctx: Context) -> Finding:
         if hits:
             columns[col.name] = hits
     columns |= scan_joined(parsed)
+    headers = pd.Series([str(c) for c in frame.columns])  # a header is released as well
+    if hits := scan_column(headers, values.column(headers, HEADERS)):
+        columns[HEADERS] = hits
     failing = {c: h for c, h in columns.items() if set(h) & IDENTIFYING}
     if failing:
         what = "; ".join(

@@ -200,13 +200,38 @@ def fragments(columns: list[Column]) -> list[Column]:
     return out
 
 
-def joined(columns: list[Column]) -> list[tuple[str, np.ndarray, pa.Array, np.ndarray]]:
+PAD_TO = (11, 15, 18)  # mobile, legacy and current resident IDs: an integer part lost its zeros
+
+
+def _padded(a: pa.Array, b: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """``a`` joined to ``b`` with the 1 to 3 leading zeros an integer ``b`` lost put back, where
+    that makes an identifier's length; and which pair each came from."""
+    la = pc.utf8_length(a).to_numpy(zero_copy_only=False)
+    lb = pc.utf8_length(b).to_numpy(zero_copy_only=False)
+    parts, owners = [], []
+    for total in PAD_TO:
+        need = total - la - lb
+        for zeros in (1, 2, 3):
+            where = np.flatnonzero(need == zeros)
+            if len(where):
+                take = pa.array(where)
+                parts.append(pc.binary_join_element_wise(
+                    a.take(take), pa.scalar("0" * zeros, pa.large_string()), b.take(take),
+                    pa.scalar("", pa.large_string())))  # fmt: skip
+                owners.append(where)
+    if not parts:
+        return pa.array([], pa.large_string()), np.zeros(0, dtype=np.int64)
+    return pa.concat_arrays(parts), np.concatenate(owners)
+
+
+def joined(columns: list[Column]) -> list[tuple[str, pa.Array, np.ndarray, np.ndarray]]:
     """Neighbouring cells read as one value: every ordered pair of fragment columns (only
-    neighbours beyond :data:`MAX_FRAGMENT_COLUMNS`) and every run of three neighbours.
+    neighbours beyond :data:`MAX_FRAGMENT_COLUMNS`) and every run of three neighbours; an integer
+    second part is also read with the leading zeros a number cannot hold.
 
     Returns:
-        Per join: a label (``a+b``), the rows' codes into the distinct joined values, the
-        distinct joined values and how many rows hold each.
+        Per join: a label (``a+b``), the candidate values, for each the distinct combination of
+        cells it came from, and how many rows hold each combination.
     """
     pieces = fragments(columns)
     if len(pieces) > MAX_FRAGMENT_COLUMNS:
@@ -215,22 +240,21 @@ def joined(columns: list[Column]) -> list[tuple[str, np.ndarray, pa.Array, np.nd
     else:
         order = list(permutations(pieces, 2))
     order += list(zip(pieces, pieces[1:], pieces[2:], strict=False))
+    empty = pa.scalar("", pa.large_string())
     out = []
     for group in order:
         present = np.all([c.codes >= 0 for c in group], axis=0)
         if not present.any():
             continue
         key = np.zeros(int(present.sum()), dtype=np.int64)
-        for c in group:
-            key = key * (len(c.text) + 1) + c.codes[present]
-        uniq, first, inverse, counts = np.unique(
-            key, return_index=True, return_inverse=True, return_counts=True
-        )
+        for c in group:  # compact after each step: no overflow
+            key = pd.factorize(key * (len(c.text) + 1) + c.codes[present])[0].astype(np.int64)
+        _, first, counts = np.unique(key, return_index=True, return_counts=True)
         rows = np.flatnonzero(present)[first]
-        text = pc.binary_join_element_wise(
-            *[c.text.take(pa.array(c.codes[rows])) for c in group], pa.scalar("", pa.large_string())
-        )
-        codes = np.full(len(group[0].codes), -1, dtype=np.int64)
-        codes[present] = inverse
-        out.append(("+".join(c.name for c in group), codes, text, counts))
+        cells = [c.text.take(pa.array(c.codes[rows])) for c in group]
+        text, owner = pc.binary_join_element_wise(*cells, empty), np.arange(len(rows))
+        if len(group) == 2 and group[1].numeric:
+            extra, extra_owner = _padded(*cells)
+            text, owner = pa.concat_arrays([text, extra]), np.concatenate([owner, extra_owner])
+        out.append(("+".join(c.name for c in group), text, owner, counts))
     return out
