@@ -48,7 +48,7 @@ INVISIBLE = dict.fromkeys(
 CHINESE_DIGITS = str.maketrans(
     {c: str(i) for i, c in enumerate("〇一二三四五六七八九")}
     | {c: str(i) for i, c in enumerate("零壹贰叁肆伍陆柒捌玖")}
-    | {"两": "2", "幺": "1", "貳": "2", "參": "3", "陸": "6", "○": "0", "О": "0", "Ｏ": "0"}
+    | {"两": "2", "幺": "1", "貳": "2", "參": "3", "陸": "6", "○": "0"}
 )
 # Separators people put between digits: blanks, dots, dashes (every width), middle dots,
 # slashes, underscores, commas, the ideographic comma and full stop.
