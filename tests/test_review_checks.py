@@ -412,3 +412,17 @@ def test_when_ids_hide_in_the_index_headers_or_lost_zeros_then_pii_and_overlap_f
     result = place(ids)
     assert finding(result, "pii_scan").verdict == FAIL
     assert finding(result, "raw_overlap", Context(raw=(source,))).verdict == FAIL
+
+
+def test_when_rows_are_keyed_by_a_pseudonym_then_the_record_check_fails_but_days_pass(raw):
+    frame, source = raw
+    rows = frame.head(300)
+    keyed = pd.DataFrame(
+        {"who": [f"P{i:08x}" for i in range(300)], "dept": rows["department"].to_numpy(),
+         "x": rows["cost"].round().astype(int).to_numpy()}
+    )  # fmt: skip
+    found = finding(keyed, "record_level", Context(raw=(source,)))
+    assert found.verdict == FAIL and found.details["row_identifiers"] == ["who"]
+    days = frame.groupby(frame["visit_time"].dt.strftime("%Y-%m-%d")).size().reset_index(name="n")
+    assert len(days) > 100
+    assert finding(days, "record_level", Context(raw=(source,))).verdict == PASS
