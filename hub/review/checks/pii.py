@@ -77,17 +77,33 @@ def _validated(cls, text: pa.Array, where: np.ndarray, inside: bool) -> list[int
     return good
 
 
+def _inline(pattern: str) -> str:
+    """``pattern`` with its global flags made local (``(?i)x`` -> ``(?i:x)``), to join others."""
+    flags = re.match(r"\(\?([aiLmsux]+)\)", pattern)
+    if not flags:
+        return f"(?:{pattern})"
+    return f"(?{flags.group(1)}:{pattern[flags.end() :]})"
+
+
+# every entity's whole-value pattern in one: a single pass finds the few values worth each
+ANY_ENTITY = "^(?:" + "|".join(_inline(cls.full) for cls in RECOGNIZERS) + ")$"
+
+
 def _scan(text: pa.Array, owner: np.ndarray, counts: np.ndarray, free_text: bool) -> dict:
     """Cells per entity among ``text`` (variants of distinct values: ``owner`` says whose;
     ``counts`` how many cells hold each owner). A cell counts once per entity."""
     found: dict[str, int] = {}
     matched = np.zeros(len(counts), dtype=bool)
-    for cls in RECOGNIZERS:
-        hits = pc.match_substring_regex(text, _anchored(cls.full)).to_numpy(zero_copy_only=False)
-        hits &= ~matched[owner]
+    if len(text):
+        some = pc.match_substring_regex(text, ANY_ENTITY).to_numpy(zero_copy_only=False)
+        where = np.flatnonzero(some)
+        whole, whole_owner = text.take(pa.array(where)), owner[where]
+    for cls in RECOGNIZERS if len(text) and len(where) else ():
+        hits = pc.match_substring_regex(whole, _anchored(cls.full)).to_numpy(zero_copy_only=False)
+        hits &= ~matched[whole_owner]
         if not hits.any():
             continue
-        good = np.unique(owner[_validated(cls, text, np.flatnonzero(hits), False)])
+        good = np.unique(whole_owner[_validated(cls, whole, np.flatnonzero(hits), False)])
         if len(good):
             matched[good] = True
             found[cls.ENTITY] = found.get(cls.ENTITY, 0) + int(counts[good].sum())

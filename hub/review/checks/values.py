@@ -117,13 +117,17 @@ def column(series: pd.Series, name: str) -> Column | None:
         )
     )
     canon = plain if decimal else canonical_array(plain)
-    # distinct spellings may share one canonical form: merge them
-    ids, canon_uniques = pd.factorize(canon.to_numpy(zero_copy_only=False))
-    codes = np.where(codes >= 0, ids[np.maximum(codes, 0)], -1)
+    if decimal or pc.all(pc.equal(canon, plain)).as_py() is not False:  # already canonical
+        ids, canon_uniques = np.arange(len(plain)), canon
+    else:  # distinct spellings may share one canonical form: merge them
+        ids, canon_uniques = pd.factorize(canon.to_numpy(zero_copy_only=False))
+        codes = np.where(codes >= 0, ids[np.maximum(codes, 0)], -1)
     return Column(
         str(name),
         codes.astype(np.int64),
-        pa.array(np.asarray(canon_uniques, dtype=object), type=pa.large_string()),
+        canon_uniques
+        if isinstance(canon_uniques, pa.Array)
+        else pa.array(np.asarray(canon_uniques, dtype=object), type=pa.large_string()),
         pd.api.types.is_numeric_dtype(series),
         plain,
         ids.astype(np.int64),
@@ -159,6 +163,11 @@ def with_variants(col: Column) -> tuple[pa.Array, np.ndarray]:
     n = len(col.text)
     parts, owners = [col.text, pc.utf8_reverse(col.text)], [np.arange(n), np.arange(n)]
     encoded = pc.match_substring_regex(col.plain, _ENCODED).to_numpy(zero_copy_only=False)
+    size = pc.utf8_length(col.plain).to_numpy(zero_copy_only=False)
+    percent = pc.match_substring(col.plain, "%").to_numpy(zero_copy_only=False)
+    # the shortest identifier (a mobile, 11 characters) is 15 characters of base64 and 22 of
+    # hex; a length of 4k + 1 is never base64, and hex is of even length
+    encoded &= percent | ((size >= 15) & ((size % 4 != 1) | (size % 2 == 0)))
     extra, extra_owner = [], []
     plain = col.plain.to_numpy(zero_copy_only=False)
     for i in np.flatnonzero(encoded):
