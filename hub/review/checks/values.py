@@ -185,6 +185,12 @@ def with_variants(col: Column) -> tuple[pa.Array, np.ndarray]:
 _COLUMNS: dict[int, tuple[object, list[Column]]] = {}
 
 
+def forget() -> None:
+    """Drop the columns kept for the result being checked (``run_all`` calls it before and
+    after a run, so a frame changed between runs is read afresh)."""
+    _COLUMNS.clear()
+
+
 def columns_of(frame: pd.DataFrame) -> list[Column]:
     """Every text-bearing column of ``frame`` (computed once per frame for all checks)."""
     held = _COLUMNS.get(id(frame))
