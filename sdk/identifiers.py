@@ -1,7 +1,9 @@
-"""Chinese identifiers: check characters, validators and a quick scan of text for them.
+"""Chinese identifiers: check characters, validators, a quick scan of text for them, and the
+one canonical spelling (:func:`canonical`, :func:`variants`) every release path matches on.
 
-Pure Python, shared: the SDK's preflight uses it in the workspace, and the hub's validators and
-PII recognizers import it from here, so the arithmetic is written once.
+Pure Python, shared: the SDK's preflight uses it in the workspace, and the hub's validators, PII
+recognizers and disclosure checks import it from here, so the arithmetic and the spelling rules
+are written once.
 """
 
 from __future__ import annotations

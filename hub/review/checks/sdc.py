@@ -57,10 +57,6 @@ def count_columns(frame: pd.DataFrame, ctx: Context) -> list[str]:
     return out
 
 
-def frequency_columns(frame: pd.DataFrame, ctx: Context) -> list[str]:
-    return count_columns(frame, ctx)
-
-
 def _labels(frame: pd.DataFrame, counts: list[str]) -> list[values.Column]:
     return [c for c in values.columns_of(frame) if c.name not in counts]
 
