@@ -19,7 +19,6 @@ from hub.review.checks import Context, Limits, RawSource, run_all, worst
 from hub.serving.refusals import BadRequest
 
 log = logging.getLogger("shuyu.review")
-MAX_RELEASES = 20  # earlier releases the differencing check compares against
 
 
 def raw_sources(s, scenario_id: int, store: Path) -> tuple[RawSource, ...]:
@@ -41,7 +40,8 @@ def raw_sources(s, scenario_id: int, store: Path) -> tuple[RawSource, ...]:
 
 
 def releases(s, request: Request) -> tuple[pd.DataFrame, ...]:
-    """The tenant's earlier approved results of the same kind, newest first."""
+    """Every result the tenant had approved before, of the same kind, newest first: the
+    differencing check compares against the company's whole release history."""
     earlier = s.scalars(
         select(Request)
         .where(
@@ -51,7 +51,6 @@ def releases(s, request: Request) -> tuple[pd.DataFrame, ...]:
             Request.id != request.id,
         )
         .order_by(Request.id.desc())
-        .limit(MAX_RELEASES)
     )
     return tuple(pd.read_parquet(r.content_path) for r in earlier)
 
