@@ -50,8 +50,10 @@ INVISIBLE = dict.fromkeys(
 CHINESE_DIGITS = str.maketrans(
     {c: str(i) for i, c in enumerate("〇一二三四五六七八九")}
     | {c: str(i) for i, c in enumerate("零壹贰叁肆伍陆柒捌玖")}
-    | {"两": "2", "幺": "1", "貳": "2", "參": "3", "陸": "6", "○": "0"}
+    | {"两": "2", "兩": "2", "幺": "1", "貳": "2", "參": "3", "陸": "6", "○": "0"}
 )
+NUMERAL_CHARS = "".join(chr(c) for c in CHINESE_DIGITS)
+"""Every character :data:`CHINESE_DIGITS` reads as a digit."""
 # Separators people put between digits: blanks, dots, dashes (every width), middle dots,
 # slashes, underscores, commas, the ideographic comma and full stop.
 _SEPARATORS = r"[\s.\-‐‑‒–—―−·•・/_,，、。\\|:;'\"]+"
@@ -85,7 +87,7 @@ _BASE64 = re.compile(r"[A-Za-z0-9+/\-_]{8,}={0,2}")
 _HEX = re.compile(r"(?:[0-9A-Fa-f]{2}){4,}")
 
 
-def _as_text(raw: bytes) -> str | None:
+def as_text(raw: bytes) -> str | None:
     """``raw`` as UTF-8 text when it is printable text, else ``None`` (binary, not an evasion)."""
     try:
         out = raw.decode("utf-8")
@@ -102,7 +104,7 @@ def decoded(text: str) -> list[str]:
     out = []
     if "%" in value and (plain := unquote(value)) != value:
         out.append(plain)
-    if _HEX.fullmatch(value) and (plain := _as_text(bytes.fromhex(value))) is not None:
+    if _HEX.fullmatch(value) and (plain := as_text(bytes.fromhex(value))) is not None:
         out.append(plain)
     if _BASE64.fullmatch(value):
         padded = value + "=" * (-len(value) % 4)
@@ -111,7 +113,7 @@ def decoded(text: str) -> list[str]:
                 raw = base64.b64decode(padded, altchars=alphabet, validate=True)
             except (binascii.Error, ValueError):
                 continue
-            if (plain := _as_text(raw)) is not None:
+            if (plain := as_text(raw)) is not None:
                 out.append(plain)
                 break
     return out

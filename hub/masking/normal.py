@@ -18,7 +18,7 @@ import re
 
 import pandas as pd
 
-from sdk.identifiers import FULLWIDTH
+from sdk.identifiers import CHINESE_DIGITS, FULLWIDTH
 
 # Characters people put inside identifiers: blanks, dashes of every width, dots, middle dots,
 # underscores, zero-width characters. One regex class, valid in Python re and RE2 alike.
@@ -39,11 +39,7 @@ _FOLD = dict(FULLWIDTH)
 _FOLD |= {ord(c): ord("-") for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63"}
 _FOLD |= {ord(c): ord(" ") for c in "\u00a0\u2002\u2003\u2009\u202f"}
 _FOLD |= {ord(c): ord("·") for c in "\u2022\u2027\u30fb\uff65"}
-CHINESE_DIGITS = "〇零一二三四五六七八九幺"
-_NUMERALS = dict(_FOLD)
-_NUMERALS |= {ord(c): ord(str(i)) for i, c in enumerate("零一二三四五六七八九")}
-_NUMERALS |= {ord("〇"): ord("0"), ord("幺"): ord("1")}
-_NUMERALS |= {ord(c): ord(str(d)) for c, d in zip("壹贰叁肆伍陆柒捌玖", range(1, 10), strict=True)}
+_NUMERALS = _FOLD | CHINESE_DIGITS  # one character each: offsets still hold
 
 
 def fold(text: str, numerals: bool = False) -> str:

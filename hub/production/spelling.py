@@ -6,8 +6,9 @@ lower case, or pieces in separate tokens or lines. Matching runs on the folded t
 such spelling of one value is the same string, and on the digit runs of a sequence of texts,
 where pieces written apart can be joined again.
 
-Kept apart from ``sdk.identifiers.normalize`` (which must not change a text's length): the lead
-may unify the two.
+The numeral table and the printable-text test are :mod:`sdk.identifiers`' (whose ``canonical``
+is the same idea for whole export values); ``normalize`` there keeps lengths for offsets, which
+folding here does not.
 """
 
 from __future__ import annotations
@@ -20,17 +21,10 @@ import unicodedata
 from functools import cache, lru_cache
 from urllib.parse import unquote
 
-# Digits written as Chinese numerals, in the everyday and the financial (大写) forms, simplified
-# and traditional; 幺 is "one" read out in phone numbers, 两 "two".
-NUMERALS = str.maketrans(
-    {
-        **dict.fromkeys("〇零", "0"), **dict.fromkeys("一壹幺", "1"),
-        **dict.fromkeys("二贰貳两兩", "2"), **dict.fromkeys("三叁參", "3"),
-        **dict.fromkeys("四肆", "4"), **dict.fromkeys("五伍", "5"), **dict.fromkeys("六陆陸", "6"),
-        **dict.fromkeys("七柒", "7"), **dict.fromkeys("八捌", "8"), **dict.fromkeys("九玖", "9"),
-    }
-)  # fmt: skip
-NUMERAL_CHARS = "〇零一壹幺二贰貳两兩三叁參四肆五伍六陆陸七柒八捌九玖"
+from sdk.identifiers import CHINESE_DIGITS, NUMERAL_CHARS, as_text
+
+# Digits written as Chinese numerals: the table sdk.identifiers.canonical reads them with.
+NUMERALS = CHINESE_DIGITS
 _NUMBER = re.compile(rf"[{NUMERAL_CHARS}0-9](?:[^0-9A-Za-z\u4e00-\u9fff]*[{NUMERAL_CHARS}0-9])*")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 INVISIBLE = ("Cf", "Mn", "Me", "Cc")  # format (zero-width), combining marks, controls
@@ -109,14 +103,6 @@ def _fold(text: str) -> str:
     return _BETWEEN_DIGITS.sub("", folded)
 
 
-def _printable(raw: bytes) -> str | None:
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    return text if text.isprintable() else None
-
-
 def encodings(text: str) -> list[str]:
     """Other readings of ``text`` a job may hide an identifier in: reversed (always first),
     URL-escaped, and its base64 or hex tokens decoded (when they decode to printable text)."""
@@ -128,14 +114,14 @@ def encodings(text: str) -> list[str]:
         padded = token + "=" * (-len(token) % 4)
         for decode in (base64.b64decode, base64.urlsafe_b64decode):
             try:
-                decoded = _printable(decode(padded))
+                decoded = as_text(decode(padded))
             except (binascii.Error, ValueError):
                 decoded = None
             if decoded:
                 found.append(decoded)
                 break
     for token in _HEX.findall(lit):
-        decoded = _printable(bytes.fromhex(token))
+        decoded = as_text(bytes.fromhex(token))
         if decoded:
             found.append(decoded)
     return found
