@@ -713,9 +713,77 @@ def outside_connect(host: str, port: int) -> bool:
 def test_when_the_outside_world_knocks_then_the_hub_api_and_gateway_ports_stay_closed(lab):
     # The outside host reaches the host (a decoy listening on every address answers it) ...
     assert outside_connect(OUTSIDE_HOST_IP, lab.values["decoy_port"])
-    # ... but not the hub API or the gateway, which listen on every address for the tenant links.
+    # ... but not the hub API or the gateway, which listen on loopback only.
     assert not outside_connect(OUTSIDE_HOST_IP, lab.values["hub_port"])
     assert not outside_connect(OUTSIDE_HOST_IP, lab.values["gateway_port"])
+
+
+GATEWAY_PATHS = [
+    "/services/gateway/api/v1/datasets",
+    "/services/gateway/api/v1/datasets/medical_visits/sample?scenario=%E6%99%AE%E6%83%A0%E5%81%A5%E5%BA%B7%E9%99%A9%E5%AE%9A%E4%BB%B7",
+    "/services/gateway/api/v1/me",
+    "/services/gateway/api/health",
+    "/services/gateway//api/v1/datasets",
+    "/services/gateway%2Fapi/v1/datasets",
+    "/services/Gateway/api/v1/datasets",
+    "/hub/../services/gateway/api/v1/datasets",
+    "/services/./gateway/api/v1/datasets",
+]
+
+
+@pytest.mark.parametrize("path", GATEWAY_PATHS)
+def test_when_a_workspace_token_calls_the_gateway_through_the_public_proxy_then_nothing_is_served(
+    lab, path
+):
+    """The token is in every kernel's environment; copied to a laptop, it must reach no data."""
+    for scheme in ("token", "Bearer"):
+        r = requests.get(
+            f"{lab.hub.url}{path}",
+            headers={"Authorization": f"{scheme} {lab.tokens['alice']}"},
+            timeout=10,
+            allow_redirects=False,
+        )
+        assert r.status_code in (302, 403, 404), (path, r.status_code, r.text[:200])
+        assert "medical_visits" not in r.text and "tenant-" not in r.text and '"ok"' not in r.text
+
+
+def _listening(port: int) -> set[str]:
+    out = subprocess.run(["ss", "-Htln", f"sport = :{port}"], capture_output=True, text=True)
+    return {line.split()[3].rsplit(":", 1)[0] for line in out.stdout.splitlines() if line.strip()}
+
+
+def test_when_the_hub_api_and_the_gateway_listen_then_only_on_loopback(lab):
+    for port in (lab.values["hub_port"], lab.values["gateway_port"]):
+        assert _listening(port) == {"127.0.0.1"}, (port, _listening(port))
+
+
+def test_when_the_host_calls_another_of_its_own_addresses_then_the_hub_api_and_gateway_refuse(lab):
+    """A host address no workspace uses (the test's outside link, on this host) leads nowhere,
+    and neither does a tenant link's host address called from the host itself (no translation)."""
+    import socket
+
+    for host in (OUTSIDE_HOST_IP, lab.values["host_ip"]):
+        for port in (lab.values["hub_port"], lab.values["gateway_port"]):
+            with socket.socket() as s:
+                s.settimeout(2)
+                assert s.connect_ex((host, port)) != 0, (host, port)
+
+
+@pytest.mark.parametrize(
+    "header", ["X-Forwarded-For: 169.254.100.6", "X-Real-IP: 169.254.100.6", "Forwarded: for=x"]
+)
+def test_when_a_gateway_call_carries_proxy_headers_then_it_is_refused(lab, header):
+    name, value = header.split(": ", 1)
+    code = (
+        "req = urllib.request.Request(os.environ['SHUYU_GATEWAY_URL'] + '/services/gateway/api/v1/me',"
+        f" headers={{'Authorization': 'token ' + TOKEN, {name!r}: {value!r}}})\n"
+        "try:\n"
+        "    urllib.request.urlopen(req, timeout=10); print('LEAK accepted')\n"
+        "except urllib.error.HTTPError as e:\n"
+        "    print('BLOCKED', e.code)\n"
+    )
+    result = lab.kernel.execute(code)
+    assert result.out.split() == ["BLOCKED", "403"], (header, result)
 
 
 @pytest.mark.parametrize(
