@@ -12,6 +12,7 @@ from pathlib import Path
 from hub import home
 from hub.auth import landing, notices
 from hub.auth.scopes import CUSTOM_SCOPES, ROLES
+from hub.services.headers import NO_FRAMING
 
 c = get_config()  # noqa: F821 - provided by JupyterHub
 # Loaded by the hub itself (not by a tool that only reads a setting, like the shuyu CLI): only
@@ -40,6 +41,9 @@ c.ConfigurableHTTPProxy.command = [
 ]
 c.ConfigurableHTTPProxy.auth_token = home.secret("proxy_auth_token", HOME).hex()
 c.ConfigurableHTTPProxy.pid_file = str(HOME / "proxy.pid")
+
+# No site may frame the hub's pages (login, token, admin) — as the consoles (hub.services.headers).
+c.JupyterHub.tornado_settings = {"headers": dict(NO_FRAMING)}
 
 # --- state under $SHUYU_HOME ----------------------------------------------------------------------
 c.JupyterHub.db_url = f"sqlite:///{HOME / 'jupyterhub.sqlite'}"

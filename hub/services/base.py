@@ -11,6 +11,7 @@ from tornado import web
 
 from hub import admission
 from hub.db.engine import Database
+from hub.services.headers import NoFramingMixin
 from hub.serving.origin import TenantNetworks
 from hub.serving.refusals import Refusal
 
@@ -24,7 +25,7 @@ PROXY_HEADERS = (
 )
 
 
-class GatewayHandler(web.RequestHandler):
+class GatewayHandler(NoFramingMixin, web.RequestHandler):
     """Base handler: the caller is the owner of the bearer token; admission holds or 403."""
 
     @property
