@@ -224,6 +224,11 @@ c.JupyterHub.services = [
 # --- spawner: every server in its tenant's sandbox ------------------------------------------------
 c.JupyterHub.spawner_class = SPAWNER
 c.Spawner.default_url = "/lab"
+# The token every kernel holds ($JUPYTERHUB_API_TOKEN, which the SDK sends to the gateway) may
+# report activity and identify its owner, but not use the staff member's server: copied out of a
+# kernel, it cannot drive kernels or read files through the public proxy. (JupyterHub's default
+# adds access:servers!server.)
+c.Spawner.server_token_scopes = ["users:activity!user"]
 c.Spawner.http_timeout = 60
 c.Spawner.start_timeout = 120
 c.Spawner.mem_limit = "2G"

@@ -433,6 +433,39 @@ def test_when_a_token_writes_content_through_the_contents_api_then_nothing_is_wr
     assert found in ("absent", "False"), (name, found)
 
 
+KERNEL_TOKEN_PATHS = [
+    ("GET", "/api/contents/result.csv?content=1"),
+    ("GET", "/api/contents/"),
+    ("GET", "/api/kernels"),
+    ("POST", "/api/kernels"),
+    ("GET", "/api/sessions"),
+    ("GET", "/lab"),
+]
+
+
+def test_when_the_kernels_own_token_is_used_from_outside_then_the_server_refuses_it(
+    lab, contents_files
+):
+    """The token in the kernel's environment, copied to a laptop: it reaches neither the staff
+    member's server (kernels, files) nor the gateway, while the SDK inside keeps working."""
+    env_token = json.loads(
+        lab.kernel.execute("print(json.dumps(os.environ['JUPYTERHUB_API_TOKEN']))").out
+    )
+    headers = {"Authorization": f"token {env_token}"}
+    for method, path in KERNEL_TOKEN_PATHS:
+        r = requests.request(method, f"{lab.hub.url}/user/alice{path}", headers=headers,
+                             timeout=10, allow_redirects=False)  # fmt: skip
+        assert r.status_code in (302, 403, 404), (method, path, r.status_code, r.text[:200])
+        assert "P0123456789abcdef" not in r.text and '"id"' not in r.text, (method, path)
+    gateway = requests.get(f"{lab.hub.url}/services/gateway/api/v1/datasets", headers=headers,
+                           timeout=10, allow_redirects=False)  # fmt: skip
+    assert gateway.status_code in (302, 403, 404) and "medical_visits" not in gateway.text
+    inside = lab.kernel.execute(
+        "from sdk import Workspace\nprint(json.dumps([d.name for d in Workspace().datasets.list()]))"
+    )
+    assert "medical_visits" in json.loads(inside.out), inside
+
+
 def test_when_a_token_lists_folders_then_names_are_shown_without_content(lab, contents_files):
     headers = {"Authorization": f"token {lab.tokens['alice']}"}
     listing = requests.get(f"{contents_files}/", headers=headers, timeout=10)
