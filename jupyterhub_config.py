@@ -12,6 +12,7 @@ from pathlib import Path
 from hub import home
 from hub.auth import landing, notices
 from hub.auth.scopes import CUSTOM_SCOPES, ROLES
+from hub.services.headers import NO_FRAMING
 
 c = get_config()  # noqa: F821 - provided by JupyterHub
 # Loaded by the hub itself (not by a tool that only reads a setting, like the shuyu CLI): only
@@ -28,8 +29,10 @@ c.JupyterHub.bind_url = (
     f"http://{os.environ.get('SHUYU_IP', '127.0.0.1')}:{os.environ.get('SHUYU_PORT', '8000')}"
 )
 HUB_PORT = int(os.environ.get("SHUYU_HUB_PORT", "8081"))
-c.JupyterHub.hub_ip = "127.0.0.1"
-c.JupyterHub.hub_port = HUB_PORT
+# The hub API listens on loopback only, never on every host interface: the proxy and the services
+# call it there, and a workspace's link forwards its hub and gateway ports to it (spawner.netns).
+c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{HUB_PORT}"
+c.JupyterHub.hub_connect_url = f"http://127.0.0.1:{HUB_PORT}"
 c.ConfigurableHTTPProxy.api_url = (
     f"http://127.0.0.1:{os.environ.get('SHUYU_PROXY_API_PORT', '8001')}"
 )
@@ -38,6 +41,9 @@ c.ConfigurableHTTPProxy.command = [
 ]
 c.ConfigurableHTTPProxy.auth_token = home.secret("proxy_auth_token", HOME).hex()
 c.ConfigurableHTTPProxy.pid_file = str(HOME / "proxy.pid")
+
+# No site may frame the hub's pages (login, token, admin) — as the consoles (hub.services.headers).
+c.JupyterHub.tornado_settings = {"headers": dict(NO_FRAMING)}
 
 # --- state under $SHUYU_HOME ----------------------------------------------------------------------
 c.JupyterHub.db_url = f"sqlite:///{HOME / 'jupyterhub.sqlite'}"
@@ -141,11 +147,14 @@ PRICE_BOOK = {
 (HOME / "price_book.json").write_text(json.dumps(PRICE_BOOK, ensure_ascii=False))
 c.JupyterHub.services = [
     {
+        # No "url": the public proxy has no route to the gateway. Workspaces call it on their
+        # tenant link (forwarded to loopback, where it listens), the platform on loopback; a
+        # token copied out of a workspace reaches nothing from a laptop.
         "name": "gateway",
-        "url": f"http://127.0.0.1:{GATEWAY_PORT}",
         "command": [sys.executable, "-m", "hub.services.gateway"],
         "environment": {
             "SHUYU_HOME": str(HOME),
+            "SHUYU_GATEWAY_BIND": "127.0.0.1",
             "SHUYU_DB_URL": home.default_db_url(HOME),
             "SHUYU_GATEWAY_PORT": str(GATEWAY_PORT),
             **{f"SHUYU_SAMPLE_{k.upper()}": str(v) for k, v in SAMPLE_LIMITS.items()},
@@ -220,6 +229,11 @@ c.JupyterHub.services = [
 # --- spawner: every server in its tenant's sandbox ------------------------------------------------
 c.JupyterHub.spawner_class = SPAWNER
 c.Spawner.default_url = "/lab"
+# The token every kernel holds ($JUPYTERHUB_API_TOKEN, which the SDK sends to the gateway) may
+# report activity and identify its owner, but not use the staff member's server: copied out of a
+# kernel, it cannot drive kernels or read files through the public proxy. (JupyterHub's default
+# adds access:servers!server.)
+c.Spawner.server_token_scopes = ["users:activity!user"]
 c.Spawner.http_timeout = 60
 c.Spawner.start_timeout = 120
 c.Spawner.mem_limit = "2G"
@@ -229,10 +243,8 @@ if SPAWNER == "tenant-sandbox":
     from spawner.netns import ensure_host_guard
     from spawner.sandbox import cleanup_stale, prestart_zygote
 
-    # Workspaces reach the hub API on their tenant link's host address; the firewall admits only
-    # the hub and gateway ports from each tenant namespace.
-    c.JupyterHub.hub_bind_url = f"http://0.0.0.0:{HUB_PORT}"
-    c.JupyterHub.hub_connect_url = f"http://127.0.0.1:{HUB_PORT}"
+    # Workspaces reach the hub API and the gateway on their tenant link's host address; the
+    # link's table admits only those two ports and forwards them to loopback, where both listen.
     c.TenantSandboxSpawner.db_url = home.default_db_url(HOME)
     c.TenantSandboxSpawner.workspaces_root = str(HOME / "workspaces")
     c.TenantSandboxSpawner.runtime_root = str(HOME / "run")
@@ -254,8 +266,6 @@ elif SPAWNER == "tenant-docker":
     # cut from the pool by tenant id, so the workspace reaches the hub API and the gateway on its
     # network's gateway address (the host), which the bridge's nftables table alone admits. The
     # Docker engine is the one DOCKER_HOST names (docker-py reads it), else the local socket.
-    c.JupyterHub.hub_bind_url = f"http://0.0.0.0:{HUB_PORT}"
-    c.JupyterHub.hub_connect_url = f"http://127.0.0.1:{HUB_PORT}"
     c.TenantDockerSpawner.image = os.environ.get("SHUYU_DOCKER_IMAGE", "shuyu/workspace:latest")
     c.TenantDockerSpawner.pull_policy = "never"  # built locally (kernels/Dockerfile), never pulled
     c.TenantDockerSpawner.subnet_pool = DOCKER_SUBNET_POOL

@@ -1,10 +1,12 @@
-"""jupyter-server extension of a Shuyu workspace: refuses nbconvert downloads ahead of the defaults."""
+"""jupyter-server extension of a Shuyu workspace: refuses nbconvert downloads and guards the
+contents API (:mod:`kernels.downloads`) ahead of the defaults."""
 
 from __future__ import annotations
 
+from jupyter_server.base.handlers import path_regex
 from tornado.web import url
 
-from kernels.downloads import DownloadsDisabledHandler
+from kernels.downloads import DownloadsDisabledHandler, GuardedContentsHandler
 
 
 def _jupyter_server_extension_points() -> list[dict]:
@@ -14,12 +16,15 @@ def _jupyter_server_extension_points() -> list[dict]:
 def _load_jupyter_server_extension(serverapp) -> None:
     web_app = serverapp.web_app
     base = web_app.settings["base_url"].rstrip("/")
-    refused = [url(rf"{base}/nbconvert/.*", DownloadsDisabledHandler)]
+    refused = [
+        url(rf"{base}/nbconvert/.*", DownloadsDisabledHandler),
+        url(rf"{base}/api/contents{path_regex}", GuardedContentsHandler),
+    ]
     rules = web_app.default_router.rules
     before = list(rules)
     web_app.add_handlers(".*$", refused)
     # Host rules match in order and add_handlers puts new ones just before the catch-all; move
-    # ours to the very front so the stock nbconvert handler is never reached.
+    # ours to the very front so the stock nbconvert and contents handlers are never reached.
     for rule in [r for r in rules if r not in before]:
         rules.remove(rule)
         rules.insert(0, rule)

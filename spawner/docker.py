@@ -269,10 +269,21 @@ def nft_table(bridge_iface: str) -> str:
     return "shuyu_" + re.sub(r"[^A-Za-z0-9_]", "_", bridge_iface)
 
 
-def nft_rules(bridge_iface: str, host_ip: str, ports: tuple[int, ...]) -> str:
+def nft_rules(
+    bridge_iface: str, host_ip: str, ports: tuple[int, ...], forward_to: str | None = None
+) -> str:
     """The allowlist (:func:`spawner.firewall.allowlist`) confining a tenant bridge to the host
-    endpoints it may use; this also drops traffic between containers of the same bridge."""
-    return firewall.allowlist(nft_table(bridge_iface), bridge_iface, host_ip, ports, "filter")
+    endpoints it may use; this also drops traffic between containers of the same bridge. With
+    ``forward_to``, the allowed ports are translated to that loopback address (where the hub API
+    and the gateway listen)."""
+    return firewall.allowlist(
+        nft_table(bridge_iface), bridge_iface, host_ip, ports, "filter", forward_to=forward_to
+    )
+
+
+def _route_localnet(iface: str) -> None:
+    with open(f"/proc/sys/net/ipv4/conf/{iface}/route_localnet", "w") as flag:
+        flag.write("1")
 
 
 class TenantDockerSpawner(DockerSpawner):
@@ -300,6 +311,13 @@ class TenantDockerSpawner(DockerSpawner):
     nft_command = Unicode("nft", help="The nft binary used when apply_firewall is on.").tag(
         config=True
     )
+
+    services_ip = Unicode(
+        "127.0.0.1",
+        help="Loopback address where the hub API and the gateway listen; the bridge's allowed"
+        " ports are forwarded to it. Empty: the services listen on the bridge's gateway address"
+        " themselves.",
+    ).tag(config=True)
 
     subnet_pool = Unicode(
         "",
@@ -439,7 +457,11 @@ class TenantDockerSpawner(DockerSpawner):
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )
-        out, _ = await proc.communicate(nft_rules(iface, gateway, allowed_ports(ws)).encode())
+        forward_to = self.services_ip or None
+        if forward_to:  # the kernel routes loopback from a bridge only with route_localnet
+            await asyncio.to_thread(_route_localnet, iface)
+        rules = nft_rules(iface, gateway, allowed_ports(ws), forward_to=forward_to)
+        out, _ = await proc.communicate(rules.encode())
         if proc.returncode != 0:
             raise RuntimeError(f"nft failed ({proc.returncode}): {out.decode(errors='replace')}")
 

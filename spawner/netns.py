@@ -1,6 +1,11 @@
 """Per-tenant networks: a network namespace joined to the host by a veth pair, with an nftables
 allowlist on the host side (the hub API and the gateway, nothing else).
 
+The hub API and the gateway listen on loopback only. A workspace calls them on its link's host
+address; the link's table translates exactly those two ports to loopback (see
+:func:`spawner.firewall.allowlist`), so the services are reachable from every tenant link and
+from the host itself, and from no other interface or host address.
+
 Addresses are link-local and derived from the tenant id, so every tenant's link is known without
 bookkeeping and stale links can be found by name after a crash.
 """
@@ -16,6 +21,7 @@ from spawner import firewall
 PREFIX = "shuyu-t"
 TABLE_PREFIX = "shuyu_t"
 MAX_TENANT = 64 * 150
+SERVICES_IP = "127.0.0.1"  # where the hub API and the gateway listen
 
 
 @dataclass(frozen=True)
@@ -47,8 +53,10 @@ def tenant_link(tenant_id: int) -> TenantLink:
 
 def nft_ruleset(link: TenantLink, ports: tuple[int, ...]) -> str:
     """The host-side allowlist of the tenant's veth (:func:`spawner.firewall.allowlist`), ahead
-    of other filter tables."""
-    return firewall.allowlist(link.table, link.host_if, link.host_ip, ports, "-10")
+    of other filter tables; the allowed ports are forwarded to the services on loopback."""
+    return firewall.allowlist(
+        link.table, link.host_if, link.host_ip, ports, "-10", forward_to=SERVICES_IP
+    )
 
 
 def _run(*cmd: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
@@ -83,6 +91,10 @@ def ensure(link: TenantLink, ports: tuple[int, ...]) -> None:
         _run(*ns, "ip", "link", "set", link.ns_if, "up")
         _run(*ns, "ip", "link", "set", "lo", "up")
         # No default route: only the /30 to the host exists inside.
+    # The allowed ports are translated to loopback, which the kernel routes from this interface
+    # only with route_localnet; the table accepts nothing else arriving for loopback.
+    with open(f"/proc/sys/net/ipv4/conf/{link.host_if}/route_localnet", "w") as flag:
+        flag.write("1")
     # One nft transaction: create-if-missing, delete, define. Re-applying never leaves a moment
     # without the table while the tenant's other servers are running.
     _run(
@@ -137,8 +149,9 @@ HOST_GUARD = "shuyu_host"
 
 
 def host_guard_ruleset(ports: tuple[int, ...]) -> str:
-    """The hub API and the gateway listen on every address so that each tenant link reaches them;
-    this table keeps those ports closed to every other interface (the outside world)."""
+    """The hub API and the gateway listen on loopback only (tenant links reach them through
+    their tables' translation); this table keeps those ports closed to every other interface as
+    well, should either ever be bound more widely."""
     allowed = ", ".join(str(p) for p in sorted(set(ports)))
     return f"""
 table inet {HOST_GUARD} {{

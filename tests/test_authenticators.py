@@ -115,3 +115,79 @@ def test_when_the_lockout_window_has_passed_then_old_failures_no_longer_count(db
 
     time.sleep(1.2)
     assert gate.login("alice", PASSWORD, pyotp.TOTP(alice).now())["name"] == "alice"
+
+
+@pytest.mark.parametrize(
+    ("case", "password", "otp"),
+    [
+        ("right password, wrong code", PASSWORD, "000000"),
+        ("right password, no code", PASSWORD, ""),
+        ("right password, malformed code", PASSWORD, "12 34x"),
+        ("wrong password, no code", "wrong-password", None),
+    ],
+)
+def test_when_a_login_fails_at_any_step_then_the_message_is_that_of_a_wrong_password(
+    db, alice, case, password, otp
+):
+    from hub.auth.gate import Denied, Gate
+
+    gate = Gate(db, max_failures=50)
+    with pytest.raises(Denied) as wrong:
+        gate.login("alice", "wrong-password", "000000")
+    with pytest.raises(Denied) as caught:
+        gate.login("alice", password, otp)
+    assert (caught.value.msg.zh, caught.value.msg.en) == (wrong.value.msg.zh, wrong.value.msg.en)
+    with pytest.raises(Denied) as unknown:
+        gate.login("mallory", password, otp)
+    assert str(unknown.value.msg) == str(wrong.value.msg), case
+
+
+def test_when_logins_are_attempted_in_parallel_then_no_more_than_the_limit_are_checked(db, alice):
+    """Twelve guesses at once against a limit of three: three are checked, the rest are locked
+    out without their password ever being tried, and the lockout is audited once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import func, select
+
+    from hub.auth.gate import Denied, Gate
+    from hub.db.models import AuditEvent, LoginFailure
+
+    gate = Gate(db, max_failures=3)
+
+    def attempt(i: int) -> str:
+        try:
+            gate.login("alice", f"guess-{i}", "000000")
+        except Denied as e:
+            return e.code
+        return "admitted"
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        codes = list(pool.map(attempt, range(12)))
+    assert sorted(codes) == ["bad_password"] * 3 + ["locked"] * 9, codes
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(LoginFailure)) == 3
+        lockouts = s.scalar(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "login.lockout")
+        )
+    assert lockouts == 1
+    # Even the right password and code are locked out now.
+    with pytest.raises(Denied) as e:
+        gate.login("alice", PASSWORD, pyotp.TOTP(alice).now())
+    assert e.value.code == "locked"
+
+
+def test_when_the_credentials_are_right_but_admission_refuses_then_no_failure_is_counted(
+    db, alice, ctx_factory
+):
+    from sqlalchemy import func, select
+
+    from hub.auth.gate import Denied, Gate
+    from hub.db.models import LoginFailure
+
+    with ctx_factory() as ctx:
+        tenants.change_status(ctx, "甲科技", "suspend", "抽查 / spot check")
+    with pytest.raises(Denied) as e:
+        Gate(db, max_failures=2).login("alice", PASSWORD, pyotp.TOTP(alice).now())
+    assert e.value.code != "locked" and e.value.code not in ("bad_password", "otp_wrong")
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(LoginFailure)) == 0

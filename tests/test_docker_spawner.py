@@ -954,10 +954,14 @@ async def test_when_tenant_spawner_runs_a_server_then_it_keeps_jupyterhubs_contr
             f"{int(subnet.network_address).to_bytes(4, 'big')[::-1].hex().upper()}"
         ], routes  # only the tenant subnet: the default route Docker added is gone
         with contextlib.ExitStack() as listeners:
-            hub = listeners.enter_context(de.host_listener(gateway, b"hub", hub_port))
-            gw = listeners.enter_context(de.host_listener(gateway, b"gateway", gw_port))
-            denied = listeners.enter_context(de.host_listener(gateway, b"database", denied_port))
-            targets = [(x.ip, x.port) for x in (hub, gw, denied)]
+            # The hub API and the gateway listen on loopback only; the bridge's table forwards
+            # the allowed ports from the network's gateway address to them, and nothing else.
+            hub = listeners.enter_context(de.host_listener("127.0.0.1", b"hub", hub_port))
+            gw = listeners.enter_context(de.host_listener("127.0.0.1", b"gateway", gw_port))
+            denied = listeners.enter_context(
+                de.host_listener("127.0.0.1", b"database", denied_port)
+            )
+            targets = [(gateway, x.port) for x in (hub, gw, denied)]
             assert probe(container, *targets) == ["hub", "gateway", "timeout"]
 
         attrs = eng.client.api.inspect_container(spawner.container_id)

@@ -1,5 +1,9 @@
 """The workspace policy and its sandbox rendering, as plain data."""
 
+import os
+import shutil
+import subprocess
+
 import pytest
 
 from spawner import cgroups, netns
@@ -120,11 +124,38 @@ def test_when_the_tenant_link_is_derived_then_addresses_are_distinct_link_local_
 def test_when_the_firewall_is_rendered_then_only_allowed_ports_pass_and_the_rest_is_counted_and_dropped():
     rules = netns.nft_ruleset(netns.tenant_link(7), (8090, 8081))
     assert (
-        'iifname "syh7" ip daddr 169.254.100.29 tcp dport { 8081, 8090 } ct state new accept'
-        in rules
+        'iifname "syh7" ip daddr 127.0.0.1 tcp dport { 8081, 8090 } ct status dnat'
+        " ct original ip daddr 169.254.100.29 ct state new accept" in rules
     )
     assert rules.count("counter drop") == 3
     assert "hook forward" in rules and "hook input" in rules
+
+
+def test_when_the_firewall_is_rendered_then_only_the_links_host_address_is_forwarded_to_loopback():
+    rules = netns.nft_ruleset(netns.tenant_link(7), (8090, 8081))
+    nat = [
+        line.strip() for line in rules.splitlines() if "dnat" in line and "ct status" not in line
+    ]
+    assert nat == [
+        'iifname "syh7" ip daddr 169.254.100.29 tcp dport { 8081, 8090 } dnat ip to 127.0.0.1'
+    ]
+    assert "type nat hook prerouting priority dstnat" in rules
+
+
+@pytest.mark.parametrize(
+    ("host_ip", "forward_to"),
+    [("169.254.100.5", "10.0.0.1"), ("fd00::1", "127.0.0.1"), ("169.254.100.5", "::1")],
+)
+def test_when_the_forward_target_is_not_ipv4_loopback_then_rendering_refuses(host_ip, forward_to):
+    from spawner import firewall
+
+    with pytest.raises(ValueError):
+        firewall.allowlist("shuyu_t1", "syh1", host_ip, (8081,), "-10", forward_to=forward_to)
+
+
+def test_when_no_port_is_allowed_then_nothing_is_forwarded_to_loopback():
+    rules = netns.nft_ruleset(netns.tenant_link(7), ())
+    assert "dnat" not in rules and "127.0.0.1" not in rules
 
 
 @pytest.mark.parametrize("v2", [False, True])
@@ -172,11 +203,20 @@ def test_when_both_spawners_render_their_allowlist_then_only_names_and_priority_
 
     link = netns.tenant_link(7)
     veth = netns.nft_ruleset(link, (8081, 8090))
-    bridge = docker.nft_rules(link.host_if, link.host_ip, (8081, 8090))
-    assert veth == firewall.allowlist(link.table, link.host_if, link.host_ip, (8090, 8081), "-10")
+    bridge = docker.nft_rules(link.host_if, link.host_ip, (8081, 8090), forward_to="127.0.0.1")
+    assert veth == firewall.allowlist(
+        link.table, link.host_if, link.host_ip, (8090, 8081), "-10", forward_to="127.0.0.1"
+    )
     assert (
         bridge.replace(docker.nft_table(link.host_if), link.table).replace(
             "priority filter", "priority -10"
         )
         == veth
     )
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("nft"), reason="needs root and nft")
+def test_when_the_forwarding_allowlist_is_rendered_then_nft_accepts_it():
+    rules = netns.nft_ruleset(netns.tenant_link(7), (8090, 8081))
+    check = subprocess.run(["nft", "-c", "-f", "-"], input=rules, capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr

@@ -18,10 +18,17 @@ from hub.db.engine import Database
 from hub.db.models import AuditEvent, LoginFailure, MeterEvent, Role, Staff
 from hub.i18n import Msg, UserError
 
+# One message for every credential failure: telling "wrong code" from "wrong password" would
+# confirm a guessed password before its second factor is checked. The codes differ (the audit
+# trail keeps which check failed); what a person sees does not.
+CREDENTIALS_WRONG = Msg(
+    "用户名、密码或动态验证码错误（已使用过的验证码不能再用）",
+    "the username, password or one-time code is wrong (a code cannot be used twice)",
+)
 LOGIN_REASONS: dict[str, Msg] = {
-    "bad_password": admission.REASONS["unknown"],
-    "otp_missing": Msg("请输入动态验证码", "a one-time code is required"),
-    "otp_wrong": Msg("动态验证码错误或已使用", "the one-time code is wrong or already used"),
+    "bad_password": CREDENTIALS_WRONG,
+    "otp_missing": CREDENTIALS_WRONG,
+    "otp_wrong": CREDENTIALS_WRONG,
     "locked": Msg(
         "登录失败次数过多，账户已锁定，请 15 分钟后再试",
         "too many failed logins: the account is locked, try again in 15 minutes",
@@ -30,6 +37,9 @@ LOGIN_REASONS: dict[str, Msg] = {
         "仅加工使用主体人员可以启动工作空间", "only processor staff can start a workspace"
     ),
 }
+
+
+LOCK_CLASS = 0x5359  # first key of the advisory locks serialising one username's login attempts
 
 
 class Denied(UserError):
@@ -68,13 +78,13 @@ class Gate:
         """Check credentials, lockout and admission; return the JupyterHub auth model or raise :class:`Denied`."""
         username = (username or "").strip().lower()[:64]
         since = datetime.now(UTC) - self.window
+        attempt, failures = self._claim_attempt(username, since)
+        if attempt is None:
+            return self._refuse(username, "locked", ip, via="password")
         with self.db.session() as s:
-            failures = self._failures(s, username, since)
             staff = admission.load_staff(s, username)
             stored_hash = staff.password_hash if staff else None
             secret, last_step = (staff.totp_secret, staff.totp_last_step) if staff else (None, None)
-        if failures >= self.max_failures:
-            return self._refuse(username, "locked", ip, via="password")
         # Slow hashing happens outside any transaction.
         code = None
         if not credentials.verify_password(stored_hash, password or ""):
@@ -86,8 +96,28 @@ class Gate:
             if step is None:
                 code = "otp_wrong"
         if code:
-            return self._fail(username, code, ip, since)
-        return self._admit_login(username, step, ip)
+            return self._fail(username, code, ip, failures)
+        return self._admit_login(username, step, ip, attempt)
+
+    def _claim_attempt(self, username: str, since: datetime) -> tuple[int | None, int]:
+        """Count this attempt as a failure before any credential is checked.
+
+        The attempt is recorded and the window's failures counted in one transaction that
+        holds the username's lock (SQLite: the write lock of ``BEGIN IMMEDIATE``; PostgreSQL: a
+        transaction-level advisory lock), so parallel attempts are counted one after another and
+        at most ``max_failures`` of them are ever checked. A login that turns out right removes
+        the record again. Returns ``(attempt id, failures including it)``, or ``(None, n)``
+        when the account is locked (nothing recorded).
+        """
+        with self.db.session() as s:
+            if s.get_bind().dialect.name == "postgresql":
+                s.execute(select(func.pg_advisory_xact_lock(LOCK_CLASS, func.hashtext(username))))
+            if self._failures(s, username, since) >= self.max_failures:
+                return None, self.max_failures
+            attempt = LoginFailure(username=username)
+            s.add(attempt)
+            s.flush()
+            return attempt.id, self._failures(s, username, since)
 
     def _failures(self, s, username: str, since: datetime) -> int:
         return s.scalar(
@@ -96,11 +126,9 @@ class Gate:
             .where(LoginFailure.username == username, LoginFailure.at >= since)
         )
 
-    def _fail(self, username: str, code: str, ip: str, since: datetime):
+    def _fail(self, username: str, code: str, ip: str, count: int):
+        """Audit a failed attempt (already counted by :meth:`_claim_attempt`)."""
         with self.db.session() as s:
-            s.add(LoginFailure(username=username))
-            s.flush()
-            count = self._failures(s, username, since)
             staff = admission.load_staff(s, username)
             events = [_login_event(username, staff, code, ip, "password", failures=count)]
             if count == self.max_failures:
@@ -128,7 +156,7 @@ class Gate:
             audit.append_many(s, [_login_event(username, staff, code, ip, via)])
         raise Denied(code)
 
-    def _admit_login(self, username: str, step: int, ip: str) -> dict:
+    def _admit_login(self, username: str, step: int, ip: str, attempt: int) -> dict:
         with self.db.session() as s:
             staff = admission.load_staff(s, username)
             # Compare-and-set the TOTP step: a replay, or a concurrent login with the same code, loses.
@@ -149,6 +177,8 @@ class Gate:
                 if decision.allowed:
                     s.execute(delete(LoginFailure).where(LoginFailure.username == username))
                     model = {"name": username, "groups": groups_of(staff)}
+                else:  # the credentials were right: refused by admission, not a failed guess
+                    s.execute(delete(LoginFailure).where(LoginFailure.id == attempt))
             audit.append_many(s, [_login_event(username, staff, code, ip, "password")])
         if model is None:
             raise Denied(code)

@@ -7,9 +7,7 @@ the charges of the month's events, each rounded to the fen; the budget check use
 
 from __future__ import annotations
 
-import csv
 import html
-import io
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -17,6 +15,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub import csv_cells
 from hub.billing.prices import PriceBook
 from hub.db.models import Category, MeterEvent, Scenario, Tenant
 from hub.i18n import Msg
@@ -104,39 +103,17 @@ def spent(s: Session, tenant: Tenant, book: PriceBook, today: date | None = None
 
 
 def to_csv(st: Statement) -> str:
-    out = io.StringIO()
-    w = csv.writer(out)
-    w.writerow(
-        [
-            "tenant",
-            "month",
-            "scenario",
-            "category",
-            "item",
-            "units",
-            "rate",
-            "amount",
-            "events",
-            "currency",
-        ]
-    )
-    for x in st.lines:
-        w.writerow(
-            [
-                st.tenant,
-                st.month,
-                x.scenario,
-                x.category,
-                x.item,
-                x.units,
-                x.rate,
-                x.amount,
-                x.events,
-                st.currency,
-            ]
-        )
-    w.writerow([st.tenant, st.month, "", "", "total", "", "", st.total, st.events, st.currency])
-    return out.getvalue()
+    """The statement as CSV; tenant and scenario names are the tenant's own text, so every cell
+    goes through :func:`hub.csv_cells.safe_cell` (no formula runs when it is opened)."""
+    header = ["tenant", "month", "scenario", "category", "item", "units", "rate", "amount",
+              "events", "currency"]  # fmt: skip
+    rows = [
+        [st.tenant, st.month, x.scenario, x.category, x.item, x.units, x.rate, x.amount,
+         x.events, st.currency]
+        for x in st.lines
+    ]  # fmt: skip
+    rows.append([st.tenant, st.month, "", "", "total", "", "", st.total, st.events, st.currency])
+    return csv_cells.rows_text(header, rows)
 
 
 def to_html(st: Statement) -> str:

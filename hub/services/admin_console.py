@@ -31,6 +31,7 @@ from hub.ops import Ctx, agreements, catalog, lookup, onboarding, org, staff, te
 from hub.services import admin_views, serve
 from hub.services import charts as charts_svg
 from hub.services.console_text import TEXT, language
+from hub.services.headers import NoFramingMixin
 from hub.serving.refusals import Refusal
 
 log = logging.getLogger("shuyu.admin")
@@ -39,7 +40,7 @@ ADMIN, AUDIT, PROVIDE = "custom:shuyu:admin", "custom:shuyu:audit", "custom:shuy
 FILTERS = ("tenant", "actor", "action", "since", "until")
 
 
-class AdminHandler(HubOAuthenticated, web.RequestHandler):
+class AdminHandler(NoFramingMixin, HubOAuthenticated, web.RequestHandler):
     hub_scopes = {ADMIN, AUDIT}
 
     @property

@@ -3,15 +3,13 @@ staff; the audit trail filtered and exported with its chain hashes. Read-only qu
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from hub import admission
+from hub import admission, csv_cells
 from hub.audit_anchor import Checkpoint
 from hub.billing import statements
 from hub.billing.prices import PriceBook
@@ -111,11 +109,9 @@ def export(
         return json.dumps(
             {"events": rows, "filters": filters, "checkpoint": point}, ensure_ascii=False, indent=1
         )
-    out = io.StringIO()
-    w = csv.DictWriter(out, EXPORT_FIELDS)
-    w.writeheader()
-    w.writerows(rows)
-    return out.getvalue()
+    # Actors, objects and reasons are text users chose: no cell may run as a formula. A cell
+    # that began with = + - @ carries a leading ' (the JSON export holds every value as stored).
+    return csv_cells.dicts_text(EXPORT_FIELDS, rows)
 
 
 def data_list_items(s: Session, provider: str | None) -> list[dict]:

@@ -11,13 +11,21 @@ from tornado import web
 
 from hub import admission
 from hub.db.engine import Database
+from hub.services.headers import NoFramingMixin
 from hub.serving.origin import TenantNetworks
 from hub.serving.refusals import Refusal
 
 log = logging.getLogger("shuyu.gateway")
+PROXY_HEADERS = (
+    "X-Forwarded-For",
+    "X-Forwarded-Host",
+    "X-Forwarded-Proto",
+    "X-Real-Ip",
+    "Forwarded",
+)
 
 
-class GatewayHandler(web.RequestHandler):
+class GatewayHandler(NoFramingMixin, web.RequestHandler):
     """Base handler: the caller is the owner of the bearer token; admission holds or 403."""
 
     @property
@@ -52,8 +60,23 @@ class GatewayHandler(web.RequestHandler):
         if not decision.allowed:
             raise web.HTTPError(403, str(decision.reason))
 
+    def refuse_proxied(self) -> None:
+        """Refuse a call relayed by a proxy (the public one adds ``X-Forwarded-*``).
+
+        The public proxy has no route to the gateway; should one ever be added, every call
+        through it would look local (127.0.0.1) and skip the tenant-network check, so such calls
+        are refused here as well. Workspaces and the platform call the gateway directly.
+        """
+        if any(h in self.request.headers for h in PROXY_HEADERS):
+            raise web.HTTPError(
+                403,
+                "数据网关只能在工作空间内调用 / the data gateway is reachable only from workspaces",
+            )
+
     async def authenticate(self) -> None:
-        """The caller is the owner of the bearer token (a user, not a service)."""
+        """The caller is the owner of the bearer token (a user, not a service), calling
+        directly rather than through a proxy."""
+        self.refuse_proxied()
         header = self.request.headers.get("Authorization", "")
         token = (
             header.split(" ", 1)[1].strip()

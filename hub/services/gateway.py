@@ -131,11 +131,12 @@ def main() -> None:
     )
     app = make_app(db, hub_auth, prefix, samples)
     port = int(os.environ.get("SHUYU_GATEWAY_PORT", "8090"))
-    # Workspaces reach the gateway on their tenant link's host address; the firewall admits
-    # only this port (and the hub API) from each tenant network.
+    # Loopback only: workspaces reach the gateway on their tenant link's host address, which the
+    # link's firewall forwards to loopback; the public proxy has no route to it. (In Kubernetes,
+    # where the gateway is its own pod, SHUYU_GATEWAY_BIND=0.0.0.0 and network policies decide.)
     # No xheaders: workspaces call the gateway directly, so forwarded-for headers are theirs to forge.
     server = httpserver.HTTPServer(app, max_body_size=256 << 20)  # exports up to the limit
-    server.listen(port, os.environ.get("SHUYU_GATEWAY_BIND", "0.0.0.0"))
+    server.listen(port, os.environ.get("SHUYU_GATEWAY_BIND", "127.0.0.1"))
     log.info("gateway listening on port %s under %s", port, prefix)
     # The PII detectors take seconds to import (presidio); load them now, not at the first sample.
     threading.Thread(target=_warm_up, args=(db,), name="warm-up", daemon=True).start()

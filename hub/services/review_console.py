@@ -31,13 +31,14 @@ from hub.review import lifecycle
 from hub.review.checks import ORDER
 from hub.services import console_views, serve
 from hub.services.console_text import TEXT, language
+from hub.services.headers import NoFramingMixin
 from hub.serving.refusals import Refusal
 
 log = logging.getLogger("shuyu.review")
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
-class ConsoleHandler(HubOAuthenticated, web.RequestHandler):
+class ConsoleHandler(NoFramingMixin, HubOAuthenticated, web.RequestHandler):
     hub_scopes = {"custom:shuyu:review"}
 
     @property

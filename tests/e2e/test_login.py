@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -32,6 +33,13 @@ def last_login_event(db, username: str) -> dict:
             .first()
         )
     return dict(row)
+
+
+def login_error(response) -> str:
+    """The refusal shown on the login form (the form itself differs: it keeps the username)."""
+    assert response.status_code == 403
+    found = re.search(r'<p class="login_error">(.*?)</p>', response.text, re.S)
+    return found.group(1).strip() if found else ""
 
 
 def code(secrets, username):
@@ -218,3 +226,44 @@ def test_when_staff_log_in_then_their_role_group_carries_exactly_their_custom_sc
     assert group in model["groups"]
     assert has in model["scopes"]
     assert lacks not in model["scopes"]
+
+
+def test_when_the_password_is_right_but_the_code_is_not_then_the_page_says_what_a_wrong_password_says(
+    hub,
+):
+    """Nothing on the page tells a guessed password from a wrong one before the code is right."""
+    proc, _, _ = hub
+    pages = {
+        case: login_error(Browser(proc.url).login("bob", password, otp))
+        for case, password, otp in [
+            ("wrong password", "not-the-password", "000000"),
+            ("right password, wrong code", PASSWORD, "000000"),
+            ("right password, no code", PASSWORD, None),
+            ("right password, empty code", PASSWORD, ""),
+        ]
+    }
+    assert len(set(pages.values())) == 1 and "" not in pages.values(), pages
+
+
+FRAMED_PAGES = {
+    None: ["/hub/login"],
+    # Users no other test of this module signs in (a one-time code cannot be used twice).
+    "ryan": ["/hub/home", "/services/review/", "/services/admin/"],
+}
+
+
+def test_when_a_page_is_served_then_no_other_site_may_frame_it(hub):
+    """Hub pages and both consoles, refusals included."""
+    proc, _, secrets = hub
+    seen = []
+    for user, paths in FRAMED_PAGES.items():
+        browser = Browser(proc.url)
+        if user:
+            assert browser.login(user, PASSWORD, code(secrets, user)).status_code == 302
+        for path in paths:
+            response = browser.s.get(f"{proc.url}{path}", timeout=30)
+            seen.append(response.status_code)
+            assert response.headers.get("X-Frame-Options") == "DENY", (user, path)
+            csp = response.headers.get("Content-Security-Policy", "")
+            assert "frame-ancestors 'none'" in csp, (user, path, csp)
+    assert 200 in seen and 403 in seen, seen

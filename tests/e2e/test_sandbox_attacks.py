@@ -350,13 +350,162 @@ def test_when_a_file_is_downloaded_or_uploaded_then_the_workspace_refuses(lab):
     upload = {"type": "file", "format": "base64", "content": "aWQsbmFtZQo=", "name": "in.csv"}
     r = requests.put(f"{base}/api/contents/in.csv", json=upload, headers=headers, timeout=10)
     assert r.status_code == 403 and "disabled" in r.text
-    saved = requests.put(
-        f"{base}/api/contents/notes.txt",
-        json={"type": "file", "format": "text", "content": "ok"},
-        headers=headers,
-        timeout=10,
+
+
+NOTEBOOK = {
+    "cells": [{"cell_type": "code", "execution_count": 1, "id": "a1", "metadata": {},
+               "outputs": [{"name": "stdout", "output_type": "stream", "text": "P0123456789abcdef\n"}],
+               "source": "print(df.patient_id[0])"}],
+    "metadata": {}, "nbformat": 4, "nbformat_minor": 5,
+}  # fmt: skip
+CONTENT_READS = [
+    "result.csv",
+    "result.csv?content=1",
+    "result.csv?content=1&format=text",
+    "result.csv?content=1&format=base64",
+    "result.csv?type=file&format=text",
+    "result.csv?content=0&content=1",
+    "./result.csv?content=1",
+    "sub/../result.csv?content=1",
+    "result%2Ecsv?content=1",
+    "result.csv/?content=1",
+    "note.ipynb?content=1",
+    "note.ipynb?type=notebook&content=1",
+    "note.ipynb?type=file&format=text",
+    "data.parquet?content=1",
+    "data.parquet?content=1&format=base64",
+    "shared/for-export.csv?content=1&format=text",
+]
+MARKED_NOTEBOOK = {**NOTEBOOK, "metadata": {"marker": "UPLOADED-110101199003074518"}}
+CONTENT_WRITES = [
+    ("in.csv", {"type": "file", "format": "text", "content": "id\nUPLOADED-110101199003074518\n"}),
+    ("in.py", {"type": "file", "format": "text", "content": "ID = 'UPLOADED-110101199003074518'"}),
+    ("in.ipynb", {"type": "notebook", "format": "json", "content": MARKED_NOTEBOOK}),
+    ("in.bin", {"type": "file", "format": "base64", "content": "VVBMT0FERUQtMTEwMTAx"}),
+    (
+        "in.txt",
+        {"type": "file", "format": "text", "content": "UPLOADED-110101199003074518", "chunk": 1},
+    ),
+    ("note.ipynb", {"type": "notebook", "format": "json", "content": MARKED_NOTEBOOK}),
+    ("result.csv", {"type": "file", "format": "text", "content": "UPLOADED-110101199003074518"}),
+]
+
+
+@pytest.fixture(scope="module")
+def contents_files(lab):
+    lab.kernel.execute(
+        "import json, os\n"
+        "os.makedirs('/home/workspace/sub', exist_ok=True)\n"
+        "open('/home/workspace/result.csv', 'w').write('patient_id,cost\\nP0123456789abcdef,12\\n')\n"
+        "open('/home/workspace/shared/for-export.csv', 'w').write('a,b\\n1,2\\n')\n"
+        "open('/home/workspace/data.parquet', 'wb').write(b'PAR1\\x00\\xff\\xfe' * 64)\n"
+        f"open('/home/workspace/note.ipynb', 'w').write(json.dumps({NOTEBOOK!r}))\n"
     )
-    assert saved.status_code in (200, 201)
+    return f"{lab.hub.url}/user/alice/api/contents"
+
+
+@pytest.mark.parametrize("path", CONTENT_READS)
+def test_when_a_token_reads_a_files_content_through_the_contents_api_then_it_is_refused(
+    lab, contents_files, path
+):
+    """The token is in every kernel's environment: from a laptop, through the public proxy, it
+    must not read what the workspace holds, whatever the spelling of the request."""
+    for scheme in ("token", "Bearer"):
+        r = requests.get(f"{contents_files}/{path}", timeout=10,
+                         headers={"Authorization": f"{scheme} {lab.tokens['alice']}"})  # fmt: skip
+        assert r.status_code in (403, 404), (path, r.status_code, r.text[:200])
+        assert "P0123456789abcdef" not in r.text and "PAR1" not in r.text and "a,b" not in r.text
+
+
+@pytest.mark.parametrize(
+    "name, model", CONTENT_WRITES, ids=[f"{n}-{m['format']}" for n, m in CONTENT_WRITES]
+)
+def test_when_a_token_writes_content_through_the_contents_api_then_nothing_is_written(
+    lab, contents_files, name, model
+):
+    r = requests.put(f"{contents_files}/{name}", json=model, timeout=10,
+                     headers={"Authorization": f"token {lab.tokens['alice']}"})  # fmt: skip
+    assert r.status_code == 403, (name, r.status_code, r.text[:200])
+    found = lab.kernel.execute(
+        f"import os; p = '/home/workspace/{name}'\n"
+        "print('UPLOADED' in open(p, errors='replace').read() if os.path.exists(p) else 'absent')"
+    ).out.strip()
+    assert found in ("absent", "False"), (name, found)
+
+
+KERNEL_TOKEN_PATHS = [
+    ("GET", "/api/contents/result.csv?content=1"),
+    ("GET", "/api/contents/"),
+    ("GET", "/api/kernels"),
+    ("POST", "/api/kernels"),
+    ("GET", "/api/sessions"),
+    ("GET", "/lab"),
+]
+
+
+def test_when_the_kernels_own_token_is_used_from_outside_then_the_server_refuses_it(
+    lab, contents_files
+):
+    """The token in the kernel's environment, copied to a laptop: it reaches neither the staff
+    member's server (kernels, files) nor the gateway, while the SDK inside keeps working."""
+    env_token = json.loads(
+        lab.kernel.execute("print(json.dumps(os.environ['JUPYTERHUB_API_TOKEN']))").out
+    )
+    headers = {"Authorization": f"token {env_token}"}
+    for method, path in KERNEL_TOKEN_PATHS:
+        r = requests.request(method, f"{lab.hub.url}/user/alice{path}", headers=headers,
+                             timeout=10, allow_redirects=False)  # fmt: skip
+        assert r.status_code in (302, 403, 404), (method, path, r.status_code, r.text[:200])
+        assert "P0123456789abcdef" not in r.text and '"id"' not in r.text, (method, path)
+    gateway = requests.get(f"{lab.hub.url}/services/gateway/api/v1/datasets", headers=headers,
+                           timeout=10, allow_redirects=False)  # fmt: skip
+    assert gateway.status_code in (302, 403, 404) and "medical_visits" not in gateway.text
+    inside = lab.kernel.execute(
+        "from sdk import Workspace\nprint(json.dumps([d.name for d in Workspace().datasets.list()]))"
+    )
+    assert "medical_visits" in json.loads(inside.out), inside
+
+
+def test_when_a_token_lists_folders_then_names_are_shown_without_content(lab, contents_files):
+    headers = {"Authorization": f"token {lab.tokens['alice']}"}
+    listing = requests.get(f"{contents_files}/", headers=headers, timeout=10)
+    assert listing.status_code == 200
+    names = {item["name"]: item for item in listing.json()["content"]}
+    assert {"result.csv", "note.ipynb"} <= set(names)
+    assert all(item["content"] is None for item in names.values())
+    meta = requests.get(f"{contents_files}/result.csv?content=0", headers=headers, timeout=10)
+    assert meta.status_code == 200 and meta.json()["content"] is None
+
+
+def test_when_jupyterlab_opens_and_saves_a_notebook_then_it_works_but_raw_files_stay_inside(
+    lab, contents_files
+):
+    """JupyterLab in the browser (signed in through the hub: password and one-time code) opens
+    and saves notebooks and text; no file's raw bytes leave, and no file is uploaded."""
+    browser = lab.browsers["alice"].s
+    xsrf = browser.cookies.get("_xsrf", path="/user/alice/") or ""
+    lab_headers = {"X-XSRFToken": xsrf}
+    opened = browser.get(f"{contents_files}/note.ipynb?type=notebook&content=1",
+                         headers=lab_headers, timeout=10)  # fmt: skip
+    assert opened.status_code == 200 and opened.json()["content"]["nbformat"] == 4
+    notebook = opened.json()["content"]
+    notebook["cells"][0]["source"] = "print('edited in JupyterLab')"
+    saved = browser.put(f"{contents_files}/note.ipynb", headers=lab_headers, timeout=10,
+                        json={"type": "notebook", "format": "json", "content": notebook})  # fmt: skip
+    assert saved.status_code == 200, saved.text[:200]
+    code = browser.put(f"{contents_files}/train.py", headers=lab_headers, timeout=10,
+                       json={"type": "file", "format": "text", "content": "print(1)\n"})  # fmt: skip
+    assert code.status_code in (200, 201), code.text[:200]
+    reopened = browser.get(f"{contents_files}/train.py?content=1&format=text",
+                           headers=lab_headers, timeout=10)  # fmt: skip
+    assert reopened.status_code == 200 and reopened.json()["content"] == "print(1)\n"
+    for path in ("data.parquet?content=1", "data.parquet?content=1&format=base64",
+                 "result.csv?content=1&format=base64"):  # fmt: skip
+        raw = browser.get(f"{contents_files}/{path}", headers=lab_headers, timeout=10)
+        assert raw.status_code == 403 and "PAR1" not in raw.text, path
+    upload = browser.put(f"{contents_files}/up.csv", headers=lab_headers, timeout=10,
+                         json={"type": "file", "format": "base64", "content": "aWQsbmFtZQo="})  # fmt: skip
+    assert upload.status_code == 403
 
 
 def test_when_kernels_are_listed_then_only_the_desensitized_one_is_offered(lab):
@@ -367,6 +516,25 @@ def test_when_kernels_are_listed_then_only_the_desensitized_one_is_offered(lab):
     ).json()
     assert list(specs["kernelspecs"]) == ["shuyu"]
     assert specs["kernelspecs"]["shuyu"]["spec"]["display_name"] == "Shuyu Python (desensitized)"
+
+
+def test_when_jupyterlab_opens_then_it_speaks_chinese_and_never_asks_for_internet_news(lab):
+    """Defaults only: a user's own choice (English, one click in the Language menu) wins."""
+    headers = {"Authorization": f"token {lab.tokens['alice']}"}
+    base = f"{lab.hub.url}/user/alice/lab/api"
+
+    def composite(plugin: str) -> dict:
+        r = requests.get(f"{base}/settings/{plugin}", headers=headers, timeout=10)
+        assert r.status_code == 200, (plugin, r.status_code)
+        body = r.json()  # what JupyterLab applies: the schema's defaults, then the user's own
+        defaults = {k: v.get("default") for k, v in body["schema"]["properties"].items()}
+        return {**defaults, **body["settings"]}
+
+    assert composite("@jupyterlab/translation-extension:plugin")["locale"] == "zh_CN"
+    news = composite("@jupyterlab/apputils-extension:notification")
+    assert news["fetchNews"] == "false" and news["checkForUpdates"] is False
+    packs = requests.get(f"{base}/translations", headers=headers, timeout=10).json()["data"]
+    assert {"zh_CN", "en"} <= set(packs), sorted(packs)
 
 
 def test_when_the_workspace_calls_the_hub_api_and_the_gateway_then_both_answer(lab):
@@ -713,9 +881,77 @@ def outside_connect(host: str, port: int) -> bool:
 def test_when_the_outside_world_knocks_then_the_hub_api_and_gateway_ports_stay_closed(lab):
     # The outside host reaches the host (a decoy listening on every address answers it) ...
     assert outside_connect(OUTSIDE_HOST_IP, lab.values["decoy_port"])
-    # ... but not the hub API or the gateway, which listen on every address for the tenant links.
+    # ... but not the hub API or the gateway, which listen on loopback only.
     assert not outside_connect(OUTSIDE_HOST_IP, lab.values["hub_port"])
     assert not outside_connect(OUTSIDE_HOST_IP, lab.values["gateway_port"])
+
+
+GATEWAY_PATHS = [
+    "/services/gateway/api/v1/datasets",
+    "/services/gateway/api/v1/datasets/medical_visits/sample?scenario=%E6%99%AE%E6%83%A0%E5%81%A5%E5%BA%B7%E9%99%A9%E5%AE%9A%E4%BB%B7",
+    "/services/gateway/api/v1/me",
+    "/services/gateway/api/health",
+    "/services/gateway//api/v1/datasets",
+    "/services/gateway%2Fapi/v1/datasets",
+    "/services/Gateway/api/v1/datasets",
+    "/hub/../services/gateway/api/v1/datasets",
+    "/services/./gateway/api/v1/datasets",
+]
+
+
+@pytest.mark.parametrize("path", GATEWAY_PATHS)
+def test_when_a_workspace_token_calls_the_gateway_through_the_public_proxy_then_nothing_is_served(
+    lab, path
+):
+    """The token is in every kernel's environment; copied to a laptop, it must reach no data."""
+    for scheme in ("token", "Bearer"):
+        r = requests.get(
+            f"{lab.hub.url}{path}",
+            headers={"Authorization": f"{scheme} {lab.tokens['alice']}"},
+            timeout=10,
+            allow_redirects=False,
+        )
+        assert r.status_code in (302, 403, 404), (path, r.status_code, r.text[:200])
+        assert "medical_visits" not in r.text and "tenant-" not in r.text and '"ok"' not in r.text
+
+
+def _listening(port: int) -> set[str]:
+    out = subprocess.run(["ss", "-Htln", f"sport = :{port}"], capture_output=True, text=True)
+    return {line.split()[3].rsplit(":", 1)[0] for line in out.stdout.splitlines() if line.strip()}
+
+
+def test_when_the_hub_api_and_the_gateway_listen_then_only_on_loopback(lab):
+    for port in (lab.values["hub_port"], lab.values["gateway_port"]):
+        assert _listening(port) == {"127.0.0.1"}, (port, _listening(port))
+
+
+def test_when_the_host_calls_another_of_its_own_addresses_then_the_hub_api_and_gateway_refuse(lab):
+    """A host address no workspace uses (the test's outside link, on this host) leads nowhere,
+    and neither does a tenant link's host address called from the host itself (no translation)."""
+    import socket
+
+    for host in (OUTSIDE_HOST_IP, lab.values["host_ip"]):
+        for port in (lab.values["hub_port"], lab.values["gateway_port"]):
+            with socket.socket() as s:
+                s.settimeout(2)
+                assert s.connect_ex((host, port)) != 0, (host, port)
+
+
+@pytest.mark.parametrize(
+    "header", ["X-Forwarded-For: 169.254.100.6", "X-Real-IP: 169.254.100.6", "Forwarded: for=x"]
+)
+def test_when_a_gateway_call_carries_proxy_headers_then_it_is_refused(lab, header):
+    name, value = header.split(": ", 1)
+    code = (
+        "req = urllib.request.Request(os.environ['SHUYU_GATEWAY_URL'] + '/services/gateway/api/v1/me',"
+        f" headers={{'Authorization': 'token ' + TOKEN, {name!r}: {value!r}}})\n"
+        "try:\n"
+        "    urllib.request.urlopen(req, timeout=10); print('LEAK accepted')\n"
+        "except urllib.error.HTTPError as e:\n"
+        "    print('BLOCKED', e.code)\n"
+    )
+    result = lab.kernel.execute(code)
+    assert result.out.split() == ["BLOCKED", "403"], (header, result)
 
 
 @pytest.mark.parametrize(
