@@ -8,6 +8,7 @@ authenticators call them in a worker thread.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
@@ -67,18 +68,24 @@ def tenant_group(staff: Staff | None) -> str:
 
 class Gate:
     def __init__(
-        self, db: Database, *, max_failures: int = 5, window: timedelta = timedelta(minutes=15)
+        self,
+        db: Database,
+        *,
+        max_failures: int = 5,
+        window: timedelta = timedelta(minutes=15),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ):
         self.db = db
         self.max_failures = max_failures
         self.window = window
+        self.clock = clock  # when attempts happen: the lockout window is measured on it
 
     # --- password + TOTP ------------------------------------------------------------------------
     def login(self, username: str, password: str, otp: str | None, *, ip: str = "") -> dict:
         """Check credentials, lockout and admission; return the JupyterHub auth model or raise :class:`Denied`."""
         username = (username or "").strip().lower()[:64]
-        since = datetime.now(UTC) - self.window
-        attempt, failures = self._claim_attempt(username, since)
+        now = self.clock()
+        attempt, failures = self._claim_attempt(username, now - self.window, now)
         if attempt is None:
             return self._refuse(username, "locked", ip, via="password")
         with self.db.session() as s:
@@ -99,7 +106,9 @@ class Gate:
             return self._fail(username, code, ip, failures)
         return self._admit_login(username, step, ip, attempt)
 
-    def _claim_attempt(self, username: str, since: datetime) -> tuple[int | None, int]:
+    def _claim_attempt(
+        self, username: str, since: datetime, now: datetime
+    ) -> tuple[int | None, int]:
         """Count this attempt as a failure before any credential is checked.
 
         The attempt is recorded and the window's failures counted in one transaction that
@@ -114,7 +123,7 @@ class Gate:
                 s.execute(select(func.pg_advisory_xact_lock(LOCK_CLASS, func.hashtext(username))))
             if self._failures(s, username, since) >= self.max_failures:
                 return None, self.max_failures
-            attempt = LoginFailure(username=username)
+            attempt = LoginFailure(username=username, at=now)
             s.add(attempt)
             s.flush()
             return attempt.id, self._failures(s, username, since)
