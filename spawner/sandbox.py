@@ -117,7 +117,10 @@ def mount_args(mounts: tuple[Mount, ...], files: dict[str, str]) -> list[str]:
         args += ["--ro-bind" if m.read_only else "--bind", m.source, m.target]
     for target, source in files.items():
         args += ["--ro-bind", source, target]
-    return [*args, "--proc", "/proc", "--dev", "/dev"]
+    # A private /dev/shm the sandbox's uid can write: POSIX semaphores and shared memory
+    # (multiprocessing, joblib, pyarrow's plasma-free paths) live there; tmpfs pages are charged
+    # to the sandbox's memory cgroup.
+    return [*args, "--proc", "/proc", "--dev", "/dev", "--perms", "01777", "--tmpfs", "/dev/shm"]
 
 
 class TenantSandboxSpawner(Spawner):
