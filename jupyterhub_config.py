@@ -234,6 +234,11 @@ if SPAWNER == "tenant-sandbox":
     c.TenantSandboxSpawner.gateway_port = GATEWAY_PORT
     c.TenantSandboxSpawner.hub_port = HUB_PORT
     c.TenantSandboxSpawner.pids_limit = 256
+    # Homes (one per staff member) and shared folders (one per tenant) are file systems of their
+    # own, allocated in full, so no workspace can fill the disk holding the DB and audit trail.
+    c.TenantSandboxSpawner.volumes_root = str(HOME / "volumes")
+    c.TenantSandboxSpawner.home_quota = int(os.environ.get("SHUYU_HOME_QUOTA_MB", "1024")) << 20
+    c.TenantSandboxSpawner.shared_quota = int(os.environ.get("SHUYU_SHARED_QUOTA_MB", "2048")) << 20
     if HUB_PROCESS:
         cleanup_stale()
         ensure_host_guard((HUB_PORT, GATEWAY_PORT))

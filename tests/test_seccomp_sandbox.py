@@ -18,7 +18,7 @@ from types import SimpleNamespace
 import pytest
 
 from hub.production import sandbox as job_sandbox
-from spawner import netns, seccomp
+from spawner import netns, seccomp, volumes
 from spawner.policy import Endpoint, Limits, build_workspace
 from spawner.sandbox import TenantSandboxSpawner
 from tests import seccomp_probe as probe
@@ -55,6 +55,9 @@ def run_in_workspace(root: Path, use_zygote: bool, port: int) -> dict:
         user=SimpleNamespace(name="seccomp"),
         runtime_root=str(root / "run"),
         workspaces_root=str(root / "ws"),
+        volumes_root=str(root / "volumes"),
+        home_quota=64 << 20,
+        shared_quota=volumes.MIN_BYTES,
         use_zygote=use_zygote,
     )
     ws = build_workspace(
