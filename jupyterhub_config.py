@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from hub import home
+from hub import execution_keys, home
 from hub.auth import landing, notices
 from hub.auth.scopes import CUSTOM_SCOPES, ROLES
 
@@ -219,6 +219,13 @@ c.Spawner.http_timeout = 60
 c.Spawner.start_timeout = 120
 c.Spawner.mem_limit = "2G"
 c.Spawner.cpu_limit = 1.0
+# Each server signs its execution and file-save records with a key of its own (see
+# hub/execution_keys.py); the gateway refuses records without it, so kernel code cannot forge them.
+c.Spawner.environment = {
+    execution_keys.ENV: lambda spawner: execution_keys.server_key(
+        home.secret(execution_keys.MASTER, HOME), spawner.user.name, spawner.name or ""
+    )
+}
 
 if SPAWNER == "tenant-sandbox":
     from spawner.netns import ensure_host_guard

@@ -1,9 +1,11 @@
-"""jupyter-server extension of a Shuyu workspace: refuses nbconvert downloads ahead of the defaults."""
+"""jupyter-server extension of a Shuyu workspace: refuses nbconvert downloads ahead of the defaults,
+and makes the server the only process that can record executions and file saves."""
 
 from __future__ import annotations
 
 from tornado.web import url
 
+from kernels import exec_audit
 from kernels.downloads import DownloadsDisabledHandler
 
 
@@ -12,6 +14,8 @@ def _jupyter_server_extension_points() -> list[dict]:
 
 
 def _load_jupyter_server_extension(serverapp) -> None:
+    exec_audit.take_key()  # before any kernel starts: kernels never see the key
+    serverapp.contents_manager.register_pre_save_hook(exec_audit.record_save)
     web_app = serverapp.web_app
     base = web_app.settings["base_url"].rstrip("/")
     refused = [url(rf"{base}/nbconvert/.*", DownloadsDisabledHandler)]
