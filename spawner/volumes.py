@@ -79,16 +79,46 @@ def create(volume: Volume) -> None:
 
 
 def mount(volume: Volume) -> None:
-    """Make the image if needed and mount it at its mount point (nothing if already mounted)."""
+    """Make the image if needed and mount it at its mount point (nothing if already mounted).
+
+    A folder that already holds files when its first image is made (a home from before quotas)
+    is moved into the new file system, so nothing is hidden under the mount; if it does not fit,
+    the image is dropped and the folder left as it was (the error says so)."""
+    fresh = not volume.image.exists()
     create(volume)
     volume.mountpoint.mkdir(parents=True, exist_ok=True)
     with _lock:
-        if not is_mounted(volume.mountpoint):
+        if is_mounted(volume.mountpoint):
+            pass
+        elif fresh and any(volume.mountpoint.iterdir()):
+            _migrate(volume)
+        else:
             _run("mount", "-o", f"loop,{volume.options}", str(volume.image), str(volume.mountpoint))
     os.chown(volume.mountpoint, volume.uid, volume.gid)
     os.chmod(volume.mountpoint, volume.mode)
     with contextlib.suppress(OSError):  # mkfs's empty lost+found: not the user's to see
         (volume.mountpoint / "lost+found").rmdir()
+
+
+def _migrate(volume: Volume) -> None:
+    """Move what the plain folder at the mount point holds into the freshly made image."""
+    staging = volume.image.with_suffix(".migrate")
+    staging.mkdir(mode=0o700, exist_ok=True)
+    _run("mount", "-o", f"loop,{volume.options}", str(volume.image), str(staging))
+    try:
+        _run("cp", "-a", "--", f"{volume.mountpoint}/.", str(staging))
+    except subprocess.CalledProcessError:
+        _run("umount", str(staging))
+        staging.rmdir()
+        volume.image.unlink()
+        raise
+    _run("umount", str(staging))
+    staging.rmdir()
+    old = volume.mountpoint.with_name(volume.mountpoint.name + ".pre-quota")
+    volume.mountpoint.rename(old)
+    volume.mountpoint.mkdir()
+    _run("mount", "-o", f"loop,{volume.options}", str(volume.image), str(volume.mountpoint))
+    _run("rm", "-rf", "--one-file-system", "--", str(old))
 
 
 def unmount(mountpoint: Path) -> None:

@@ -165,3 +165,22 @@ def test_when_a_job_writes_past_its_output_quota_then_it_gets_enospc_and_a_home_
     assert 0 < kept <= QUOTA
     assert not (folder / "run" / "output.img").exists()
     nothing_left(tmp_path)
+
+
+def test_when_a_home_from_before_quotas_gets_its_volume_then_its_files_move_in(tmp_path):
+    home = tmp_path / "home"
+    (home / "notes").mkdir(parents=True)
+    (home / "notes" / "a.txt").write_text("kept")
+    os.symlink("notes/a.txt", home / "link")
+    volume = volumes.Volume(tmp_path / "home.img", home, QUOTA, 4242, 4242)
+    volumes.mount(volume)
+    try:
+        assert os.stat(home).st_dev != os.stat(tmp_path).st_dev  # the volume, not the folder
+        assert (home / "notes" / "a.txt").read_text() == "kept"
+        assert os.readlink(home / "link") == "notes/a.txt"
+        assert os.stat(home).st_uid == 4242
+        assert not (tmp_path / "home.pre-quota").exists()
+    finally:
+        volumes.unmount(home)
+    assert list(home.iterdir()) == []  # unmounted: the plain folder is empty, nothing left twice
+    nothing_left(tmp_path)
