@@ -54,6 +54,7 @@ c.JupyterHub.template_vars = {
 c.JupyterHub.default_url = landing.default_url  # each role to its own place after signing in
 c.JupyterHub.authenticator_class = "shuyu"
 c.PlatformAuthenticator.db_url = home.default_db_url(HOME)
+c.PlatformAuthenticator.state_dir = str(HOME)  # the audit chain's head is signed there
 c.PlatformAuthenticator.lockout_failures = 5
 c.PlatformAuthenticator.lockout_minutes = 15
 c.PlatformAuthenticator.auth_refresh_age = 60
@@ -96,7 +97,7 @@ REVIEW_RULES = {
 }
 # Production zone: training jobs' limits (a job asks within them), the scenario categories whose
 # jobs are approved without a person when every check passes, the membership-inference AUC above
-# which a model is not published, import and product-query sizes.
+# which a model is not published, import and product-query sizes, and each product key's limits.
 PRODUCTION_RULES = {
     "auto_approve": ["public-governance"],
     "max_cpus": 2.0,
@@ -106,6 +107,10 @@ PRODUCTION_RULES = {
     "mia_max_auc": 0.6,
     "max_import_bytes": 200 << 20,
     "max_query_records": 1000,
+    "model_min_support": 5,  # training rows behind each entry of a published lookup table
+    "product_calls_per_minute": 60,  # per product key
+    "product_records_per_day": 10_000,  # per product key, records or keys, last 24 hours
+    "product_sweep_keys_per_day": 2_000,  # keys one product key looks up before a sweep alert
 }
 # Fees by scenario category (CNY): industry scenarios at the government-guided price, public-
 # governance scenarios free under the programme's condition. Units: CPU- and GB-hours of

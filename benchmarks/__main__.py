@@ -3,7 +3,9 @@
 from benchmarks import (
     audit_trail,
     export_checks,
+    job_release,
     masking_throughput,
+    model_contents,
     production_latency,
     sample_latency,
     spawn_latency,
@@ -15,6 +17,8 @@ for bench in (
     masking_throughput,
     sample_latency,
     export_checks,
+    model_contents,
+    job_release,
     production_latency,
 ):
     print(f"== {bench.__name__}")

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import Engine, insert, select, text
 from sqlalchemy.orm import Session
 
+from hub.audit_anchor import FORGED, REWRITTEN, TRUNCATED, Anchor, Checkpoint
 from hub.audit_chain import (  # noqa: F401 - re-exported for callers of hub.audit
     FIELDS,
     GENESIS,
@@ -80,6 +81,8 @@ def append_many(session: Session, events: Iterable[Mapping[str, Any]]) -> list[d
         rows.append(row)
     if rows:
         session.execute(insert(AuditEvent), rows)
+        # Anchored outside the database once the transaction commits (hub.db.engine.Database).
+        session.info["audit_head"] = (last_id, prev)
     return rows
 
 
@@ -88,14 +91,40 @@ def append(session: Session, action: str, **fields: Any) -> dict:
     return append_many(session, [{"action": action, **fields}])[0]
 
 
-def verify(engine: Engine) -> ChainReport:
-    """Recompute the whole chain; report the first event whose link or hash does not hold."""
+def verify(engine: Engine, anchor: Anchor | None = None) -> ChainReport:
+    """Recompute the whole chain; report the first event whose link or hash does not hold.
+
+    With an ``anchor``, the chain must also reach its signed checkpoint with the same hash: a
+    trail whose tail was cut (triggers dropped, newest events deleted) still links up, but no
+    longer reaches the head recorded outside the database.
+    """
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:
-            return verify_postgres(conn)
-    if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
-        return verify_sqlite(engine.url.database)
-    raise NotImplementedError(f"audit verification for {engine.dialect.name}")
+            report = verify_postgres(conn)
+    elif engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+        report = verify_sqlite(engine.url.database)
+    else:
+        raise NotImplementedError(f"audit verification for {engine.dialect.name}")
+    if anchor is None or not report.ok:
+        return report
+    point, signed = anchor.read()
+    if not signed:
+        return ChainReport(False, report.count, report.head, report.count, FORGED)
+    return reaches(engine, report, point)
+
+
+def reaches(engine: Engine, report: ChainReport, point: Checkpoint | None) -> ChainReport:
+    """``report`` unless the verified chain falls short of ``point`` (a checkpoint read from the
+    anchor or from an export an auditor kept) or holds another event there."""
+    if point is None or not report.ok:
+        return report
+    if point.id > report.count:  # ids run 1..count in an unbroken chain
+        return ChainReport(False, report.count, report.head, report.count + 1, TRUNCATED)
+    with engine.connect() as conn:
+        stored = conn.execute(select(AuditEvent.hash).where(AuditEvent.id == point.id)).scalar()
+    if stored != point.hash:
+        return ChainReport(False, report.count, report.head, point.id, REWRITTEN)
+    return report
 
 
 class AuditWriter:

@@ -17,6 +17,7 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub import home
+from hub.audit_anchor import Anchor
 from hub.db.engine import Database
 from hub.i18n import UserError
 from hub.ops import Ctx
@@ -42,7 +43,9 @@ class App:
     def db(self) -> Database:
         if self._db is None:
             self.home.mkdir(parents=True, exist_ok=True)
-            self._db = Database(home.configured_db_url(self.home))
+            self._db = Database(
+                home.configured_db_url(self.home), anchor=Anchor.for_home(self.home)
+            )
         return self._db
 
     def run(self, op: Callable[[Ctx], object]) -> object:
@@ -245,7 +248,9 @@ def cmd_scenario_add(app: App) -> int:
 def cmd_audit_verify(app: App) -> int:
     from hub import audit
 
-    report = audit.verify(app.db.engine)
+    report = audit.verify(app.db.engine, app.db.anchor)
+    if app.args.against:
+        report = audit.reaches(app.db.engine, report, _kept_checkpoint(app))
     if report.ok:
         _ok(f"审计链完整：{report.count} 条事件", f"audit chain holds: {report.count} events")
         print(f"head: {report.head}")
@@ -254,6 +259,32 @@ def cmd_audit_verify(app: App) -> int:
         f"审计链断裂于事件 #{report.broken_id} / audit chain broken at event #{report.broken_id}: {report.problem}"
     )
     return EXIT_FAILED
+
+
+def _kept_checkpoint(app: App):
+    """The signed checkpoint in an audit export (JSON) an auditor kept; refused unless its
+    signature is the platform's."""
+    import json
+
+    from hub.audit_anchor import Checkpoint
+
+    bad = _msg(
+        f"无法读取审计导出中的检查点：{app.args.against}",
+        f"no signed checkpoint can be read from the audit export {app.args.against}",
+    )
+    try:
+        data = json.loads(Path(app.args.against).read_text(encoding="utf-8"))["checkpoint"]
+        point = Checkpoint(int(data["id"]), str(data["hash"]), str(data["ts"]), str(data["mac"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        raise UserError(bad) from None
+    if not app.db.anchor.signed(point):
+        raise UserError(
+            _msg(
+                "检查点签名无效：它不是本平台签发的",
+                "the checkpoint's signature is not this platform's",
+            )
+        )
+    return point
 
 
 def _msg(zh: str, en: str):
@@ -385,7 +416,11 @@ def build_parser() -> argparse.ArgumentParser:
     aud = sub.add_parser("audit", help="the audit trail").add_subparsers(
         dest="command", required=True, parser_class=_Parser
     )
-    aud.add_parser("verify", help="recompute the hash chain").set_defaults(fn=cmd_audit_verify)
+    s = aud.add_parser("verify", help="recompute the hash chain")
+    s.add_argument(
+        "--against", metavar="EXPORT.json", help="also reach this kept export's checkpoint"
+    )
+    s.set_defaults(fn=cmd_audit_verify)
     return p
 
 

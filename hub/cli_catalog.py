@@ -54,6 +54,10 @@ def cmd_dataset_add(app) -> int:
         f"已登记数据集 {ds.name}：{ds.rows} 行，{len(ds.schema)} 列，{ds.level} 级",
         f"dataset {ds.name} registered: {ds.rows} rows, {len(ds.schema)} columns, level {ds.level}",
     )
+    print("各列脱敏策略（可用 --mask 列=算子 更正）/ each column's masking (fix with --mask):")
+    for column in ds.schema:
+        zh, en = catalog.policy_line(column)
+        print(zh if zh == en else f"{zh} / {en.strip()}")
     return 0
 
 
@@ -142,8 +146,10 @@ def register(sub, parser_class: type[argparse.ArgumentParser]) -> None:
         "--mask",
         action="append",
         help="fix a column's masking, COLUMN=OPERATOR[:KEY=VALUE,...] (e.g. "
-        "birth_date=generalize:kind=year, cost=round:base=100; keep: unmasked); repeatable. "
-        "Columns the PII detectors recognise get a suggested operator otherwise",
+        "birth_date=generalize:kind=year, cost=round:base=100, notes=free_text; keep: no "
+        "operator, only the cell-by-cell scrub every served cell goes through); repeatable. "
+        "Otherwise a column gets the operator suggested for what its values or header show, "
+        "and a text column of a dataset above level 1 is scanned as free text",
     )
     add.set_defaults(fn=cmd_dataset_add)
     ds.add_parser("list").set_defaults(fn=cmd_dataset_list)

@@ -17,6 +17,7 @@ from sdk.errors import (
     NotApproved,
     NotFound,
     PlatformUnavailable,
+    RateLimited,
     ShuyuError,
 )
 from sdk.models import Dataset, Scenario
@@ -31,6 +32,7 @@ __all__ = [
     "NotApproved",
     "NotFound",
     "PlatformUnavailable",
+    "RateLimited",
     "Request",
     "Scenario",
     "ShuyuError",

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sdk.identifiers import find_identifiers
+from sdk.identifiers import find_identifiers, variants
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,16 +30,22 @@ class DisclosureWarning(UserWarning):
 
 
 def frequency_columns(frame: pd.DataFrame, declared: str | list[str] | None = None) -> list[str]:
-    """The frequency (count) columns: those declared, else integer columns named like counts."""
+    """The frequency (count) columns, by content as the platform finds them: every column of
+    whole, non-negative numbers (integers or floats, whatever its name), and those declared.
+
+    The platform does not take the declaration's word: naming another column, renaming the count
+    or storing it as floats changes nothing (it also counts raw records itself)."""
     import pandas as pd
 
-    if declared:
-        names = [declared] if isinstance(declared, str) else list(declared)
-        return [c for c in names if c in frame.columns]
-    return [
-        str(c) for c in frame.columns
-        if COUNT_NAMES.match(str(c)) and pd.api.types.is_integer_dtype(frame[c])
-    ]  # fmt: skip
+    names = [declared] if isinstance(declared, str) else list(declared or ())
+    out = [str(c) for c in names if c in frame.columns]
+    for c in frame.columns:
+        v = frame[c].dropna()
+        if str(c) in out or not pd.api.types.is_numeric_dtype(v) or pd.api.types.is_bool_dtype(v):
+            continue
+        if len(v) and bool(((v % 1 == 0) & (v >= 0)).all()):
+            out.append(str(c))
+    return out
 
 
 def small_and_zero(values, min_count: int) -> tuple[int, int]:
@@ -88,7 +94,8 @@ def crosstab(
 
 def preflight(frame: pd.DataFrame, min_count: int = 10) -> list[str]:
     """Warn (``DisclosureWarning``, in Chinese and English) about what the checks will flag:
-    small or zero counts, dominated cells, and identifiers (checksums verified)."""
+    small or zero counts, dominated cells, and identifiers (checksums verified) in any spelling
+    (:func:`sdk.identifiers.variants`: separators, Chinese numerals, reversed, encoded)."""
     import pandas as pd
 
     found = []
@@ -113,10 +120,10 @@ def preflight(frame: pd.DataFrame, min_count: int = 10) -> list[str]:
         if pd.api.types.is_float_dtype(values) or pd.api.types.is_bool_dtype(values):
             continue
         kinds = Counter(
-            kind
+            next(iter({k for v in variants(value) for k, _ in find_identifiers(v)}), None)
             for value in values.astype(str).unique()[:20_000]
-            for kind, _ in find_identifiers(value)
         )
+        kinds.pop(None, None)
         if kinds:
             what = ", ".join(f"{kind}×{n}" for kind, n in kinds.items())
             found.append(f"{column}: 含有个人或企业标识 {what} / holds identifiers {what}")

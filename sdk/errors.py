@@ -47,6 +47,10 @@ class NotFound(ShuyuError):
     """No such dataset or scenario (HTTP 404)."""
 
 
+class RateLimited(ShuyuError):
+    """A limit is used up (HTTP 429), e.g. a product key's calls a minute or records a day."""
+
+
 class PlatformUnavailable(ShuyuError):
     """The gateway could not be reached or failed (network error, timeout, HTTP 5xx)."""
 
@@ -71,6 +75,8 @@ def from_response(status: int, body: dict | None) -> ShuyuError:
         cls = Conflict
     elif status == 400:
         cls = InvalidRequest
+    elif status == 429:
+        cls = RateLimited
     else:
         cls = PlatformUnavailable
     return cls(zh, en, code=code, status=status)

@@ -1,13 +1,19 @@
-"""Chinese identifiers: check characters, validators and a quick scan of text for them.
+"""Chinese identifiers: check characters, validators, a quick scan of text for them, and the
+one canonical spelling (:func:`canonical`, :func:`variants`) every release path matches on.
 
-Pure Python, shared: the SDK's preflight uses it in the workspace, and the hub's validators and
-PII recognizers import it from here, so the arithmetic is written once.
+Pure Python, shared: the SDK's preflight uses it in the workspace, and the hub's validators, PII
+recognizers and disclosure checks import it from here, so the arithmetic and the spelling rules
+are written once.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
+import unicodedata
 from datetime import date
+from urllib.parse import unquote
 
 # Full-width digits, letters, + - @ . _ and the ideographic space map to ASCII, one char each.
 FULLWIDTH = {ord(c): ord(c) - 0xFEE0 for c in "０１２３４５６７８９＋－＠．＿"}
@@ -30,6 +36,106 @@ _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 def normalize(text: str) -> str:
     """Map full-width digits, letters and ``+ - @ . _`` to ASCII; the length never changes."""
     return text.translate(FULLWIDTH)
+
+
+# Characters that render as nothing: zero-width spaces and joiners, marks, the soft hyphen, the
+# word joiner and invisible operators, the byte-order mark, the Mongolian vowel separator.
+INVISIBLE = dict.fromkeys(
+    [0x00AD, 0x034F, 0x061C, 0x115F, 0x1160, 0x180E, 0x3164, 0xFEFF, 0xFFA0]
+    + list(range(0x200B, 0x2010))
+    + list(range(0x202A, 0x202F))
+    + list(range(0x2060, 0x2070))
+)
+# Chinese numerals, everyday and financial (大写) forms, read digit by digit.
+CHINESE_DIGITS = str.maketrans(
+    {c: str(i) for i, c in enumerate("〇一二三四五六七八九")}
+    | {c: str(i) for i, c in enumerate("零壹贰叁肆伍陆柒捌玖")}
+    | {"两": "2", "幺": "1", "貳": "2", "參": "3", "陸": "6", "○": "0"}
+)
+# Separators people put between digits: blanks, dots, dashes (every width), middle dots,
+# slashes, underscores, commas, the ideographic comma and full stop.
+_SEPARATORS = r"[\s.\-‐‑‒–—―−·•・/_,，、。\\|:;'\"]+"
+_BETWEEN_DIGITS = re.compile(rf"(?<=[0-9])(?:{_SEPARATORS})(?=[0-9Xx])")
+
+
+def canonical(text: str) -> str:
+    """One spelling per value, so matching is not fooled by how a value is written.
+
+    The rules every release path applies before matching values against identifier patterns or
+    raw records: Unicode NFKC (full-width digits, letters and signs become ASCII), characters that
+    render as nothing removed (zero-width spaces and joiners, the soft hyphen, the byte-order
+    mark), Chinese numerals read as digits (〇一二三四五六七八九, 零壹贰叁肆伍陆柒捌玖, 两, 幺),
+    separators between digits removed (blanks, dots, dashes, ·, /, _, commas), surrounding blanks
+    trimmed and letters upper-cased. ``"１１０·１０１ 一九九〇0307-123x"`` and ``"110101199003071
+    23X"`` read alike. Unlike :func:`normalize`, the length may change: use it for matching, never
+    for offsets into the original text.
+
+    Args:
+        text: any value; ``str()`` is applied first.
+
+    Returns:
+        The canonical spelling.
+    """
+    value = unicodedata.normalize("NFKC", str(text)).translate(INVISIBLE)
+    value = value.translate(CHINESE_DIGITS)
+    return _BETWEEN_DIGITS.sub("", value).strip().upper()
+
+
+_BASE64 = re.compile(r"[A-Za-z0-9+/\-_]{8,}={0,2}")
+_HEX = re.compile(r"(?:[0-9A-Fa-f]{2}){4,}")
+
+
+def _as_text(raw: bytes) -> str | None:
+    """``raw`` as UTF-8 text when it is printable text, else ``None`` (binary, not an evasion)."""
+    try:
+        out = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return out if out and out.isprintable() else None
+
+
+def decoded(text: str) -> list[str]:
+    """What ``text`` reads as once un-encoded: base64 (standard or URL-safe), hex and percent
+    encoding, where the result is printable text. Binary results (a pseudonym's hex) are not
+    text and are dropped."""
+    value = str(text).strip()
+    out = []
+    if "%" in value and (plain := unquote(value)) != value:
+        out.append(plain)
+    if _HEX.fullmatch(value) and (plain := _as_text(bytes.fromhex(value))) is not None:
+        out.append(plain)
+    if _BASE64.fullmatch(value):
+        padded = value + "=" * (-len(value) % 4)
+        for alphabet in (None, b"-_"):
+            try:
+                raw = base64.b64decode(padded, altchars=alphabet, validate=True)
+            except (binascii.Error, ValueError):
+                continue
+            if (plain := _as_text(raw)) is not None:
+                out.append(plain)
+                break
+    return out
+
+
+def variants(text: str) -> list[str]:
+    """The canonical spellings ``text`` may hide an identifier under: itself, reversed, and
+    decoded (base64, hex, percent) — each canonical, each decoded form also reversed.
+
+    The PII scan and the raw-overlap check match every variant, so writing an ID backwards or
+    encoding it is no way around them.
+
+    Args:
+        text: any value.
+
+    Returns:
+        Distinct canonical variants, the plain one first.
+    """
+    plain = canonical(text)
+    out = [plain, plain[::-1]]
+    for inner in decoded(str(text).strip()):
+        form = canonical(inner)
+        out += [form, form[::-1]]
+    return list(dict.fromkeys(out))
 
 
 def resident_id_check_char(first17: str) -> str:

@@ -13,7 +13,9 @@
 
 The job's code runs in the production zone on the full raw data, never here: this side sees only
 what the platform releases (metrics with small counts suppressed, the log with personal data
-masked); result tables leave only through an export request.
+masked, output names unless they hold personal data — then the platform's, ``output-3.parquet``).
+What the release checks flag is withheld until a reviewer releases it: ``job.withheld`` says
+where and why. Result tables leave only through an export request.
 """
 
 from __future__ import annotations
@@ -107,10 +109,18 @@ class Job(Request):
 
     @property
     def outputs(self) -> list[dict]:
+        """The job's outputs as released: ``{name, bytes (rounded), sha256}``; a name the release
+        checks flagged is the platform's (``output-3.parquet``), and it is the name to export."""
         return (self.attrs.get("run") or {}).get("outputs") or []
 
+    @property
+    def withheld(self) -> list[dict]:
+        """What of the job is withheld until a reviewer releases it: ``{ref, what, reason_zh,
+        reason_en}`` (a log line, a metric or an output name, and why)."""
+        return (self.attrs.get("run") or {}).get("withheld") or []
+
     def log(self) -> str:
-        """The job's log with personal data masked."""
+        """The job's log with personal data masked; a withheld line reads as a notice."""
         body, _ = self.client.get_bytes(f"/jobs/{self.id}/log")
         return body.decode("utf-8")
 
@@ -127,6 +137,8 @@ class Job(Request):
 
     def _repr_html_(self) -> str:
         rows = [(k, json.dumps(v, ensure_ascii=False)) for k, v in (self.metrics or {}).items()]
+        rows += [(f"暂扣 Withheld · {w['ref']}", f"{w['reason_zh']} / {w['reason_en']}")
+                 for w in self.withheld]  # fmt: skip
         return html.table(["指标 Metric", "值 Value"], rows, f"作业 Job #{self.id} · {self.status}")
 
 
@@ -236,11 +248,21 @@ class ProductCollection(Collection):
         return view["answers"]
 
     def score(self, product: str, key: str, *, records: list[dict] | None = None,
-              keys: list[str] | None = None, scenario: str | None = None) -> list[float | None]:  # fmt: skip
-        """Scores for ``records`` (features) or ``keys`` (looked up inside the domain)."""
+              keys: list[str] | None = None, scenario: str | None = None) -> list[float]:  # fmt: skip
+        """Scores for ``records`` (features) or ``keys`` (looked up inside the domain; a key the
+        domain does not hold scores as a record the model knows nothing of).
+
+        Raises:
+            RateLimited: the key's calls a minute or records a day are used up.
+        """
         return self._query(product, "score", key, records, keys, scenario)
 
     def verify(self, product: str, key: str, *, records: list[dict] | None = None,
-               keys: list[str] | None = None, scenario: str | None = None) -> list[bool | None]:  # fmt: skip
-        """Yes/no answers (核验) for ``records`` or ``keys``."""
+               keys: list[str] | None = None, scenario: str | None = None) -> list[bool]:  # fmt: skip
+        """Yes/no answers (核验) for ``records`` or ``keys`` (a key the domain does not hold is a
+        no, like any other).
+
+        Raises:
+            RateLimited: the key's calls a minute or records a day are used up.
+        """
         return self._query(product, "verify", key, records, keys, scenario)

@@ -71,3 +71,25 @@ def test_when_a_chart_is_drawn_then_labels_are_escaped_and_the_tallest_bar_fills
     heights = [float(h) for h in re.findall(r'height="([0-9.]+)" fill', svg)]
     assert heights == [146.0, 73.0]
     assert "—" in bars([], title="empty")
+
+
+def test_when_a_companys_agreement_has_ended_then_the_list_says_expired_and_days_are_shown(demo):
+    from datetime import timedelta
+
+    from hub.services.console_text import TEXT
+
+    with demo.session() as s:
+        tenant = s.scalars(select(Tenant).where(Tenant.name == world.TENANTS[0]["name"])).one()
+        end = tenant.agreements[0].end
+        before = {r["name"]: r for r in admin_views.tenants(s, BOOK, end - timedelta(days=200))}
+        after = {r["name"]: r for r in admin_views.tenants(s, BOOK, end + timedelta(days=1))}
+    first = world.TENANTS[0]["name"]
+    assert before[first]["state"] == "active" and before[first]["days_left"] == 200
+    assert not before[first]["remind"]
+    assert all(r["days_left"] is not None for r in before.values() if r["term"])
+    assert after[first]["state"] == "agreement_expired" and after[first]["days_left"] is None
+    for lang in ("zh", "en"):  # every state and problem the page shows has words
+        for r in (*before.values(), *after.values()):
+            assert f"tenant_{r['state']}" in TEXT[lang]
+            assert not r["problem"] or f"tenant_{r['problem']}" in TEXT[lang]
+    assert TEXT["zh"]["tenant_agreement_expired"] == "协议已到期"

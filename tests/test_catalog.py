@@ -232,9 +232,10 @@ def test_when_a_dataset_is_added_then_detected_pii_gets_a_suggested_mask_that_sa
         columns = {c["name"]: c for c in ds.schema}
         raw = pd.read_parquet(ds.path)
         schema = ds.schema
-    assert columns["patient_id"]["pii_entity"] == "CN_RESIDENT_ID"
+    assert columns["patient_id"]["pii"] == "resident_id" and "pii_entity" not in columns["name"]
     assert columns["patient_id"]["mask"]["operator"] == "pseudonym"
-    assert columns["name"]["mask"]["operator"] == "surrogate"
+    assert columns["name"]["pii"] == "name" and columns["name"]["mask"]["operator"] == "mask"
+    assert columns["diagnosis"]["pii"] == "free_text"  # level 3: text is scanned by default
     assert "mask" not in columns["cost"] and "mask" not in columns["diagnosis"]
     served = build_sample(
         raw, schema, ["patient_id", "cost"], tenant="t", scenario="s", dataset="visits",
@@ -257,7 +258,7 @@ def test_when_masks_are_fixed_at_registration_then_they_replace_the_suggestions(
     assert rc == 0, err
     with Database(db_url).session() as s:
         columns = {c["name"]: c for c in s.query(Dataset).filter_by(name="people").one().schema}
-    assert "mask" not in columns["pid"]
+    assert columns["pid"]["mask"]["operator"] == "keep" and columns["pid"]["pii"] == "resident_id"
     assert columns["amount"]["mask"] == {"operator": "round", "params": {}, "suggested": False}
     csv2 = tmp_path / "people3.csv"
     csv2.write_text(f"pid,born,amount\n{VALID_IDS[0]},1990-05-01,1234\n")
@@ -283,3 +284,38 @@ def test_when_masks_are_fixed_at_registration_then_they_replace_the_suggestions(
             "--level", "2", "--file", str(csv), "--mask", bad,
         )  # fmt: skip
         assert rc == 2 and message in err, err
+
+
+def test_when_an_export_with_chinese_headers_is_added_then_each_columns_policy_is_shown(
+    lists, tmp_path, db_url
+):
+    """Registration names every column's policy for the department to confirm; the plate
+    column in odd spellings is recognised, free text is a registrable operator, and nothing
+    undetected is left without one above level 1."""
+    from hub.db.models import Dataset
+
+    csv = tmp_path / "export.csv"
+    csv.write_text(
+        "姓名,车牌号,备注,业务类型,情况\n"
+        "欧阳㛃,浙a·12345,客户来电 138 1234 5678,开户,良好\n"
+        "司马 昇,京B-D1234,无,变更,一般\n"
+        "张堃,沪C 6M789,已办结,注销,良好\n",
+        encoding="utf-8",
+    )
+    rc, out, err = lists(
+        "dataset", "add", "--name", "export", "--department", "市卫生健康委员会", "--level", "2",
+        "--file", str(csv), "--mask", "情况=free_text", "--mask", "业务类型=keep",
+    )  # fmt: skip
+    assert rc == 0, err
+    assert "姓名: name → mask(keep_prefix=1, keep_suffix=0)" in out
+    assert "车牌号: plate → mask(keep_prefix=2, keep_suffix=0)" in out
+    assert "备注: free_text → free_text（据列名）" in out
+    assert "情况: free_text → free_text（部门指定）" in out
+    assert "业务类型: - → keep（部门指定）" in out
+    with Database(db_url).session() as s:
+        columns = {c["name"]: c for c in s.query(Dataset).filter_by(name="export").one().schema}
+    assert {n: c["pii"] for n, c in columns.items()} == {
+        "姓名": "name", "车牌号": "plate", "备注": "free_text", "业务类型": None,
+        "情况": "free_text",
+    }  # fmt: skip
+    assert not any("pii_entity" in c for c in columns.values())

@@ -664,8 +664,8 @@ def test_when_policy_is_suggested_then_every_entity_maps_to_a_known_operator() -
         name, params = suggest_policy(entity)
         assert name in operators and isinstance(params, dict)
     assert suggest_policy("CN_MOBILE") == ("mask", {"keep_prefix": 3, "keep_suffix": 4})
-    assert suggest_policy("CN_NAME") == ("surrogate", {"kind": "name"})
-    suggest_policy("CN_NAME")[1]["kind"] = "changed"
-    assert suggest_policy("CN_NAME")[1] == {"kind": "name"}
+    assert suggest_policy("CN_NAME") == ("mask", {"keep_prefix": 1, "keep_suffix": 0})
+    suggest_policy("CN_NAME")[1]["keep_prefix"] = 9
+    assert suggest_policy("CN_NAME")[1] == {"keep_prefix": 1, "keep_suffix": 0}
     with pytest.raises(KeyError):
         suggest_policy("US_SSN")

@@ -80,3 +80,88 @@ def test_when_pages_are_rendered_then_staff_see_their_company_and_admins_every_r
     assert "agreements end within 90 days" in admin and "份协议将在 90 天内到期" in admin
     assert notice_for(db_url, "rita", day) == ""
     assert notice_for(db_url, "nobody", day) == ""
+
+
+class RecordingHub:
+    """The hub's REST API as the enforcer sees it (the network boundary): who runs what."""
+
+    def __init__(self, servers: dict[str, list[str]]):
+        self.servers = servers
+        self.listed = 0
+        self.stops: list[tuple[str, str]] = []
+
+    def active_servers(self) -> dict[str, list[str]]:
+        self.listed += 1
+        return {u: list(s) for u, s in self.servers.items() if s}
+
+    def stop(self, username: str, server: str) -> None:
+        self.stops.append((username, server))
+        self.servers[username].remove(server)
+
+
+def test_when_nothing_changes_then_the_enforcer_asks_the_hub_only_at_its_sweep(demo):
+    from hub.services.enforcer import Enforcer
+
+    hub = RecordingHub({"alice": [""], "bob": [""]})
+    enforcer = Enforcer(demo, hub, sweep_seconds=3600)
+    assert enforcer.tick() == [] and hub.listed == 1  # the first round is a sweep
+    for _ in range(5):
+        assert enforcer.tick() == []
+    assert hub.listed == 1 and hub.stops == []
+
+
+def test_when_a_company_is_suspended_then_the_next_round_stops_and_audits_its_servers(demo):
+    from hub.db.models import AuditEvent
+    from hub.services.enforcer import Enforcer
+
+    hub = RecordingHub({"alice": ["", "lab"], "bob": [""]})
+    enforcer = Enforcer(demo, hub, sweep_seconds=3600)
+    enforcer.tick()
+    with demo.session() as s:
+        tenants.change_status(
+            Ctx(session=s, actor="adam"), world.TENANTS[0]["name"], "suspend", "抽查 / check"
+        )
+    stopped = enforcer.tick()
+    assert sorted(stopped) == [
+        ("alice", "", "tenant_suspended"),
+        ("alice", "lab", "tenant_suspended"),
+    ]
+    assert hub.stops == [("alice", ""), ("alice", "lab")] and hub.servers["bob"] == [""]
+    with demo.session() as s:
+        enforced = s.scalars(select(AuditEvent).where(AuditEvent.action == "admission.enforced"))
+        assert sorted(e.object for e in enforced) == ["server:alice/default", "server:alice/lab"]
+    listed = hub.listed
+    assert enforcer.tick() == [] and hub.listed == listed  # handled: no more hub calls
+    with demo.session() as s:  # reinstated, then suspended again: news again
+        ctx = Ctx(session=s, actor="adam")
+        tenants.change_status(ctx, world.TENANTS[0]["name"], "reinstate", "整改 / remedied")
+    enforcer.tick()
+    hub.servers["alice"] = [""]
+    with demo.session() as s:
+        ctx = Ctx(session=s, actor="adam")
+        tenants.change_status(ctx, world.TENANTS[0]["name"], "suspend", "再犯 / again")
+    assert enforcer.tick() == [("alice", "", "tenant_suspended")]
+
+
+def test_when_a_stop_fails_then_the_next_round_tries_again(demo):
+    from hub.services.enforcer import Enforcer
+
+    class FlakyHub(RecordingHub):
+        fail = True
+
+        def stop(self, username, server):
+            if self.fail:
+                self.fail = False
+                raise ConnectionError("hub restarting")
+            super().stop(username, server)
+
+    hub = FlakyHub({"alice": [""]})
+    enforcer = Enforcer(demo, hub, sweep_seconds=3600)
+    enforcer.tick()
+    with demo.session() as s:
+        tenants.change_status(
+            Ctx(session=s, actor="adam"), world.TENANTS[0]["name"], "suspend", "抽查 / check"
+        )
+    with pytest.raises(ConnectionError):
+        enforcer.tick()
+    assert enforcer.tick() == [("alice", "", "tenant_suspended")]

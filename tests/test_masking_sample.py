@@ -93,13 +93,40 @@ def test_when_only_some_columns_are_approved_then_only_those_are_served(tables):
     assert s.masked_cells == 2 * s.rows_drawn  # age and mobile, not cost
 
 
-def test_when_a_column_had_no_policy_then_the_leak_check_would_catch_it(tables):
-    """The check above can fail: with the PII marks taken off, raw IDs are served and found."""
-    schema = [{**c, "pii": None} for c in SPECS["medical_visits"].schema()]
+def test_when_no_column_has_a_policy_then_the_scrub_still_serves_no_raw_id(tables):
+    """Deny by default: with every PII mark taken off, the IDs are still found cell by cell —
+    and the same check finds them in the raw rows, so it can fail."""
+    schema = [{**c, "pii": None, "mask": None} for c in SPECS["medical_visits"].schema()]
     ctx = MaskContext(derive_key(MASTER, "tenant-a", "s1"))
     served = build_sample(
-        tables["medical_visits"], schema, ["patient_id"], tenant="tenant-a", scenario="s1",
-        dataset="medical_visits", ctx=ctx, limits=NO_K,
+        tables["medical_visits"], schema, ["patient_id", "mobile"], tenant="tenant-a",
+        scenario="s1", dataset="medical_visits", ctx=ctx, limits=NO_K,
     ).frame  # fmt: skip
-    text = "\0".join(served["patient_id"].astype(str))
-    assert any(v in text for v in tables["medical_visits"]["patient_id"].unique())
+    raw_ids = tables["medical_visits"]["patient_id"].unique()
+    served_text = "\0".join(served.astype(str).to_numpy().ravel())
+    raw_text = "\0".join(tables["medical_visits"]["patient_id"].astype(str))
+    assert not [v for v in raw_ids if v in served_text]
+    assert any(v in raw_text for v in raw_ids[:10])
+    assert served["patient_id"].eq("<CN_RESIDENT_ID>").all()
+    assert served["mobile"].eq("<CN_MOBILE>").all()
+
+
+def test_when_identifiers_are_stored_as_numbers_then_those_cells_are_withheld():
+    from hub.masking.sample import desensitize
+
+    frame = pd.DataFrame({"n": [13812345678, 42, 6222021234567890128], "x": [1.5, 2.0, 3.0]})
+    out, _ = desensitize(frame, [{"name": "n"}, {"name": "x"}], MaskContext(b"k" * 32))
+    assert out["n"].iloc[1] == 42 and out["n"].iloc[[0, 2]].isna().all()  # a mobile, a card
+    assert out["x"].tolist() == [1.5, 2.0, 3.0]
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [None, {"operator": "keep", "params": {}}, {"operator": "free_text", "params": {}}],
+)
+def test_when_a_column_is_kept_or_has_no_policy_then_its_text_is_still_scrubbed(policy):
+    from hub.masking.sample import desensitize
+
+    frame = pd.DataFrame({"c": ["请致电 139 8765 4321", "浙A·12345", "正常"]})
+    out, _ = desensitize(frame, [{"name": "c", "mask": policy}], MaskContext(b"k" * 32))
+    assert out["c"].tolist() == ["请致电 <CN_MOBILE>", "<CN_LICENSE_PLATE>", "正常"]

@@ -16,16 +16,18 @@ from sqlalchemy import select
 
 from hub import home
 from hub.db.engine import Database
-from hub.db.models import MeterEvent, ProductKey, Scenario, Staff
+from hub.db.models import AuditEvent, MeterEvent, ProductKey, Scenario, Staff
 from hub.demo import world
 from hub.ops import Ctx, tenants
 from hub.ops.setup import init_home
-from hub.production import executor, imports, jobs, products, publishing
+from hub.production import executor, held, imports, jobs, products, publishing
 from hub.production.rules import ProductionRules, parse
-from hub.review import lifecycle, runner
+from hub.review import lifecycle, lineage, runner
 from hub.review.checks import Limits
-from hub.serving.refusals import AccessDenied, BadRequest, Conflict
+from hub.services.production_api import job_view
+from hub.serving.refusals import AccessDenied, BadRequest, Conflict, RateLimited
 from spawner import seccomp
+from tests import leaky_job
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the production sandbox runs as root")
 HEALTH = "普惠健康险定价"  # alice: medical_visits, industry (people review)
@@ -128,6 +130,7 @@ def test_when_an_approved_job_runs_then_it_reads_every_raw_row_of_the_approved_c
     assert run["exit_code"] == 0 and run["metrics"]["rows"] == 1000
     assert run["inputs"][0]["dataset"] == "medical_visits" and len(run["inputs"][0]["sha256"]) == 64
     assert {o["name"] for o in run["outputs"]} == {"model.json", "metrics.json"}
+    assert run["withheld"] == [] and run["suppressed"] == []  # nothing to hold back
     with demo[1].session() as s:
         metered = s.scalars(select(MeterEvent).where(MeterEvent.kind == "job_seconds")).all()
     assert [e.details["request"] for e in metered] == [trained]
@@ -298,7 +301,7 @@ def test_when_a_key_is_issued_then_only_its_digest_is_kept_and_it_opens_its_prod
         assert product not in {k.key_sha256 for k in stored}
         assert hashlib.sha256(product.encode()).hexdigest() in {k.key_sha256 for k in stored}
         found, _ = products.admit_key(s, "visit-cost", product, None)
-        answer = products.answer(s, found, "score", {"records": [{"age": 40, "gender": "男"}]},
+        answer, _ = products.answer(s, found, "score", {"records": [{"age": 40, "gender": "男"}]},
                                  home.domain_store(demo[0]), 10)  # fmt: skip
         assert len(answer["answers"]) == 1
         for key, scenario, code in [
@@ -328,6 +331,47 @@ def test_when_bob_issues_a_key_to_alices_product_or_a_key_is_revoked_then_it_is_
         products.revoke_key(s, products.get(s, "visit-cost"), alice.tenant_id, "alice", spare[:12])
     with demo[1].session() as s, pytest.raises(AccessDenied):
         products.admit_key(s, "visit-cost", spare, None)
+
+
+def test_when_a_consumers_key_passes_its_limits_then_calls_are_refused_with_the_reason(
+    demo, product
+):
+    tight = ProductionRules(product_calls_per_minute=3, product_records_per_day=5)
+    with demo[1].session() as s:
+        bob, _ = scenario_of(s, "bob", CARBON)
+        found, key = products.admit_key(s, "visit-cost", product, None)
+        caller = SimpleNamespace(tenant_id=bob.tenant_id, username="bob")
+        for _ in range(2):  # 2 + 2 records
+            products.admit_call(s, key, 2, tight)
+            products.record_call(s, found, key, caller, "score", 2, 0, False, tight)
+        with pytest.raises(RateLimited) as caught:
+            products.admit_call(s, key, 2, tight)  # 6 > 5 records in 24 hours
+        assert caught.value.code == "daily_quota" and caught.value.status == 429
+        products.admit_call(s, key, 1, tight)
+        products.record_call(s, found, key, caller, "score", 1, 0, False, tight)
+        with pytest.raises(RateLimited) as caught:
+            products.admit_call(s, key, 0, tight)  # a fourth call within the minute
+        assert caught.value.code == "rate_limited"
+        s.rollback()
+
+
+IDENTITY = """
+from sdk import job, modelfile
+frame = job.dataset("medical_visits")
+model = modelfile.fit_linear(frame, ["age"], "cost")
+job.save_model(modelfile.load({**model.to_dict(), "key": {"dataset": "medical_visits", "column": "patient_id"}}))
+"""
+
+
+def test_when_a_keyed_model_is_a_function_of_one_raw_attribute_then_publishing_fails(demo):
+    job_id = job(demo, IDENTITY)
+    approve(demo[1], job_id, "rita", "ryan")
+    assert act(demo, job_id) == "succeeded"
+    request_id = publish(demo, job_id, "age-by-key")
+    checks = {c.name: c.verdict for c in get(demo[1], request_id).checks}
+    assert checks["keyed_identity"] == "fail"
+    with demo[1].session() as s, pytest.raises(Conflict, match="checks"):
+        lifecycle.decide(s, request_id, "rita", "approve", "看起来不错 / looks fine")
 
 
 def test_when_the_products_tenant_is_suspended_then_the_product_is_paused(demo, product):
@@ -432,3 +476,66 @@ def test_when_a_scenario_is_revoked_then_its_products_pause_and_its_jobs_do_not_
         with demo[1].session() as s:
             _, found = scenario_of(s, "alice", HEALTH)
             found.status = ScenarioStatus.APPROVED
+
+
+@pytest.fixture(scope="module")
+def leaky(demo):
+    """bob's public-governance job writing raw holder IDs everywhere, approved by policy."""
+    request_id = job(demo, leaky_job.CODE, user="bob", scenario=CARBON, datasets=("transit_trips",))
+    assert get(demo[1], request_id).status == "approved"  # by policy: no person read the code
+    assert act(demo, request_id) == "succeeded"
+    store = home.domain_store(demo[0])
+    with demo[1].session() as s:
+        _, found = scenario_of(s, "bob", CARBON)
+        dataset = jobs.approved_datasets(s, found.id)["transit_trips"]
+        path, rows = store / dataset.path, dataset.rows
+    return request_id, leaky_job.raw_ids(path), rows
+
+
+def tenant_view(demo, request_id: int) -> tuple[dict, str]:
+    """What the gateway gives the job's tenant: the job's view, its log and its lineage."""
+    with demo[1].session() as s:
+        request = lifecycle.get(s, request_id)
+        view, trail = job_view(request), lineage.trace(s, request)
+    log = (home.domain_store(demo[0]) / "jobs" / str(request_id) / "released.log").read_text()
+    return view, leaky_job.tenant_side(view, log, trail)
+
+
+def test_when_a_policy_approved_job_writes_raw_ids_everywhere_then_its_tenant_reads_none(
+    demo, leaky
+):
+    request_id, values, rows = leaky
+    raw_log = (home.domain_store(demo[0]) / "jobs" / str(request_id) / "log.txt").read_text()
+    assert leaky_job.leaks(raw_log, values) == values  # the job did write every one of them
+    view, seen = tenant_view(demo, request_id)
+    assert leaky_job.leaks(seen, values) == []
+    assert [f for f in leaky_job.hidden_forms(values) if f in seen] == []
+    run = view["run"]
+    assert run["metrics"]["rows"] == rows and run["metrics"]["auc"] == 0.73  # still flow
+    assert run["metrics"]["tiny_float"] is None and "$.tiny_float" in run["suppressed"]
+    names = [o["name"] for o in run["outputs"]]
+    assert "metrics.json" in names and sum(n.startswith("output-") for n in names) == 16
+    assert {w["what"] for w in run["withheld"]} == {"log", "metric", "output"}
+    assert all(w["reason_zh"] and w["reason_en"] for w in run["withheld"])
+    assert "files" not in run and "held" not in run
+
+
+def test_when_a_reviewer_releases_what_was_withheld_then_the_tenant_sees_it_audited(demo, leaky):
+    request_id, values, _ = leaky
+    store = home.domain_store(demo[0])
+    for who, code in (("bob", "not_reviewer"), ("tony", "not_reviewer")):
+        with demo[1].session() as s, pytest.raises(AccessDenied) as caught:
+            held.release(s, request_id, who, "放行 / release", store)
+        assert caught.value.code in (code, "self_review", "same_tenant")
+    with demo[1].session() as s:
+        held.release(s, request_id, "rita", "已核实为测试编号 / checked", store)
+    view, seen = tenant_view(demo, request_id)
+    assert view["run"]["withheld"] == [] and values[0] in view["run"]["metrics"]
+    assert f"{values[0]}.parquet" in [o["name"] for o in view["run"]["outputs"]]
+    assert ".".join(values[0]) in seen  # the dotted line, as the job wrote it
+    with demo[1].session() as s:
+        event = s.scalars(select(AuditEvent).where(AuditEvent.action == "request.withheld_released",
+                                                   AuditEvent.object == f"request:{request_id}")).one()  # fmt: skip
+        assert event.actor == "rita" and values[0] not in event.details
+    with demo[1].session() as s, pytest.raises(Conflict):
+        held.release(s, request_id, "ryan", "再次 / again", store)

@@ -18,6 +18,8 @@ import pytest
 
 from hub.production import disclosure, outputs, sandbox
 from hub.production.executor import system_paths
+from hub.production.gate import Gate
+from hub.review.checks import Context
 from spawner import cgroups, seccomp
 from spawner.job_policy import JobLimits, build_job, job_uid
 
@@ -160,18 +162,20 @@ def test_when_a_job_prints_raw_ids_then_the_released_log_masks_them(probed):
     _, folder, _, _, _ = probed
     raw = (folder / "log.txt").read_bytes()
     assert b"110101199003071233" in raw  # the raw log keeps them, in the domain
-    released, masked = disclosure.release_log(raw)
+    release = disclosure.release_log(raw, Gate(Context()))
+    released, masked = release.shown, release.extra["masked"]
     assert "110101199003071233" not in released and "13800138000" not in released
     assert masked.get("resident_id", 0) >= 1 and masked.get("mobile", 0) >= 1
+    assert "report ready for" in released and release.held == []  # masked in place, not held
 
 
 def test_when_metrics_hold_small_counts_then_they_are_suppressed(probed):
     _, folder, _, _, _ = probed
-    released, suppressed = disclosure.release_metrics(
-        (folder / "output" / "metrics.json").read_bytes(), 10
+    release = disclosure.release_metrics(
+        (folder / "output" / "metrics.json").read_bytes(), 10, Gate(Context())
     )
-    assert released == {"rows": 1234, "small": None, "auc": 0.71}
-    assert suppressed == ["$.small"]
+    assert release.shown == {"rows": 1234, "small": None, "auc": 0.71}
+    assert release.extra["suppressed"] == ["$.small"] and release.held == []
 
 
 def test_when_a_job_runs_over_its_time_then_it_is_stopped_and_nothing_is_left(tmp_path, bpf):

@@ -77,7 +77,7 @@ def test_when_an_export_goes_the_whole_way_then_the_download_is_the_approved_con
         assert request.status == "in_review" and request.approvals_needed == 2
         assert {c.name: c.verdict for c in request.checks} == {
             "pii_scan": "pass", "raw_overlap": "pass", "sdc": "pass", "differencing": "pass",
-            "limits": "pass",
+            "limits": "pass", "record_level": "pass",
         }  # fmt: skip
         assert request.content_sha256 == hashlib.sha256(content).hexdigest()
         assert oct(os.stat(request.content_path).st_mode & 0o777) == "0o400"

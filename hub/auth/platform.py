@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 from functools import cached_property
+from pathlib import Path
 
 from tornado import web
 from traitlets import Integer, Unicode, default
 from traitlets.config import Configurable
 
 from hub import home
+from hub.audit_anchor import Anchor
 from hub.auth.gate import Denied, Gate
 from hub.db.engine import Database
 
@@ -34,6 +36,15 @@ class PlatformLogin(Configurable):
     def _default_db_url(self) -> str:
         return home.default_db_url()
 
+    state_dir = Unicode(
+        config=True,
+        help="The platform's state folder ($SHUYU_HOME), where the audit chain's head is signed.",
+    )
+
+    @default("state_dir")
+    def _default_state_dir(self) -> str:
+        return str(home.shuyu_home())
+
     @default("allow_all")
     def _default_allow_all(self):
         # Admission decides who gets in; there is no separate allow list.
@@ -52,7 +63,7 @@ class PlatformLogin(Configurable):
     @cached_property
     def gate(self) -> Gate:
         return Gate(
-            Database(self.db_url),
+            Database(self.db_url, anchor=Anchor.for_home(Path(self.state_dir))),
             max_failures=self.lockout_failures,
             window=timedelta(minutes=self.lockout_minutes),
         )

@@ -11,6 +11,8 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from hub.audit_anchor import Anchor
+
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
@@ -55,10 +57,15 @@ def migrate(engine: Engine) -> None:
 
 
 class Database:
-    """The platform DB: an engine, a session factory and the schema brought up to date."""
+    """The platform DB: an engine, a session factory and the schema brought up to date.
 
-    def __init__(self, url: str, *, upgrade: bool = True):
+    With an ``anchor`` (:class:`hub.audit_anchor.Anchor`), every commit that appended audit
+    events moves the signed checkpoint of the chain's head, outside the database.
+    """
+
+    def __init__(self, url: str, *, upgrade: bool = True, anchor: Anchor | None = None):
         self.url = url
+        self.anchor = anchor  # where the audit chain's head is signed after each commit
         self.engine = make_engine(url)
         if upgrade:
             migrate(self.engine)
@@ -67,8 +74,12 @@ class Database:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A transaction: committed on success, rolled back on any error."""
-        with self._sessions() as s, s.begin():
-            yield s
+        with self._sessions() as s:
+            with s.begin():
+                yield s
+            head = s.info.pop("audit_head", None)
+            if head and self.anchor is not None:
+                self.anchor.record(*head)
 
     def dispose(self) -> None:
         self.engine.dispose()

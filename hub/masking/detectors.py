@@ -21,7 +21,8 @@ from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
 from presidio_analyzer.nlp_engine import NlpArtifacts, NoOpNlpEngine
 from presidio_anonymizer import AnonymizerEngine
 
-from hub.masking.recognizers import FULLWIDTH, RECOGNIZERS, CnRecognizer, normalize
+from hub.masking.normal import compact_series, squeeze_series
+from hub.masking.recognizers import RECOGNIZERS, CnRecognizer, normalize
 
 LANGUAGE = "zh"
 ENTITIES: tuple[str, ...] = tuple(r.ENTITY for r in RECOGNIZERS)
@@ -30,7 +31,9 @@ _PRIORITY = {e: i for i, e in enumerate(ENTITIES)}
 _POLICIES: dict[str, tuple[str, dict[str, object]]] = {
     "CN_RESIDENT_ID": ("pseudonym", {}),
     "CN_MOBILE": ("mask", {"keep_prefix": 3, "keep_suffix": 4}),
-    "CN_NAME": ("surrogate", {"kind": "name"}),
+    # The surname stays, the given name is starred: a Faker surrogate may be someone's real
+    # name (even another row's), which no one reading the sample can tell from a leak.
+    "CN_NAME": ("mask", {"keep_prefix": 1, "keep_suffix": 0}),
     "CN_ADDRESS": ("generalize", {"kind": "district"}),
     "CN_BANK_CARD": ("mask", {"keep_prefix": 0, "keep_suffix": 4}),
     "CN_USCC": ("pseudonym", {}),
@@ -165,7 +168,7 @@ def mask_text(text: str) -> str:
 
 
 def _as_text(values: pd.Series) -> pd.Series | None:
-    """Non-null values as normalized, stripped strings; None for dates, booleans, fractions."""
+    """Non-null values as stripped strings; None for dates, booleans, fractions."""
     s = values.dropna()
     kind = s.dtype.kind
     if kind in "bmMc":
@@ -174,8 +177,14 @@ def _as_text(values: pd.Series) -> pd.Series | None:
         if not ((s == s.round()) & (s.abs() < 1e15)).all():
             return None
         s = s.astype("int64")
-    s = s.astype("str").str.translate(FULLWIDTH).str.strip()
+    s = s.astype("str").str.strip()
     return s[s != ""]
+
+
+def canonical_forms(values: pd.Series) -> dict[str, pd.Series]:
+    """The column's text in each whole-value form the recognizers match (``CANON``): compact
+    (folded, separators and brackets dropped, upper-case) and text (folded, blanks dropped)."""
+    return {"compact": compact_series(values), "text": squeeze_series(values)}
 
 
 def detect_column(
@@ -183,9 +192,11 @@ def detect_column(
 ) -> ColumnFinding | None:
     """Name the entity that at least ``min_ratio`` of a column's non-null values are.
 
-    Up to ``sample`` non-null values (a fixed random sample) are matched against each entity's
-    whole-value regex with pandas; the checksum runs only on the distinct matching values.
-    Returns the entity with the highest share (ties go to the more specific entity), or None.
+    Up to ``sample`` non-null values (a fixed random sample) are folded to their compact forms
+    (full-width, separators, case: ``１１０１０１ 1990-0307 123x`` is ``11010119900307123X``) and
+    matched against each entity's whole-value regex with pandas; the checksum runs only on the
+    distinct matching values. Returns the entity with the highest share (ties go to the more
+    specific entity), or None.
     """
     present = values.dropna()
     if len(present) > sample:
@@ -193,10 +204,12 @@ def detect_column(
     s = _as_text(present)
     if s is None or s.empty:
         return None
+    forms = canonical_forms(s)
     best: ColumnFinding | None = None
     for cls in RECOGNIZERS:
         recognizer = _recognizer(cls.ENTITY)
-        hits = s[s.str.fullmatch(f"(?:{cls.full})").fillna(False).astype(bool)]
+        form = forms[cls.CANON]
+        hits = form[form.str.fullmatch(f"(?:{cls.full})").fillna(False).astype(bool)]
         if len(hits) < min_ratio * len(s):
             continue
         good = [v for v in hits.unique() if recognizer.valid(v)]

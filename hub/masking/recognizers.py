@@ -3,8 +3,11 @@
 Every recognizer is a :class:`~presidio_analyzer.PatternRecognizer` that needs no NLP model. Each
 one also carries ``full``, a regular expression matching a whole cell value (RE2- and
 :mod:`re`-compatible, so pandas can run it on Arrow strings), and :meth:`CnRecognizer.valid`,
-the checksum or plausibility test run on such a value. Text is passed through :func:`normalize`
-first; it keeps the length, so offsets found in the normalized text hold in the original one.
+the checksum or plausibility test run on such a value. Text is folded first
+(:func:`hub.masking.normal.fold`: full-width forms, look-alike separators and, for numeric
+identifiers, Chinese numerals); it keeps the length, so offsets found in the folded text hold in
+the original one. In-text patterns tolerate separators between any two characters of an
+identifier (:data:`hub.masking.normal.GAP`); ``full`` matches a whole value in its compact form.
 
 Each recognizer lists ``CONTEXT`` words; Chinese has no word boundaries, so
 :class:`hub.masking.detectors.CharContextEnhancer` looks them up in a window of characters.
@@ -17,6 +20,7 @@ import re
 from presidio_analyzer import Pattern, PatternRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
+from hub.masking.normal import GAP, compact, fold
 from hub.validators import USCC_ALPHABET
 from sdk.identifiers import (  # noqa: F401 - FULLWIDTH and normalize are used through this module
     FULLWIDTH,
@@ -25,9 +29,12 @@ from sdk.identifiers import (  # noqa: F401 - FULLWIDTH and normalize are used t
     resident_id_valid,
     uscc_valid,
 )
-from sdk.identifiers import digits as _digits
 
-HAN = "[\u4e00-\u9fff]"
+# CJK ideographs: the basic block, extension A (㛃, 䶮 ...), compatibility ideographs and the
+# supplementary planes (extensions B and later), written as literal characters so that the class
+# means the same in Python's re and in RE2 (pandas on Arrow strings).
+_HAN_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x3134F))
+HAN = "[" + "".join(f"{chr(a)}-{chr(b)}" for a, b in _HAN_RANGES) + "]"
 _EDGE_L, _EDGE_R = r"(?<![0-9A-Za-z])", r"(?![0-9A-Za-z])"
 
 
@@ -37,6 +44,8 @@ class CnRecognizer(PatternRecognizer):
     ENTITY = ""
     PATTERNS: tuple[tuple[str, str, float], ...] = ()
     CONTEXT: tuple[str, ...] = ()
+    NUMERIC = False  # searched in the view where Chinese numerals are digits
+    CANON = "compact"  # whole values are matched compact (see :mod:`hub.masking.normal`)
     full = ""
 
     def __init__(self) -> None:
@@ -56,8 +65,12 @@ class CnRecognizer(PatternRecognizer):
         nlp_artifacts: NlpArtifacts | None = None,
         regex_flags: int | None = None,
     ) -> list[RecognizerResult]:
-        """Run the patterns on the normalized text (same length, so offsets are unchanged)."""
-        return super().analyze(normalize(text), entities, nlp_artifacts, regex_flags)
+        """Run the patterns on the folded text (same length, so offsets are unchanged)."""
+        return super().analyze(self.view(text), entities, nlp_artifacts, regex_flags)
+
+    def view(self, text: str) -> str:
+        """The folded text this recognizer searches (one character for one of ``text``)."""
+        return fold(text, numerals=self.NUMERIC)
 
     def valid(self, value: str) -> bool:
         """Checksum or plausibility test of a whole, normalized value matching :attr:`full`."""
@@ -83,72 +96,67 @@ class CnRecognizer(PatternRecognizer):
 _DATE = "(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
 
 
+def _more(n: int | str, char: str = "[0-9]") -> str:
+    """``n`` more ``char`` (a count or a ``{a,b}`` range body), each after an optional gap."""
+    return f"(?:{GAP}{char}){{{n}}}"
+
+
 class ResidentIdRecognizer(CnRecognizer):
     """Resident ID numbers: 18 characters with check character, or legacy 15 digits."""
 
     ENTITY = "CN_RESIDENT_ID"
+    # Any grouping (6-8-4, 6-4-4-4, one digit at a time), any separator; the checksum decides.
     PATTERNS = (
-        (
-            "id18",
-            rf"{_EDGE_L}[1-9][0-9]{{5}}[ -]?(?:18|19|20)[0-9]{{2}}[ -]?{_DATE}[ -]?[0-9]{{3}}"
-            rf"[0-9X]{_EDGE_R}",
-            0.5,
-        ),
-        ("id15", rf"{_EDGE_L}[1-9][0-9]{{5}}[ -]?[0-9]{{2}}{_DATE}[ -]?[0-9]{{3}}{_EDGE_R}", 0.5),
+        ("id18", rf"{_EDGE_L}[1-9]{_more(16)}{GAP}[0-9Xx]{_EDGE_R}", 0.5),
+        ("id15", rf"{_EDGE_L}[1-9]{_more(14)}{_EDGE_R}", 0.5),
     )
     CONTEXT = ("身份证", "身份号码", "证件号", "公民身份", "身份信息")
-    full = (
-        rf"[1-9][0-9]{{5}}[ -]?(?:18|19|20)[0-9]{{2}}[ -]?{_DATE}[ -]?[0-9]{{3}}[0-9Xx]"
-        rf"|[1-9][0-9]{{5}}[ -]?[0-9]{{2}}{_DATE}[ -]?[0-9]{{3}}"
-    )
+    NUMERIC = True
+    full = f"[1-9][0-9]{{5}}(?:18|19|20)[0-9]{{2}}{_DATE}[0-9]{{3}}[0-9X]|[1-9][0-9]{{7}}{_DATE}[0-9]{{3}}"
 
     def valid(self, value: str) -> bool:
-        return len(_digits(value)) in (15, 18) and resident_id_valid(value)
+        v = compact(value)
+        return len(v) in (15, 18) and v[:17].isdigit() and resident_id_valid(v)
 
     def validate_result(self, pattern_text: str) -> bool | None:
         # 15-digit IDs have no checksum: plausible ones keep the pattern score.
-        ok = resident_id_valid(pattern_text)
-        return None if ok and len(_digits(pattern_text)) == 15 else ok
+        ok = self.valid(pattern_text)
+        return None if ok and len(compact(pattern_text)) == 15 else ok
 
 
 class MobileRecognizer(CnRecognizer):
     """Mainland mobile numbers with optional +86 / 0086 / 86 prefix, spaces or dashes."""
 
     ENTITY = "CN_MOBILE"
-    PATTERNS = (
-        (
-            "mobile",
-            rf"{_EDGE_L}(?:(?:\+|00)?86[ -]?)?1[3-9][0-9][ -]?[0-9]{{4}}[ -]?[0-9]{{4}}{_EDGE_R}",
-            0.6,
-        ),
-    )
+    _PREFIX = rf"(?:(?:(?:\+|00){GAP}86|[(（]{GAP}(?:\+|00)?{GAP}86{GAP}[)）]|86){GAP})?"
+    PATTERNS = (("mobile", rf"{_EDGE_L}{_PREFIX}1{GAP}[3-9]{_more(9)}{_EDGE_R}", 0.6),)
     CONTEXT = ("手机", "电话", "联系方式", "致电", "来电", "拨打", "号码", "短信", "微信")
-    full = "(?:(?:\\+|00)?86[ -]?)?1[3-9][0-9][ -]?[0-9]{4}[ -]?[0-9]{4}"
+    NUMERIC = True
+    full = "(?:\\+?86|0086)?1[3-9][0-9]{9}"
 
     def invalidate_result(self, pattern_text: str) -> bool | None:
         """Reject runs of one repeated digit such as 13333333333."""
-        return len(set(_digits(pattern_text)[-8:])) == 1
+        return len(set(compact(pattern_text)[-8:])) == 1
+
+    def valid(self, value: str) -> bool:
+        return not self.invalidate_result(value)
 
 
 class BankCardRecognizer(CnRecognizer):
     """Bank card numbers: 16-19 digits passing Luhn, optionally grouped by fours."""
 
     ENTITY = "CN_BANK_CARD"
-    PATTERNS = (
-        (
-            "card",
-            rf"{_EDGE_L}[0-9]{{4}}(?:[ -]?[0-9]{{4}}){{3}}(?:[ -]?[0-9]{{1,3}})?{_EDGE_R}",
-            0.5,
-        ),
-    )
+    PATTERNS = (("card", rf"{_EDGE_L}[0-9]{_more('15,18')}{_EDGE_R}", 0.5),)
     CONTEXT = ("银行卡", "卡号", "账号", "帐号", "账户", "储蓄卡", "信用卡", "借记卡", "开户")
-    full = "[0-9]{4}(?:[ -]?[0-9]{4}){3}(?:[ -]?[0-9]{1,3})?"
+    NUMERIC = True
+    full = "[0-9]{16,19}"
 
     def valid(self, value: str) -> bool:
-        return luhn_valid(value)
+        v = compact(value)
+        return v.isdigit() and luhn_valid(v)
 
     def validate_result(self, pattern_text: str) -> bool | None:
-        return luhn_valid(pattern_text)
+        return self.valid(pattern_text)
 
 
 _USCC_CHAR = "[0-9A-HJ-NP-RTUW-Y]"
@@ -158,12 +166,19 @@ class UsccRecognizer(CnRecognizer):
     """Unified social credit codes (统一社会信用代码) with the GB 32100 check character."""
 
     ENTITY = "CN_USCC"
-    PATTERNS = (("uscc", rf"{_EDGE_L}[1-9ANY][1-9][0-9]{{6}}{_USCC_CHAR}{{10}}{_EDGE_R}", 0.5),)
+    PATTERNS = (
+        (
+            "uscc",
+            rf"{_EDGE_L}[1-9ANY]{GAP}[1-9]{_more(6)}{_more(10, _USCC_CHAR)}{_EDGE_R}",
+            0.5,
+        ),
+    )
     CONTEXT = ("信用代码", "纳税人识别号", "税号", "营业执照", "社会信用")
-    full = f"(?i)[1-9ANY][1-9][0-9]{{6}}{_USCC_CHAR}{{10}}"
+    full = f"[1-9ANY][1-9][0-9]{{6}}{_USCC_CHAR}{{10}}"
 
     def valid(self, value: str) -> bool:
-        return all(c in USCC_ALPHABET for c in value.upper()) and uscc_valid(value)
+        v = compact(value)
+        return len(v) == 18 and all(c in USCC_ALPHABET for c in v) and uscc_valid(v)
 
     def validate_result(self, pattern_text: str) -> bool | None:
         return self.valid(pattern_text)
@@ -171,9 +186,10 @@ class UsccRecognizer(CnRecognizer):
 
 _PROVINCE_ABBR = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
 _PLATE_CHAR = "[A-HJ-NP-Z0-9]"
+_PLATE_TAIL = f"(?:{_PLATE_CHAR}|[挂学警港澳])"
 _PLATE = (
-    f"[{_PROVINCE_ABBR}][A-HJ-NP-Z][·• -]?(?:[DF]{_PLATE_CHAR}[0-9]{{4}}|[0-9]{{5}}[DF]"
-    f"|{_PLATE_CHAR}{{4}}(?:{_PLATE_CHAR}|[挂学警港澳]))"
+    f"[{_PROVINCE_ABBR}]{GAP}[A-HJ-NP-Z]{GAP}(?:[DF]{GAP}{_PLATE_CHAR}{_more(4)}"
+    f"|[0-9]{_more(4)}{GAP}[DF]|{_PLATE_CHAR}{_more(3, _PLATE_CHAR)}{GAP}{_PLATE_TAIL})"
 )
 
 
@@ -183,14 +199,17 @@ class LicensePlateRecognizer(CnRecognizer):
     ENTITY = "CN_LICENSE_PLATE"
     PATTERNS = (("plate", f"{_PLATE}{_EDGE_R}", 0.6),)
     CONTEXT = ("车牌", "号牌", "车辆", "车号", "牌照", "驾驶")
-    full = f"(?i){_PLATE}"
+    full = (
+        f"[{_PROVINCE_ABBR}][A-HJ-NP-Z](?:[DF]{_PLATE_CHAR}[0-9]{{4}}|[0-9]{{5}}[DF]"
+        f"|{_PLATE_CHAR}{{4}}{_PLATE_TAIL})"
+    )
 
     def valid(self, value: str) -> bool:
         return not self.invalidate_result(value)
 
     def invalidate_result(self, pattern_text: str) -> bool | None:
         """Real plates carry at most three letters after the authority letter."""
-        tail = re.sub(r"[·• -]", "", pattern_text)[2:]
+        tail = compact(pattern_text)[2:]
         return sum(c.isascii() and c.isalpha() for c in tail) > 3
 
 
@@ -204,6 +223,7 @@ class EmailRecognizer(CnRecognizer):
     )
     PATTERNS = (("email", rf"(?<![A-Za-z0-9._%+-]){_EMAIL}(?![A-Za-z0-9-])", 0.8),)
     CONTEXT = ("邮箱", "邮件", "email", "e-mail", "电子信箱")
+    CANON = "text"
     full = _EMAIL
 
 
@@ -218,12 +238,14 @@ SURNAMES = (
     "顾毛郝龚邵万钱严赖覃洪武莫孔汤向常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿"
     "关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻"
     "祁蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂"
+    "门井"
 )
 # Rarer surnames, trusted only next to a context word or title (not 和, 明, 国 ... words).
 RARE_SURNAMES = (
     "佟臧闵苟邬卞姬师仇栾隋刁沙荣巫寇桑郎甄丛仲虞敖巩佘池麻苑迟邝谈匡鞠惠荆冀郁胥班储栗燕楚鄢劳"
     "谌奚皮粟冼蔺楼闻厉仝郜阚权帅屠豆朴盖练廉禹祖漆卿狄晋扈晁芮阙浦戈伏鹿薄邸雍辜羊乌裘亓修邰赫"
     "杭逯茹慕银亢嵇湛戎勾茅揭尉冶檀昝奉衡尧闭"
+    "植封盘宿鲜索宣敬况印战危宾居束衣阴幸富伊巴支计查商边应全初相容呼"
 )
 # Common surnames that are also function words (于是, 时间, 关于 ...): trusted only in context.
 _CONTEXT_ONLY = set("于向时关常路车单解尚司连项费管党景卫米农简古吉易齐安")
@@ -239,10 +261,14 @@ _NAME_CHARS = set(
     "依语嫣梦琦钰蓉露瑶璇妍妮菲莎蓓娅家豪德康永祥福禄寿昌盛兴旺达仁义礼智信忠孝廉立正清天一鸣"
     "光耀栋庆卫学树松柏桃荷莲菊竹青山水月星辰霖霜娴贤惠捷聪哲铭程远航舟岚岳崇嵩巍峻瀚澜湘江河"
     "川源泉溪渊沛乐喜吉隆鼎汉唐宋元夏中民生长恒通顺利益泰和新胜武君诚美秋菁晴琳莺彩丰凡方奇宝"
+    # rarer characters chosen for names (堃, 昇, 喆 ...): rarely anything else in a text
+    "堃昇喆犇淼焱垚鑫赟玥珺琰璟瑾琛璐瑄祎禕翀昊晟曦煜炜烨熠钊锴铠镕骞湉浠沅汐溧澍濛蕊蓁萌苒芊"
+    "茜婧姝娉婕嫣媛妤妘婵嬿璇瑷瑗琬琇瑛珏珂玮玳昀昕晔暄暘旻珩珈皓皙睿骁骏驰騫麒麟鹏鸿鹭曌翀"
 )
 _PREFIXES = _words(
     "姓名 名字 患者 病人 法定代表人 法人代表 法人 联系人 负责人 申请人 经办人 代理人 委托人 持卡人 "
     "户主 户名 收件人 寄件人 收货人 投保人 被保险人 当事人 原告 被告 证人 家属 监护人 配偶 "
+    "收款人 付款人 开户人 借款人 担保人 紧急联系人 告知 联系了 "
     "丈夫 妻子 父亲 母亲 儿子 女儿 员工 职工 客户 用户 业主 租户 学生 医生 "
     "医师 护士 驾驶员 驾驶人 司机 乘客 签字人 嫌疑人 参保人 纳税人 股东 董事 监事 经理 "
     "主任 介绍人 审批人 审核人 填表人 登记人 报案人 举报人 来访人 名叫 叫 人员 同事 朋友 "
@@ -290,7 +316,18 @@ _LEFT_WORDS = _words(
 
 
 def _is_han(c: str) -> bool:
-    return "\u4e00" <= c <= "\u9fff"
+    code = ord(c)  # the ranges of _HAN_RANGES, unrolled: this runs once per character scanned
+    return (
+        0x4E00 <= code <= 0x9FFF
+        or 0x3400 <= code <= 0x4DBF
+        or 0xF900 <= code <= 0xFAFF
+        or 0x20000 <= code <= 0x3134F
+    )
+
+
+def _name_char(c: str) -> bool:
+    """Common in given names, or an ideograph so rare that only a name uses it (㛃, 䶮)."""
+    return c in _NAME_CHARS or (_is_han(c) and not "\u4e00" <= c <= "\u9fff")
 
 
 def _stops_at(text: str, i: int) -> bool:
@@ -301,15 +338,20 @@ def _stops_at(text: str, i: int) -> bool:
     )
 
 
-def name_valid(value: str, context: bool = False) -> bool:
-    """Whether a value (surname and given name) may be a name; ``context``: next to 患者, 先生 ..."""
-    words = COMMON_WORDS if context else COMMON_WORDS | NAME_LIKE_WORDS
+def name_valid(value: str, context: bool = False, strong: bool = False) -> bool:
+    """Whether a value (surname and given name) may be a name; ``context``: next to 患者, 先生
+    ...; ``strong``: right after a word naming a person (配偶杨梅 is a spouse, not a fruit)."""
+    words = set() if strong else COMMON_WORDS if context else COMMON_WORDS | NAME_LIKE_WORDS
     return (
         value not in words
         and value[:2] not in words
         and value[-1] not in _NON_NAME_END
         and not value.endswith(_TITLES + _PREFIXES)
     )
+
+
+# Words naming a person (配偶, 紧急联系人 ...): a name may follow whatever its surname.
+_PERSON_WORD = re.compile("|".join(sorted(_PREFIXES, key=len, reverse=True)))
 
 
 class NameRecognizer(CnRecognizer):
@@ -323,6 +365,7 @@ class NameRecognizer(CnRecognizer):
 
     ENTITY = "CN_NAME"
     PATTERNS = (("name", f"{_SURNAME_RE}{HAN}{{1,2}}", 0.6),)
+    CANON = "text"
     full = f"{_SURNAME_RE}{HAN}{{1,2}}"
 
     def valid(self, value: str) -> bool:
@@ -335,19 +378,53 @@ class NameRecognizer(CnRecognizer):
         nlp_artifacts: NlpArtifacts | None = None,
         regex_flags: int | None = None,
     ) -> list[RecognizerResult]:
-        text, results, i = normalize(text), [], 0
+        text, results, i = self.view(text), [], 0
+        after_person = {m.end() for m in _PERSON_WORD.finditer(text)}
         while i < len(text):
             compound = text[i : i + 2] in COMPOUND_SURNAMES
             rare = not compound and (text[i] in RARE_SURNAMES or text[i] in _CONTEXT_ONLY)
             surname = 2 if compound else int(rare or text[i] in SURNAMES)
+            if (
+                surname
+                and text[i + surname : i + surname + 1] == " "
+                and self._after_prefix(text, i)
+            ):
+                surname += 1  # 配偶郑 雪: the blank a clerk typed belongs to the name
             end = i + surname
             while surname and end < min(i + surname + 2, len(text)) and not _stops_at(text, end):
                 end += 1
             score = self._score(text, i, i + surname, end, rare) if surname else 0.0
+            if not score and not compound and i in after_person and _is_han(text[i]):
+                end, score = self._any_surname(text, i)
             if score:
                 results.append(self._result(i, end, score))
             i = end if score else i + 1
         return results
+
+    @staticmethod
+    def _any_surname(text: str, start: int) -> tuple[int, float]:
+        """After a person word, a surname outside our lists (乐, 诸, 玉 ...): the name counts when
+        every given-name character, after an optional blank, is a name character."""
+        if _stops_at(text, start):  # 乘客在学院路: 在 starts no name
+            return start + 1, 0.0
+        given = start + 1 + (text[start + 1 : start + 2] == " ")
+        end = given
+        while end < min(given + 2, len(text)) and not _stops_at(text, end):
+            end += 1
+        chars = text[given:end]
+        if not chars or not all(_name_char(c) for c in chars):
+            return start + 1, 0.0
+        if end < len(text) and _is_han(text[end]) and not _stops_at(text, end):
+            return start + 1, 0.0
+        return end, 0.85
+
+    @staticmethod
+    def _after_prefix(text: str, start: int) -> bool:
+        """A context word, the start of the text or punctuation comes right before."""
+        near = text[max(0, start - 8) : start].rstrip(" ：:，,（(")
+        if start == 0 or not _is_han(text[start - 1]):
+            return True
+        return near.endswith(_PREFIXES) or near[:-1].endswith(_PREFIXES)
 
     @staticmethod
     def _score(text: str, start: int, given: int, end: int, rare: bool) -> float:
@@ -361,14 +438,15 @@ class NameRecognizer(CnRecognizer):
             polite = text.startswith(_SURNAME_TITLES, end) and not rare
             return 0.85 if polite and (left or before.endswith(_PREFIXES)) else 0.0
         chars = text[given:end]
+        strong = before.endswith(_PREFIXES)
         if (end < len(text) and text[end] in _NON_NAME_END) or not name_valid(
-            text[start:end], context
+            text[start:end], context, strong
         ):
             return 0.0  # 文泽路, 钱江路, 白洋站 are places
-        if context and any(c in _NAME_CHARS for c in chars):
+        if context and any(_name_char(c) for c in chars):
             return 0.85
         right = end == len(text) or _stops_at(text, end)
-        free = left and right and not rare and all(c in _NAME_CHARS for c in chars)
+        free = left and right and not rare and all(_name_char(c) for c in chars)
         return 0.6 if free else 0.0
 
 
@@ -453,12 +531,16 @@ def _lead_length(match: str) -> int:
     return cut
 
 
+_ROOM = re.compile(r"[0-9A-Za-z]{1,5}(?:-[0-9]{1,5})?(?![0-9A-Za-z])")
+
+
 class AddressRecognizer(CnRecognizer):
     """Addresses: chains of units ending in 省/市/区/县/镇/街道/村/路/街 ... and 号/幢/室 numbers."""
 
     ENTITY = "CN_ADDRESS"
-    PATTERNS = (("address", f"{_unit(_NOT_ROAD)}(?:{_unit(_NOT_ROAD)}|{_NUM})*", 0.7),)
+    PATTERNS = (("address", f"{_unit(_NOT_ROAD)}(?: ?{_unit(_NOT_ROAD)}| ?{_NUM})*", 0.7),)
     CONTEXT = ("住址", "地址", "住所", "家住", "现住", "居住", "户籍", "所在地")
+    CANON = "text"
     full = f"(?:{_unit()}|{_NUM})+"
     _text_re = re.compile(PATTERNS[0][1])
 
@@ -473,10 +555,14 @@ class AddressRecognizer(CnRecognizer):
         regex_flags: int | None = None,
     ) -> list[RecognizerResult]:
         results = []
-        for m in self._text_re.finditer(normalize(text)):
+        for m in self._text_re.finditer(self.view(text)):
             start = m.start() + _lead_length(m.group())
-            if address_valid(m.string[start : m.end()]):
-                results.append(self._result(start, m.end(), self.patterns[0].score))
+            if address_valid(m.string[start : m.end()].replace(" ", "")):
+                end = m.end()
+                if m.string[end - 1] in "元幢栋楼座层":  # 3单元502: a room number without 室
+                    room = _ROOM.match(m.string, end)
+                    end = room.end() if room else end
+                results.append(self._result(start, end, self.patterns[0].score))
         return results
 
 

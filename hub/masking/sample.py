@@ -3,9 +3,9 @@
 A tenant's scenario sees a sample of a dataset, never the table: the same rows on every call for
 one (tenant, scenario, dataset) — so repeated calls cannot rebuild the table — at most
 ``max_rows`` and ``max_fraction`` of it, only the approved columns, each masked by its catalog
-policy (fixed there, or suggested by the column's PII kind), free text masked inline, and rows
-whose quasi-identifier combination is shared by fewer than ``k`` sampled rows have those cells
-suppressed.
+policy (fixed there, or suggested by the column's PII kind), every served cell scrubbed of
+personal data whatever its policy (:mod:`hub.masking.scan`), and rows whose quasi-identifier
+combination is shared by fewer than ``k`` sampled rows have those cells suppressed.
 """
 
 from __future__ import annotations
@@ -19,21 +19,18 @@ import pandas as pd
 
 from hub.masking import operators
 from hub.masking.operators import MaskContext
+from hub.masking.policy import (  # noqa: F401 - PII_ENTITIES and column_policy are read from here
+    FREE_TEXT,
+    PII_ENTITIES,
+    SYNTHETIC,
+    column_policy,
+    identifying_columns,
+    tags,
+)
+from hub.masking.scan import scrub
 
 if TYPE_CHECKING:
     import pyarrow as pa
-
-# The demo catalog's PII kinds, as detector entities (whose default operator is suggested).
-PII_ENTITIES = {
-    "resident_id": "CN_RESIDENT_ID",
-    "mobile": "CN_MOBILE",
-    "name": "CN_NAME",
-    "address": "CN_ADDRESS",
-    "uscc": "CN_USCC",
-    "bank_card": "CN_BANK_CARD",
-    "plate": "CN_LICENSE_PLATE",
-    "email": "EMAIL_ADDRESS",
-}
 
 
 @dataclass(frozen=True)
@@ -65,77 +62,35 @@ def sample_rows(
     return np.sort(rng.choice(total, size=max(n, 0), replace=False))
 
 
-def column_policy(column: dict) -> tuple[str, dict] | None:
-    """The catalog's masking policy of a column: fixed (``mask``), else suggested from its PII
-    kind; ``None`` for a column served as it is."""
-    from hub.masking.detectors import suggest_policy
-
-    if column.get("mask"):
-        return column["mask"]["operator"], dict(column["mask"].get("params", {}))
-    kind = column.get("pii")
-    if kind == "free_text":
-        return "free_text", {}
-    if kind in PII_ENTITIES:
-        return suggest_policy(PII_ENTITIES[kind])
-    return None
-
-
-def identifying_columns(schema: list[dict]) -> list[str]:
-    """The columns whose values identify someone (the PII kinds other than free text)."""
-    return [c["name"] for c in schema if c.get("pii") in PII_ENTITIES]
-
-
-def scrub_known(text: pd.Series, known: pd.DataFrame, schema: list[dict]) -> pd.Series:
-    """Replace, in each row's text, the row's own values of the identifying columns ``known``
-    holds (its patient's name, ID, mobile …) by their entity tag — what a detector could miss
-    in free text, the record itself names."""
-    tags = {
-        c["name"]: f"<{PII_ENTITIES[c['pii']]}>" for c in schema if c.get("pii") in PII_ENTITIES
-    }
-    columns = [c for c in known.columns if c in tags]
-    if not columns:
-        return text
-    values = known[columns].astype(object).where(known[columns].notna(), None).to_numpy()
-    out = []
-    for cell, row in zip(text.to_numpy(), values, strict=True):
-        if isinstance(cell, str):
-            for column, value in zip(columns, row, strict=True):
-                value = "" if value is None else str(value)
-                if len(value) >= 2 and value in cell:
-                    cell = cell.replace(value, tags[column])
-        out.append(cell)
-    return pd.Series(out, index=text.index, name=text.name, dtype=object)
-
-
 def desensitize(
     frame: pd.DataFrame,
     schema: list[dict],
     ctx: MaskContext,
     known: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, int]:
-    """Mask every column of ``frame`` by its policy; the masked frame and how many cells changed
-    hands through a masking operator (for metering). Free text is scrubbed of the row's values
-    in ``known`` (raw identifying columns, aligned with ``frame``), then scanned by the
-    detectors."""
-    from hub.masking.detectors import mask_text
+    """Mask every column of ``frame`` by its policy, then scrub every served cell: text of the
+    row's own values in ``known`` (raw identifying columns, aligned with ``frame``) and of
+    everything the detectors find, numbers of identifiers written as numbers. Returns the
+    masked frame and how many cells went through a masking operator (for metering).
 
+    The scrub is not a policy: it runs on columns with no operator, on kept ones and on what
+    operators cut from the raw value (a mask, a generalisation), so nothing is served raw
+    because no detector recognised its column."""
     by_name = {c["name"]: c for c in schema}
+    known_tags = tags(schema)
     out, masked = {}, 0
     for name in frame.columns:
         policy = column_policy(by_name.get(name, {}))
         series = frame[name]
-        if policy is None:
-            out[name] = series
+        op = None
+        if policy is not None:
+            op, params = policy
+            masked += int(series.notna().sum()) if op != "keep" else 0
+            if op not in (FREE_TEXT, "keep"):
+                series = operators.apply(op, series, ctx, **params)
+        if series is None:
             continue
-        op, params = policy
-        if op == "free_text":
-            scrubbed = series if known is None else scrub_known(series, known, schema)
-            result = scrubbed.map(mask_text)
-        else:
-            result = operators.apply(op, series, ctx, **params)
-        masked += int(series.notna().sum())
-        if result is not None:
-            out[name] = result
+        out[name] = series if op in SYNTHETIC else scrub(series, known, known_tags)
     return pd.DataFrame(out, index=frame.index), masked
 
 
@@ -173,13 +128,14 @@ def build_sample(
     """The desensitized sample of ``raw`` (a DataFrame or an Arrow table, of which only the
     sampled rows of the approved columns are converted) that ``tenant``'s ``scenario`` may see."""
     rows = sample_rows(len(raw), tenant, scenario, dataset, limits)
-    free_text = [c["name"] for c in schema if c.get("pii") == "free_text" and c["name"] in approved]
-    wanted = list(dict.fromkeys([*approved, *(identifying_columns(schema) if free_text else [])]))
+    names = list(raw.columns) if isinstance(raw, pd.DataFrame) else raw.column_names
+    ids = [c for c in identifying_columns(schema) if c in names]
+    wanted = list(dict.fromkeys([*approved, *ids]))
     if isinstance(raw, pd.DataFrame):
         drawn = raw.iloc[rows][wanted].reset_index(drop=True)
     else:
         drawn = raw.select(wanted).take(rows).to_pandas()
-    known = drawn[[c for c in wanted if c in identifying_columns(schema)]] if free_text else None
+    known = drawn[ids] if ids else None
     masked, cells = desensitize(drawn[list(approved)], schema, ctx, known)
     quasi = [c["name"] for c in schema if c.get("quasi")]
     frame, suppressed = k_anonymous(masked, quasi, limits.k)

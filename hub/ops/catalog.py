@@ -159,7 +159,7 @@ def add_dataset(
     for column in schema:
         column["prohibited"] = column["name"] in banned
         column["quasi"] = column["name"] in quasi
-    suggest_masks(table, schema)
+    suggest_masks(table, schema, level)
     head = table.slice(0, 50)
     for column_name, rule in (masks or {}).items():
         values = head.column(column_name).to_pandas() if column_name in head.column_names else None
@@ -221,18 +221,47 @@ def register(
     return ds
 
 
-def suggest_masks(table, schema: list[dict], sample: int = 1000) -> None:
-    """Mark each column the PII detectors recognise with its entity and the suggested masking
-    policy (a suggestion the catalog keeps and an administrator may fix)."""
-    from hub.masking.detectors import detect_column, suggest_policy
+def suggest_masks(table, schema: list[dict], level: int = 2, sample: int = 1000) -> None:
+    """Give each column its kind under ``pii`` and the policy suggested for it: detected from
+    its values (folded spellings), else named by its header (姓名, 证件号码 …), else — above
+    level 1 — scanned cell by cell as free text (deny by default). The department sees every
+    column's policy when it registers and fixes any with ``--mask``."""
+    from hub.masking.detectors import suggest_policy
+    from hub.masking.policy import PII_ENTITIES, classify
 
     head = table.slice(0, sample).to_pandas()
     for column in schema:
-        found = detect_column(head[column["name"]], sample=sample)
-        if found is not None:
-            operator, params = suggest_policy(found.entity)
-            column["pii_entity"] = found.entity
+        found = classify(column["name"], head[column["name"]], level, sample=sample)
+        column["pii"] = found.kind
+        column["pii_basis"] = found.basis
+        if found.kind in PII_ENTITIES:
+            operator, params = suggest_policy(PII_ENTITIES[found.kind])
             column["mask"] = {"operator": operator, "params": params, "suggested": True}
+
+
+def policy_line(column: dict) -> tuple[str, str]:
+    """How a registered column will be served, in Chinese and English, for the department to
+    confirm (or fix with ``--mask``)."""
+    from hub.masking.policy import column_policy
+
+    policy = column_policy(column)
+    basis = column.get("pii_basis")
+    zh_basis = {"values": "据取值", "header": "据列名", "default": "默认逐格扫描"}.get(basis, "")
+    en_basis = {"values": "by its values", "header": "by its header", "default": "by default"}
+    kind = column.get("pii") or "-"
+    if policy is None:
+        rule = "—（仅逐格扫描 / scrub only）"
+    else:
+        operator, params = policy
+        rule = operator + (
+            "(" + ", ".join(f"{k}={v}" for k, v in params.items()) + ")" if params else ""
+        )
+    fixed = bool(column.get("mask")) and not column["mask"].get("suggested", True)
+    return (
+        f"  {column['name']}: {kind} → {rule}" + ("（部门指定）" if fixed else f"（{zh_basis}）"),
+        f"  {column['name']}: {kind} → {rule}"
+        + (" (fixed by the department)" if fixed else f" ({en_basis.get(basis, '')})"),
+    )
 
 
 def _param(value: str) -> object:
@@ -268,28 +297,31 @@ def fix_mask(
     rule: str,
     values=None,
 ) -> None:
-    """Fix a column's masking rule, ``OPERATOR[:KEY=VALUE,...]`` (``keep`` serves it as it
-    is); the operator is tried on ``values`` (a few of the column's), so a rule that cannot
-    run is refused now rather than at the first sample."""
+    """Fix a column's masking rule, ``OPERATOR[:KEY=VALUE,...]`` (``keep``: no operator, the
+    cell-by-cell scrub only; ``free_text``: scanned as free text); the operator is tried on
+    ``values`` (a few of the column's), so a rule that cannot run is refused now rather than at
+    the first sample."""
     import pandas as pd
 
+    import hub.masking.scan  # noqa: F401 - registers free_text and keep
     from hub.masking.operators import OPERATORS, MaskContext, apply
+    from hub.masking.policy import FREE_TEXT
 
     _columns_of([column_name], schema, "脱敏规则", "the masking rule")
     operator, params = parse_mask(rule)
-    if operator != "keep" and operator not in OPERATORS:
+    if operator not in OPERATORS:
         raise UserError(
             Msg(
-                f"未知的脱敏算子：{operator}（可选：keep, {', '.join(sorted(OPERATORS))}）",
-                f"unknown masking operator: {operator} (keep, {', '.join(sorted(OPERATORS))})",
+                f"未知的脱敏算子：{operator}（可选：{', '.join(sorted(OPERATORS))}）",
+                f"unknown masking operator: {operator} ({', '.join(sorted(OPERATORS))})",
             ),
             "mask",
         )
     column = next(c for c in schema if c["name"] == column_name)
-    if operator == "keep":
-        column.pop("mask", None)
-        column["pii_entity"] = None
-        return
+    if operator == FREE_TEXT:
+        column["pii"] = FREE_TEXT
+    elif operator == "keep" and column.get("pii") == FREE_TEXT:
+        column["pii"] = None  # the department says it is not free text (the scrub still runs)
     try:
         trial = values if values is not None else pd.Series([], dtype=object)
         apply(operator, trial, MaskContext(key=b"trial"), **params)
@@ -302,6 +334,7 @@ def fix_mask(
             "mask",
         ) from None
     column["mask"] = {"operator": operator, "params": params, "suggested": False}
+    column["pii_basis"] = "department"
 
 
 def find_scenario(ctx: Ctx, scenario: str, tenant: str | None = None) -> Scenario:

@@ -21,15 +21,18 @@ from sqlalchemy import select
 from hub.db.engine import Database
 from hub.db.models import MeterEvent, Request
 from hub.production import disclosure, imports, jobs, outputs, products, sandbox
+from hub.production.gate import Gate
 from hub.production.rules import ProductionRules
 from hub.review import lifecycle
-from hub.review.checks import Limits
+from hub.review.checks import Context, Limits
+from hub.review.runner import raw_sources
 from hub.serving.refusals import Refusal
 from spawner.job_policy import build_job
 
 log = logging.getLogger("shuyu.production")
 CHECKOUT = Path(__file__).resolve().parent.parent.parent
 _HASHES: dict[tuple, str] = {}
+DOMAIN_ONLY = ("files", "skipped", "held")  # keys of a run that only reviewers read
 
 
 def system_paths() -> tuple[str, ...]:
@@ -130,6 +133,9 @@ def _act(db: Database, request_id: int, store: Path, rules: ProductionRules, lim
             )
             return lifecycle.FAILED
         inputs = {n: (store / approved[n][0].path, approved[n][1]) for n in meta["datasets"]}
+        # What the job shows its tenant is checked against the scenario's raw data, however the
+        # job was approved (by people or by policy).
+        gate = Gate(Context(limits=limits, raw=raw_sources(s, request.scenario_id, store)))
         lifecycle.move(s, request, lifecycle.RUNNING, code_sha256=request.content_sha256,
                        entrypoint=meta["entrypoint"], datasets=meta["datasets"],
                        params=meta.get("params") or {}, resources=meta.get("resources") or {})  # fmt: skip
@@ -139,12 +145,12 @@ def _act(db: Database, request_id: int, store: Path, rules: ProductionRules, lim
             request.tenant.group,
         )
     return _run(
-        db, request_id, content_path, sha, tenant, meta, inputs, store, rules, limits, seccomp
+        db, request_id, content_path, sha, tenant, meta, inputs, store, rules, limits, seccomp, gate
     )
 
 
 def _run(
-    db, request_id, content_path, sha, tenant, meta, inputs, store, rules, limits, seccomp
+    db, request_id, content_path, sha, tenant, meta, inputs, store, rules, limits, seccomp, gate
 ) -> str:
     folder = store / "jobs" / str(request_id)
     shutil.rmtree(folder, ignore_errors=True)
@@ -169,12 +175,14 @@ def _run(
         )  # fmt: skip
         result = sandbox.run(job, folder / "run", folder / "log.txt", seccomp)
         run.update(exit_code=result.exit_code, timed_out=result.timed_out, seconds=result.seconds)
-        problem = _outcome(result, job.limits.output_bytes, folder, run, limits)
+        problem = _outcome(result, job.limits.output_bytes, folder, run, limits, gate)
     status = lifecycle.FAILED if problem else lifecycle.SUCCEEDED
     with db.session() as s:
         request = lifecycle.get(s, request_id)
         request.meta = {**request.meta, "run": run}
-        lifecycle.move(s, request, status, problem or "", code_sha256=sha, **run)
+        # The audit trail gets what the tenant sees, never what was held back from them.
+        shown = {k: v for k, v in run.items() if k not in DOMAIN_ONLY}
+        lifecycle.move(s, request, status, problem or "", code_sha256=sha, **shown)
         s.add(MeterEvent(tenant_id=request.tenant_id, scenario_id=request.scenario_id, actor=request.requester,
                          kind="job_seconds", quantity=max(1, math.ceil(run.get("seconds", 0))),
                          details={"request": request_id, "status": status,
@@ -197,23 +205,35 @@ def _project(inputs: dict[str, tuple[Path, list[str]]], folder: Path) -> dict[st
 
 
 def _outcome(
-    result: sandbox.RunResult, max_bytes: int, folder: Path, run: dict, limits: Limits
+    result: sandbox.RunResult, max_bytes: int, folder: Path, run: dict, limits: Limits, gate: Gate
 ) -> str | None:
-    """Record the outputs, the released log and metrics in ``run``; return what went wrong."""
+    """Record the outputs, the released log and metrics in ``run``; return what went wrong.
+
+    ``run`` keeps, for the domain only, the real listing (``files``, ``skipped``) and what the
+    gate held back (``held``); the tenant's view takes ``outputs``, ``metrics``, ``suppressed``,
+    ``log_masked`` and ``withheld`` (where and why, never what)."""
     found, skipped = outputs.listing(folder / "output")
-    run["outputs"], run["skipped"] = found, skipped
+    listing = disclosure.release_outputs(found, gate)
+    run["files"], run["skipped"], run["outputs"] = found, skipped, listing.shown
+    held = list(listing.held)
     log_bytes = (folder / "log.txt").read_bytes() if (folder / "log.txt").exists() else b""
-    released, masked = disclosure.release_log(log_bytes)
-    (folder / "released.log").write_text(released)
-    run["log_masked"] = masked
+    log_release = disclosure.release_log(log_bytes, gate)
+    (folder / "released.log").write_text(log_release.shown)
+    run["log_masked"] = log_release.extra["masked"]
+    held += log_release.held
     if any(o["name"] == "metrics.json" for o in found):
         try:
-            run["metrics"], run["suppressed"] = disclosure.release_metrics(
+            metrics = disclosure.release_metrics(
                 outputs.read(folder / "output", "metrics.json", disclosure.MAX_METRICS),
                 limits.min_count,
+                gate,
             )
+            run["metrics"], run["suppressed"] = metrics.shown, metrics.extra["suppressed"]
+            held += metrics.held
         except (ValueError, Refusal) as e:
             run["metrics_error"] = str(e)[:200]
+    run["held"], run["withheld"] = held, disclosure.withheld_view(held)
+    run["min_count"] = limits.min_count  # what a reviewer's release suppresses again
     if result.timed_out:
         return "the job ran over its time limit and was stopped"
     if result.exit_code != 0:

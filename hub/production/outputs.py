@@ -72,3 +72,15 @@ def listing(folder: Path) -> tuple[list[dict], list[str]]:
                     digest.update(block)
             found.append({"name": rel, "bytes": info.st_size, "sha256": digest.hexdigest()})
     return found, skipped
+
+
+def resolve(run: dict | None, name: str) -> str:
+    """The real name of the output its tenant knows as ``name`` (the released listing's name).
+
+    Only names the tenant was shown resolve: a name the job wrote but the gate withheld is not
+    found under itself, so asking for it cannot test what the job wrote."""
+    run = run or {}
+    for f in run.get("files") or run.get("outputs") or []:  # a run from before the gate: outputs
+        if f.get("released_as", f["name"]) == name:
+            return f["name"]
+    raise NotFound(Msg(f"没有该输出文件：{name[:80]}", f"no such output: {name[:80]}"))

@@ -4,15 +4,23 @@ A consumer holding a product key sends records (features) or keys (looked up in 
 in-domain dataset) and gets back scores, or yes/no answers for verification (核验); raw data never
 leaves, only answers. A product serves only the scenario its model was approved for, and only
 while its tenant is admitted. Keys are random, shown once, and kept as SHA-256 digests.
+
+Looking people up by key is an oracle on individual records, so it is bounded: each key has a
+number of calls a minute and of records a day (``PRODUCTION_RULES``); an absent key is answered
+as a present one would be where the mode allows (verification: "no"; a score: the model's answer
+for a record it knows nothing of); a key that looks up many people in a day, or many who are not
+there, raises a ``product.sweep`` alert in the audit trail, shown in the review console.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import secrets
 from collections import OrderedDict
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -20,11 +28,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub import audit
-from hub.db.models import Product, ProductKey, Request
+from hub.db.models import AuditEvent, MeterEvent, Product, ProductKey, Request
 from hub.i18n import Msg
 from hub.production.jobs import approved_columns
+from hub.production.rules import ProductionRules
 from hub.review import lifecycle
-from hub.serving.refusals import AccessDenied, BadRequest, Conflict, NotFound
+from hub.serving.refusals import AccessDenied, BadRequest, Conflict, NotFound, RateLimited
 from sdk import modelfile
 
 NAME = re.compile(r"[a-z][a-z0-9_-]{2,63}")
@@ -152,8 +161,9 @@ def _keyed_rows(
 
 def answer(
     s: Session, product: Product, mode: str, body: dict, store: Path, max_records: int
-) -> dict:
-    """Scores or yes/no answers for the records (or keys) in ``body``."""
+) -> tuple[dict, int]:
+    """Scores or yes/no answers for the records (or keys) in ``body``, and how many of the keys
+    were absent (the consumer cannot tell; the platform counts them)."""
     if mode not in MODES:
         raise NotFound(Msg(f"产品不支持 {mode}", f"products do not answer {mode}"))
     model = model_of(product)
@@ -177,6 +187,114 @@ def answer(
     except ValueError as e:
         zh, en = getattr(e, "message_zh", str(e)), getattr(e, "message_en", str(e))
         raise BadRequest(Msg(f"记录不符合模型的输入：{zh}", f"the records do not fit the model: {en}"), "records") from None  # fmt: skip
-    out = [(bool(v) if mode == "verify" else round(float(v), 6)) if ok else None
-           for v, ok in zip(values, found, strict=True)]  # fmt: skip
-    return {"product": product.name, "mode": mode, "answers": out}
+    if mode == "verify":  # an absent key is a plain "no", as a present one failing would be
+        out = [bool(v) and bool(ok) for v, ok in zip(values, found, strict=True)]
+    else:  # an absent key scores as a record the model knows nothing of
+        out = [round(float(v), 6) for v in values]
+    absent = 0 if records is not None else int((~found.astype(bool)).sum())
+    return {"product": product.name, "mode": mode, "answers": out}, absent
+
+
+SWEEP = "product.sweep"
+QUERY = "product_query"
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What one key did recently: calls in the last minute, records in the last day, and of
+    those the records looked up by key and the keys that were absent."""
+
+    calls_minute: int
+    records_day: int
+    by_key_day: int
+    absent_day: int
+
+
+def usage(s: Session, key: ProductKey, now: datetime | None = None) -> Usage:
+    """The key's use from its metered calls (a day is the last 24 hours)."""
+    now = now or datetime.now(UTC)
+    rows = s.execute(
+        select(MeterEvent.at, MeterEvent.quantity, MeterEvent.details).where(
+            MeterEvent.kind == QUERY,
+            MeterEvent.at >= now - timedelta(days=1),
+            MeterEvent.details["key_id"].as_integer() == key.id,
+        )
+    ).all()
+    minute = now - timedelta(minutes=1)
+    calls = records = by_key = absent = 0
+    for at, quantity, details in rows:
+        details = details or {}
+        if details.get("key_id") != key.id:
+            continue
+        at = at if at.tzinfo else at.replace(tzinfo=UTC)
+        calls += at >= minute
+        records += quantity
+        by_key += quantity if details.get("by_key") else 0
+        absent += int(details.get("absent") or 0)
+    return Usage(calls, records, by_key, absent)
+
+
+def admit_call(s: Session, key: ProductKey, records: int, rules: ProductionRules) -> None:
+    """Refuse a call over the key's limits (calls a minute, records a day)."""
+    s.execute(
+        select(ProductKey.id).where(ProductKey.id == key.id).with_for_update()
+    )  # one at a time
+    used = usage(s, key)
+    if used.calls_minute >= rules.product_calls_per_minute:
+        raise RateLimited(Msg(
+            f"该密钥每分钟最多调用 {rules.product_calls_per_minute} 次，请稍后再试",
+            f"this key may call {rules.product_calls_per_minute} times a minute; try again later",
+        ), "rate_limited")  # fmt: skip
+    if used.records_day + records > rules.product_records_per_day:
+        raise RateLimited(Msg(
+            f"该密钥 24 小时内最多查询 {rules.product_records_per_day} 条记录，已用 {used.records_day} 条",
+            f"this key may query {rules.product_records_per_day} records in 24 hours; "
+            f"{used.records_day} are used",
+        ), "daily_quota")  # fmt: skip
+
+
+def record_call(
+    s: Session, product: Product, key: ProductKey, caller, mode: str, answers: int,
+    absent: int, by_key: bool, rules: ProductionRules,
+) -> None:  # fmt: skip
+    """Meter the call; raise a sweep alert (once a day per key) when the key has looked up many
+    people by key in the last day, or many who are not there (a tenth of that)."""
+    s.add(MeterEvent(
+        tenant_id=caller.tenant_id, scenario_id=product.scenario_id, actor=caller.username,
+        kind=QUERY, quantity=answers,
+        details={"product": product.name, "mode": mode, "key": key.prefix, "key_id": key.id,
+                 "by_key": by_key, "absent": absent},
+    ))  # fmt: skip
+    s.flush()
+    if not by_key:
+        return
+    used = usage(s, key)
+    limit = rules.product_sweep_keys_per_day
+    if used.by_key_day < limit and used.absent_day < max(1, limit // 10):
+        return
+    since = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    earlier = s.scalars(
+        select(AuditEvent.details).where(
+            AuditEvent.action == SWEEP, AuditEvent.object == f"product:{product.name}",
+            AuditEvent.ts >= since,
+        )
+    ).all()  # fmt: skip
+    if any(json.loads(d or "{}").get("key_id") == key.id for d in earlier):
+        return
+    audit.append(s, SWEEP, actor=caller.username, tenant=product.tenant.group,
+                 object=f"product:{product.name}",
+                 details={"key": key.prefix, "key_id": key.id, "consumer": key.consumer,
+                          "by_key_day": used.by_key_day, "absent_day": used.absent_day,
+                          "limit": limit})  # fmt: skip
+
+
+def alerts(s: Session) -> dict[str, list[dict]]:
+    """Sweep alerts per product name, newest first."""
+    out: dict[str, list[dict]] = {}
+    events = s.scalars(
+        select(AuditEvent).where(AuditEvent.action == SWEEP).order_by(AuditEvent.id.desc())
+    )
+    for e in events:
+        view = {"ts": e.ts, "actor": e.actor, **json.loads(e.details or "{}")}
+        out.setdefault(e.object.removeprefix("product:"), []).append(view)
+    return out

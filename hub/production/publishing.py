@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy.orm import Session
 
+from hub.db.models import Request
 from hub.i18n import Msg
 from hub.production import outputs
 from hub.production.jobs import approved_columns
@@ -61,19 +62,30 @@ def training_dataset(job, requested: str | None) -> str:
     return datasets[0]
 
 
+def _frames(s: Session, store: Path, request, approved: dict) -> list[pd.DataFrame]:
+    """The raw tables of every dataset the model's job read (where its raw identifiers are)."""
+    job = s.get(Request, int(request.meta["job"])) if request.meta.get("job") else None
+    names = list((job.meta or {}).get("datasets") or []) if job is not None else []
+    names = list(dict.fromkeys([*names, request.meta.get("dataset", "")]))
+    return [pd.read_parquet(store / approved[n][0].path, columns=approved[n][1]) for n in names if n in approved]  # fmt: skip
+
+
 def checks(
     s: Session, request, content: bytes, store: Path, rules: ProductionRules
 ) -> list[Finding]:
-    """Format, card, embedded personal data and membership inference of a model request."""
-    from hub.review import model_checks
+    """Format, card, embedded personal data, contents against the training data and membership
+    inference of a model request."""
+    from hub.review import model_checks, model_contents
 
     finding, model = model_checks.model_format(content)
-    findings = [finding, model_checks.model_card(dict(request.meta.get("card") or {}))]
+    card = dict(request.meta.get("card") or {})
+    findings = [finding, model_checks.model_card(card)]
     if model is None:
         return findings
     findings.append(model_checks.model_strings(model))
     name = request.meta.get("dataset", "")
-    dataset, approved = approved_columns(s, request.scenario_id).get(name, (None, []))
+    approved_by_name = approved_columns(s, request.scenario_id)
+    dataset, approved = approved_by_name.get(name, (None, []))
     key = model.spec.get("key") or {}
     used = {*model.features, model.target, *([key["column"]] if key else [])}
     if dataset is not None and not used <= set(approved):
@@ -88,6 +100,12 @@ def checks(
         return findings
     columns = list(dict.fromkeys([*model.features, model.target]))
     members = pd.read_parquet(store / dataset.path, columns=columns)
+    identifiers = model_contents.raw_identifiers(_frames(s, store, request, approved_by_name))
+    findings.append(model_contents.model_support(model, members, rules.model_min_support))
+    findings.append(model_contents.model_numbers(model, card, identifiers))
+    identity = model_contents.keyed_identity(model, members)
+    if identity is not None:
+        findings.append(identity)
     held = pd.read_parquet(holdout, columns=columns)
     findings.append(
         model_checks.membership_inference(model, members, held, max_auc=rules.mia_max_auc)

@@ -21,11 +21,21 @@ class ProductionRules:
     mia_max_auc: float = 0.6  # a model whose membership-inference AUC is above this is blocked
     max_import_bytes: int = 200 << 20
     max_query_records: int = 1000  # records one product query may score
+    model_min_support: int = 5  # training rows behind each entry of a published lookup table
+    # Product keys (a consumer's key, per product): calls a minute, records (or keys) a day, and
+    # records looked up by key in a day after which the key's use is reported as a sweep.
+    product_calls_per_minute: int = 60
+    product_records_per_day: int = 10_000
+    product_sweep_keys_per_day: int = 2_000
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "auto_approve", tuple(self.auto_approve))
         if not (0.5 <= self.mia_max_auc <= 1 and self.max_cpus > 0 and self.max_seconds > 0):
             raise ValueError("mia_max_auc in [0.5, 1], max_cpus and max_seconds positive")
+        limits = (self.model_min_support, self.product_calls_per_minute,
+                  self.product_records_per_day, self.product_sweep_keys_per_day)  # fmt: skip
+        if min(limits) < 1:
+            raise ValueError("model_min_support and the product key limits must be at least 1")
 
 
 def parse(text: str) -> ProductionRules:

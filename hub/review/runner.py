@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from hub.db.engine import Database
 from hub.db.models import DataListItem, Decision, Request
-from hub.masking.sample import PII_ENTITIES
+from hub.masking.policy import PII_ENTITIES, pii_kind
 from hub.production import imports, jobs, publishing
 from hub.production.rules import ProductionRules
 from hub.review import lifecycle
@@ -19,7 +19,6 @@ from hub.review.checks import Context, Limits, RawSource, run_all, worst
 from hub.serving.refusals import BadRequest
 
 log = logging.getLogger("shuyu.review")
-MAX_RELEASES = 20  # earlier releases the differencing check compares against
 
 
 def raw_sources(s, scenario_id: int, store: Path) -> tuple[RawSource, ...]:
@@ -32,7 +31,7 @@ def raw_sources(s, scenario_id: int, store: Path) -> tuple[RawSource, ...]:
     out = []
     for item in items:
         schema = item.dataset.schema
-        ids = [c["name"] for c in schema if c.get("pii") in PII_ENTITIES and c.get("pii") != "name"]
+        ids = [c["name"] for c in schema if pii_kind(c) in PII_ENTITIES and pii_kind(c) != "name"]
         quasi = [c["name"] for c in schema if c.get("quasi")]
         out.append(
             RawSource(item.dataset.name, str(store / item.dataset.path), tuple(ids), tuple(quasi))
@@ -41,7 +40,8 @@ def raw_sources(s, scenario_id: int, store: Path) -> tuple[RawSource, ...]:
 
 
 def releases(s, request: Request) -> tuple[pd.DataFrame, ...]:
-    """The tenant's earlier approved results of the same kind, newest first."""
+    """Every result the tenant had approved before, of the same kind, newest first: the
+    differencing check compares against the company's whole release history."""
     earlier = s.scalars(
         select(Request)
         .where(
@@ -51,7 +51,6 @@ def releases(s, request: Request) -> tuple[pd.DataFrame, ...]:
             Request.id != request.id,
         )
         .order_by(Request.id.desc())
-        .limit(MAX_RELEASES)
     )
     return tuple(pd.read_parquet(r.content_path) for r in earlier)
 

@@ -12,6 +12,7 @@ scope. Each change goes through :mod:`hub.ops` and is audited there.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 from datetime import date
@@ -22,6 +23,7 @@ from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuth
 from tornado import httpserver, web
 
 from hub import audit, home
+from hub.audit_anchor import Anchor
 from hub.billing import budget, prices, statements
 from hub.db.engine import Database
 from hub.i18n import Msg, UserError
@@ -224,7 +226,7 @@ class AuditHandler(AdminHandler):
         def read():
             with self.db.session() as s:
                 rows = admin_views.events(s, filters)
-                report = audit.verify(self.db.engine) if verify else None
+                report = audit.verify(self.db.engine, self.db.anchor) if verify else None
                 return [{f: getattr(e, f) for f in admin_views.EXPORT_FIELDS} for e in rows], report
 
         try:
@@ -242,16 +244,19 @@ class AuditExportHandler(AuditHandler):
 
         def read():
             with self.db.session() as s:
-                text = admin_views.export(s, filters, fmt)
+                point, _ = self.db.anchor.read() if self.db.anchor else (None, True)
+                text = admin_views.export(s, filters, fmt, point)
                 audit.append(
                     s,
                     "audit.export",
                     actor=self.current_user["name"],
                     details={"filters": filters, "format": fmt},
                 )
-                return text
+                return text, point
 
-        text = await asyncio.to_thread(read)
+        text, point = await asyncio.to_thread(read)
+        if point is not None:  # the signed head travels with the file (JSON: in its body)
+            self.set_header("X-Shuyu-Audit-Checkpoint", json.dumps(point.as_dict()))
         self.set_header(
             "Content-Type", f"{'application/json' if fmt == 'json' else 'text/csv'}; charset=utf-8"
         )
@@ -462,7 +467,7 @@ def make_app(
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="[%(levelname)s %(asctime)s admin] %(message)s")
-    db = Database(home.default_db_url())
+    db = Database(home.default_db_url(), anchor=Anchor.for_home(home.shuyu_home()))
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/admin/")
     book = prices.parse(os.environ.get("SHUYU_PRICE_BOOK", ""))
     app = make_app(db, HubOAuth(cache_max_age=10), prefix, book, home.secret("id_pepper"))

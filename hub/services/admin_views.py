@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub import admission
+from hub.audit_anchor import Checkpoint
 from hub.billing import statements
 from hub.billing.prices import PriceBook
 from hub.db.models import AuditEvent, DataListItem, Dataset, Request, Scenario, Staff, Tenant
@@ -33,17 +34,28 @@ EXPORT_FIELDS = (
 )
 
 
+def state(tenant: Tenant, today: date) -> str:
+    """The company's state as admission sees it: an active company without an agreement in
+    force is not 正常 but ``agreement_expired`` (or missing, terminated, not started)."""
+    problem = admission.agreement_problem(tenant, today)
+    if tenant.status.value == "active" and problem:
+        return problem.removeprefix("tenant_")
+    return tenant.status.value
+
+
 def tenants(s: Session, book: PriceBook, today: date) -> list[dict]:
     out = []
     for t in s.scalars(select(Tenant).order_by(Tenant.id)):
         current = admission.current_agreement(t, today)
-        reminder = reminder_for(t, today)
+        problem = (admission.agreement_problem(t, today) or "").removeprefix("tenant_")
         out.append({
             "id": t.id, "name": t.name, "uscc": t.uscc, "status": t.status.value,
-            "qualification": t.qualification.value, "reason": t.status_reason or "",
+            "state": state(t, today), "qualification": t.qualification.value,
+            "reason": t.status_reason or "",
             "term": f"{current.start} – {current.end}" if current else "",
-            "problem": admission.agreement_problem(t, today) or "",
-            "days_left": reminder.days_left if reminder else None,
+            "problem": problem,
+            "days_left": (current.end - today).days if current else None,
+            "remind": reminder_for(t, today) is not None,
             "budget": "" if t.monthly_budget_fen is None else f"{t.monthly_budget_fen / 100:.2f}",
             "spent": str(statements.spent(s, t, book, today)),
             "staff": s.scalar(select(func.count()).select_from(Staff).where(Staff.tenant_id == t.id)),
@@ -84,15 +96,21 @@ def events(s: Session, filters: dict[str, str], limit: int = MAX_ROWS) -> list[A
     return list(s.scalars(_query(filters).order_by(AuditEvent.id.desc()).limit(limit)))
 
 
-def export(s: Session, filters: dict[str, str], fmt: str) -> str:
+def export(
+    s: Session, filters: dict[str, str], fmt: str, checkpoint: Checkpoint | None = None
+) -> str:
     """Every matching event, oldest first, with ``prev_hash`` and ``hash`` so a regulator can
-    recompute the chain: CSV or JSON."""
+    recompute the chain: CSV or JSON. The JSON carries the signed ``checkpoint`` of the chain's
+    head, so whoever keeps the file can later prove the trail was not cut after it."""
     rows = [
         {f: getattr(e, f) for f in EXPORT_FIELDS}
         for e in s.scalars(_query(filters).order_by(AuditEvent.id))
     ]
     if fmt == "json":
-        return json.dumps({"events": rows, "filters": filters}, ensure_ascii=False, indent=1)
+        point = checkpoint.as_dict() if checkpoint else None
+        return json.dumps(
+            {"events": rows, "filters": filters, "checkpoint": point}, ensure_ascii=False, indent=1
+        )
     out = io.StringIO()
     w = csv.DictWriter(out, EXPORT_FIELDS)
     w.writeheader()
@@ -142,7 +160,7 @@ def dashboard(s: Session, tenant_id: int, book: PriceBook, today: date, days: in
     for line in st.lines:
         fees[line.item] = fees.get(line.item, 0.0) + float(line.amount)
     return {
-        "tenant": tenant.name, "group": tenant.group, "status": tenant.status.value,
+        "tenant": tenant.name, "group": tenant.group, "status": state(tenant, today),
         "activity": [(day[5:], n) for day, n in per_day.items()],
         "requests": sorted(requests.items()), "fees": sorted(fees.items()),
         "total": str(st.total), "currency": st.currency, "month": st.month,

@@ -18,6 +18,7 @@ from jupyterhub.services.auth import HubAuth
 from tornado import httpserver, web
 
 from hub import audit, execution_keys, home
+from hub.audit_anchor import Anchor
 from hub.billing import prices
 from hub.db.engine import Database
 from hub.masking.sample import SampleLimits
@@ -158,7 +159,7 @@ def main() -> None:
     logging.basicConfig(
         level=logging.INFO, format="[%(levelname)s %(asctime)s gateway] %(message)s"
     )
-    db = Database(home.default_db_url())
+    db = Database(home.default_db_url(), anchor=Anchor.for_home(home.shuyu_home()))
     hub_auth = HubAuth(cache_max_age=30)
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/gateway/")
     samples = SampleService(

@@ -15,6 +15,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from hub import home
+from hub.audit_anchor import Anchor
 from hub.db.engine import Database
 from hub.production import executor
 from hub.production import rules as production_rules
@@ -79,7 +80,7 @@ def main() -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     log.info("production zone polling for approved work")
-    serve(Database(home.default_db_url()), stop)
+    serve(Database(home.default_db_url(), anchor=Anchor.for_home(home.shuyu_home())), stop)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import json
 
 from sqlalchemy import select
 
-from hub.db.models import MeterEvent, Product, ProductKey, Request
+from hub.db.models import Product, ProductKey, Request
 from hub.i18n import Msg
 from hub.production import imports, jobs, outputs, products, publishing
 from hub.review import lifecycle, lineage
@@ -42,8 +42,10 @@ def job_view(r: Request) -> dict:
                 params=meta.get("params"), resources=meta.get("resources"))  # fmt: skip
     run = meta.get("run")
     if run and r.status in ENDED:
+        # Only what passed the release gate (or a reviewer released); never "files" or "held".
         view["run"] = {k: run.get(k) for k in ("exit_code", "timed_out", "seconds", "outputs",
-                                                "metrics", "suppressed", "log_masked", "inputs")}  # fmt: skip
+                                                "metrics", "suppressed", "log_masked", "inputs",
+                                                "withheld")}  # fmt: skip
     return view
 
 
@@ -115,7 +117,8 @@ class JobExportHandler(RequestHandler):
             job = self.own(s, caller, request_id)
             if job.kind != "job" or job.status != lifecycle.SUCCEEDED:
                 raise Conflict(Msg("作业尚未成功完成", "the job has not succeeded"), "job_not_done")
-            content = outputs.read(publishing.job_output(self.store, job.id), output)
+            real = outputs.resolve(job.meta.get("run"), output)
+            content = outputs.read(publishing.job_output(self.store, job.id), real)
             readable(content)
             quote = checked(s, caller, job.scenario, "export", {}, self.settings["prices"])
             request = lifecycle.create(
@@ -154,7 +157,11 @@ class ModelsHandler(RequestHandler):
                     Msg("模型卡须为 JSON 对象", "the model card must be a JSON object"), "card"
                 )
             artifact = str(spec.get("artifact") or "model.json")
-            job, content = publishing.artifact(s, self.store, job_id, caller.tenant_id, artifact)
+            found = s.get(Request, job_id)
+            real = artifact  # another tenant's job is refused by publishing.artifact
+            if found is not None and found.kind == "job" and found.tenant_id == caller.tenant_id:
+                real = outputs.resolve(found.meta.get("run"), artifact)
+            job, content = publishing.artifact(s, self.store, job_id, caller.tenant_id, real)
             dataset = publishing.training_dataset(job, spec.get("dataset"))
             quote = checked(s, caller, job.scenario, "model", {}, self.settings["prices"])
             request = lifecycle.create(
@@ -255,11 +262,13 @@ class ProductQueryHandler(RequestHandler):
 
         def query(s, caller) -> dict:
             product, found = products.admit_key(s, name, key, scenario)
-            answer = products.answer(s, product, mode, _json(body, Msg("查询", "the query")), self.store,
-                                     rules.max_query_records)  # fmt: skip
-            s.add(MeterEvent(tenant_id=caller.tenant_id, scenario_id=product.scenario_id, actor=caller.username,
-                             kind="product_query", quantity=len(answer["answers"]),
-                             details={"product": name, "mode": mode, "key": found.prefix}))  # fmt: skip
+            asked = _json(body, Msg("查询", "the query"))
+            items = asked.get("records") if asked.get("records") is not None else asked.get("keys")
+            products.admit_call(s, found, len(items) if isinstance(items, list) else 0, rules)
+            answer, absent = products.answer(s, product, mode, asked, self.store, rules.max_query_records)  # fmt: skip
+            by_key = asked.get("records") is None
+            products.record_call(s, product, found, caller, mode, len(answer["answers"]), absent,
+                                 by_key, rules)  # fmt: skip
             return answer
 
         self.finish(

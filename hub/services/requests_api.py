@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from hub.db.models import Request
 from hub.i18n import Msg
-from hub.review import lifecycle, runner
+from hub.review import lifecycle, lineage, runner
 from hub.services import billing_api
 from hub.services.data_api import DataHandler
 from hub.serving import caller as callers
@@ -106,7 +106,7 @@ class ExportsHandler(RequestHandler):
             request = lifecycle.create(
                 s, kind="export", requester=caller.username, tenant_id=caller.tenant_id,
                 scenario_id=found.id, purpose=purpose, name=name,
-                meta={**(meta if isinstance(meta, dict) else {}), "quote": quote},
+                meta={**lineage.client_meta(meta), "quote": quote},
                 policy=self.settings["rules"][0],
             )  # fmt: skip
             lifecycle.submit(s, request, body, self.store, caller.username)

@@ -13,6 +13,7 @@ goes through :mod:`hub.review.lifecycle`, which applies the rules and audits it.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 from pathlib import Path
@@ -22,8 +23,10 @@ from sqlalchemy import select
 from tornado import httpserver, web
 
 from hub import home
+from hub.audit_anchor import Anchor
 from hub.db.engine import Database
 from hub.db.models import Request, Scenario
+from hub.production import held
 from hub.review import lifecycle
 from hub.review.checks import ORDER
 from hub.services import console_views, serve
@@ -156,6 +159,9 @@ class RequestPageHandler(ConsoleHandler):
 
     @web.authenticated
     async def post(self, request_id: str) -> None:
+        if self.get_body_argument("action", "") == "release_withheld":
+            await self.release_withheld(int(request_id))
+            return
         decision = self.get_body_argument("decision", "")
         reason = self.get_body_argument("reason", "")
         override = self.get_body_argument("override", "") == "on"
@@ -174,6 +180,48 @@ class RequestPageHandler(ConsoleHandler):
             return
         t = TEXT[self.lang]
         await self.show(int(request_id), notice=f"{t['recorded']}: {t['status_' + status]}")
+
+    async def release_withheld(self, request_id: int) -> None:
+        """Release what the release gate held back of a job to its tenant (audited)."""
+        reason = self.get_body_argument("reason", "")
+        reviewer = self.current_user["name"]
+
+        def release() -> None:
+            with self.db.session() as s:
+                held.release(s, request_id, reviewer, reason, self.settings["store"])
+
+        try:
+            await asyncio.to_thread(release)
+        except Refusal as refusal:
+            text = refusal.msg.zh if self.lang == "zh" else refusal.msg.en
+            await self.show(request_id, error=text, status=refusal.status)
+            return
+        await self.show(request_id, notice=TEXT[self.lang]["withheld_released"])
+
+
+class ModelFileHandler(ConsoleHandler):
+    """The whole frozen model file of a model request, for a reviewer to read (not a release:
+    it stays with the platform's staff)."""
+
+    @web.authenticated
+    async def get(self, request_id: str) -> None:
+        def read() -> bytes:
+            with self.db.session() as s:
+                r = lifecycle.get(s, int(request_id))
+                if r.kind != "model" or not r.content_path:
+                    raise web.HTTPError(404)
+                data = Path(r.content_path).read_bytes()
+                if hashlib.sha256(data).hexdigest() != r.content_sha256:
+                    raise web.HTTPError(409)
+                return data
+
+        try:
+            data = await asyncio.to_thread(read)
+        except Refusal as refusal:
+            raise web.HTTPError(refusal.status) from None
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.finish(data)
 
 
 class ProductsHandler(ConsoleHandler):
@@ -197,6 +245,7 @@ def make_app(
             (rf"{prefix}/?", QueueHandler),
             (rf"{prefix}/products", ProductsHandler),
             (rf"{prefix}/requests/(?P<request_id>[0-9]{{1,12}})", RequestPageHandler),
+            (rf"{prefix}/requests/(?P<request_id>[0-9]{{1,12}})/model.json", ModelFileHandler),
             (rf"{prefix}/oauth_callback", HubOAuthCallbackHandler),
         ],
         hub_auth=hub_auth,
@@ -212,7 +261,7 @@ def make_app(
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="[%(levelname)s %(asctime)s review] %(message)s")
-    db = Database(home.default_db_url())
+    db = Database(home.default_db_url(), anchor=Anchor.for_home(home.shuyu_home()))
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/review/")
     hub_auth = HubOAuth(cache_max_age=10)
     app = make_app(db, hub_auth, prefix)

@@ -53,3 +53,10 @@ class Conflict(Refusal):
 
     status = 409
     code = "conflict"
+
+
+class RateLimited(Refusal):
+    """The caller used up a limit (a product key's calls a minute or records a day)."""
+
+    status = 429
+    code = "rate_limited"

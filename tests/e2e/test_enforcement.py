@@ -64,20 +64,30 @@ def test_when_a_company_is_suspended_mid_work_then_everything_stops_and_reinstat
     kernel = Kernel(proc.url, "alice", token)
     assert kernel.execute("print(6 * 7)").out.strip() == "42"
     ws = Workspace(gateway_url(hub), token, scenario="普惠健康险定价")
-    table = crosstab(pd.DataFrame({"district": ["上城区"] * 40 + ["西湖区"] * 30, "cost": range(70)}),
-                     "district", values="cost")  # fmt: skip
+    # counts only: a synthetic magnitude could not be recomputed from raw data (deny by default)
+    table = crosstab(pd.DataFrame({"district": ["上城区"] * 40 + ["西湖区"] * 30}), "district")
     request = ws.exports.create(table, purpose="区县费用 / cost by district", name="enforced")
     assert wait_for(lambda: request.reload().status == "in_review", 30)
     headers = {"Authorization": f"token {token}"}
 
     def serving() -> bool:
-        return requests.get(f"{proc.url}/user/alice/api/status", headers=headers, timeout=10,
-                            allow_redirects=False).status_code == 200  # fmt: skip
+        try:
+            return requests.get(f"{proc.url}/user/alice/api/status", headers=headers, timeout=10,
+                                allow_redirects=False).status_code == 200  # fmt: skip
+        except requests.RequestException:  # a slow answer on a loaded machine proves nothing
+            return True
+
+    def enforced() -> list[tuple[str, str]]:
+        with db.session() as s:
+            events = s.scalars(select(AuditEvent).where(AuditEvent.action == "admission.enforced"))
+            return [(e.object, e.reason) for e in events]
 
     change(db, "suspend", "违规调用接口 / misuse")
     try:
         started = time.monotonic()
-        assert wait_for(lambda: not serving(), 20)
+        # The enforcer audits its decision before it asks the hub to stop the server.
+        assert wait_for(lambda: ("server:alice/default", "tenant_suspended") in enforced(), 30)
+        assert wait_for(lambda: not serving(), 30)
         print(f"server stopped {time.monotonic() - started:.1f} s after the suspension")
         with pytest.raises(AccessDenied) as caught:
             ws.datasets.list()
@@ -87,24 +97,27 @@ def test_when_a_company_is_suspended_mid_work_then_everything_stops_and_reinstat
         assert frozen.value.code == "frozen"
         refused = Browser(proc.url).login("lucy", PASSWORD, pyotp.TOTP(secrets["lucy"]).now())
         assert refused.status_code == 403 and "暂停" in page_text(refused)
-        with db.session() as s:
-            enforced = s.scalars(
-                select(AuditEvent).where(AuditEvent.action == "admission.enforced")
-            ).all()
-        assert [(e.object, e.reason) for e in enforced][-1] == (
-            "server:alice/default",
-            "tenant_suspended",
-        )
-        with db.session() as s:  # the stopped server's time is metered for the fees
-            metered = s.scalars(select(MeterEvent).where(MeterEvent.kind == "container_seconds",
-                                                         MeterEvent.actor == "alice")).all()  # fmt: skip
-        assert metered and metered[-1].quantity >= 1 and metered[-1].details["cpus"] == 1.0
+
+        # The stopped server's time is metered for the fees when the stop completes, which is
+        # after its route is gone (JupyterHub removes the route first): wait for the event.
+        def metered() -> list[MeterEvent]:
+            with db.session() as s:
+                return s.scalars(select(MeterEvent).where(MeterEvent.kind == "container_seconds",
+                                                          MeterEvent.actor == "alice")).all()  # fmt: skip
+
+        assert wait_for(metered, 60)
+        assert metered()[-1].quantity >= 1 and metered()[-1].details["cpus"] == 1.0
     finally:
         change(db, "reinstate", "整改完成 / remedied")
     user = f"{proc.url}/hub/api/users/alice"
-    assert wait_for(
-        lambda: requests.get(user, headers=headers, timeout=5).json()["servers"] == {}, 60
-    )
+
+    def stopped() -> bool:
+        try:
+            return requests.get(user, headers=headers, timeout=10).json()["servers"] == {}
+        except (requests.RequestException, ValueError, KeyError):  # not answering yet
+            return False
+
+    assert wait_for(stopped, 60)
     assert requests.post(f"{user}/server", headers=headers, timeout=60).status_code in (201, 202)
     assert wait_for(serving, 90)
     assert Kernel(proc.url, "alice", token).execute("print('back')").out.strip() == "back"

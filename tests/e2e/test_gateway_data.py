@@ -40,7 +40,7 @@ def test_when_alice_opens_her_workspace_then_she_sees_her_scenarios_and_the_cata
     assert catalog["medical_visits"].approved_columns == world.DATA_LISTS[3][3].split()
     assert catalog["social_insurance"].approved_columns == []  # pending
     html = catalog["medical_visits"]._repr_html_()
-    assert "pseudonym" in html and "surrogate(kind=name)" in html and "已批准" in html
+    assert "pseudonym" in html and "mask(keep_prefix=1, keep_suffix=0)" in html and "已批准" in html
     assert ws.me()["tenant"] == f"tenant-{world.TENANTS[0]['uscc'].lower()}"
     decisions = {i["dataset"]: i["decision"] for i in ws.data_list()}
     assert decisions["social_insurance"] == "pending" and decisions["tax_records"] == "approved"
@@ -54,7 +54,7 @@ def test_when_alice_samples_then_she_gets_the_masked_approved_columns_as_a_dataf
     assert 0 < len(df) <= 15  # 5 % of the hub's 300-row demo tables
     assert df["patient_id"].str.fullmatch(r"P[0-9a-f]{16}").all()
     assert df["mobile"].str.fullmatch(r"1\d\d\*{4}\d{4}").all()
-    assert df.attrs["shuyu"]["masking"]["patient_name"]["operator"] == "surrogate"
+    assert df.attrs["shuyu"]["masking"]["patient_name"]["operator"] == "mask"
     again = dataset.sample(format="parquet")
     assert again.equals(df)  # the same rows, whatever the format
 

@@ -14,11 +14,13 @@ from __future__ import annotations
 import json
 import re
 import time
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from hub.db.models import AuditEvent, MeterEvent, Request
+from hub.production import jobs
 from hub.review import lifecycle
 from sdk.identifiers import resident_id_check_char
 from tests.e2e.attack_lab import build_lab
@@ -189,6 +191,47 @@ print(json.dumps({{"sha": hashlib.sha256(path.read_bytes()).hexdigest()}}))
         assert len(json.loads(running.details)["code_sha256"]) == 64
 
 
+def test_when_bob_claims_alices_job_and_cell_on_an_export_then_lineage_shows_nothing_of_hers(
+    lab, trained, reviewer
+):
+    with lab.db.session() as s:
+        alice_cell = lifecycle.get(s, trained).meta["cell"]
+    assert alice_cell  # the cell alice submitted her job from, audited
+    seen = run(lab.bob_kernel, f"""
+import io, json
+import pandas as pd
+from sdk import Workspace
+ws = Workspace()
+trails = []
+for claim in [{{"job": {trained}, "cell": {alice_cell!r}, "output": "cost_by_gender.parquet",
+               "run": {{"inputs": [{{"dataset": "forged"}}]}}}},
+              {{"job": str({trained}), "cell": "%"}}, {{"cell": {alice_cell[:-3]!r} + "%"}},
+              {{"cell": {alice_cell!r}.replace("-", "_")}}]:
+    out = io.BytesIO()
+    pd.DataFrame({{"n": [50, 60, 70]}}).to_parquet(out, index=False)
+    view = ws.client.post_json("/exports", data=out.getvalue(), purpose="血缘声明 / lineage claim",
+                               headers={{"Content-Type": "application/vnd.apache.parquet",
+                                        "X-Shuyu-Meta": json.dumps(claim)}})
+    trails.append({{"id": view["id"], "trail": ws.client.get_json(f"/requests/{{view['id']}}/lineage")}})
+print(json.dumps(trails))
+""")  # fmt: skip
+    for seen_one in seen:
+        trail, text = seen_one["trail"], json.dumps(seen_one["trail"], ensure_ascii=False)
+        assert [n["request"] for n in trail["chain"]] == [seen_one["id"]]
+        node = trail["chain"][0]
+        assert node["from_job"] is None and node["cell"] is None and node["inputs"] is None
+        assert node["unverified"] and "alice" not in text and "medical_visits" not in text
+        page = reviewer.s.get(
+            f"{lab.hub.url}/services/review/requests/{seen_one['id']}?lang=en", timeout=30
+        ).text
+        lineage_table = re.search(r'<table id="lineage">(.*?)</table>', page, re.S).group(1)
+        assert f"/requests/{trained}" not in lineage_table  # the console links verified steps only
+    alice_trail = run(
+        lab.kernel, f"import json\nprint(json.dumps(ws.jobs.get({trained}).lineage()))"
+    )
+    assert not {s["id"] for s in seen} & {d["request"] for d in alice_trail["derived"]}
+
+
 @pytest.fixture(scope="module")
 def product(lab, trained):
     found = run(lab.kernel, f"""
@@ -253,7 +296,7 @@ def test_when_a_product_verifies_by_key_then_raw_features_stay_inside(lab, produ
 import json
 print(json.dumps({{"verify": ws.products.verify("visit-cost", {key!r}, keys=[{patient!r}, "000000000000000000"])}}))
 """)  # fmt: skip
-    assert out["verify"][0] in (True, False) and out["verify"][1] is None
+    assert out["verify"][0] in (True, False) and out["verify"][1] is False  # absent: a plain no
 
 
 def test_when_a_model_memorizes_its_training_rows_then_publishing_is_blocked(lab, product):
@@ -274,6 +317,110 @@ print(json.dumps({{"id": m.id}}))
         assert mia.verdict == "fail" and mia.details["auc"] > 0.6
         with pytest.raises(Exception, match="checks"):
             lifecycle.decide(s, found["id"], "rita", "approve", "看起来不错 / looks fine")
+
+
+SMUGGLE = """
+from sdk import job, modelfile
+frame = job.dataset("medical_visits")
+ids = ["".join(c for c in str(v) if c.isdigit())[:17] for v in frame["patient_id"]]
+ids = [i for i in ids if len(i) == 17][:40]
+made_up = {"format": "shuyu-model/1", "kind": "lookup", "target": "cost", "features": ["department"],
+           "output": "value", "default": 0.0,
+           "table": {"keys": [[f"科室{n:03d}"] for n in range(len(ids))], "values": [int(i) * 1e-17 for i in ids]}}
+job.save_model(modelfile.load(made_up), "made_up_keys.json")
+fitted = modelfile.fit_linear(frame, ["age", "gender"], "cost").to_dict()
+pieces = [int(ids[0][k:k + 6]) / 1e6 for k in (0, 6, 12)][:len(fitted["weights"])]
+job.save_model(modelfile.load({**fitted, "weights": pieces}), "split_id.json")
+"""
+
+
+def test_when_a_model_smuggles_raw_ids_in_its_numbers_then_publishing_fails_and_reviewers_see_it(
+    lab, reviewer
+):
+    job_id = submit(lab, "smuggle", SMUGGLE)
+    until(lab.db, job_id, {"in_review"})
+    approve(lab.db, job_id, "rita", "ryan")
+    assert until(lab.db, job_id, {"succeeded", "failed"}) == "succeeded"
+    found = run(lab.kernel, f"""
+import json
+ids = [ws.models.publish({job_id}, product=name, card={CARD!r}, artifact=artifact, purpose="发布 / publish").id
+       for name, artifact in [("smuggle-keys", "made_up_keys.json"), ("smuggle-split", "split_id.json")]]
+print(json.dumps(ids))
+""")  # fmt: skip
+    for request_id in found:
+        until(lab.db, request_id, {"in_review"})
+    with lab.db.session() as s:
+        made_up, split = ({c.name: c for c in lifecycle.get(s, i).checks} for i in found)
+        split_file = json.loads(Path(lifecycle.get(s, found[1]).content_path).read_text())
+        for request_id in found:  # nobody approves it without an override and a reason
+            with pytest.raises(Exception, match="checks"):
+                lifecycle.decide(s, request_id, "rita", "approve", "看起来不错 / looks fine")
+    assert (
+        made_up["model_support"].verdict == "fail"
+        and "unseen_keys" in made_up["model_support"].reason
+    )
+    assert made_up["model_numbers"].verdict == "fail"
+    assert made_up["membership_inference"].verdict != "fail"  # the attack the MIA cannot see
+    assert split["model_numbers"].verdict == "fail" and split["model_support"].verdict == "pass"
+    page = reviewer.s.get(
+        f"{lab.hub.url}/services/review/requests/{found[1]}?lang=en", timeout=30
+    ).text
+    weights = re.search(r'<table id="model-weights">(.*?)</table>', page, re.S).group(1)
+    assert all(repr(w) in weights for w in split_file["weights"])  # every number, shown
+    assert all(c in weights for c in split_file["encoders"]["gender"]["categories"])
+    full = reviewer.s.get(
+        f"{lab.hub.url}/services/review/requests/{found[0]}/model.json", timeout=30
+    )
+    assert full.status_code == 200 and full.json()["table"]["values"]
+    assert (
+        lab.browsers["alice"]
+        .s.get(f"{lab.hub.url}/services/review/requests/{found[0]}/model.json", timeout=30)
+        .status_code
+        == 403
+    )  # the whole file is for reviewers only
+
+
+def test_when_a_consumer_sweeps_keys_then_absent_look_like_no_limits_hold_and_reviewers_are_alerted(
+    lab, product, reviewer
+):
+    import pandas as pd
+
+    raw = pd.read_parquet(lab.home / "domain" / "raw" / "medical_visits.parquet")
+    present = [str(p) for p in raw["patient_id"].head(5)]
+    keys = run(lab.kernel, "import json\nprint(json.dumps([ws.products.issue_key('visit-cost', consumer=c) for c in ('扫描方甲', '扫描方乙')]))")  # fmt: skip
+    seen = run(lab.bob_kernel, f"""
+import json
+from sdk import Workspace, RateLimited
+ws = Workspace()
+guesses = [f"3301061990{{n:08d}}" for n in range(995)] + {present!r}
+out = {{"verify": ws.products.verify("visit-cost", {keys[0]!r}, keys=guesses),
+        "score": ws.products.score("visit-cost", {keys[0]!r}, keys=guesses[:3] + guesses[-2:])}}
+refused = []
+for n in range(12):  # 1,000 keys a call: the key's 10,000 a day run out
+    try:
+        ws.products.verify("visit-cost", {keys[0]!r}, keys=guesses)
+    except RateLimited as e:
+        refused.append(e.code)
+out["quota"] = refused
+refused = []
+for n in range(62):  # 60 calls a minute
+    try:
+        ws.products.score("visit-cost", {keys[1]!r}, keys=guesses[:1])
+    except RateLimited as e:
+        refused.append(e.code)
+out["rate"] = refused
+print(json.dumps(out))
+""")  # fmt: skip
+    assert set(seen["verify"][:995]) == {False} and all(v in (True, False) for v in seen["verify"])
+    assert all(isinstance(v, float) for v in seen["score"])  # no null marks an absent key
+    assert seen["quota"] == ["daily_quota"] * 4  # 1,005 + 8 × 1,000 answered, then refused
+    assert seen["rate"] and set(seen["rate"]) == {"rate_limited"}
+    with lab.db.session() as s:
+        sweeps = s.scalars(select(AuditEvent).where(AuditEvent.action == "product.sweep")).all()
+    assert any(json.loads(e.details)["consumer"] == "扫描方甲" for e in sweeps)
+    listing = reviewer.s.get(f"{lab.hub.url}/services/review/products?lang=en", timeout=30).text
+    row = re.search(r'<tr data-product="visit-cost">(.*?)</tr>', listing, re.S).group(1)
+    assert "扫描方甲" in row and 'data-alerts="0"' not in row
 
 
 def test_when_an_import_holds_raw_id_numbers_then_it_is_flagged(lab):
@@ -399,3 +546,84 @@ print(json.dumps(outcomes))
 """)  # fmt: skip
     assert tried == {"status": "not_requester", "log": "not_requester", "lineage": "not_requester",
                      "export": "not_requester", "publish": "other_tenant"}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def leaky(lab):
+    """bob, in his public-governance scenario (jobs approved by policy), submits from his kernel
+    a job that writes raw holder IDs into every place a job's tenant can read."""
+    from tests import leaky_job
+
+    found = run(lab.bob_kernel, f"""
+import json, pathlib
+from sdk import Workspace
+ws = Workspace(scenario="个人低碳出行积分")
+pathlib.Path("/home/workspace/leaky").mkdir(exist_ok=True)
+pathlib.Path("/home/workspace/leaky/train.py").write_text({leaky_job.CODE!r})
+j = ws.jobs.submit("leaky/train.py", datasets=["transit_trips"], resources={{"seconds": 120}},
+                   purpose="出行统计 / trip statistics")
+print(json.dumps({{"id": j.id}}))
+""")  # fmt: skip
+    assert until(lab.db, found["id"], {"succeeded", "failed"}) == "succeeded"
+    with lab.db.session() as s:
+        request = lifecycle.get(s, found["id"])
+        assert [d.reviewer for d in request.decisions] == ["platform"]  # nobody read the code
+        dataset = jobs.approved_datasets(s, request.scenario_id)["transit_trips"]
+        raw, rows = lab.home / "domain" / dataset.path, dataset.rows
+    return found["id"], leaky_job.raw_ids(raw), rows
+
+
+def tenant_reads(kernel: Kernel, job_id: int) -> dict:
+    """Everything bob's SDK reads of the job: its view, metrics, outputs, withheld, log, lineage."""
+    return run(kernel, f"""
+import json
+j = ws.jobs.get({job_id})
+print(json.dumps({{"attrs": j.attrs, "metrics": j.metrics, "outputs": j.outputs, "withheld": j.withheld,
+                  "log": j.log(), "lineage": j.lineage()}}, ensure_ascii=False))
+""")  # fmt: skip
+
+
+def test_when_a_policy_approved_job_writes_raw_ids_everywhere_then_the_sdk_reads_none(lab, leaky):
+    from tests import leaky_job
+
+    job_id, values, rows = leaky
+    seen = tenant_reads(lab.bob_kernel, job_id)
+    side = leaky_job.tenant_side(seen)
+    assert leaky_job.leaks(side, values) == []
+    assert [f for f in leaky_job.hidden_forms(values) if f in side] == []
+    raw_log = (lab.home / "domain" / "jobs" / str(job_id) / "log.txt").read_text()
+    assert leaky_job.leaks(raw_log, values) == values  # the job wrote them all
+    assert seen["metrics"]["rows"] == rows and seen["metrics"]["auc"] == 0.73  # these flow
+    assert seen["metrics"]["tiny_float"] is None
+    assert {w["what"] for w in seen["withheld"]} == {"log", "metric", "output"}
+    assert "withheld until a reviewer releases it" in seen["log"] and "待审核员放行" in seen["log"]
+    refused = run(lab.bob_kernel, f"""
+import json
+from sdk import ShuyuError
+try:
+    ws.jobs.get({job_id}).export({values[0] + ".parquet"!r}, purpose="按名取文件 / by its name")
+    print(json.dumps("allowed"))
+except ShuyuError as e:
+    print(json.dumps(e.code))
+""")  # fmt: skip
+    assert refused != "allowed"  # the real name is no door to the file
+
+
+def test_when_a_reviewer_releases_a_jobs_withheld_parts_in_the_console_then_the_sdk_reads_them(
+    lab, leaky, reviewer
+):
+    job_id, values, _ = leaky
+    url = f"{lab.hub.url}/services/review/requests/{job_id}?lang=en"
+    page = reviewer.s.get(url, timeout=30)
+    assert page.status_code == 200 and 'id="withheld"' in page.text and values[0] in page.text
+    token = re.search(r'name="_xsrf" value="([^"]+)"', page.text).group(1)
+    done = reviewer.s.post(url, data={"_xsrf": token, "action": "release_withheld",
+                                      "reason": "已核实为测试编号 / checked"}, timeout=60)  # fmt: skip
+    assert done.status_code == 200 and "The withheld parts are released" in done.text
+    seen = tenant_reads(lab.bob_kernel, job_id)
+    assert seen["withheld"] == [] and values[0] in seen["metrics"]
+    assert f"{values[0]}.parquet" in [o["name"] for o in seen["outputs"]]
+    with lab.db.session() as s:
+        event = s.scalars(select(AuditEvent).where(AuditEvent.action == "request.withheld_released",
+                                                   AuditEvent.object == f"request:{job_id}")).one()  # fmt: skip
+        assert event.actor == "rita"

@@ -93,14 +93,34 @@ def register(name: str) -> Callable[[Check], Check]:
     return decorate
 
 
+def flat(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its index as columns: a Parquet file can carry an index (pandas restores
+    it on reading), and what sits in an index leaves with the file as surely as a column."""
+    index = frame.index
+    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+        return frame
+    names = [f"(index {i})" if n is None else str(n) for i, n in enumerate(index.names)]
+    return frame.reset_index(names=names, allow_duplicates=True)
+
+
 def run_all(frame: pd.DataFrame, context: Context, names: list[str] | None = None) -> list[Finding]:
-    """Every registered check (or ``names``) on ``frame``; a check that crashes is a ``fail``
-    naming the crash, never a pass."""
-    from hub.review.checks import differencing, limits, overlap, pii, sdc  # noqa: F401 - register
+    """Every registered check (or ``names``) on ``frame`` (its index included as columns); a
+    check that crashes is a ``fail`` naming the crash, never a pass."""
+    from hub.review.checks import (  # noqa: F401 - register
+        differencing,
+        limits,
+        overlap,
+        pii,
+        records,
+        sdc,
+        values,
+    )
 
     unknown = set(names or ()) - set(CHECKS)
     if unknown:
         raise KeyError(f"no such checks: {sorted(unknown)}")
+    frame = flat(frame)
+    values.forget()  # the columns' canonical text is shared by the checks of this one run
     out = []
     for name in names or list(CHECKS):
         start = time.perf_counter()
@@ -119,6 +139,7 @@ def run_all(frame: pd.DataFrame, context: Context, names: list[str] | None = Non
             Finding(finding.name, finding.verdict, finding.reason, finding.details,
                     round(time.perf_counter() - start, 3))
         )  # fmt: skip
+    values.forget()
     return out
 
 

@@ -1,10 +1,9 @@
-"""Overlap with raw records: a result row that matches a raw record by an identifier, or by a
-combination of quasi-identifiers that is rare in the raw table, points at a real person."""
+"""Overlap with raw records: a result that holds a raw identifier (in any spelling, reversed,
+encoded or split over neighbouring columns), or whose rows reproduce raw records on the columns
+they share with the raw table (matched by name or content, not only the declared identifiers and
+quasi-identifiers), points at real people."""
 
 from __future__ import annotations
-
-import os
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -12,84 +11,81 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from hub.i18n import Msg
-from hub.masking.recognizers import FULLWIDTH
-from hub.review.checks import FAIL, PASS, Context, Finding, RawSource, register
-from hub.review.checks.pii import FULL_WIDTH
+from hub.review.checks import FAIL, PASS, Context, Finding, RawSource, register, values
+from hub.review.checks.rawmatch import RawTable, matched, raw_frequency, raw_table
+from hub.review.checks.sdc import count_columns
 
 
-def _normalized(values: pa.Array) -> pa.Array:
-    """Text without surrounding blanks, full-width digits and signs folded (only if any)."""
-    if pc.any(pc.match_substring_regex(values, FULL_WIDTH)).as_py():
-        values = pa.array([v.translate(FULLWIDTH) for v in values.to_pylist()], pa.large_string())
-    return pc.utf8_trim_whitespace(values)
+def _raw_identifiers(table: RawTable, source: RawSource) -> pa.Array:
+    """Every distinct canonical raw value of the source's identifying columns."""
+    parts = [table.columns[c].text for c in source.identifiers if c in table.columns]
+    return pc.unique(pa.concat_arrays(parts)) if parts else pa.array([], pa.large_string())
 
 
-@lru_cache(maxsize=16)
-def _raw_identifiers(path: str, mtime: int, columns: tuple[str, ...]) -> pa.Array:
-    """Every distinct raw value of the identifying ``columns`` of one raw file (cached per
-    version of the file)."""
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(path, columns=list(columns))
-    parts = [
-        pc.cast(pc.drop_null(table.column(c)).combine_chunks(), pa.large_string()) for c in columns
-    ]
-    return pc.unique(_normalized(pa.concat_arrays(parts)))
-
-
-def _identifier_hits(frame: pd.DataFrame, source: RawSource) -> dict[str, int]:
-    if not source.identifiers:
-        return {}
-    known = _raw_identifiers(source.path, os.stat(source.path).st_mtime_ns, source.identifiers)
+def _identifier_hits(
+    columns: list[values.Column], headers: values.Column, known: pa.Array
+) -> dict[str, int]:
+    """Cells (per column, per join of neighbouring columns, or among the headers) holding a
+    raw identifier."""
     hits = {}
-    for name in frame.columns:
-        column = frame[name].dropna()
-        if (
-            column.empty
-            or pd.api.types.is_float_dtype(column)
-            or pd.api.types.is_bool_dtype(column)
-        ):
+    if not len(known):
+        return hits
+    for col in [*columns, headers]:
+        if col.decimal:  # no identifier is a fraction
             continue
-        codes, uniques = pd.factorize(column.astype(str))
-        values = _normalized(pa.array(np.asarray(uniques, dtype=object), type=pa.large_string()))
-        inside = pc.is_in(values, value_set=known).to_numpy(zero_copy_only=False)
+        text, owner = values.with_variants(col)
+        inside = pc.is_in(text, value_set=known).to_numpy(zero_copy_only=False)
         if inside.any():
-            hits[str(name)] = int(inside[codes].sum())
+            hits[col.name] = int(col.counts[np.unique(owner[inside])].sum())
+    for label, text, owner, counts in values.joined(columns):
+        inside = pc.is_in(text, value_set=known).to_numpy(zero_copy_only=False)
+        if inside.any():
+            hits[label] = int(counts[np.unique(owner[inside])].sum())
     return hits
 
 
-def _quasi_hits(frame: pd.DataFrame, source: RawSource, k: int) -> int:
-    """Result rows whose quasi-identifier combination is shared by fewer than ``k`` raw rows."""
-    quasi = list(source.quasi)
-    if not quasi or not set(quasi) <= set(frame.columns):
-        return 0
-    import pyarrow.parquet as pq
-
-    raw = pq.read_table(source.path, columns=quasi).to_pandas().astype(str)
-    rare = raw.value_counts().loc[lambda c: c < k].reset_index()[quasi]
-    if rare.empty:
-        return 0
-    return len(frame[quasi].astype(str).merge(rare, on=quasi, how="inner"))
+def _reproduced(columns: list[values.Column], table: RawTable, skip: set[str], k: int) -> tuple:
+    """Rows whose values on every column they share with the raw table (two or more) are those
+    of fewer than ``k`` raw records, and which columns were compared."""
+    mapping = matched(columns, table, skip)
+    if len(mapping) < 2:
+        return 0, mapping
+    freq = raw_frequency(columns, mapping, table)
+    return int(((freq > 0) & (freq < k)).sum()), mapping
 
 
 @register("raw_overlap")
 def raw_overlap(frame: pd.DataFrame, ctx: Context) -> Finding:
+    columns = values.columns_of(frame)
+    counts = set(count_columns(frame, ctx))
     by_source = {}
     for source in ctx.raw:
-        ids = _identifier_hits(frame, source)
-        quasi = _quasi_hits(frame, source, ctx.limits.quasi_k)
-        if ids or quasi:
-            by_source[source.name] = {"identifier_cells": ids, "rare_quasi_rows": quasi}
+        table = raw_table(source)
+        headers = pd.Series([str(c) for c in frame.columns])  # a header is released as well
+        names = values.column(headers, "(column names)")
+        ids = _identifier_hits(columns, names, _raw_identifiers(table, source))
+        rows, mapping = _reproduced(columns, table, counts, ctx.limits.quasi_k)
+        if ids or rows:
+            by_source[source.name] = {
+                "identifier_cells": ids,
+                "reproduced_rows": rows,
+                "compared": mapping,
+            }
     if by_source:
         what = "; ".join(
             f"{name}: {sum(v['identifier_cells'].values())} identifier cells, "
-            f"{v['rare_quasi_rows']} rows by quasi-identifiers"
+            f"{v['reproduced_rows']} rows reproducing raw records"
+            for name, v in by_source.items()
+        )
+        what_zh = "；".join(
+            f"{name}：{sum(v['identifier_cells'].values())} 个标识单元格，"
+            f"{v['reproduced_rows']} 行与原始记录一致"
             for name, v in by_source.items()
         )
         return Finding(
             "raw_overlap",
             FAIL,
-            Msg(f"结果与原始记录重合（{what}）", f"the result matches raw records ({what})"),
+            Msg(f"结果与原始记录重合（{what_zh}）", f"the result matches raw records ({what})"),
             {"sources": by_source},
         )
     return Finding(

@@ -1,9 +1,13 @@
 """PII scan of every cell, with the masking engine's detectors.
 
-Work is per distinct value (a million-row result of categories and numbers has few): whole
-values are matched against each entity's regex, vectorized, and checksums run on the matches;
-values that look like free text go through the presidio recognizers. Numbers are read as text
-only where they are long enough to be an identifier (mobiles are 11 digits).
+Work is per distinct value (a million-row result of categories and numbers has few), in
+canonical spelling (:func:`sdk.identifiers.canonical`: separators, full-width, zero-width,
+Chinese numerals, case) and in every evasion variant (reversed, base64, hex, percent-encoded):
+whole values are matched against each entity's regex, vectorized, and checksums run on the
+matches; identifiers inside free text are found by pattern and checksum in every value; names and
+addresses go through the presidio recognizers. Neighbouring cells are also read joined, so an
+ID split over two columns (text or integers) is still one ID. Numbers are read alone only where
+they are long enough to be an identifier (mobiles are 11 digits).
 """
 
 from __future__ import annotations
@@ -17,20 +21,20 @@ import pyarrow.compute as pc
 
 from hub.i18n import Msg
 from hub.masking.detectors import _recognizer, scan_text
-from hub.masking.recognizers import FULLWIDTH, RECOGNIZERS
-from hub.review.checks import FAIL, PASS, WARN, Context, Finding, register
+from hub.masking.recognizers import RECOGNIZERS
+from hub.review.checks import FAIL, PASS, WARN, Context, Finding, register, values
 
 # Findings of these entities fail the result; names and addresses only warn (a reviewer judges
 # whether a business or place name is a person's).
 IDENTIFYING = {
     "CN_RESIDENT_ID", "CN_MOBILE", "CN_BANK_CARD", "CN_USCC", "CN_LICENSE_PLATE", "EMAIL_ADDRESS",
 }  # fmt: skip
+HEADERS = "(column names)"
 MAX_VALIDATIONS = 5_000  # per entity and column: enough to prove a leak, bounded in time
 MAX_FREE_TEXT = 20_000  # distinct free-text values scanned per column
 # Values worth the presidio recognizers: Chinese text, an @, or a run of 7+ digits that is not
 # part of a longer token of letters and digits (a pseudonym's hex is such a token).
 FREE_TEXT = r"[\x{4e00}-\x{9fff}]|@|(?:^|[^0-9A-Za-z])[0-9０-９][0-9０-９ \-]{6,}"
-FULL_WIDTH = "[０-９＋－＠．＿]"
 
 
 def _anchored(pattern: str) -> str:
@@ -40,59 +44,136 @@ def _anchored(pattern: str) -> str:
     return f"{head}^(?:{pattern[len(head) :]})$"
 
 
-def _candidates(series: pd.Series) -> tuple[pa.Array, np.ndarray] | None:
-    """Distinct values that could hold personal data, as normalized text, and how many cells
-    hold each; ``None`` when none can (numbers too short to be identifiers, no text)."""
-    present = series.dropna()
-    if present.empty or pd.api.types.is_bool_dtype(present):
-        return None
-    if pd.api.types.is_numeric_dtype(present):
-        numbers = pd.to_numeric(present)
-        present = numbers[(numbers.abs() >= 1e9) & (numbers % 1 == 0)]  # 11+ digit identifiers
-        if present.empty:
-            return None
-        present = present.astype("int64")
-    codes, uniques = pd.factorize(present.astype(str))
-    text = pa.array(np.asarray(uniques, dtype=object), type=pa.large_string())
-    if pc.any(pc.match_substring_regex(text, FULL_WIDTH)).as_py():
-        text = pa.array([v.translate(FULLWIDTH) for v in text.to_pylist()], type=pa.large_string())
-    text = pc.utf8_trim_whitespace(text)
-    return text, np.bincount(codes[codes >= 0], minlength=len(text))
+def _bounded(pattern: str) -> re.Pattern:
+    """``pattern`` as a Python regex matching only where no letter or digit touches it."""
+    flags = re.match(r"\(\?[aiLmsux]+\)", pattern)
+    head = flags.group(0) if flags else ""
+    return re.compile(f"{head}(?<![0-9A-Za-z])(?:{pattern[len(head) :]})(?![0-9A-Za-z])")
 
 
-def scan_column(series: pd.Series) -> dict[str, int]:
-    """How many cells of ``series`` hold each entity (whole values or inside free text)."""
-    candidates = _candidates(series)
-    if candidates is None:
-        return {}
-    text, counts = candidates
+def _validated(cls, text: pa.Array, where: np.ndarray, inside: bool) -> list[int]:
+    """The indexes of ``where`` whose value is (``inside``: holds) a valid identifier.
+
+    Candidates are checked in batches until one is valid; past :data:`MAX_VALIDATIONS` candidates
+    with none valid, the rest count as valid (an export full of identifier-shaped values that
+    cannot all be verified is withheld, not released: padding is no way around the check).
+    """
+    recognizer = _recognizer(cls.ENTITY)
+    bounded = _bounded(cls.full) if inside else None
+
+    def ok(value: str) -> bool:
+        if bounded is None:
+            return recognizer.valid(value)
+        return any(recognizer.valid(m.group(0)) for m in bounded.finditer(value))
+
+    good: list[int] = []
+    for start in range(0, len(where), MAX_VALIDATIONS):
+        batch = where[start : start + MAX_VALIDATIONS]
+        if start >= MAX_VALIDATIONS * 20:
+            return good or [int(i) for i in where[start:]]
+        good += [int(i) for i in batch if ok(text[int(i)].as_py())]
+        if good:
+            return good
+    return good
+
+
+def _inline(pattern: str) -> str:
+    """``pattern`` with its global flags made local (``(?i)x`` -> ``(?i:x)``), to join others."""
+    flags = re.match(r"\(\?([aiLmsux]+)\)", pattern)
+    if not flags:
+        return f"(?:{pattern})"
+    return f"(?{flags.group(1)}:{pattern[flags.end() :]})"
+
+
+# every entity's whole-value pattern in one: a single pass finds the few values worth each
+ANY_ENTITY = "^(?:" + "|".join(_inline(cls.full) for cls in RECOGNIZERS) + ")$"
+
+
+def _scan(text: pa.Array, owner: np.ndarray, counts: np.ndarray, free_text: bool) -> dict:
+    """Cells per entity among ``text`` (variants of distinct values: ``owner`` says whose;
+    ``counts`` how many cells hold each owner). A cell counts once per entity."""
     found: dict[str, int] = {}
-    matched = np.zeros(len(text), dtype=bool)
-    for cls in RECOGNIZERS:
-        hits = pc.match_substring_regex(text, _anchored(cls.full)).to_numpy(zero_copy_only=False)
-        hits &= ~matched
+    matched = np.zeros(len(counts), dtype=bool)
+    if len(text):
+        some = pc.match_substring_regex(text, ANY_ENTITY).to_numpy(zero_copy_only=False)
+        where = np.flatnonzero(some)
+        whole, whole_owner = text.take(pa.array(where)), owner[where]
+    for cls in RECOGNIZERS if len(text) and len(where) else ():
+        hits = pc.match_substring_regex(whole, _anchored(cls.full)).to_numpy(zero_copy_only=False)
+        hits &= ~matched[whole_owner]
         if not hits.any():
             continue
-        recognizer = _recognizer(cls.ENTITY)
-        where = np.flatnonzero(hits)[:MAX_VALIDATIONS]
-        good = [i for i in where if recognizer.valid(text[int(i)].as_py())]
-        if good:
+        good = np.unique(whole_owner[_validated(cls, whole, np.flatnonzero(hits), False)])
+        if len(good):
             matched[good] = True
             found[cls.ENTITY] = found.get(cls.ENTITY, 0) + int(counts[good].sum())
-    free = pc.match_substring_regex(text, FREE_TEXT).to_numpy(zero_copy_only=False) & ~matched
-    for i in np.flatnonzero(free)[:MAX_FREE_TEXT]:
-        for f in scan_text(text[int(i)].as_py()):
-            found[f.entity] = found.get(f.entity, 0) + int(counts[i])
+    if not free_text:
+        return found
+    free = (
+        pc.match_substring_regex(text, FREE_TEXT).to_numpy(zero_copy_only=False) & ~matched[owner]
+    )
+    if not free.any():
+        return found
+    # identifiers inside text: every value, by pattern and checksum
+    for cls in RECOGNIZERS:
+        if cls.ENTITY not in IDENTIFYING:
+            continue
+        hits = free & pc.match_substring_regex(text, cls.full).to_numpy(zero_copy_only=False)
+        if hits.any():
+            where = np.flatnonzero(hits)
+            good = np.unique(owner[_validated(cls, text, where, True)])
+            if len(good):
+                found[cls.ENTITY] = found.get(cls.ENTITY, 0) + int(counts[good].sum())
+    # names and addresses (they only warn): presidio on a bounded number of plain values
+    seen: set[tuple[int, str]] = set()
+    for i in np.flatnonzero(free[: len(counts)])[:MAX_FREE_TEXT]:
+        for entity in {f.entity for f in scan_text(text[int(i)].as_py())} - IDENTIFYING:
+            if (owner[i], entity) not in seen:
+                seen.add((owner[i], entity))
+                found[entity] = found.get(entity, 0) + int(counts[owner[i]])
     return found
+
+
+def _scannable(series: pd.Series, col: values.Column) -> bool:
+    """Numbers are identifiers only when whole and long enough (mobiles are 11 digits)."""
+    if not col.numeric:
+        return True
+    numbers = pd.to_numeric(series.dropna())
+    return bool(((numbers.abs() >= 1e9) & (numbers % 1 == 0)).any())
+
+
+def scan_column(series: pd.Series, col: values.Column | None = None) -> dict[str, int]:
+    """How many cells of ``series`` hold each entity (whole values or inside free text), read
+    in canonical spelling and in every evasion variant (reversed, base64, hex)."""
+    col = col or values.column(series, str(series.name))
+    if col is None or col.decimal or not len(col.text) or not _scannable(series, col):
+        return {}
+    text, owner = values.with_variants(col)
+    return _scan(text, owner, col.counts, free_text=not col.numeric)
+
+
+def scan_joined(columns: list[values.Column]) -> dict[str, dict[str, int]]:
+    """Identifiers spread over neighbouring cells (an ID in two columns, text or numbers)."""
+    out = {}
+    for label, text, owner, counts in values.joined(columns):
+        found = _scan(text, owner, counts, free_text=False)
+        hits = {e: n for e, n in found.items() if e in IDENTIFYING}
+        if hits:
+            out[label] = hits
+    return out
 
 
 @register("pii_scan")
 def pii_scan(frame: pd.DataFrame, ctx: Context) -> Finding:
-    columns = {}
-    for name in frame.columns:
-        hits = scan_column(frame[name])
+    columns, parsed = {}, values.columns_of(frame)
+    for col in parsed:
+        hits = scan_column(frame[col.name], col)
         if hits:
-            columns[str(name)] = hits
+            columns[col.name] = hits
+    columns |= scan_joined(parsed)
+    headers = pd.Series([str(c) for c in frame.columns])  # a header is released as well
+    if hits := scan_column(headers, values.column(headers, HEADERS)):
+        columns[HEADERS] = hits
     failing = {c: h for c, h in columns.items() if set(h) & IDENTIFYING}
     if failing:
         what = "; ".join(

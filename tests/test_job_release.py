@@ -1,0 +1,218 @@
+"""The release gate of a job's log, metrics and output names, on every spelling of an identifier a
+job might use to carry it to its tenant, and on the metrics a job legitimately reports."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+
+import pandas as pd
+import pytest
+
+from hub.production import disclosure, outputs, spelling
+from hub.production.gate import Gate
+from hub.review.checks import Context, RawSource
+from hub.serving.refusals import NotFound
+from sdk.identifiers import resident_id_check_char
+
+FIRST = "33010619880505123"
+RID = FIRST + resident_id_check_char(FIRST)
+XID = next(
+    p + "X"
+    for p in (f"1101051949123{i:04d}" for i in range(1000))
+    if resident_id_check_char(p) == "X"
+)
+ZH, CAP = "〇一二三四五六七八九", "零壹贰叁肆伍陆柒捌玖"
+FULL = {ord(c): ord(c) + 0xFEE0 for c in "0123456789X"}
+
+
+def spellings(value: str) -> dict[str, str]:
+    """One identifier in the spellings a job could print, name or key it with."""
+    return {
+        "plain": value,
+        "dotted": ".".join(value),
+        "spaced": " ".join(value),
+        "dashed_groups": f"{value[:6]}-{value[6:14]}-{value[14:]}",
+        "underscored": "_".join(value),
+        "zero_width": "\u200b".join(value),
+        "zero_width_joiner": "\u2060".join(value) + "\ufeff",
+        "full_width": value.translate(FULL),
+        "chinese": "".join(ZH[int(c)] if c.isdigit() else c for c in value),
+        "financial": "".join(CAP[int(c)] if c.isdigit() else c for c in value),
+        "lower_x": value.lower(),
+        "mixed": "".join(ZH[int(c)] if c.isdigit() and i % 2 else c for i, c in enumerate(value)),
+    }
+
+
+def encodings(value: str) -> dict[str, str]:
+    """The identifier hidden rather than spelled: decoding or stripping gives it back."""
+    return {
+        "lookalike_letters": value.replace("0", "O").replace("1", "l"),
+        "reversed": value[::-1],
+        "base64": base64.b64encode(value.encode()).decode(),
+        "hex": value.encode().hex(),
+        "url_escaped": "".join(f"%{ord(c):02X}" for c in value),
+        "zero_padded": "000" + value,
+        "twice": value + value,
+    }
+
+
+CASES = [(f"{v[:2]}-{how}", text) for v in (RID, XID) for how, text in spellings(v).items()]
+HIDDEN = CASES + [
+    (f"{v[:2]}-{how}", text) for v in (RID, XID) for how, text in encodings(v).items()
+]
+
+
+def visible(text: str, value: str) -> bool:
+    """Whether ``value`` can be read in ``text`` in any spelling (folded, or as digits alone)."""
+    folded = spelling.fold(text)
+    return spelling.fold(value) in folded or value.upper() in re.sub(r"[^0-9X]", "", folded)
+
+
+@pytest.fixture(scope="module")
+def gate() -> Gate:
+    return Gate(Context())
+
+
+@pytest.mark.parametrize(("case", "text"), CASES, ids=[c for c, _ in CASES])
+def test_when_an_id_is_spelled_oddly_then_folding_gives_it_back(case, text):
+    value = XID if case.startswith(XID[:2]) else RID
+    assert spelling.fold(text) == value
+
+
+@pytest.mark.parametrize(("case", "text"), HIDDEN, ids=[c for c, _ in HIDDEN])
+def test_when_a_log_line_spells_an_id_oddly_then_the_line_is_withheld_with_a_reason(
+    gate, case, text
+):
+    log = f"epoch 1 loss 0.69\nthe holder {text} rode\nrows 1000\n".encode()
+    release = disclosure.release_log(log, gate)
+    assert "epoch 1 loss 0.69" in release.shown and "rows 1000" in release.shown
+    assert not visible(release.shown, RID) and not visible(release.shown, XID)
+    assert text not in release.shown
+    assert [h["ref"] for h in release.held] in (["log:2"], [])  # masked in place, or held
+    if release.held:
+        assert (
+            "withheld until a reviewer releases it" in release.shown
+            and "待审核员放行" in release.shown
+        )
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        [f"part one {RID[:9]}", f"{RID[9:]} part two"],
+        [f"tokens {RID[:6]} and {RID[6:12]} then {RID[12:]}"],
+        [f"a {RID[:5]}", f"b {RID[5:11]}", f"c {RID[11:]}"],
+        [f"一半 {spellings(RID)['chinese'][:9]}", f"另一半 {'.'.join(RID[9:])}"],
+    ],
+    ids=["two-lines", "three-tokens", "three-lines", "chinese-then-dotted"],
+)
+def test_when_an_id_is_split_across_lines_or_tokens_then_every_piece_is_withheld(gate, lines):
+    release = disclosure.release_log(("start\n" + "\n".join(lines) + "\nend\n").encode(), gate)
+    assert not visible(release.shown, RID)
+    assert len(release.held) == len(lines) and {h["what"] for h in release.held} == {"log"}
+    assert release.shown.startswith("start\n") and release.shown.endswith("end\n")
+
+
+def test_when_a_training_log_only_reports_progress_then_every_line_flows(gate):
+    lines = [
+        f"epoch {i} step {i * 137 % 9973} loss {1 / (i + 2):.6f} auc {0.5 + i / 5000:.4f} 平均费用 {i * 3.7:.2f}"
+        for i in range(1500)
+    ]  # fmt: skip
+    release = disclosure.release_log("\n".join(lines).encode(), gate)
+    assert release.held == [] and release.shown == "\n".join(lines)
+
+
+def test_when_metrics_carry_ids_in_keys_values_and_floats_then_only_the_legitimate_ones_flow(gate):
+    metrics = {
+        "rows": 1000, "auc": 0.731, "loss": 0.6931471805599453, "big_total": 123456.5,
+        "tiny": 3, "tiny_float": 3.0, "zero": 0,
+        RID: 12, f"k_{'.'.join(RID)}": 40, "by_id": {spellings(RID)["chinese"]: 30, "ok": 20},
+        "as_int": int(RID), "as_float": float(RID), "as_text": " ".join(RID),
+        "halves": [int(RID[:9]), int(RID[9:])], "fractions": [float(f"0.{RID[:9]}"), float(f"0.{RID[9:]}")],
+        "nested": {"deeper": {"small": 2.0}},
+    }  # fmt: skip
+    release = disclosure.release_metrics(json.dumps(metrics).encode(), 10, gate)
+    shown = release.shown
+    assert (shown["rows"], shown["auc"], shown["loss"], shown["big_total"]) == (
+        1000, 0.731, 0.6931471805599453, 123456.5,
+    )  # fmt: skip
+    assert shown["tiny"] is None and shown["tiny_float"] is None and shown["zero"] == 0
+    assert shown["nested"]["deeper"]["small"] is None and shown["by_id"]["ok"] == 20
+    suppressed = release.extra["suppressed"]
+    assert suppressed == ["$.tiny", "$.tiny_float", "$.nested.deeper.small"]
+    everything = json.dumps([shown, suppressed, disclosure.withheld_view(release.held)])
+    assert not visible(everything, RID)
+    assert shown["as_int"] is None and shown["as_float"] is None and shown["as_text"] is None
+    assert shown["halves"] == [None, None] and shown["fractions"] == [None, None]
+    refs = {h["ref"] for h in release.held}
+    assert {"metric:$.as_int", "metric:$.halves[0]", "metric:$.halves[1]"} <= refs
+    assert all(h["reason_zh"] and h["reason_en"] for h in release.held)
+
+
+def test_when_a_reviewer_releases_the_metrics_then_small_counts_stay_suppressed(gate):
+    raw = json.dumps({"rows": 1000, RID: 40, "tiny": 3.0}).encode()
+    release = disclosure.release_metrics(raw, 10, None)
+    assert release.shown == {"rows": 1000, RID: 40, "tiny": None}
+
+
+def test_when_outputs_are_named_with_ids_then_the_tenant_sees_platform_names(gate):
+    names = ["metrics.json", "model.json", "cost_by_gender.parquet", f"{RID}.parquet",
+             f"by_id/{'.'.join(RID)}.csv", f"{spellings(RID)['zero_width']}.txt",
+             f"{spellings(RID)['financial']}", f"{RID[:9]}/{RID[9:]}.bin", "output-2.parquet",
+             f"{encodings(RID)['base64']}.json", f"v{encodings(RID)['zero_padded']}.png"]  # fmt: skip
+    found = [{"name": n, "bytes": 123_456, "sha256": "0" * 64} for n in names]
+    release = disclosure.release_outputs(found, gate)
+    shown = [o["name"] for o in release.shown]
+    assert shown[:3] == ["metrics.json", "model.json", "cost_by_gender.parquet"]
+    assert shown[3:] == ["output-4.parquet", "output-5.csv", "output-6.txt", "output-7",
+                         "output-8.bin", "output-9.parquet", "output-10.json", "output-11.png"]  # fmt: skip
+    assert {o["bytes"] for o in release.shown} == {120_000}
+    assert [disclosure.about(n) for n in (0, 1, 33, 999, 1000, 33_499, 330_106)] == [
+        0, 1000, 1000, 1000, 1000, 33_000, 330_000,
+    ]  # fmt: skip
+    assert not visible(json.dumps([release.shown, disclosure.withheld_view(release.held)]), RID)
+    run = {"files": found}
+    assert outputs.resolve(run, "output-4.parquet") == f"{RID}.parquet"
+    assert outputs.resolve(run, "cost_by_gender.parquet") == "cost_by_gender.parquet"
+    with pytest.raises(NotFound):
+        outputs.resolve(run, f"{RID}.parquet")  # the real name is no door to the file
+
+
+@pytest.fixture(scope="module")
+def raw_gate(tmp_path_factory) -> Gate:
+    """A scenario whose raw data holds identifiers with no checksum: only overlap finds them."""
+    path = tmp_path_factory.mktemp("raw") / "people.parquet"
+    pd.DataFrame({"member": ["M20240001", "M20240002"], "mobile": ["13912345678", "13987654321"],
+                  "code": ["771234567", "771234568"], "plate": ["浙A8K123", "浙B77777"],
+                  "age": [30, 40]}).to_parquet(path)  # fmt: skip
+    source = RawSource("people", str(path), ("member", "mobile", "code", "plate"), ())
+    return Gate(Context(raw=(source,)))
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["member m2024.0001 seen", "phone 139.1234.5678", "phone 139 1234\n5678 ok",
+     "code ７７１２３４５６７", "code 七七一二三四五六七", "code 77 12 34 567", "bus 浙A·8K123 ran"],
+)  # fmt: skip
+def test_when_a_log_line_holds_a_raw_record_identifier_then_it_is_withheld(raw_gate, line):
+    release = disclosure.release_log(f"start\n{line}\nend\n".encode(), raw_gate)
+    masked_in_place = not release.held and sum(release.extra["masked"].values()) == 1
+    assert len(release.held) == line.count("\n") + 1 or masked_in_place
+    assert release.shown.startswith("start\n") and release.shown.endswith("end\n")
+    for value in ("M20240001", "13912345678", "771234567", "浙A8K123"):
+        assert not visible(release.shown, value) and value not in re.sub(r"\W", "", release.shown)
+
+
+def test_when_a_metric_value_equals_a_raw_identifier_then_it_is_withheld(raw_gate):
+    raw = json.dumps({"rows": 2, "code": 771234567, "member": "m20240002", "ok": 771234000})
+    release = disclosure.release_metrics(raw.encode(), 1, raw_gate)
+    assert release.shown == {"rows": 2, "code": None, "member": None, "ok": 771234000}
+
+
+def test_when_the_checks_cannot_run_then_everything_is_withheld(tmp_path):
+    broken = Gate(Context(raw=(RawSource("gone", str(tmp_path / "gone.parquet"), ("id",), ()),)))
+    release = disclosure.release_metrics(json.dumps({"rows": 1000}).encode(), 10, broken)
+    assert release.shown == {"<withheld-1>": None}  # the key, and with it its value
+    assert release.held[0]["reason_en"] == "could not be checked"
