@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from hub import home
+from hub import execution_keys, home
 from hub.auth import landing, notices
 from hub.auth.scopes import CUSTOM_SCOPES, ROLES
 from hub.services.headers import NO_FRAMING
@@ -238,6 +238,13 @@ c.Spawner.http_timeout = 60
 c.Spawner.start_timeout = 120
 c.Spawner.mem_limit = "2G"
 c.Spawner.cpu_limit = 1.0
+# Each server signs its execution and file-save records with a key of its own (see
+# hub/execution_keys.py); the gateway refuses records without it, so kernel code cannot forge them.
+c.Spawner.environment = {
+    execution_keys.ENV: lambda spawner: execution_keys.server_key(
+        home.secret(execution_keys.MASTER, HOME), spawner.user.name, spawner.name or ""
+    )
+}
 
 if SPAWNER == "tenant-sandbox":
     from spawner.netns import ensure_host_guard
@@ -251,6 +258,11 @@ if SPAWNER == "tenant-sandbox":
     c.TenantSandboxSpawner.gateway_port = GATEWAY_PORT
     c.TenantSandboxSpawner.hub_port = HUB_PORT
     c.TenantSandboxSpawner.pids_limit = 256
+    # Homes (one per staff member) and shared folders (one per tenant) are file systems of their
+    # own, allocated in full, so no workspace can fill the disk holding the DB and audit trail.
+    c.TenantSandboxSpawner.volumes_root = str(HOME / "volumes")
+    c.TenantSandboxSpawner.home_quota = int(os.environ.get("SHUYU_HOME_QUOTA_MB", "1024")) << 20
+    c.TenantSandboxSpawner.shared_quota = int(os.environ.get("SHUYU_SHARED_QUOTA_MB", "2048")) << 20
     if HUB_PROCESS:
         cleanup_stale()
         ensure_host_guard((HUB_PORT, GATEWAY_PORT))

@@ -7,6 +7,13 @@ instead of starting a fresh Python: a kernel is ready in a fraction of the time 
 zygote's memory until it writes to it. Everything the kernel can do it could do as a fresh process
 of the same server (same user, sandbox, uid, filter); a server without a kernel zygote (Docker,
 Kubernetes, or a sandbox without the zygote) starts kernels as usual.
+
+A forked kernel gets its connection (channel addresses and the key that signs its messages) in
+the fork request, in memory: no connection file is ever written for it. Kernel code runs as the
+same uid as the server and every other kernel, so a file in the runtime folder would hand it the
+keys of the user's other kernels, and with them a way to run code there that bypasses the
+audited websocket (:mod:`kernels.exec_audit`). Kernels are not dumpable (inherited from the
+server), so their memory is closed to each other too.
 """
 
 from __future__ import annotations
@@ -58,17 +65,46 @@ def _serve(conn: socket.socket) -> None:
 
 
 def _become_kernel(request: dict) -> None:
-    """In the kernel process: its own session, environment and folder; then run ipykernel."""
+    """In the kernel process: its own session, environment and folder; then run ipykernel with
+    the connection from the request, never reading or writing a connection file."""
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     os.setsid()
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
     os.environ.clear()
     os.environ.update(request["env"])
     os.chdir(request["cwd"])
-    sys.argv = [LAUNCHER, *request["cmd"][3:]]
+    sys.argv = [LAUNCHER, *_without_connection_file(request["cmd"][3:])]
     from ipykernel import kernelapp
 
-    kernelapp.launch_new_instance()
+    kernelapp.IPKernelApp.init_connection_file = lambda self: None
+    kernelapp.IPKernelApp.write_connection_file = lambda self, **kwargs: None
+    kernelapp.launch_new_instance(config=connection_config(request["connection"]))
+
+
+def _without_connection_file(args: list[str]) -> list[str]:
+    out, skip = [], False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in ("-f", "--f"):
+            skip = True
+        elif not arg.startswith(("-f=", "--f=")):
+            out.append(arg)
+    return out
+
+
+def connection_config(info: dict) -> Any:
+    """The kernel's connection as traitlets configuration (what a connection file would say)."""
+    from traitlets.config import Config
+
+    config = Config()
+    app = config.IPKernelApp
+    app.transport, app.ip = info["transport"], info["ip"]
+    for channel in ("shell", "iopub", "stdin", "hb", "control"):
+        setattr(app, f"{channel}_port", int(info[f"{channel}_port"]))
+    config.Session.key = info["key"].encode()
+    config.Session.signature_scheme = info["signature_scheme"]
+    return config
 
 
 def run_then_exit(fn, *args) -> None:
@@ -98,11 +134,12 @@ def forkable(cmd: list[str]) -> bool:
     return len(cmd) >= 3 and cmd[0] == sys.executable and cmd[1:3] == ["-m", LAUNCHER]
 
 
-def fork_kernel(cmd: list[str], env: dict[str, str], cwd: str) -> int:
-    """Ask the kernel zygote for a kernel; its pid."""
+def fork_kernel(cmd: list[str], env: dict[str, str], cwd: str, connection: dict) -> int:
+    """Ask the kernel zygote for a kernel with ``connection`` (its channels and key); its pid."""
     assert _zygote is not None
+    request = {"cmd": cmd, "env": env, "cwd": cwd, "connection": connection}
     with _zygote_lock:
-        _zygote.send(json.dumps({"cmd": cmd, "env": env, "cwd": cwd}).encode())
+        _zygote.send(json.dumps(request).encode())
         reply = json.loads(_zygote.recv(4096) or b"{}")
     if "pid" not in reply:
         raise RuntimeError("the kernel zygote did not answer")
@@ -156,15 +193,60 @@ class ForkedProcess:
         self.send_signal(signal.SIGTERM)
 
 
+PORTS = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
+
+
+def _choose_ports(km: Any, **kwargs: Any) -> None:
+    """Stands in for ``KernelManager.write_connection_file`` of a forked kernel: choose the
+    channel ports it would choose (free socket paths for ipc, free ports for tcp), write nothing."""
+    used = {getattr(km, name) for name in PORTS if getattr(km, name)}
+    for name in PORTS:
+        if getattr(km, name):
+            continue
+        if km.transport == "ipc":
+            port = 1
+            while port in used or os.path.exists(f"{km.ip}-{port}"):
+                port += 1
+        else:
+            with socket.socket() as s:
+                s.bind((km.ip, 0))
+                port = s.getsockname()[1]
+        used.add(port)
+        setattr(km, name, port)
+
+
 class ForkedKernelProvisioner(LocalProvisioner):
-    """Start kernels by forking the server's kernel zygote when it has one; else as usual."""
+    """Start kernels by forking the server's kernel zygote when it has one; else as usual.
+    Forked kernels have no connection file (see module docstring)."""
+
+    async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
+        km = self.parent
+        if _zygote is None or km is None:
+            return await super().pre_launch(**kwargs)
+        # For this manager only: ports are chosen, no file is written (also when the manager
+        # reconciles the connection after the launch, and at restarts).
+        km.write_connection_file = lambda **kw: _choose_ports(km, **kw)
+        kwargs = await super().pre_launch(**kwargs)
+        if not forkable(kwargs.get("cmd") or []):
+            del km.write_connection_file
+            km.write_connection_file()  # a kernel started as usual reads its file
+        return kwargs
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
         if _zygote is None or not forkable(cmd):
             return await super().launch_kernel(cmd, **kwargs)
         env = {k: str(v) for k, v in (kwargs.get("env") or os.environ).items()}
         cwd = str(kwargs.get("cwd") or os.getcwd())
-        self.process = ForkedProcess(fork_kernel(cmd, env, cwd))
+        info = dict(self.connection_info)
+        key = info.get("key", b"")
+        connection = {
+            **{k: v for k, v in info.items() if k.endswith("_port")},
+            "transport": info["transport"],
+            "ip": info["ip"],
+            "signature_scheme": info["signature_scheme"],
+            "key": key.decode() if isinstance(key, bytes) else str(key),
+        }
+        self.process = ForkedProcess(fork_kernel(cmd, env, cwd, connection))
         self.pid = self.pgid = self.process.pid
         self.cwd = cwd
         return self.connection_info

@@ -1,11 +1,13 @@
 """jupyter-server extension of a Shuyu workspace: refuses nbconvert downloads and guards the
-contents API (:mod:`kernels.downloads`) ahead of the defaults."""
+contents API (:mod:`kernels.downloads`) ahead of the defaults, and makes the server the only
+process that can record executions and file saves (:mod:`kernels.exec_audit`)."""
 
 from __future__ import annotations
 
 from jupyter_server.base.handlers import path_regex
 from tornado.web import url
 
+from kernels import exec_audit
 from kernels.downloads import DownloadsDisabledHandler, GuardedContentsHandler
 
 
@@ -14,6 +16,8 @@ def _jupyter_server_extension_points() -> list[dict]:
 
 
 def _load_jupyter_server_extension(serverapp) -> None:
+    exec_audit.take_key()  # before any kernel starts: kernels never see the key
+    serverapp.contents_manager.register_pre_save_hook(exec_audit.record_save)
     web_app = serverapp.web_app
     base = web_app.settings["base_url"].rstrip("/")
     refused = [

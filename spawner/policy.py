@@ -23,6 +23,7 @@ SANDBOX_SHARED = f"{SANDBOX_HOME}/shared"  # the tenant's shared folder, visible
 KEEP_ENV = frozenset(
     {
         "JUPYTERHUB_API_TOKEN",
+        "SHUYU_EXEC_KEY",  # the server's record-signing key (hub.execution_keys); kernels never get it
         "JPY_API_TOKEN",
         "JUPYTERHUB_CLIENT_ID",
         "JUPYTERHUB_HOST",

@@ -28,8 +28,8 @@ from jupyterhub.spawner import Spawner
 from traitlets import Bool, Integer, List, Unicode, default
 
 from hub import home
-from spawner import cgroups, forkserver, netns, seccomp, tenancy
-from spawner.folders import prepare_folders
+from spawner import cgroups, forkserver, netns, seccomp, tenancy, volumes
+from spawner.folders import Quotas, prepare_folders
 from spawner.policy import (
     SANDBOX_HOME,
     Endpoint,
@@ -117,7 +117,10 @@ def mount_args(mounts: tuple[Mount, ...], files: dict[str, str]) -> list[str]:
         args += ["--ro-bind" if m.read_only else "--bind", m.source, m.target]
     for target, source in files.items():
         args += ["--ro-bind", source, target]
-    return [*args, "--proc", "/proc", "--dev", "/dev"]
+    # A private /dev/shm the sandbox's uid can write: POSIX semaphores and shared memory
+    # (multiprocessing, joblib, pyarrow's plasma-free paths) live there; tmpfs pages are charged
+    # to the sandbox's memory cgroup.
+    return [*args, "--proc", "/proc", "--dev", "/dev", "--perms", "01777", "--tmpfs", "/dev/shm"]
 
 
 class TenantSandboxSpawner(Spawner):
@@ -142,6 +145,27 @@ class TenantSandboxSpawner(Spawner):
     @default("runtime_root")
     def _default_runtime_root(self):
         return str(home.shuyu_home() / "run")
+
+    volumes_root = Unicode(
+        config=True, help="Host folder holding the images of homes and shared folders."
+    )
+
+    @default("volumes_root")
+    def _default_volumes_root(self):
+        return str(home.shuyu_home() / "volumes")
+
+    home_quota = Integer(
+        1024**3,
+        config=True,
+        help="Size in bytes of each staff member's home, a file system of its own (allocated in "
+        "full on the first start); 0 keeps homes as plain folders on the host's disk.",
+    )
+    shared_quota = Integer(
+        2 * 1024**3,
+        config=True,
+        help="Size in bytes of each tenant's shared folder, a file system of its own; 0 keeps it "
+        "a plain folder on the host's disk.",
+    )
 
     gateway_port = Integer(8090, config=True, help="Port of the data gateway on the host.")
     hub_port = Integer(
@@ -185,6 +209,7 @@ class TenantSandboxSpawner(Spawner):
     pid = Integer(0)
     tenant_id = Integer(0)
     _seccomp: Path | None = None
+    _volumes: tuple[Path, ...] = ()
 
     # --- state ---------------------------------------------------------------------------------
     def get_state(self):
@@ -230,6 +255,12 @@ class TenantSandboxSpawner(Spawner):
             port=self.port,
         )
 
+    def quotas(self) -> Quotas | None:
+        """Where and how large homes and shared folders are; None when quotas are off."""
+        if not (self.home_quota and self.shared_quota):
+            return None
+        return Quotas(Path(self.volumes_root), int(self.home_quota), int(self.shared_quota))
+
     def seccomp_filter(self) -> Path:
         """The compiled seccomp filter, written once per hub process."""
         path = Path(self.runtime_root) / "seccomp.bpf"
@@ -244,7 +275,11 @@ class TenantSandboxSpawner(Spawner):
         options (given to bwrap on a pipe, so host paths are not in the sandbox's view of its
         pid 1) and the command run inside."""
         link = netns.tenant_link(ws.tenant_id)
-        prepare_folders(ws)
+        with _links_lock:
+            mounted = prepare_folders(ws, self.quotas())
+            for point in mounted:
+                _volume_users[point] = _volume_users.get(point, 0) + 1
+        self._volumes = tuple(mounted)
         groups = cgroups.create(self.group_name, ws.limits)
         run = Path(self.runtime_root) / self.group_name
         run.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -298,6 +333,7 @@ class TenantSandboxSpawner(Spawner):
             if proc is not None:
                 _kill_sandbox(proc)
             self._release_link()
+            self._release_volumes()
             raise
         self.pid, self._proc = proc.pid, proc
         return proc
@@ -313,6 +349,17 @@ class TenantSandboxSpawner(Spawner):
             if users == 0 and not netns.pids(link):
                 netns.remove(link)
         self.tenant_id = 0
+
+    def _release_volumes(self) -> None:
+        """Drop this server's use of its home and shared volumes; unmount those nobody uses.
+        The images stay: the next start mounts the same home again."""
+        with _links_lock:
+            for point in self._volumes:
+                users = max(0, _volume_users.get(point, 0) - 1)
+                _volume_users[point] = users
+                if users == 0:
+                    volumes.unmount(point)
+        self._volumes = ()
 
     async def start(self):
         tenant_id, tenant = await asyncio.to_thread(self._tenant)
@@ -380,6 +427,7 @@ class TenantSandboxSpawner(Spawner):
                     proc.wait(timeout=5)
         cgroups.remove(self.group_name)
         self._release_link()
+        self._release_volumes()
         self._proc = None
 
 
@@ -391,6 +439,7 @@ def _kill_sandbox(proc: subprocess.Popen) -> None:
 
 _links_lock = threading.Lock()
 _link_users: dict[int, int] = {}  # servers of this hub process using each tenant link
+_volume_users: dict[Path, int] = {}  # servers of this hub process using each mounted volume
 
 
 def _popen(

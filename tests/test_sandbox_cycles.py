@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from spawner import cgroups, netns
+from spawner import cgroups, netns, volumes
 from spawner.policy import Endpoint, Limits, build_workspace
 from spawner.sandbox import TenantSandboxSpawner, cleanup_stale
 
@@ -16,10 +16,13 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox spawner r
 TENANTS = (9101, 9102, 9103)  # ids far from any real tenant's
 
 
-NOTHING_LEFT = {"netns": [], "tables": [], "veths": [], "cgroups": [], "processes": []}
+NOTHING_LEFT = {
+    "netns": [], "tables": [], "veths": [], "cgroups": [], "processes": [], "mounts": [], "loops": []
+}  # fmt: skip
+QUOTAS = {"home_quota": volumes.MIN_BYTES, "shared_quota": volumes.MIN_BYTES}
 
 
-def leftovers() -> dict:
+def leftovers(root: Path | None = None) -> dict:
     tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
     return {
         "netns": [n for n in netns.list_netns() if any(n == f"{netns.PREFIX}{t}" for t in TENANTS)],
@@ -27,7 +30,15 @@ def leftovers() -> dict:
         "veths": [t for t in TENANTS if Path(f"/sys/class/net/syh{t}").exists()],
         "cgroups": [g for g in cgroups.stale_groups() + _busy_groups() if g.startswith("cycler")],
         "processes": _tenant_processes(),
+        "mounts": [str(p) for p in volumes.mounted_under(root)] if root else [],
+        "loops": _loops(root) if root else [],
     }
+
+
+def _loops(root: Path) -> list[str]:
+    """Loop devices backed by an image under ``root``."""
+    listing = subprocess.run(["losetup", "-a"], capture_output=True, text=True).stdout
+    return [line for line in listing.splitlines() if str(root) in line]
 
 
 def _busy_groups() -> list[str]:
@@ -70,7 +81,9 @@ def test_when_100_sandboxes_start_and_stop_then_nothing_is_left_behind(tmp_path,
         user=SimpleNamespace(name="cycler"),
         runtime_root=str(tmp_path / "run"),
         workspaces_root=str(tmp_path / "ws"),
+        volumes_root=str(tmp_path / "volumes"),
         use_zygote=use_zygote,
+        **QUOTAS,
     )
     try:
         for i in range(100):
@@ -85,7 +98,7 @@ def test_when_100_sandboxes_start_and_stop_then_nothing_is_left_behind(tmp_path,
             assert _tenant_processes(), "the sandboxed process never ran"
             spawner._stop(now=i % 2 == 0)
             spawner.clear_state()
-        assert leftovers() == NOTHING_LEFT
+        assert leftovers(tmp_path) == NOTHING_LEFT
     finally:
         spawner._stop(now=True)
         for t in TENANTS:
@@ -114,7 +127,9 @@ def test_when_colleagues_spawn_and_stop_at_once_then_the_shared_link_holds_and_i
             user=SimpleNamespace(name=f"cycler{i}"),
             runtime_root=str(tmp_path / "run"),
             workspaces_root=str(tmp_path / "ws"),
+            volumes_root=str(tmp_path / "volumes"),
             use_zygote=use_zygote,
+            **QUOTAS,
         )
         for i in range(8)
     ]
@@ -138,7 +153,7 @@ def test_when_colleagues_spawn_and_stop_at_once_then_the_shared_link_holds_and_i
             s._stop(now=True)
             assert netns.exists(link), "the link went away while a colleague's server still runs"
         spawners[-1]._stop(now=True)
-        assert leftovers() == NOTHING_LEFT
+        assert leftovers(tmp_path) == NOTHING_LEFT
     finally:
         for s in spawners:
             s._stop(now=True)

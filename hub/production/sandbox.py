@@ -5,6 +5,11 @@ process count), bubblewrap gives it private network (only its own loopback: noth
 reachable), pid, ipc and uts namespaces and a read-only view of the system with its raw inputs and
 code read-only and its output folder writable; setpriv drops it to the job's own uid with no
 capability and no new privileges; the workspace seccomp filter applies. Wall time is enforced here.
+
+The output folder the job writes is a file system of its own (:mod:`spawner.volumes`): an image
+of ``output_bytes``, allocated in full before the job starts, so the job can neither fill the
+platform's disk nor signal through its free-block count; its contents are copied out (links never
+followed) and the image removed when the job ends.
 """
 
 from __future__ import annotations
@@ -15,10 +20,10 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from spawner import cgroups
+from spawner import cgroups, volumes
 from spawner.job_policy import JOB_CODE, Job
 from spawner.policy import Limits
 from spawner.sandbox import LAUNCHER, PRIVATE, SETPRIV_DROP, mount_args
@@ -37,12 +42,28 @@ def group_name(job: Job) -> str:
     return f"job-{job.job_id}"
 
 
-def bwrap_options(job: Job, files: dict[str, str]) -> list[str]:
-    """bubblewrap's options for ``job`` (pure): no network, its mounts, read-only elsewhere."""
+def bwrap_options(job: Job, files: dict[str, str], output: str | None = None) -> list[str]:
+    """bubblewrap's options for ``job`` (pure): no network, its mounts, read-only elsewhere;
+    ``output`` replaces the host folder mounted as the job's output folder."""
+    mounts = tuple(
+        replace(m, source=output) if output and m.kind == "output" else m for m in job.mounts
+    )
     return [
-        *NAMESPACES, "--hostname", "job", *mount_args(job.mounts, files),
+        *NAMESPACES, "--hostname", "job", *mount_args(mounts, files),
         "--chdir", JOB_CODE, "--remount-ro", "/",
     ]  # fmt: skip
+
+
+def output_volume(job: Job, run_dir: Path) -> volumes.Volume:
+    """The job's output file system: ``output_bytes`` (at least the smallest volume)."""
+    return volumes.Volume(
+        image=run_dir / "output.img",
+        mountpoint=run_dir / "output",
+        size=max(job.limits.output_bytes, volumes.MIN_BYTES),
+        uid=job.uid,
+        gid=job.gid,
+        options=volumes.JOB_OPTIONS,
+    )
 
 
 def prepare(job: Job, run_dir: Path) -> dict[str, str]:
@@ -72,12 +93,18 @@ def run(job: Job, run_dir: Path, log_path: Path, seccomp_filter: Path) -> RunRes
     limits = Limits(
         memory_bytes=job.limits.memory_bytes, cpus=job.limits.cpus, pids=job.limits.pids
     )
+    volume = output_volume(job, run_dir)
+    volumes.mount(volume)
     groups = cgroups.create(name, limits)
     filter_fd = os.open(seccomp_filter, os.O_RDONLY)
     args_r, args_w = os.pipe()
     start = time.monotonic()
     try:
-        options = [*bwrap_options(job, files), "--seccomp", str(filter_fd)]
+        options = [
+            *bwrap_options(job, files, str(volume.mountpoint)),
+            "--seccomp",
+            str(filter_fd),
+        ]
         os.write(args_w, b"".join(a.encode() + b"\0" for a in options))
         os.close(args_w)
         # No file the job writes may outgrow its output limit (the total is checked after the run).
@@ -113,9 +140,17 @@ def run(job: Job, run_dir: Path, log_path: Path, seccomp_filter: Path) -> RunRes
             cgroups.kill_all(name)
             proc.wait()
             code, timed_out = None, True
+        cgroups.kill_all(name)  # nothing of the job may write while its outputs are copied
+        left = volumes.copy_out(
+            volume.mountpoint, Path(job.output_dir), job.limits.output_bytes, job.uid, job.gid
+        )
+        if left:
+            with open(log_path, "a") as log:
+                log.write(f"[platform] {len(left)} output(s) over the output limit were not kept\n")
     finally:
         os.close(filter_fd)
         if args_r >= 0:
             os.close(args_r)
         cgroups.remove(name)
+        volumes.remove(volume)
     return RunResult(code, timed_out, round(time.monotonic() - start, 3))

@@ -8,6 +8,7 @@ JupyterHub API token (HubAuth) and re-checked against admission. It records note
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import os
@@ -16,7 +17,7 @@ import threading
 from jupyterhub.services.auth import HubAuth
 from tornado import httpserver, web
 
-from hub import audit, home
+from hub import audit, execution_keys, home
 from hub.audit_anchor import Anchor
 from hub.billing import prices
 from hub.db.engine import Database
@@ -33,31 +34,65 @@ MAX_CODE = 200_000  # characters of a cell recorded in full; longer cells are cu
 
 
 class ExecutionHandler(GatewayHandler):
-    """POST one notebook execution, before the kernel runs it (see ``kernels/exec_audit.py``)."""
+    """POST one notebook execution or file save, before it takes effect (see
+    ``kernels/exec_audit.py``). Only the workspace's server process can sign a record with its
+    server's key (:mod:`hub.execution_keys`); anything else (kernel code holding the user's token,
+    a forged or edited body) is refused."""
 
     async def post(self) -> None:
+        raw = self.request.body or b""
         try:
-            body = json.loads(self.request.body or b"{}")
+            body = json.loads(raw or b"{}")
         except ValueError:
             raise web.HTTPError(400, "请求体不是 JSON / the body is not JSON") from None
+        if not isinstance(body, dict):
+            raise web.HTTPError(400, "请求体不是 JSON 对象 / the body is not a JSON object")
+        server = str(body.get("server", ""))
+        signature = self.request.headers.get(execution_keys.HEADER, "")
+        if not execution_keys.verify(
+            self.settings["exec_master"], self.caller["name"], server, raw, signature
+        ):
+            log.warning("unsigned execution record from %r refused", self.caller["name"])
+            raise web.HTTPError(
+                403, "记录未经工作空间服务签名 / the record is not signed by the server"
+            )
+        if body.get("kind") == "file_save":
+            action, details = "workspace.file_save", self._file_save(body)
+        else:
+            action, details = "kernel.execute", self._cell(body)
+        event = await asyncio.to_thread(
+            self.settings["writer"].write,
+            action,
+            actor=self.caller["name"],
+            tenant=self.tenant,
+            object=(server or "default")[:64],
+            details=details,
+        )
+        self.set_status(201)
+        self.finish({"id": event["id"], "hash": event["hash"]})
+
+    @staticmethod
+    def _cell(body: dict) -> dict:
         code = str(body.get("code", ""))
-        details = {
+        return {
             "code": code[:MAX_CODE],
             "code_length": len(code),
             "kernel": str(body.get("kernel_id", ""))[:64],
             "msg_id": str(body.get("msg_id", ""))[:128],
             "session": str(body.get("session", ""))[:128],
         }
-        event = await asyncio.to_thread(
-            self.settings["writer"].write,
-            "kernel.execute",
-            actor=self.caller["name"],
-            tenant=self.tenant,
-            object=str(body.get("server", "") or "default")[:64],
-            details=details,
-        )
-        self.set_status(201)
-        self.finish({"id": event["id"], "hash": event["hash"]})
+
+    @staticmethod
+    def _file_save(body: dict) -> dict:
+        content = str(body.get("content", ""))
+        return {
+            "path": str(body.get("path", ""))[:1024],
+            "type": str(body.get("type", ""))[:16],
+            "format": str(body.get("format", ""))[:16],
+            "content": content[:MAX_CODE],
+            "content_length": len(content),
+            "sha256": hashlib.sha256(content.encode()).hexdigest(),
+        }
 
 
 class HealthHandler(web.RequestHandler):
@@ -66,10 +101,14 @@ class HealthHandler(web.RequestHandler):
 
 
 def make_app(
-    db: Database, hub_auth: HubAuth, prefix: str, samples: SampleService
+    db: Database,
+    hub_auth: HubAuth,
+    prefix: str,
+    samples: SampleService,
+    exec_master: bytes | None = None,
 ) -> web.Application:
     """The gateway's application; ``samples`` carries the tenant networks calls are checked
-    against."""
+    against; ``exec_master`` is the secret servers' record keys derive from (the platform's)."""
     prefix = prefix.rstrip("/")
     return web.Application(
         [
@@ -83,6 +122,7 @@ def make_app(
         hub_auth=hub_auth,
         db=db,
         writer=audit.AuditWriter(db),
+        exec_master=exec_master or home.secret(execution_keys.MASTER),
         samples=samples,
         networks=samples.networks,
         store=samples.store,

@@ -44,6 +44,8 @@ class HubProcess:
             "SHUYU_GATEWAY_PORT": str(free_port()),
             "SHUYU_REVIEW_PORT": str(free_port()),
             "SHUYU_ADMIN_PORT": str(free_port()),
+            "SHUYU_HOME_QUOTA_MB": "32",  # homes and shared folders: small images in tests
+            "SHUYU_SHARED_QUOTA_MB": "32",
         }
         self.proc: subprocess.Popen | None = None
 
@@ -87,6 +89,10 @@ class HubProcess:
             from spawner.netns import remove_host_guard
 
             remove_host_guard()  # the hub's firewall table: tests leave no rule behind
+            from spawner import volumes
+
+            for point in volumes.mounted_under(self.home):  # nor a mount or loop device
+                volumes.unmount(point)
         self.proc.wait(timeout=10)
 
     def tail(self, n: int = 80) -> str:
