@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages Shuyu needs, when running as root and they are missing.
 set -euo pipefail
-PACKAGES=(python3 python3-venv python3-dev nodejs npm git build-essential bubblewrap nftables iproute2 util-linux docker.io libseccomp2 chromium)
+PACKAGES=(python3 python3-venv python3-dev nodejs npm git build-essential bubblewrap nftables iproute2 util-linux mount e2fsprogs docker.io libseccomp2 chromium)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
