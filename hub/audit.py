@@ -97,7 +97,11 @@ def verify(engine: Engine, anchor: Anchor | None = None) -> ChainReport:
     With an ``anchor``, the chain must also reach its signed checkpoint with the same hash: a
     trail whose tail was cut (triggers dropped, newest events deleted) still links up, but no
     longer reaches the head recorded outside the database.
+
+    The checkpoint is read before the chain: it only ever names committed events, so a chain
+    read afterwards holds them all, however many writers append meanwhile.
     """
+    point, signed = anchor.read() if anchor is not None else (None, True)
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:
             report = verify_postgres(conn)
@@ -105,10 +109,7 @@ def verify(engine: Engine, anchor: Anchor | None = None) -> ChainReport:
         report = verify_sqlite(engine.url.database)
     else:
         raise NotImplementedError(f"audit verification for {engine.dialect.name}")
-    if anchor is None or not report.ok:
-        return report
-    point, signed = anchor.read()
-    if not signed:
+    if not signed and report.ok:
         return ChainReport(False, report.count, report.head, report.count, FORGED)
     return reaches(engine, report, point)
 

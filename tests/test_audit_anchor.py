@@ -138,3 +138,25 @@ def test_when_the_kept_export_is_bad_then_the_cli_says_why_and_changes_nothing(
     kept.write_text(content)
     rc, out, err = cli("audit", "verify", "--against", str(kept))
     assert rc != 0 and says in out + err and "Traceback" not in out + err
+
+
+def test_when_writers_append_while_an_auditor_verifies_then_verify_never_cries_wolf(anchored):
+    """The checkpoint may move past the chain an auditor is reading: it is read first."""
+    fill(anchored, 5)
+    done = threading.Event()
+
+    def writer():
+        i = 0
+        while not done.is_set():
+            fill(anchored, 1, first=1000 + i)
+            i += 1
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        reports = [audit.verify(anchored.engine, anchored.anchor) for _ in range(30)]
+    finally:
+        done.set()
+        thread.join()
+    assert all(r.ok for r in reports), [r.problem for r in reports if not r.ok]
+    assert reports[-1].count > 5
