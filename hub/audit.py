@@ -30,6 +30,7 @@ from hub.audit_chain import (  # noqa: F401 - re-exported for callers of hub.aud
     GENESIS,
     ChainReport,
     event_hash,
+    stored_hash,
     verify_postgres,
     verify_sqlite,
 )
@@ -121,9 +122,7 @@ def reaches(engine: Engine, report: ChainReport, point: Checkpoint | None) -> Ch
         return report
     if point.id > report.count:  # ids run 1..count in an unbroken chain
         return ChainReport(False, report.count, report.head, report.count + 1, TRUNCATED)
-    with engine.connect() as conn:
-        stored = conn.execute(select(AuditEvent.hash).where(AuditEvent.id == point.id)).scalar()
-    if stored != point.hash:
+    if stored_hash(engine, point.id) != point.hash:
         return ChainReport(False, report.count, report.head, point.id, REWRITTEN)
     return report
 

@@ -128,6 +128,22 @@ def verify_sqlite(path: str, workers: int | None = None) -> ChainReport:
     return _join(segments)
 
 
+def stored_hash(engine, event_id: int) -> str | None:
+    """The hash stored for one event, read without a write lock (a SQLite transaction on the
+    platform's engine begins IMMEDIATE, which would wait on any caller's open transaction)."""
+    if engine.dialect.name == "sqlite":
+        con = sqlite3.connect(f"file:{engine.url.database}?mode=ro", uri=True)
+        try:
+            row = con.execute("SELECT hash FROM audit_events WHERE id = ?", (event_id,)).fetchone()
+        finally:
+            con.close()
+        return row[0] if row else None
+    with engine.connect() as conn:
+        return conn.exec_driver_sql(
+            "SELECT hash FROM audit_events WHERE id = %(id)s", {"id": event_id}
+        ).scalar()
+
+
 def verify_postgres(conn) -> ChainReport:
     """Verify a PostgreSQL trail in the database: one scan with a window over the previous row."""
     first_bad = conn.exec_driver_sql(

@@ -160,3 +160,15 @@ def test_when_writers_append_while_an_auditor_verifies_then_verify_never_cries_w
         thread.join()
     assert all(r.ok for r in reports), [r.problem for r in reports if not r.ok]
     assert reports[-1].count > 5
+
+
+def test_when_a_caller_holds_a_transaction_then_verify_still_reads_the_checkpointed_event(
+    anchored,
+):
+    """Verification takes no write lock: on SQLite a second ``BEGIN IMMEDIATE`` behind the
+    caller's own open transaction would wait out the busy timeout and fail."""
+    fill(anchored, 3)
+    with anchored.session() as s:
+        audit.append(s, "test.pending", actor="writer")
+        report = audit.verify(anchored.engine, anchored.anchor)
+    assert report.ok and report.count == 3

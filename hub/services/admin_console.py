@@ -227,8 +227,10 @@ class AuditHandler(AdminHandler):
         def read():
             with self.db.session() as s:
                 rows = admin_views.events(s, filters)
-                report = audit.verify(self.db.engine, self.db.anchor) if verify else None
-                return [{f: getattr(e, f) for f in admin_views.EXPORT_FIELDS} for e in rows], report
+                rows = [{f: getattr(e, f) for f in admin_views.EXPORT_FIELDS} for e in rows]
+            # Outside the transaction: on SQLite it holds the write lock the whole platform
+            # appends under, and verification reads the whole trail.
+            return rows, audit.verify(self.db.engine, self.db.anchor) if verify else None
 
         try:
             rows, report = await asyncio.to_thread(read)
