@@ -18,10 +18,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from hub.i18n import Msg
 from hub.production import spelling
-from hub.review.checks import FAIL, PASS, Context, Finding, run_all
+from hub.review.checks import FAIL, PASS, Context, Finding, rawmatch, run_all
 from hub.review.checks.pii import IDENTIFYING
 from sdk.identifiers import find_identifiers, resident_id_valid
 
@@ -29,6 +31,7 @@ TEXT_CHECKS = ["pii_scan", "raw_overlap"]
 NUMBER_CHECKS = ["raw_overlap"]
 CHUNK = 4000  # candidates per check run: below the checks' per-column validation caps
 JOINED_LENGTHS = frozenset({11, 15, 16, 17, 18, 19})  # mobiles, resident IDs, bank cards
+MIN_JOINED = 6  # shorter raw identifiers are joined too often by chance to say anything
 LONG_NUMBER = re.compile(r"(?<![\d.])(?:\d{15,}[Xx]?|1[3-9]\d{9})(?![\d.])")  # ID, card, mobile
 _TOKENS = re.compile(r"[^\s,;:!?()\[\]{}<>\"'|/\\=]+")
 _WORDS = re.compile(r"[0-9A-Za-z\u4e00-\u9fff]+")
@@ -58,6 +61,12 @@ def reason(problems: set[str]) -> Msg:
     """One bilingual reason for a set of problem codes (see :data:`REASONS`)."""
     found = [REASONS[p] for p in REASONS if p in problems]
     return Msg("；".join(m.zh for m in found), "; ".join(m.en for m in found))
+
+
+def numeric_lengths(text: pa.Array) -> set[int]:
+    """The lengths of the all-digit values (a check letter allowed) among ``text``."""
+    digits = pc.filter(text, pc.match_substring_regex(text, r"^[0-9]+X?$"))
+    return {int(n) for n in pc.unique(pc.utf8_length(digits)).to_pylist() if n is not None}
 
 
 def number_digits(value: float) -> str:
@@ -110,6 +119,25 @@ class Gate:
 
     def __init__(self, context: Context):
         self.context = context
+        self._lengths: frozenset[int] | None = None
+
+    @property
+    def joined_lengths(self) -> frozenset[int]:
+        """Lengths at which digits written in pieces are read as one value: those of mobiles,
+        resident IDs and cards, and of the numeric identifiers the scenario's raw data holds (a
+        nine-digit member code split over two lines is whole again at nine)."""
+        if self._lengths is None:
+            lengths = set(JOINED_LENGTHS)
+            for source in self.context.raw:
+                try:
+                    table = rawmatch.raw_table(source)
+                except (OSError, ValueError):  # the checks report it: everything is withheld
+                    continue
+                for name in source.identifiers:
+                    if (column := table.columns.get(name)) is not None:
+                        lengths |= numeric_lengths(column.text)
+            self._lengths = frozenset(n for n in lengths if n >= MIN_JOINED)
+        return self._lengths
 
     def screen(self, items: Sequence[Item], joined: bool = True) -> dict[str, Msg]:
         """The refs of the ``items`` that may not be released, each with why. With ``joined``,
@@ -135,7 +163,7 @@ class Gate:
             texts.append(((i,), candidates(item.text)))
         for owners, found in self._failing(texts, TEXT_CHECKS):
             add(owners, found)
-        pieces = spelling.joined_runs(runs, JOINED_LENGTHS) if joined else []
+        pieces = spelling.joined_runs(runs, self.joined_lengths) if joined else []
         for text, owners in pieces:
             if len(text) == 18 and resident_id_valid(text):
                 add(owners, {"split"})
@@ -170,12 +198,17 @@ class Gate:
 
 
 def problems_by_column(findings: list[Finding], n: int) -> dict[int, set[str]]:
-    """Problem codes per column ``g<i>`` of what the export checks found; a finding that names no
-    column (a crash, a rare combination) holds every column (deny by default)."""
+    """Problem codes per column ``g<i>`` of what the export checks found. A value found across
+    neighbouring columns (labelled ``g3+g4``) holds each of them; a finding that names no column
+    it can be traced to (a crash, a rare combination) holds every column (deny by default)."""
     out: dict[int, set[str]] = {}
 
-    def add(column: str, code: str) -> None:
-        out.setdefault(int(column[1:]), set()).add(code)
+    def add(label: str, code: str) -> None:
+        parts = label.split("+")
+        if not all(p[:1] == "g" and p[1:].isdecimal() and int(p[1:]) < n for p in parts):
+            parts = [f"g{i}" for i in range(n)]
+        for part in parts:
+            out.setdefault(int(part[1:]), set()).add(code)
 
     for f in findings:
         if f.verdict == PASS:
