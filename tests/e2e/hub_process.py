@@ -144,6 +144,17 @@ class Browser:
             delay = min(1.0, delay * 1.5)  # as a browser's progress page would, not a busy loop
         raise TimeoutError(f"server of {username} not ready: {last.status_code if last else None}")
 
+    def lab_headers(self, username: str) -> dict[str, str]:
+        """Open JupyterLab as a browser tab does and return the headers its API calls carry.
+
+        A restarted server has a new OAuth client, so the cookie of the old one no longer
+        signs in: opening the lab goes through the hub's OAuth again, as a browser reloading
+        the tab would, and sets the server's XSRF cookie."""
+        opened = self.s.get(f"{self.hub_url}/user/{username}/lab", timeout=30)
+        if opened.status_code != 200:
+            raise RuntimeError(f"lab of {username}: {opened.status_code}")
+        return {"X-XSRFToken": self.s.cookies.get("_xsrf", path=f"/user/{username}/") or ""}
+
     def follow_progress(self, username: str, timeout: float) -> None:
         """Wait as the spawn-pending page does: on the hub's progress event stream, until the
         server is ready or failed (not by polling the hub)."""

@@ -482,9 +482,8 @@ def test_when_jupyterlab_opens_and_saves_a_notebook_then_it_works_but_raw_files_
 ):
     """JupyterLab in the browser (signed in through the hub: password and one-time code) opens
     and saves notebooks and text; no file's raw bytes leave, and no file is uploaded."""
+    lab_headers = lab.browsers["alice"].lab_headers("alice")
     browser = lab.browsers["alice"].s
-    xsrf = browser.cookies.get("_xsrf", path="/user/alice/") or ""
-    lab_headers = {"X-XSRFToken": xsrf}
     opened = browser.get(f"{contents_files}/note.ipynb?type=notebook&content=1",
                          headers=lab_headers, timeout=10)  # fmt: skip
     assert opened.status_code == 200 and opened.json()["content"]["nbformat"] == 4
@@ -1155,13 +1154,12 @@ def test_when_kernel_code_looks_for_another_kernels_connection_then_there_is_no_
 def test_when_a_file_is_saved_through_the_contents_api_then_the_audit_holds_its_content(lab):
     """``exec(open('a.py').read())`` runs what was saved: the save is recorded first. Saved as
     JupyterLab in the browser saves (the API token may not write file content)."""
-    browser = lab.browsers["alice"].s
-    xsrf = browser.cookies.get("_xsrf", path="/user/alice/") or ""
+    headers = lab.browsers["alice"].lab_headers("alice")
     marker = "saved-script-5d2b"
-    saved = browser.put(
+    saved = lab.browsers["alice"].s.put(
         f"{lab.hub.url}/user/alice/api/contents/a.py",
         json={"type": "file", "format": "text", "content": f"print({marker!r})\n"},
-        headers={"X-XSRFToken": xsrf},
+        headers=headers,
         timeout=10,
     )
     assert saved.status_code in (200, 201), saved.text
