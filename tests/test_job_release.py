@@ -220,7 +220,11 @@ def test_when_the_checks_cannot_run_then_everything_is_withheld(tmp_path):
 
 @pytest.mark.parametrize(
     "lines",
-    [["code 7712", "34567 done"], ["phone 139", "1234", "5678 ok"], ["编号 七七一二", "三四 五六七"]],
+    [
+        ["code 7712", "34567 done"],
+        ["phone 139", "1234", "5678 ok"],
+        ["编号 七七一二", "三四 五六七"],
+    ],
     ids=["two-lines", "three-lines", "chinese-numerals"],
 )
 def test_when_a_raw_identifier_is_split_across_lines_then_each_piece_is_withheld(raw_gate, lines):
@@ -236,7 +240,9 @@ def test_when_a_raw_identifier_is_split_across_lines_then_each_piece_is_withheld
 
 def test_when_a_training_log_is_screened_against_raw_data_then_its_numbers_still_flow(raw_gate):
     """Joining numbers at the raw identifiers' lengths does not hold back ordinary progress."""
-    lines = [f"epoch {i} step {i * 137 % 9973} loss {1 / (i + 2):.6f} rows {i * 7}" for i in range(800)]
+    lines = [
+        f"epoch {i} step {i * 137 % 9973} loss {1 / (i + 2):.6f} rows {i * 7}" for i in range(800)
+    ]
     release = disclosure.release_log("\n".join(lines).encode(), raw_gate)
     assert release.held == [] and release.shown == "\n".join(lines)
 
@@ -244,11 +250,18 @@ def test_when_a_training_log_is_screened_against_raw_data_then_its_numbers_still
 def test_when_a_finding_names_joined_or_unknown_columns_then_each_named_or_every_one_is_held():
     found = [
         Finding("pii_scan", FAIL, Msg("", ""), {"columns": {"g1+g2": {"CN_RESIDENT_ID": 1}}}),
-        Finding("raw_overlap", FAIL, Msg("", ""),
-                {"sources": {"s": {"identifier_cells": {"g0+g1+g3": 1}}}}),  # fmt: skip
+        Finding(
+            "raw_overlap",
+            FAIL,
+            Msg("", ""),
+            {"sources": {"s": {"identifier_cells": {"g0+g1+g3": 1}}}},
+        ),  # fmt: skip
     ]
     assert problems_by_column(found, 5) == {
-        0: {"raw"}, 1: {"identifier", "raw"}, 2: {"identifier"}, 3: {"raw"}
+        0: {"raw"},
+        1: {"identifier", "raw"},
+        2: {"identifier"},
+        3: {"raw"},
     }
     odd = [Finding("pii_scan", FAIL, Msg("", ""), {"columns": {"value": {"PERSON": 1}}})]
     assert problems_by_column(odd, 3) == {i: {"name_or_address"} for i in range(3)}
