@@ -10,8 +10,9 @@ address would be in reach without the ``nft_rules`` table.
 
 Where Docker's defaults give a container more than the sandbox has, the rendering takes it away:
 the sandbox's seccomp filter replaces Docker's profile (which allows ``ptrace``), an empty tmpfs
-hides ``/sys``, an empty ``/etc/resolv.conf`` leaves no resolver, Docker's init reaps orphans as
-bwrap does, and the spawner removes the default route Docker installs even on internal networks.
+hides ``/sys``, an empty ``/etc/resolv.conf`` leaves no resolver, the workspace's own
+non-dumpable init (not Docker's, which would hold the server's key) reaps orphans as bwrap does,
+and the spawner removes the default route Docker installs even on internal networks.
 
 The renderings are pure functions so they are tested as data; ``TenantDockerSpawner`` is the thin
 DockerSpawner subclass that applies them.
@@ -208,8 +209,8 @@ def container_spec(ws: Workspace, image: str, network: str, cmd: list[str]) -> d
     Every protection is explicit rather than left to daemon defaults, so a daemon configured
     differently cannot loosen a workspace: read-only root, no capabilities, no privilege gain,
     the workspace seccomp filter, memory without extra swap, CPU and process limits, the tenant's
-    network and nothing published, no /sys and no resolver. Docker's init is pid 1, so the image
-    must let Docker create ``/sbin/docker-init`` (no read-only bind mount under that path).
+    network and nothing published, no /sys and no resolver. Docker's init stays off: ``cmd``
+    starts with the workspace's own (:mod:`kernels.reaper`, see ``server_setup``).
     """
     uid = ws.uid
     host_config: dict[str, Any] = {
@@ -226,9 +227,9 @@ def container_spec(ws: Workspace, image: str, network: str, cmd: list[str]) -> d
         "nano_cpus": int(ws.limits.cpus * 1e9),
         "pids_limit": ws.limits.pids,
         "privileged": False,
-        # Docker's init as pid 1 reaps orphaned processes, as bwrap does in the sandbox: without
-        # it their zombies would hold the pids limit until the server stops.
-        "init": True,
+        # Orphans are reaped by the command's own init (kernels.reaper), as bwrap does in the
+        # sandbox. Docker's init would be dumpable and hold the environment, signing key and all.
+        "init": False,
         "network_mode": network,
         "ipc_mode": "private",
         "port_bindings": {},

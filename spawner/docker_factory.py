@@ -27,14 +27,18 @@ def server_setup(own_python: bool) -> tuple[list[str], tuple[str, ...] | None, d
     """Command, host system paths (``None``: :func:`default_system_paths`) and environment of a
     workspace container. The offline test image holds no Python and mounts the host's read-only,
     as the sandbox does; the production image (``own_python``) brings its own and gets nothing of
-    the host but the staff member's home and the tenant's shared folder."""
+    the host but the staff member's home and the tenant's shared folder.
+
+    The server starts under :mod:`kernels.reaper`, the container's pid 1 (Docker's own init would
+    hold the server's signing key in a dumpable process)."""
     if own_python:
-        kernels, server, paths = IMAGE_KERNELS, "jupyterhub-singleuser", ()
+        kernels, python, server, paths = IMAGE_KERNELS, "python", "jupyterhub-singleuser", ()
     else:
-        kernels = str(CHECKOUT / "kernels")
+        kernels, python = str(CHECKOUT / "kernels"), sys.executable
         server, paths = str(Path(sys.prefix) / "bin" / "jupyterhub-singleuser"), None
     env = {"JUPYTER_CONFIG_PATH": f"{kernels}/jupyter_config", "PYTHONPATH": f"{kernels}/shims"}
-    return [server, f"--config={kernels}/jupyter_server_config.py"], paths, env
+    init = [python, "-I", "-S", f"{kernels}/reaper.py"]
+    return [*init, server, f"--config={kernels}/jupyter_server_config.py"], paths, env
 
 
 def default_system_paths() -> tuple[str, ...]:

@@ -118,8 +118,10 @@ def test_when_spec_is_rendered_then_the_sandboxs_seccomp_filter_is_docker_profil
     assert {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38} in rules
 
 
-def test_when_spec_is_rendered_then_an_init_reaps_orphans_as_pid_1():
-    assert HOST["init"] is True
+def test_when_spec_is_rendered_then_dockers_init_is_off_for_the_workspaces_own():
+    """Docker's init would hold the server's environment (its signing key) in a dumpable pid 1;
+    the command starts with kernels.reaper instead (see the production image's layout test)."""
+    assert HOST["init"] is False
 
 
 def test_when_spec_is_rendered_then_the_root_filesystem_is_read_only():
@@ -556,6 +558,7 @@ with ThreadPoolExecutor(len(targets)) as pool:
 """
 
 PYTHON = str(Path(sys.prefix) / "bin" / "python")
+INIT = [PYTHON, "-I", "-S", str(Path(__file__).resolve().parents[1] / "kernels" / "reaper.py")]
 LIMITS = Limits(memory_bytes=256 * MiB, cpus=1.0, pids=64)
 
 
@@ -661,7 +664,7 @@ def _start_tenant(
     de.nft_apply(nft_rules(bridge, gateway, allowed_ports(ws)))
     stack.callback(de.nft_delete_table, nft_table(bridge))
     marker = f"server-of-{tenant}"
-    container = run_workspace(eng, ws, image, [PYTHON, "-c", SERVER, str(ws.port), marker])
+    container = run_workspace(eng, ws, image, [*INIT, PYTHON, "-c", SERVER, str(ws.port), marker])
     stack.callback(_remove_container, container)
     container.reload()
     ip = container.attrs["NetworkSettings"]["Networks"][network_name(tenant)]["IPAddress"]
@@ -809,9 +812,28 @@ def test_when_workspace_orphans_processes_then_init_reaps_them(world):
     )
     assert sh(world.a.container, PYTHON, "-c", orphans)[0] == 0
     time.sleep(1.5)
-    code, out = sh(world.a.container, "ps", "-eo", "pid=,stat=,comm=")
-    assert out.split("\n")[0].split()[2] == "docker-init"
+    code, out = sh(world.a.container, "ps", "-eo", "pid=,stat=,args=")
+    assert out.split("\n")[0].split()[0] == "1" and "reaper.py" in out.split("\n")[0]
     assert not [line for line in out.splitlines() if line.split()[1].startswith("Z")], out
+
+
+def test_when_workspace_code_reads_pid_1_then_the_servers_environment_is_closed(world):
+    """The workspace's init holds the container's environment (the server's signing key, in
+    production): a process of the same uid can read neither its environ nor its memory."""
+    code = (
+        "import os\n"
+        "for what in ('environ', 'mem'):\n"
+        "    try:\n"
+        "        os.close(os.open(f'/proc/1/{what}', os.O_RDONLY)); print('LEAK', what)\n"
+        "    except PermissionError:\n"
+        "        print('BLOCKED', what)\n"
+        "print(os.getuid(), open('/proc/1/status').read().split('Uid:')[1].split()[0])\n"
+    )
+    _, out = sh(world.a.container, PYTHON, "-c", code)
+    lines = out.split("\n")
+    assert lines[:2] == ["BLOCKED environ", "BLOCKED mem"], out
+    uid, init_uid = lines[2].split()
+    assert uid == init_uid == str(world.a.ws.uid)  # same uid: only dumpability protects it
 
 
 def test_when_workspace_allocates_beyond_its_memory_then_the_kernel_kills_it(world):
@@ -850,7 +872,9 @@ def test_when_workspace_forks_without_end_then_the_pids_limit_stops_it_and_the_h
 
 
 def test_when_workspace_reads_its_environment_then_no_hub_secret_is_there(world):
-    code, out = sh(world.a.container, "cat", "/proc/1/environ")
+    # The environment the container was created with, as every process started in it gets it
+    # (pid 1's own is closed to the workspace uid: see the reaper test below).
+    code, out = sh(world.a.container, "cat", "/proc/self/environ")
     env = dict(item.split("=", 1) for item in out.split("\0") if "=" in item)
     assert not set(SECRETS) & set(env)
     assert env["JUPYTERHUB_API_TOKEN"] == "token-of-alice"
@@ -927,7 +951,7 @@ async def test_when_tenant_spawner_runs_a_server_then_it_keeps_jupyterhubs_contr
     marker = f"spawned-{tenant}"
     spawner = _spawner(
         ws,
-        cmd=[PYTHON, "-c", SERVER, str(ws.port), marker],
+        cmd=[*INIT, PYTHON, "-c", SERVER, str(ws.port), marker],
         image=world.image,
         client_kwargs={"base_url": eng.url},
         pull_policy="never",
@@ -972,7 +996,7 @@ async def test_when_tenant_spawner_runs_a_server_then_it_keeps_jupyterhubs_contr
             True,
             ["ALL"],
             ["no-new-privileges:true", "seccomp=" + seccomp_profile()],
-            True,
+            False,  # Docker's init off: the command brings its own (kernels.reaper)
         )
         assert (hc["Memory"], hc["NanoCpus"], hc["PidsLimit"]) == (256 * MiB, 10**9, 64)
         assert not hc["CpuQuota"] and not hc["CpuPeriod"]
@@ -1026,7 +1050,8 @@ def test_when_the_production_image_is_used_then_its_layout_matches_what_the_spaw
         assert re.search(rf'"{package}[><=]', dockerfile), package
     assert '"jupyterlab-language-pack-zh-CN"' in dockerfile
     cmd, paths, env = server_setup(own_python=True)
-    assert cmd == ["jupyterhub-singleuser", f"--config={IMAGE_KERNELS}/jupyter_server_config.py"]
+    assert cmd == ["python", "-I", "-S", f"{IMAGE_KERNELS}/reaper.py", "jupyterhub-singleuser",
+                   f"--config={IMAGE_KERNELS}/jupyter_server_config.py"]  # fmt: skip
     assert paths == ()
     assert all(v.startswith(IMAGE_KERNELS + "/") for v in env.values())
 
@@ -1066,5 +1091,7 @@ def test_when_the_config_selects_the_production_image_then_the_image_python_runs
     ):
         monkeypatch.setenv("SHUYU_DOCKER_OWN_PYTHON", own)
         config = PyFileConfigLoader("jupyterhub_config.py", path=str(root)).load_config()
-        assert config.TenantDockerSpawner.cmd[0] == server
-        assert (IMAGE_KERNELS in config.TenantDockerSpawner.cmd[1]) == (own == "1")
+        init, command = config.TenantDockerSpawner.cmd[:4], config.TenantDockerSpawner.cmd[4:]
+        assert init[1:3] == ["-I", "-S"] and init[3].endswith("kernels/reaper.py")
+        assert command[0] == server
+        assert (IMAGE_KERNELS in command[1]) == (own == "1")
