@@ -63,7 +63,7 @@ def test_when_processes_are_orphaned_then_the_init_adopts_and_reaps_them(tmp_pat
         "    r, w = os.pipe()\n"
         "    if os.fork() == 0:\n"
         "        if os.fork() == 0:\n"  # the orphan: outlives its parent, exits when told
-        "            os.read(r, 1); os._exit(0)\n"
+        "            os.close(w); os.read(r, 1); os._exit(0)\n"  # or when the server is gone
         "        os._exit(0)\n"
         "    kids.append(w)\n"
         "    os.wait()\n"
