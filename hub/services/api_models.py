@@ -146,18 +146,19 @@ class ProductQuery(Inputs):
 
 
 class ExecutionRecord(Inputs):
-    """A cell execution or a file save, signed by the workspace server."""
+    """A cell execution or a file save, signed by the workspace server. Values are recorded as
+    their text (a contents model's ``format`` may be null), so any JSON value is taken."""
 
-    server: str = ""
-    kind: str = ""
-    code: str = ""
-    kernel_id: str = ""
-    msg_id: str = ""
-    session: str = ""
-    path: str = ""
-    type: str = ""
-    format: str = ""
-    content: str = ""
+    server: Any = ""
+    kind: Any = ""
+    code: Any = ""
+    kernel_id: Any = ""
+    msg_id: Any = ""
+    session: Any = ""
+    path: Any = ""
+    type: Any = ""
+    format: Any = ""
+    content: Any = ""
 
 
 # ---- answers --------------------------------------------------------------------------------
