@@ -73,7 +73,7 @@ def from_response(status: int, body: dict | None) -> ShuyuError:
         cls = NotFound
     elif status == 409:
         cls = Conflict
-    elif status == 400:
+    elif status in (400, 413):
         cls = InvalidRequest
     elif status == 429:
         cls = RateLimited

@@ -9,12 +9,18 @@ from hub.billing import budget, statements
 from hub.billing.budget import Quote
 from hub.db.models import Scenario, Tenant
 from hub.i18n import Msg
-from hub.services.data_api import DataHandler
+from hub.services import api_models as m
+from hub.services.api_routes import Media, Operation, Param, Route
+from hub.services.base import GatewayHandler
 from hub.serving import caller as callers
 from hub.serving.caller import Caller
-from hub.serving.refusals import BadRequest
+from hub.serving.refusals import BadRequest, Conflict, NotFound
 
-KINDS = ("job", "export", "model", "import")
+KINDS = m.KINDS
+MONTH = Param(
+    "[1-9][0-9]{3}-(?:0[1-9]|1[0-2])",
+    {"type": "string", "pattern": "^[1-9][0-9]{3}-(0[1-9]|1[0-2])$"},
+)
 
 
 def checked(
@@ -26,8 +32,17 @@ def checked(
     ).as_dict()
 
 
-class QuoteHandler(DataHandler):
+class QuoteHandler(GatewayHandler):
     """GET ?kind=job&cpus=&seconds=&scenario=: what the request would cost, against the cap."""
+
+    api = {
+        "get": Operation(
+            "What a request would cost, with the month's spending and the cap",
+            m.Quote,
+            query=m.QuoteQuery,
+            refusals=(BadRequest, NotFound, Conflict),
+        )
+    }
 
     async def get(self) -> None:
         kind = self.get_query_argument("kind", "")
@@ -50,8 +65,17 @@ class QuoteHandler(DataHandler):
         await self.answer("gateway.quote", kind[:16], read)
 
 
-class StatementHandler(DataHandler):
+class StatementHandler(GatewayHandler):
     """GET /statements/YYYY-MM?format=csv|html: the caller's company's statement of a month."""
+
+    api = {
+        "get": Operation(
+            "The caller's company's monthly statement",
+            Media(("text/csv", "text/html"), "The statement"),
+            query=m.StatementQuery,
+            refusals=(BadRequest,),
+        )
+    }
 
     async def get(self, month: str) -> None:
         fmt = self.get_query_argument("format", "csv")
@@ -68,9 +92,8 @@ class StatementHandler(DataHandler):
         self.finish(text)
 
 
-def routes(prefix: str) -> list[tuple[str, type]]:
-    v1 = f"{prefix}/api/v1"
+def routes() -> list[Route]:
     return [
-        (rf"{v1}/quote", QuoteHandler),
-        (rf"{v1}/statements/(?P<month>[0-9]{{4}}-[0-9]{{2}})", StatementHandler),
+        Route("/api/v1/quote", QuoteHandler),
+        Route("/api/v1/statements/{month}", StatementHandler, {"month": MONTH}),
     ]

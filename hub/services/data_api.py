@@ -8,75 +8,30 @@ stable ``code`` and a bilingual message (see :mod:`hub.serving.refusals`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import date
-from typing import Any
 
 from sqlalchemy.orm import Session
 
 from hub.db.models import Tenant
 from hub.i18n import Msg
 from hub.ops.enforcement import reminder_for
+from hub.services import api_models as m
 from hub.services import openapi
+from hub.services.api_routes import Media, Operation, Param, Route
 from hub.services.base import GatewayHandler
 from hub.serving import caller as callers
 from hub.serving import catalog_view
 from hub.serving.caller import Caller
-from hub.serving.refusals import NotFound, Refusal
+from hub.serving.refusals import Conflict, NotApproved, NotFound
 
-DATASET = r"(?P<name>[a-z][a-z0-9_]{1,63})"
-
-
-class DataHandler(GatewayHandler):
-    """A read of the data API: admission and the read in one transaction, then its audit."""
-
-    async def prepare(self) -> None:
-        await self.authenticate()  # admission is part of each read, with its refusal code
-
-    def _read(self, read: Callable[[Session, Caller], Any]) -> tuple[Caller, Any]:
-        with self.db.session() as s:
-            caller = callers.admit(
-                s, self.caller["name"], date.today(), self.request.remote_ip, self.networks
-            )
-            return caller, read(s, caller)
-
-    async def answer(
-        self, action: str, obj: str, read: Callable[[Session, Caller], Any], **details: Any
-    ) -> None:
-        """Answer with what ``read`` returns (JSON), audited as ``action``."""
-        self.finish(await self.audited(action, obj, read, **details))
-
-    async def audited(
-        self, action: str, obj: str, read: Callable[[Session, Caller], Any], **details: Any
-    ) -> Any:
-        """Admission and ``read`` in one transaction; the call audited, answered or refused."""
-        writer = self.settings["writer"]
-        try:
-            caller, payload = await asyncio.to_thread(self._read, read)
-        except Refusal as refusal:
-            await asyncio.to_thread(
-                writer.write,
-                action,
-                actor=self.caller["name"],
-                object=obj,
-                outcome="denied",
-                reason=refusal.code,
-                details={**details, "message": str(refusal.msg)},
-            )
-            raise
-        await asyncio.to_thread(
-            writer.write, action, actor=caller.username, tenant=caller.tenant, object=obj,
-            details=details,
-        )  # fmt: skip
-        return payload
-
-    def scenarios_of(self, s: Session, caller: Caller) -> list:
-        """The scenario named by ``?scenario=``, or every scenario of the caller's tenant."""
-        ref = self.get_query_argument("scenario", "").strip()
-        return [callers.scenario(s, caller, ref)] if ref else callers.scenarios(s, caller)
+ARROW = "application/vnd.apache.arrow.stream"
+PARQUET = "application/vnd.apache.parquet"
+DATASET = Param("[a-z][a-z0-9_]{1,63}", {"type": "string", "pattern": "^[a-z][a-z0-9_]{1,63}$"})
 
 
-class MeHandler(DataHandler):
+class MeHandler(GatewayHandler):
+    api = {"get": Operation("Who is calling, and their scenarios", m.Me)}
+
     async def get(self) -> None:
         def read(s: Session, caller: Caller) -> dict:
             tenant = s.get(Tenant, caller.tenant_id)
@@ -91,7 +46,9 @@ class MeHandler(DataHandler):
         await self.answer("gateway.me", "me", read)
 
 
-class ScenariosHandler(DataHandler):
+class ScenariosHandler(GatewayHandler):
+    api = {"get": Operation("The caller's tenant's scenarios", m.Scenarios)}
+
     async def get(self) -> None:
         def read(s: Session, caller: Caller) -> dict:
             found = callers.scenarios(s, caller)
@@ -100,7 +57,17 @@ class ScenariosHandler(DataHandler):
         await self.answer("gateway.scenarios", "scenarios", read)
 
 
-class DatasetsHandler(DataHandler):
+class DatasetsHandler(GatewayHandler):
+    api = {
+        "get": Operation(
+            "The catalog, with each column's masking and approval",
+            m.Datasets,
+            query=m.ScenarioQuery,
+            refusals=(NotFound, Conflict),
+            links={"datasets/0/name": DATASET},
+        )
+    }
+
     async def get(self) -> None:
         def read(s: Session, caller: Caller) -> dict:
             return {"datasets": catalog_view.datasets(s, self.scenarios_of(s, caller))}
@@ -109,7 +76,13 @@ class DatasetsHandler(DataHandler):
         await self.answer("gateway.datasets", "catalog", read, scenario=scenario)
 
 
-class DatasetHandler(DataHandler):
+class DatasetHandler(GatewayHandler):
+    api = {
+        "get": Operation(
+            "One dataset", m.Dataset, query=m.ScenarioQuery, refusals=(NotFound, Conflict)
+        )
+    }
+
     async def get(self, name: str) -> None:
         def read(s: Session, caller: Caller) -> dict:
             found = catalog_view.datasets(s, self.scenarios_of(s, caller), name)
@@ -121,7 +94,9 @@ class DatasetHandler(DataHandler):
         await self.answer("gateway.dataset", name, read, scenario=scenario)
 
 
-class DataListHandler(DataHandler):
+class DataListHandler(GatewayHandler):
+    api = {"get": Operation("The data-list items of the caller's tenant and their decisions", m.DataList)}  # fmt: skip
+
     async def get(self) -> None:
         def read(s: Session, caller: Caller) -> dict:
             return {"items": catalog_view.data_list(s, caller)}
@@ -129,8 +104,25 @@ class DataListHandler(DataHandler):
         await self.answer("gateway.datalist", "datalist", read)
 
 
-class SampleHandler(DataHandler):
+class SampleHandler(GatewayHandler):
     """The sample as Arrow IPC (default) or Parquet; audited and metered by the service."""
+
+    api = {
+        "get": Operation(
+            "The desensitized sample of the approved columns (fixed rows, capped)",
+            Media(
+                (ARROW, PARQUET),
+                "The sample; masking per column in the schema metadata 'shuyu'",
+                {
+                    "X-Shuyu-Rows": "integer",
+                    "X-Shuyu-Scenario-Id": "integer",
+                    "X-Shuyu-Sha256": "string",
+                },
+            ),  # fmt: skip
+            query=m.SampleQuery,
+            refusals=(NotApproved, NotFound, Conflict),
+        )
+    }
 
     async def get(self, name: str) -> None:
         served = await asyncio.to_thread(
@@ -150,23 +142,24 @@ class SampleHandler(DataHandler):
 
 
 class OpenAPIHandler(GatewayHandler):
-    """The API's description; it names no data, so it needs no token."""
+    """The API's description, generated from the route table; it names no data, so it needs
+    no token."""
 
-    async def prepare(self) -> None:
-        pass
+    api = {"get": Operation("This description (OpenAPI 3.1)", m.Document, public=True)}
 
     def get(self) -> None:
-        self.finish(openapi.document(self.request.path.rsplit("/api/v1", 1)[0]))
+        base = self.request.path.rsplit("/api/v1", 1)[0]
+        self.finish(openapi.document(base, self.settings["api_routes"]))
 
 
-def routes(prefix: str) -> list[tuple[str, type]]:
-    v1 = f"{prefix}/api/v1"
+def routes() -> list[Route]:
+    v1 = "/api/v1"
     return [
-        (rf"{v1}/openapi\.json", OpenAPIHandler),
-        (rf"{v1}/me", MeHandler),
-        (rf"{v1}/scenarios", ScenariosHandler),
-        (rf"{v1}/datasets", DatasetsHandler),
-        (rf"{v1}/datasets/{DATASET}", DatasetHandler),
-        (rf"{v1}/datasets/{DATASET}/sample", SampleHandler),
-        (rf"{v1}/datalist", DataListHandler),
+        Route(f"{v1}/openapi.json", OpenAPIHandler),
+        Route(f"{v1}/me", MeHandler),
+        Route(f"{v1}/scenarios", ScenariosHandler),
+        Route(f"{v1}/datasets", DatasetsHandler),
+        Route(f"{v1}/datasets/{{name}}", DatasetHandler, {"name": DATASET}),
+        Route(f"{v1}/datasets/{{name}}/sample", SampleHandler, {"name": DATASET}),
+        Route(f"{v1}/datalist", DataListHandler),
     ]

@@ -21,12 +21,16 @@ from hub import audit, execution_keys, home
 from hub.audit_anchor import Anchor
 from hub.billing import prices
 from hub.db.engine import Database
+from hub.i18n import Msg
 from hub.masking.sample import SampleLimits
 from hub.production import rules as production_rules
 from hub.review import rules
+from hub.services import api_models as m
 from hub.services import billing_api, data_api, production_api, requests_api, serve
-from hub.services.base import GatewayHandler
+from hub.services.api_routes import Operation, Route, tornado_rules
+from hub.services.base import GatewayHandler, NoRouteHandler
 from hub.serving.origin import TenantNetworks
+from hub.serving.refusals import AccessDenied, BadRequest
 from hub.serving.samples import SampleService
 
 log = logging.getLogger("shuyu.gateway")
@@ -39,22 +43,29 @@ class ExecutionHandler(GatewayHandler):
     server's key (:mod:`hub.execution_keys`); anything else (kernel code holding the user's token,
     a forged or edited body) is refused."""
 
+    api = {
+        "post": Operation(
+            "Record one notebook execution or file save, signed by the workspace's server",
+            m.Recorded,
+            status=201,
+            body=m.ExecutionRecord,
+            refusals=(BadRequest,),
+        )
+    }
+
     async def post(self) -> None:
+        await self.admit_staff()
         raw = self.request.body or b""
-        try:
-            body = json.loads(raw or b"{}")
-        except ValueError:
-            raise web.HTTPError(400, "请求体不是 JSON / the body is not JSON") from None
-        if not isinstance(body, dict):
-            raise web.HTTPError(400, "请求体不是 JSON 对象 / the body is not a JSON object")
+        body = json.loads(raw or b"{}")  # a JSON object: the declared body was validated
         server = str(body.get("server", ""))
         signature = self.request.headers.get(execution_keys.HEADER, "")
         if not execution_keys.verify(
             self.settings["exec_master"], self.caller["name"], server, raw, signature
         ):
             log.warning("unsigned execution record from %r refused", self.caller["name"])
-            raise web.HTTPError(
-                403, "记录未经工作空间服务签名 / the record is not signed by the server"
+            raise AccessDenied(
+                Msg("记录未经工作空间服务签名", "the record is not signed by the server"),
+                "unsigned",
             )
         if body.get("kind") == "file_save":
             action, details = "workspace.file_save", self._file_save(body)
@@ -95,9 +106,23 @@ class ExecutionHandler(GatewayHandler):
         }
 
 
-class HealthHandler(web.RequestHandler):
+class HealthHandler(GatewayHandler):
+    api = {"get": Operation("Whether the gateway is up", m.Health, public=True)}
+
     def get(self) -> None:
         self.finish({"status": "ok"})
+
+
+def gateway_routes() -> list[Route]:
+    """Every route of the gateway, each with its declaration (see :mod:`hub.services.openapi`)."""
+    return [
+        Route("/api/executions", ExecutionHandler),
+        Route("/api/health", HealthHandler),
+        *data_api.routes(),
+        *requests_api.routes(),
+        *production_api.routes(),
+        *billing_api.routes(),
+    ]
 
 
 def make_app(
@@ -110,15 +135,11 @@ def make_app(
     """The gateway's application; ``samples`` carries the tenant networks calls are checked
     against; ``exec_master`` is the secret servers' record keys derive from (the platform's)."""
     prefix = prefix.rstrip("/")
+    routes = gateway_routes()
     return web.Application(
-        [
-            (rf"{prefix}/api/executions", ExecutionHandler),
-            (rf"{prefix}/api/health", HealthHandler),
-            *data_api.routes(prefix),
-            *requests_api.routes(prefix),
-            *production_api.routes(prefix),
-            *billing_api.routes(prefix),
-        ],
+        tornado_rules(prefix, routes),
+        default_handler_class=NoRouteHandler,
+        api_routes=routes,
         hub_auth=hub_auth,
         db=db,
         writer=audit.AuditWriter(db),

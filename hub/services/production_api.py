@@ -8,6 +8,7 @@ through an export request; a product answers only holders of its key, for its ow
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from sqlalchemy import select
 
@@ -15,12 +16,29 @@ from hub.db.models import Product, ProductKey, Request
 from hub.i18n import Msg
 from hub.production import imports, jobs, outputs, products, publishing
 from hub.review import lifecycle, lineage
+from hub.services import api_models as m
+from hub.services.api_routes import Media, Operation, Param, Route
 from hub.services.billing_api import checked
-from hub.services.requests_api import MAX_META, RequestHandler, readable, request_view
+from hub.services.requests_api import (
+    LINKS,
+    MAX_META,
+    REQUEST_ID,
+    RequestHandler,
+    readable,
+    request_view,
+)
 from hub.serving import caller as callers
-from hub.serving.refusals import BadRequest, Conflict
+from hub.serving.refusals import (
+    AccessDenied,
+    BadRequest,
+    Conflict,
+    NotFound,
+    RateLimited,
+    TooLarge,
+)
 
 ENDED = (lifecycle.SUCCEEDED, lifecycle.FAILED)
+PRODUCT = Param(m.PRODUCT_NAME.strip("^$"), {"type": "string", "pattern": m.PRODUCT_NAME})
 
 
 def _json(raw: bytes | str, what: Msg) -> dict:
@@ -51,6 +69,19 @@ def job_view(r: Request) -> dict:
 
 class JobsHandler(RequestHandler):
     """POST a training job: a tar bundle of code, its entrypoint, datasets, params, resources."""
+
+    api = {
+        "post": Operation(
+            "Submit a training job (a tar bundle of code)",
+            m.Job,
+            status=201,
+            query=m.ExportQuery,
+            headers=m.MetaHeader,
+            body=Media(("application/x-tar",), "The code bundle"),
+            refusals=(BadRequest, NotFound, Conflict),
+            links=LINKS,
+        )
+    }
 
     async def post(self) -> None:
         body = self.request.body
@@ -85,6 +116,8 @@ class JobsHandler(RequestHandler):
 
 
 class OneJobHandler(RequestHandler):
+    api = {"get": Operation("A job, its review and its released run", m.Job, refusals=(NotFound,))}  # fmt: skip
+
     async def get(self, request_id: str) -> None:
         await self.answer("gateway.job_status", f"request:{request_id}",
                           lambda s, caller: job_view(self.own(s, caller, request_id)))  # fmt: skip
@@ -92,6 +125,14 @@ class OneJobHandler(RequestHandler):
 
 class JobLogHandler(RequestHandler):
     """The job's log as its tenant may see it: personal data masked."""
+
+    api = {
+        "get": Operation(
+            "The job's log, personal data masked",
+            Media(("text/plain",), "The log"),
+            refusals=(NotFound, Conflict),
+        )
+    }
 
     async def get(self, request_id: str) -> None:
         def read(s, caller) -> str:
@@ -107,6 +148,17 @@ class JobLogHandler(RequestHandler):
 
 class JobExportHandler(RequestHandler):
     """A result table of a job leaves only as an export request, checked and reviewed."""
+
+    api = {
+        "post": Operation(
+            "Request the export of one result table of the job",
+            m.Request,
+            status=201,
+            query=m.JobExportQuery,
+            refusals=(BadRequest, NotFound, Conflict),
+            links=LINKS,
+        )
+    }
 
     async def post(self, request_id: str) -> None:
         output = self.get_query_argument("output", "")
@@ -139,6 +191,18 @@ class JobExportHandler(RequestHandler):
 
 class ModelsHandler(RequestHandler):
     """POST {job, artifact, product, card, dataset}: publish a job's model as a product."""
+
+    api = {
+        "post": Operation(
+            "Publish a succeeded job's model as a product",
+            m.Request,
+            status=201,
+            query=m.ModelsQuery,
+            body=m.PublishModel,
+            refusals=(BadRequest, NotFound, Conflict),
+            links=LINKS,
+        )
+    }
 
     async def post(self) -> None:
         body = self.request.body
@@ -183,6 +247,18 @@ class ModelsHandler(RequestHandler):
 class ImportsHandler(RequestHandler):
     """POST an external file (CSV or Parquet) to bring into the tenant's scenario."""
 
+    api = {
+        "post": Operation(
+            "Bring an external CSV or Parquet file into a scenario",
+            m.Request,
+            status=201,
+            query=m.ImportQuery,
+            body=Media(("application/octet-stream",), "The file"),
+            refusals=(BadRequest, NotFound, Conflict, TooLarge),
+            links=LINKS,
+        )
+    }
+
     async def post(self) -> None:
         body = self.request.body
         purpose = self.get_query_argument("purpose", "")
@@ -193,7 +269,7 @@ class ImportsHandler(RequestHandler):
 
         def create(s, caller) -> dict:
             if len(body) > rules.max_import_bytes:
-                raise BadRequest(Msg(f"文件超过 {rules.max_import_bytes} 字节", f"the file is over {rules.max_import_bytes} bytes"), "size")  # fmt: skip
+                raise TooLarge(Msg(f"文件超过 {rules.max_import_bytes} 字节", f"the file is over {rules.max_import_bytes} bytes"), "size")  # fmt: skip
             imports.read(body, fmt)  # refuse what is not what it says at once
             found = callers.scenario(s, caller, scenario)
             request = lifecycle.create(
@@ -211,6 +287,8 @@ class ImportsHandler(RequestHandler):
 
 
 class LineageHandler(RequestHandler):
+    api = {"get": Operation("Cell → job → outputs → decisions → released", m.Lineage, refusals=(NotFound,))}  # fmt: skip
+
     async def get(self, request_id: str) -> None:
         await self.answer("gateway.lineage", f"request:{request_id}",
                           lambda s, caller: lineage.trace(s, self.own(s, caller, request_id)))  # fmt: skip
@@ -222,6 +300,12 @@ def product_view(p: Product, keys: int) -> dict:
 
 
 class ProductsHandler(RequestHandler):
+    api = {
+        "get": Operation(
+            "The caller's company's products", m.Products, links={"products/0/name": PRODUCT}
+        )
+    }
+
     async def get(self) -> None:
         def read(s, caller) -> dict:
             mine = s.scalars(
@@ -237,6 +321,16 @@ class ProductsHandler(RequestHandler):
 
 
 class ProductKeysHandler(RequestHandler):
+    api = {
+        "post": Operation(
+            "Issue a consumer key (shown once)",
+            m.IssuedKey,
+            status=201,
+            body=m.KeyRequest,
+            refusals=(BadRequest, NotFound, Conflict),
+        )
+    }
+
     async def post(self, name: str) -> None:
         spec = self.request.body
 
@@ -254,7 +348,20 @@ class ProductKeysHandler(RequestHandler):
 class ProductQueryHandler(RequestHandler):
     """A consumer's query: answers only, metered and audited per call."""
 
-    async def post(self, name: str, mode: str) -> None:
+    mode = "score"
+    api = {
+        "post": Operation(
+            "Scores for records or keys, with a product key (X-Shuyu-Product-Key)",
+            m.Answers,
+            query=m.ScenarioQuery,
+            headers=m.ProductKeyHeader,
+            body=m.ProductQuery,
+            refusals=(BadRequest, AccessDenied, NotFound, Conflict, RateLimited),
+        )
+    }
+
+    async def post(self, name: str) -> None:
+        mode = self.mode
         key = self.request.headers.get("X-Shuyu-Product-Key", "")
         scenario = self.get_query_argument("scenario", "").strip() or None
         body = self.request.body
@@ -276,19 +383,32 @@ class ProductQueryHandler(RequestHandler):
         )
 
 
-def routes(prefix: str) -> list[tuple[str, type]]:
-    v1 = f"{prefix}/api/v1"
-    rid = r"(?P<request_id>[0-9]{1,12})"
-    product = r"(?P<name>[a-z][a-z0-9_-]{2,63})"
+class ProductVerifyHandler(ProductQueryHandler):
+    """Yes/no answers (核验) instead of scores."""
+
+    mode = "verify"
+    api = {
+        "post": replace(
+            ProductQueryHandler.api["post"],
+            summary="Yes/no answers (核验) for records or keys, with a product key",
+        )
+    }
+
+
+def routes() -> list[Route]:
+    v1 = "/api/v1"
+    rid = {"request_id": REQUEST_ID}
+    product = {"name": PRODUCT}
     return [
-        (rf"{v1}/jobs", JobsHandler),
-        (rf"{v1}/jobs/{rid}", OneJobHandler),
-        (rf"{v1}/jobs/{rid}/log", JobLogHandler),
-        (rf"{v1}/jobs/{rid}/exports", JobExportHandler),
-        (rf"{v1}/models", ModelsHandler),
-        (rf"{v1}/imports", ImportsHandler),
-        (rf"{v1}/requests/{rid}/lineage", LineageHandler),
-        (rf"{v1}/products", ProductsHandler),
-        (rf"{v1}/products/{product}/keys", ProductKeysHandler),
-        (rf"{v1}/products/{product}/(?P<mode>score|verify)", ProductQueryHandler),
+        Route(f"{v1}/jobs", JobsHandler),
+        Route(f"{v1}/jobs/{{request_id}}", OneJobHandler, rid),
+        Route(f"{v1}/jobs/{{request_id}}/log", JobLogHandler, rid),
+        Route(f"{v1}/jobs/{{request_id}}/exports", JobExportHandler, rid),
+        Route(f"{v1}/models", ModelsHandler),
+        Route(f"{v1}/imports", ImportsHandler),
+        Route(f"{v1}/requests/{{request_id}}/lineage", LineageHandler, rid),
+        Route(f"{v1}/products", ProductsHandler),
+        Route(f"{v1}/products/{{name}}/keys", ProductKeysHandler, product),
+        Route(f"{v1}/products/{{name}}/score", ProductQueryHandler, product),
+        Route(f"{v1}/products/{{name}}/verify", ProductVerifyHandler, product),
     ]

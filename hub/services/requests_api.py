@@ -18,12 +18,17 @@ from sqlalchemy import select
 from hub.db.models import Request
 from hub.i18n import Msg
 from hub.review import lifecycle, lineage, runner
+from hub.services import api_models as m
 from hub.services import billing_api
-from hub.services.data_api import DataHandler
+from hub.services.api_routes import Media, Operation, Param, Route
+from hub.services.base import GatewayHandler
 from hub.serving import caller as callers
-from hub.serving.refusals import AccessDenied, BadRequest
+from hub.serving.refusals import AccessDenied, BadRequest, Conflict, NotFound
 
 MAX_META = 1 << 20  # bytes of the X-Shuyu-Meta header's JSON (table statistics)
+PARQUET = "application/vnd.apache.parquet"
+REQUEST_ID = Param("[0-9]{1,10}", {"type": "integer", "minimum": 0, "maximum": 2**31 - 1})
+LINKS = {"id": REQUEST_ID}  # a created request's id is the path parameter of the others
 
 
 def request_view(r: Request) -> dict:
@@ -62,7 +67,7 @@ def request_view(r: Request) -> dict:
     }
 
 
-class RequestHandler(DataHandler):
+class RequestHandler(GatewayHandler):
     @property
     def store(self) -> Path:
         return self.settings["store"]
@@ -83,6 +88,19 @@ class RequestHandler(DataHandler):
 
 class ExportsHandler(RequestHandler):
     """POST a result (Parquet body) for export; answers at once, checks follow."""
+
+    api = {
+        "post": Operation(
+            "Submit a result table (Parquet) for export: checked, then reviewed",
+            m.Request,
+            status=201,
+            query=m.ExportQuery,
+            headers=m.MetaHeader,
+            body=Media((PARQUET,), "The result table"),
+            refusals=(BadRequest, NotFound, Conflict),
+            links=LINKS,
+        )
+    }
 
     async def post(self) -> None:
         body = self.request.body
@@ -131,6 +149,12 @@ def readable(body: bytes) -> None:
 
 
 class RequestsHandler(RequestHandler):
+    api = {
+        "get": Operation(
+            "The caller's requests, oldest first", m.Requests, links={"requests/0/id": REQUEST_ID}
+        )
+    }
+
     async def get(self) -> None:
         def read(s, caller) -> dict:
             mine = s.scalars(
@@ -142,6 +166,8 @@ class RequestsHandler(RequestHandler):
 
 
 class OneRequestHandler(RequestHandler):
+    api = {"get": Operation("One request of the caller's, with its checks and decisions", m.Request, refusals=(NotFound,))}  # fmt: skip
+
     async def get(self, request_id: str) -> None:
         await self.answer(
             "gateway.request", f"request:{request_id}",
@@ -150,6 +176,12 @@ class OneRequestHandler(RequestHandler):
 
 
 class WithdrawHandler(RequestHandler):
+    api = {
+        "post": Operation(
+            "Withdraw a request that is not decided yet", m.Request, refusals=(NotFound, Conflict)
+        )
+    }
+
     async def post(self, request_id: str) -> None:
         def read(s, caller) -> dict:
             self.own(s, caller, request_id)
@@ -160,6 +192,14 @@ class WithdrawHandler(RequestHandler):
 
 class DownloadHandler(RequestHandler):
     """The approved file, for its requester; audited (``request.released``/``download``)."""
+
+    api = {
+        "get": Operation(
+            "The approved file (once)",
+            Media((PARQUET,), "The released file", {"X-Shuyu-Sha256": "string"}),
+            refusals=(NotFound, Conflict),
+        )
+    }
 
     async def get(self, request_id: str) -> None:
         def read(s, caller) -> tuple:
@@ -175,12 +215,13 @@ class DownloadHandler(RequestHandler):
         self.finish(content)
 
 
-def routes(prefix: str) -> list[tuple[str, type]]:
-    v1 = f"{prefix}/api/v1"
+def routes() -> list[Route]:
+    v1 = "/api/v1"
+    rid = {"request_id": REQUEST_ID}
     return [
-        (rf"{v1}/exports", ExportsHandler),
-        (rf"{v1}/requests", RequestsHandler),
-        (rf"{v1}/requests/(?P<request_id>[0-9]{{1,12}})", OneRequestHandler),
-        (rf"{v1}/requests/(?P<request_id>[0-9]{{1,12}})/withdraw", WithdrawHandler),
-        (rf"{v1}/requests/(?P<request_id>[0-9]{{1,12}})/download", DownloadHandler),
+        Route(f"{v1}/exports", ExportsHandler),
+        Route(f"{v1}/requests", RequestsHandler),
+        Route(f"{v1}/requests/{{request_id}}", OneRequestHandler, rid),
+        Route(f"{v1}/requests/{{request_id}}/withdraw", WithdrawHandler, rid),
+        Route(f"{v1}/requests/{{request_id}}/download", DownloadHandler, rid),
     ]

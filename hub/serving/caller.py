@@ -16,7 +16,7 @@ from hub import admission
 from hub.db.models import DataListItem, Dataset, Decision, Role, Scenario, ScenarioStatus
 from hub.i18n import Msg
 from hub.serving.origin import TenantNetworks
-from hub.serving.refusals import AccessDenied, BadRequest, NotApproved, NotFound
+from hub.serving.refusals import AccessDenied, Ambiguous, NotApproved, NotFound
 
 USABLE = (ScenarioStatus.FILED, ScenarioStatus.APPROVED)
 NO_NETWORKS = TenantNetworks()
@@ -134,7 +134,7 @@ def _only(session: Session, caller: Caller, dataset: str | None) -> Scenario:
             raise NotFound(Msg("您的单位没有可用的场景", "your company has no open scenario"))
     if len(candidates) > 1:
         names = ", ".join(f"{s.name} (#{s.id})" for s in candidates)
-        raise BadRequest(
+        raise Ambiguous(
             Msg(f"请指明场景，可选：{names}", f"name a scenario, one of: {names}"),
             "scenario_ambiguous",
         )

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from hub.db.models import AuditEvent
 from hub.demo import world
 from hub.ops import Ctx, tenants
+from hub.services.gateway import gateway_routes
 from sdk import AccessDenied, InvalidRequest, NotApproved, NotFound, Workspace
 from tests.e2e.conftest import api_tokens, gateway_url
 
@@ -129,12 +130,13 @@ def test_when_data_is_read_then_each_call_is_in_the_audit_trail(hub, tokens):
     assert json.loads(events[0].details)["rows"] >= 0
 
 
-def test_when_the_openapi_description_is_fetched_then_it_is_valid_and_names_every_path(hub):
+def test_when_the_openapi_description_is_fetched_then_it_is_valid_and_names_every_route(hub):
     r = requests.get(f"{gateway_url(hub)}/services/gateway/api/v1/openapi.json", timeout=10)
     document = r.json()
     validate(document)
-    assert {"/me", "/scenarios", "/datasets", "/datasets/{name}", "/datasets/{name}/sample",
-            "/datalist", "/jobs", "/jobs/{request_id}", "/jobs/{request_id}/log",
-            "/jobs/{request_id}/exports", "/models", "/imports", "/requests/{request_id}/lineage",
-            "/products", "/products/{product}/keys", "/products/{product}/score",
-            "/products/{product}/verify", "/quote", "/statements/{month}"} == set(document["paths"])  # fmt: skip
+    assert {route.path for route in gateway_routes()} == set(document["paths"])
+    assert {"/api/v1/exports", "/api/v1/requests", "/api/v1/requests/{request_id}",
+            "/api/v1/requests/{request_id}/withdraw", "/api/v1/requests/{request_id}/download",
+            "/api/v1/datasets/{name}/sample", "/api/v1/products/{name}/score",
+            "/api/v1/statements/{month}"} <= set(document["paths"])  # fmt: skip
+    assert document["servers"] == [{"url": "/services/gateway"}]
