@@ -47,26 +47,17 @@ from hub.db.models import (
 from hub.i18n import Msg
 from hub.review.checks import FAIL, Finding
 from hub.serving.refusals import AccessDenied, BadRequest, Conflict, NotFound
+from sdk.statuses import RequestStatus
 
-DRAFT, SUBMITTED, CHECKING, IN_REVIEW = "draft", "submitted", "checking", "in_review"
+S = RequestStatus
+DRAFT, SUBMITTED, CHECKING, IN_REVIEW = S.DRAFT, S.SUBMITTED, S.CHECKING, S.IN_REVIEW
 APPROVED, REJECTED, RETURNED, WITHDRAWN, RELEASED = (
-    "approved", "rejected", "returned", "withdrawn", "released",
+    S.APPROVED, S.REJECTED, S.RETURNED, S.WITHDRAWN, S.RELEASED,
 )  # fmt: skip
-RUNNING, SUCCEEDED, FAILED = "running", "succeeded", "failed"  # approved jobs, in production
-PUBLISHED, IMPORTED = "published", "imported"  # approved models and imports, once in place
+RUNNING, SUCCEEDED, FAILED = S.RUNNING, S.SUCCEEDED, S.FAILED  # approved jobs, in production
+PUBLISHED, IMPORTED = S.PUBLISHED, S.IMPORTED  # approved models and imports, once in place
 OPEN = (DRAFT, SUBMITTED, CHECKING, IN_REVIEW, RETURNED)
-STATUSES = (
-    *OPEN,
-    APPROVED,
-    REJECTED,
-    WITHDRAWN,
-    RELEASED,
-    RUNNING,
-    SUCCEEDED,
-    FAILED,
-    PUBLISHED,
-    IMPORTED,
-)
+STATUSES = tuple(RequestStatus)
 PLATFORM = "platform"  # the actor of automated moves
 DECISIONS = {"approve": APPROVED, "reject": REJECTED, "return": RETURNED}
 
