@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from hub import execution_keys, home
+from hub import execution_keys, home, tenancy
 from hub.auth import landing, notices
 from hub.auth.scopes import CUSTOM_SCOPES, ROLES
 from hub.services.headers import NO_FRAMING
@@ -252,7 +252,7 @@ if SPAWNER == "tenant-sandbox":
 
     # Workspaces reach the hub API and the gateway on their tenant link's host address; the
     # link's table admits only those two ports and forwards them to loopback, where both listen.
-    c.TenantSandboxSpawner.db_url = home.default_db_url(HOME)
+    c.TenantSandboxSpawner.tenant_lookup = tenancy.lookup(home.default_db_url(HOME))
     c.TenantSandboxSpawner.workspaces_root = str(HOME / "workspaces")
     c.TenantSandboxSpawner.runtime_root = str(HOME / "run")
     c.TenantSandboxSpawner.gateway_port = GATEWAY_PORT
@@ -289,7 +289,7 @@ elif SPAWNER == "tenant-docker":
     )
     c.TenantDockerSpawner.cmd = server_cmd
     c.TenantDockerSpawner.workspace_factory = workspace_factory(
-        db_url=home.default_db_url(HOME),
+        tenant_lookup=tenancy.lookup(home.default_db_url(HOME)),
         workspaces_root=str(HOME / "workspaces"),
         hub_port=HUB_PORT,
         gateway_port=GATEWAY_PORT,

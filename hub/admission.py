@@ -1,6 +1,6 @@
 """Admission: who may use the platform today.
 
-One rule set, reused at login, at every spawn, on auth refresh and (later) at every gateway call:
+One rule set, reused at login, at every spawn, on auth refresh and at every gateway call:
 
 - the staff account is active and real-name verified;
 - the staff member has passed the training exam and the result has not expired;

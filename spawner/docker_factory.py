@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from spawner.policy import Endpoint, Limits, Workspace, build_workspace
-from spawner.tenancy import tenant_of
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 # Where the production image (kernels/Dockerfile) installs the kernel-side package.
@@ -50,7 +49,7 @@ def default_system_paths() -> tuple[str, ...]:
 
 def workspace_factory(
     *,
-    db_url: str,
+    tenant_lookup: Callable[[str], tuple[int, str]],
     workspaces_root: str,
     hub_port: int,
     gateway_port: int,
@@ -60,7 +59,8 @@ def workspace_factory(
     """A ``TenantDockerSpawner.workspace_factory`` deciding each server's workspace.
 
     Args:
-        db_url: the platform DB, where the user's tenant is found.
+        tenant_lookup: username → (tenant id, tenant group), the platform's
+            (:func:`hub.tenancy.lookup`).
         workspaces_root: host folder holding tenant homes and shared folders.
         hub_port: port of the hub API on the host (bound on every address, the tenant network's
             gateway among them).
@@ -74,7 +74,7 @@ def workspace_factory(
     extra = dict(env or {})
 
     def factory(spawner: Any) -> Workspace:
-        tenant_id, tenant = tenant_of(db_url, spawner.user.name)
+        tenant_id, tenant = tenant_lookup(spawner.user.name)
         host = spawner.gateway_of(tenant_id)
         defaults = Limits()
         ws = build_workspace(

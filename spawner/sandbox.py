@@ -25,10 +25,9 @@ import threading
 from pathlib import Path, PurePosixPath
 
 from jupyterhub.spawner import Spawner
-from traitlets import Bool, Integer, List, Unicode, default
+from traitlets import Bool, Callable, Integer, List, Unicode, default
 
-from hub import home
-from spawner import cgroups, forkserver, netns, seccomp, tenancy, volumes
+from spawner import cgroups, forkserver, netns, seccomp, volumes
 from spawner.folders import Quotas, prepare_folders
 from spawner.policy import (
     SANDBOX_HOME,
@@ -126,33 +125,19 @@ def mount_args(mounts: tuple[Mount, ...], files: dict[str, str]) -> list[str]:
 class TenantSandboxSpawner(Spawner):
     """Start each server in a bubblewrap sandbox of its tenant (see module docstring)."""
 
-    db_url = Unicode(config=True, help="Platform DB URL (to find the user's tenant).")
-
-    @default("db_url")
-    def _default_db_url(self):
-        return home.default_db_url()
-
+    tenant_lookup = Callable(
+        allow_none=True,
+        config=True,
+        help="username → (tenant id, tenant group); the platform's lookup "
+        "(:func:`hub.tenancy.lookup`), set in ``jupyterhub_config.py``.",
+    )
     workspaces_root = Unicode(
         config=True, help="Host folder holding tenant homes and shared folders."
     )
-
-    @default("workspaces_root")
-    def _default_workspaces_root(self):
-        return str(home.shuyu_home() / "workspaces")
-
     runtime_root = Unicode(config=True, help="Host folder for per-server runtime files and logs.")
-
-    @default("runtime_root")
-    def _default_runtime_root(self):
-        return str(home.shuyu_home() / "run")
-
     volumes_root = Unicode(
         config=True, help="Host folder holding the images of homes and shared folders."
     )
-
-    @default("volumes_root")
-    def _default_volumes_root(self):
-        return str(home.shuyu_home() / "volumes")
 
     home_quota = Integer(
         1024**3,
@@ -235,7 +220,11 @@ class TenantSandboxSpawner(Spawner):
         return f"{self.user.name}-{self.name or 'default'}"
 
     def _tenant(self) -> tuple[int, str]:
-        return tenancy.tenant_of(self.db_url, self.user.name)
+        if self.tenant_lookup is None:
+            raise RuntimeError(
+                "工作空间启动器未配置租户查询 / the spawner has no tenant_lookup configured"
+            )
+        return self.tenant_lookup(self.user.name)
 
     def workspace(self, tenant_id: int, tenant: str) -> Workspace:
         link = netns.tenant_link(tenant_id)

@@ -490,9 +490,8 @@ def test_when_folders_are_prepared_then_home_and_shared_belong_to_the_tenant(tmp
 def test_when_the_factory_decides_then_endpoints_are_on_the_tenants_gateway(tmp_path, monkeypatch):
     from spawner import docker_factory
 
-    monkeypatch.setattr(docker_factory, "tenant_of", lambda db_url, user: (7, "tenant-a"))
     factory = docker_factory.workspace_factory(
-        db_url="sqlite://",
+        tenant_lookup=lambda user: (7, "tenant-a"),
         workspaces_root=str(tmp_path),
         hub_port=8081,
         gateway_port=8090,

@@ -1,6 +1,6 @@
 """Custom RBAC scopes for platform actions and the roles that hold them.
 
-Later services (console, gateway) check these scopes on the tokens they receive; a role is loaded
+The services (gateway, production, consoles) check these scopes on the tokens they receive; a role is loaded
 onto each ``role-<role>`` group that the authenticators assign.
 """
 

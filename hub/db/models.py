@@ -282,7 +282,7 @@ class AuditEvent(Base):
 
 
 class MeterEvent(Base):
-    """One metered use of the platform (masked rows served, later container and job hours, …),
+    """One metered use of the platform (masked rows served, job seconds, product queries, …),
     the raw material of fee statements. Written in the same transaction as its audit event."""
 
     __tablename__ = "meter_events"
@@ -298,7 +298,8 @@ class MeterEvent(Base):
 
 
 class Request(Base):
-    """A request under platform review (an export now; training, publishing, import later).
+    """A request under platform review, of one of the kinds in :mod:`hub.kinds` (an export, a
+    job, a model to publish, an import, …).
 
     Its content is frozen at submit: the file in the domain store and its SHA-256, to which
     every approval binds. See :mod:`hub.review.lifecycle` for the states and who moves them.

@@ -1,4 +1,4 @@
-"""Administrative operations shared by the CLI and (later) the console.
+"""Administrative operations shared by the CLI and the admin console.
 
 Each operation validates its input, raises :class:`hub.i18n.UserError` before writing anything
 when the input is bad, writes in the caller's transaction and appends its audit event there, so

@@ -1,2 +1,2 @@
-"""Requests under platform review: one lifecycle for every kind (export now; training,
-publishing and import later), automated disclosure checks, and the reviewers' decisions."""
+"""Requests under platform review: one lifecycle for every kind (:mod:`hub.kinds`), automated
+disclosure checks, and the reviewers' decisions."""

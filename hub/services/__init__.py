@@ -1,1 +1,1 @@
-"""Hub-managed services: the data gateway (and, later, the console)."""
+"""Hub-managed services: the data gateway, the production service and the two consoles."""

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from hub import home
-from hub.cli import _ok  # one bilingual success line for every command
+from hub.cli.base import ok
 
 
 def _names(value: str | None) -> list[str]:
@@ -50,7 +50,7 @@ def cmd_dataset_add(app) -> int:
             masks=_masks(a.mask),
         )
     )
-    _ok(
+    ok(
         f"已登记数据集 {ds.name}：{ds.rows} 行，{len(ds.schema)} 列，{ds.level} 级",
         f"dataset {ds.name} registered: {ds.rows} rows, {len(ds.schema)} columns, level {ds.level}",
     )
@@ -91,7 +91,7 @@ def cmd_datalist_request(app) -> int:
         return item.id, item.dataset.department.name
 
     item_id, department = app.run(op)
-    _ok(
+    ok(
         f"已提交清单项 #{item_id}，待 {department} 审定",
         f"data-list item #{item_id} submitted, awaiting {department}",
     )
@@ -104,7 +104,7 @@ def cmd_datalist_decide(app) -> int:
     a = app.args
     decision = {"approve": "approved", "reject": "rejected", "revoke": "revoked"}[a.command]
     item = app.run(lambda ctx: catalog.decide(ctx, a.item, decision, by=a.by, reason=a.reason))
-    _ok(f"清单项 #{item.id}：{item.decision.value}", f"item #{item.id}: {item.decision.value}")
+    ok(f"清单项 #{item.id}：{item.decision.value}", f"item #{item.id}: {item.decision.value}")
     return 0
 
 

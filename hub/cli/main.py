@@ -7,53 +7,18 @@ bilingual message, a non-zero exit and nothing written (one transaction per comm
 from __future__ import annotations
 
 import argparse
-import getpass
 import logging
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub import home
-from hub.audit_anchor import Anchor
-from hub.db.engine import Database
+from hub.cli import billing, catalog
+from hub.cli.base import EXIT_FAILED, EXIT_USAGE, App, Parser, ok
 from hub.i18n import UserError
 from hub.ops import Ctx
-
-EXIT_USAGE = 2
-EXIT_FAILED = 1
-
-
-def _ok(zh: str, en: str) -> None:
-    print(f"{zh} / {en}")
-
-
-class App:
-    """What a command needs: the home folder, the platform DB, the acting person."""
-
-    def __init__(self, args: argparse.Namespace):
-        self.args = args
-        self.home = home.shuyu_home()
-        self.actor = args.actor or f"cli:{getpass.getuser()}"
-        self._db: Database | None = None
-
-    @property
-    def db(self) -> Database:
-        if self._db is None:
-            self.home.mkdir(parents=True, exist_ok=True)
-            self._db = Database(
-                home.configured_db_url(self.home), anchor=Anchor.for_home(self.home)
-            )
-        return self._db
-
-    def run(self, op: Callable[[Ctx], object]) -> object:
-        """Run ``op`` in one transaction: all of it, with its audit event, or nothing."""
-        with self.db.session() as session:
-            return op(
-                Ctx(session=session, actor=self.actor, pepper=home.secret("id_pepper", self.home))
-            )
 
 
 # --- commands ----------------------------------------------------------------------------------
@@ -61,7 +26,7 @@ def cmd_init(app: App) -> int:
     from hub.ops.setup import init_home
 
     init_home(app.home, app.db)
-    _ok(f"已初始化：{app.home}", f"initialized {app.home}")
+    ok(f"已初始化：{app.home}", f"initialized {app.home}")
     return 0
 
 
@@ -70,9 +35,9 @@ def cmd_demo(app: App) -> int:
 
     created = build(app.home, app.db, rows=app.args.rows, actor=app.actor)
     if created:
-        _ok("演示环境已创建", "demo world created")
+        ok("演示环境已创建", "demo world created")
     else:
-        _ok("演示环境已存在，未重复创建", "demo world already present; nothing changed")
+        ok("演示环境已存在，未重复创建", "demo world already present; nothing changed")
     return 0
 
 
@@ -105,7 +70,7 @@ def cmd_tenant_add(app: App) -> int:
     from hub.ops import tenants
 
     t = app.run(lambda ctx: tenants.add(ctx, app.args.name, app.args.uscc, app.args.qualification))
-    _ok(f"已登记加工使用主体：{t.name}（{t.uscc}）", f"tenant registered: {t.name} ({t.uscc})")
+    ok(f"已登记加工使用主体：{t.name}（{t.uscc}）", f"tenant registered: {t.name} ({t.uscc})")
     return 0
 
 
@@ -114,7 +79,7 @@ def cmd_tenant_status(app: App) -> int:
 
     command = app.args.command
     t = app.run(lambda ctx: tenants.change_status(ctx, app.args.name, command, app.args.reason))
-    _ok(f"{t.name} 状态：{t.status.value}", f"{t.name} is now {t.status.value}")
+    ok(f"{t.name} 状态：{t.status.value}", f"{t.name} is now {t.status.value}")
     return 0
 
 
@@ -145,7 +110,7 @@ def cmd_agreement(app: App) -> int:
         ag = app.run(lambda ctx: agreements.renew(ctx, a.tenant))
     else:
         ag = app.run(lambda ctx: agreements.terminate(ctx, a.tenant, a.reason))
-    _ok(
+    ok(
         f"协议 #{ag.id}：{ag.start} 至 {ag.end}，状态 {ag.status.value}",
         f"agreement #{ag.id}: {ag.start} to {ag.end}, {ag.status.value}",
     )
@@ -177,7 +142,7 @@ def cmd_staff_add(app: App) -> int:
             department=a.department,
         )
     )
-    _ok(
+    ok(
         f"已登记用户：{new.staff.username}（待实名认证与培训考核）",
         f"user registered: {new.staff.username} (real-name verification and training pending)",
     )
@@ -190,7 +155,7 @@ def cmd_staff_verify(app: App) -> int:
     from hub.ops import staff
 
     s = app.run(lambda ctx: staff.verify(ctx, app.args.username))
-    _ok(f"{s.username} 已完成实名认证", f"{s.username} is real-name verified")
+    ok(f"{s.username} 已完成实名认证", f"{s.username} is real-name verified")
     return 0
 
 
@@ -209,12 +174,12 @@ def cmd_training_pass(app: App) -> int:
         )
     )
     if r.passed:
-        _ok(
+        ok(
             f"{a.username} 考核通过，有效期至 {r.valid_until}",
             f"{a.username} passed, valid until {r.valid_until}",
         )
     else:
-        _ok(
+        ok(
             f"{a.username} 考核未通过（{r.score} < {r.pass_mark}），已记录",
             f"{a.username} did not pass ({r.score} < {r.pass_mark}); recorded",
         )
@@ -225,7 +190,7 @@ def cmd_department_add(app: App) -> int:
     from hub.ops import org
 
     d = app.run(lambda ctx: org.add_department(ctx, app.args.name))
-    _ok(f"已登记数据提供部门：{d.name}", f"department registered: {d.name}")
+    ok(f"已登记数据提供部门：{d.name}", f"department registered: {d.name}")
     return 0
 
 
@@ -238,7 +203,7 @@ def cmd_scenario_add(app: App) -> int:
             ctx, tenant=a.tenant, name=a.name, field=a.field, purpose=a.purpose, category=a.category
         )
     )
-    _ok(
+    ok(
         f"已备案场景：{sc.name}（{sc.category.value}）",
         f"scenario filed: {sc.name} ({sc.category.value})",
     )
@@ -252,7 +217,7 @@ def cmd_audit_verify(app: App) -> int:
     if app.args.against:
         report = audit.reaches(app.db.engine, report, _kept_checkpoint(app))
     if report.ok:
-        _ok(f"审计链完整：{report.count} 条事件", f"audit chain holds: {report.count} events")
+        ok(f"审计链完整：{report.count} 条事件", f"audit chain holds: {report.count} events")
         print(f"head: {report.head}")
         return 0
     print(
@@ -294,16 +259,10 @@ def _msg(zh: str, en: str):
 
 
 # --- parser ------------------------------------------------------------------------------------
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # bilingual usage errors, exit 2
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"参数错误 / usage error: {message}\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="shuyu", description="Shuyu (数域) platform administration")
+    p = Parser(prog="shuyu", description="Shuyu (数域) platform administration")
     p.add_argument("--actor", help="who is acting, for the audit trail (default: cli:<os user>)")
-    sub = p.add_subparsers(dest="group", required=True, parser_class=_Parser)
+    sub = p.add_subparsers(dest="group", required=True, parser_class=Parser)
 
     sub.add_parser("init", help="create $SHUYU_HOME, secrets and the platform DB").set_defaults(
         fn=cmd_init
@@ -322,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(fn=cmd_up)
 
     tenant = sub.add_parser("tenant", help="processor companies").add_subparsers(
-        dest="command", required=True, parser_class=_Parser
+        dest="command", required=True, parser_class=Parser
     )
     t = tenant.add_parser("add")
     t.add_argument("--name", required=True)
@@ -339,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     tenant.add_parser("list").set_defaults(fn=cmd_tenant_list)
 
     agreement = sub.add_parser("agreement", help="authorization agreements").add_subparsers(
-        dest="command", required=True, parser_class=_Parser
+        dest="command", required=True, parser_class=Parser
     )
     a = agreement.add_parser("sign")
     a.add_argument("--tenant", required=True)
@@ -355,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.set_defaults(fn=cmd_agreement)
 
     staff = sub.add_parser("staff", help="staff accounts").add_subparsers(
-        dest="command", required=True, parser_class=_Parser
+        dest="command", required=True, parser_class=Parser
     )
     s = staff.add_parser("add")
     s.add_argument("--username", required=True)
@@ -378,14 +337,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_staff_verify)
 
     dept = sub.add_parser("department", help="data-provider departments").add_subparsers(
-        dest="command", required=True, parser_class=_Parser
+        dest="command", required=True, parser_class=Parser
     )
     d = dept.add_parser("add")
     d.add_argument("--name", required=True)
     d.set_defaults(fn=cmd_department_add)
 
     scen = sub.add_parser("scenario", help="application scenarios").add_subparsers(
-        dest="command", required=True, parser_class=_Parser
+        dest="command", required=True, parser_class=Parser
     )
     sc = scen.add_parser("add")
     sc.add_argument("--tenant", required=True)
@@ -396,7 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     sc.set_defaults(fn=cmd_scenario_add)
 
     training = sub.add_parser("training", help="training and exams").add_subparsers(
-        dest="command", required=True, parser_class=_Parser
+        dest="command", required=True, parser_class=Parser
     )
     tr = training.add_parser("pass", help="record an exam result")
     tr.add_argument("username")
@@ -406,15 +365,11 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--valid-days", type=int, default=365)
     tr.set_defaults(fn=cmd_training_pass)
 
-    from hub import cli_catalog
-
-    cli_catalog.register(sub, _Parser)
-    from hub import cli_billing
-
-    cli_billing.register(sub, _Parser)
+    catalog.register(sub, Parser)
+    billing.register(sub, Parser)
 
     aud = sub.add_parser("audit", help="the audit trail").add_subparsers(
-        dest="command", required=True, parser_class=_Parser
+        dest="command", required=True, parser_class=Parser
     )
     s = aud.add_parser("verify", help="recompute the hash chain")
     s.add_argument(
@@ -463,7 +418,3 @@ def _log_internal(app: App, error: Exception) -> None:
     internal.error("shuyu %s failed", " ".join(sys.argv[1:3]), exc_info=error)
     internal.removeHandler(handler)
     handler.close()
-
-
-if __name__ == "__main__":
-    sys.exit(main())

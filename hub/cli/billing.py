@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from hub.cli import _ok
+from hub.cli.base import ok
 
 
 def _book():
@@ -33,7 +33,7 @@ def cmd_budget(app) -> int:
         raise UserError(Msg(f"金额无效：{raw}", f"not an amount: {raw}"), "amount") from None
     t = app.run(lambda ctx: set_budget(ctx, app.args.tenant, amount))
     shown = "不设上限 / no cap" if amount is None else f"{amount}"
-    _ok(f"{t.name} 月度预算：{shown}", f"{t.name} monthly budget: {shown}")
+    ok(f"{t.name} 月度预算：{shown}", f"{t.name} monthly budget: {shown}")
     return 0
 
 
@@ -47,7 +47,7 @@ def cmd_statement(app) -> int:
     text = statements.to_csv(st) if a.format == "csv" else statements.to_html(st)
     if a.out:
         Path(a.out).write_text(text, encoding="utf-8")
-        _ok(
+        ok(
             f"账单已写入 {a.out}（合计 {st.total} {st.currency}）",
             f"statement written to {a.out} (total {st.total} {st.currency})",
         )
