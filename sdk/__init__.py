@@ -10,6 +10,7 @@
     request.download("result.parquet")
 """
 
+from sdk.catalog import Dataset, Scenario
 from sdk.errors import (
     AccessDenied,
     Conflict,
@@ -20,7 +21,6 @@ from sdk.errors import (
     RateLimited,
     ShuyuError,
 )
-from sdk.models import Dataset, Scenario
 from sdk.requests import Request
 from sdk.workspace import Workspace
 

@@ -1,7 +1,13 @@
-"""The HTTP client of the gateway: one ``requests`` session, errors mapped to :mod:`sdk.errors`."""
+"""The gateway's HTTP API, one method per endpoint, in the manner of docker-py's ``APIClient``:
+the resources and collections (:mod:`sdk.resources`) call these, never a path of their own.
+
+Every answer that is an error becomes an exception of :mod:`sdk.errors`; the gateway is reached
+directly on the tenant's link, never through a proxy.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import requests
@@ -9,6 +15,7 @@ import requests
 from sdk.errors import PlatformUnavailable, ShuyuError, from_response
 
 DEFAULT_TIMEOUT = 60.0
+PARQUET = "application/vnd.apache.parquet"
 
 
 class APIClient:
@@ -21,8 +28,119 @@ class APIClient:
         self.session.headers["Authorization"] = f"token {token}"
         self.session.trust_env = False  # the gateway is on the tenant's link, never via a proxy
 
-    def _get(self, path: str, params: dict | None = None) -> requests.Response:
-        return self._call("GET", path, params)
+    # --- catalog ---------------------------------------------------------------------------------
+    def me(self) -> dict:
+        return self.get_json("/me")
+
+    def scenarios(self) -> list[dict]:
+        return self.get_json("/scenarios")["scenarios"]
+
+    def datasets(self, scenario: str | None = None) -> list[dict]:
+        return self.get_json("/datasets", scenario=scenario)["datasets"]
+
+    def dataset(self, name: str, scenario: str | None = None) -> dict:
+        return self.get_json(f"/datasets/{name}", scenario=scenario)
+
+    def sample(self, name: str, scenario: str | None = None, format: str = "arrow") -> bytes:
+        body, _ = self.get_bytes(f"/datasets/{name}/sample", scenario=scenario, format=format)
+        return body
+
+    def data_list(self) -> list[dict]:
+        return self.get_json("/datalist")["items"]
+
+    # --- requests under review --------------------------------------------------------------------
+    def requests(self) -> list[dict]:
+        return self.get_json("/requests")["requests"]
+
+    def request(self, request_id: int) -> dict:
+        return self.get_json(f"/requests/{request_id}")
+
+    def withdraw(self, request_id: int) -> dict:
+        return self.post_json(f"/requests/{request_id}/withdraw")
+
+    def download(self, request_id: int) -> tuple[bytes, dict[str, str]]:
+        return self.get_bytes(f"/requests/{request_id}/download")
+
+    def lineage(self, request_id: int) -> dict:
+        return self.get_json(f"/requests/{request_id}/lineage")
+
+    def create_export(self, parquet: bytes, meta: dict, **params: Any) -> dict:
+        headers = {"Content-Type": PARQUET, "X-Shuyu-Meta": json.dumps(meta)}
+        return self.post_json("/exports", data=parquet, headers=headers, **params)
+
+    # --- production --------------------------------------------------------------------------------
+    def submit_job(self, bundle: bytes, meta: dict, **params: Any) -> dict:
+        headers = {
+            "Content-Type": "application/x-tar",
+            "X-Shuyu-Meta": json.dumps(meta, ensure_ascii=False),
+        }
+        return self.post_json("/jobs", data=bundle, headers=headers, **params)
+
+    def job(self, job_id: int) -> dict:
+        return self.get_json(f"/jobs/{job_id}")
+
+    def job_log(self, job_id: int) -> str:
+        body, _ = self.get_bytes(f"/jobs/{job_id}/log")
+        return body.decode("utf-8")
+
+    def export_job_output(self, job_id: int, **params: Any) -> dict:
+        return self.post_json(f"/jobs/{job_id}/exports", **params)
+
+    def publish_model(self, spec: dict, **params: Any) -> dict:
+        return self.post_json("/models", **self._json_body(spec), **params)
+
+    def create_import(self, content: bytes, **params: Any) -> dict:
+        headers = {"Content-Type": "application/octet-stream"}
+        return self.post_json("/imports", data=content, headers=headers, **params)
+
+    # --- products ----------------------------------------------------------------------------------
+    def products(self) -> list[dict]:
+        return self.get_json("/products")["products"]
+
+    def issue_key(self, product: str, consumer: str) -> dict:
+        return self.post_json(
+            f"/products/{product}/keys", **self._json_body({"consumer": consumer})
+        )
+
+    def query_product(self, product: str, mode: str, key: str, body: dict, **params: Any) -> dict:
+        request = self._json_body(body)
+        request["headers"]["X-Shuyu-Product-Key"] = key
+        return self.post_json(f"/products/{product}/{mode}", **request, **params)
+
+    # --- fees --------------------------------------------------------------------------------------
+    def quote(self, kind: str, scenario: str | None = None, **resources: Any) -> dict:
+        return self.get_json("/quote", kind=kind, scenario=scenario, **resources)
+
+    def statement(self, month: str, format: str = "csv") -> str:
+        body, _ = self.get_bytes(f"/statements/{month}", format=format)
+        return body.decode("utf-8")
+
+    # --- transport ---------------------------------------------------------------------------------
+    def get_json(self, path: str, **params: Any) -> Any:
+        return self._json(self._call("GET", path, params))
+
+    def get_bytes(self, path: str, **params: Any) -> tuple[bytes, dict[str, str]]:
+        response = self._call("GET", path, params)
+        return response.content, dict(response.headers)
+
+    def post_json(
+        self, path: str, data: bytes | None = None, headers: dict | None = None, **params: Any
+    ) -> Any:
+        return self._json(self._call("POST", path, params, data, headers))
+
+    @staticmethod
+    def _json_body(value: dict) -> dict:
+        data = json.dumps(value, ensure_ascii=False, default=str).encode()
+        return {"data": data, "headers": {"Content-Type": "application/json"}}
+
+    @staticmethod
+    def _json(response: requests.Response) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            raise ShuyuError(
+                "数据网关返回了无法解析的内容", "the gateway answered with something unreadable"
+            ) from None
 
     def _call(
         self,
@@ -51,27 +169,3 @@ class APIClient:
                 body = None
             raise from_response(response.status_code, body)
         return response
-
-    def get_json(self, path: str, **params: Any) -> Any:
-        response = self._get(path, params)
-        try:
-            return response.json()
-        except ValueError:
-            raise ShuyuError(
-                "数据网关返回了无法解析的内容", "the gateway answered with something unreadable"
-            ) from None
-
-    def get_bytes(self, path: str, **params: Any) -> tuple[bytes, dict[str, str]]:
-        response = self._get(path, params)
-        return response.content, dict(response.headers)
-
-    def post_json(
-        self, path: str, data: bytes | None = None, headers: dict | None = None, **params: Any
-    ) -> Any:
-        response = self._call("POST", path, params, data, headers)
-        try:
-            return response.json()
-        except ValueError:
-            raise ShuyuError(
-                "数据网关返回了无法解析的内容", "the gateway answered with something unreadable"
-            ) from None

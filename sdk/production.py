@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from sdk import html
-from sdk.errors import InvalidRequest
-from sdk.models import Collection, ModelList
-from sdk.requests import Request
+from sdk.errors import InvalidRequest, NotFound
+from sdk.quotes import show_quote
+from sdk.requests import Request, RequestCollection
+from sdk.resources import Collection, Resource, ResourceList
 
 SKIP = {"__pycache__", ".ipynb_checkpoints", ".git"}
 ENDED = ("succeeded", "failed", "rejected", "returned", "withdrawn")
@@ -73,34 +74,11 @@ def bundle(
     return out.getvalue(), sorted(names)
 
 
-def show_quote(client, kind: str, scenario: str | None, resources: dict | None = None) -> dict:
-    """Fetch what the request will cost against the company's monthly cap, and show it in the
-    notebook before anything is submitted (the platform refuses a request over the cap)."""
-    quote = client.get_json("/quote", kind=kind, scenario=scenario, **(resources or {}))
-    try:
-        from IPython import get_ipython
-        from IPython.display import HTML, display
-    except ImportError:
-        return quote
-    if get_ipython() is not None:
-        cap = quote["budget"] or "—"
-        display(HTML(html.table(
-            ["预计费用 Quote", "本月已用 Spent", "月度上限 Cap", "类别 Category"],
-            [(f"{quote['amount']} {quote['currency']}", quote["spent"], cap, quote["category"])],
-            quote.get("condition") or "",
-        )))  # fmt: skip
-    return quote
-
-
 class Job(Request):
     """A training job: its review, then its run in the production zone."""
 
     STEPS = ("submitted", "checking", "in_review", "approved", "running", "ended")
     DONE = ENDED
-
-    def reload(self) -> Job:
-        self.attrs = self.client.get_json(f"/jobs/{self.id}")
-        return self
 
     @property
     def metrics(self) -> dict | None:
@@ -121,19 +99,16 @@ class Job(Request):
 
     def log(self) -> str:
         """The job's log with personal data masked; a withheld line reads as a notice."""
-        body, _ = self.client.get_bytes(f"/jobs/{self.id}/log")
-        return body.decode("utf-8")
+        return self.client.job_log(self.id)
 
     def export(self, output: str, purpose: str, name: str | None = None) -> Request:
         """Request the export of one result table (Parquet) the job wrote."""
-        view = self.client.post_json(
-            f"/jobs/{self.id}/exports", output=output, purpose=purpose, name=name
-        )
-        return Request(view, self.client)
+        view = self.client.export_job_output(self.id, output=output, purpose=purpose, name=name)
+        return RequestCollection(self.client, self.collection.default_scenario).prepare(view)
 
     def lineage(self) -> dict:
         """Cell → job → outputs → what came of them (models, exports, decisions)."""
-        return self.client.get_json(f"/requests/{self.id}/lineage")
+        return self.client.lineage(self.id)
 
     def _repr_html_(self) -> str:
         rows = [(k, json.dumps(v, ensure_ascii=False)) for k, v in (self.metrics or {}).items()]
@@ -143,7 +118,7 @@ class Job(Request):
 
 
 class JobCollection(Collection):
-    model = Job
+    resource = Job
 
     def submit(
         self,
@@ -164,15 +139,14 @@ class JobCollection(Collection):
             "entrypoint": Path(entrypoint).as_posix(), "datasets": list(datasets),
             "params": params or {}, "resources": resources or {}, "files": names, "cell": current_cell(),
         }  # fmt: skip
-        view = self.client.post_json(
-            "/jobs", data=content,
-            headers={"Content-Type": "application/x-tar", "X-Shuyu-Meta": json.dumps(meta, ensure_ascii=False)},
-            purpose=purpose, scenario=scenario or self.default_scenario, name=name or Path(entrypoint).stem,
+        view = self.client.submit_job(
+            content, meta, purpose=purpose, scenario=scenario or self.default_scenario,
+            name=name or Path(entrypoint).stem,
         )  # fmt: skip
-        return self.prepare_model(view)
+        return self.prepare(view)
 
     def get(self, job_id: int) -> Job:
-        return self.prepare_model(self.client.get_json(f"/jobs/{job_id}"))
+        return self.prepare(self.client.job(job_id))
 
 
 class Publication(Request):
@@ -183,7 +157,10 @@ class Publication(Request):
 
 
 class ModelCollection(Collection):
-    model = Publication
+    resource = Publication
+
+    def get(self, request_id: int) -> Publication:
+        return self.prepare(self.client.request(request_id))
 
     def publish(
         self, job: Job | int, *, product: str, card: dict, purpose: str,
@@ -192,15 +169,11 @@ class ModelCollection(Collection):
         """Publish the model file a job wrote as ``product``, with its model card."""
         job_id = job.id if isinstance(job, Job) else int(job)
         scenario = (job.attrs if isinstance(job, Job) else {}).get("scenario_id")
-        scenario = scenario or self.client.get_json(f"/jobs/{job_id}")["scenario_id"]
+        scenario = scenario or self.client.job(job_id)["scenario_id"]
         show_quote(self.client, "model", str(scenario))
         spec = {"job": job_id, "product": product, "card": card, "artifact": artifact,
                 "dataset": dataset, "cell": current_cell()}  # fmt: skip
-        view = self.client.post_json(
-            "/models", data=json.dumps(spec, ensure_ascii=False).encode(),
-            headers={"Content-Type": "application/json"}, purpose=purpose,
-        )  # fmt: skip
-        return self.prepare_model(view)
+        return self.prepare(self.client.publish_model(spec, purpose=purpose))
 
 
 class Import(Request):
@@ -209,43 +182,53 @@ class Import(Request):
 
 
 class ImportCollection(Collection):
-    model = Import
+    resource = Import
+
+    def get(self, request_id: int) -> Import:
+        return self.prepare(self.client.request(request_id))
 
     def create(self, path: str | Path, *, purpose: str, name: str | None = None,
                scenario: int | str | None = None) -> Import:  # fmt: skip
         """Bring an external CSV or Parquet file into the scenario, after checks and review."""
         source = Path(path)
         fmt = "parquet" if source.suffix.lower() == ".parquet" else "csv"
-        view = self.client.post_json(
-            "/imports", data=source.read_bytes(), headers={"Content-Type": "application/octet-stream"},
-            purpose=purpose, name=name or source.stem, format=fmt, scenario=scenario or self.default_scenario,
+        view = self.client.create_import(
+            source.read_bytes(), purpose=purpose, name=name or source.stem, format=fmt,
+            scenario=scenario or self.default_scenario,
         )  # fmt: skip
-        return self.prepare_model(view)
+        return self.prepare(view)
+
+
+class Product(Resource):
+    """A product of the caller's company: a published model that consumers query with a key."""
+
+    id_attribute = "name"
 
 
 class ProductCollection(Collection):
-    def list(self) -> ModelList:
-        found = self.client.get_json("/products")["products"]
-        return ModelList(
-            [self.prepare_model({**p, "id": p["name"]}) for p in found],
+    resource = Product
+
+    def list(self) -> ResourceList:
+        return ResourceList(
+            [self.prepare(p) for p in self.client.products()],
             ["产品 Product", "场景 Scenario", "状态 Status", "密钥 Keys"],
             lambda p: (p.name, p.scenario, p.status, p.keys),
             "我单位的产品 / My company's products",
         )
 
+    def get(self, name: str) -> Product:
+        for product in self.list():
+            if product.name == name:
+                return product
+        raise NotFound(f"您的单位没有产品 {name}", f"your company has no product {name}")
+
     def issue_key(self, product: str, consumer: str) -> str:
         """A new key for ``consumer`` (shown once: keep it safe)."""
-        view = self.client.post_json(f"/products/{product}/keys", data=json.dumps({"consumer": consumer}).encode(),
-                                     headers={"Content-Type": "application/json"})  # fmt: skip
-        return view["key"]
+        return self.client.issue_key(product, consumer)["key"]
 
     def _query(self, product: str, mode: str, key: str, records, keys, scenario) -> list:
         body = {"records": records} if records is not None else {"keys": keys}
-        view = self.client.post_json(
-            f"/products/{product}/{mode}", data=json.dumps(body, ensure_ascii=False, default=str).encode(),
-            headers={"Content-Type": "application/json", "X-Shuyu-Product-Key": key}, scenario=scenario,
-        )  # fmt: skip
-        return view["answers"]
+        return self.client.query_product(product, mode, key, body, scenario=scenario)["answers"]
 
     def score(self, product: str, key: str, *, records: list[dict] | None = None,
               keys: list[str] | None = None, scenario: str | None = None) -> list[float]:  # fmt: skip

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sdk import html
 from sdk.errors import ShuyuError
-from sdk.models import Collection, Model, ModelList
+from sdk.quotes import show_quote
+from sdk.resources import Collection, Resource, ResourceList
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -25,15 +25,11 @@ DONE = ("approved", "rejected", "returned", "withdrawn", "released")
 VERDICT_MARK = {"pass": "✓", "warn": "!", "fail": "✗"}
 
 
-class Request(Model):
+class Request(Resource):
     """One request: ``id``, ``status``, ``checks`` (each automated finding), decisions."""
 
     STEPS: tuple[str, ...] = ("submitted", "checking", "in_review", "decided")
     DONE: tuple[str, ...] = DONE
-
-    def reload(self) -> Request:
-        self.attrs = self.client.get_json(f"/requests/{self.id}")
-        return self
 
     def wait(self, timeout: float = 3600, interval: float = 2.0, progress: bool = True) -> Request:
         """Wait until the request is decided (or withdrawn), showing its progress."""
@@ -69,14 +65,14 @@ class Request(Model):
             bar.close()
 
     def withdraw(self) -> Request:
-        self.attrs = self.client.post_json(f"/requests/{self.id}/withdraw")
+        self.attrs = self.client.withdraw(self.id)
         return self
 
     def download(self, path: str | Path | None = None) -> pd.DataFrame | Path:
         """The approved content: written to ``path`` (returned), or as a DataFrame."""
         import pandas as pd
 
-        body, headers = self.client.get_bytes(f"/requests/{self.id}/download")
+        body, headers = self.client.download(self.id)
         expected = headers.get("X-Shuyu-Sha256") or self.attrs.get("sha256")
         if hashlib.sha256(body).hexdigest() != expected:
             raise ShuyuError(
@@ -103,12 +99,11 @@ class Request(Model):
 
 
 class RequestCollection(Collection):
-    model = Request
+    resource = Request
 
-    def list(self) -> ModelList:
-        found = self.client.get_json("/requests")["requests"]
-        return ModelList(
-            [self.prepare_model(r) for r in found],
+    def list(self) -> ResourceList:
+        return ResourceList(
+            [self.prepare(r) for r in self.client.requests()],
             ["#", "类型 Kind", "名称 Name", "场景 Scenario", "状态 Status", "检查 Checks"],
             lambda r: (
                 r.id, r.kind, r.name, r.scenario, r.status,
@@ -118,11 +113,14 @@ class RequestCollection(Collection):
         )  # fmt: skip
 
     def get(self, request_id: int) -> Request:
-        return self.prepare_model(self.client.get_json(f"/requests/{request_id}"))
+        return self.prepare(self.client.request(request_id))
 
 
 class ExportCollection(Collection):
-    model = Request
+    resource = Request
+
+    def get(self, request_id: int) -> Request:
+        return self.prepare(self.client.request(request_id))
 
     def create(
         self,
@@ -148,19 +146,12 @@ class ExportCollection(Collection):
             from sdk.disclosure import preflight as run_preflight
 
             run_preflight(frame)
-        from sdk.production import show_quote
-
         show_quote(self.client, "export", scenario or self.default_scenario)
         out = io.BytesIO()
         frame.to_parquet(out, index=False)
         meta = {"table": frame.attrs.get("shuyu_sdc", {})}
-        view = self.client.post_json(
-            "/exports",
-            data=out.getvalue(),
-            headers={"Content-Type": "application/vnd.apache.parquet",
-                     "X-Shuyu-Meta": json.dumps(meta)},
-            purpose=purpose,
-            scenario=scenario or self.default_scenario,
+        view = self.client.create_export(
+            out.getvalue(), meta, purpose=purpose, scenario=scenario or self.default_scenario,
             name=name or "export",
         )  # fmt: skip
-        return self.prepare_model(view)
+        return self.prepare(view)

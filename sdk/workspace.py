@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 
 from sdk import html
+from sdk.catalog import DatasetCollection, ScenarioCollection
 from sdk.client import DEFAULT_TIMEOUT, APIClient
 from sdk.errors import ShuyuError
-from sdk.models import DatasetCollection, ModelList, ScenarioCollection
 from sdk.production import ImportCollection, JobCollection, ModelCollection, ProductCollection
 from sdk.requests import ExportCollection, RequestCollection
+from sdk.resources import ResourceList
 
 
 class Workspace:
@@ -56,23 +57,20 @@ class Workspace:
     ) -> dict:
         """What a request of ``kind`` (job, export, model, import) would cost, with this month's
         spending and the company's cap; the platform refuses a request over the cap."""
-        return self.client.get_json("/quote", kind=kind, scenario=scenario or self.default_scenario,
-                                    **(resources or {}))  # fmt: skip
+        return self.client.quote(kind, scenario or self.default_scenario, **(resources or {}))
 
     def statement(self, month: str, format: str = "csv") -> str:
         """The company's statement of ``month`` (YYYY-MM), as CSV or HTML."""
-        body, _ = self.client.get_bytes(f"/statements/{month}", format=format)
-        return body.decode("utf-8")
+        return self.client.statement(month, format)
 
     def me(self) -> dict:
         """Who the platform sees: username, company group and scenarios."""
-        return self.client.get_json("/me")
+        return self.client.me()
 
-    def data_list(self) -> ModelList:
+    def data_list(self) -> ResourceList:
         """The company's data-list items and their decisions (pending, approved, …)."""
-        items = self.client.get_json("/datalist")["items"]
-        return ModelList(
-            items,
+        return ResourceList(
+            self.client.data_list(),
             ["#", "场景 Scenario", "数据集 Dataset", "列 Columns", "审定 Decision", "理由 Reason"],
             lambda i: (
                 i["id"], i["scenario"], i["dataset"], ", ".join(i["columns"]), i["decision"],

@@ -109,3 +109,35 @@ def test_when_a_result_holds_identifiers_or_small_counts_then_preflight_warns_in
         found = preflight(frame)
     assert len(found) == 2 and all(" / " in str(w.message) for w in caught)
     assert preflight(pd.DataFrame({"d": ["a", "b"], "n": [30, 40]})) == []
+
+
+def test_when_the_sdk_calls_the_gateway_then_only_its_client_layer_names_a_path():
+    import ast
+    from pathlib import Path
+
+    transport = {"get_json", "post_json", "get_bytes", "_call"}
+    offenders = []
+    for path in Path(sdk.__file__).parent.glob("*.py"):
+        if path.name == "client.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr in transport:
+                offenders.append(f"{path.name}:{node.lineno} {node.attr}")
+    assert offenders == []
+
+
+def test_when_a_resource_reloads_then_it_asks_its_collection():
+    from sdk.client import APIClient
+    from sdk.resources import Collection
+
+    asked = []
+
+    class Things(Collection):
+        def get(self, resource_id):
+            asked.append(resource_id)
+            return self.prepare({"id": resource_id, "status": "approved"})
+
+    things = Things(APIClient("http://127.0.0.1:9", "token"))
+    thing = things.prepare({"id": 7, "status": "in_review"})
+    assert thing.reload() is thing
+    assert (asked, thing.status, thing.collection) == ([7], "approved", things)

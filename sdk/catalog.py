@@ -1,77 +1,24 @@
-"""Models and collections of the gateway's resources, in the manner of docker-py: a collection
-lists and gets models; a model holds the attributes the gateway sent and can ``reload()``."""
+"""The catalog as the caller's company sees it: its scenarios, and the datasets they are approved
+for, each with a desensitized sample."""
 
 from __future__ import annotations
 
 import io
 import json
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING
 
 from sdk import html
-from sdk.client import APIClient
 from sdk.errors import NotFound
+from sdk.resources import Collection, Resource, ResourceList
 
 if TYPE_CHECKING:
     import pandas as pd
 
 
-class Model:
-    """One resource: ``attrs`` as the gateway sent them; attribute access reads them."""
-
-    id_attribute: ClassVar[str] = "id"
-
-    def __init__(self, attrs: dict, client: APIClient, collection: Collection | None = None):
-        self.attrs = attrs
-        self.client = client
-        self.collection = collection
-
-    @property
-    def id(self) -> Any:
-        return self.attrs.get(self.id_attribute)
-
-    def __getattr__(self, name: str) -> Any:
-        attrs = self.__dict__.get("attrs", {})
-        if name in attrs:
-            return attrs[name]
-        raise AttributeError(name)
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.id == self.id
-
-    def __hash__(self) -> int:
-        return hash((type(self).__name__, self.id))
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__}: {self.id}>"
-
-
-class ModelList(list):
-    """A list of models that shows as a table in notebooks."""
-
-    def __init__(self, items, headers: list[str], row, caption: str = ""):
-        super().__init__(items)
-        self._table = (headers, row, caption)
-
-    def _repr_html_(self) -> str:
-        headers, row, caption = self._table
-        return html.table(headers, [row(m) for m in self], caption)
-
-
-class Collection:
-    model: ClassVar[type[Model]] = Model
-
-    def __init__(self, client: APIClient, default_scenario: str | None = None):
-        self.client = client
-        self.default_scenario = default_scenario
-
-    def prepare_model(self, attrs: dict) -> Model:
-        return self.model(attrs, self.client, self)
-
-
-class Scenario(Model):
+class Scenario(Resource):
     """A scenario of the caller's company (一场景一清单一审定)."""
 
-    def datasets(self) -> ModelList:
+    def datasets(self) -> ResourceList:
         """The catalog as this scenario sees it."""
         return DatasetCollection(self.client, str(self.id)).list()
 
@@ -84,12 +31,12 @@ class Scenario(Model):
 
 
 class ScenarioCollection(Collection):
-    model = Scenario
+    resource = Scenario
 
-    def list(self) -> ModelList:
-        found = self.client.get_json("/scenarios")["scenarios"]
-        return ModelList(
-            [self.prepare_model(s) for s in found],
+    def list(self) -> ResourceList:
+        found = self.client.scenarios()
+        return ResourceList(
+            [self.prepare(s) for s in found],
             ["#", "场景 Scenario", "领域 Field", "类别 Category", "状态 Status"],
             lambda s: (s.id, s.name, s.field, s.category, s.status),
             "场景 / Scenarios",
@@ -103,7 +50,7 @@ class ScenarioCollection(Collection):
         raise NotFound(f"您的单位没有场景 {ref}", f"your company has no scenario {ref}")
 
 
-class Dataset(Model):
+class Dataset(Resource):
     """A catalog dataset; ``columns`` show each column's masking and whether it is approved."""
 
     id_attribute = "name"
@@ -112,10 +59,6 @@ class Dataset(Model):
     def approved_columns(self) -> list[str]:
         return [c["name"] for c in self.attrs["columns"] if c["approved"]]
 
-    def reload(self) -> None:
-        scenario = self.collection.default_scenario if self.collection else None
-        self.attrs = self.client.get_json(f"/datasets/{self.name}", scenario=scenario)
-
     def sample(self, scenario: int | str | None = None, format: str = "arrow") -> pd.DataFrame:
         """The desensitized sample of the approved columns as a DataFrame: the same rows on
         every call, masked as the catalog says (see ``df.attrs["shuyu"]``). ``scenario``
@@ -123,11 +66,8 @@ class Dataset(Model):
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        if scenario is None and self.collection is not None:
-            scenario = self.collection.default_scenario
-        body, _ = self.client.get_bytes(
-            f"/datasets/{self.name}/sample", scenario=scenario, format=format
-        )
+        scenario = self.collection.default_scenario if scenario is None else str(scenario)
+        body = self.client.sample(self.name, scenario, format)
         if format == "parquet":
             table = pq.read_table(io.BytesIO(body))
         else:
@@ -160,22 +100,19 @@ class Dataset(Model):
 
 
 class DatasetCollection(Collection):
-    model = Dataset
+    resource = Dataset
 
-    def list(self, scenario: int | str | None = None) -> ModelList:
+    def list(self, scenario: int | str | None = None) -> ResourceList:
         """The catalog; approvals are those of ``scenario`` (default: the workspace's, else
         all of the company's scenarios)."""
         scenario = scenario or self.default_scenario
-        found = self.client.get_json("/datasets", scenario=scenario)["datasets"]
-        return ModelList(
-            [self.prepare_model(d) for d in found],
+        found = self.client.datasets(scenario)
+        return ResourceList(
+            [self.prepare(d) for d in found],
             ["数据集 Dataset", "名称 Title", "部门 Department", "分级 Level", "已批准列 Approved"],
             lambda d: (d.name, d.title, d.department, d.level, ", ".join(d.approved_columns)),
             "数据目录 / Catalog",
         )
 
     def get(self, name: str, scenario: int | str | None = None) -> Dataset:
-        attrs = self.client.get_json(
-            f"/datasets/{name}", scenario=scenario or self.default_scenario
-        )
-        return self.prepare_model(attrs)
+        return self.prepare(self.client.dataset(name, scenario or self.default_scenario))
