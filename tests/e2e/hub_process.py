@@ -74,15 +74,19 @@ class HubProcess:
         raise TimeoutError(f"hub not up after {timeout}s:\n{self.tail()}")
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
+        """Stop the hub and everything it started, also when it died on its own (a failed
+        start leaves its proxy and services running without it)."""
+        if self.proc is None:
             return
-        started = descendants(self.proc.pid)  # services run in sessions of their own
-        self.proc.send_signal(signal.SIGTERM)  # the hub stops its servers, services and proxy
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(timeout=30)
+        started = []
+        if self.proc.poll() is None:
+            started = descendants(self.proc.pid)  # services run in sessions of their own
+            self.proc.send_signal(signal.SIGTERM)  # the hub stops its servers, services, proxy
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=30)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)  # anything left in its process group
-        for pid in started:  # and anything it started that outlived it
+        for pid in [*started, *self._recorded_pids()]:  # and anything that outlived it
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         if self.env.get("SHUYU_SPAWNER", "tenant-sandbox") != "simple":
@@ -94,6 +98,15 @@ class HubProcess:
             for point in volumes.mounted_under(self.home):  # nor a mount or loop device
                 volumes.unmount(point)
         self.proc.wait(timeout=10)
+
+    def _recorded_pids(self) -> list[int]:
+        """The proxy's pid as the hub recorded it, if that process still runs the proxy."""
+        try:
+            pid = int((self.home / "proxy.pid").read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            return []
+        return [pid] if b"configurable-http-proxy" in cmdline else []
 
     def tail(self, n: int = 80) -> str:
         try:
