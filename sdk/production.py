@@ -30,9 +30,10 @@ from sdk import html
 from sdk.errors import InvalidRequest
 from sdk.models import Collection, ModelList
 from sdk.requests import Request
+from sdk.statuses import RequestStatus as S
 
 SKIP = {"__pycache__", ".ipynb_checkpoints", ".git"}
-ENDED = ("succeeded", "failed", "rejected", "returned", "withdrawn")
+ENDED = (S.SUCCEEDED, S.FAILED, S.REJECTED, S.RETURNED, S.WITHDRAWN)
 
 
 def current_cell() -> str | None:
@@ -95,7 +96,7 @@ def show_quote(client, kind: str, scenario: str | None, resources: dict | None =
 class Job(Request):
     """A training job: its review, then its run in the production zone."""
 
-    STEPS = ("submitted", "checking", "in_review", "approved", "running", "ended")
+    STEPS = (S.SUBMITTED, S.CHECKING, S.IN_REVIEW, S.APPROVED, S.RUNNING, "ended")
     DONE = ENDED
 
     def reload(self) -> Job:
@@ -178,8 +179,8 @@ class JobCollection(Collection):
 class Publication(Request):
     """A model publishing request; once approved, a product."""
 
-    STEPS = ("submitted", "checking", "in_review", "approved", "published")
-    DONE = ("published", "rejected", "returned", "withdrawn")
+    STEPS = (S.SUBMITTED, S.CHECKING, S.IN_REVIEW, S.APPROVED, S.PUBLISHED)
+    DONE = (S.PUBLISHED, S.REJECTED, S.RETURNED, S.WITHDRAWN)
 
 
 class ModelCollection(Collection):
@@ -204,8 +205,8 @@ class ModelCollection(Collection):
 
 
 class Import(Request):
-    STEPS = ("submitted", "checking", "in_review", "approved", "imported")
-    DONE = ("imported", "rejected", "returned", "withdrawn")
+    STEPS = (S.SUBMITTED, S.CHECKING, S.IN_REVIEW, S.APPROVED, S.IMPORTED)
+    DONE = (S.IMPORTED, S.REJECTED, S.RETURNED, S.WITHDRAWN)
 
 
 class ImportCollection(Collection):

@@ -17,18 +17,19 @@ from typing import TYPE_CHECKING
 from sdk import html
 from sdk.errors import ShuyuError
 from sdk.models import Collection, Model, ModelList
+from sdk.statuses import RequestStatus as S
 
 if TYPE_CHECKING:
     import pandas as pd
 
-DONE = ("approved", "rejected", "returned", "withdrawn", "released")
+DONE = (S.APPROVED, S.REJECTED, S.RETURNED, S.WITHDRAWN, S.RELEASED)
 VERDICT_MARK = {"pass": "✓", "warn": "!", "fail": "✗"}
 
 
 class Request(Model):
     """One request: ``id``, ``status``, ``checks`` (each automated finding), decisions."""
 
-    STEPS: tuple[str, ...] = ("submitted", "checking", "in_review", "decided")
+    STEPS: tuple[str, ...] = (S.SUBMITTED, S.CHECKING, S.IN_REVIEW, "decided")
     DONE: tuple[str, ...] = DONE
 
     def reload(self) -> Request:
