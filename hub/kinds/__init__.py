@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from hub.production.rules import ProductionRules
     from hub.review.checks import Finding, Limits
 
-BUILTIN = ("export", "job", "model", "import_")  # modules of hub.kinds
+BUILTIN = ("export", "job", "model", "import_", "registration")  # modules of hub.kinds
 PREVIEW_ROWS = 20  # rows of a table the review console shows
 
 Later = Callable[[], str]  # work done after the approving session closed (a job's run)
