@@ -30,7 +30,7 @@ def check(
 ) -> str:
     """Run every check of its kind on a submitted request and open its review (or approve it,
     where a production rule says so); return the worst verdict. ``production`` is the production
-    zone's rules (:class:`hub.production.rules.ProductionRules`; ``None``: their defaults)."""
+    zone's rules (``ProductionRules``; ``None``: their defaults, see :func:`hub.kinds.checking`)."""
     with db.session() as s:
         request = lifecycle.get(s, request_id)
         lifecycle.start_checks(s, request)
