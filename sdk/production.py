@@ -31,9 +31,10 @@ from sdk.errors import InvalidRequest, NotFound
 from sdk.quotes import show_quote
 from sdk.requests import Request, RequestCollection
 from sdk.resources import Collection, Resource, ResourceList
+from sdk.statuses import RequestStatus as S
 
 SKIP = {"__pycache__", ".ipynb_checkpoints", ".git"}
-ENDED = ("succeeded", "failed", "rejected", "returned", "withdrawn")
+ENDED = (S.SUCCEEDED, S.FAILED, S.REJECTED, S.RETURNED, S.WITHDRAWN)
 
 
 def current_cell() -> str | None:
@@ -77,7 +78,7 @@ def bundle(
 class Job(Request):
     """A training job: its review, then its run in the production zone."""
 
-    STEPS = ("submitted", "checking", "in_review", "approved", "running", "ended")
+    STEPS = (S.SUBMITTED, S.CHECKING, S.IN_REVIEW, S.APPROVED, S.RUNNING, "ended")
     DONE = ENDED
 
     @property
@@ -152,8 +153,8 @@ class JobCollection(Collection):
 class Publication(Request):
     """A model publishing request; once approved, a product."""
 
-    STEPS = ("submitted", "checking", "in_review", "approved", "published")
-    DONE = ("published", "rejected", "returned", "withdrawn")
+    STEPS = (S.SUBMITTED, S.CHECKING, S.IN_REVIEW, S.APPROVED, S.PUBLISHED)
+    DONE = (S.PUBLISHED, S.REJECTED, S.RETURNED, S.WITHDRAWN)
 
 
 class ModelCollection(Collection):
@@ -177,8 +178,8 @@ class ModelCollection(Collection):
 
 
 class Import(Request):
-    STEPS = ("submitted", "checking", "in_review", "approved", "imported")
-    DONE = ("imported", "rejected", "returned", "withdrawn")
+    STEPS = (S.SUBMITTED, S.CHECKING, S.IN_REVIEW, S.APPROVED, S.IMPORTED)
+    DONE = (S.IMPORTED, S.REJECTED, S.RETURNED, S.WITHDRAWN)
 
 
 class ImportCollection(Collection):

@@ -17,18 +17,19 @@ from sdk import html
 from sdk.errors import ShuyuError
 from sdk.quotes import show_quote
 from sdk.resources import Collection, Resource, ResourceList
+from sdk.statuses import RequestStatus as S
 
 if TYPE_CHECKING:
     import pandas as pd
 
-DONE = ("approved", "rejected", "returned", "withdrawn", "released")
+DONE = (S.APPROVED, S.REJECTED, S.RETURNED, S.WITHDRAWN, S.RELEASED)
 VERDICT_MARK = {"pass": "✓", "warn": "!", "fail": "✗"}
 
 
 class Request(Resource):
     """One request: ``id``, ``status``, ``checks`` (each automated finding), decisions."""
 
-    STEPS: tuple[str, ...] = ("submitted", "checking", "in_review", "decided")
+    STEPS: tuple[str, ...] = (S.SUBMITTED, S.CHECKING, S.IN_REVIEW, "decided")
     DONE: tuple[str, ...] = DONE
 
     def wait(self, timeout: float = 3600, interval: float = 2.0, progress: bool = True) -> Request:

@@ -14,7 +14,7 @@ from hub.db.engine import MIGRATIONS, make_engine
 from hub.masking.operators import MaskContext
 from hub.masking.policy import column_policy, identifying_columns, pii_kind
 from hub.masking.sample import SampleLimits, build_sample
-from hub.review.runner import raw_sources
+from hub.review.sources import raw_sources
 from sdk.identifiers import resident_id_check_char
 
 ID = "33010619900101123" + resident_id_check_char("33010619900101123")

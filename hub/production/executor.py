@@ -1,4 +1,6 @@
-"""After approval: jobs run in the production zone, models become products, imports datasets.
+"""After approval: the production zone does what each request's kind calls for (:mod:`hub.kinds`):
+jobs run in their sandbox (:func:`run_job`), models become products (:func:`publish`), imports
+become datasets.
 
 Run by the production service (:mod:`hub.services.production`), which polls for approved requests,
 so a decision taken in any console or by policy is acted on, and work a crash interrupted is taken
@@ -18,14 +20,14 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from hub import kinds
 from hub.db.engine import Database
 from hub.db.models import MeterEvent, Request
-from hub.production import disclosure, imports, jobs, outputs, products, sandbox
+from hub.production import disclosure, jobs, outputs, products, sandbox
 from hub.production.gate import Gate
 from hub.production.rules import ProductionRules
 from hub.review import lifecycle
-from hub.review.checks import Context, Limits
-from hub.review.runner import raw_sources
+from hub.review.checks import Limits
 from hub.serving.refusals import Refusal
 from spawner.job_policy import build_job
 
@@ -65,7 +67,7 @@ def pending(db: Database) -> list[int]:
                 select(Request.id)
                 .where(
                     Request.status == lifecycle.APPROVED,
-                    Request.kind.in_(("job", "model", "import")),
+                    Request.kind.in_(kinds.where(lambda k: k.acted_on)),
                 )
                 .order_by(Request.id)
             )
@@ -105,51 +107,24 @@ def _act(db: Database, request_id: int, store: Path, rules: ProductionRules, lim
                 f"scenario {request.scenario.name} is {request.scenario.status.value}",
             )
             return lifecycle.FAILED
-        if request.kind == "model":
-            product = products.publish(s, request)
-            lifecycle.move(
-                s, request, lifecycle.PUBLISHED, product=product.name, sha256=product.model_sha256
-            )
-            s.add(MeterEvent(tenant_id=request.tenant_id, scenario_id=request.scenario_id, actor=request.requester,
-                             kind="model_publish", quantity=1, details={"request": request.id, "product": product.name}))  # fmt: skip
-            return lifecycle.PUBLISHED
-        if request.kind == "import":
-            approver = next(
-                (d.reviewer for d in reversed(request.decisions) if d.decision == "approve"),
-                "platform",
-            )
-            dataset = imports.install(s, request, store, approver)
-            request.meta = {**request.meta, "dataset": dataset.name}
-            lifecycle.move(s, request, lifecycle.IMPORTED, dataset=dataset.name, rows=dataset.rows)
-            return lifecycle.IMPORTED
-        if request.kind != "job":
-            return None
-        approved = jobs.approved_columns(s, request.scenario_id)
-        meta = dict(request.meta)
-        missing = sorted(set(meta["datasets"]) - set(approved))
-        if missing:
-            lifecycle.move(
-                s, request, lifecycle.FAILED, f"dataset approval withdrawn: {', '.join(missing)}"
-            )
-            return lifecycle.FAILED
-        inputs = {n: (store / approved[n][0].path, approved[n][1]) for n in meta["datasets"]}
-        # What the job shows its tenant is checked against the scenario's raw data, however the
-        # job was approved (by people or by policy).
-        gate = Gate(Context(limits=limits, raw=raw_sources(s, request.scenario_id, store)))
-        lifecycle.move(s, request, lifecycle.RUNNING, code_sha256=request.content_sha256,
-                       entrypoint=meta["entrypoint"], datasets=meta["datasets"],
-                       params=meta.get("params") or {}, resources=meta.get("resources") or {})  # fmt: skip
-        content_path, sha, tenant = (
-            request.content_path,
-            request.content_sha256,
-            request.tenant.group,
+        outcome = kinds.get(request.kind).on_approved(
+            s, request, kinds.Zone(db, store, rules, limits, seccomp)
         )
-    return _run(
-        db, request_id, content_path, sha, tenant, meta, inputs, store, rules, limits, seccomp, gate
+    return outcome() if callable(outcome) else outcome
+
+
+def publish(s, request: Request) -> str:
+    """An approved model becomes a product of its scenario."""
+    product = products.publish(s, request)
+    lifecycle.move(
+        s, request, lifecycle.PUBLISHED, product=product.name, sha256=product.model_sha256
     )
+    s.add(MeterEvent(tenant_id=request.tenant_id, scenario_id=request.scenario_id, actor=request.requester,
+                     kind="model_publish", quantity=1, details={"request": request.id, "product": product.name}))  # fmt: skip
+    return lifecycle.PUBLISHED
 
 
-def _run(
+def run_job(
     db, request_id, content_path, sha, tenant, meta, inputs, store, rules, limits, seccomp, gate
 ) -> str:
     folder = store / "jobs" / str(request_id)

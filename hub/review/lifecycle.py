@@ -5,8 +5,8 @@
                                                      └─return→ returned
     draft, submitted, checking, in_review, returned ─withdraw→ withdrawn
 
-After approval the production zone acts (:mod:`hub.production.executor`): a job goes
-``approved → running → succeeded | failed``, a model ``approved → published`` (a product), an
+After approval the production zone acts as the request's kind says (:mod:`hub.kinds`): a job
+goes ``approved → running → succeeded | failed``, a model ``approved → published`` (a product), an
 import ``approved → imported`` (a dataset of its scenario). A job of a scenario category a
 production rule names may be approved by policy (``auto_approve``) when every check passed.
 
@@ -30,7 +30,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub import admission, audit
+from hub import admission, audit, kinds
 from hub.db.models import (
     DataListItem,
     Dataset,
@@ -120,7 +120,9 @@ def create(
     meta: dict | None = None,
     policy: Policy = Policy(),  # noqa: B008 - frozen
 ) -> Request:
-    """A draft request of ``requester`` (already admitted) in one of their tenant's scenarios."""
+    """A draft request of ``requester`` (already admitted) in one of their tenant's scenarios;
+    ``kind`` must be a registered kind (:func:`hub.kinds.get`)."""
+    kinds.get(kind)
     purpose = (purpose or "").strip()
     if not 4 <= len(purpose) <= 2000:
         raise BadRequest(
@@ -351,7 +353,7 @@ def download(s: Session, request_id: int, actor: str) -> tuple[Request, bytes]:
     request = get(s, request_id)
     if actor != request.requester:
         raise AccessDenied(Msg("只有申请人能下载", "only the requester downloads"), "not_requester")
-    if request.kind != "export":
+    if not kinds.get(request.kind).downloadable:
         raise Conflict(
             Msg("只有导出申请可以下载", "only export requests are downloaded"), "not_export"
         )

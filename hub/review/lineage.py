@@ -20,6 +20,7 @@ import json
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub import kinds
 from hub.db.models import AuditEvent, Product, Request
 
 LINKS = ("job", "cell")  # what a client may claim; the claims are kept under ``claimed``
@@ -55,11 +56,11 @@ def source_job(s: Session, r: Request) -> tuple[Request | None, str | None]:
     The job must be a job of ``r``'s tenant, and ``r``'s frozen content must hash to one of the
     outputs the production zone listed when the job ended.
     """
-    if r.kind == "job" or not r.content_sha256:
+    if kinds.get(r.kind).runs or not r.content_sha256:
         return None, None
     job_id = _job_id(_claim(r, "job"))
     job = s.get(Request, job_id) if job_id is not None else None
-    if job is None or job.kind != "job" or job.tenant_id != r.tenant_id:
+    if job is None or not kinds.get(job.kind).runs or job.tenant_id != r.tenant_id:
         return None, None
     for output in (job.meta or {}).get("run", {}).get("outputs") or []:
         if isinstance(output, dict) and output.get("sha256") == r.content_sha256:
@@ -103,7 +104,7 @@ def _cell(s: Session, r: Request) -> dict | None:
 
 
 def _node(s: Session, r: Request) -> dict:
-    run = ((r.meta or {}).get("run") or {}) if r.kind == "job" else {}
+    run = ((r.meta or {}).get("run") or {}) if kinds.get(r.kind).runs else {}
     job, output = source_job(s, r)
     cell = _cell(s, r)
     unverified = [name for name, linked in (("job", job), ("cell", cell))
@@ -126,15 +127,19 @@ def _node(s: Session, r: Request) -> dict:
 def trace(s: Session, request: Request) -> dict:
     """The request, the job it verifiably came from (if any) and what verifiably came of both."""
     chain = []
-    job = request if request.kind == "job" else source_job(s, request)[0]
+    runs = kinds.get(request.kind).runs
+    job = request if runs else source_job(s, request)[0]
     if job is not None and job.id != request.id:
         chain.append(_node(s, job))
     chain.append(_node(s, request))
     derived = []
-    if request.kind == "job":
+    if runs:
         candidates = s.scalars(
             select(Request)
-            .where(Request.kind.in_(("export", "model")), Request.tenant_id == request.tenant_id)
+            .where(
+                Request.kind.in_(kinds.where(lambda k: k.from_job)),
+                Request.tenant_id == request.tenant_id,
+            )
             .order_by(Request.id)
         )
         for r in candidates:

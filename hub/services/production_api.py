@@ -12,6 +12,7 @@ from dataclasses import replace
 
 from sqlalchemy import select
 
+from hub import kinds
 from hub.db.models import Product, ProductKey, Request
 from hub.i18n import Msg
 from hub.production import imports, jobs, outputs, products, publishing
@@ -54,17 +55,7 @@ def _json(raw: bytes | str, what: Msg) -> dict:
 
 
 def job_view(r: Request) -> dict:
-    view = request_view(r)
-    meta = r.meta
-    view.update(entrypoint=meta.get("entrypoint"), datasets=meta.get("datasets"),
-                params=meta.get("params"), resources=meta.get("resources"))  # fmt: skip
-    run = meta.get("run")
-    if run and r.status in ENDED:
-        # Only what passed the release gate (or a reviewer released); never "files" or "held".
-        view["run"] = {k: run.get(k) for k in ("exit_code", "timed_out", "seconds", "outputs",
-                                                "metrics", "suppressed", "log_masked", "inputs",
-                                                "withheld")}  # fmt: skip
-    return view
+    return request_view(r) | kinds.get("job").sdk_view(r)
 
 
 class JobsHandler(RequestHandler):

@@ -72,7 +72,7 @@ def _worst(request: Request) -> str:
 class QueueHandler(ConsoleHandler):
     @web.authenticated
     async def get(self) -> None:
-        status = self.get_query_argument("status", "in_review")
+        status = self.get_query_argument("status", lifecycle.IN_REVIEW)
         kind = self.get_query_argument("kind", "")
         scenario = self.get_query_argument("scenario", "")
 

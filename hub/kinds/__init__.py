@@ -1,0 +1,149 @@
+"""Request kinds as plug-ins: what an export, a job, a model, an import (…) is to the platform.
+
+Every request goes through the one lifecycle (:mod:`hub.review.lifecycle`); what differs by kind
+lives in one module per kind, a :class:`RequestKind` registered here under its name:
+
+- its automated checks (:meth:`RequestKind.checks`, run by :mod:`hub.review.runner`), and
+  whether a production rule may approve it when they all pass (:meth:`RequestKind.auto_approval`);
+- what the production zone does once it is approved (:meth:`RequestKind.on_approved`, called by
+  :mod:`hub.production.executor`);
+- what the review console shows of it (:meth:`RequestKind.console`) and what the SDK's view of
+  it holds beyond the common fields (:meth:`RequestKind.sdk_view`).
+
+The core looks the kind up with :func:`get`; adding a kind is one module with ``@register`` on
+its class, plus its name in :data:`BUILTIN`. The kinds' modules are loaded on first lookup, so
+importing this package pulls in neither review nor production code.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from hub.db.engine import Database
+    from hub.db.models import Request
+    from hub.production.rules import ProductionRules
+    from hub.review.checks import Finding, Limits
+
+BUILTIN = ("export", "job", "model", "import_", "registration")  # modules of hub.kinds
+PREVIEW_ROWS = 20  # rows of a table the review console shows
+
+Later = Callable[[], str]  # work done after the approving session closed (a job's run)
+
+
+@dataclass(frozen=True)
+class Checking:
+    """What the automated checks of a request are given besides the request and its content."""
+
+    store: Path
+    limits: Limits
+    production: ProductionRules
+
+
+def checking(store: Path, limits: Limits, production: ProductionRules | None = None) -> Checking:
+    """What the checks are given; ``production`` ``None`` stands for the rules' defaults."""
+    if production is None:
+        from hub.production.rules import ProductionRules
+
+        production = ProductionRules()
+    return Checking(store=store, limits=limits, production=production)
+
+
+@dataclass(frozen=True)
+class Zone:
+    """The production zone an approved request is acted on in."""
+
+    db: Database
+    store: Path
+    rules: ProductionRules
+    limits: Limits
+    seccomp: Path
+
+
+class RequestKind:
+    """One kind of request. Subclasses set :attr:`name` and override what their kind does."""
+
+    name: ClassVar[str] = ""
+    downloadable: ClassVar[bool] = False  # approved content leaves by its requester's download
+    acted_on: ClassVar[bool] = False  # the production zone acts on it once approved
+    runs: ClassVar[bool] = False  # keeps a run (inputs, outputs) that other requests derive from
+    from_job: ClassVar[bool] = False  # may derive from a job's output (verified by lineage)
+
+    def checks(
+        self, s: Session, request: Request, content: bytes, checking: Checking
+    ) -> tuple[list[Finding], int]:
+        """The findings of every check of this kind on the frozen ``content``, and its rows."""
+        raise NotImplementedError
+
+    def auto_approval(self, request: Request, production: ProductionRules) -> str | None:
+        """The policy under which ``request`` is approved when every check passed, if any."""
+        return None
+
+    def on_approved(self, s: Session, request: Request, zone: Zone) -> str | Later | None:
+        """Act on the approved ``request``: its new status, work to do once ``s`` is closed
+        (returning the status), or ``None`` when there is nothing to do."""
+        return None
+
+    def console(
+        self, s: Session, request: Request, content: bytes, store: Path, view: dict
+    ) -> None:
+        """Fill ``view`` (``preview``, ``files``, ``job``, ``model``, ``run``) for a reviewer."""
+
+    def sdk_view(self, request: Request) -> dict[str, Any]:
+        """What the SDK's view of ``request`` holds beyond the fields every request has."""
+        return {}
+
+
+class UnknownKind(KeyError):
+    """Raised by :func:`get` for a name no kind is registered under."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+KINDS: dict[str, RequestKind] = {}
+_loaded = False
+
+
+def register(cls: type[RequestKind]) -> type[RequestKind]:
+    """Register the decorated class as the kind called ``cls.name``."""
+    if not cls.name:
+        raise ValueError(f"request kind {cls.__name__} has no name")
+    if cls.name in KINDS:
+        raise ValueError(f"request kind {cls.name!r} is already registered")
+    KINDS[cls.name] = cls()
+    return cls
+
+
+def _load() -> None:
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        for module in BUILTIN:
+            importlib.import_module(f"hub.kinds.{module}")
+
+
+def get(name: str) -> RequestKind:
+    """The kind called ``name``; an unknown name raises :class:`UnknownKind`."""
+    _load()
+    kind = KINDS.get(name)
+    if kind is None:
+        raise UnknownKind(f"unknown request kind {name!r}; known: {', '.join(sorted(KINDS))}")
+    return kind
+
+
+def names() -> tuple[str, ...]:
+    """Every registered kind's name, sorted."""
+    _load()
+    return tuple(sorted(KINDS))
+
+
+def where(has: Callable[[RequestKind], bool]) -> tuple[str, ...]:
+    """The names of the kinds for which ``has`` is true (``where(lambda k: k.acted_on)``)."""
+    return tuple(n for n in names() if has(KINDS[n]))
