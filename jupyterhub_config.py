@@ -4,12 +4,11 @@ Everything the platform can be configured with is set here; environment variable
 defaults (ports for tests, the state folder, the platform DB URL).
 """
 
-import json
 import os
 import sys
 from pathlib import Path
 
-from hub import execution_keys, home, tenancy
+from hub import execution_keys, home, settings, tenancy
 from hub.auth import landing, notices
 from hub.auth.scopes import CUSTOM_SCOPES, ROLES
 from hub.services.headers import NO_FRAMING
@@ -88,18 +87,20 @@ TENANT_NETWORK = {"tenant-sandbox": "sandbox", "tenant-docker": f"docker:{DOCKER
 # Desensitized samples: at most this many rows and this share of a table, fixed per (tenant,
 # scenario, dataset); quasi-identifiers shared by fewer than k sampled rows are suppressed.
 SAMPLE_LIMITS = {"max_rows": 10_000, "max_fraction": 0.05, "k": 5}
-# Export review: requests at this classification level or above need two reviewers; the automated
-# checks' thresholds (minimum cell count, dominance (n, k), p-percent, size limits, the k under
-# which a raw quasi-identifier combination re-identifies).
+# Export review: the policy (requests at this classification level or above need two reviewers)
+# and the automated checks' thresholds (minimum cell count, dominance (n, k), p-percent, size
+# limits, the k under which a raw quasi-identifier combination re-identifies).
 REVIEW_RULES = {
-    "two_person_level": 3,
-    "min_count": 10,
-    "dominance_n": 2,
-    "dominance_k": 0.9,
-    "p_percent": 0.1,
-    "max_rows": 1_000_000,
-    "max_bytes": 200 << 20,
-    "quasi_k": 5,
+    "policy": {"two_person_level": 3},
+    "checks": {
+        "min_count": 10,
+        "dominance_n": 2,
+        "dominance_k": 0.9,
+        "p_percent": 0.1,
+        "max_rows": 1_000_000,
+        "max_bytes": 200 << 20,
+        "quasi_k": 5,
+    },
 }
 # Production zone: training jobs' limits (a job asks within them), the scenario categories whose
 # jobs are approved without a person when every check passes, the membership-inference AUC above
@@ -121,7 +122,7 @@ PRODUCTION_RULES = {
 # Fees by scenario category (CNY): industry scenarios at the government-guided price, public-
 # governance scenarios free under the programme's condition. Units: CPU- and GB-hours of
 # workspaces, CPU-hours of training jobs, 10,000 desensitized rows, a published model, a released
-# export. Written to the home too, so `shuyu statement` prices with the same book.
+# export. `shuyu statement` prices with the same book (it reads the document below from here).
 PRICE_BOOK = {
     "currency": "CNY",
     "industry": {
@@ -144,7 +145,18 @@ PRICE_BOOK = {
         "public-governance": "公共治理场景在批准用途内免费 / free within the approved public-governance use"
     },
 }
-(HOME / "price_book.json").write_text(json.dumps(PRICE_BOOK, ensure_ascii=False))
+# The rule sets above, validated once (an unknown key or a bad value stops the hub here, with
+# its name) and handed to every service that uses them as one document (hub.settings.load()).
+try:
+    SETTINGS = settings.build(
+        sample_limits=SAMPLE_LIMITS,
+        review_rules=REVIEW_RULES,
+        production_rules=PRODUCTION_RULES,
+        price_book=PRICE_BOOK,
+    )
+except settings.SettingsError as e:
+    sys.exit(f"jupyterhub_config.py: {e}")
+SETTINGS_ENV = {settings.ENV: settings.document(SETTINGS)}
 c.JupyterHub.services = [
     {
         # No "url": the public proxy has no route to the gateway. Workspaces call it on their
@@ -157,11 +169,8 @@ c.JupyterHub.services = [
             "SHUYU_GATEWAY_BIND": "127.0.0.1",
             "SHUYU_DB_URL": home.default_db_url(HOME),
             "SHUYU_GATEWAY_PORT": str(GATEWAY_PORT),
-            **{f"SHUYU_SAMPLE_{k.upper()}": str(v) for k, v in SAMPLE_LIMITS.items()},
             "SHUYU_TENANT_NETWORK": TENANT_NETWORK.get(SPAWNER, ""),
-            "SHUYU_REVIEW_RULES": json.dumps(REVIEW_RULES),
-            "SHUYU_PRODUCTION_RULES": json.dumps(PRODUCTION_RULES),
-            "SHUYU_PRICE_BOOK": json.dumps(PRICE_BOOK),
+            **SETTINGS_ENV,
         },
         "display": False,
     },
@@ -185,8 +194,7 @@ c.JupyterHub.services = [
         "environment": {
             "SHUYU_HOME": str(HOME),
             "SHUYU_DB_URL": home.default_db_url(HOME),
-            "SHUYU_REVIEW_RULES": json.dumps(REVIEW_RULES),
-            "SHUYU_PRODUCTION_RULES": json.dumps(PRODUCTION_RULES),
+            **SETTINGS_ENV,
         },
         "display": False,
     },
@@ -214,7 +222,7 @@ c.JupyterHub.services = [
             "SHUYU_HOME": str(HOME),
             "SHUYU_DB_URL": home.default_db_url(HOME),
             "SHUYU_ADMIN_PORT": str(ADMIN_PORT),
-            "SHUYU_PRICE_BOOK": json.dumps(PRICE_BOOK),
+            **SETTINGS_ENV,
         },
         "oauth_client_allowed_scopes": [
             "custom:shuyu:admin",

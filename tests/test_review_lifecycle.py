@@ -266,15 +266,21 @@ def test_when_a_release_differs_from_an_earlier_one_by_one_person_then_differenc
 
 
 def test_when_review_rules_are_configured_then_they_are_parsed_and_typos_refused():
-    from hub.review import rules
+    from hub import settings
+    from hub.review.checks import Limits
 
-    policy, limits = rules.parse('{"two_person_level": 4, "min_count": 20}')
-    assert policy.two_person_level == 4 and limits.min_count == 20 and limits.quasi_k == 5
-    with pytest.raises(ValueError, match="unknown review rules: min_cout"):
-        rules.parse('{"min_cout": 20}')
-    with pytest.raises(ValueError, match="dominance_n must be 1 or 2"):
-        rules.parse('{"dominance_n": 3}')
-    assert rules.parse("") == (lifecycle.Policy(), rules.Limits())
+    rules = settings.build(
+        review_rules={"policy": {"two_person_level": 4}, "checks": {"min_count": 20}}
+    ).review_rules
+    assert rules.policy.two_person_level == 4
+    assert rules.checks.min_count == 20 and rules.checks.quasi_k == 5
+    with pytest.raises(ValueError, match="unknown setting min_cout in review_rules.checks"):
+        settings.build(review_rules={"checks": {"min_cout": 20}})
+    with pytest.raises(ValueError, match="dominance_n in review_rules.checks"):
+        settings.build(review_rules={"checks": {"dominance_n": 3}})
+    assert settings.build().review_rules == settings.ReviewRules(
+        policy=lifecycle.Policy(), checks=Limits()
+    )
 
 
 def test_when_the_two_person_level_is_raised_then_a_level_4_request_needs_one_reviewer(demo):

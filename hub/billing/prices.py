@@ -1,9 +1,9 @@
 """The price book and what each metered event costs.
 
-``PRICE_BOOK`` in ``jupyterhub_config.py`` (handed to services as ``SHUYU_PRICE_BOOK``) prices
-each item per scenario category: public-governance scenarios are free under the programme's
-condition, industry scenarios pay the government-guided price. Items and the meter events they
-price:
+``PRICE_BOOK`` in ``jupyterhub_config.py`` (the ``price_book`` of :mod:`hub.settings`, where its
+defaults live) prices each item per scenario category: public-governance scenarios are free under
+the programme's condition, industry scenarios pay the government-guided price. Items and the
+meter events they price:
 
 =========================  ==============================  =====================================
 item                       unit                            meter event
@@ -21,21 +21,15 @@ Amounts are :class:`~decimal.Decimal` in the book's currency, rounded to the fen
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+
+from hub.settings import Prices
 
 ITEMS = ("container_cpu_hour", "container_memory_gb_hour", "job_cpu_hour", "masked_rows_10k",
          "model_publish", "export")  # fmt: skip
 CATEGORIES = ("industry", "public-governance")
 CENT = Decimal("0.01")
-DEFAULT_BOOK = {
-    "currency": "CNY",
-    "industry": {"container_cpu_hour": 0.5, "container_memory_gb_hour": 0.1, "job_cpu_hour": 2.0,
-                 "masked_rows_10k": 1.0, "model_publish": 200.0, "export": 50.0},
-    "public-governance": {item: 0 for item in ITEMS},
-    "conditions": {"public-governance": "公共治理场景在批准用途内免费 / free within the approved public-governance use"},
-}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -86,15 +80,9 @@ def money(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def parse(text: str) -> PriceBook:
-    """The book in ``text`` (JSON; empty: the default); every category must price every item."""
-    data = json.loads(text) if text else DEFAULT_BOOK
-    rates = {}
-    for category in CATEGORIES:
-        given = data.get(category)
-        if not isinstance(given, dict) or set(given) != set(ITEMS):
-            raise ValueError(f"the price book must price exactly {', '.join(ITEMS)} for {category}")
-        rates[category] = {item: Decimal(str(given[item])) for item in ITEMS}
-        if any(v < 0 for v in rates[category].values()):
-            raise ValueError("prices must not be negative")
-    return PriceBook(str(data.get("currency", "CNY")), rates, dict(data.get("conditions") or {}))
+def book(prices: Prices) -> PriceBook:
+    """The book of validated settings (every category prices every item, none negative), its
+    rates as exact decimals."""
+    data = prices.model_dump(by_alias=True)
+    rates = {c: {item: Decimal(str(data[c][item])) for item in ITEMS} for c in CATEGORIES}
+    return PriceBook(prices.currency, rates, dict(prices.conditions))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -12,14 +11,12 @@ from hub.cli.base import ok
 
 
 def _book():
-    """The price book the hub last started with (``jupyterhub_config.py`` writes it to the home),
-    ``$SHUYU_PRICE_BOOK``, or the default."""
-    from hub import home
-    from hub.billing.prices import parse
+    """The price book of the settings document ``jupyterhub_config.py`` hands the services
+    (``$SHUYU_SETTINGS`` instead, if set; see :func:`hub.settings.configured`)."""
+    from hub import settings
+    from hub.billing import prices
 
-    saved = home.shuyu_home() / "price_book.json"
-    text = os.environ.get("SHUYU_PRICE_BOOK") or (saved.read_text() if saved.exists() else "")
-    return parse(text)
+    return prices.book(settings.configured().price_book)
 
 
 def cmd_budget(app) -> int:

@@ -28,16 +28,10 @@ from hub.masking.policy import (  # noqa: F401 - PII_ENTITIES and column_policy 
     tags,
 )
 from hub.masking.scan import scrub
+from hub.settings import SampleLimits  # noqa: F401 - read from here too
 
 if TYPE_CHECKING:
     import pyarrow as pa
-
-
-@dataclass(frozen=True)
-class SampleLimits:
-    max_rows: int = 10_000
-    max_fraction: float = 0.05
-    k: int = 5
 
 
 @dataclass

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -47,6 +46,7 @@ from hub.db.models import (
 from hub.i18n import Msg
 from hub.review.checks import FAIL, Finding
 from hub.serving.refusals import AccessDenied, BadRequest, Conflict, NotFound
+from hub.settings import Policy
 from sdk.statuses import RequestStatus
 
 S = RequestStatus
@@ -60,13 +60,6 @@ OPEN = (DRAFT, SUBMITTED, CHECKING, IN_REVIEW, RETURNED)
 STATUSES = tuple(RequestStatus)
 PLATFORM = "platform"  # the actor of automated moves
 DECISIONS = {"approve": APPROVED, "reject": REJECTED, "return": RETURNED}
-
-
-@dataclass(frozen=True)
-class Policy:
-    """Review rules ``jupyterhub_config.py`` may change."""
-
-    two_person_level: int = 3
 
 
 def _now() -> datetime:

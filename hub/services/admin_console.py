@@ -472,7 +472,9 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="[%(levelname)s %(asctime)s admin] %(message)s")
     db = Database(home.default_db_url(), anchor=Anchor.for_home(home.shuyu_home()))
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/admin/")
-    book = prices.parse(os.environ.get("SHUYU_PRICE_BOOK", ""))
+    from hub import settings
+
+    book = prices.book(settings.load().price_book)  # the one settings document, once
     app = make_app(db, HubOAuth(cache_max_age=10), prefix, book, home.secret("id_pepper"))
     port = int(os.environ.get("SHUYU_ADMIN_PORT", "8092"))
     httpserver.HTTPServer(app).listen(port, "127.0.0.1")  # through the proxy only

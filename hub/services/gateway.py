@@ -17,14 +17,11 @@ import threading
 from jupyterhub.services.auth import HubAuth
 from tornado import httpserver, web
 
-from hub import audit, execution_keys, home
+from hub import audit, execution_keys, home, settings
 from hub.audit_anchor import Anchor
 from hub.billing import prices
 from hub.db.engine import Database
 from hub.i18n import Msg
-from hub.masking.sample import SampleLimits
-from hub.production import rules as production_rules
-from hub.review import rules
 from hub.services import api_models as m
 from hub.services import billing_api, data_api, production_api, requests_api, serve
 from hub.services.api_routes import Operation, Route, tornado_rules
@@ -131,9 +128,12 @@ def make_app(
     prefix: str,
     samples: SampleService,
     exec_master: bytes | None = None,
+    config: settings.Settings | None = None,
 ) -> web.Application:
     """The gateway's application; ``samples`` carries the tenant networks calls are checked
-    against; ``exec_master`` is the secret servers' record keys derive from (the platform's)."""
+    against; ``exec_master`` is the secret servers' record keys derive from (the platform's);
+    ``config`` the platform's settings (default: :func:`hub.settings.load`)."""
+    config = config or settings.load()
     prefix = prefix.rstrip("/")
     routes = gateway_routes()
     return web.Application(
@@ -147,31 +147,21 @@ def make_app(
         samples=samples,
         networks=samples.networks,
         store=samples.store,
-        rules=rules.parse(os.environ.get("SHUYU_REVIEW_RULES", "")),
-        production=production_rules.parse(os.environ.get("SHUYU_PRODUCTION_RULES", "")),
-        prices=prices.parse(os.environ.get("SHUYU_PRICE_BOOK", "")),
+        rules=(config.review_rules.policy, config.review_rules.checks),
+        production=config.production_rules,
+        prices=prices.book(config.price_book),
     )
 
 
-def limits_from_env() -> SampleLimits:
-    """Sample limits as ``jupyterhub_config.py`` passes them to the service."""
-    default = SampleLimits()
-    return SampleLimits(
-        max_rows=int(os.environ.get("SHUYU_SAMPLE_MAX_ROWS", default.max_rows)),
-        max_fraction=float(os.environ.get("SHUYU_SAMPLE_MAX_FRACTION", default.max_fraction)),
-        k=int(os.environ.get("SHUYU_SAMPLE_K", default.k)),
-    )
-
-
-def _warm_up(db: Database) -> None:
+def _warm_up(db: Database, config: settings.Settings) -> None:
     """Load the PII detectors, then finish the checks a previous run left undone."""
     from hub.masking.detectors import mask_text
     from hub.review import runner
 
     mask_text("患者张三，电话13800000000")
-    _, limits = rules.parse(os.environ.get("SHUYU_REVIEW_RULES", ""))
-    production = production_rules.parse(os.environ.get("SHUYU_PRODUCTION_RULES", ""))
-    resumed = runner.resume(db, home.domain_store(), limits, production)
+    resumed = runner.resume(
+        db, home.domain_store(), config.review_rules.checks, config.production_rules
+    )
     if resumed:
         log.info("resumed the checks of requests %s", resumed)
 
@@ -180,6 +170,7 @@ def main() -> None:
     logging.basicConfig(
         level=logging.INFO, format="[%(levelname)s %(asctime)s gateway] %(message)s"
     )
+    config = settings.load()  # once, at startup: the one document jupyterhub_config.py hands us
     db = Database(home.default_db_url(), anchor=Anchor.for_home(home.shuyu_home()))
     hub_auth = HubAuth(cache_max_age=30)
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/gateway/")
@@ -187,10 +178,10 @@ def main() -> None:
         db,
         home.domain_store(),
         home.secret("masking_master"),
-        limits=limits_from_env(),
+        limits=config.sample_limits,
         networks=TenantNetworks(os.environ.get("SHUYU_TENANT_NETWORK", "")),
     )
-    app = make_app(db, hub_auth, prefix, samples)
+    app = make_app(db, hub_auth, prefix, samples, config=config)
     port = int(os.environ.get("SHUYU_GATEWAY_PORT", "8090"))
     # Loopback only: workspaces reach the gateway on their tenant link's host address, which the
     # link's firewall forwards to loopback; the public proxy has no route to it. (In Kubernetes,
@@ -200,7 +191,7 @@ def main() -> None:
     server.listen(port, os.environ.get("SHUYU_GATEWAY_BIND", "127.0.0.1"))
     log.info("gateway listening on port %s under %s", port, prefix)
     # The PII detectors take seconds to import (presidio); load them now, not at the first sample.
-    threading.Thread(target=_warm_up, args=(db,), name="warm-up", daemon=True).start()
+    threading.Thread(target=_warm_up, args=(db, config), name="warm-up", daemon=True).start()
     serve.until_stopped()
 
 

@@ -9,27 +9,31 @@ time), models are published, imports catalogued. Jobs a crash interrupted run ag
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from hub import home
+from hub import home, settings
 from hub.audit_anchor import Anchor
 from hub.db.engine import Database
 from hub.production import executor
-from hub.production import rules as production_rules
-from hub.review import rules as review_rules
 from spawner import seccomp
 
 log = logging.getLogger("shuyu.production")
 POLL_SECONDS = 0.2  # one indexed query; approved work waits at most this long
 
 
-def serve(db: Database, stop: threading.Event, poll: float = POLL_SECONDS) -> None:
+def serve(
+    db: Database,
+    stop: threading.Event,
+    poll: float = POLL_SECONDS,
+    config: settings.Settings | None = None,
+) -> None:
+    """Act on approved requests until ``stop``; ``config`` the platform's settings (default:
+    :func:`hub.settings.load`)."""
+    config = config or settings.load()
     store = home.domain_store()
-    rules = production_rules.parse(os.environ.get("SHUYU_PRODUCTION_RULES", ""))
-    _, limits = review_rules.parse(os.environ.get("SHUYU_REVIEW_RULES", ""))
+    rules, limits = config.production_rules, config.review_rules.checks
     run = home.shuyu_home() / "run"
     run.mkdir(parents=True, exist_ok=True, mode=0o700)
     bpf = seccomp.write_filter(run / "job-seccomp.bpf")
@@ -79,8 +83,10 @@ def main() -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    config = settings.load()  # once, at startup: the one document jupyterhub_config.py hands us
     log.info("production zone polling for approved work")
-    serve(Database(home.default_db_url(), anchor=Anchor.for_home(home.shuyu_home())), stop)
+    db = Database(home.default_db_url(), anchor=Anchor.for_home(home.shuyu_home()))
+    serve(db, stop, config=config)
 
 
 if __name__ == "__main__":

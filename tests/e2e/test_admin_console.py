@@ -280,7 +280,8 @@ def test_when_an_admin_opens_a_company_dashboard_then_its_charts_and_fees_show(h
     from datetime import date
 
     from hub.billing import statements
-    from hub.billing.prices import parse
+    from hub.billing.prices import book
+    from hub.settings import Prices
 
     page = pages["adam"]
     admin(hub, page, "/?lang=en")
@@ -290,7 +291,9 @@ def test_when_an_admin_opens_a_company_dashboard_then_its_charts_and_fees_show(h
     assert page.locator("figure.chart").first.locator("rect").count() == 30  # one bar a day
     with hub[1].session() as s:
         tenant = s.scalars(select(Tenant).where(Tenant.name == world.TENANTS[0]["name"])).one()
-        total = statements.statement(s, tenant, date.today().strftime("%Y-%m"), parse("")).total
+        total = statements.statement(
+            s, tenant, date.today().strftime("%Y-%m"), book(Prices())
+        ).total
     assert page.locator("#fees-total").inner_text() == str(total)
 
 

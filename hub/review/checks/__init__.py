@@ -17,28 +17,10 @@ from typing import Any
 import pandas as pd
 
 from hub.i18n import Msg
+from hub.settings import Limits
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
 ORDER = {PASS: 0, WARN: 1, FAIL: 2}
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Thresholds of the checks (``jupyterhub_config.py`` may change them)."""
-
-    min_count: int = 10  # smallest frequency a released cell may have
-    dominance_n: int = 2  # (n, k): the n largest contributors may not make up k % of a cell
-    dominance_k: float = 0.9
-    p_percent: float = 0.1  # the rest must exceed p % of the largest contributor
-    max_rows: int = 1_000_000
-    max_bytes: int = 200 << 20
-    quasi_k: int = 5  # raw quasi-identifier combinations rarer than this re-identify
-
-    def __post_init__(self) -> None:
-        if self.dominance_n not in (1, 2):  # the SDK sends each cell's two largest contributions
-            raise ValueError("dominance_n must be 1 or 2")
-        if not (0 < self.dominance_k <= 1 and 0 < self.p_percent < 1 and self.min_count >= 1):
-            raise ValueError("dominance_k in (0, 1], p_percent in (0, 1), min_count >= 1")
 
 
 @dataclass(frozen=True)
