@@ -526,9 +526,8 @@ def test_when_another_tenant_reaches_for_a_job_then_every_door_is_shut(lab, trai
     tried = run(lab.bob_kernel, f"""
 import json
 from sdk import AccessDenied, ShuyuError
-from sdk.production import Job
 outcomes = {{}}
-job = Job({{"id": {trained}}}, ws.client)
+job = ws.jobs.prepare({{"id": {trained}}})  # a job of another company's, by its id
 for name, attempt in [
     ("status", lambda: ws.jobs.get({trained})),
     ("log", job.log),
