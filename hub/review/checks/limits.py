@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from hub.i18n import Msg
-from hub.review.checks import FAIL, PASS, Context, Finding, register
+from hub.review.checks.base import FAIL, PASS, Context, Finding, register
 
 
 @register("limits")

@@ -11,7 +11,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from hub.i18n import Msg
-from hub.review.checks import FAIL, PASS, Context, Finding, RawSource, register, values
+from hub.review.checks import values
+from hub.review.checks.base import FAIL, PASS, Context, Finding, RawSource, register
 from hub.review.checks.rawmatch import RawTable, matched, raw_frequency, raw_table
 from hub.review.checks.sdc import count_columns
 

@@ -22,7 +22,8 @@ import pyarrow.compute as pc
 from hub.i18n import Msg
 from hub.masking.detectors import _recognizer, scan_text
 from hub.masking.recognizers import RECOGNIZERS
-from hub.review.checks import FAIL, PASS, WARN, Context, Finding, register, values
+from hub.review.checks import values
+from hub.review.checks.base import FAIL, PASS, WARN, Context, Finding, register
 
 # Findings of these entities fail the result; names and addresses only warn (a reviewer judges
 # whether a business or place name is a person's).

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
-from hub.review.checks import RawSource, values
+from hub.review.checks import values
+from hub.review.checks.base import RawSource
 from sdk.identifiers import canonical
 
 DATE_PARTS = {"·date": "%Y-%m-%d", "·month": "%Y-%m"}  # raw timestamps also match as these

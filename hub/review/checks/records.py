@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from hub.i18n import Msg
-from hub.review.checks import FAIL, PASS, Context, Finding, register, values
+from hub.review.checks import values
+from hub.review.checks.base import FAIL, PASS, Context, Finding, register
 from hub.review.checks.rawmatch import matched, raw_table
 
 ROW_KEYS = 100  # above this many rows, a label unique to each row and unknown to raw data

@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 from hub.i18n import Msg
-from hub.review.checks import FAIL, PASS, WARN, Context, Finding, register, values
+from hub.review.checks import values
+from hub.review.checks.base import FAIL, PASS, WARN, Context, Finding, register
 from hub.review.checks.rawmatch import RawTable, matched, raw_cells, raw_table
 from sdk import disclosure
 from sdk.identifiers import canonical
