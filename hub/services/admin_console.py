@@ -31,7 +31,10 @@ from hub.ops import Ctx, catalog, lookup, onboarding, org
 from hub.services import admin_actions, admin_views, serve
 from hub.services import charts as charts_svg
 from hub.services.admin_actions import Action
+from hub.services.api_routes import Media, Operation, Route, tornado_rules
+from hub.services.console_api import JsonRoute, NoRouteHandler, OpenAPIHandler
 from hub.services.console_base import ConsoleHandler, console_settings
+from hub.services.console_models import AuditExport, AuditExportQuery
 from hub.serving.refusals import Refusal
 
 log = logging.getLogger("shuyu.admin")
@@ -165,10 +168,31 @@ class AuditHandler(AdminHandler):
         self.render_page("admin_audit.html", rows=rows, report=report, filters=filters)
 
 
-class AuditExportHandler(AuditHandler):
+class AuditExportHandler(JsonRoute, AuditHandler):
+    """The trail with its chain hashes, for regulators; the export itself is audited."""
+
+    api = {
+        "get": Operation(
+            "The matching audit events, oldest first, with their chain hashes (CSV, or JSON "
+            "with the signed checkpoint of the chain's head)",
+            Media(("text/csv", "application/json"), "The events",
+                  headers={"X-Shuyu-Audit-Checkpoint": "string"},
+                  models={"application/json": AuditExport}),
+            query=AuditExportQuery,
+        )
+    }  # fmt: skip
+
+    def filters(self) -> dict[str, str]:
+        found = {k: getattr(self.args, k) for k in FILTERS}
+        return {
+            k: v.isoformat() if isinstance(v, date) else v.strip()
+            for k, v in found.items()
+            if v is not None and (isinstance(v, date) or v.strip())
+        }
+
     @web.authenticated
     async def get(self) -> None:
-        fmt = "json" if self.get_query_argument("format", "csv") == "json" else "csv"
+        fmt = self.args.format
         filters = self.filters()
 
         def read():
@@ -288,6 +312,17 @@ class StatementsHandler(AdminHandler):
         self.finish(text)
 
 
+API_ROUTES = [
+    Route("/openapi.json", OpenAPIHandler),
+    Route("/audit/export", AuditExportHandler),
+]
+ABOUT = (
+    "Shuyu administration console / 数域管理与监管台",
+    "The console's JSON answers (its pages are HTML). Sign in through the hub, or send an API "
+    "token of an admin or auditor.",
+)
+
+
 def make_app(
     db: Database, hub_auth: HubOAuth, prefix: str, book: prices.PriceBook, pepper: bytes
 ) -> web.Application:
@@ -298,14 +333,15 @@ def make_app(
             (rf"{prefix}/staff", StaffHandler),
             (rf"{prefix}/tenants/(?P<tenant_id>[0-9]{{1,9}})", DashboardHandler),
             (rf"{prefix}/audit", AuditHandler),
-            (rf"{prefix}/audit/export", AuditExportHandler),
             (rf"{prefix}/statements", StatementsHandler),
             (rf"{prefix}/datalists", DataListHandler),
             (rf"{prefix}/onboarding", OnboardingHandler),
             (rf"{prefix}/scenarios", ScenariosHandler),
             (rf"{prefix}/oauth_callback", HubOAuthCallbackHandler),
+            *tornado_rules(prefix, API_ROUTES),
         ],
-        **console_settings(db, hub_auth, prefix, prices=book, pepper=pepper),
+        **console_settings(db, hub_auth, prefix, prices=book, pepper=pepper,
+                           api_routes=API_ROUTES, default_handler_class=NoRouteHandler, api_about=ABOUT),
     )  # fmt: skip
 
 

@@ -14,7 +14,7 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 
 from jupyterhub.services.auth import HubOAuth, HubOAuthenticated
 from tornado import web
@@ -52,11 +52,9 @@ def refusal_of(status_code: int, exc: BaseException | None) -> Refusal:
 
 
 class ConsoleHandler(NoFramingMixin, HubOAuthenticated, web.RequestHandler):
-    """Base handler of a console. Subclasses set ``hub_scopes`` (who may open the console at
-    all); :meth:`require` checks a scope for one action. ``base_template`` values
-    (:meth:`page_values`) go to every page."""
-
-    hub_scopes: ClassVar[set[str]] = set()
+    """Base handler of a console. Each console's base sets ``hub_scopes`` (who may open it at
+    all; left unset, the hub's default: access to the service); :meth:`require` checks a scope
+    for one action; :meth:`page_values` go to every page of the console."""
 
     @property
     def db(self) -> Database:

@@ -26,12 +26,17 @@ from hub import home
 from hub.audit_anchor import Anchor
 from hub.db.engine import Database
 from hub.db.models import Request, Scenario
+from hub.i18n import Msg
 from hub.production import held
 from hub.review import lifecycle
 from hub.review.checks import ORDER
 from hub.services import console_views, serve
+from hub.services.api_routes import Operation, Route, tornado_rules
+from hub.services.console_api import JsonRoute, NoRouteHandler, OpenAPIHandler
 from hub.services.console_base import ConsoleHandler, console_settings
-from hub.serving.refusals import Refusal
+from hub.services.console_models import ModelFile
+from hub.services.requests_api import REQUEST_ID
+from hub.serving.refusals import Conflict, NotFound, Refusal
 
 log = logging.getLogger("shuyu.review")
 
@@ -172,9 +177,17 @@ class RequestPageHandler(ReviewHandler):
         await self.show(request_id, notice=self.text["withheld_released"])
 
 
-class ModelFileHandler(ReviewHandler):
+class ModelFileHandler(JsonRoute, ReviewHandler):
     """The whole frozen model file of a model request, for a reviewer to read (not a release:
     it stays with the platform's staff)."""
+
+    api = {
+        "get": Operation(
+            "The whole frozen model file of a model request, as submitted",
+            ModelFile,
+            refusals=(NotFound, Conflict),
+        )
+    }
 
     @web.authenticated
     async def get(self, request_id: str) -> None:
@@ -182,10 +195,15 @@ class ModelFileHandler(ReviewHandler):
             with self.db.session() as s:
                 r = lifecycle.get(s, int(request_id))
                 if r.kind != "model" or not r.content_path:
-                    raise web.HTTPError(404)
+                    raise NotFound(
+                        Msg(f"申请 #{r.id} 没有模型文件", f"request #{r.id} has no model file")
+                    )
                 data = Path(r.content_path).read_bytes()
                 if hashlib.sha256(data).hexdigest() != r.content_sha256:
-                    raise web.HTTPError(409)
+                    raise Conflict(
+                        Msg("文件与冻结的内容不一致", "the file differs from what was frozen"),
+                        "tampered",
+                    )
                 return data
 
         data = await asyncio.to_thread(read)  # a refusal (404, …) is the error page
@@ -206,6 +224,17 @@ class ProductsHandler(ReviewHandler):
         self.render_page("review_products.html", rows=await asyncio.to_thread(read))
 
 
+API_ROUTES = [
+    Route("/openapi.json", OpenAPIHandler),
+    Route("/requests/{request_id}/model.json", ModelFileHandler, {"request_id": REQUEST_ID}),
+]
+ABOUT = (
+    "Shuyu review console / 数域审核台",
+    "The console's JSON answers (its pages are HTML). Sign in through the hub, or send an API "
+    "token of a reviewer.",
+)
+
+
 def make_app(
     db: Database, hub_auth: HubOAuth, prefix: str, store: Path | None = None
 ) -> web.Application:
@@ -215,10 +244,18 @@ def make_app(
             (rf"{prefix}/?", QueueHandler),
             (rf"{prefix}/products", ProductsHandler),
             (rf"{prefix}/requests/(?P<request_id>[0-9]{{1,12}})", RequestPageHandler),
-            (rf"{prefix}/requests/(?P<request_id>[0-9]{{1,12}})/model.json", ModelFileHandler),
             (rf"{prefix}/oauth_callback", HubOAuthCallbackHandler),
+            *tornado_rules(prefix, API_ROUTES),
         ],
-        **console_settings(db, hub_auth, prefix, store=store or home.domain_store()),
+        **console_settings(
+            db,
+            hub_auth,
+            prefix,
+            store=store or home.domain_store(),
+            api_routes=API_ROUTES,
+            default_handler_class=NoRouteHandler,
+            api_about=ABOUT,
+        ),
     )
 
 
