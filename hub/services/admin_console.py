@@ -184,11 +184,7 @@ class AuditExportHandler(JsonRoute, AuditHandler):
 
     def filters(self) -> dict[str, str]:
         found = {k: getattr(self.args, k) for k in FILTERS}
-        return {
-            k: v.isoformat() if isinstance(v, date) else v.strip()
-            for k, v in found.items()
-            if v is not None and (isinstance(v, date) or v.strip())
-        }
+        return {k: v.strip() for k, v in found.items() if v and v.strip()}
 
     @web.authenticated
     async def get(self) -> None:

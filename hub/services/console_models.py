@@ -3,19 +3,30 @@ schemas; the handlers' query is validated against them)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from hub.services.api_models import DROPPED, Answer, Inputs
 
 Filter = Annotated[
     str | None, Field(default=None, max_length=200, pattern=f"^[^{DROPPED}]*$")
 ]  # fmt: skip
+ISO_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?)?$"  # fmt: skip
+
+
+def _a_time(value: str | None) -> str | None:
+    """Refuse a date or time of the right shape that is none (the 31st of February)."""
+    if value is not None:
+        datetime.fromisoformat(value)
+    return value
+
+
 Bound = Annotated[
-    date | datetime | None,
-    Field(default=None, description="An ISO date or date-time (inclusive)"),
+    str | None,
+    Field(default=None, pattern=ISO_TIME, description="An ISO date or date-time (inclusive)"),
+    AfterValidator(_a_time),
 ]
 
 
