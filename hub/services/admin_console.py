@@ -336,8 +336,8 @@ def make_app(
             (rf"{prefix}/oauth_callback", HubOAuthCallbackHandler),
             *tornado_rules(prefix, API_ROUTES),
         ],
-        **console_settings(db, hub_auth, prefix, prices=book, pepper=pepper,
-                           api_routes=API_ROUTES, default_handler_class=NoRouteHandler, api_about=ABOUT),
+        **console_settings(db, hub_auth, prefix, prices=book, pepper=pepper, api_routes=API_ROUTES,
+                           api_about=ABOUT, default_handler_class=NoRouteHandler),
     )  # fmt: skip
 
 
