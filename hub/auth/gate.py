@@ -15,8 +15,10 @@ from sqlalchemy import delete, func, select, update
 
 from hub import admission, audit
 from hub.auth import credentials
+from hub.billing import meter
+from hub.billing.meter import MeterKind
 from hub.db.engine import Database
-from hub.db.models import AuditEvent, LoginFailure, MeterEvent, Role, Staff
+from hub.db.models import AuditEvent, LoginFailure, Role, Staff
 from hub.i18n import Msg, UserError
 
 # One message for every credential failure: telling "wrong code" from "wrong password" would
@@ -267,12 +269,10 @@ class Gate:
             if staff is None or staff.tenant_id is None or started is None:
                 return
             seconds = (datetime.now(UTC) - datetime.fromisoformat(started)).total_seconds()
-            s.add(
-                MeterEvent(
-                    tenant_id=staff.tenant_id, actor=username, kind="container_seconds",
-                    quantity=max(1, math.ceil(seconds)),
-                    details={"server": server, "cpus": cpus, "memory_gb": round(memory_bytes / 2**30, 3)},
-                )
+            meter.record(
+                s, staff.tenant_id, MeterKind.CONTAINER_SECONDS, max(1, math.ceil(seconds)),
+                {"server": server, "cpus": cpus, "memory_gb": round(memory_bytes / 2**30, 3)},
+                actor=username,
             )  # fmt: skip
 
 

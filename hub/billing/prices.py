@@ -21,15 +21,50 @@ Amounts are :class:`~decimal.Decimal` in the book's currency, rounded to the fen
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
+from hub.billing.meter import MeterKind
 from hub.settings import Prices
 
 ITEMS = ("container_cpu_hour", "container_memory_gb_hour", "job_cpu_hour", "masked_rows_10k",
          "model_publish", "export")  # fmt: skip
 CATEGORIES = ("industry", "public-governance")
 CENT = Decimal("0.01")
+
+
+Units = Callable[[int, Mapping], list[tuple[str, Decimal]]]
+
+
+def _hours(quantity: int) -> Decimal:
+    return Decimal(quantity) / 3600
+
+
+def _container(quantity: int, details: Mapping) -> list[tuple[str, Decimal]]:
+    hours = _hours(quantity)
+    return [("container_cpu_hour", hours * Decimal(str(details.get("cpus") or 0))),
+            ("container_memory_gb_hour", hours * Decimal(str(details.get("memory_gb") or 0)))]  # fmt: skip
+
+
+def _job(quantity: int, details: Mapping) -> list[tuple[str, Decimal]]:
+    return [("job_cpu_hour", _hours(quantity) * Decimal(str(details.get("cpus") or 1)))]
+
+
+def _download(quantity: int, details: Mapping) -> list[tuple[str, Decimal]]:
+    return [("export", Decimal(1))] if details.get("first") else []
+
+
+PRICED: dict[MeterKind, Units] = {
+    MeterKind.CONTAINER_SECONDS: _container,
+    MeterKind.JOB_SECONDS: _job,
+    MeterKind.MASKED_ROWS: lambda quantity, _: [("masked_rows_10k", Decimal(quantity) / 10_000)],
+    MeterKind.MODEL_PUBLISH: lambda quantity, _: [("model_publish", Decimal(quantity))],
+    MeterKind.EXPORT_DOWNLOAD: _download,
+}
+"""Each priced meter kind and the book's items (with their units) one event of it uses."""
+FREE: frozenset[MeterKind] = frozenset({MeterKind.PRODUCT_QUERY})
+"""Meter kinds recorded for limits and statistics, never priced."""
 
 
 @dataclass(frozen=True)
@@ -49,21 +84,17 @@ class PriceBook:
         return self.rates[category][item]
 
     def charges(self, kind: str, quantity: int, details: dict, category: str) -> list[Charge]:
-        """What one meter event costs, per item (none for unpriced kinds)."""
-        units: list[tuple[str, Decimal]] = []
-        hours = Decimal(quantity) / 3600
-        if kind == "container_seconds":
-            units = [("container_cpu_hour", hours * Decimal(str(details.get("cpus") or 0))),
-                     ("container_memory_gb_hour", hours * Decimal(str(details.get("memory_gb") or 0)))]  # fmt: skip
-        elif kind == "job_seconds":
-            units = [("job_cpu_hour", hours * Decimal(str(details.get("cpus") or 1)))]
-        elif kind == "masked_rows":
-            units = [("masked_rows_10k", Decimal(quantity) / 10_000)]
-        elif kind == "model_publish":
-            units = [("model_publish", Decimal(quantity))]
-        elif kind == "export_download" and details.get("first"):
-            units = [("export", Decimal(1))]
-        return [Charge(item, u, money(u * self.rate(category, item))) for item, u in units]
+        """What one meter event costs, per item (none for free or unknown kinds)."""
+        try:
+            units = PRICED.get(MeterKind(kind))
+        except ValueError:  # a kind no longer metered, in an old row
+            return []
+        if units is None:
+            return []
+        return [
+            Charge(item, u, money(u * self.rate(category, item)))
+            for item, u in units(quantity, details)
+        ]
 
     def quote(self, kind: str, resources: dict, category: str) -> Decimal:
         """The most a request of ``kind`` will cost once done (jobs at their requested limits)."""

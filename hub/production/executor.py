@@ -21,8 +21,10 @@ from pathlib import Path
 from sqlalchemy import select
 
 from hub import kinds
+from hub.billing import meter
+from hub.billing.meter import MeterKind
 from hub.db.engine import Database
-from hub.db.models import MeterEvent, Request
+from hub.db.models import Request
 from hub.production import disclosure, jobs, outputs, products, sandbox
 from hub.production.gate import Gate
 from hub.production.rules import ProductionRules
@@ -119,8 +121,9 @@ def publish(s, request: Request) -> str:
     lifecycle.move(
         s, request, lifecycle.PUBLISHED, product=product.name, sha256=product.model_sha256
     )
-    s.add(MeterEvent(tenant_id=request.tenant_id, scenario_id=request.scenario_id, actor=request.requester,
-                     kind="model_publish", quantity=1, details={"request": request.id, "product": product.name}))  # fmt: skip
+    meter.record(s, request.tenant_id, MeterKind.MODEL_PUBLISH, 1,
+                 {"request": request.id, "product": product.name},
+                 actor=request.requester, scenario=request.scenario_id)  # fmt: skip
     return lifecycle.PUBLISHED
 
 
@@ -158,10 +161,9 @@ def run_job(
         # The audit trail gets what the tenant sees, never what was held back from them.
         shown = {k: v for k, v in run.items() if k not in DOMAIN_ONLY}
         lifecycle.move(s, request, status, problem or "", code_sha256=sha, **shown)
-        s.add(MeterEvent(tenant_id=request.tenant_id, scenario_id=request.scenario_id, actor=request.requester,
-                         kind="job_seconds", quantity=max(1, math.ceil(run.get("seconds", 0))),
-                         details={"request": request_id, "status": status,
-                                  **(meta.get("resources") or {})}))  # fmt: skip
+        meter.record(s, request.tenant_id, MeterKind.JOB_SECONDS, max(1, math.ceil(run.get("seconds", 0))),
+                     {"request": request_id, "status": status, **(meta.get("resources") or {})},
+                     actor=request.requester, scenario=request.scenario_id)  # fmt: skip
     log.info("job %s %s", request_id, status)
     return status
 

@@ -28,6 +28,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub import audit
+from hub.billing import meter
+from hub.billing.meter import MeterKind
 from hub.db.models import AuditEvent, MeterEvent, Product, ProductKey, Request
 from hub.i18n import Msg
 from hub.production.jobs import approved_columns
@@ -196,7 +198,7 @@ def answer(
 
 
 SWEEP = "product.sweep"
-QUERY = "product_query"
+QUERY = MeterKind.PRODUCT_QUERY
 
 
 @dataclass(frozen=True)
@@ -259,12 +261,12 @@ def record_call(
 ) -> None:  # fmt: skip
     """Meter the call; raise a sweep alert (once a day per key) when the key has looked up many
     people by key in the last day, or many who are not there (a tenth of that)."""
-    s.add(MeterEvent(
-        tenant_id=caller.tenant_id, scenario_id=product.scenario_id, actor=caller.username,
-        kind=QUERY, quantity=answers,
-        details={"product": product.name, "mode": mode, "key": key.prefix, "key_id": key.id,
-                 "by_key": by_key, "absent": absent},
-    ))  # fmt: skip
+    meter.record(
+        s, caller.tenant_id, QUERY, answers,
+        {"product": product.name, "mode": mode, "key": key.prefix, "key_id": key.id,
+         "by_key": by_key, "absent": absent},
+        actor=caller.username, scenario=product.scenario_id,
+    )  # fmt: skip
     s.flush()
     if not by_key:
         return

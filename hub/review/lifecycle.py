@@ -30,11 +30,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub import admission, audit, kinds
+from hub.billing import meter
+from hub.billing.meter import MeterKind
 from hub.db.models import (
     DataListItem,
     Dataset,
     Decision,
-    MeterEvent,
     Request,
     RequestCheck,
     RequestDecision,
@@ -365,14 +366,13 @@ def download(s: Session, request_id: int, actor: str) -> tuple[Request, bytes]:
         _move(s, request, RELEASED, actor, sha256=sha)
     else:
         _event(s, request, "download", actor, sha256=sha)
-    s.add(
-        MeterEvent(
-            tenant_id=request.tenant_id,
-            scenario_id=request.scenario_id,
-            actor=actor,
-            kind=f"{request.kind}_download",
-            quantity=1,
-            details={"request": request.id, "bytes": len(content), "first": first},
-        )
+    meter.record(
+        s,
+        request.tenant_id,
+        MeterKind.EXPORT_DOWNLOAD,
+        1,
+        {"request": request.id, "bytes": len(content), "first": first},
+        actor=actor,
+        scenario=request.scenario_id,
     )
     return request, content

@@ -15,86 +15,57 @@ import asyncio
 import json
 import logging
 import os
+from collections.abc import Mapping
 from datetime import date
-from decimal import Decimal, InvalidOperation
-from pathlib import Path
+from typing import ClassVar
 
-from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuthenticated
+from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler
 from tornado import httpserver, web
 
 from hub import audit, home
 from hub.audit_anchor import Anchor
-from hub.billing import budget, prices, statements
+from hub.billing import prices, statements
 from hub.db.engine import Database
-from hub.i18n import Msg, UserError
-from hub.ops import Ctx, agreements, catalog, lookup, onboarding, org, staff, tenants
-from hub.services import admin_views, serve
+from hub.i18n import UserError
+from hub.ops import Ctx, catalog, lookup, onboarding, org
+from hub.services import admin_actions, admin_views, serve
 from hub.services import charts as charts_svg
-from hub.services.console_text import TEXT, language
-from hub.services.headers import NoFramingMixin
+from hub.services.admin_actions import Action
+from hub.services.api_routes import Media, Operation, Route, tornado_rules
+from hub.services.console_api import JsonRoute, NoRouteHandler, OpenAPIHandler
+from hub.services.console_base import ConsoleHandler, console_settings
+from hub.services.console_models import AuditExport, AuditExportQuery
 from hub.serving.refusals import Refusal
 
 log = logging.getLogger("shuyu.admin")
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 ADMIN, AUDIT, PROVIDE = "custom:shuyu:admin", "custom:shuyu:audit", "custom:shuyu:provide"
 FILTERS = ("tenant", "actor", "action", "since", "until")
 
 
-class AdminHandler(NoFramingMixin, HubOAuthenticated, web.RequestHandler):
+class AdminHandler(ConsoleHandler):
+    """A page of the administration console: admins and auditors read, only admins change."""
+
     hub_scopes = {ADMIN, AUDIT}
 
     @property
-    def db(self) -> Database:
-        return self.settings["db"]
-
-    @property
     def can_change(self) -> bool:
-        return ADMIN in self.current_user.get("scopes", [])
+        return self.has_scope(ADMIN)
 
-    def render_page(self, template: str, http_status: int = 200, **values) -> None:
-        self.set_status(http_status)
-        values.setdefault("error", "")
-        values.setdefault("notice", "")
-        lang = language(self)
-        self.render(template, t=TEXT[lang], lang=lang, reviewer=self.current_user["name"],
-                    prefix=self.settings["prefix"], can_change=self.can_change, **values)  # fmt: skip
+    def page_values(self) -> dict:
+        return {"can_change": self.can_change}
 
-    def write_error(self, status_code: int, **kwargs) -> None:
-        t = TEXT[language(self)]
-        self.finish(f"<!doctype html><meta charset=utf-8><h1>{status_code}</h1><p>{t['error']}</p>")
-
-    async def change(self, action) -> str:
-        """Run ``action(ctx)`` as the signed-in admin; returns the error to show, or ''."""
-        if not self.can_change:
-            raise web.HTTPError(403)
-
-        def run():
-            with self.db.session() as s:
-                action(
-                    Ctx(session=s, actor=self.current_user["name"], pepper=self.settings["pepper"])
-                )
-
-        try:
-            await asyncio.to_thread(run)
-        except (UserError, Refusal) as e:
-            msg = e.msg if isinstance(e.msg, Msg) else Msg(str(e.msg), str(e.msg))
-            return msg.zh if language(self) == "zh" else msg.en
-        return ""
+    async def show(self, error: str = "", notice: str = "", status: int = 200, **extra) -> None:
+        """The page, with the outcome of a form if one was posted (hook)."""
+        raise NotImplementedError
 
 
-class TenantsHandler(AdminHandler):
-    async def show(self, error: str = "", notice: str = "", status: int = 200) -> None:
-        def read():
-            with self.db.session() as s:
-                return admin_views.tenants(s, self.settings["prices"], date.today())
+class ActionsHandler(AdminHandler):
+    """A page whose form posts one of ``actions`` (named by the field ``action_field``), run
+    as the signed-in admin; the page shows again with the outcome."""
 
-        self.render_page(
-            "admin_tenants.html",
-            status,
-            rows=await asyncio.to_thread(read),
-            error=error,
-            notice=notice,
-        )
+    actions: ClassVar[Mapping[str, Action]] = {}
+    action_field: ClassVar[str] = "action"
+    subject_field: ClassVar[str] = ""  # the field naming what was changed, for the notice
 
     @web.authenticated
     async def get(self) -> None:
@@ -102,32 +73,39 @@ class TenantsHandler(AdminHandler):
 
     @web.authenticated
     async def post(self) -> None:
-        name = self.get_body_argument("tenant", "")
-        command = self.get_body_argument("command", "")
-        reason = self.get_body_argument("reason", "")
+        self.require(ADMIN)
+        name = self.get_body_argument(self.action_field, "")
+        try:
+            action = admin_actions.find(self.actions, name)
+        except Refusal as refusal:  # nothing ran; said in both languages
+            await self.show(str(refusal.msg), status=refusal.status)
+            return
+        form = lambda field: self.get_body_argument(field, "")  # noqa: E731
 
-        def act(ctx: Ctx) -> None:
-            if command in ("suspend", "revoke", "reinstate"):
-                tenants.change_status(ctx, name, command, reason)
-            elif command == "renew":
-                agreements.renew(ctx, name)
-            elif command == "terminate":
-                agreements.terminate(ctx, name, reason)
-            elif command == "budget":
-                raw = self.get_body_argument("amount", "").strip()
-                try:
-                    amount = None if raw in ("", "none") else Decimal(raw)
-                except InvalidOperation:
-                    raise UserError(Msg(f"金额无效：{raw}", f"not an amount: {raw}")) from None
-                budget.set_budget(ctx, name, amount)
-            else:
-                raise UserError(Msg(f"未知操作：{command}", f"unknown action: {command}"))
+        def run(s) -> str | None:
+            return action(Ctx(session=s, actor=self.username, pepper=self.settings["pepper"]), form)
 
-        error = await self.change(act)
-        t = TEXT[language(self)]
-        await self.show(
-            error, "" if error else f"{t['recorded']}: {name} · {command}", 400 if error else 200
-        )
+        try:
+            secret = await self.in_session(run)
+        except (UserError, Refusal) as e:
+            await self.show(self.said(e.msg), status=400)
+            return
+        subject = form(self.subject_field) if self.subject_field else ""
+        done = f"{subject} · {name}" if subject else name
+        extra = {"secret": secret} if secret else {}
+        await self.show(notice=f"{self.text['recorded']}: {done}", **extra)
+
+
+class TenantsHandler(ActionsHandler):
+    actions = admin_actions.TENANT_ACTIONS
+    action_field, subject_field = "command", "tenant"
+
+    async def show(self, error: str = "", notice: str = "", status: int = 200, **extra) -> None:
+        def read(s):
+            return admin_views.tenants(s, self.settings["prices"], date.today())
+
+        self.render_page("admin_tenants.html", status, rows=await self.in_session(read),
+                         error=error, notice=notice)  # fmt: skip
 
 
 class DashboardHandler(AdminHandler):
@@ -135,16 +113,13 @@ class DashboardHandler(AdminHandler):
 
     @web.authenticated
     async def get(self, tenant_id: str) -> None:
-        def read():
-            with self.db.session() as s:
-                return admin_views.dashboard(
-                    s, int(tenant_id), self.settings["prices"], date.today()
-                )
+        def read(s):
+            return admin_views.dashboard(s, int(tenant_id), self.settings["prices"], date.today())
 
-        board = await asyncio.to_thread(read)
+        board = await self.in_session(read)
         if not board:
             raise web.HTTPError(404)
-        t = TEXT[language(self)]
+        t = self.text
         charts = [
             charts_svg.bars(board["activity"], title=t["chart_activity"]),
             charts_svg.bars(board["requests"], title=t["chart_requests"]),
@@ -155,64 +130,18 @@ class DashboardHandler(AdminHandler):
         self.render_page("admin_dashboard.html", board=board, charts=charts)
 
 
-class StaffHandler(AdminHandler):
+class StaffHandler(ActionsHandler):
+    actions = admin_actions.STAFF_ACTIONS
+    action_field, subject_field = "action", "username"
+
     async def show(
         self, error: str = "", notice: str = "", status: int = 200, secret: str = ""
     ) -> None:
-        def read():
-            with self.db.session() as s:
-                return admin_views.staff(s, date.today())
+        def read(s):
+            return admin_views.staff(s, date.today())
 
-        self.render_page("admin_staff.html", status, rows=await asyncio.to_thread(read), error=error,
+        self.render_page("admin_staff.html", status, rows=await self.in_session(read), error=error,
                          notice=notice, secret=secret)  # fmt: skip
-
-    @web.authenticated
-    async def get(self) -> None:
-        await self.show()
-
-    @web.authenticated
-    async def post(self) -> None:
-        username = self.get_body_argument("username", "")
-        action = self.get_body_argument("action", "")
-        reason = self.get_body_argument("reason", "")
-        shown: dict[str, str] = {}
-
-        def act(ctx: Ctx) -> None:
-            if action == "register":
-                new = staff.add(ctx, username=username, real_name=self.get_body_argument("real_name", ""),
-                                id_number=self.get_body_argument("id_number", ""),
-                                mobile=self.get_body_argument("mobile", ""), role=self.get_body_argument("role", ""),
-                                password=self.get_body_argument("password", ""),
-                                tenant=self.get_body_argument("tenant", "") or None,
-                                department=self.get_body_argument("department", "") or None)  # fmt: skip
-                shown["secret"] = new.totp_secret
-            elif action == "verify":
-                staff.verify(ctx, username)
-            elif action in ("disable", "enable"):
-                staff.set_active(ctx, username, action == "enable", reason)
-            elif action == "reset_totp":
-                shown["secret"] = staff.reset_totp(ctx, username, reason).totp_secret
-            elif action == "role":
-                staff.change_role(ctx, username, self.get_body_argument("role", ""), reason)
-            elif action == "exam":
-                try:
-                    score = int(self.get_body_argument("score", ""))
-                    pass_mark = int(
-                        self.get_body_argument("pass_mark", "") or staff.DEFAULT_PASS_MARK
-                    )
-                except ValueError:
-                    raise UserError(
-                        Msg("成绩须为整数", "the score must be a whole number")
-                    ) from None
-                course = self.get_body_argument("course", "") or staff.DEFAULT_COURSE
-                staff.record_training(ctx, username, score, course=course, pass_mark=pass_mark)
-            else:
-                raise UserError(Msg(f"未知操作：{action}", f"unknown action: {action}"))
-
-        error = await self.change(act)
-        t = TEXT[language(self)]
-        await self.show(error, "" if error else f"{t['recorded']}: {username} · {action}",
-                        400 if error else 200, shown.get("secret", ""))  # fmt: skip
 
 
 class AuditHandler(AdminHandler):
@@ -239,10 +168,27 @@ class AuditHandler(AdminHandler):
         self.render_page("admin_audit.html", rows=rows, report=report, filters=filters)
 
 
-class AuditExportHandler(AuditHandler):
+class AuditExportHandler(JsonRoute, AuditHandler):
+    """The trail with its chain hashes, for regulators; the export itself is audited."""
+
+    api = {
+        "get": Operation(
+            "The matching audit events, oldest first, with their chain hashes (CSV, or JSON "
+            "with the signed checkpoint of the chain's head)",
+            Media(("text/csv", "application/json"), "The events",
+                  headers={"X-Shuyu-Audit-Checkpoint": "string"},
+                  models={"application/json": AuditExport}),
+            query=AuditExportQuery,
+        )
+    }  # fmt: skip
+
+    def filters(self) -> dict[str, str]:
+        found = {k: getattr(self.args, k) for k in FILTERS}
+        return {k: v.strip() for k, v in found.items() if v and v.strip()}
+
     @web.authenticated
     async def get(self) -> None:
-        fmt = "json" if self.get_query_argument("format", "csv") == "json" else "csv"
+        fmt = self.args.format
         filters = self.filters()
 
         def read():
@@ -252,7 +198,7 @@ class AuditExportHandler(AuditHandler):
                 audit.append(
                     s,
                     "audit.export",
-                    actor=self.current_user["name"],
+                    actor=self.username,
                     details={"filters": filters, "format": fmt},
                 )
                 return text, point
@@ -274,14 +220,12 @@ class DataListHandler(AdminHandler):
     hub_scopes = {ADMIN, AUDIT, PROVIDE}
 
     async def show(self, error: str = "", notice: str = "", status: int = 200) -> None:
-        username = self.current_user["name"]
-        provider = PROVIDE in self.current_user.get("scopes", [])
+        provider = self.has_scope(PROVIDE)
 
-        def read():
-            with self.db.session() as s:
-                return admin_views.data_list_items(s, username if provider else None)
+        def read(s):
+            return admin_views.data_list_items(s, self.username if provider else None)
 
-        self.render_page("admin_datalists.html", status, rows=await asyncio.to_thread(read),
+        self.render_page("admin_datalists.html", status, rows=await self.in_session(read),
                          can_decide=provider, error=error, notice=notice)  # fmt: skip
 
     @web.authenticated
@@ -290,137 +234,56 @@ class DataListHandler(AdminHandler):
 
     @web.authenticated
     async def post(self) -> None:
-        if PROVIDE not in self.current_user.get("scopes", []):
-            raise web.HTTPError(403)
+        self.require(PROVIDE)
         try:
             item_id = int(self.get_body_argument("item", ""))
         except ValueError:
             raise web.HTTPError(400) from None
         decision = self.get_body_argument("decision", "")
         reason = self.get_body_argument("reason", "")
-        username = self.current_user["name"]
+        username = self.username
 
-        def act():
-            with self.db.session() as s:
-                catalog.decide(
-                    Ctx(session=s, actor=username), item_id, decision, by=username, reason=reason
-                )
+        def act(s) -> None:
+            catalog.decide(
+                Ctx(session=s, actor=username), item_id, decision, by=username, reason=reason
+            )
 
         try:
-            await asyncio.to_thread(act)
+            await self.in_session(act)
         except UserError as e:
-            await self.show(e.msg.zh if language(self) == "zh" else e.msg.en, status=400)
+            await self.show(self.said(e.msg), status=400)
             return
-        t = TEXT[language(self)]
-        await self.show(notice=f"{t['recorded']}: #{item_id} · {decision}")
+        await self.show(notice=f"{self.text['recorded']}: #{item_id} · {decision}")
 
 
-class OnboardingHandler(AdminHandler):
+class OnboardingHandler(ActionsHandler):
     """信息发布 → 申请提交 → 资格审查 → 专家评审 → 协调小组审定 → 协议签订, one form per step."""
 
+    actions = admin_actions.ONBOARDING_STEPS
+    action_field = "step"
+
     async def show(self, error: str = "", notice: str = "", status: int = 200) -> None:
-        def read():
-            with self.db.session() as s:
-                return [(n.id, n.field, n.title, str(n.closes_on), [
+        def read(s):
+            return [(n.id, n.field, n.title, str(n.closes_on), [
                     {"id": a.id, "company": a.company, "uscc": a.uscc, "status": a.status,
                      "missing": [k for k, ok in a.checklist.items() if not ok],
                      "scores": [f"{x['expert']}: {x['score']}" for x in a.scores],
                      "reason": a.decision_reason or ""} for a in apps])
                     for n, apps in onboarding.pipeline(Ctx(session=s, actor=""))]  # fmt: skip
 
-        self.render_page("admin_onboarding.html", status, notices=await asyncio.to_thread(read),
+        self.render_page("admin_onboarding.html", status, notices=await self.in_session(read),
                          checklist=onboarding.CHECKLIST, error=error, notice=notice)  # fmt: skip
 
-    @web.authenticated
-    async def get(self) -> None:
-        await self.show()
 
-    @web.authenticated
-    async def post(self) -> None:
-        step = self.get_body_argument("step", "")
-        arg = self.get_body_argument
-
-        def number(name: str) -> int:
-            try:
-                return int(arg(name, ""))
-            except ValueError:
-                raise UserError(Msg(f"{name} 须为整数", f"{name} must be a whole number")) from None
-
-        def act(ctx: Ctx) -> None:
-            if step == "publish":
-                from hub.validators import parse_date
-
-                onboarding.publish(
-                    ctx,
-                    arg("field", ""),
-                    arg("title", ""),
-                    parse_date(arg("closes_on", ""), "closes_on"),
-                )
-            elif step == "apply":
-                onboarding.apply(
-                    ctx,
-                    number("notice"),
-                    arg("company", ""),
-                    arg("uscc", ""),
-                    arg("security_officer", ""),
-                )
-            elif step == "qualify":
-                ticked = {k: arg(k, "") == "on" for k in onboarding.CHECKLIST}
-                onboarding.review_qualification(ctx, number("application"), ticked)
-            elif step == "score":
-                onboarding.score(
-                    ctx,
-                    number("application"),
-                    arg("expert", ""),
-                    number("score"),
-                    arg("comment", ""),
-                )
-            elif step in ("approve", "reject"):
-                onboarding.decide(ctx, number("application"), step == "approve", arg("reason", ""))
-            elif step == "sign":
-                onboarding.sign(ctx, number("application"))
-            else:
-                raise UserError(Msg(f"未知步骤：{step}", f"unknown step: {step}"))
-
-        error = await self.change(act)
-        t = TEXT[language(self)]
-        await self.show(error, "" if error else f"{t['recorded']}: {step}", 400 if error else 200)
-
-
-class ScenariosHandler(AdminHandler):
+class ScenariosHandler(ActionsHandler):
     """Scenarios (一场景一清单一审定): filed by a company's admin on its behalf, revoked with a reason."""
 
+    actions = admin_actions.SCENARIO_ACTIONS
+    action_field = "command"
+
     async def show(self, error: str = "", notice: str = "", status: int = 200) -> None:
-        def read():
-            with self.db.session() as s:
-                return admin_views.scenarios(s)
-
-        self.render_page("admin_scenarios.html", status, rows=await asyncio.to_thread(read),
+        self.render_page("admin_scenarios.html", status, rows=await self.in_session(admin_views.scenarios),
                          fields=org.FIELDS, error=error, notice=notice)  # fmt: skip
-
-    @web.authenticated
-    async def get(self) -> None:
-        await self.show()
-
-    @web.authenticated
-    async def post(self) -> None:
-        arg = self.get_body_argument
-        command = arg("command", "")
-
-        def act(ctx: Ctx) -> None:
-            if command == "file":
-                org.add_scenario(ctx, tenant=arg("tenant", ""), name=arg("name", ""), field=arg("field", ""),
-                                 purpose=arg("purpose", ""), category=arg("category", ""))  # fmt: skip
-            elif command == "revoke":
-                org.revoke_scenario(ctx, arg("tenant", ""), arg("name", ""), arg("reason", ""))
-            else:
-                raise UserError(Msg(f"未知操作：{command}", f"unknown action: {command}"))
-
-        error = await self.change(act)
-        t = TEXT[language(self)]
-        await self.show(
-            error, "" if error else f"{t['recorded']}: {command}", 400 if error else 200
-        )
 
 
 class StatementsHandler(AdminHandler):
@@ -445,6 +308,17 @@ class StatementsHandler(AdminHandler):
         self.finish(text)
 
 
+API_ROUTES = [
+    Route("/openapi.json", OpenAPIHandler),
+    Route("/audit/export", AuditExportHandler),
+]
+ABOUT = (
+    "Shuyu administration console / 数域管理与监管台",
+    "The console's JSON answers (its pages are HTML). Sign in through the hub, or send an API "
+    "token of an admin or auditor.",
+)
+
+
 def make_app(
     db: Database, hub_auth: HubOAuth, prefix: str, book: prices.PriceBook, pepper: bytes
 ) -> web.Application:
@@ -455,16 +329,15 @@ def make_app(
             (rf"{prefix}/staff", StaffHandler),
             (rf"{prefix}/tenants/(?P<tenant_id>[0-9]{{1,9}})", DashboardHandler),
             (rf"{prefix}/audit", AuditHandler),
-            (rf"{prefix}/audit/export", AuditExportHandler),
             (rf"{prefix}/statements", StatementsHandler),
             (rf"{prefix}/datalists", DataListHandler),
             (rf"{prefix}/onboarding", OnboardingHandler),
             (rf"{prefix}/scenarios", ScenariosHandler),
             (rf"{prefix}/oauth_callback", HubOAuthCallbackHandler),
+            *tornado_rules(prefix, API_ROUTES),
         ],
-        hub_auth=hub_auth, db=db, prefix=prefix, prices=book, pepper=pepper,
-        cookie_secret=os.urandom(32), xsrf_cookies=True, template_path=str(TEMPLATES),
-        login_url=hub_auth.login_url,
+        **console_settings(db, hub_auth, prefix, prices=book, pepper=pepper, api_routes=API_ROUTES,
+                           api_about=ABOUT, default_handler_class=NoRouteHandler),
     )  # fmt: skip
 
 

@@ -42,6 +42,7 @@ class Media:
     types: tuple[str, ...]
     description: str
     headers: Mapping[str, str] = field(default_factory=dict)  # answer header -> JSON type
+    models: Mapping[str, type[BaseModel]] = field(default_factory=dict)  # a type's JSON model
 
 
 @dataclass(frozen=True)

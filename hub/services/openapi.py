@@ -61,7 +61,10 @@ def _not_null(prop: dict) -> dict:
 def _content(what: type[BaseModel] | Media, schemas: Schemas, mode: str) -> dict:
     if isinstance(what, Media):
         binary = {"type": "string", "format": "binary"}
-        return {t: {"schema": binary} for t in what.types}
+        return {
+            t: {"schema": schemas.ref(what.models[t], mode) if t in what.models else binary}
+            for t in what.types
+        }
     return {"application/json": {"schema": schemas.ref(what, mode)}}
 
 
@@ -131,8 +134,16 @@ def _operation(route: Route, method: str, op: Operation, routes: list[Route], sc
     return out
 
 
-def document(base: str, routes: list[Route]) -> dict:
-    """The OpenAPI 3.1 document of ``routes``, served under ``base`` (the service prefix)."""
+GATEWAY = (
+    "Shuyu data gateway / 数域数据网关",
+    "Desensitized, sampled data for the scenarios a tenant was approved for. Raw data never "
+    "leaves the domain. Every call is audited.",
+)
+
+
+def document(base: str, routes: list[Route], about: tuple[str, str] = GATEWAY) -> dict:
+    """The OpenAPI 3.1 document of ``routes``, served under ``base`` (the service prefix);
+    ``about`` is its title and description (the gateway's unless a console's)."""
     schemas = Schemas()
     paths: dict[str, dict] = {}
     for route in routes:
@@ -144,11 +155,10 @@ def document(base: str, routes: list[Route]) -> dict:
     return {
         "openapi": "3.1.0",
         "info": {
-            "title": "Shuyu data gateway / 数域数据网关",
+            "title": about[0],
             "version": "1",
-            "description": "Desensitized, sampled data for the scenarios a tenant was approved "
-            "for. Raw data never leaves the domain. Every call is audited. Every answer that is "
-            f"not a success is a Refusal ({', '.join(map(str, sorted(refusals.BY_STATUS)))}).",
+            "description": f"{about[1]} Every answer that is not a success is a Refusal "
+            f"({', '.join(map(str, sorted(refusals.BY_STATUS)))}).",
         },
         "servers": [{"url": base}],
         "components": {

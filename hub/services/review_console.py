@@ -18,7 +18,7 @@ import logging
 import os
 from pathlib import Path
 
-from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuthenticated
+from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler
 from sqlalchemy import select
 from tornado import httpserver, web
 
@@ -26,50 +26,32 @@ from hub import home
 from hub.audit_anchor import Anchor
 from hub.db.engine import Database
 from hub.db.models import Request, Scenario
+from hub.i18n import Msg
 from hub.production import held
 from hub.review import lifecycle
 from hub.review.checks import ORDER
 from hub.services import console_views, serve
-from hub.services.console_text import TEXT, language
-from hub.services.headers import NoFramingMixin
-from hub.serving.refusals import Refusal
+from hub.services.api_routes import Operation, Route, tornado_rules
+from hub.services.console_api import JsonRoute, NoRouteHandler, OpenAPIHandler
+from hub.services.console_base import ConsoleHandler, console_settings
+from hub.services.console_models import ModelFile
+from hub.services.requests_api import REQUEST_ID
+from hub.serving.refusals import Conflict, NotFound, Refusal
 
 log = logging.getLogger("shuyu.review")
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
-class ConsoleHandler(NoFramingMixin, HubOAuthenticated, web.RequestHandler):
+class ReviewHandler(ConsoleHandler):
+    """A page of the review console: reviewers only."""
+
     hub_scopes = {"custom:shuyu:review"}
-
-    @property
-    def db(self) -> Database:
-        return self.settings["db"]
-
-    @property
-    def lang(self) -> str:
-        return language(self)
-
-    def render_page(self, template: str, http_status: int = 200, **values) -> None:
-        self.set_status(http_status)
-        self.render(
-            template,
-            t=TEXT[self.lang],
-            lang=self.lang,
-            reviewer=self.current_user["name"],
-            prefix=self.settings["prefix"],
-            **values,
-        )
-
-    def write_error(self, status_code: int, **kwargs) -> None:
-        t = TEXT[language(self)]
-        self.finish(f"<!doctype html><meta charset=utf-8><h1>{status_code}</h1><p>{t['error']}</p>")
 
 
 def _worst(request: Request) -> str:
     return max((c.verdict for c in request.checks), key=ORDER.__getitem__, default="")
 
 
-class QueueHandler(ConsoleHandler):
+class QueueHandler(ReviewHandler):
     @web.authenticated
     async def get(self) -> None:
         status = self.get_query_argument("status", lifecycle.IN_REVIEW)
@@ -107,7 +89,7 @@ class QueueHandler(ConsoleHandler):
         )  # fmt: skip
 
 
-class RequestPageHandler(ConsoleHandler):
+class RequestPageHandler(ReviewHandler):
     def _load(self, request_id: int) -> dict:
         with self.db.session() as s:
             r = lifecycle.get(s, request_id)
@@ -153,10 +135,7 @@ class RequestPageHandler(ConsoleHandler):
 
     @web.authenticated
     async def get(self, request_id: str) -> None:
-        try:
-            await self.show(int(request_id))
-        except Refusal as refusal:
-            raise web.HTTPError(refusal.status) from None
+        await self.show(int(request_id))  # a refusal (404, …) is the error page
 
     @web.authenticated
     async def post(self, request_id: str) -> None:
@@ -166,7 +145,7 @@ class RequestPageHandler(ConsoleHandler):
         decision = self.get_body_argument("decision", "")
         reason = self.get_body_argument("reason", "")
         override = self.get_body_argument("override", "") == "on"
-        reviewer = self.current_user["name"]
+        reviewer = self.username
 
         def decide() -> str:
             with self.db.session() as s:
@@ -176,16 +155,15 @@ class RequestPageHandler(ConsoleHandler):
         try:
             status = await asyncio.to_thread(decide)
         except Refusal as refusal:
-            text = refusal.msg.zh if self.lang == "zh" else refusal.msg.en
-            await self.show(int(request_id), error=text, status=refusal.status)
+            await self.show(int(request_id), error=self.said(refusal.msg), status=refusal.status)
             return
-        t = TEXT[self.lang]
+        t = self.text
         await self.show(int(request_id), notice=f"{t['recorded']}: {t['status_' + status]}")
 
     async def release_withheld(self, request_id: int) -> None:
         """Release what the release gate held back of a job to its tenant (audited)."""
         reason = self.get_body_argument("reason", "")
-        reviewer = self.current_user["name"]
+        reviewer = self.username
 
         def release() -> None:
             with self.db.session() as s:
@@ -194,15 +172,22 @@ class RequestPageHandler(ConsoleHandler):
         try:
             await asyncio.to_thread(release)
         except Refusal as refusal:
-            text = refusal.msg.zh if self.lang == "zh" else refusal.msg.en
-            await self.show(request_id, error=text, status=refusal.status)
+            await self.show(request_id, error=self.said(refusal.msg), status=refusal.status)
             return
-        await self.show(request_id, notice=TEXT[self.lang]["withheld_released"])
+        await self.show(request_id, notice=self.text["withheld_released"])
 
 
-class ModelFileHandler(ConsoleHandler):
+class ModelFileHandler(JsonRoute, ReviewHandler):
     """The whole frozen model file of a model request, for a reviewer to read (not a release:
     it stays with the platform's staff)."""
+
+    api = {
+        "get": Operation(
+            "The whole frozen model file of a model request, as submitted",
+            ModelFile,
+            refusals=(NotFound, Conflict),
+        )
+    }
 
     @web.authenticated
     async def get(self, request_id: str) -> None:
@@ -210,22 +195,24 @@ class ModelFileHandler(ConsoleHandler):
             with self.db.session() as s:
                 r = lifecycle.get(s, int(request_id))
                 if r.kind != "model" or not r.content_path:
-                    raise web.HTTPError(404)
+                    raise NotFound(
+                        Msg(f"申请 #{r.id} 没有模型文件", f"request #{r.id} has no model file")
+                    )
                 data = Path(r.content_path).read_bytes()
                 if hashlib.sha256(data).hexdigest() != r.content_sha256:
-                    raise web.HTTPError(409)
+                    raise Conflict(
+                        Msg("文件与冻结的内容不一致", "the file differs from what was frozen"),
+                        "tampered",
+                    )
                 return data
 
-        try:
-            data = await asyncio.to_thread(read)
-        except Refusal as refusal:
-            raise web.HTTPError(refusal.status) from None
+        data = await asyncio.to_thread(read)  # a refusal (404, …) is the error page
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.set_header("X-Content-Type-Options", "nosniff")
         self.finish(data)
 
 
-class ProductsHandler(ConsoleHandler):
+class ProductsHandler(ReviewHandler):
     """Published products: their company, scenario, status, live keys and metered calls."""
 
     @web.authenticated
@@ -237,6 +224,17 @@ class ProductsHandler(ConsoleHandler):
         self.render_page("review_products.html", rows=await asyncio.to_thread(read))
 
 
+API_ROUTES = [
+    Route("/openapi.json", OpenAPIHandler),
+    Route("/requests/{request_id}/model.json", ModelFileHandler, {"request_id": REQUEST_ID}),
+]
+ABOUT = (
+    "Shuyu review console / 数域审核台",
+    "The console's JSON answers (its pages are HTML). Sign in through the hub, or send an API "
+    "token of a reviewer.",
+)
+
+
 def make_app(
     db: Database, hub_auth: HubOAuth, prefix: str, store: Path | None = None
 ) -> web.Application:
@@ -246,17 +244,18 @@ def make_app(
             (rf"{prefix}/?", QueueHandler),
             (rf"{prefix}/products", ProductsHandler),
             (rf"{prefix}/requests/(?P<request_id>[0-9]{{1,12}})", RequestPageHandler),
-            (rf"{prefix}/requests/(?P<request_id>[0-9]{{1,12}})/model.json", ModelFileHandler),
             (rf"{prefix}/oauth_callback", HubOAuthCallbackHandler),
+            *tornado_rules(prefix, API_ROUTES),
         ],
-        hub_auth=hub_auth,
-        db=db,
-        prefix=prefix,
-        store=store or home.domain_store(),
-        cookie_secret=os.urandom(32),
-        xsrf_cookies=True,
-        template_path=str(TEMPLATES),
-        login_url=hub_auth.login_url,
+        **console_settings(
+            db,
+            hub_auth,
+            prefix,
+            store=store or home.domain_store(),
+            api_routes=API_ROUTES,
+            default_handler_class=NoRouteHandler,
+            api_about=ABOUT,
+        ),
     )
 
 

@@ -20,8 +20,10 @@ from pathlib import Path
 from sqlalchemy import select
 
 from hub import audit
+from hub.billing import meter
+from hub.billing.meter import MeterKind
 from hub.db.engine import Database
-from hub.db.models import Dataset, MeterEvent
+from hub.db.models import Dataset
 from hub.i18n import Msg
 from hub.masking.operators import MaskContext, derive_key
 from hub.masking.sample import SampleLimits, build_sample, identifying_columns
@@ -36,7 +38,7 @@ FORMATS = {
     "arrow": "application/vnd.apache.arrow.stream",
     "parquet": "application/vnd.apache.parquet",
 }
-METER_KIND = "masked_rows"
+METER_KIND = MeterKind.MASKED_ROWS
 
 
 @dataclass(frozen=True)
@@ -272,15 +274,14 @@ class SampleService:
                     "sha256": served.sha256,
                 },
             )
-            s.add(
-                MeterEvent(
-                    tenant_id=plan.caller.tenant_id,
-                    scenario_id=plan.scenario_id,
-                    actor=plan.caller.username,
-                    kind=METER_KIND,
-                    quantity=served.rows,
-                    details={"dataset": plan.dataset, "masked_cells": served.masked_cells},
-                )
+            meter.record(
+                s,
+                plan.caller.tenant_id,
+                METER_KIND,
+                served.rows,
+                {"dataset": plan.dataset, "masked_cells": served.masked_cells},
+                actor=plan.caller.username,
+                scenario=plan.scenario_id,
             )
 
     def _record_refusal(
