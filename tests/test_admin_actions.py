@@ -6,13 +6,14 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from hub.billing.prices import parse
+from hub.billing.prices import book
 from hub.db.models import AuditEvent, Tenant
 from hub.demo import world
 from hub.ops import Ctx
 from hub.services import admin_actions, admin_console
 from hub.services.console_base import ConsoleHandler
 from hub.serving.refusals import BadRequest
+from hub.settings import Prices
 from tests.console_app import FAKE_HUB, serving
 
 CARBON = world.TENANTS[1]["name"]
@@ -52,7 +53,7 @@ def signed_in(monkeypatch):
 @pytest.fixture
 async def console(demo, signed_in):
     signed_in("adam", admin_console.ADMIN)
-    app = admin_console.make_app(demo, FAKE_HUB, "/admin/", parse(""), b"p" * 32)
+    app = admin_console.make_app(demo, FAKE_HUB, "/admin/", book(Prices()), b"p" * 32)
     async with serving(app) as client:
         yield client
 

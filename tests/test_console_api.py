@@ -8,11 +8,12 @@ import json
 import pytest
 from sqlalchemy import select
 
-from hub.billing.prices import parse
+from hub.billing.prices import book
 from hub.db.models import Request
 from hub.services import admin_console, review_console
 from hub.services.console_base import ConsoleHandler
 from hub.services.console_models import AuditExport
+from hub.settings import Prices
 from tests.console_app import FAKE_HUB, serving
 from tests.test_admin_actions import demo  # noqa: F401  (the fixture)
 
@@ -26,7 +27,7 @@ def user(monkeypatch):
 
 @pytest.fixture
 async def admin(demo, user):  # noqa: F811
-    app = admin_console.make_app(demo, FAKE_HUB, "/admin/", parse(""), b"p" * 32)
+    app = admin_console.make_app(demo, FAKE_HUB, "/admin/", book(Prices()), b"p" * 32)
     async with serving(app) as client:
         yield client
 

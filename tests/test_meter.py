@@ -11,8 +11,9 @@ from hub.billing import meter, prices
 from hub.billing.meter import MeterKind
 from hub.db.models import MeterEvent, Tenant
 from hub.demo import world
+from hub.settings import Prices
 
-BOOK = prices.parse("")
+BOOK = prices.book(Prices())
 
 
 def test_every_meter_kind_is_either_priced_or_explicitly_free():
