@@ -4,8 +4,9 @@ validated before it runs, every answer that is not a success is the JSON refusal
 console serves the OpenAPI document generated from its table at ``<prefix>/openapi.json``.
 
 The consoles' pages stay HTML (their errors the bilingual error page); only these routes speak
-JSON. A browser that opens one without a session is sent to the hub's login as before; any
-other client without a token is answered 401.
+JSON. A browser that opens one without a session (it asks for a page, or holds the hub's
+cookies) is sent through the hub's login as before; any other client without a token is
+answered 401.
 """
 
 from __future__ import annotations
@@ -54,8 +55,11 @@ class JsonRoute(ConsoleHandler):
         if not operation.public and self.current_user is None:
             if "redirect" in self.__dict__:  # the hub knows the user, who lacks the scope
                 raise refusals.AccessDenied(refusals.BY_STATUS[403][1])
-            browser = "text/html" in self.request.headers.get("Accept", "")
-            if not browser or "Authorization" in self.request.headers:
+            # A browser (it asks for a page, or holds the hub's cookies) signs in through the
+            # hub; a client of the API (a token, or nothing) is told it needs one.
+            headers = self.request.headers
+            browser = "text/html" in headers.get("Accept", "") or bool(self.request.cookies)
+            if not browser or "Authorization" in headers:
                 raise refusals.Unauthorized(refusals.BY_STATUS[401][1])
         if operation.query is not None:
             try:
