@@ -11,7 +11,7 @@ from pathlib import Path
 from hub import execution_keys, home, settings, tenancy
 from hub.auth import landing, notices
 from hub.auth.scopes import CUSTOM_SCOPES, ROLES
-from hub.services.headers import NO_FRAMING
+from hub.web.headers import NO_FRAMING
 
 c = get_config()  # noqa: F821 - provided by JupyterHub
 # Loaded by the hub itself (not by a tool that only reads a setting, like the shuyu CLI): only
@@ -41,7 +41,7 @@ c.ConfigurableHTTPProxy.command = [
 c.ConfigurableHTTPProxy.auth_token = home.secret("proxy_auth_token", HOME).hex()
 c.ConfigurableHTTPProxy.pid_file = str(HOME / "proxy.pid")
 
-# No site may frame the hub's pages (login, token, admin) — as the consoles (hub.services.headers).
+# No site may frame the hub's pages (login, token, admin) — as the consoles (hub.web.headers).
 c.JupyterHub.tornado_settings = {"headers": dict(NO_FRAMING)}
 
 # --- state under $SHUYU_HOME ----------------------------------------------------------------------
@@ -163,7 +163,7 @@ c.JupyterHub.services = [
         # tenant link (forwarded to loopback, where it listens), the platform on loopback; a
         # token copied out of a workspace reaches nothing from a laptop.
         "name": "gateway",
-        "command": [sys.executable, "-m", "hub.services.gateway"],
+        "command": [sys.executable, "-m", "hub.web.gateway"],
         "environment": {
             "SHUYU_HOME": str(HOME),
             "SHUYU_GATEWAY_BIND": "127.0.0.1",
@@ -178,7 +178,7 @@ c.JupyterHub.services = [
         # Stops at once the servers of anyone admission now refuses (suspension, revocation,
         # termination, expiry, a disabled account, lapsed training). No URL.
         "name": "enforcer",
-        "command": [sys.executable, "-m", "hub.services.enforcer"],
+        "command": [sys.executable, "-m", "hub.web.enforcer"],
         "environment": {
             "SHUYU_HOME": str(HOME),
             "SHUYU_DB_URL": home.default_db_url(HOME),
@@ -190,7 +190,7 @@ c.JupyterHub.services = [
         # The production zone: runs approved jobs, publishes approved models, catalogs imports.
         # No URL: nothing calls into it.
         "name": "production",
-        "command": [sys.executable, "-m", "hub.services.production"],
+        "command": [sys.executable, "-m", "hub.web.production"],
         "environment": {
             "SHUYU_HOME": str(HOME),
             "SHUYU_DB_URL": home.default_db_url(HOME),
@@ -202,7 +202,7 @@ c.JupyterHub.services = [
         # The review console: reviewers sign in through the hub; only the review scope gets in.
         "name": "review",
         "url": f"http://127.0.0.1:{REVIEW_PORT}",
-        "command": [sys.executable, "-m", "hub.services.review_console"],
+        "command": [sys.executable, "-m", "hub.web.review_console"],
         "environment": {
             "SHUYU_HOME": str(HOME),
             "SHUYU_DB_URL": home.default_db_url(HOME),
@@ -217,7 +217,7 @@ c.JupyterHub.services = [
         # their own datasets' data-list items; nobody else gets in.
         "name": "admin",
         "url": f"http://127.0.0.1:{ADMIN_PORT}",
-        "command": [sys.executable, "-m", "hub.services.admin_console"],
+        "command": [sys.executable, "-m", "hub.web.admin_console"],
         "environment": {
             "SHUYU_HOME": str(HOME),
             "SHUYU_DB_URL": home.default_db_url(HOME),

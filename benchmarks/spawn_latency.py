@@ -147,7 +147,7 @@ CPU_KINDS = (
     ("server", b"jupyterhub-singleuser"),
     ("zygote", b"spawner.zygote"),
     ("hub", b"jupyterhub"),
-    ("gateway", b"hub.services.gateway"),
+    ("gateway", b"hub.web.gateway"),
     ("proxy", b"configurable-http-proxy"),
 )
 

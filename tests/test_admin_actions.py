@@ -10,10 +10,10 @@ from hub.billing.prices import book
 from hub.db.models import AuditEvent, Tenant
 from hub.demo import world
 from hub.ops import Ctx
-from hub.services import admin_actions, admin_console
-from hub.services.console_base import ConsoleHandler
-from hub.serving.refusals import BadRequest
+from hub.refusals import BadRequest
 from hub.settings import Prices
+from hub.web import admin_actions, admin_console
+from hub.web.console_base import ConsoleHandler
 from tests.console_app import FAKE_HUB, serving
 
 CARBON = world.TENANTS[1]["name"]

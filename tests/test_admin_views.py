@@ -16,9 +16,9 @@ from hub.billing import statements
 from hub.billing.prices import book
 from hub.db.models import AuditEvent, MeterEvent, Tenant
 from hub.demo import world
-from hub.services import admin_views
-from hub.services.charts import bars
 from hub.settings import Prices
+from hub.web import admin_views
+from hub.web.charts import bars
 
 BOOK = book(Prices())
 
@@ -77,7 +77,7 @@ def test_when_a_chart_is_drawn_then_labels_are_escaped_and_the_tallest_bar_fills
 def test_when_a_companys_agreement_has_ended_then_the_list_says_expired_and_days_are_shown(demo):
     from datetime import timedelta
 
-    from hub.services.console_text import TEXT
+    from hub.web.console_text import TEXT
 
     with demo.session() as s:
         tenant = s.scalars(select(Tenant).where(Tenant.name == world.TENANTS[0]["name"])).one()

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from hub import audit
 from hub.audit_anchor import FORGED, REWRITTEN, TRUNCATED, Anchor
 from hub.db.engine import Database
-from hub.services import admin_views
+from hub.web import admin_views
 from tests.tamper import tamper
 
 

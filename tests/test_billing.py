@@ -15,7 +15,7 @@ from hub.billing.prices import book
 from hub.db.models import MeterEvent, Scenario, Tenant
 from hub.demo import world
 from hub.ops import Ctx
-from hub.serving.refusals import Conflict
+from hub.refusals import Conflict
 from hub.settings import Prices, SettingsError, build
 
 BOOK = book(Prices())

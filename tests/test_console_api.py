@@ -10,10 +10,10 @@ from sqlalchemy import select
 
 from hub.billing.prices import book
 from hub.db.models import Request
-from hub.services import admin_console, review_console
-from hub.services.console_base import ConsoleHandler
-from hub.services.console_models import AuditExport
 from hub.settings import Prices
+from hub.web import admin_console, review_console
+from hub.web.console_base import ConsoleHandler
+from hub.web.console_models import AuditExport
 from tests.console_app import FAKE_HUB, serving
 from tests.test_admin_actions import demo  # noqa: F401  (the fixture)
 

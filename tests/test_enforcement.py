@@ -100,7 +100,7 @@ class RecordingHub:
 
 
 def test_when_nothing_changes_then_the_enforcer_asks_the_hub_only_at_its_sweep(demo):
-    from hub.services.enforcer import Enforcer
+    from hub.web.enforcer import Enforcer
 
     hub = RecordingHub({"alice": [""], "bob": [""]})
     enforcer = Enforcer(demo, hub, sweep_seconds=3600)
@@ -112,7 +112,7 @@ def test_when_nothing_changes_then_the_enforcer_asks_the_hub_only_at_its_sweep(d
 
 def test_when_a_company_is_suspended_then_the_next_round_stops_and_audits_its_servers(demo):
     from hub.db.models import AuditEvent
-    from hub.services.enforcer import Enforcer
+    from hub.web.enforcer import Enforcer
 
     hub = RecordingHub({"alice": ["", "lab"], "bob": [""]})
     enforcer = Enforcer(demo, hub, sweep_seconds=3600)
@@ -144,7 +144,7 @@ def test_when_a_company_is_suspended_then_the_next_round_stops_and_audits_its_se
 
 
 def test_when_a_stop_fails_then_the_next_round_tries_again(demo):
-    from hub.services.enforcer import Enforcer
+    from hub.web.enforcer import Enforcer
 
     class FlakyHub(RecordingHub):
         fail = True

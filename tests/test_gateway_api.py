@@ -12,11 +12,11 @@ from openapi_spec_validator import validate
 from tornado import httpserver
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
-from hub.services import api_models as m
-from hub.services import gateway, openapi
-from hub.services.api_routes import Operation, Param, Route, UndeclaredRoute, tornado_rules
-from hub.services.base import GatewayHandler
-from hub.serving.origin import TenantNetworks
+from hub.access.origin import TenantNetworks
+from hub.web import api_models as m
+from hub.web import gateway, openapi
+from hub.web.api_routes import Operation, Param, Route, UndeclaredRoute, tornado_rules
+from hub.web.base import GatewayHandler
 
 PREFIX = "/services/gateway"
 REFUSAL_FIELDS = {"error", "code", "status", "message_zh", "message_en"}

@@ -12,8 +12,8 @@ import pytest
 
 from hub.production import disclosure, outputs, spelling
 from hub.production.gate import Gate, problems_by_column
+from hub.refusals import NotFound
 from hub.review.checks import FAIL, Context, Finding, Msg, RawSource
-from hub.serving.refusals import NotFound
 from sdk.identifiers import resident_id_check_char
 
 FIRST = "33010619880505123"

@@ -14,7 +14,7 @@ from hub.demo import world
 from hub.ops.setup import init_home
 from hub.production import products
 from hub.production.rules import ProductionRules
-from hub.serving.refusals import RateLimited
+from hub.refusals import RateLimited
 
 
 @pytest.fixture

@@ -21,11 +21,11 @@ from hub.ops import Ctx, tenants
 from hub.ops.setup import init_home
 from hub.production import executor, held, imports, jobs, products, publishing
 from hub.production.rules import ProductionRules
+from hub.refusals import AccessDenied, BadRequest, Conflict, RateLimited
 from hub.review import lifecycle, lineage, runner
 from hub.review.checks import Limits
-from hub.services.production_api import job_view
-from hub.serving.refusals import AccessDenied, BadRequest, Conflict, RateLimited
 from hub.settings import build
+from hub.web.production_api import job_view
 from spawner import seccomp
 from tests import leaky_job
 

@@ -197,7 +197,7 @@ def test_when_a_job_leaves_a_link_to_a_host_file_then_root_never_follows_it(tmp_
     assert sandbox.run(job, folder / "run", folder / "log.txt", bpf).exit_code == 0
     found, skipped = outputs.listing(folder / "output")
     assert found == [] and sorted(skipped) == ["fifo", "metrics.json"]
-    from hub.serving.refusals import NotFound
+    from hub.refusals import NotFound
 
     with pytest.raises(NotFound):
         outputs.read(folder / "output", "metrics.json")

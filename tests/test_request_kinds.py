@@ -22,11 +22,11 @@ from hub.kinds.registration import registration_of
 from hub.ops.setup import init_home
 from hub.production import executor
 from hub.production.rules import ProductionRules
+from hub.refusals import Conflict
 from hub.review import lifecycle, runner
 from hub.review.checks import Limits
-from hub.services import console_views
-from hub.services.production_api import job_view
-from hub.serving.refusals import Conflict
+from hub.web import console_views
+from hub.web.production_api import job_view
 from sdk import modelfile
 
 HUB = Path(__file__).resolve().parent.parent / "hub"

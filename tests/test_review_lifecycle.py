@@ -17,8 +17,8 @@ from hub.db.models import AuditEvent, MeterEvent, Scenario, Staff
 from hub.demo import world
 from hub.ops import Ctx, tenants
 from hub.ops.setup import init_home
+from hub.refusals import AccessDenied, BadRequest, Conflict
 from hub.review import lifecycle, runner
-from hub.serving.refusals import AccessDenied, BadRequest, Conflict
 
 HEALTH = "普惠健康险定价"  # alice's scenario on medical_visits (level 4: two reviewers)
 CREDIT = "小微企业普惠信贷评估"  # enterprise registry (2) and tax records (3): two reviewers too

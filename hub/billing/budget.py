@@ -14,7 +14,7 @@ from hub.billing.statements import spent
 from hub.db.models import Scenario, Tenant
 from hub.i18n import Msg
 from hub.ops import Ctx, lookup
-from hub.serving.refusals import Conflict
+from hub.refusals import Conflict
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from hub import csv_cells
 from hub.billing.prices import PriceBook
 from hub.db.models import Category, MeterEvent, Scenario, Tenant
 from hub.i18n import Msg
-from hub.serving.refusals import BadRequest
+from hub.refusals import BadRequest
 
 ITEM_TITLES = {
     "container_cpu_hour": "工作空间 CPU 时 / workspace CPU-hours",

@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 from hub.db.models import Request
 from hub.kinds import PREVIEW_ROWS, Checking, RequestKind, Zone, register
 from hub.production import imports
+from hub.refusals import BadRequest
 from hub.review import lifecycle
 from hub.review.checks import Context, Finding, run_all
-from hub.serving.refusals import BadRequest
 from sdk.identifiers import find_identifiers
 
 

@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session
 from hub.db.models import Product, Request
 from hub.i18n import Msg
 from hub.kinds import Checking, RequestKind, Zone, register
+from hub.refusals import Conflict
 from hub.review import lifecycle
 from hub.review.checks import FAIL, PASS, Finding
-from hub.serving.refusals import Conflict
 
 MAX_UNIT = 32  # characters of a unit (次, 条, 千次调用 …)
 

@@ -3,7 +3,7 @@
 Admission is checked at every login, spawn and gateway call; a suspension, revocation, early
 termination or expiry must also end what is already running. :func:`refused_staff` names every
 processor whose admission fails today, with its stable reason code; the enforcer service
-(:mod:`hub.services.enforcer`) stops their servers. :func:`reminders` lists the agreements whose
+(:mod:`hub.web.enforcer`) stops their servers. :func:`reminders` lists the agreements whose
 end is 90, 30 or 7 days (or fewer) away, for the tenant's staff and for admins.
 """
 

@@ -2,7 +2,7 @@
 jobs run in their sandbox (:func:`run_job`), models become products (:func:`publish`), imports
 become datasets.
 
-Run by the production service (:mod:`hub.services.production`), which polls for approved requests,
+Run by the production service (:mod:`hub.web.production`), which polls for approved requests,
 so a decision taken in any console or by policy is acted on, and work a crash interrupted is taken
 up again at the next start. Each move is audited with its lineage: the code hash and inputs of a
 job, its outputs' hashes, the product or dataset a request became.
@@ -28,9 +28,9 @@ from hub.db.models import Request
 from hub.production import disclosure, jobs, outputs, products, sandbox
 from hub.production.gate import Gate
 from hub.production.rules import ProductionRules
+from hub.refusals import Refusal
 from hub.review import lifecycle
 from hub.review.checks import Limits
-from hub.serving.refusals import Refusal
 from spawner.job_policy import build_job
 
 log = logging.getLogger("shuyu.production")

@@ -18,8 +18,8 @@ from hub import audit
 from hub.db.models import Request
 from hub.i18n import Msg
 from hub.production import disclosure, outputs
+from hub.refusals import BadRequest, Conflict
 from hub.review import lifecycle
-from hub.serving.refusals import BadRequest, Conflict
 
 ENDED = (lifecycle.SUCCEEDED, lifecycle.FAILED)
 

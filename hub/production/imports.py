@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from hub.db.models import DataListItem, Dataset, Decision, Department, Request
 from hub.i18n import Msg
+from hub.refusals import BadRequest
 from hub.review.checks import FAIL, PASS, Finding
-from hub.serving.refusals import BadRequest
 
 FORMATS = ("csv", "parquet")
 IMPORTS_DEPARTMENT = "加工使用主体导入数据 / processor imports"

@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 from hub.db.models import DataListItem, Dataset, Decision
 from hub.i18n import Msg
 from hub.production.rules import ProductionRules
+from hub.refusals import BadRequest
 from hub.review.checks import FAIL, PASS, WARN, Finding
-from hub.serving.refusals import BadRequest
 from spawner.job_policy import JobLimits, safe_entrypoint
 
 RESOURCE_KEYS = {"cpus", "memory_gb", "seconds"}

@@ -13,7 +13,7 @@ import stat
 from pathlib import Path, PurePosixPath
 
 from hub.i18n import Msg
-from hub.serving.refusals import BadRequest, NotFound
+from hub.refusals import BadRequest, NotFound
 
 MAX_FILES = 1000
 

@@ -34,8 +34,8 @@ from hub.db.models import AuditEvent, MeterEvent, Product, ProductKey, Request
 from hub.i18n import Msg
 from hub.production.jobs import approved_columns
 from hub.production.rules import ProductionRules
+from hub.refusals import AccessDenied, BadRequest, Conflict, NotFound, RateLimited
 from hub.review import lifecycle
-from hub.serving.refusals import AccessDenied, BadRequest, Conflict, NotFound, RateLimited
 from sdk import modelfile
 
 NAME = re.compile(r"[a-z][a-z0-9_-]{2,63}")

@@ -19,9 +19,9 @@ from hub.i18n import Msg
 from hub.production import outputs
 from hub.production.jobs import approved_columns
 from hub.production.rules import ProductionRules
+from hub.refusals import AccessDenied, BadRequest, Conflict
 from hub.review import lifecycle
 from hub.review.checks import FAIL, Finding
-from hub.serving.refusals import AccessDenied, BadRequest, Conflict
 from sdk import modelfile
 
 MAX_MODEL = 50 << 20

@@ -45,8 +45,8 @@ from hub.db.models import (
     TenantStatus,
 )
 from hub.i18n import Msg
+from hub.refusals import AccessDenied, BadRequest, Conflict, NotFound
 from hub.review.checks import FAIL, Finding
-from hub.serving.refusals import AccessDenied, BadRequest, Conflict, NotFound
 from hub.settings import Policy
 from sdk.statuses import RequestStatus
 

@@ -22,8 +22,8 @@ from hub.billing import budget
 from hub.db.models import Agreement, AuditEvent, MeterEvent, Tenant
 from hub.demo import world
 from hub.ops import Ctx, tenants
+from hub.refusals import Conflict
 from hub.review import lifecycle
-from hub.serving.refusals import Conflict
 from sdk import AccessDenied, Workspace
 from sdk import Conflict as Conflict_
 from sdk.disclosure import crosstab

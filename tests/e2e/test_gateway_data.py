@@ -16,7 +16,7 @@ from sqlalchemy import select
 from hub.db.models import AuditEvent
 from hub.demo import world
 from hub.ops import Ctx, tenants
-from hub.services.gateway import gateway_routes
+from hub.web.gateway import gateway_routes
 from sdk import AccessDenied, InvalidRequest, NotApproved, NotFound, Workspace
 from tests.e2e.conftest import api_tokens, gateway_url
 

@@ -89,7 +89,7 @@ def test_when_the_gateway_is_killed_mid_check_then_its_restart_finishes_the_chec
     proc, db, _ = hub
     gateway = next(
         pid for pid in descendants(proc.proc.pid)
-        if b"hub.services.gateway" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        if b"hub.web.gateway" in Path(f"/proc/{pid}/cmdline").read_bytes()
     )  # fmt: skip
     stuck_id = left_mid_check(
         hub, pd.DataFrame({"d": ["a", "b"], "n": [30, 20]}), "网关中断 / gateway died"

@@ -1,5 +1,5 @@
 """The consoles' JSON answers as declared routes, in the gateway's idiom
-(:mod:`hub.services.api_routes`): each declares its inputs, answer and refusals, its inputs are
+(:mod:`hub.web.api_routes`): each declares its inputs, answer and refusals, its inputs are
 validated before it runs, every answer that is not a success is the JSON refusal shape, and each
 console serves the OpenAPI document generated from its table at ``<prefix>/openapi.json``.
 
@@ -16,14 +16,14 @@ from typing import Any, ClassVar
 
 from pydantic import ValidationError
 
+from hub import refusals
 from hub.i18n import Msg
-from hub.services import openapi
-from hub.services.api_models import Answer
-from hub.services.api_routes import Operation, Param
-from hub.services.base import invalid
-from hub.services.console_base import ConsoleHandler, refusal_of
-from hub.serving import refusals
-from hub.serving.refusals import BadRequest, MethodNotAllowed
+from hub.refusals import BadRequest, MethodNotAllowed
+from hub.web import openapi
+from hub.web.api_models import Answer
+from hub.web.api_routes import Operation, Param
+from hub.web.base import invalid
+from hub.web.console_base import ConsoleHandler, refusal_of
 
 
 class JsonRoute(ConsoleHandler):

@@ -10,9 +10,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub.access.caller import Caller
 from hub.db.models import DataListItem, Dataset, Decision, Scenario
 from hub.masking.sample import column_policy
-from hub.serving.caller import Caller
 
 
 def masking_of(column: dict) -> dict | None:

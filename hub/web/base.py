@@ -1,6 +1,6 @@
 """The one base of the gateway's handlers: bearer-token authentication through the hub,
 admission, inputs validated against the route's declaration, audit, and every answer that is
-not a success as the one JSON refusal shape (:mod:`hub.serving.refusals`)."""
+not a success as the one JSON refusal shape (:mod:`hub.refusals`)."""
 
 from __future__ import annotations
 
@@ -16,16 +16,15 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 from tornado import web
 
-from hub import admission
+from hub import admission, refusals
+from hub.access import caller as callers
+from hub.access.caller import Caller
+from hub.access.origin import TenantNetworks
 from hub.db.engine import Database
 from hub.i18n import Msg
-from hub.services.api_routes import Operation, Param
-from hub.services.headers import NoFramingMixin
-from hub.serving import caller as callers
-from hub.serving import refusals
-from hub.serving.caller import Caller
-from hub.serving.origin import TenantNetworks
-from hub.serving.refusals import AccessDenied, BadRequest, MethodNotAllowed, Refusal
+from hub.refusals import AccessDenied, BadRequest, MethodNotAllowed, Refusal
+from hub.web.api_routes import Operation, Param
+from hub.web.headers import NoFramingMixin
 
 log = logging.getLogger("shuyu.gateway")
 PROXY_HEADERS = (

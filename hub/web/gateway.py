@@ -2,7 +2,7 @@
 
 Started by JupyterHub as a managed service. Every call is authenticated with the caller's own
 JupyterHub API token (HubAuth) and re-checked against admission. It records notebook executions
-(``/api/executions``) and serves the SDK's data API (``/api/v1``, see :mod:`hub.services.data_api`).
+(``/api/executions``) and serves the SDK's data API (``/api/v1``, see :mod:`hub.web.data_api`).
 """
 
 from __future__ import annotations
@@ -18,17 +18,17 @@ from jupyterhub.services.auth import HubAuth
 from tornado import httpserver, web
 
 from hub import audit, execution_keys, home, settings
+from hub.access.origin import TenantNetworks
+from hub.access.samples import SampleService
 from hub.audit_anchor import Anchor
 from hub.billing import prices
 from hub.db.engine import Database
 from hub.i18n import Msg
-from hub.services import api_models as m
-from hub.services import billing_api, data_api, production_api, requests_api, serve
-from hub.services.api_routes import Operation, Route, tornado_rules
-from hub.services.base import GatewayHandler, NoRouteHandler
-from hub.serving.origin import TenantNetworks
-from hub.serving.refusals import AccessDenied, BadRequest
-from hub.serving.samples import SampleService
+from hub.refusals import AccessDenied, BadRequest
+from hub.web import api_models as m
+from hub.web import billing_api, data_api, production_api, requests_api, serve
+from hub.web.api_routes import Operation, Route, tornado_rules
+from hub.web.base import GatewayHandler, NoRouteHandler
 
 log = logging.getLogger("shuyu.gateway")
 MAX_CODE = 200_000  # characters of a cell recorded in full; longer cells are cut, with their length
@@ -111,7 +111,7 @@ class HealthHandler(GatewayHandler):
 
 
 def gateway_routes() -> list[Route]:
-    """Every route of the gateway, each with its declaration (see :mod:`hub.services.openapi`)."""
+    """Every route of the gateway, each with its declaration (see :mod:`hub.web.openapi`)."""
     return [
         Route("/api/executions", ExecutionHandler),
         Route("/api/health", HealthHandler),

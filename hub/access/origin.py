@@ -14,7 +14,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from hub.i18n import Msg
-from hub.serving.refusals import AccessDenied
+from hub.refusals import AccessDenied
 
 # The links of spawner.netns.tenant_link: 169.254.100.0 up to the last tenant's /30.
 SANDBOX_SPACE = tuple(

@@ -1,5 +1,5 @@
 """The OpenAPI description of the gateway, generated from its route table
-(:mod:`hub.services.api_routes`) and served at ``/api/v1/openapi.json``."""
+(:mod:`hub.web.api_routes`) and served at ``/api/v1/openapi.json``."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from hub.services.api_models import RefusalBody
-from hub.services.api_routes import Media, Operation, Route
-from hub.serving import refusals
+from hub import refusals
+from hub.web.api_models import RefusalBody
+from hub.web.api_routes import Media, Operation, Route
 
 REF = "#/components/schemas/{model}"
 ALWAYS = {

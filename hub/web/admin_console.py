@@ -28,14 +28,14 @@ from hub.billing import prices, statements
 from hub.db.engine import Database
 from hub.i18n import UserError
 from hub.ops import Ctx, catalog, lookup, onboarding, org
-from hub.services import admin_actions, admin_views, serve
-from hub.services import charts as charts_svg
-from hub.services.admin_actions import Action
-from hub.services.api_routes import Media, Operation, Route, tornado_rules
-from hub.services.console_api import JsonRoute, NoRouteHandler, OpenAPIHandler
-from hub.services.console_base import ConsoleHandler, console_settings
-from hub.services.console_models import AuditExport, AuditExportQuery
-from hub.serving.refusals import Refusal
+from hub.refusals import Refusal
+from hub.web import admin_actions, admin_views, serve
+from hub.web import charts as charts_svg
+from hub.web.admin_actions import Action
+from hub.web.api_routes import Media, Operation, Route, tornado_rules
+from hub.web.console_api import JsonRoute, NoRouteHandler, OpenAPIHandler
+from hub.web.console_base import ConsoleHandler, console_settings
+from hub.web.console_models import AuditExport, AuditExportQuery
 
 log = logging.getLogger("shuyu.admin")
 ADMIN, AUDIT, PROVIDE = "custom:shuyu:admin", "custom:shuyu:audit", "custom:shuyu:provide"

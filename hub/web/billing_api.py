@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from hub.access import caller as callers
+from hub.access.caller import Caller
 from hub.billing import budget, statements
 from hub.billing.budget import Quote
 from hub.db.models import Scenario, Tenant
 from hub.i18n import Msg
-from hub.services import api_models as m
-from hub.services.api_routes import Media, Operation, Param, Route
-from hub.services.base import GatewayHandler
-from hub.serving import caller as callers
-from hub.serving.caller import Caller
-from hub.serving.refusals import BadRequest, Conflict, NotFound
+from hub.refusals import BadRequest, Conflict, NotFound
+from hub.web import api_models as m
+from hub.web.api_routes import Media, Operation, Param, Route
+from hub.web.base import GatewayHandler
 
 KINDS = m.KINDS
 MONTH = Param(

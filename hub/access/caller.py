@@ -13,10 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub import admission
+from hub.access.origin import TenantNetworks
 from hub.db.models import DataListItem, Dataset, Decision, Role, Scenario, ScenarioStatus
 from hub.i18n import Msg
-from hub.serving.origin import TenantNetworks
-from hub.serving.refusals import AccessDenied, Ambiguous, NotApproved, NotFound
+from hub.refusals import AccessDenied, Ambiguous, NotApproved, NotFound
 
 USABLE = (ScenarioStatus.FILED, ScenarioStatus.APPROVED)
 NO_NETWORKS = TenantNetworks()

@@ -17,6 +17,9 @@ import pytest
 from sqlalchemy import func, select
 
 from hub import home
+from hub.access import caller as callers
+from hub.access import catalog_view
+from hub.access.samples import SampleService
 from hub.db.engine import Database
 from hub.db.models import AuditEvent, DataListItem, Decision, MeterEvent
 from hub.demo import world
@@ -24,10 +27,7 @@ from hub.demo.datasets import DATASETS
 from hub.masking.sample import SampleLimits
 from hub.ops import Ctx, catalog, tenants
 from hub.ops.setup import init_home
-from hub.serving import caller as callers
-from hub.serving import catalog_view
-from hub.serving.refusals import AccessDenied, BadRequest, NotApproved, NotFound
-from hub.serving.samples import SampleService
+from hub.refusals import AccessDenied, BadRequest, NotApproved, NotFound
 
 ROWS = 4000
 MASTER = b"serving test master key"
@@ -263,7 +263,7 @@ def test_when_any_demo_sample_is_served_then_no_raw_identifier_appears_in_it(dem
 
 
 def test_when_a_token_is_used_from_another_tenants_network_then_it_is_refused():
-    from hub.serving.origin import TenantNetworks
+    from hub.access.origin import TenantNetworks
     from spawner.docker import tenant_subnet
     from spawner.netns import MAX_TENANT, tenant_link
 

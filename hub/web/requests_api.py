@@ -15,15 +15,15 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from hub.access import caller as callers
 from hub.db.models import Request
 from hub.i18n import Msg
+from hub.refusals import AccessDenied, BadRequest, Conflict, NotFound
 from hub.review import lifecycle, lineage, runner
-from hub.services import api_models as m
-from hub.services import billing_api
-from hub.services.api_routes import Media, Operation, Param, Route
-from hub.services.base import GatewayHandler
-from hub.serving import caller as callers
-from hub.serving.refusals import AccessDenied, BadRequest, Conflict, NotFound
+from hub.web import api_models as m
+from hub.web import billing_api
+from hub.web.api_routes import Media, Operation, Param, Route
+from hub.web.base import GatewayHandler
 
 MAX_META = 1 << 20  # bytes of the X-Shuyu-Meta header's JSON (table statistics)
 PARQUET = "application/vnd.apache.parquet"

@@ -2,7 +2,7 @@
 
 Every call authenticates the bearer token with the hub, decides admission again from the platform
 DB, and is audited — answered or refused, with the refusal's code. Refusals are JSON bodies with a
-stable ``code`` and a bilingual message (see :mod:`hub.serving.refusals`).
+stable ``code`` and a bilingual message (see :mod:`hub.refusals`).
 """
 
 from __future__ import annotations
@@ -12,17 +12,17 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
+from hub.access import caller as callers
+from hub.access import catalog_view
+from hub.access.caller import Caller
 from hub.db.models import Tenant
 from hub.i18n import Msg
 from hub.ops.enforcement import reminder_for
-from hub.services import api_models as m
-from hub.services import openapi
-from hub.services.api_routes import Media, Operation, Param, Route
-from hub.services.base import GatewayHandler
-from hub.serving import caller as callers
-from hub.serving import catalog_view
-from hub.serving.caller import Caller
-from hub.serving.refusals import Conflict, NotApproved, NotFound
+from hub.refusals import Conflict, NotApproved, NotFound
+from hub.web import api_models as m
+from hub.web import openapi
+from hub.web.api_routes import Media, Operation, Param, Route
+from hub.web.base import GatewayHandler
 
 ARROW = "application/vnd.apache.arrow.stream"
 PARQUET = "application/vnd.apache.parquet"

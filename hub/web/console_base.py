@@ -2,7 +2,7 @@
 console's scopes, the platform database, pages rendered from the shared templates in the
 reader's language, and one bilingual error page for every status that is not a success.
 
-A refusal of the platform (:mod:`hub.serving.refusals`) or a :class:`~hub.i18n.UserError`
+A refusal of the platform (:mod:`hub.refusals`) or a :class:`~hub.i18n.UserError`
 raised by a handler becomes its status and its message; anything else is a 500 whose details
 stay in the log, never on the page.
 """
@@ -19,12 +19,12 @@ from typing import Any, TypeVar
 from jupyterhub.services.auth import HubOAuth, HubOAuthenticated
 from tornado import web
 
+from hub import refusals
 from hub.db.engine import Database
 from hub.i18n import Msg, UserError
-from hub.services.console_text import TEXT, language
-from hub.services.headers import NoFramingMixin
-from hub.serving import refusals
-from hub.serving.refusals import Refusal
+from hub.refusals import Refusal
+from hub.web.console_text import TEXT, language
+from hub.web.headers import NoFramingMixin
 
 log = logging.getLogger("shuyu.console")
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"

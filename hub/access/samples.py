@@ -20,6 +20,9 @@ from pathlib import Path
 from sqlalchemy import select
 
 from hub import audit
+from hub.access import caller as callers
+from hub.access.catalog_view import masking_of
+from hub.access.origin import TenantNetworks
 from hub.billing import meter
 from hub.billing.meter import MeterKind
 from hub.db.engine import Database
@@ -29,10 +32,7 @@ from hub.masking.operators import MaskContext, derive_key
 from hub.masking.sample import SampleLimits, build_sample, identifying_columns
 from hub.ops import Ctx
 from hub.ops.catalog import approved_columns, approved_item
-from hub.serving import caller as callers
-from hub.serving.catalog_view import masking_of
-from hub.serving.origin import TenantNetworks
-from hub.serving.refusals import BadRequest, NotApproved, NotFound, Refusal
+from hub.refusals import BadRequest, NotApproved, NotFound, Refusal
 
 FORMATS = {
     "arrow": "application/vnd.apache.arrow.stream",

@@ -1,7 +1,7 @@
 """The gateway's routes as declarations: what each operation takes, answers and refuses.
 
 One table is the source of both the tornado routes and the OpenAPI document
-(:mod:`hub.services.openapi`), so the description cannot drift from the code: building the app
+(:mod:`hub.web.openapi`), so the description cannot drift from the code: building the app
 refuses a route whose handler implements a method it does not declare, or whose path names a
 parameter without its pattern.
 """
@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 from tornado import web
 
-from hub.serving.refusals import Refusal
+from hub.refusals import Refusal
 
 METHODS = ("get", "post", "put", "patch", "delete")
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")

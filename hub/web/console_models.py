@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
-from hub.services.api_models import DROPPED, Answer, Inputs
+from hub.web.api_models import DROPPED, Answer, Inputs
 
 Filter = Annotated[
     str | None, Field(default=None, max_length=200, pattern=f"^[^{DROPPED}]*$")

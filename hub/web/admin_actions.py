@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from hub.billing import budget
 from hub.i18n import Msg, UserError
 from hub.ops import Ctx, agreements, onboarding, org, staff, tenants
-from hub.serving.refusals import BadRequest
+from hub.refusals import BadRequest
 from hub.validators import parse_date
 
 Form = Callable[[str], str]

@@ -13,29 +13,29 @@ from dataclasses import replace
 from sqlalchemy import select
 
 from hub import kinds
+from hub.access import caller as callers
 from hub.db.models import Product, ProductKey, Request
 from hub.i18n import Msg
 from hub.production import imports, jobs, outputs, products, publishing
-from hub.review import lifecycle, lineage
-from hub.services import api_models as m
-from hub.services.api_routes import Media, Operation, Param, Route
-from hub.services.billing_api import checked
-from hub.services.requests_api import (
-    LINKS,
-    MAX_META,
-    REQUEST_ID,
-    RequestHandler,
-    readable,
-    request_view,
-)
-from hub.serving import caller as callers
-from hub.serving.refusals import (
+from hub.refusals import (
     AccessDenied,
     BadRequest,
     Conflict,
     NotFound,
     RateLimited,
     TooLarge,
+)
+from hub.review import lifecycle, lineage
+from hub.web import api_models as m
+from hub.web.api_routes import Media, Operation, Param, Route
+from hub.web.billing_api import checked
+from hub.web.requests_api import (
+    LINKS,
+    MAX_META,
+    REQUEST_ID,
+    RequestHandler,
+    readable,
+    request_view,
 )
 
 ENDED = (lifecycle.SUCCEEDED, lifecycle.FAILED)

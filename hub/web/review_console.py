@@ -28,15 +28,15 @@ from hub.db.engine import Database
 from hub.db.models import Request, Scenario
 from hub.i18n import Msg
 from hub.production import held
+from hub.refusals import Conflict, NotFound, Refusal
 from hub.review import lifecycle
 from hub.review.checks import ORDER
-from hub.services import console_views, serve
-from hub.services.api_routes import Operation, Route, tornado_rules
-from hub.services.console_api import JsonRoute, NoRouteHandler, OpenAPIHandler
-from hub.services.console_base import ConsoleHandler, console_settings
-from hub.services.console_models import ModelFile
-from hub.services.requests_api import REQUEST_ID
-from hub.serving.refusals import Conflict, NotFound, Refusal
+from hub.web import console_views, serve
+from hub.web.api_routes import Operation, Route, tornado_rules
+from hub.web.console_api import JsonRoute, NoRouteHandler, OpenAPIHandler
+from hub.web.console_base import ConsoleHandler, console_settings
+from hub.web.console_models import ModelFile
+from hub.web.requests_api import REQUEST_ID
 
 log = logging.getLogger("shuyu.review")
 

@@ -1,1 +1,0 @@
-"""Hub-managed services: the data gateway, the production service and the two consoles."""
