@@ -5,20 +5,12 @@ failures is the only pass."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-import requests
 
 from tests.e2e.conftest import api_tokens, running_hub
+from tests.e2e.schemathesis_run import run_schemathesis
 
 pytestmark = pytest.mark.e2e
-HERE = Path(__file__).parent
-CHECKOUT = HERE.parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -38,21 +30,8 @@ def test_when_schemathesis_drives_a_console_s_json_routes_then_it_finds_no_failu
     hub, tokens, tmp_path, console, user
 ):
     base = f"{hub[0].url}/services/{console}"
-    report = tmp_path / "run.json"
-    run = subprocess.run(
-        [str(Path(sys.executable).with_name("st")), "--config-file", str(HERE / "schemathesis.toml"),
-         "run", f"{base}/openapi.json", "--url", base, "--checks", "all",
-         "-H", f"Authorization: Bearer {tokens[user]}",
-         "--report", "json", "--report-json-path", str(report), "--no-color"],
-        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(CHECKOUT)},  # its cache stays in tmp
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    print(run.stdout[-20000:], run.stderr[-5000:])
-    document = requests.get(f"{base}/openapi.json", timeout=10).json()
-    operations = sum(len(item) for item in document["paths"].values())
-    result = json.loads(report.read_text())
-    # As for the gateway, the CLI loads all but one of the document's operations (its own
-    # description here): left for the same follow-up.
-    assert result["operations"]["total"] == result["operations"]["tested"] >= operations - 1
-    assert result["test_cases"]["generated"] >= 10 * operations
+    run = run_schemathesis(f"{base}/openapi.json", base, tokens[user], tmp_path)
+    result = run.result
+    assert result["operations"]["total"] == result["operations"]["tested"] == run.operations
+    assert result["test_cases"]["generated"] >= 10 * run.operations
     assert (result["failures"], result["errors"], run.returncode) == ([], [], 0)
