@@ -18,6 +18,7 @@ from hub import audit, home, kinds
 from hub.db.engine import Database
 from hub.db.models import AuditEvent, Dataset, Product, Scenario, Staff
 from hub.demo import world
+from hub.i18n import Msg
 from hub.kinds.registration import registration_of
 from hub.ops.setup import init_home
 from hub.production import executor
@@ -25,9 +26,11 @@ from hub.production.rules import ProductionRules
 from hub.refusals import Conflict
 from hub.review import lifecycle, runner
 from hub.review.checks import Limits
-from hub.web import console_views
+from hub.web import console_views, review_console
+from hub.web.console_base import ConsoleHandler
 from hub.web.production_api import job_view
 from sdk import modelfile
+from tests.console_app import FAKE_HUB, serving
 
 HUB = Path(__file__).resolve().parent.parent / "hub"
 HEALTH = "普惠健康险定价"  # alice: medical_visits, two reviewers
@@ -128,14 +131,21 @@ def test_when_a_kind_is_unknown_then_it_is_refused_with_a_clear_error(demo):
 def test_when_a_kind_is_registered_twice_or_without_a_name_then_it_is_refused():
     class Again(kinds.RequestKind):
         name = "export"
+        title = Msg("再次导出", "export again")
 
     class Nameless(kinds.RequestKind):
         pass
+
+    class Untitled(kinds.RequestKind):
+        name = "survey"
 
     with pytest.raises(ValueError, match="already registered"):
         kinds.register(Again)
     with pytest.raises(ValueError, match="has no name"):
         kinds.register(Nameless)
+    with pytest.raises(ValueError, match="has no title"):
+        kinds.register(Untitled)
+    assert "survey" not in kinds.names()
     assert type(kinds.get("export")).__name__ == "Export"
 
 
@@ -317,3 +327,21 @@ def test_when_a_registrations_content_changes_after_approval_then_it_fails(demo,
         request = lifecycle.get(s, request_id)
         assert "registration" not in request.meta
         assert "differs from what was approved" in request.status_reason
+
+
+async def test_when_a_reviewer_opens_a_registration_then_the_console_shows_it_by_its_title(
+    demo, product, monkeypatch
+):
+    h, db = demo
+    request_id = registration(demo, {"product": product, "price": 3, "unit": "次"})
+    reviewer = {"name": "rita", "scopes": ["custom:shuyu:review"]}
+    monkeypatch.setattr(ConsoleHandler, "get_current_user", lambda self: reviewer)
+    app = review_console.make_app(db, FAKE_HUB, "/review/", home.domain_store(h))
+    async with serving(app) as client:
+        queue = await client.get("/review/?kind=registration&status=all&lang=en")
+        page = await client.get(f"/review/requests/{request_id}?lang=zh")
+        model_file = await client.get(f"/review/requests/{request_id}/model.json")
+    assert queue.code == 200 and f'data-request="{request_id}"' in queue.body.decode()
+    assert "product registration" in queue.body.decode()
+    assert page.code == 200 and "产品登记" in page.body.decode()
+    assert model_file.code == 404  # only a model's content is a model file

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from hub.i18n import Msg
+
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
@@ -70,10 +72,12 @@ class RequestKind:
     """One kind of request. Subclasses set :attr:`name` and override what their kind does."""
 
     name: ClassVar[str] = ""
+    title: ClassVar[Msg | None] = None  # what people read: 结果导出 / export
     downloadable: ClassVar[bool] = False  # approved content leaves by its requester's download
     acted_on: ClassVar[bool] = False  # the production zone acts on it once approved
     runs: ClassVar[bool] = False  # keeps a run (inputs, outputs) that other requests derive from
     from_job: ClassVar[bool] = False  # may derive from a job's output (verified by lineage)
+    model_file: ClassVar[bool] = False  # its content is a model file reviewers may open whole
 
     def checks(
         self, s: Session, request: Request, content: bytes, checking: Checking
@@ -115,6 +119,8 @@ def register(cls: type[RequestKind]) -> type[RequestKind]:
     """Register the decorated class as the kind called ``cls.name``."""
     if not cls.name:
         raise ValueError(f"request kind {cls.__name__} has no name")
+    if cls.title is None:
+        raise ValueError(f"request kind {cls.name!r} has no title")
     if cls.name in KINDS:
         raise ValueError(f"request kind {cls.name!r} is already registered")
     KINDS[cls.name] = cls()

@@ -11,6 +11,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from hub.db.models import Request
+from hub.i18n import Msg
 from hub.kinds import PREVIEW_ROWS, Checking, RequestKind, register
 from hub.review.checks import Context, Finding, run_all
 from hub.review.sources import raw_sources, releases
@@ -19,6 +20,7 @@ from hub.review.sources import raw_sources, releases
 @register
 class Export(RequestKind):
     name = "export"
+    title = Msg("结果导出", "export")
     downloadable = True
     from_job = True
 

@@ -10,6 +10,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from hub.db.models import Request
+from hub.i18n import Msg
 from hub.kinds import PREVIEW_ROWS, Checking, RequestKind, Zone, register
 from hub.production import imports
 from hub.refusals import BadRequest
@@ -28,6 +29,7 @@ def masked_preview(frame: pd.DataFrame) -> str:
 @register
 class Import(RequestKind):
     name = "import"
+    title = Msg("外部数据导入", "external data import")
     acted_on = True
 
     def checks(

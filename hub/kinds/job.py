@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from hub.db.models import Request
+from hub.i18n import Msg
 from hub.kinds import Checking, Later, RequestKind, Zone, register
 from hub.production import executor, jobs
 from hub.production.gate import Gate
@@ -30,6 +31,7 @@ RUN_SHOWN = ("exit_code", "timed_out", "seconds", "outputs", "metrics", "suppres
 @register
 class Job(RequestKind):
     name = "job"
+    title = Msg("模型训练", "training job")
     acted_on = True
     runs = True
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from hub.db.models import Request
+from hub.i18n import Msg
 from hub.kinds import Checking, RequestKind, Zone, register
 from hub.production import executor, publishing
 from hub.review.checks import Finding
@@ -21,6 +22,8 @@ MAX_TABLE_SHOWN = 5_000  # lookup entries on the page; the whole model file is l
 @register
 class Model(RequestKind):
     name = "model"
+    title = Msg("模型发布", "model publishing")
+    model_file = True
     acted_on = True
     from_job = True
 

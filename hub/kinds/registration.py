@@ -73,6 +73,7 @@ def registration_of(s: Session, product: str) -> dict | None:
 @register
 class Registration(RequestKind):
     name = "registration"
+    title = Msg("产品登记", "product registration")
     acted_on = True
 
     def checks(

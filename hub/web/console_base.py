@@ -23,7 +23,7 @@ from hub import refusals
 from hub.db.engine import Database
 from hub.i18n import Msg, UserError
 from hub.refusals import Refusal
-from hub.web.console_text import TEXT, language
+from hub.web.console_text import language, words
 from hub.web.headers import NoFramingMixin
 
 log = logging.getLogger("shuyu.console")
@@ -66,7 +66,7 @@ class ConsoleHandler(NoFramingMixin, HubOAuthenticated, web.RequestHandler):
 
     @property
     def text(self) -> dict[str, str]:
-        return TEXT[self.lang]
+        return words(self.lang)
 
     @property
     def username(self) -> str:
@@ -115,7 +115,7 @@ class ConsoleHandler(NoFramingMixin, HubOAuthenticated, web.RequestHandler):
         self.set_status(refusal.status)
         self.set_header("Content-Type", "text/html; charset=utf-8")
         lang = self.lang
-        self.render(ERROR_TEMPLATE, t=TEXT[lang], lang=lang, status=refusal.status,
+        self.render(ERROR_TEMPLATE, t=words(lang), lang=lang, status=refusal.status,
                     code=refusal.code, msg=refusal.msg, prefix=self.settings.get("prefix", ""))  # fmt: skip
 
     def log_exception(self, typ, value, tb) -> None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from tornado.web import RequestHandler
+
+from hub import kinds
 
 LANGUAGES = ("zh", "en")
 
@@ -23,7 +27,6 @@ TEXT = {
         "verdict_pass": "通过", "verdict_warn": "提示", "verdict_fail": "未通过",
         "decision_approve": "批准", "decision_reject": "驳回", "decision_return": "退回",
         "needs": "需要", "two_person": "两人审批",
-        "kind_export": "结果导出", "kind_job": "模型训练", "kind_model": "模型发布", "kind_import": "外部数据导入",
         "status_running": "运行中", "status_succeeded": "已完成", "status_failed": "失败",
         "status_published": "已发布为产品", "status_imported": "已导入",
         "job": "训练作业", "job_entrypoint": "入口", "job_datasets": "数据集", "job_params": "参数",
@@ -87,8 +90,6 @@ TEXT = {
         "verdict_pass": "pass", "verdict_warn": "warn", "verdict_fail": "fail",
         "decision_approve": "approve", "decision_reject": "reject", "decision_return": "return",
         "needs": "needs", "two_person": "two-person approval",
-        "kind_export": "export", "kind_job": "training job", "kind_model": "model publishing",
-        "kind_import": "external data import",
         "status_running": "running", "status_succeeded": "succeeded", "status_failed": "failed",
         "status_published": "published as a product", "status_imported": "imported",
         "job": "Training job", "job_entrypoint": "Entrypoint", "job_datasets": "Datasets",
@@ -143,6 +144,14 @@ TEXT = {
         "withheld_released": "The withheld parts are released",
     },
 }  # fmt: skip
+
+
+@cache
+def words(lang: str) -> dict[str, str]:
+    """The consoles' words in ``lang``, with each request kind's title (``kind_<name>``) as
+    its module gives it."""
+    titles = {f"kind_{name}": getattr(kinds.get(name).title, lang) for name in kinds.names()}
+    return {**TEXT[lang], **titles}
 
 
 def language(handler: RequestHandler) -> str:

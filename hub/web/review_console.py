@@ -22,7 +22,7 @@ from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler
 from sqlalchemy import select
 from tornado import httpserver, web
 
-from hub import home
+from hub import home, kinds
 from hub.audit_anchor import Anchor
 from hub.db.engine import Database
 from hub.db.models import Request, Scenario
@@ -37,6 +37,7 @@ from hub.web.console_api import JsonRoute, NoRouteHandler, OpenAPIHandler
 from hub.web.console_base import ConsoleHandler, console_settings
 from hub.web.console_models import ModelFile
 from hub.web.requests_api import REQUEST_ID
+from sdk.statuses import RequestStatus as S
 
 log = logging.getLogger("shuyu.review")
 
@@ -49,6 +50,10 @@ class ReviewHandler(ConsoleHandler):
 
 def _worst(request: Request) -> str:
     return max((c.verdict for c in request.checks), key=ORDER.__getitem__, default="")
+
+
+QUEUE_STATUSES = (S.IN_REVIEW, S.APPROVED, S.RELEASED, S.REJECTED, S.RETURNED, S.WITHDRAWN)
+"""The statuses the queue filters on, waiting first ("all" besides)."""
 
 
 class QueueHandler(ReviewHandler):
@@ -85,7 +90,7 @@ class QueueHandler(ReviewHandler):
         rows, scenarios = await asyncio.to_thread(read)
         self.render_page(
             "review_queue.html", rows=rows, scenarios=scenarios, status_filter=status, kind=kind,
-            scenario=scenario,
+            scenario=scenario, status_filters=QUEUE_STATUSES, kind_names=kinds.names(),
         )  # fmt: skip
 
 
@@ -110,6 +115,7 @@ class RequestPageHandler(ReviewHandler):
                     "level": r.level, "status": r.status, "status_reason": r.status_reason or "",
                     "needed": r.approvals_needed, "sha256": r.content_sha256, "rows": r.rows,
                     "bytes": r.content_bytes, "frozen": lifecycle.frozen(r),
+                    "decidable": r.status == lifecycle.IN_REVIEW,
                 },
                 "checks": [
                     {"name": c.name, "verdict": c.verdict, "reason": c.reason} for c in r.checks
@@ -194,7 +200,7 @@ class ModelFileHandler(JsonRoute, ReviewHandler):
         def read() -> bytes:
             with self.db.session() as s:
                 r = lifecycle.get(s, int(request_id))
-                if r.kind != "model" or not r.content_path:
+                if not kinds.get(r.kind).model_file or not r.content_path:
                     raise NotFound(
                         Msg(f"申请 #{r.id} 没有模型文件", f"request #{r.id} has no model file")
                     )
