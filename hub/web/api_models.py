@@ -7,7 +7,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-KINDS = ("job", "export", "model", "import")
+from hub import kinds
+from sdk.statuses import RequestStatus
+
+QUOTED = ("job", "export", "model", "import")  # the kinds a quote prices
 
 
 class Answer(BaseModel):
@@ -99,7 +102,7 @@ class ImportQuery(ExportQuery):
 
 
 class QuoteQuery(ScenarioQuery):
-    kind: Literal[KINDS]  # type: ignore[valid-type]
+    kind: Literal[QUOTED]  # type: ignore[valid-type]
     cpus: Annotated[float | None, Field(default=None, gt=0, le=1024)] = None
     seconds: Annotated[int | None, Field(default=None, gt=0, le=10**7)] = None
 
@@ -247,9 +250,9 @@ class Request(Answer):
     """A request (export, job, model, import) as the lifecycle holds it."""
 
     id: int
-    kind: Literal[KINDS]  # type: ignore[valid-type]
+    kind: Literal[kinds.names()]  # type: ignore[valid-type]
     name: str | None
-    status: str
+    status: RequestStatus
     status_reason: str | None
     purpose: str
     scenario: str

@@ -16,7 +16,7 @@ from hub.web import api_models as m
 from hub.web.api_routes import Media, Operation, Param, Route
 from hub.web.base import GatewayHandler
 
-KINDS = m.KINDS
+KINDS = m.QUOTED
 MONTH = Param(
     "[1-9][0-9]{3}-(?:0[1-9]|1[0-2])",
     {"type": "string", "pattern": "^[1-9][0-9]{3}-(0[1-9]|1[0-2])$"},
