@@ -11,12 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel
 from tornado import web
 
-from hub.refusals import Refusal
+from hub import refusals
+from hub.refusals import MethodNotAllowed, Refusal
 
 METHODS = ("get", "post", "put", "patch", "delete")
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
@@ -109,6 +110,31 @@ class Route:
             f"(?P<{part}>{self.params[part].pattern})" if i % 2 else re.escape(part)
             for i, part in enumerate(parts)
         )
+
+
+class Declared:
+    """What every handler of a declared route (the gateway's, the consoles' JSON routes) does
+    first: take its path parameters' patterns, refuse a method it does not declare (405) and a
+    path parameter out of its range (404), before authentication or anything else."""
+
+    api: ClassVar[dict[str, Operation]] = {}
+
+    def initialize(self, params: Mapping[str, Param] | None = None) -> None:
+        self.params = params or {}
+
+    @property
+    def operation(self) -> Operation | None:
+        return self.api.get(self.request.method.lower())  # type: ignore[attr-defined]
+
+    def declared(self) -> Operation:
+        """The operation of this call, or the refusal that the path or method is not one."""
+        operation = self.operation
+        if operation is None:
+            raise MethodNotAllowed(refusals.BY_STATUS[405][1])
+        for name, value in self.path_kwargs.items():  # type: ignore[attr-defined]
+            if not self.params[name].holds(value):
+                raise refusals.for_status(404)
+        return operation
 
 
 def tornado_rules(prefix: str, routes: list[Route]) -> list[tuple[str, type]]:

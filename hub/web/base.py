@@ -7,9 +7,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import date
-from typing import Any, ClassVar
+from typing import Any
 
 from jupyterhub.services.auth import HubAuth
 from pydantic import BaseModel, ValidationError
@@ -22,8 +22,8 @@ from hub.access.caller import Caller
 from hub.access.origin import TenantNetworks
 from hub.db.engine import Database
 from hub.i18n import Msg
-from hub.refusals import AccessDenied, BadRequest, MethodNotAllowed, Refusal
-from hub.web.api_routes import Operation, Param
+from hub.refusals import AccessDenied, BadRequest, Refusal
+from hub.web.api_routes import Declared
 from hub.web.headers import NoFramingMixin
 
 log = logging.getLogger("shuyu.gateway")
@@ -43,19 +43,15 @@ def invalid(what: Msg, error: ValidationError) -> BadRequest:
     return BadRequest(Msg(f"{what.zh}有误：{names}", f"{what.en} are invalid: {names}"))
 
 
-class GatewayHandler(NoFramingMixin, web.RequestHandler):
+class GatewayHandler(Declared, NoFramingMixin, web.RequestHandler):
     """Base handler. ``prepare`` refuses an undeclared method, authenticates the caller (the
     owner of the bearer token) unless the operation is public, and validates the declared query,
     headers and JSON body (``self.args``, ``self.meta``, ``self.spec``). Reads go through
     :meth:`audited`: admission and the read in one transaction, then the audit record."""
 
-    api: ClassVar[dict[str, Operation]] = {}
     args: Any = None
     meta: Any = None
     spec: Any = None
-
-    def initialize(self, params: Mapping[str, Param] | None = None) -> None:
-        self.params = params or {}
 
     @property
     def hub_auth(self) -> HubAuth:
@@ -68,10 +64,6 @@ class GatewayHandler(NoFramingMixin, web.RequestHandler):
     @property
     def networks(self) -> TenantNetworks:
         return self.settings["networks"]
-
-    @property
-    def operation(self) -> Operation | None:
-        return self.api.get(self.request.method.lower())
 
     # ---- answers that are not a success -------------------------------------------------
 
@@ -99,12 +91,7 @@ class GatewayHandler(NoFramingMixin, web.RequestHandler):
     # ---- before every call --------------------------------------------------------------
 
     async def prepare(self) -> None:
-        operation = self.operation
-        if operation is None:
-            raise MethodNotAllowed(refusals.BY_STATUS[405][1])
-        for name, value in self.path_kwargs.items():
-            if not self.params[name].holds(value):
-                raise refusals.for_status(404)
+        operation = self.declared()
         if not operation.public:
             await self.authenticate()
         self.args = self._validated(operation.query, self._query(), Msg("查询参数", "parameters"))

@@ -12,7 +12,7 @@ answered 401.
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -21,24 +21,16 @@ from hub.i18n import Msg
 from hub.refusals import BadRequest, MethodNotAllowed
 from hub.web import openapi
 from hub.web.api_models import Answer
-from hub.web.api_routes import Operation, Param
+from hub.web.api_routes import Declared, Operation
 from hub.web.base import invalid
 from hub.web.console_base import ConsoleHandler, refusal_of
 
 
-class JsonRoute(ConsoleHandler):
+class JsonRoute(Declared, ConsoleHandler):
     """Base of a console's declared JSON routes. ``prepare`` refuses an undeclared method or
     an out-of-range path parameter, asks for a token, and validates the query (``self.args``)."""
 
-    api: ClassVar[dict[str, Operation]] = {}
     args: Any = None
-
-    def initialize(self, params: dict[str, Param] | None = None) -> None:
-        self.params = params or {}
-
-    @property
-    def operation(self) -> Operation | None:
-        return self.api.get(self.request.method.lower())
 
     def check_xsrf_cookie(self) -> None:
         if self.operation is None:  # before the XSRF check: a method it does not take is 405
@@ -46,12 +38,7 @@ class JsonRoute(ConsoleHandler):
         super().check_xsrf_cookie()
 
     async def prepare(self) -> None:
-        operation = self.operation
-        if operation is None:
-            raise MethodNotAllowed(refusals.BY_STATUS[405][1])
-        for name, value in self.path_kwargs.items():
-            if not self.params[name].holds(value):
-                raise refusals.for_status(404)
+        operation = self.declared()
         if not operation.public and self.current_user is None:
             if "redirect" in self.__dict__:  # the hub knows the user, who lacks the scope
                 raise refusals.AccessDenied(refusals.BY_STATUS[403][1])
