@@ -46,7 +46,7 @@ def main() -> None:
         i += 1
     log = "".join(lines).encode()
     shown = timed(f"clean log ({len(lines)} lines)", lambda: disclosure.release_log(log, gate))
-    print(f"  withheld lines: {len(shown.held)}")
+    print(f"  withheld lines: {len(shown.held)}; masked in place: {shown.extra['masked']}")
     metrics = {f"group_{k}": [round(k * 1.37 + j, 3) for j in range(4)] for k in range(500)}
     timed("metrics (500 keys, 2,000 numbers)",
           lambda: disclosure.release_metrics(json.dumps(metrics).encode(), 10, gate))  # fmt: skip
@@ -60,7 +60,7 @@ def main() -> None:
                      for n, (line, v) in enumerate(zip(lines, leaked * 2, strict=False)))  # fmt: skip
     shown = timed("attack log (every other line an ID)",
                   lambda: disclosure.release_log(attack.encode()[: disclosure.MAX_LOG], gate))  # fmt: skip
-    print(f"  withheld lines: {len(shown.held)}")
+    print(f"  withheld lines: {len(shown.held)}; masked in place: {shown.extra['masked']}")
 
 
 if __name__ == "__main__":
