@@ -12,6 +12,7 @@ from kernels import forked_kernels
 NAME = "shuyu"
 DISPLAY_NAME = "Shuyu Python (desensitized)"
 RESOURCES = Path(__file__).resolve().parent / "kernelspec" / NAME
+EXTENSIONS = ["--IPKernelApp.extensions=sdk.magics"]  # %%sql in every kernel
 
 
 class ShuyuKernelSpecManager(KernelSpecManager):
@@ -27,7 +28,14 @@ class ShuyuKernelSpecManager(KernelSpecManager):
         if forked_kernels.available():  # a server forked from the workspace zygote
             metadata["kernel_provisioner"] = {"provisioner_name": forked_kernels.NAME}
         return KernelSpec(
-            argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            argv=[
+                sys.executable,
+                "-m",
+                "ipykernel_launcher",
+                "-f",
+                "{connection_file}",
+                *EXTENSIONS,
+            ],
             display_name=DISPLAY_NAME,
             language="python",
             resource_dir=str(RESOURCES),

@@ -24,6 +24,10 @@ class ShuyuError(Exception):
         self.code = code
         self.status = status
 
+    def _render_traceback_(self) -> list[str]:
+        """What a notebook shows: the platform's bilingual answer, not the SDK's call stack."""
+        return [f"{type(self).__name__}: {self}"]
+
 
 class InvalidRequest(ShuyuError):
     """The request was malformed or ambiguous (HTTP 400), e.g. several scenarios fit."""

@@ -4,6 +4,7 @@
 
     from sdk import job
     frame = job.dataset("credit_records")        # the full raw table, read-only
+    by_month = job.sql("SELECT month, avg(amount) FROM credit_records GROUP BY 1")  # as on samples
     params = job.params()
     model = modelfile.fit_logistic(frame, ["age", "income"], "defaulted", l2=params.get("l2", 1.0))
     job.save_model(model)                        # output/model.json, for ws.models.publish
@@ -35,6 +36,23 @@ def _env(name: str) -> Path:
 def dataset(name: str, columns: list[str] | None = None) -> pd.DataFrame:
     """The raw rows of an approved dataset."""
     return pd.read_parquet(_env("SHUYU_JOB_DATA") / f"{name}.parquet", columns=columns)
+
+
+def sql(text: str) -> pd.DataFrame:
+    """Run ``text`` (DuckDB SQL) over the raw approved columns of the job's datasets, each a
+    table of its own name: the text tried on the samples with ``ws.sql`` runs here unchanged."""
+    from sdk import sql as duck
+
+    data = _env("SHUYU_JOB_DATA")
+    files = {p.stem: p for p in sorted(data.glob("*.parquet"))}
+    con = duck.connect(temp_directory=str(Path(os.environ.get("TMPDIR", "/tmp")) / "duckdb"))
+    try:
+        for name, path in files.items():
+            literal = str(path).replace("'", "''")
+            con.execute(f"CREATE VIEW \"{name}\" AS SELECT * FROM read_parquet('{literal}')")
+        return duck.run(con, text, sorted(files))
+    finally:
+        con.close()
 
 
 def params() -> dict[str, Any]:

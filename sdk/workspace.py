@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from sdk import html
 from sdk.catalog import DatasetCollection, ScenarioCollection
@@ -11,6 +12,9 @@ from sdk.errors import ShuyuError
 from sdk.production import ImportCollection, JobCollection, ModelCollection, ProductCollection
 from sdk.requests import ExportCollection, RequestCollection
 from sdk.resources import ResourceList
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class Workspace:
@@ -58,6 +62,30 @@ class Workspace:
         """What a request of ``kind`` (job, export, model, import) would cost, with this month's
         spending and the company's cap; the platform refuses a request over the cap."""
         return self.client.quote(kind, scenario or self.default_scenario, **(resources or {}))
+
+    def sql(self, text: str, scenario: int | str | None = None) -> pd.DataFrame:
+        """Run ``text`` (DuckDB SQL) over the desensitized samples of the datasets approved for
+        ``scenario`` (default: the workspace's): each is a table of its own name with only its
+        approved columns. The same text runs unchanged in a job (``job.sql``) on raw data.
+
+        Raises:
+            InvalidRequest: the SQL cannot be parsed or names what is not there.
+        """
+        from sdk import sql
+
+        approved = {
+            d.name for d in self.datasets.list(scenario) if d.approved_columns
+        }  # the catalog as the scenario sees it
+        wanted = sql.tables_in(text)
+        names = sorted(approved if wanted is None else wanted & approved)
+        con = sql.connect()
+        try:
+            for name in names:
+                con.register(name, self.datasets.get(name, scenario).sample(scenario))
+            con.execute("SET enable_external_access = false")  # the samples, and no file
+            return sql.run(con, text, sorted(approved))
+        finally:
+            con.close()
 
     def statement(self, month: str, format: str = "csv") -> str:
         """The company's statement of ``month`` (YYYY-MM), as CSV or HTML."""

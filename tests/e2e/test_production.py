@@ -626,3 +626,63 @@ def test_when_a_reviewer_releases_a_jobs_withheld_parts_in_the_console_then_the_
         event = s.scalars(select(AuditEvent).where(AuditEvent.action == "request.withheld_released",
                                                    AuditEvent.object == f"request:{job_id}")).one()  # fmt: skip
         assert event.actor == "rita"
+
+
+# --- SQL: the same text on the samples in the kernel and on the raw columns in a job ----------------
+BY_DEPARTMENT = "SELECT department, count(*) AS n FROM medical_visits GROUP BY 1 ORDER BY 1"
+
+
+def test_when_alice_writes_sql_then_it_runs_on_her_samples_and_unchanged_in_her_job(lab):
+    seen = run(lab.kernel, f"""
+import json
+ws = Workspace(scenario={SCENARIO!r})
+by_sql = ws.sql({BY_DEPARTMENT!r})
+sample = ws.datasets.get("medical_visits").sample()
+by_pandas = sample.groupby("department").size().sort_index()
+ip = get_ipython()
+ip.run_cell_magic("sql", "from_magic", {BY_DEPARTMENT!r})
+print(json.dumps({{"sql": dict(zip(by_sql.department, by_sql.n.astype(int))),
+                   "pandas": {{k: int(v) for k, v in by_pandas.items()}},
+                   "magic": from_magic.equals(by_sql), "rows": len(sample)}}))
+""")  # fmt: skip
+    assert seen["sql"] == seen["pandas"] and seen["magic"]
+    assert sum(seen["sql"].values()) == seen["rows"]
+    job_id = submit(lab, "bysql", f"""
+from sdk import job
+counts = job.sql({BY_DEPARTMENT!r})
+job.save_metrics(rows=int(counts.n.sum()), departments=len(counts))
+""")  # fmt: skip
+    until(lab.db, job_id, {"in_review"})
+    approve(lab.db, job_id, "rita", "ryan")
+    assert until(lab.db, job_id, {"succeeded", "failed"}) == "succeeded"
+    ran = run(lab.kernel, f"""
+import json
+print(json.dumps(ws.jobs.get({job_id}).metrics))
+""")  # fmt: skip
+    assert ran["rows"] == 300 > seen["rows"]  # every raw row, through the same text
+    assert ran["departments"] == len(seen["sql"])
+
+
+def test_when_sql_reaches_beyond_the_samples_then_it_is_refused_in_both_languages(lab):
+    seen = run(lab.kernel, f"""
+import json
+from sdk import InvalidRequest
+ws = Workspace(scenario={SCENARIO!r})
+outcomes = {{}}
+for name, text in [
+    ("file", "SELECT * FROM read_csv('/etc/passwd')"),
+    ("raw_store", "SELECT * FROM read_parquet('{lab.values["raw"]}')"),
+    ("unapproved", "SELECT count(*) FROM enterprise_registry"),
+    ("extension", "INSTALL httpfs"),
+    ("typo", "SELEC 1"),
+]:
+    try:
+        ws.sql(text)
+        outcomes[name] = "ran"
+    except InvalidRequest as e:
+        outcomes[name] = [e.code, e.message_zh, e.message_en]
+print(json.dumps(outcomes, ensure_ascii=False))
+""")  # fmt: skip
+    assert all(v != "ran" for v in seen.values()), seen
+    assert all(code == "sql" and zh and en for code, zh, en in seen.values())
+    assert "medical_visits" in seen["unapproved"][2]  # the tables there are, named
