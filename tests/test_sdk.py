@@ -141,3 +141,29 @@ def test_when_a_resource_reloads_then_it_asks_its_collection():
     thing = things.prepare({"id": 7, "status": "in_review"})
     assert thing.reload() is thing
     assert (asked, thing.status, thing.collection) == ([7], "approved", things)
+
+
+def test_when_the_sql_magic_line_is_read_then_a_variable_and_a_scenario_are_taken():
+    from sdk.magics import parse
+
+    assert parse("") == (None, None)
+    assert parse("by_dept --scenario '普惠健康险 定价'") == ("by_dept", "普惠健康险 定价")
+    assert parse("-s 7 out") == ("out", "7")
+    with pytest.raises(sdk.InvalidRequest) as caught:
+        parse("out other")
+    assert caught.value.code == "sql" and "%%sql" in caught.value.message_zh
+
+
+def test_when_sql_names_its_tables_then_only_real_tables_are_fetched():
+    from sdk.sql import tables_in
+
+    text = "WITH w AS (SELECT * FROM medical_visits) SELECT * FROM w JOIN credit_records c ON TRUE"
+    assert tables_in(text) == {"medical_visits", "credit_records"}
+    with pytest.raises(sdk.InvalidRequest) as caught:
+        tables_in("SELEC 1")
+    assert caught.value.code == "sql" and "SQL" in caught.value.message_en
+
+
+def test_when_an_sdk_error_reaches_a_notebook_then_it_shows_its_message_not_a_stack():
+    error = sdk.NotApproved("未获准", "not approved", code="not_approved")
+    assert error._render_traceback_() == ["NotApproved: 未获准 / not approved"]
