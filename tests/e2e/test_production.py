@@ -635,6 +635,7 @@ BY_DEPARTMENT = "SELECT department, count(*) AS n FROM medical_visits GROUP BY 1
 def test_when_alice_writes_sql_then_it_runs_on_her_samples_and_unchanged_in_her_job(lab):
     seen = run(lab.kernel, f"""
 import json
+from sdk import Workspace
 ws = Workspace(scenario={SCENARIO!r})
 by_sql = ws.sql({BY_DEPARTMENT!r})
 sample = ws.datasets.get("medical_visits").sample()
@@ -660,13 +661,13 @@ import json
 print(json.dumps(ws.jobs.get({job_id}).metrics))
 """)  # fmt: skip
     assert ran["rows"] == 300 > seen["rows"]  # every raw row, through the same text
-    assert ran["departments"] == len(seen["sql"])
+    assert ran["departments"] >= len(seen["sql"])  # the sample holds some of them
 
 
 def test_when_sql_reaches_beyond_the_samples_then_it_is_refused_in_both_languages(lab):
     seen = run(lab.kernel, f"""
 import json
-from sdk import InvalidRequest
+from sdk import InvalidRequest, Workspace
 ws = Workspace(scenario={SCENARIO!r})
 outcomes = {{}}
 for name, text in [
