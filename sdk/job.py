@@ -35,7 +35,17 @@ def _env(name: str) -> Path:
 
 def dataset(name: str, columns: list[str] | None = None) -> pd.DataFrame:
     """The raw rows of an approved dataset."""
-    return pd.read_parquet(_env("SHUYU_JOB_DATA") / f"{name}.parquet", columns=columns)
+    frame = pd.read_parquet(_env("SHUYU_JOB_DATA") / f"{name}.parquet", columns=columns)
+    _note_read(name, len(frame))
+    return frame
+
+
+def _note_read(name: str, rows: int) -> None:
+    """In a dry run on the samples, note what the code read (the workspace shows it)."""
+    reads = os.environ.get("SHUYU_JOB_READS")
+    if reads:
+        with open(reads, "a") as f:
+            f.write(json.dumps({"dataset": name, "rows": rows}) + "\n")
 
 
 def sql(text: str) -> pd.DataFrame:
@@ -50,7 +60,12 @@ def sql(text: str) -> pd.DataFrame:
         for name, path in files.items():
             literal = str(path).replace("'", "''")
             con.execute(f"CREATE VIEW \"{name}\" AS SELECT * FROM read_parquet('{literal}')")
-        return duck.run(con, text, sorted(files))
+        result = duck.run(con, text, sorted(files))
+        if os.environ.get("SHUYU_JOB_READS"):
+            for name in sorted(duck.tables_in(text) or set(files)):
+                if name in files:
+                    _note_read(name, con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0])
+        return result
     finally:
         con.close()
 

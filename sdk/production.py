@@ -75,6 +75,17 @@ def bundle(
     return out.getvalue(), sorted(names)
 
 
+def _show(value: Any) -> None:
+    """Show ``value`` in the notebook, if there is one."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        return
+    if get_ipython() is not None:
+        display(value)
+
+
 class Job(Request):
     """A training job: its review, then its run in the production zone."""
 
@@ -132,9 +143,29 @@ class JobCollection(Collection):
         resources: dict[str, float] | None = None,
         scenario: int | str | None = None,
         name: str | None = None,
+        dry_run: bool = True,
+        dry_run_timeout: float = 120,
     ) -> Job:
-        """Bundle ``entrypoint`` and ``files`` from the workspace and request a training run."""
+        """Bundle ``entrypoint`` and ``files`` from the workspace and request a training run.
+
+        First the bundle runs here on the desensitized samples, as the production zone will run
+        it on the raw data (:mod:`sdk.dryrun`): what it read and wrote is shown, and a failure
+        stops the submission. ``dry_run=False`` skips it.
+
+        Raises:
+            InvalidRequest: the dry run failed or ran out of time; nothing was submitted.
+        """
         content, names = bundle(entrypoint, files)
+        if dry_run:
+            from sdk.catalog import DatasetCollection
+            from sdk.dryrun import dry_run as run_on_samples
+
+            scenario_ref = str(scenario) if scenario is not None else self.default_scenario
+            tried = run_on_samples(
+                content, Path(entrypoint).as_posix(), DatasetCollection(self.client, scenario_ref),
+                list(datasets), params or {}, scenario_ref, dry_run_timeout,
+            )  # fmt: skip
+            _show(tried)
         show_quote(self.client, "job", scenario or self.default_scenario, resources)
         meta = {
             "entrypoint": Path(entrypoint).as_posix(), "datasets": list(datasets),

@@ -104,7 +104,7 @@ def until(db, request_id: int, wanted: set[str], timeout: float = 120) -> str:
     return status
 
 
-def submit(lab, name: str, code: str) -> int:
+def submit(lab, name: str, code: str, dry_run: bool = True) -> int:
     found = run(lab.kernel, f"""
 import json, pathlib
 from sdk import Workspace
@@ -112,7 +112,8 @@ ws = Workspace(scenario={SCENARIO!r})
 pathlib.Path("/home/workspace/{name}").mkdir(exist_ok=True)
 pathlib.Path("/home/workspace/{name}/train.py").write_text({code!r})
 j = ws.jobs.submit("{name}/train.py", datasets=["medical_visits"], params={{"l2": 1.0}},
-                   resources={{"cpus": 1, "memory_gb": 1, "seconds": 120}}, purpose="费用模型训练 / cost model")
+                   resources={{"cpus": 1, "memory_gb": 1, "seconds": 120}}, purpose="费用模型训练 / cost model",
+                   dry_run={dry_run!r})
 print(json.dumps({{"id": j.id, "status": j.status}}))
 """)  # fmt: skip
     return found["id"]
@@ -120,7 +121,7 @@ print(json.dumps({{"id": j.id, "status": j.status}}))
 
 @pytest.fixture(scope="module")
 def trained(lab):
-    job_id = submit(lab, "costmodel", TRAIN)
+    job_id = submit(lab, "costmodel", TRAIN, dry_run=False)  # it keys on raw IDs the samples mask
     until(lab.db, job_id, {"in_review"})
     approve(lab.db, job_id, "rita", "ryan")
     assert until(lab.db, job_id, {"succeeded", "failed"}) == "succeeded"
@@ -337,7 +338,7 @@ job.save_model(modelfile.load({**fitted, "weights": pieces}), "split_id.json")
 def test_when_a_model_smuggles_raw_ids_in_its_numbers_then_publishing_fails_and_reviewers_see_it(
     lab, reviewer
 ):
-    job_id = submit(lab, "smuggle", SMUGGLE)
+    job_id = submit(lab, "smuggle", SMUGGLE, dry_run=False)  # it reads raw IDs the samples mask
     until(lab.db, job_id, {"in_review"})
     approve(lab.db, job_id, "rita", "ryan")
     assert until(lab.db, job_id, {"succeeded", "failed"}) == "succeeded"
@@ -560,7 +561,7 @@ ws = Workspace(scenario="个人低碳出行积分")
 pathlib.Path("/home/workspace/leaky").mkdir(exist_ok=True)
 pathlib.Path("/home/workspace/leaky/train.py").write_text({leaky_job.CODE!r})
 j = ws.jobs.submit("leaky/train.py", datasets=["transit_trips"], resources={{"seconds": 120}},
-                   purpose="出行统计 / trip statistics")
+                   purpose="出行统计 / trip statistics", dry_run=False)  # it reads raw IDs
 print(json.dumps({{"id": j.id}}))
 """)  # fmt: skip
     assert until(lab.db, found["id"], {"succeeded", "failed"}) == "succeeded"
@@ -687,3 +688,49 @@ print(json.dumps(outcomes, ensure_ascii=False))
     assert all(v != "ran" for v in seen.values()), seen
     assert all(code == "sql" and zh and en for code, zh, en in seen.values())
     assert "medical_visits" in seen["unapproved"][2]  # the tables there are, named
+
+
+# --- the dry run on the samples, before review ------------------------------------------------------
+def test_when_a_job_fails_on_the_samples_then_it_is_not_submitted_and_the_error_shows(lab):
+    seen = run(lab.kernel, f"""
+import json, pathlib
+from sdk import InvalidRequest, Workspace
+ws = Workspace(scenario={SCENARIO!r})
+folder = pathlib.Path("/home/workspace/dry")
+folder.mkdir(exist_ok=True)
+(folder / "features.py").write_text("def cost(frame):\\n    return frame['cost'].mean()\\n")
+(folder / "typo.py").write_text("from sdk import job\\nframe = job.dataset('medical_visits')\\nprnt(len(frame))\\n")
+(folder / "helper.py").write_text("from sdk import job\\nimport features\\njob.save_metrics(c=features.cost(job.dataset('medical_visits')))\\n")
+(folder / "good.py").write_text(
+    "from sdk import job\\n"
+    "frame = job.dataset('medical_visits')\\n"
+    "job.save_metrics(rows=len(frame))\\n"
+    "frame[frame.age > 200].to_parquet(job.output('nobody.parquet'))\\n")
+before = len(ws.requests.list())
+outcomes = {{}}
+for name, files in [("typo", []), ("helper", [])]:
+    try:
+        ws.jobs.submit(f"dry/{{name}}.py", files=files, datasets=["medical_visits"], purpose="试运行 / dry run")
+        outcomes[name] = "submitted"
+    except InvalidRequest as e:
+        outcomes[name] = [e.code, e.message_en]
+from sdk.catalog import DatasetCollection
+from sdk.dryrun import dry_run
+from sdk.production import bundle
+content, _ = bundle("dry/good.py", [])
+tried = dry_run(content, "dry/good.py", DatasetCollection(ws.client, {SCENARIO!r}), ["medical_visits"],
+                {{}}, {SCENARIO!r}, 120)
+rows = len(ws.datasets.get("medical_visits").sample())
+print(json.dumps({{"outcomes": outcomes, "submitted": len(ws.requests.list()) - before,
+                   "read": tried.read, "wrote": tried.wrote, "metrics": tried.metrics, "rows": rows}}))
+""", timeout=300)  # fmt: skip
+    assert seen["submitted"] == 0
+    typo, helper = seen["outcomes"]["typo"], seen["outcomes"]["helper"]
+    assert typo[0] == "dry_run_failed" and "NameError" in typo[1] and "prnt" in typo[1]
+    assert helper[0] == "dry_run_failed" and "features" in helper[1]  # left out of the bundle
+    assert seen["read"] == {"medical_visits": seen["rows"]} and seen["metrics"] == {
+        "rows": seen["rows"]
+    }
+    assert [(w["name"], w["rows"]) for w in seen["wrote"] if w["name"] != "metrics.json"] == [
+        ("nobody.parquet", 0)  # the filter that keeps nothing shows as 0 rows
+    ]
