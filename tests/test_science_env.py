@@ -11,6 +11,8 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -109,3 +111,38 @@ def test_when_models_of_each_library_are_converted_to_onnx_then_onnxruntime_pred
     assert (
         predicted(onnxmltools.convert_xgboost(xgb, initial_types=types)) == xgb.predict(x)
     ).all()
+
+
+def _python(code: str) -> list[str]:
+    env = {"PATH": "/usr/bin:/bin", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    return done.stdout.split()
+
+
+def test_when_the_zygote_preloads_then_the_heavy_science_libraries_stay_lazy():
+    found = _python("""
+import sys
+from spawner import zygote
+zygote.preload()
+heavy = ["sklearn", "statsmodels", "lightgbm", "xgboost", "matplotlib", "onnx", "onnxruntime",
+         "skl2onnx", "onnxmltools", "polars"]
+print(" ".join(sorted(m for m in heavy if m in sys.modules)) or "-")
+""")  # fmt: skip
+    assert found == ["-"]
+
+
+def test_when_the_zygote_preloads_science_modules_then_their_import_starts_no_thread():
+    """A fork copies only the forking thread: a thread pool started at import would be missing
+    from every server."""
+    from spawner import zygote
+
+    for name in zygote.SCIENCE_PRELOAD:
+        found = _python(f"""
+import os, numpy, pandas, pyarrow
+before = len(os.listdir("/proc/self/task"))
+import {name}
+print(len(os.listdir("/proc/self/task")) - before)
+""")  # fmt: skip
+        assert found == ["0"], name
