@@ -29,7 +29,7 @@ import importlib
 for _name in {sorted(SCIENCE_MODULES.values())!r}:
     importlib.import_module(_name)
 import duckdb, polars, scipy.stats, statsmodels.api, onnx, onnxruntime, skl2onnx, onnxmltools
-assert duckdb.sql("SELECT 41 + 1").fetchone()[0] == 42
+assert duckdb.sql("SELECT 41 + 1").fetchall() == [(42,)]
 assert polars.DataFrame({{"a": [1, 2]}})["a"].sum() == 3
 print("IMPORTED", ",".join({sorted(SCIENCE_MODULES.values())!r}))
 """
