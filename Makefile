@@ -19,7 +19,7 @@ $(STAMP)/debian: scripts/debian-deps.sh
 $(STAMP)/venv: pyproject.toml $(STAMP)/debian
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[test]'
+	$(VENV)/bin/pip install -q -e '.[test,science]'
 	@touch $@
 
 $(STAMP)/node: package.json package-lock.json $(STAMP)/debian

@@ -1045,8 +1045,11 @@ def test_when_the_production_image_is_used_then_its_layout_matches_what_the_spaw
     dockerfile = (Path(__file__).resolve().parents[1] / "kernels" / "Dockerfile").read_text()
     copy = re.search(r"^COPY kernels/ (\S+)$", dockerfile, re.M)
     assert copy and copy.group(1).rstrip("/") == IMAGE_KERNELS
-    for package in ("jupyterhub", "jupyterlab", "ipykernel", "pandas", "pyarrow", "requests"):
+    for package in ("jupyterhub", "jupyterlab", "ipykernel", "requests"):
         assert re.search(rf'"{package}[><=]', dockerfile), package
+    # pandas, pyarrow and the rest of the science set: pyproject's `science` extra
+    # (tests/test_science_env.py).
+    assert "['optional-dependencies']['science']" in dockerfile
     assert '"jupyterlab-language-pack-zh-CN"' in dockerfile
     cmd, paths, env = server_setup(own_python=True)
     assert cmd == ["python", "-I", "-S", f"{IMAGE_KERNELS}/reaper.py", "jupyterhub-singleuser",

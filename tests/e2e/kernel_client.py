@@ -20,6 +20,8 @@ class Result:
     ename: str = ""
     evalue: str = ""
     data: list[str] = field(default_factory=list)
+    # Each execute_result / display_data bundle whole: mime type → content (e.g. image/png).
+    bundles: list[dict] = field(default_factory=list)
 
     @property
     def out(self) -> str:
@@ -101,6 +103,7 @@ class Kernel:
                         result.stderr += content["text"]
                 elif kind in ("execute_result", "display_data"):
                     result.data.append(content["data"].get("text/plain", ""))
+                    result.bundles.append(content["data"])
                 elif kind == "error":
                     result.ename, result.evalue = content["ename"], content["evalue"]
                 elif kind == "status" and content["execution_state"] == "idle":

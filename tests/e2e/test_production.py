@@ -23,6 +23,7 @@ from hub.db.models import AuditEvent, MeterEvent, Request
 from hub.production import jobs
 from hub.review import lifecycle
 from sdk.identifiers import resident_id_check_char
+from tests import science_set
 from tests.e2e.attack_lab import build_lab
 from tests.e2e.kernel_client import Kernel
 
@@ -734,3 +735,41 @@ print(json.dumps({{"outcomes": outcomes, "submitted": len(ws.requests.list()) - 
     assert [(w["name"], w["rows"]) for w in seen["wrote"] if w["name"] != "metrics.json"] == [
         ("nobody.parquet", 0)  # the filter that keeps nothing shows as 0 rows
     ]
+
+
+SCIENCE_JOB = (
+    science_set.IMPORT_ALL
+    + """
+import lightgbm, pandas as pd
+from sdk import job
+frame = job.dataset("transit_trips")
+codes = pd.DataFrame({c: pd.factorize(frame[c])[0] for c in frame.columns})
+target = codes.iloc[:, 0] % 2
+model = lightgbm.LGBMClassifier(n_estimators=5, min_child_samples=2, verbose=-1)
+model.fit(codes.iloc[:, 1:], target)
+print("LIGHTGBM", model.booster_.num_trees(), len(frame))
+job.save_metrics(rows=len(frame))
+"""
+)
+
+
+def test_when_a_production_job_uses_the_science_set_then_it_imports_and_trains_lightgbm(lab):
+    """Issue 15: every package of pyproject's ``science`` extra imports in the real production
+    sandbox, and LightGBM trains on the raw rows."""
+    found = run(lab.bob_kernel, f"""
+import json, pathlib
+from sdk import Workspace
+ws = Workspace(scenario="个人低碳出行积分")
+pathlib.Path("/home/workspace/science").mkdir(exist_ok=True)
+pathlib.Path("/home/workspace/science/train.py").write_text({SCIENCE_JOB!r})
+j = ws.jobs.submit("science/train.py", datasets=["transit_trips"], resources={{"seconds": 300}},
+                   purpose="环境自检 / environment check")
+print(json.dumps({{"id": j.id}}))
+""")  # fmt: skip
+    status = until(lab.db, found["id"], {"succeeded", "failed"}, timeout=300)
+    log = (lab.home / "domain" / "jobs" / str(found["id"]) / "log.txt").read_text()
+    assert status == "succeeded", log
+    imported = next(line for line in log.splitlines() if line.startswith("IMPORTED "))
+    assert imported.split()[1] == ",".join(sorted(science_set.SCIENCE_MODULES.values()))
+    trained = next(line for line in log.splitlines() if line.startswith("LIGHTGBM ")).split()
+    assert int(trained[1]) > 0 and int(trained[2]) > 0, trained

@@ -13,6 +13,7 @@ from the lab; the claims are the same.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import json
 import re
@@ -29,6 +30,7 @@ from hub.demo import world
 from spawner import netns
 from spawner.policy import UID_BASE, tenant_uid
 from tests import docker_engine as de
+from tests import science_set
 from tests.e2e.attack_lab import OUTSIDE_HOST_IP, OUTSIDE_NS, SPAWNERS, build_lab, wait_for
 from tests.e2e.kernel_client import user_token
 
@@ -569,6 +571,33 @@ def test_when_the_sdk_samples_in_a_kernel_then_the_dataframe_is_desensitized(lab
     cells = "\0".join(served["cells"])
     for column in ("patient_id", "mobile", "visit_id"):
         assert not [v for v in raw[column].astype(str) if v in cells], column
+
+
+def test_when_the_science_set_is_used_in_a_kernel_then_models_fit_and_figures_show_inline(lab):
+    """Issue 15: every package of pyproject's ``science`` extra imports in the sandboxed kernel,
+    scikit-learn, LightGBM and XGBoost each fit a tiny model, and a matplotlib figure comes back
+    inline as a PNG."""
+    imported = lab.kernel.execute(science_set.IMPORT_ALL, timeout=180)
+    assert not imported.ename, imported
+    assert imported.stdout.split() == [
+        "IMPORTED",
+        ",".join(sorted(science_set.SCIENCE_MODULES.values())),
+    ], imported
+    fitted = lab.kernel.execute(science_set.FIT_TINY, timeout=180)
+    assert not fitted.ename, fitted
+    assert fitted.stdout.split()[0] == "FITTED", fitted
+    assert all(float(s) > 0.8 for s in fitted.stdout.split()[1:]), fitted
+    figure = lab.kernel.execute(
+        "import matplotlib, matplotlib.pyplot as plt\n"
+        "print(matplotlib.get_backend())\n"
+        "plt.plot([1, 3, 2]); plt.title('inline')",
+        timeout=180,
+    )
+    assert not figure.ename, figure
+    assert "matplotlib_inline" in figure.stdout, figure
+    pngs = [b["image/png"] for b in figure.bundles if "image/png" in b]
+    assert len(pngs) == 1, figure
+    assert base64.b64decode(pngs[0]).startswith(b"\x89PNG\r\n\x1a\n")
 
 
 @pytest.mark.parametrize(
