@@ -81,9 +81,9 @@ def jobs(bob: Workspace, db: Database, count: int, workdir: Path) -> None:
     totals, checks, waits, runs = [], [], [], []
     for _ in range(count):
         t0 = time.perf_counter()
+        # dry_run=False: the platform's overhead alone, without the client's dry run
         job = bob.jobs.submit("empty.py", files=[], datasets=["transit_trips"],
-                              purpose="空作业基准 / empty job benchmark",
-                              dry_run=False)  # the platform's overhead, without the dry run  # fmt: skip
+                              purpose="空作业基准 / empty job benchmark", dry_run=False)  # fmt: skip
         _until(job, ("succeeded", "failed"))
         totals.append(time.perf_counter() - t0)
         st = _stamps(db, job.id)

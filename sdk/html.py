@@ -21,3 +21,15 @@ def masking_text(masking: dict | None) -> str:
         return "—"
     params = ", ".join(f"{k}={v}" for k, v in sorted((masking.get("params") or {}).items()))
     return f"{masking['operator']}({params})" if params else masking["operator"]
+
+
+def show(value: object) -> None:
+    """Display ``value`` (an object with ``_repr_html_``, or an HTML string) in the notebook, if
+    the code runs in one; elsewhere nothing is shown."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import HTML, display
+    except ImportError:
+        return
+    if get_ipython() is not None:
+        display(HTML(value) if isinstance(value, str) else value)

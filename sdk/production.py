@@ -75,17 +75,6 @@ def bundle(
     return out.getvalue(), sorted(names)
 
 
-def _show(value: Any) -> None:
-    """Show ``value`` in the notebook, if there is one."""
-    try:
-        from IPython import get_ipython
-        from IPython.display import display
-    except ImportError:
-        return
-    if get_ipython() is not None:
-        display(value)
-
-
 class Job(Request):
     """A training job: its review, then its run in the production zone."""
 
@@ -165,7 +154,7 @@ class JobCollection(Collection):
                 content, Path(entrypoint).as_posix(), DatasetCollection(self.client, scenario_ref),
                 list(datasets), params or {}, scenario_ref, dry_run_timeout,
             )  # fmt: skip
-            _show(tried)
+            html.show(tried)
         show_quote(self.client, "job", scenario or self.default_scenario, resources)
         meta = {
             "entrypoint": Path(entrypoint).as_posix(), "datasets": list(datasets),

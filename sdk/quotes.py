@@ -12,16 +12,10 @@ def show_quote(
     """Fetch what the request will cost against the company's monthly cap, and show it in the
     notebook (the platform refuses a request over the cap)."""
     quote = client.quote(kind, scenario, **(resources or {}))
-    try:
-        from IPython import get_ipython
-        from IPython.display import HTML, display
-    except ImportError:
-        return quote
-    if get_ipython() is not None:
-        cap = quote["budget"] or "—"
-        display(HTML(html.table(
-            ["预计费用 Quote", "本月已用 Spent", "月度上限 Cap", "类别 Category"],
-            [(f"{quote['amount']} {quote['currency']}", quote["spent"], cap, quote["category"])],
-            quote.get("condition") or "",
-        )))  # fmt: skip
+    cap = quote["budget"] or "—"
+    html.show(html.table(
+        ["预计费用 Quote", "本月已用 Spent", "月度上限 Cap", "类别 Category"],
+        [(f"{quote['amount']} {quote['currency']}", quote["spent"], cap, quote["category"])],
+        quote.get("condition") or "",
+    ))  # fmt: skip
     return quote

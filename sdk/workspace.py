@@ -73,15 +73,13 @@ class Workspace:
         """
         from sdk import sql
 
-        approved = {
-            d.name for d in self.datasets.list(scenario) if d.approved_columns
-        }  # the catalog as the scenario sees it
+        approved = {d.name: d for d in self.datasets.list(scenario) if d.approved_columns}
         wanted = sql.tables_in(text)
-        names = sorted(approved if wanted is None else wanted & approved)
+        names = sorted(approved if wanted is None else wanted & set(approved))
         con = sql.connect()
         try:
-            for name in names:
-                con.register(name, self.datasets.get(name, scenario).sample(scenario))
+            for name in names:  # the catalog entries listed above: one call each, the sample
+                con.register(name, approved[name].sample(scenario))
             con.execute("SET enable_external_access = false")  # the samples, and no file
             return sql.run(con, text, sorted(approved))
         finally:
