@@ -16,10 +16,10 @@ $(STAMP)/debian: scripts/debian-deps.sh
 	bash scripts/debian-deps.sh
 	@touch $@
 
-$(STAMP)/venv: pyproject.toml $(STAMP)/debian
+$(STAMP)/venv: pyproject.toml science.lock $(STAMP)/debian
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[test,science]'
+	$(VENV)/bin/pip install -q -e '.[test,science]' -c science.lock
 	@touch $@
 
 $(STAMP)/node: package.json package-lock.json $(STAMP)/debian

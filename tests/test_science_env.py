@@ -42,7 +42,8 @@ def test_when_the_image_is_built_then_it_installs_the_same_pins_and_pins_none_of
     dockerfile = (ROOT / "kernels" / "Dockerfile").read_text()
     assert "COPY pyproject.toml " in dockerfile
     assert "['project']['optional-dependencies']['science']" in dockerfile
-    assert re.search(r"pip install -r /tmp/science\.txt", dockerfile)
+    assert re.search(r"pip install -r /tmp/science\.txt -c /tmp/science\.lock", dockerfile)
+    assert "COPY science.lock " in dockerfile
     names = {n for n in SCIENCE_MODULES} | {"xgboost"}
     for quoted in re.findall(r'"([A-Za-z0-9._-]+)\s*[<>=!~]', dockerfile):
         assert quoted.lower() not in names, f"{quoted} is pinned in the Dockerfile too"
@@ -50,7 +51,30 @@ def test_when_the_image_is_built_then_it_installs_the_same_pins_and_pins_none_of
 
 def test_when_make_builds_the_venv_then_it_installs_the_science_extra():
     makefile = (ROOT / "Makefile").read_text()
-    assert "pip install -q -e '.[test,science]'" in makefile
+    assert "pip install -q -e '.[test,science]' -c science.lock" in makefile
+    assert re.search(r"^\$\(STAMP\)/venv: .*science\.lock", makefile, re.M)
+
+
+def test_when_the_set_pulls_in_dependencies_then_the_lock_holds_each_at_its_installed_version():
+    """science.lock is the solver's answer for the whole closure of the extra: the venv holds
+    exactly it (rerun scripts/lock_science.py after changing a pin), and pip finds no conflict."""
+    done = subprocess.run([sys.executable, "scripts/lock_science.py", "--check"], cwd=ROOT,
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert {"threadpoolctl", "joblib", "protobuf", "scipy"} <= set(lock_science().read())
+    check = subprocess.run([sys.executable, "-m", "pip", "check"], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout
+
+
+def lock_science():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "lock_science", ROOT / "scripts" / "lock_science.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_when_lightgbm_is_installed_then_the_system_openmp_runtime_it_links_is_too():
