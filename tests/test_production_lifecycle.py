@@ -36,10 +36,21 @@ CARBON = "个人低碳出行积分"  # bob: public governance (jobs approved by 
 RULES = ProductionRules()
 
 TRAIN = """
-from sdk import job, modelfile
-frame = job.dataset("medical_visits")
-job.save_model(modelfile.fit_linear(frame, ["age", "gender"], "cost"))
-job.save_metrics(rows=len(frame), columns=sorted(frame.columns))
+import numpy as np
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import Ridge
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sdk import job
+raw = job.dataset("medical_visits")
+raw = raw.df() if hasattr(raw, "df") else raw  # a lazy relation, or a frame
+frame = raw.dropna(subset=["age", "gender", "cost"])
+x = frame[["age", "gender"]].astype({"age": np.float32})
+prep = ColumnTransformer([("text", OneHotEncoder(handle_unknown="ignore"), ["gender"]),
+                          ("num", StandardScaler(), ["age"])])
+model = make_pipeline(prep, Ridge(alpha=1.0)).fit(x, frame["cost"])
+job.save_model(model, sample=x.head(100), target="cost")
+job.save_metrics(rows=len(raw), columns=sorted(raw.columns))
 """
 
 
@@ -129,7 +140,7 @@ def test_when_an_approved_job_runs_then_it_reads_every_raw_row_of_the_approved_c
     run = get(demo[1], trained).meta["run"]
     assert run["exit_code"] == 0 and run["metrics"]["rows"] == 1000
     assert run["inputs"][0]["dataset"] == "medical_visits" and len(run["inputs"][0]["sha256"]) == 64
-    assert {o["name"] for o in run["outputs"]} == {"model.json", "metrics.json"}
+    assert {o["name"] for o in run["outputs"]} == {"model.onnx", "metrics.json"}
     assert run["withheld"] == [] and run["suppressed"] == []  # nothing to hold back
     with demo[1].session() as s:
         metered = s.scalars(select(MeterEvent).where(MeterEvent.kind == "job_seconds")).all()
@@ -267,14 +278,14 @@ def publish(demo, job_id: int, product: str, card: dict | None = None) -> int:
     with db.session() as s:
         staff, _ = scenario_of(s, "alice", HEALTH)
         found, content = publishing.artifact(
-            s, home.domain_store(h), job_id, staff.tenant_id, "model.json"
+            s, home.domain_store(h), job_id, staff.tenant_id, "model.onnx"
         )
         request = lifecycle.create(
             s, kind="model", requester="alice", tenant_id=staff.tenant_id, scenario_id=found.scenario_id,
             purpose="发布 / publish", name=products.check_name(s, product),
             meta={"job": job_id, "product": product, "card": card, "dataset": "medical_visits"},
         )  # fmt: skip
-        lifecycle.submit(s, request, content, home.domain_store(h), "alice", ".json")
+        lifecycle.submit(s, request, content, home.domain_store(h), "alice", ".onnx")
         request_id = request.id
     runner.check(db, request_id, home.domain_store(h), Limits(), RULES)
     return request_id
@@ -356,10 +367,16 @@ def test_when_a_consumers_key_passes_its_limits_then_calls_are_refused_with_the_
 
 
 IDENTITY = """
-from sdk import job, modelfile
+import numpy as np
+from sklearn.linear_model import LinearRegression
+from sdk import job
 frame = job.dataset("medical_visits")
-model = modelfile.fit_linear(frame, ["age"], "cost")
-job.save_model(modelfile.load({**model.to_dict(), "key": {"dataset": "medical_visits", "column": "patient_id"}}))
+frame = frame.df() if hasattr(frame, "df") else frame
+frame = frame.dropna(subset=["age", "cost"])
+x = frame[["age"]].astype(np.float32)
+model = LinearRegression().fit(x, frame["cost"])
+job.save_model(model, sample=x.head(100), target="cost",
+               key={"dataset": "medical_visits", "column": "patient_id"})
 """
 
 
