@@ -39,23 +39,23 @@ def linear(features: list[str], coefficients: list[float], intercept: float, tar
     """A regression ``intercept + Σ coefficient × (feature − offset)`` over float inputs: a
     LinearRegressor (float32 attributes), or with ``double`` a MatMul over float64 initializers
     (which keep 17 digits); ``offsets`` adds a Scaler before it."""
-    nodes = [helper.make_node("Concat", list(features), ["x"], axis=1)]
+    nodes = [helper.make_node("Concat", list(features), ["concat_"], axis=1)]
     initializers = []
-    source = "x"
+    source = "concat_"
     if offsets is not None:
-        nodes.append(helper.make_node("Scaler", ["x"], ["scaled"], domain=ML, offset=offsets,
+        nodes.append(helper.make_node("Scaler", ["concat_"], ["scaled_"], domain=ML, offset=offsets,
                                       scale=[1.0] * len(offsets)))  # fmt: skip
-        source = "scaled"
+        source = "scaled_"
     if double:
         initializers = [
             helper.make_tensor("coef_", TensorProto.DOUBLE, [len(features), 1], coefficients),
             helper.make_tensor("bias_", TensorProto.DOUBLE, [1], [intercept]),
         ]
         nodes += [
-            helper.make_node("Cast", [source], ["xd"], to=TensorProto.DOUBLE),
-            helper.make_node("MatMul", ["xd", "coef_"], ["xw"]),
-            helper.make_node("Add", ["xw", "bias_"], ["yd"]),
-            helper.make_node("Cast", ["yd"], ["variable"], to=TensorProto.FLOAT),
+            helper.make_node("Cast", [source], ["double_"], to=TensorProto.DOUBLE),
+            helper.make_node("MatMul", ["double_", "coef_"], ["product_"]),
+            helper.make_node("Add", ["product_", "bias_"], ["sum_"]),
+            helper.make_node("Cast", ["sum_"], ["variable"], to=TensorProto.FLOAT),
         ]
     else:
         nodes.append(helper.make_node("LinearRegressor", [source], ["variable"], domain=ML,
@@ -73,8 +73,8 @@ def onehot_regression(feature: str, categories: list[str], weights: list[float],
     nodes = [
         helper.make_node("OneHotEncoder", [feature], ["onehot"], domain=ML,
                          cats_strings=categories, zeros=1),
-        helper.make_node("Flatten", ["onehot"], ["x"], axis=1),
-        helper.make_node("LinearRegressor", ["x"], ["variable"], domain=ML,
+        helper.make_node("Flatten", ["onehot"], ["flat_"], axis=1),
+        helper.make_node("LinearRegressor", ["flat_"], ["variable"], domain=ML,
                          coefficients=weights, intercepts=[0.0], targets=1),
     ]  # fmt: skip
     text = helper.make_tensor_value_info(feature, TensorProto.STRING, [None, 1])

@@ -75,7 +75,7 @@ def assert_bilingual(finding) -> None:
 
 def fit_logistic(frame: pd.DataFrame, features: list[str], target: str):
     """A regularized logistic regression (one-hot text, scaled numbers), converted to ONNX."""
-    text = [f for f in features if frame[f].dtype == object]
+    text = [f for f in features if not pd.api.types.is_numeric_dtype(frame[f])]
     numeric = [f for f in features if f not in text]
     prep = ColumnTransformer([("text", OneHotEncoder(handle_unknown="ignore"), text),
                               ("num", StandardScaler(), numeric)])  # fmt: skip
