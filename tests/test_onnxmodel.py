@@ -1,0 +1,413 @@
+"""ONNX models (``shuyu-onnx/1``): conversion from scikit-learn, LightGBM and XGBoost, what a
+reviewer reads off a model, and the refusal of files built to carry something out."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pandas as pd
+import pytest
+from onnx import TensorProto
+from onnx import helper as h
+
+from sdk.errors import ShuyuError
+from sdk.onnxmodel import FORMAT, MAX_BYTES, ModelFormatError, OnnxModel, convert, load
+
+HAN = re.compile(r"[\u4e00-\u9fff]")
+REGIONS = ["上城区", "西湖区", "滨江区"]
+
+
+def credit(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "income": rng.normal(6000, 2000, n),
+            "age": rng.integers(18, 80, n),
+            "region": rng.choice(REGIONS, n),
+        }
+    )
+    region = frame["region"].map(dict(zip(REGIONS, [-1.5, 0.0, 1.5], strict=True)))
+    z = -1.5 * (frame["income"] - 6000) / 2000 + 0.04 * (frame["age"] - 50) + region
+    frame["default"] = (z + rng.logistic(size=n) > 0).astype(int)
+    frame["cost"] = 0.3 * frame["income"] + 20 * frame["age"] + 100 * region
+    return frame
+
+
+TRAIN, HELD_OUT = credit(400, 0), credit(60, 1)
+FEATURES = ["income", "age", "region"]
+NUMBERS = ["income", "age"]
+
+
+def pipeline(final):
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    prep = ColumnTransformer(
+        [
+            ("num", StandardScaler(), NUMBERS),
+            ("cat", OneHotEncoder(handle_unknown="ignore"), ["region"]),
+        ]
+    )
+    return Pipeline([("prep", prep), ("model", final)])
+
+
+def assert_refused(content: bytes | Path, *words: str) -> ModelFormatError:
+    with pytest.raises(ModelFormatError) as caught:
+        load(content)
+    error = caught.value
+    assert isinstance(error, ShuyuError) and error.code == "invalid_model"
+    assert HAN.search(error.message_zh) and FORMAT in error.message_en
+    for word in words:
+        assert word in error.message_en, (word, error.message_en)
+    assert error._render_traceback_() == [f"ModelFormatError: {error}"]
+    return error
+
+
+# --- scikit-learn ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def logistic():
+    from sklearn.linear_model import LogisticRegression
+
+    fitted = pipeline(LogisticRegression()).fit(TRAIN[FEATURES], TRAIN["default"])
+    return fitted, convert(fitted, TRAIN.head(100), target="default", threshold=0.3)
+
+
+def test_when_a_sklearn_pipeline_is_converted_then_onnx_predicts_as_it_does(logistic):
+    fitted, model = logistic
+    expected = fitted.predict_proba(HELD_OUT[FEATURES])[:, 1]
+    assert isinstance(model, OnnxModel)
+    assert np.allclose(model.predict(HELD_OUT), expected, atol=1e-4)
+    assert (model.answer(HELD_OUT) == (model.predict(HELD_OUT) >= 0.3)).all()
+    assert model.task == "classification" and model.probabilistic and model.threshold == 0.3
+    assert model.features == tuple(FEATURES) and model.target == "default"
+
+
+def test_when_a_converted_model_is_loaded_again_then_it_is_the_same_model(logistic):
+    _, model = logistic
+    again = load(model.content)
+    assert again.sha256 == model.sha256 and again.summary() == model.summary()
+    assert np.array_equal(again.predict(HELD_OUT), model.predict(HELD_OUT))
+
+
+def test_when_a_sklearn_pipeline_is_summarized_then_its_categories_and_labels_show(logistic):
+    _, model = logistic
+    summary = model.summary()
+    assert summary.categories == {"region": sorted(REGIONS)} == model.categories()
+    assert summary.class_labels == ["0", "1"] == model.class_labels()
+    assert (summary.trees, summary.max_depth) == (0, 0)
+    assert summary.operators["ai.onnx.ml.LinearClassifier"] == 1
+    assert summary.operators["ai.onnx.ml.OneHotEncoder"] == 1
+    assert [i["name"] for i in summary.inputs] == FEATURES
+    assert {"name": "region", "type": "tensor(string)", "shape": [None, 1]} in summary.inputs
+    assert {"name": "probabilities", "type": "tensor(float)", "shape": [None, 2]} in summary.outputs  # fmt: skip
+    assert summary.producer.startswith("skl2onnx") and summary.bytes == len(model.content)
+    json.dumps(__import__("dataclasses").asdict(summary), ensure_ascii=False)
+
+
+def test_when_a_sklearn_pipeline_is_converted_then_its_strings_and_numbers_are_listed(logistic):
+    fitted, model = logistic
+    for word in ["上城区", "income", "default", "LinearClassifier", "shuyu-onnx/1"]:
+        assert word in model.strings()
+    data = model.data_strings()
+    assert set(data) == {*FEATURES, "default", *REGIONS, "0", "1"}
+    assert "LinearClassifier" not in data and "probabilities" not in data
+    coefficient = fitted[-1].coef_[0][0]
+    numbers = np.asarray([x for x in model.numbers() if isinstance(x, float)])
+    assert np.isclose(numbers, coefficient, rtol=1e-6).any()
+    assert model.numbers()[-1] == 0.3  # the threshold
+
+
+def test_when_the_loss_is_computed_then_it_is_the_log_loss_of_the_target(logistic):
+    _, model = logistic
+    frame = HELD_OUT.copy()
+    p = np.clip(model.predict(frame), 1e-6, 1 - 1e-6)
+    y = frame["default"].to_numpy()
+    assert np.allclose(model.loss(frame), -(y * np.log(p) + (1 - y) * np.log1p(-p)))
+    frame["default"] = frame["default"].map({0: "否", 1: "是"}).astype(object)
+    frame.loc[0, "default"] = None
+    loss = model.loss(frame)
+    assert np.isnan(loss[0]) and np.allclose(loss[1:], -(y * np.log(p) + (1 - y) * np.log1p(-p))[1:])  # fmt: skip
+
+
+def test_when_a_feature_is_missing_or_unseen_then_the_model_still_answers(logistic):
+    _, model = logistic
+    frame = HELD_OUT.head(3).copy()
+    frame["region"] = [None, "未知区", "西湖区"]
+    frame["age"] = frame["age"].astype(float)
+    assert np.isfinite(model.predict(frame)).all()
+    with pytest.raises(ModelFormatError, match="lacks columns"):
+        model.predict(frame.drop(columns=["income"]))
+
+
+def test_when_a_sklearn_regressor_is_converted_then_it_predicts_values():
+    from sklearn.linear_model import Ridge
+
+    fitted = pipeline(Ridge()).fit(TRAIN[FEATURES], TRAIN["cost"])
+    model = convert(fitted, TRAIN.head(100), target="cost")
+    assert model.task == "regression" and not model.probabilistic
+    assert np.allclose(model.predict(HELD_OUT), fitted.predict(HELD_OUT[FEATURES]), rtol=1e-5)
+    assert model.class_labels() == [] and model.summary().categories == {"region": sorted(REGIONS)}
+    expected = (model.predict(HELD_OUT) - HELD_OUT["cost"]) ** 2
+    assert np.allclose(model.loss(HELD_OUT), expected)
+    assert np.isclose([x for x in model.numbers() if isinstance(x, float)], fitted[-1].intercept_, rtol=1e-6).any()  # fmt: skip
+
+
+def test_when_the_model_is_not_one_of_the_supported_kinds_then_convert_names_them():
+    with pytest.raises(ModelFormatError) as caught:
+        convert(object(), TRAIN.head(5), target="default")
+    assert "LightGBM" in caught.value.message_en and "XGBoost" in caught.value.message_zh
+
+
+def test_when_onnx_would_predict_differently_then_convert_refuses(logistic, monkeypatch):
+    fitted, _ = logistic
+    from sdk import onnx_convert
+
+    real = onnx_convert._expected
+    monkeypatch.setattr(onnx_convert, "_expected", lambda *a: real(*a) + 0.01)
+    with pytest.raises(ModelFormatError, match=r"largest difference 0\.01"):
+        convert(fitted, TRAIN.head(20), target="default")
+
+
+# --- LightGBM and XGBoost --------------------------------------------------------------------
+
+
+def _depth(node: dict) -> int:
+    children = [node[k] for k in ("left_child", "right_child") if k in node]
+    return 1 + max(_depth(c) for c in children) if children else 0
+
+
+def _thresholds(node: dict) -> list[float]:
+    if "threshold" not in node:
+        return []
+    return [node["threshold"], *_thresholds(node["left_child"]), *_thresholds(node["right_child"])]  # fmt: skip
+
+
+def test_when_a_lightgbm_classifier_is_converted_then_trees_and_thresholds_show():
+    import lightgbm
+
+    x, y = TRAIN[NUMBERS], TRAIN["default"]
+    fitted = lightgbm.LGBMClassifier(n_estimators=7, max_depth=3, verbose=-1).fit(x, y)
+    model = convert(fitted, TRAIN.head(100), target="default")
+    assert np.allclose(model.predict(HELD_OUT), fitted.predict_proba(HELD_OUT[NUMBERS])[:, 1], atol=1e-4)  # fmt: skip
+    trees = fitted.booster_.dump_model()["tree_info"]
+    summary = model.summary()
+    assert summary.trees == 7 == len(trees)
+    assert summary.max_depth == max(_depth(t["tree_structure"]) for t in trees)
+    assert summary.class_labels == ["0", "1"]
+    assert summary.inputs == [{"name": "input", "type": "tensor(float)", "shape": [None, 2]}]
+    assert summary.features == NUMBERS and summary.operators["ai.onnx.ml.TreeEnsembleClassifier"] == 1  # fmt: skip
+    threshold = _thresholds(trees[0]["tree_structure"])[0]
+    assert np.isclose([x for x in model.numbers() if isinstance(x, float)], threshold, rtol=1e-6).any()  # fmt: skip
+
+
+def test_when_a_lightgbm_regressor_is_converted_then_it_predicts_values():
+    import lightgbm
+
+    fitted = lightgbm.LGBMRegressor(n_estimators=5, verbose=-1).fit(TRAIN[NUMBERS], TRAIN["cost"])
+    model = convert(fitted, TRAIN.head(100), target="cost")
+    assert model.task == "regression"
+    assert np.allclose(model.predict(HELD_OUT), fitted.predict(HELD_OUT[NUMBERS]), rtol=1e-5)
+
+
+def test_when_an_xgboost_classifier_with_chinese_feature_names_is_converted_then_it_matches():
+    import xgboost
+
+    train = TRAIN.rename(columns={"income": "收入"})
+    names = ["收入", "age"]
+    fitted = xgboost.XGBClassifier(n_estimators=6, max_depth=3).fit(train[names], train["default"])
+    model = convert(fitted, train.head(100), target="default")
+    held_out = HELD_OUT.rename(columns={"income": "收入"})
+    assert np.allclose(model.predict(held_out), fitted.predict_proba(held_out[names])[:, 1], atol=1e-4)  # fmt: skip
+    assert fitted.get_booster().feature_names == names  # converted on a copy
+    table = fitted.get_booster().trees_to_dataframe()
+    summary = model.summary()
+    assert summary.trees == 6 == table["Tree"].nunique()
+    depth = table["ID"].map(lambda i: 0)  # the depth of each node, from its parent's
+    for row in table.itertuples():
+        for child in (row.Yes, row.No):
+            if isinstance(child, str):
+                depth[table["ID"] == child] = depth[row.Index] + 1
+    assert summary.max_depth == depth.max() and summary.class_labels == ["0", "1"]
+    assert model.features == ("收入", "age") and "收入" in model.data_strings()
+    split = float(table["Split"].dropna().iloc[0])
+    assert np.isclose([x for x in model.numbers() if isinstance(x, float)], split, rtol=1e-6).any()
+
+
+# --- refusals: files built by someone who wants something out ---------------------------------
+
+META = {
+    "shuyu.format": FORMAT,
+    "shuyu.target": "y",
+    "shuyu.task": "regression",
+    "shuyu.features": '["x"]',
+}
+
+
+def made(
+    nodes,
+    *,
+    inputs=None,
+    outputs=None,
+    initializers=(),
+    opsets=(("", 18), ("ai.onnx.ml", 3)),
+    meta=None,
+    functions=(),
+) -> bytes:
+    """A hand-built model: by default one float input x and one float output y of shape [N, 1]."""
+    graph = h.make_graph(
+        nodes,
+        "g",
+        inputs or [h.make_tensor_value_info("x", TensorProto.FLOAT, [None, 1])],
+        outputs or [h.make_tensor_value_info("y", TensorProto.FLOAT, [None, 1])],
+        initializer=list(initializers),
+    )
+    model = h.make_model(
+        graph, opset_imports=[h.make_opsetid(d, v) for d, v in opsets], functions=list(functions)
+    )
+    model.ir_version = 8
+    for k, v in (META if meta is None else meta).items():
+        model.metadata_props.add(key=k, value=v)
+    return model.SerializeToString()
+
+
+def test_when_a_hand_built_model_follows_the_rules_then_it_loads():
+    model = load(made([h.make_node("Mul", ["x", "two"], ["y"])],
+                      initializers=[h.make_tensor("two", TensorProto.FLOAT, [], [2.0])]))  # fmt: skip
+    assert np.allclose(model.predict(pd.DataFrame({"x": [1.0, 2.5]})), [2.0, 5.0])
+    assert model.numbers() == [2.0, 0.5] and model.data_strings() == ["x", "y"]
+
+
+def test_when_an_operator_of_a_custom_domain_is_used_then_load_refuses():
+    node = h.make_node("Exfiltrate", ["x"], ["y"], domain="evil.corp")
+    assert_refused(made([node], opsets=(("", 18), ("evil.corp", 1))), "domain", "evil.corp")
+    node = h.make_node("Exfiltrate", ["x"], ["y"], domain="evil.corp")
+    assert_refused(made([node]), "Exfiltrate", "evil.corp")
+
+
+@pytest.mark.parametrize("op", ["StringConcat", "RegexFullMatch", "StringSplit", "StringNormalizer"])  # fmt: skip
+def test_when_a_text_operator_is_used_then_load_refuses(op):
+    text = [h.make_tensor_value_info("x", TensorProto.STRING, [None, 1])]
+    inputs = ["x", "x"] if op == "StringConcat" else ["x"]
+    node = h.make_node(op, inputs, ["y"])
+    assert_refused(made([node], inputs=text, opsets=(("", 20),)), f"operator '{op}' is not allowed")
+
+
+def test_when_a_number_is_cast_to_text_then_load_refuses():
+    node = h.make_node("Cast", ["x"], ["y"], to=TensorProto.STRING)
+    out = [h.make_tensor_value_info("y", TensorProto.STRING, [None, 1])]
+    assert_refused(made([node], outputs=out), "Cast to string")
+
+
+def test_when_a_node_holds_a_subgraph_then_load_refuses():
+    branch = h.make_graph(
+        [h.make_node("Identity", ["x"], ["z"])],
+        "b",
+        [],
+        [h.make_tensor_value_info("z", TensorProto.FLOAT, [None, 1])],  # fmt: skip
+    )
+    cond = h.make_tensor("c", TensorProto.BOOL, [], [True])
+    node = h.make_node("If", ["c"], ["y"], then_branch=branch, else_branch=branch)
+    assert_refused(made([node], initializers=[cond]), "'If' holds a subgraph")
+    loop = h.make_node("Loop", ["", "c"], ["y"], body=branch)
+    assert_refused(made([loop], initializers=[cond]), "'Loop' holds a subgraph")
+
+
+def test_when_an_initializer_lives_in_an_external_file_then_load_refuses():
+    tensor = h.make_tensor("w", TensorProto.FLOAT, [1], [0.0])
+    tensor.ClearField("float_data")
+    tensor.data_location = TensorProto.EXTERNAL
+    tensor.external_data.add(key="location", value="/etc/shadow")
+    node = h.make_node("Add", ["x", "w"], ["y"])
+    assert_refused(made([node], initializers=[tensor]), "external data")
+
+
+def test_when_a_label_encoder_produces_text_then_load_refuses():
+    node = h.make_node("LabelEncoder", ["x"], ["y"], domain="ai.onnx.ml",
+                       keys_int64s=[1, 2], values_strings=["张三", "13800000000"])  # fmt: skip
+    ints = [h.make_tensor_value_info("x", TensorProto.INT64, [None, 1])]
+    out = [h.make_tensor_value_info("y", TensorProto.STRING, [None, 1])]
+    assert_refused(made([node], inputs=ints, outputs=out), "LabelEncoder that produces text")
+    node = h.make_node("LabelEncoder", ["x"], ["y"], domain="ai.onnx.ml", keys_int64s=[1],
+                       values_int64s=[1], default_string="张三")  # fmt: skip
+    assert_refused(made([node], inputs=ints), "LabelEncoder that produces text")
+
+
+def test_when_text_is_smuggled_in_a_constant_or_an_initializer_then_load_refuses():
+    words = h.make_tensor("w", TensorProto.STRING, [1], [b"13800000000"])
+    node = h.make_node("Identity", ["x"], ["y"])
+    assert_refused(made([node], initializers=[words]), "initializer 'w' is a tensor of text")
+    constant = h.make_node("Constant", [], ["c"], value_strings=["张三"])
+    assert_refused(made([constant, node]), "'Constant'.'value_strings' holds text")
+    shaped = h.make_node("ConstantOfShape", ["s"], ["c"], value=words)
+    assert_refused(made([shaped, node]), "is a tensor of text")
+
+
+def test_when_a_keyword_attribute_carries_free_text_then_load_refuses():
+    node = h.make_node("Scaler", ["x"], ["y"], domain="ai.onnx.ml", offset=[0.0], scale=[1.0])
+    node.attribute.append(h.make_attribute("note", "张三 110101199001011234"))
+    assert_refused(made([node]), "'note' holds text")
+    linear = h.make_node("LinearRegressor", ["x"], ["y"], domain="ai.onnx.ml",
+                         coefficients=[1.0], post_transform="张三")  # fmt: skip
+    assert_refused(made([linear]), "'post_transform' holds text")
+
+
+def test_when_a_model_defines_functions_then_load_refuses():
+    function = h.make_function("evil.corp", "F", ["a"], ["b"], [h.make_node("Identity", ["a"], ["b"])],
+                               [h.make_opsetid("", 18)])  # fmt: skip
+    assert_refused(made([h.make_node("Identity", ["x"], ["y"])], functions=[function]), "model-local functions")  # fmt: skip
+
+
+def test_when_the_metadata_is_wrong_missing_or_extra_then_load_refuses():
+    node = [h.make_node("Identity", ["x"], ["y"])]
+    assert_refused(made(node, meta=META | {"shuyu.comment": "张三"}), "unexpected metadata 'shuyu.comment'")  # fmt: skip
+    assert_refused(made(node, meta=META | {"author": "x"}), "unexpected metadata 'author'")
+    missing = {k: v for k, v in META.items() if k != "shuyu.target"}
+    assert_refused(made(node, meta=missing), "shuyu.target missing")
+    assert_refused(made(node, meta=META | {"shuyu.format": "shuyu-model/1"}), "shuyu.format")
+    assert_refused(made(node, meta=META | {"shuyu.task": "ranking"}), "shuyu.task")
+    assert_refused(made(node, meta=META | {"shuyu.features": "x"}), "does not parse")
+    assert_refused(made(node, meta=META | {"shuyu.threshold": "nan"}), "shuyu.threshold")
+    assert_refused(made(node, meta=META | {"shuyu.key": '{"dataset": "d"}'}), "shuyu.key")
+
+
+def test_when_inputs_or_outputs_break_the_convention_then_load_refuses():
+    node = [h.make_node("Identity", ["x"], ["y"])]
+    assert_refused(made(node, meta=META | {"shuyu.features": '["x", "z"]'}), "input 'x'")
+    fixed = [h.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1])]
+    assert_refused(made(node, inputs=fixed), "input 'x' breaks the convention")
+    classifier = META | {"shuyu.task": "classification"}
+    assert_refused(made(node, meta=classifier), "probabilities")
+    two = [h.make_node("Identity", ["x"], ["y"]), h.make_node("Identity", ["x"], ["z"])]
+    outs = [h.make_tensor_value_info(n, TensorProto.FLOAT, [None, 1]) for n in "yz"]
+    assert_refused(made(two, outputs=outs), "one float output")
+
+
+def test_when_a_doc_string_carries_text_then_load_refuses():
+    model = onnx.load_from_string(made([h.make_node("Identity", ["x"], ["y"])]))
+    model.graph.node[0].doc_string = "张三 13800000000"
+    assert_refused(model.SerializeToString(), "doc_string")
+
+
+def test_when_the_file_is_larger_than_the_limit_then_load_refuses(tmp_path):
+    big = made([h.make_node("Identity", ["x"], ["y"])]) + b"\x00" * MAX_BYTES
+    assert_refused(big, "larger than 50 MB")
+    path = tmp_path / "model.onnx"
+    path.write_bytes(big)
+    assert_refused(path, "larger than 50 MB")
+
+
+@pytest.mark.parametrize("garbage", [b"\xff" * 64, b"not a model at all", b"", b"\x08\x07"])
+def test_when_the_file_is_not_onnx_then_load_refuses(garbage):
+    assert_refused(garbage)
+
+
+def test_when_the_onnx_checker_finds_a_broken_graph_then_load_refuses():
+    node = h.make_node("Add", ["x", "nowhere"], ["y"])
+    assert_refused(made([node]), "checker")
