@@ -208,8 +208,17 @@ def _chained(forms: list[set[str]], ids: _Sorted, identifiers: set[str]) -> set[
     """Identifiers spelled by numbers that follow one another in the file (either way), any
     number of digits each: walked from every number, pruned as soon as no identifier begins
     with the digits so far."""
-    padded = [_padded(f) for f in forms]
+    known: dict[frozenset, set[str]] = {}
+    padded = [known.setdefault(frozenset(f), _padded(f)) for f in forms]  # trees repeat numbers
     longest = max(map(len, identifiers), default=0)
+    begins: dict[str, bool] = {}  # whether an identifier begins with these digits, memoized
+
+    def any_starting(text: str) -> bool:
+        found = begins.get(text)
+        if found is None:
+            found = begins[text] = ids.any_starting(text)
+        return found
+
     hits: set[str] = set()
     for start in range(len(forms)):
         for step in (1, -1):
@@ -220,7 +229,7 @@ def _chained(forms: list[set[str]], ids: _Sorted, identifiers: set[str]) -> set[
                     continue
                 for piece in padded[k]:
                     spelled = text + piece
-                    if len(spelled) > longest or not ids.any_starting(spelled):
+                    if len(spelled) > longest or not any_starting(spelled):
                         continue
                     if spelled in identifiers:
                         hits.add(spelled)
@@ -237,7 +246,12 @@ def _prefixes(identifiers: set[str]) -> set[str]:
 def model_numbers(model: OnnxModel, card: dict, identifiers: set[str]) -> Finding:
     """Fail when the model's numbers carry a raw identifier (see the module's docstring)."""
     values = [*numbers([_plain(v) for v in model.numbers()]), *numbers(card)]
-    forms = [renderings(x) for x in values]
+    seen: dict[tuple[type, int | float], set[str]] = {}  # a tree ensemble repeats its numbers
+    forms = []
+    for x in values:
+        if (type(x), x) not in seen:
+            seen[type(x), x] = renderings(x)
+        forms.append(seen[type(x), x])
     tokens = set().union(*forms) if forms else set()
     ids = _Sorted(identifiers)
     details = {"numbers": len(values), "identifiers": len(identifiers)}
