@@ -395,6 +395,7 @@ def check(model: onnx.ModelProto) -> tuple[Meta, list[str]]:
     _inputs(model.graph, meta)
     _outputs(model.graph, meta)
     _no_made_text(model, types)
+    strings.update(dict.fromkeys([*meta.features, *(meta.key or {}).values()]))  # JSON's parts
     return meta, list(strings)
 
 

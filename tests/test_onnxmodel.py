@@ -15,7 +15,15 @@ from onnx import TensorProto
 from onnx import helper as h
 
 from sdk.errors import ShuyuError
-from sdk.onnxmodel import FORMAT, MAX_BYTES, ModelFormatError, OnnxModel, convert, load
+from sdk.onnxmodel import (
+    FORMAT,
+    MAX_BYTES,
+    ModelFormatError,
+    OnnxModel,
+    convert,
+    from_legacy,
+    load,
+)
 
 HAN = re.compile(r"[\u4e00-\u9fff]")
 REGIONS = ["上城区", "西湖区", "滨江区"]
@@ -411,3 +419,141 @@ def test_when_the_file_is_not_onnx_then_load_refuses(garbage):
 def test_when_the_onnx_checker_finds_a_broken_graph_then_load_refuses():
     node = h.make_node("Add", ["x", "nowhere"], ["y"])
     assert_refused(made([node]), "checker")
+
+
+# --- models published in the retired JSON format -------------------------------------------
+
+LEGACY = Path(__file__).parent / "fixtures" / "legacy_models"
+KINDS = ["logistic", "linear", "lookup_probability", "lookup_value"]
+
+
+def legacy_rows() -> tuple[pd.DataFrame, dict]:
+    expectations = json.loads((LEGACY / "expectations.json").read_text(encoding="utf-8"))
+    return pd.DataFrame(expectations["rows"]), expectations
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_when_a_legacy_fixture_is_migrated_then_it_predicts_what_the_old_model_did(kind):
+    """The expectations were computed by the retired sdk.modelfile when the fixtures were made."""
+    spec = json.loads((LEGACY / f"{kind}.json").read_text(encoding="utf-8"))
+    rows, expectations = legacy_rows()
+    model = load(from_legacy(spec))
+    assert np.allclose(model.predict(rows), expectations["predictions"][kind], rtol=0, atol=1e-5)
+    losses = np.array([np.nan if v is None else v for v in expectations["losses"][kind]])
+    assert np.allclose(model.loss(rows), losses, atol=1e-5, equal_nan=True)
+    assert model.features == tuple(spec["features"]) and model.target == spec["target"]
+    assert model.task == ("regression" if kind in ("linear", "lookup_value") else "classification")
+
+
+def test_when_a_legacy_logistic_model_is_migrated_then_its_key_threshold_and_labels_carry_over():
+    spec = json.loads((LEGACY / "logistic.json").read_text(encoding="utf-8"))
+    model = load(from_legacy(spec))
+    rows, _ = legacy_rows()
+    assert model.key == {"dataset": "credit_records", "column": "企业编号"}
+    assert model.threshold == 0.35 and (model.answer(rows) == (model.predict(rows) >= 0.35)).all()
+    summary = model.summary()
+    assert summary.categories == {"region": spec["encoders"]["region"]["categories"]}
+    assert {"企业编号", "上城区", "income", "default"} <= set(model.data_strings())
+    assert "credit_records" in model.strings()  # the key's dataset is scanned, not data
+    assert spec["weights"][0] in model.numbers() and spec["intercept"] in model.numbers()
+    assert summary.operators["Sigmoid"] == 1 and summary.producer == "shuyu-legacy"
+
+
+def test_when_a_legacy_lookup_is_migrated_then_its_keys_are_the_categories():
+    spec = json.loads((LEGACY / "lookup_probability.json").read_text(encoding="utf-8"))
+    categories = load(from_legacy(spec)).categories()
+    assert set(categories) == {"region", "band"}
+    assert set(categories["region"]) == {"上城区", "西湖区", "滨江区"}  # null is no category
+    assert set(categories["band"]) == {"1", "2", "3"}
+
+
+def test_when_lookup_keys_mix_numbers_text_and_nulls_then_they_match_as_text():
+    spec = {
+        "format": "shuyu-model/1", "kind": "lookup", "target": "y", "features": ["band", "n"],
+        "table": {"keys": [["a", 1], ["b", None], ["c", True], ["a", 2.5]], "values": [0.9, 0.2, 0.7, 0.4]},  # fmt: skip
+        "default": 0.5,
+    }  # fmt: skip
+    frame = pd.DataFrame({"band": ["a", "b", "c", "a", "a", "b", None],
+                          "n": [1.0, None, "True", 2.5, 3.0, 1.0, 1.0]})  # fmt: skip
+    model = load(from_legacy(spec))
+    assert np.allclose(model.predict(frame), [0.9, 0.2, 0.7, 0.4, 0.5, 0.5, 0.5])
+
+
+@pytest.mark.parametrize("kind", ["logistic", "linear", "lookup"])
+def test_when_a_legacy_model_is_migrated_then_it_equals_the_old_model_on_a_frame(kind):
+    modelfile = pytest.importorskip("sdk.modelfile")  # retired; kept while it exists
+    frame = credit(300, 3)
+    frame.loc[::7, "income"] = np.nan
+    frame.loc[::11, "region"] = None
+    if kind == "logistic":
+        old = modelfile.fit_logistic(frame, FEATURES, "default")
+    elif kind == "linear":
+        old = modelfile.fit_linear(frame, FEATURES, "cost")
+    else:
+        frame["band"] = frame["age"] // 20
+        old = modelfile.memorize(frame, ["region", "band"], "default")
+    test = credit(80, 4)
+    test["band"] = test["age"] // 20
+    test.loc[::5, "region"] = "未知区"
+    test.loc[::6, "income"] = np.nan
+    new = load(from_legacy(old.to_dict()))
+    assert np.allclose(new.predict(test), old.predict(test), rtol=0, atol=1e-5)
+    assert np.allclose(new.loss(test), old.loss(test), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        ({"format": "shuyu-model/2"}, "format tag"),
+        ({"kind": "forest"}, "kind"),
+        ({"extra": 1}, "fields"),
+        ({"weights": [1.0]}, "weights"),
+        ({"intercept": float("nan")}, "intercept"),
+        ({"encoders": {"income": {"type": "standard", "mean": 0.0, "std": 0.0}}}, "encoder"),
+    ],
+)
+def test_when_a_legacy_spec_is_invalid_then_from_legacy_refuses(change, words):
+    spec = json.loads((LEGACY / "linear.json").read_text(encoding="utf-8")) | change
+    with pytest.raises(ModelFormatError, match=words) as caught:
+        from_legacy(spec)
+    assert HAN.search(caught.value.message_zh)
+
+
+# --- job.save_model ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def job_output(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("SHUYU_JOB_OUTPUT", str(tmp_path))
+    return tmp_path
+
+
+def test_when_a_job_saves_a_fitted_model_then_the_checked_onnx_file_is_written(job_output, logistic):  # fmt: skip
+    from sdk import job
+
+    fitted, _ = logistic
+    path = job.save_model(fitted, sample=TRAIN.head(100), target="default", threshold=0.4)
+    assert path == job_output / "model.onnx"
+    model = load(path)
+    assert model.threshold == 0.4 and model.target == "default"
+    assert np.allclose(model.predict(HELD_OUT), fitted.predict_proba(HELD_OUT[FEATURES])[:, 1], atol=1e-4)  # fmt: skip
+
+
+def test_when_a_job_saves_onnx_it_already_has_then_it_is_checked_and_written_as_is(job_output, logistic):  # fmt: skip
+    from sdk import job
+
+    _, model = logistic
+    assert job.save_model(model, "a.onnx").read_bytes() == model.content
+    assert job.save_model(model.content, "b.onnx").read_bytes() == model.content
+    bad = made([h.make_node("Cast", ["x"], ["y"], to=TensorProto.STRING)])
+    with pytest.raises(ModelFormatError, match="Cast to string"):
+        job.save_model(bad, "c.onnx")
+    assert not (job_output / "c.onnx").exists()
+
+
+def test_when_a_job_saves_a_fitted_model_without_a_sample_then_it_is_told_what_to_give(job_output, logistic):  # fmt: skip
+    from sdk import job
+
+    with pytest.raises(ModelFormatError, match="needs sample"):
+        job.save_model(logistic[0], target="default")
+    assert list(job_output.iterdir()) == []
