@@ -33,8 +33,8 @@ from hub.i18n import Msg
 from hub.masking.detectors import scan_text
 from hub.review.checks import FAIL, PASS, WARN, Finding
 from hub.review.checks.pii import IDENTIFYING
-from hub.review.model_contents import cell_text, text_of
 from sdk.identifiers import find_identifiers
+from sdk.onnx_format import text_column, text_value
 from sdk.onnxmodel import MAX_BYTES, ModelFormatError, OnnxModel, load
 
 CARD_SECTIONS = ("intended_use", "data", "metrics", "limits")
@@ -168,20 +168,23 @@ def model_data_strings(model: OnnxModel, training: pd.DataFrame, names: set[str]
 
     def values(column: str) -> set[str]:
         if column not in cells:
-            cells[column] = set(cell_text(training[column])) if column in training else set()
+            cells[column] = set(text_column(training[column])) if column in training else set()
         return cells[column]
 
     categories = model.categories()
     bad["categories"] = sum(
-        text_of(c) not in values(f) for f, labels in categories.items() for c in labels
+        text_value(c) not in values(f) for f, labels in categories.items() for c in labels
     )
     labels = model.class_labels()
-    bad["class_labels"] = sum(text_of(c) not in values(model.target) for c in labels)
-    known = {*feature_names, *(text_of(c) for v in categories.values() for c in v)}
-    known |= {text_of(c) for c in labels}
+    bad["class_labels"] = sum(text_value(c) not in values(model.target) for c in labels)
+    known = {*feature_names, *(text_value(c) for v in categories.values() for c in v)}
+    known |= {text_value(c) for c in labels}
     others = [s for s in model.data_strings() if s not in known]  # a kind this check does not
-    anywhere = set(names).union(*(values(c) for c in training.columns))  # name: any approved
-    bad["other"] = sum(s not in anywhere for s in others)  # column or cell
+    if others:  # name: any approved column name or cell will do
+        anywhere = set(names).union(*(values(c) for c in training.columns))
+        bad["other"] = sum(s not in anywhere for s in others)
+    else:
+        bad["other"] = 0
     strings = len(model.data_strings())
     details = {"strings": strings, **{f"unknown_{k}": v for k, v in bad.items()}}
     if total := sum(bad.values()):

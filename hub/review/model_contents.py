@@ -33,6 +33,7 @@ import pandas as pd
 
 from hub.i18n import Msg
 from hub.review.checks import FAIL, PASS, WARN, Finding
+from sdk.onnx_format import text_column, text_value
 from sdk.onnxmodel import OnnxModel
 
 MIN_ID_DIGITS = 11  # a mobile number; shorter runs (dates, amounts, postcodes) are not identifiers
@@ -42,33 +43,6 @@ ZEROS = 2  # zeros a scaled piece may have lost at either end
 PREFIX = 12  # leading digits a long number shares with a long identifier to spell it
 _SEPARATORS = re.compile(r"[\s\-‐-―·・.,_/\\|:;'\"()\[\]\u200b-\u200f\u2060\ufeff]")
 _RUN = re.compile(rf"\d{{{MIN_ID_DIGITS},}}")
-MISSING = "\x00"  # a missing cell in :func:`cell_text`
-
-
-def text_of(value: object) -> str:
-    """A value as categories and labels compare it: whole floats lose their ``.0``, so an integer
-    column that pandas read as floats (it has a gap) still matches."""
-    if type(value) is str:
-        return value
-    if isinstance(value, float | np.floating) and value.is_integer() and abs(value) < 2**53:
-        return str(int(value))
-    return str(value)
-
-
-def cell_text(series: pd.Series) -> np.ndarray:
-    """The cells as :func:`text_of` gives them (vectorized but for object columns); missing ones
-    as :data:`MISSING`."""
-    if series.dtype == object:
-        text = np.array([text_of(v) for v in series.to_numpy()], dtype=object)
-    elif pd.api.types.is_float_dtype(series):
-        x = series.to_numpy(dtype=float, na_value=np.nan)
-        text = pd.Series(x).astype(str).to_numpy(dtype=object)
-        whole = np.isfinite(x) & (np.abs(x) < 2**53) & (x == np.trunc(x))
-        text[whole] = pd.Series(x[whole].astype(np.int64)).astype(str).to_numpy(dtype=object)
-    else:
-        text = series.astype(str).to_numpy(dtype=object)
-    text[series.isna().to_numpy()] = MISSING
-    return text
 
 
 def _cells(column: pd.Series) -> Iterator[str]:
@@ -292,8 +266,8 @@ def model_support(model: OnnxModel, training: pd.DataFrame, min_rows: int) -> Fi
         if name not in training.columns:
             unseen[name] = len(labels)
             continue
-        rows = pd.Series(cell_text(training[name])).value_counts()
-        support = rows.reindex([text_of(c) for c in labels]).fillna(0).to_numpy()
+        rows = pd.Series(text_column(training[name])).value_counts()
+        support = rows.reindex([text_value(c) for c in labels]).fillna(0).to_numpy()
         if n := int((support == 0).sum()):
             unseen[name] = n
         if few := int(((support > 0) & (support < min_rows)).sum()):
@@ -349,7 +323,7 @@ def keyed_identity(model: OnnxModel, training: pd.DataFrame) -> Finding | None:
     except Exception:  # noqa: BLE001 - a ModelFormatError or onnxruntime refusing the rows
         return Finding("keyed_identity", FAIL, Msg("无法在训练数据上计算模型", "the model cannot be evaluated on its training data"))  # fmt: skip
     for name in model.features:
-        value = pd.Series(cell_text(training[name]), index=training.index)
+        value = pd.Series(text_column(training[name]), index=training.index)
         if value.nunique() < 2:
             continue
         if _one_to_one(value, score) or _one_to_one(value, verdict):
