@@ -35,14 +35,13 @@ from sdk.onnx_format import (
     MAX_BYTES,
     MISSING,
     ModelFormatError,
-    check,
     invalid,
-    parse,
     show,
     text_column,
 )
 from sdk.onnx_inspect import categories, class_labels, trees
 from sdk.onnx_legacy import from_legacy
+from sdk.onnx_rules import check, parse
 
 __all__ = [
     "FORMAT", "MAX_BYTES", "ModelFormatError", "OnnxModel", "Summary", "convert", "from_legacy",
@@ -132,7 +131,13 @@ class OnnxModel:
                 self._session = ort.InferenceSession(
                     self.content, options, providers=["CPUExecutionProvider"]
                 )
-        return self._session.run(None, feeds)
+        try:
+            return self._session.run(None, feeds)
+        except Exception as e:  # onnxruntime's errors: the data does not fit the model
+            reason = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+            raise ModelFormatError(
+                f"模型无法处理这些数据（{reason}）", f"the model fails on this data ({reason})"
+            ) from e
 
     def _feeds(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         _require(frame, self.features)
@@ -164,10 +169,14 @@ class OnnxModel:
         if len(frame) == 0:
             return np.zeros(0)
         outputs = dict(zip([o.name for o in self.proto.graph.output], self._run(self._feeds(frame)), strict=True))  # fmt: skip
-        if self.probabilistic:
-            probs = np.asarray(outputs["probabilities"], dtype=float)
-            return probs.reshape(len(frame), -1)[:, -1]
-        return np.asarray(outputs[self.proto.graph.output[0].name], dtype=float).reshape(len(frame))
+        name = "probabilities" if self.probabilistic else self.proto.graph.output[0].name
+        values = np.asarray(outputs[name], dtype=float)
+        if values.ndim not in (1, 2) or values.size == 0 or values.size % len(frame):
+            raise ModelFormatError(
+                f"模型输出的形状 {values.shape} 与 {len(frame)} 行不符",
+                f"the model's output shape {values.shape} does not fit {len(frame)} rows",
+            )
+        return values.reshape(len(frame), -1)[:, -1]
 
     def answer(self, frame: pd.DataFrame) -> np.ndarray:
         """Yes/no per row: the prediction is at least the model's threshold (default 0.5)."""

@@ -413,7 +413,62 @@ def test_when_the_file_is_larger_than_the_limit_then_load_refuses(tmp_path):
 
 @pytest.mark.parametrize("garbage", [b"\xff" * 64, b"not a model at all", b"", b"\x08\x07"])
 def test_when_the_file_is_not_onnx_then_load_refuses(garbage):
-    assert_refused(garbage)
+    error = assert_refused(garbage)
+    assert "does not parse as ONNX" in str(error) or "it is not an ONNX model" in str(error)
+
+
+def test_when_load_is_given_a_text_path_then_it_asks_for_bytes_or_a_path():
+    assert_refused("model.onnx", "pass bytes or a pathlib.Path")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "node, extra",
+    [
+        (h.make_node("Expand", ["x", "big"], ["y"]), [10**9, 10**9]),
+        (h.make_node("Tile", ["x", "big"], ["y"]), [10**9, 10**9]),
+        (h.make_node("ConstantOfShape", ["big"], ["y"]), [10**9, 10**9]),
+    ],
+    ids=["Expand", "Tile", "ConstantOfShape"],
+)
+def test_when_a_constant_could_blow_a_tensor_up_then_load_refuses(node, extra):
+    big = h.make_tensor("big", TensorProto.INT64, [len(extra)], extra)
+    assert_refused(made([node], initializers=[big]), f"operator '{node.op_type}' is not allowed")
+
+
+def test_when_names_are_long_unprintable_or_shown_to_reviewers_then_they_are_plain():
+    def renamed(change) -> bytes:
+        model = onnx.load_from_string(made([h.make_node("Identity", ["x"], ["y"], "n")]))
+        change(model)
+        return model.SerializeToString()
+
+    long_name = renamed(lambda m: setattr(m.graph.node[0], "name", "张" * 200))
+    assert_refused(long_name, "too long or holds control characters")
+    control = renamed(lambda m: setattr(m.graph, "name", "a\nb"))
+    assert_refused(control, "too long or holds control characters")
+    producer = renamed(lambda m: setattr(m, "producer_name", "张三 13800000000"))
+    assert_refused(producer, "producer or domain")
+    output = onnx.load_from_string(made([h.make_node("Identity", ["x"], ["张三"])],
+                                        outputs=[h.make_tensor_value_info("张三", TensorProto.FLOAT, [None, 1])]))  # fmt: skip
+    assert_refused(output.SerializeToString(), "output name")
+
+
+def test_when_an_integer_input_gets_a_gap_then_predict_says_so():
+    ints = [h.make_tensor_value_info("x", TensorProto.INT64, [None, 1])]
+    model = load(made([h.make_node("Cast", ["x"], ["y"], to=TensorProto.FLOAT)], inputs=ints))
+    assert np.allclose(model.predict(pd.DataFrame({"x": [1, 2]})), [1.0, 2.0])
+    with pytest.raises(ModelFormatError, match="takes integers"):
+        model.predict(pd.DataFrame({"x": [1.0, None]}))
+
+
+def test_when_a_bare_estimator_is_converted_then_it_takes_one_matrix_input():
+    from sklearn.ensemble import RandomForestClassifier
+
+    fitted = RandomForestClassifier(n_estimators=3, max_depth=3, random_state=0)
+    fitted.fit(TRAIN[NUMBERS], TRAIN["default"])
+    model = convert(fitted, TRAIN.head(100), target="default")
+    assert model.summary().inputs == [{"name": "input", "type": "tensor(float)", "shape": [None, 2]}]  # fmt: skip
+    assert (model.summary().trees, model.summary().max_depth) == (3, 3)
+    assert np.allclose(model.predict(HELD_OUT), fitted.predict_proba(HELD_OUT[NUMBERS])[:, 1], atol=1e-4)  # fmt: skip
 
 
 def test_when_the_onnx_checker_finds_a_broken_graph_then_load_refuses():
