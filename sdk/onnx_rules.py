@@ -82,7 +82,12 @@ _KEYWORDS = {
     "norm": {"MAX", "L1", "L2"},
     "default_string": {"_Unused"},  # LabelEncoder's default when its values are not text
 }
-LABEL_ATTRIBUTES = ("cats_strings", "keys_strings", "classlabels_strings")
+LABEL_ATTRIBUTES = {  # the attributes whose text is data, on the operators that read it
+    "OneHotEncoder": ("cats_strings",),
+    "LabelEncoder": ("keys_strings",),
+    "LinearClassifier": ("classlabels_strings",),
+    "TreeEnsembleClassifier": ("classlabels_strings",),
+}
 _NUMERIC_ATTRIBUTES = {
     AttributeProto.FLOAT, AttributeProto.INT, AttributeProto.FLOATS, AttributeProto.INTS,
     AttributeProto.TENSOR, AttributeProto.TENSORS,
@@ -91,14 +96,17 @@ _TEXT_ATTRIBUTES = {AttributeProto.STRING, AttributeProto.STRINGS}
 _TEXT_VALUED = {"values_strings", "default_string"}  # a LabelEncoder producing text
 
 
-def walk_strings(message: Any, out: dict[str, None]) -> None:
+def walk_strings(message: Any, out: dict[str, None], *, top: bool = True) -> None:
     """Every string and text bytes field of a protobuf message, recursively, into ``out`` (an
-    ordered set); refuses doc strings, text that is not UTF-8 and overlong text."""
+    ordered set); refuses doc strings, metadata below the model's, text that is not UTF-8 and
+    overlong text."""
     for field, value in message.ListFields():
+        if field.name == "metadata_props" and not top:
+            raise invalid("图内含有元数据", "it holds metadata inside the graph")
         if field.type == FieldDescriptor.TYPE_MESSAGE:
             items = value if field.is_repeated else [value]
             for item in items:
-                walk_strings(item, out)
+                walk_strings(item, out, top=False)
         elif field.type in (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_BYTES):
             if field.name == "raw_data":  # the bytes of a numeric tensor
                 continue
@@ -131,12 +139,14 @@ def _node(node: onnx.NodeProto, domain: str) -> None:
     op = f"{domain + '.' if domain else ''}{node.op_type}"
     for attr in node.attribute:
         where = f"{show(op)}.{show(attr.name)}"
-        if attr.type in (AttributeProto.GRAPH, AttributeProto.GRAPHS) or attr.HasField("g"):
+        graphs = attr.type in (AttributeProto.GRAPH, AttributeProto.GRAPHS) or attr.HasField("g")
+        if graphs or len(attr.graphs):
             raise invalid(f"算子 {show(op)} 含有子图（不允许控制流）",
                           f"operator {show(op)} holds a subgraph (no control flow)")  # fmt: skip
         if attr.ref_attr_name:
             raise invalid(f"{where} 引用函数属性", f"{where} refers to a function attribute")
-        if attr.type not in _NUMERIC_ATTRIBUTES | _TEXT_ATTRIBUTES:
+        odd = attr.HasField("sparse_tensor") or len(attr.sparse_tensors) or attr.HasField("tp")
+        if attr.type not in _NUMERIC_ATTRIBUTES | _TEXT_ATTRIBUTES or odd or len(attr.type_protos):
             raise invalid(f"{where} 的属性类型不允许", f"{where} has a type that is not allowed")
         labels = node.op_type == "LabelEncoder" and attr.name == "keys_tensor"
         for tensor in [attr.t] if attr.HasField("t") else list(attr.tensors):
@@ -147,7 +157,9 @@ def _node(node: onnx.NodeProto, domain: str) -> None:
             )
             if text or (attr.name == "default_string" and attr.s != b"_Unused"):
                 raise invalid("LabelEncoder 输出文字", "a LabelEncoder that produces text")
-        if attr.type in _TEXT_ATTRIBUTES and attr.name not in LABEL_ATTRIBUTES:
+        if attr.type in _TEXT_ATTRIBUTES and attr.name not in LABEL_ATTRIBUTES.get(
+            node.op_type, ()
+        ):
             words = [attr.s] if attr.type == AttributeProto.STRING else list(attr.strings)
             allowed = _KEYWORDS.get(attr.name, set())
             if not all(w.decode("utf-8", "replace") in allowed for w in words):
@@ -197,6 +209,8 @@ def _structure(model: onnx.ModelProto) -> None:
     _names(model)
     if len(graph.node) > MAX_NODES:
         raise invalid(f"节点超过 {MAX_NODES} 个", f"over {MAX_NODES} nodes")
+    if len(graph.quantization_annotation):
+        raise invalid("含有量化注释", "it holds quantization annotations")
     if len(graph.sparse_initializer):
         raise invalid("含有稀疏初始值", "it holds sparse initializers")
     for tensor in graph.initializer:

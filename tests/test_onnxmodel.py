@@ -366,6 +366,25 @@ def test_when_a_keyword_attribute_carries_free_text_then_load_refuses():
     assert_refused(made([linear]), "'post_transform' holds text")
 
 
+def test_when_a_label_attribute_sits_on_an_operator_that_does_not_read_it_then_load_refuses():
+    node = h.make_node("Scaler", ["x"], ["y"], domain="ai.onnx.ml", offset=[0.0], scale=[1.0],
+                       cats_strings=["张三"])  # fmt: skip
+    assert_refused(made([node]), "'cats_strings' holds text")
+
+
+def test_when_metadata_hides_inside_the_graph_then_load_refuses():
+    model = onnx.load_from_string(made([h.make_node("Identity", ["x"], ["y"])]))
+    model.graph.node[0].metadata_props.add(key="note", value="张三 13800000000")
+    assert_refused(model.SerializeToString(), "metadata inside the graph")
+
+
+def test_when_an_attribute_carries_a_second_value_of_another_kind_then_load_refuses():
+    model = onnx.load_from_string(made([h.make_node("Cast", ["x"], ["y"], to=TensorProto.FLOAT)]))
+    branch = h.make_graph([], "b", [], [])
+    model.graph.node[0].attribute[0].graphs.append(branch)
+    assert_refused(model.SerializeToString(), "holds a subgraph")
+
+
 def test_when_a_model_defines_functions_then_load_refuses():
     function = h.make_function("evil.corp", "F", ["a"], ["b"], [h.make_node("Identity", ["a"], ["b"])],
                                [h.make_opsetid("", 18)])  # fmt: skip
