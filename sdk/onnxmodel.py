@@ -105,7 +105,8 @@ def _require(frame: pd.DataFrame, columns: Any) -> None:
 class OnnxModel:
     """A checked ``shuyu-onnx/1`` model; build one with :func:`load` or :func:`convert`."""
 
-    def __init__(self, content: bytes, proto: onnx.ModelProto):
+    def __init__(self, content: bytes):
+        proto = parse(content)
         meta, self._strings = check(proto)
         self.content = bytes(content)
         self.sha256 = hashlib.sha256(self.content).hexdigest()
@@ -119,7 +120,7 @@ class OnnxModel:
     def __repr__(self) -> str:
         return f"OnnxModel(task={self.task!r}, target={self.target!r}, sha256={self.sha256[:12]})"
 
-    def _run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    def _start(self) -> Any:
         with self._lock:  # built once, on first use: loading a model for review runs nothing
             if self._session is None:
                 import onnxruntime as ort
@@ -131,9 +132,12 @@ class OnnxModel:
                 self._session = ort.InferenceSession(
                     self.content, options, providers=["CPUExecutionProvider"]
                 )
+        return self._session
+
+    def _run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         try:
-            return self._session.run(None, feeds)
-        except Exception as e:  # onnxruntime's errors: the data does not fit the model
+            return self._start().run(None, feeds)
+        except Exception as e:  # onnxruntime's errors: the model or the data it was given
             reason = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
             raise ModelFormatError(
                 f"模型无法处理这些数据（{reason}）", f"the model fails on this data ({reason})"
@@ -296,8 +300,7 @@ def load(source: bytes | os.PathLike) -> OnnxModel:
         source = path.read_bytes()
     if not isinstance(source, bytes | bytearray | memoryview):
         raise invalid("请以 bytes 或 pathlib.Path 传入", "pass bytes or a pathlib.Path")
-    content = bytes(source)
-    return OnnxModel(content, parse(content))
+    return OnnxModel(bytes(source))
 
 
 def convert(

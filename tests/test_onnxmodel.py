@@ -97,6 +97,15 @@ def test_when_a_sklearn_pipeline_is_converted_then_onnx_predicts_as_it_does(logi
     assert model.features == tuple(FEATURES) and model.target == "default"
 
 
+def test_when_a_model_is_loaded_then_onnxruntime_starts_only_to_predict_on_one_cpu_thread(logistic):  # fmt: skip
+    _, converted = logistic
+    model = load(converted.content)
+    assert model._session is None
+    model.predict(HELD_OUT.head(2))
+    assert model._session.get_providers() == ["CPUExecutionProvider"]
+    assert model._session.get_session_options().intra_op_num_threads == 1
+
+
 def test_when_a_converted_model_is_loaded_again_then_it_is_the_same_model(logistic):
     _, model = logistic
     again = load(model.content)
