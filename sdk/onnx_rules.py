@@ -295,9 +295,13 @@ def _no_made_text(model: onnx.ModelProto, types: dict[str, onnx.TypeProto]) -> N
             raise invalid(f"算子 {show(node.op_type)} 产生文字", f"operator {show(node.op_type)} produces text")  # fmt: skip
 
 
-def parse(content: bytes) -> onnx.ModelProto:
-    if len(content) > MAX_BYTES:
-        raise invalid(f"超过 {MAX_BYTES >> 20} MB", f"larger than {MAX_BYTES >> 20} MB")
+def too_large(size: int, limit: int = MAX_BYTES) -> None:
+    if size > limit:
+        raise invalid(f"超过 {limit / (1 << 20):g} MB", f"larger than {limit / (1 << 20):g} MB")
+
+
+def parse(content: bytes, limit: int = MAX_BYTES) -> onnx.ModelProto:
+    too_large(len(content), limit)
     model = onnx.ModelProto()
     try:
         model.ParseFromString(content)

@@ -41,7 +41,7 @@ from sdk.onnx_format import (
 )
 from sdk.onnx_inspect import categories, class_labels, trees
 from sdk.onnx_legacy import from_legacy
-from sdk.onnx_rules import check, parse
+from sdk.onnx_rules import check, parse, too_large
 
 __all__ = [
     "FORMAT", "MAX_BYTES", "ModelFormatError", "OnnxModel", "Summary", "convert", "from_legacy",
@@ -105,8 +105,8 @@ def _require(frame: pd.DataFrame, columns: Any) -> None:
 class OnnxModel:
     """A checked ``shuyu-onnx/1`` model; build one with :func:`load` or :func:`convert`."""
 
-    def __init__(self, content: bytes):
-        proto = parse(content)
+    def __init__(self, content: bytes, *, max_bytes: int = MAX_BYTES):
+        proto = parse(content, min(max_bytes, MAX_BYTES))
         meta, self._strings = check(proto)
         self.content = bytes(content)
         self.sha256 = hashlib.sha256(self.content).hexdigest()
@@ -283,24 +283,25 @@ class OnnxModel:
         )
 
 
-def load(source: bytes | os.PathLike) -> OnnxModel:
+def load(source: bytes | os.PathLike, *, max_bytes: int = MAX_BYTES) -> OnnxModel:
     """Read and check a model file.
 
     Args:
         source: the file's bytes, or its path (``os.PathLike``).
+        max_bytes: a lower size limit than :data:`MAX_BYTES` (a hub setting, say).
 
     Raises:
         ModelFormatError: the file is too large, does not parse, fails the ONNX checker, or
             breaks a rule of ``shuyu-onnx/1`` (the message names the operator, domain or key).
     """
+    limit = min(max_bytes, MAX_BYTES)
     if isinstance(source, os.PathLike):
         path = Path(source)
-        if path.stat().st_size > MAX_BYTES:
-            raise invalid(f"超过 {MAX_BYTES >> 20} MB", f"larger than {MAX_BYTES >> 20} MB")
+        too_large(path.stat().st_size, limit)
         source = path.read_bytes()
     if not isinstance(source, bytes | bytearray | memoryview):
         raise invalid("请以 bytes 或 pathlib.Path 传入", "pass bytes or a pathlib.Path")
-    return OnnxModel(bytes(source))
+    return OnnxModel(bytes(source), max_bytes=limit)
 
 
 def convert(

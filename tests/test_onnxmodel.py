@@ -439,6 +439,15 @@ def test_when_the_file_is_larger_than_the_limit_then_load_refuses(tmp_path):
     assert_refused(path, "larger than 50 MB")
 
 
+def test_when_the_hub_sets_a_lower_size_limit_then_load_applies_it():
+    small = made([h.make_node("Identity", ["x"], ["y"])])
+    assert load(small, max_bytes=len(small)).features == ("x",)
+    with pytest.raises(ModelFormatError, match="larger than"):
+        load(small, max_bytes=len(small) - 1)
+    with pytest.raises(ModelFormatError, match="larger than 50 MB"):
+        load(small + b"\x00" * MAX_BYTES, max_bytes=MAX_BYTES * 2)  # never above MAX_BYTES
+
+
 @pytest.mark.parametrize("garbage", [b"\xff" * 64, b"not a model at all", b"", b"\x08\x07"])
 def test_when_the_file_is_not_onnx_then_load_refuses(garbage):
     error = assert_refused(garbage)
