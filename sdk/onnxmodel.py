@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -49,6 +50,11 @@ __all__ = [
 ]  # fmt: skip
 
 EPS = 1e-6  # log-loss clips probabilities to [EPS, 1 - EPS]
+# What onnxruntime may hold at once for every model of the process: a model whose constants
+# broadcast a few rows into gigabytes fails its run instead of exhausting the serving process.
+MAX_RUN_BYTES = 512 << 20
+_ARENA_LOCK = threading.Lock()
+_arena: list[bool] = []  # registered once per process
 _TRUE = {"1", "1.0", "true", "t", "yes", "y", "是"}
 _FEED = {
     TensorProto.FLOAT: np.float32,
@@ -102,6 +108,15 @@ def _require(frame: pd.DataFrame, columns: Any) -> None:
         )
 
 
+def _shared_arena(ort: Any) -> None:
+    """One CPU arena of at most :data:`MAX_RUN_BYTES` for every session of the process."""
+    with _ARENA_LOCK:
+        if not _arena:
+            cpu = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, ort.OrtMemType.DEFAULT)  # fmt: skip
+            ort.create_and_register_allocator(cpu, ort.OrtArenaCfg(MAX_RUN_BYTES, -1, -1, -1))
+            _arena.append(True)
+
+
 class OnnxModel:
     """A checked ``shuyu-onnx/1`` model; build one with :func:`load` or :func:`convert`."""
 
@@ -129,6 +144,8 @@ class OnnxModel:
                 options.intra_op_num_threads = 1
                 options.inter_op_num_threads = 1
                 options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+                options.add_session_config_entry("session.use_env_allocators", "1")
+                _shared_arena(ort)
                 self._session = ort.InferenceSession(
                     self.content, options, providers=["CPUExecutionProvider"]
                 )
@@ -138,7 +155,11 @@ class OnnxModel:
         try:
             return self._start().run(None, feeds)
         except Exception as e:  # onnxruntime's errors: the model or the data it was given
-            reason = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+            text = str(e).strip()
+            if "BFCArena" in text or "allocate" in text.lower():
+                reason = f"over {MAX_RUN_BYTES >> 20} MB of memory"
+            else:  # onnxruntime's own source paths are no business of the user
+                reason = re.sub(r"/\S+", "…", text.splitlines()[0] if text else type(e).__name__)[:200]  # fmt: skip
             raise ModelFormatError(
                 f"模型无法处理这些数据（{reason}）", f"the model fails on this data ({reason})"
             ) from e

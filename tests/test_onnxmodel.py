@@ -489,6 +489,35 @@ def test_when_names_are_long_unprintable_or_shown_to_reviewers_then_they_are_pla
     assert_refused(output.SerializeToString(), "output name")
 
 
+BLOW_UP = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))  # a broken cap fails here, not the host
+import numpy as np, pandas as pd
+from onnx import helper as h, numpy_helper, TensorProto
+from sdk.onnxmodel import ModelFormatError, load
+from tests.test_onnxmodel import made
+wide = numpy_helper.from_array(np.zeros((1, 1_000_000), np.float32), "wide")
+axes = numpy_helper.from_array(np.array([1], np.int64), "axes")
+sums = h.make_node("ReduceSum", ["t", "axes"], ["y"], keepdims=1)
+model = load(made([h.make_node("Add", ["x", "wide"], ["t"]), sums], initializers=[wide, axes]))
+print(model.predict(pd.DataFrame({"x": [1.0, 2.0]})).tolist())
+try:
+    model.predict(pd.DataFrame({"x": np.ones(200)}))  # 800 MB of float32 in one tensor
+    print("ran")
+except ModelFormatError as e:
+    print("refused", "over 512 MB of memory" in str(e), "smaller than requested" in str(e.__cause__))
+"""
+
+
+def test_when_a_model_broadcasts_a_few_rows_past_the_memory_cap_then_its_run_fails_alone():
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", BLOW_UP], cwd=root, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.stdout.split("\n")[:2] == ["[1000000.0, 2000000.0]", "refused True True"], done.stderr[-2000:]  # fmt: skip
+
+
 def test_when_an_integer_input_gets_a_gap_then_predict_says_so():
     ints = [h.make_tensor_value_info("x", TensorProto.INT64, [None, 1])]
     model = load(made([h.make_node("Cast", ["x"], ["y"], to=TensorProto.FLOAT)], inputs=ints))
