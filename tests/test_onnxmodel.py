@@ -233,6 +233,21 @@ def test_when_a_lightgbm_regressor_is_converted_then_it_predicts_values():
     assert np.allclose(model.predict(HELD_OUT), fitted.predict(HELD_OUT[NUMBERS]), rtol=1e-5)
 
 
+@pytest.mark.parametrize("objective, task", [("binary", "classification"), ("regression", "regression")])  # fmt: skip
+def test_when_a_lightgbm_booster_with_gaps_is_converted_then_its_objective_sets_the_task(objective, task):  # fmt: skip
+    import lightgbm
+
+    train, held_out = TRAIN.copy(), HELD_OUT.copy()
+    train.loc[::5, "income"] = np.nan
+    held_out.loc[::4, "income"] = np.nan
+    y = train["default" if task == "classification" else "cost"]
+    data = lightgbm.Dataset(train[NUMBERS], y)
+    booster = lightgbm.train({"objective": objective, "verbose": -1}, data, num_boost_round=5)
+    model = convert(booster, train.head(100), target=str(y.name))
+    assert model.task == task and model.summary().trees == 5
+    assert np.allclose(model.predict(held_out), booster.predict(held_out[NUMBERS]), atol=1e-4, rtol=1e-5)  # fmt: skip
+
+
 def test_when_an_xgboost_classifier_with_chinese_feature_names_is_converted_then_it_matches():
     import xgboost
 
