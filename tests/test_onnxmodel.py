@@ -316,6 +316,31 @@ def test_when_a_hand_built_model_follows_the_rules_then_it_loads():
     assert model.numbers() == [2.0, 0.5] and model.data_strings() == ["x", "y"]
 
 
+def test_when_a_tree_loops_back_on_itself_then_the_summary_still_ends():
+    tree = h.make_node(
+        "TreeEnsembleRegressor", ["x"], ["y"], domain="ai.onnx.ml", n_targets=1,
+        nodes_treeids=[0, 0, 0], nodes_nodeids=[0, 1, 2], nodes_featureids=[0, 0, 0],
+        nodes_modes=["BRANCH_LEQ", "BRANCH_LEQ", "LEAF"], nodes_values=[0.5, 0.7, 0.0],
+        nodes_truenodeids=[1, 0, 0], nodes_falsenodeids=[2, 2, 0],
+        target_treeids=[0], target_nodeids=[2], target_ids=[0], target_weights=[1.0],
+    )  # fmt: skip
+    out = [h.make_tensor_value_info("y", TensorProto.FLOAT, [None, 1])]
+    summary = load(made([tree], outputs=out)).summary()  # a cycle is cut where it closes
+    assert summary.trees == 1 and summary.max_depth in (1, 2)
+
+
+def test_when_a_label_encoder_turns_text_into_numbers_then_its_keys_are_categories():
+    keys = h.make_tensor("k", TensorProto.STRING, [2], ["上城区".encode(), b"b"])
+    values = h.make_tensor("v", TensorProto.FLOAT, [2], [0.25, 0.75])
+    default = h.make_tensor("d", TensorProto.FLOAT, [1], [0.5])
+    node = h.make_node("LabelEncoder", ["x"], ["y"], domain="ai.onnx.ml",
+                       keys_tensor=keys, values_tensor=values, default_tensor=default)  # fmt: skip
+    text = [h.make_tensor_value_info("x", TensorProto.STRING, [None, 1])]
+    model = load(made([node], inputs=text, opsets=(("", 18), ("ai.onnx.ml", 4))))
+    assert model.categories() == {"x": ["上城区", "b"]}
+    assert np.allclose(model.predict(pd.DataFrame({"x": ["上城区", "b", None]})), [0.25, 0.75, 0.5])
+
+
 def test_when_an_operator_of_a_custom_domain_is_used_then_load_refuses():
     node = h.make_node("Exfiltrate", ["x"], ["y"], domain="evil.corp")
     assert_refused(made([node], opsets=(("", 18), ("evil.corp", 1))), "domain", "evil.corp")
