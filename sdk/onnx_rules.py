@@ -94,6 +94,9 @@ _NUMERIC_ATTRIBUTES = {
 }  # fmt: skip
 _TEXT_ATTRIBUTES = {AttributeProto.STRING, AttributeProto.STRINGS}
 _TEXT_VALUED = {"values_strings", "default_string"}  # a LabelEncoder producing text
+# Fields of the ONNX messages that a model of ours never needs (devices, overloads of functions,
+# tensors in segments); the other unneeded ones are refused by name where they are checked.
+_UNUSED_FIELDS = {"configuration", "device_configurations", "overload", "segment"}
 
 
 def walk_strings(message: Any, out: dict[str, None], *, top: bool = True) -> None:
@@ -101,6 +104,8 @@ def walk_strings(message: Any, out: dict[str, None], *, top: bool = True) -> Non
     ordered set); refuses doc strings, metadata below the model's, text that is not UTF-8 and
     overlong text."""
     for field, value in message.ListFields():
+        if field.name in _UNUSED_FIELDS:
+            raise invalid(f"使用了 ONNX 字段 {field.name}", f"it uses the ONNX field {field.name}")
         if field.name == "metadata_props" and not top:
             raise invalid("图内含有元数据", "it holds metadata inside the graph")
         if field.type == FieldDescriptor.TYPE_MESSAGE:
@@ -307,6 +312,12 @@ def parse(content: bytes, limit: int = MAX_BYTES) -> onnx.ModelProto:
         model.ParseFromString(content)
     except Exception as e:  # protobuf's DecodeError, or a recursion limit
         raise invalid("无法解析为 ONNX", "it does not parse as ONNX") from e
+    size = model.ByteSize()
+    model.DiscardUnknownFields()
+    if model.ByteSize() != size:
+        raise invalid("含有 ONNX 未定义的字段", "it holds fields ONNX does not define")
+    if size != len(content):  # repeated or padded fields: bytes nothing reads or checks
+        raise invalid("含有多余的字节", "it holds bytes beyond its fields")
     return model
 
 

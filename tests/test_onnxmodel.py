@@ -577,6 +577,35 @@ def test_when_a_bare_estimator_is_converted_then_it_takes_one_matrix_input():
     assert np.allclose(model.predict(HELD_OUT), fitted.predict_proba(HELD_OUT[NUMBERS])[:, 1], atol=1e-4)  # fmt: skip
 
 
+def _field(number: int, payload: bytes) -> bytes:
+    from google.protobuf.internal import encoder
+
+    return encoder._VarintBytes(number << 3 | 2) + encoder._VarintBytes(len(payload)) + payload
+
+
+def test_when_bytes_hide_in_fields_onnx_does_not_define_then_load_refuses():
+    plain = made([h.make_node("Identity", ["x"], ["y"])])
+    assert_refused(plain + _field(99, "张三 13800000000".encode()), "fields ONNX does not define")
+    node = h.make_node("Identity", ["x"], ["y"]).SerializeToString() + _field(77, b"hidden")
+    graph = onnx.load_from_string(plain).graph
+    hidden = graph.SerializeToString() + _field(1, node)  # a second node, with an unknown field
+    model = onnx.load_from_string(plain)
+    model.ClearField("graph")
+    assert_refused(model.SerializeToString() + _field(7, hidden), "fields ONNX does not define")
+
+
+def test_when_a_node_names_a_function_overload_then_load_refuses():
+    model = onnx.load_from_string(made([h.make_node("Identity", ["x"], ["y"])]))
+    model.graph.node[0].overload = "13800000000"
+    assert_refused(model.SerializeToString(), "the ONNX field overload")
+
+
+def test_when_a_field_is_written_twice_then_load_refuses():
+    plain = made([h.make_node("Identity", ["x"], ["y"])])
+    producer = _field(2, b"skl2onnx")  # producer_name again: the parser keeps the last one
+    assert_refused(plain + producer + producer, "bytes beyond its fields")
+
+
 def test_when_the_onnx_checker_finds_a_broken_graph_then_load_refuses():
     node = h.make_node("Add", ["x", "nowhere"], ["y"])
     assert_refused(made([node]), "checker")
