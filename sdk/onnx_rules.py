@@ -14,7 +14,7 @@ from typing import Any
 
 import onnx
 from google.protobuf.descriptor import FieldDescriptor
-from onnx import AttributeProto, TensorProto
+from onnx import AttributeProto, TensorProto, numpy_helper
 
 from sdk.onnx_format import MAX_BYTES, Meta, invalid, read_meta, show
 
@@ -138,6 +138,14 @@ def _tensor(tensor: TensorProto, where: str, *, text_ok: bool = False) -> None:
         raise invalid(f"{where} 引用外部数据文件", f"{where} refers to external data")
     if tensor.data_type == TensorProto.STRING and not text_ok:
         raise invalid(f"{where} 是文字张量", f"{where} is a tensor of text")
+    if len([f for f, _ in tensor.ListFields() if f.name.endswith("_data")]) > 1:
+        raise invalid(f"{where} 的数据写了两份", f"{where} holds its data twice")
+    try:  # every element its shape says, and not one byte more
+        numpy_helper.to_array(tensor)
+    except Exception as e:
+        raise invalid(
+            f"{where} 的数据与形状不符", f"{where} holds data that does not fit its shape"
+        ) from e
 
 
 def _node(node: onnx.NodeProto, domain: str) -> None:
@@ -218,8 +226,11 @@ def _structure(model: onnx.ModelProto) -> None:
         raise invalid("含有量化注释", "it holds quantization annotations")
     if len(graph.sparse_initializer):
         raise invalid("含有稀疏初始值", "it holds sparse initializers")
+    read = {name for node in graph.node for name in node.input}
     for tensor in graph.initializer:
         _tensor(tensor, f"initializer {show(tensor.name)}")
+        if tensor.name not in read:
+            raise invalid(f"初始值 {show(tensor.name)} 无人读取", f"initializer {show(tensor.name)} is read by nothing")  # fmt: skip
     for node in graph.node:
         if node.domain not in DOMAINS:
             raise invalid(f"算子 {show(node.op_type)} 属于不允许的域 {show(node.domain)}",

@@ -594,6 +594,23 @@ def test_when_bytes_hide_in_fields_onnx_does_not_define_then_load_refuses():
     assert_refused(model.SerializeToString() + _field(7, hidden), "fields ONNX does not define")
 
 
+def test_when_a_tensor_carries_more_than_its_shape_says_then_load_refuses():
+    padded = h.make_tensor("w", TensorProto.FLOAT, [1], [0.0])
+    padded.ClearField("float_data")
+    padded.raw_data = np.zeros(25, np.float32).tobytes()  # 24 numbers more than its shape holds
+    node = h.make_node("Add", ["x", "w"], ["y"])
+    assert_refused(made([node], initializers=[padded]), "does not fit its shape")
+    twice = h.make_tensor("w", TensorProto.FLOAT, [1], [0.0])
+    twice.raw_data = np.zeros(1, np.float32).tobytes()  # float_data too, which nothing reads
+    assert_refused(made([node], initializers=[twice]), "holds its data twice")
+
+
+def test_when_an_initializer_is_read_by_nothing_then_load_refuses():
+    unread = h.make_tensor("payload", TensorProto.DOUBLE, [2], [13800000000.0, 110101.0])
+    node = h.make_node("Identity", ["x"], ["y"])
+    assert_refused(made([node], initializers=[unread]), "initializer 'payload' is read by nothing")
+
+
 def test_when_a_node_names_a_function_overload_then_load_refuses():
     model = onnx.load_from_string(made([h.make_node("Identity", ["x"], ["y"])]))
     model.graph.node[0].overload = "13800000000"
