@@ -1,12 +1,13 @@
 """ONNX models (``shuyu-onnx/1``): what a processor trains and the platform runs.
 
 A model leaves the production sandbox as an ONNX file, never as a pickle: the platform evaluates
-it with onnxruntime (CPU, one thread), so no tenant code runs in its processes, and a reviewer
-(and the PII scan) can read every string and number it holds. :func:`convert` makes one from a
-fitted scikit-learn pipeline, LightGBM or XGBoost model; :func:`load` refuses any file that breaks
-the rules of :mod:`sdk.onnx_format` (an operator allowlist, no custom domains, functions, subgraphs,
-external data or text-making operators, the ``shuyu.*`` metadata and input/output conventions);
-:func:`from_legacy` migrates a ``shuyu-model/1`` JSON model.
+it with onnxruntime (CPU, one thread, sessions built on first use and sharing one memory arena
+of :data:`MAX_RUN_BYTES`), so no tenant code runs in its processes, and a reviewer (and the PII
+scan) can read every string and number it holds. :func:`convert` makes one from a fitted
+scikit-learn pipeline, LightGBM or XGBoost model; :func:`load` refuses any file that breaks the
+rules of :mod:`sdk.onnx_rules` (an operator allowlist, no custom domains, functions, subgraphs,
+external data, hidden bytes or text-making operators, the ``shuyu.*`` metadata and input/output
+conventions); :func:`from_legacy` migrates a ``shuyu-model/1`` JSON model.
 
 Inputs are fed from a frame by the model's input types: text columns as text (whole floats lose
 their ``.0``; missing values match nothing), numbers as float32 (double where the input is),
