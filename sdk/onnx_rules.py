@@ -264,11 +264,13 @@ def _inputs(graph: onnx.GraphProto, meta: Meta) -> None:
     names = [v.name for v in inputs]
     per_feature = sorted(names) == sorted(meta.features) and len(set(names)) == len(names)
     kinds = (TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.INT64, TensorProto.STRING)
+    if not inputs:
+        raise invalid("没有输入", "it has no inputs")
     for value in inputs:
         shape = _shape(value)
         column = per_feature and _elem(value) in kinds and len(shape) == 2 and shape[1] == 1
         matrix = len(inputs) == 1 and _elem(value) == TensorProto.FLOAT and len(shape) == 2
-        matrix = matrix and shape[1] == len(meta.features)
+        matrix = matrix and shape[1] == len(meta.features) and bool(_OUTPUT.fullmatch(value.name))
         if not (column or matrix) or isinstance(shape[0], int):
             raise invalid(
                 f"输入 {show(value.name)} 不符合约定：每个特征一个 [N, 1] 输入，或一个 float "

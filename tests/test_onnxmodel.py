@@ -296,7 +296,7 @@ def made(
     graph = h.make_graph(
         nodes,
         "g",
-        inputs or [h.make_tensor_value_info("x", TensorProto.FLOAT, [None, 1])],
+        [h.make_tensor_value_info("x", TensorProto.FLOAT, [None, 1])] if inputs is None else inputs,
         outputs or [h.make_tensor_value_info("y", TensorProto.FLOAT, [None, 1])],
         initializer=list(initializers),
     )
@@ -458,6 +458,12 @@ def test_when_inputs_or_outputs_break_the_convention_then_load_refuses():
     assert_refused(made(node, meta=META | {"shuyu.features": '["x", "z"]'}), "input 'x'")
     fixed = [h.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1])]
     assert_refused(made(node, inputs=fixed), "input 'x' breaks the convention")
+    wide = META | {"shuyu.features": '["a", "b"]'}
+    matrix = [h.make_tensor_value_info("张三", TensorProto.FLOAT, [None, 2])]
+    named = made([h.make_node("ReduceSum", ["张三"], ["y"], keepdims=1)], inputs=matrix, meta=wide)
+    assert_refused(named, "input '张三' breaks the convention")
+    constant = h.make_node("Constant", [], ["y"], value=h.make_tensor("v", TensorProto.FLOAT, [1, 1], [1.0]))  # fmt: skip
+    assert_refused(made([constant], inputs=[]), "no inputs")
     classifier = META | {"shuyu.task": "classification"}
     assert_refused(made(node, meta=classifier), "probabilities")
     two = [h.make_node("Identity", ["x"], ["y"]), h.make_node("Identity", ["x"], ["z"])]
