@@ -163,6 +163,21 @@ def test_when_a_feature_is_missing_or_unseen_then_the_model_still_answers(logist
         model.predict(frame.drop(columns=["income"]))
 
 
+def test_when_classes_are_words_then_the_last_is_positive_and_the_loss_reads_it():
+    from sklearn.linear_model import LogisticRegression
+
+    words = TRAIN["default"].map({0: "正常", 1: "违约"})
+    fitted = pipeline(LogisticRegression()).fit(TRAIN[FEATURES], words)
+    model = convert(fitted, TRAIN.head(100), target="status")
+    assert model.class_labels() == ["正常", "违约"] == list(fitted.classes_)
+    assert {"正常", "违约"} <= set(model.data_strings())
+    p = np.clip(model.predict(HELD_OUT), 1e-6, 1 - 1e-6)
+    assert np.allclose(p, fitted.predict_proba(HELD_OUT[FEATURES])[:, 1], atol=1e-4)
+    frame = HELD_OUT.assign(status=HELD_OUT["default"].map({0: "正常", 1: "违约"}))
+    y = HELD_OUT["default"].to_numpy()
+    assert np.allclose(model.loss(frame), -(y * np.log(p) + (1 - y) * np.log1p(-p)), atol=1e-6)
+
+
 def test_when_a_sklearn_regressor_is_converted_then_it_predicts_values():
     from sklearn.linear_model import Ridge
 
