@@ -97,9 +97,42 @@ def _one_matrix(model: Any, frame: pd.DataFrame) -> bool:
     return not composite and all(dtype == np.float32 for dtype in frame.dtypes)
 
 
+_REGISTERED: list[bool] = []
+
+
+def _lightgbm_in_pipelines() -> None:
+    """Let skl2onnx convert a Pipeline that ends in LightGBM (a ColumnTransformer in front of an
+    LGBMClassifier is a credit team's usual scorecard), with onnxmltools' converter. XGBoost is
+    not registered: inside a pipeline its conversion disagrees with the original."""
+    if _REGISTERED:
+        return
+    _REGISTERED.append(True)
+    try:
+        import lightgbm
+    except ImportError:
+        return
+    from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm
+    from skl2onnx import update_registered_converter
+    from skl2onnx.common.shape_calculator import (
+        calculate_linear_classifier_output_shapes,
+        calculate_linear_regressor_output_shapes,
+    )
+
+    update_registered_converter(
+        lightgbm.LGBMClassifier, "LightGbmLGBMClassifier", calculate_linear_classifier_output_shapes,
+        convert_lightgbm, options={"nocl": [True, False], "zipmap": [True, False, "columns"]},
+    )  # fmt: skip
+    update_registered_converter(
+        lightgbm.LGBMRegressor, "LightGbmLGBMRegressor", calculate_linear_regressor_output_shapes,
+        convert_lightgbm, options={"split": None},
+    )  # fmt: skip
+
+
 def _proto(model: Any, library: str, frame: pd.DataFrame, classifies: bool) -> onnx.ModelProto:
     if library == "sklearn":
         import skl2onnx
+
+        _lightgbm_in_pipelines()
         from skl2onnx.common.data_types import FloatTensorType as SklFloat
 
         types = [("input", SklFloat([None, frame.shape[1]]))]

@@ -248,6 +248,27 @@ def test_when_a_lightgbm_regressor_is_converted_then_it_predicts_values():
     assert np.allclose(model.predict(HELD_OUT), fitted.predict(HELD_OUT[NUMBERS]), rtol=1e-5)
 
 
+def test_when_a_pipeline_ends_in_lightgbm_then_it_converts_with_its_categories():
+    import lightgbm
+
+    final = lightgbm.LGBMClassifier(n_estimators=6, max_depth=3, verbose=-1)
+    fitted = pipeline(final).fit(TRAIN[FEATURES], TRAIN["default"])
+    model = convert(fitted, TRAIN.head(100), target="default")
+    assert np.allclose(model.predict(HELD_OUT), fitted.predict_proba(HELD_OUT[FEATURES])[:, 1], atol=1e-4)  # fmt: skip
+    summary = model.summary()
+    assert summary.categories == {"region": sorted(REGIONS)} and summary.trees == 6
+    assert 1 <= summary.max_depth <= 3 and summary.inputs[2]["type"] == "tensor(string)"
+
+
+def test_when_a_pipeline_ends_in_xgboost_then_convert_refuses_it():
+    import xgboost
+
+    final = xgboost.XGBClassifier(n_estimators=5, max_depth=3)
+    fitted = pipeline(final).fit(TRAIN[FEATURES], TRAIN["default"])
+    with pytest.raises(ModelFormatError, match="could not be converted to ONNX"):
+        convert(fitted, TRAIN.head(100), target="default")
+
+
 @pytest.mark.parametrize("objective, task", [("binary", "classification"), ("regression", "regression")])  # fmt: skip
 def test_when_a_lightgbm_booster_with_gaps_is_converted_then_its_objective_sets_the_task(objective, task):  # fmt: skip
     import lightgbm
