@@ -3,6 +3,7 @@ reviewer reads off a model, and the refusal of files built to carry something ou
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -125,7 +126,9 @@ def test_when_a_sklearn_pipeline_is_summarized_then_its_categories_and_labels_sh
     assert {"name": "region", "type": "tensor(string)", "shape": [None, 1]} in summary.inputs
     assert {"name": "probabilities", "type": "tensor(float)", "shape": [None, 2]} in summary.outputs  # fmt: skip
     assert summary.producer.startswith("skl2onnx") and summary.bytes == len(model.content)
-    json.dumps(__import__("dataclasses").asdict(summary), ensure_ascii=False)
+    assert json.loads(json.dumps(dataclasses.asdict(summary)))["categories"]["region"] == sorted(
+        REGIONS
+    )
 
 
 def test_when_a_sklearn_pipeline_is_converted_then_its_strings_and_numbers_are_listed(logistic):
