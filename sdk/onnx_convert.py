@@ -91,16 +91,60 @@ def _expected(model: Any, frame: pd.DataFrame, classifies: bool) -> np.ndarray:
     return np.asarray(model.predict(frame), dtype=float).reshape(len(frame))
 
 
+def _one_matrix(model: Any, frame: pd.DataFrame) -> bool:
+    """A scikit-learn estimator that is not a Pipeline or ColumnTransformer, fed numbers only."""
+    composite = hasattr(model, "steps") or hasattr(model, "transformers")
+    return not composite and all(dtype == np.float32 for dtype in frame.dtypes)
+
+
+_REGISTERED: list[bool] = []
+
+
+def _lightgbm_in_pipelines() -> None:
+    """Let skl2onnx convert a Pipeline that ends in LightGBM (a ColumnTransformer in front of an
+    LGBMClassifier is a credit team's usual scorecard), with onnxmltools' converter. XGBoost is
+    not registered: inside a pipeline its conversion disagrees with the original."""
+    if _REGISTERED:
+        return
+    _REGISTERED.append(True)
+    try:
+        import lightgbm
+    except ImportError:
+        return
+    from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm
+    from skl2onnx import update_registered_converter
+    from skl2onnx.common.shape_calculator import (
+        calculate_linear_classifier_output_shapes,
+        calculate_linear_regressor_output_shapes,
+    )
+
+    update_registered_converter(
+        lightgbm.LGBMClassifier, "LightGbmLGBMClassifier", calculate_linear_classifier_output_shapes,
+        convert_lightgbm, options={"nocl": [True, False], "zipmap": [True, False, "columns"]},
+    )  # fmt: skip
+    update_registered_converter(
+        lightgbm.LGBMRegressor, "LightGbmLGBMRegressor", calculate_linear_regressor_output_shapes,
+        convert_lightgbm, options={"split": None},
+    )  # fmt: skip
+
+
 def _proto(model: Any, library: str, frame: pd.DataFrame, classifies: bool) -> onnx.ModelProto:
     if library == "sklearn":
         import skl2onnx
 
+        _lightgbm_in_pipelines()
+        from skl2onnx.common.data_types import FloatTensorType as SklFloat
+
+        types = [("input", SklFloat([None, frame.shape[1]]))]
         options = {id(model): {"zipmap": False}} if classifies else None
+        if _one_matrix(model, frame):  # a bare estimator takes one input, not one per column
+            return skl2onnx.to_onnx(model, initial_types=types, target_opset=SKLEARN_OPSET, options=options)  # fmt: skip
         return skl2onnx.to_onnx(model, frame, target_opset=SKLEARN_OPSET, options=options)
     import onnxmltools
     from onnxmltools.convert.common.data_types import FloatTensorType
 
     types = [("input", FloatTensorType([None, frame.shape[1]]))]
+
     if library == "lightgbm":
         return onnxmltools.convert_lightgbm(
             model, initial_types=types, target_opset=ONNXMLTOOLS_OPSET, zipmap=False
@@ -156,7 +200,8 @@ def to_onnx(
     except ModelFormatError:
         raise
     except Exception as e:  # the converters raise many kinds; the user needs the reason
-        reason = f"{type(e).__name__}: {str(e)[:200]}"
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
+        reason = f"{type(e).__name__}: {first}"
         raise ModelFormatError(f"模型无法转换为 ONNX（{reason}）",
                                f"the model could not be converted to ONNX ({reason})") from e  # fmt: skip
     task = "classification" if classifies else "regression"

@@ -11,7 +11,7 @@ from collections import defaultdict
 import onnx
 from onnx import TensorProto, numpy_helper
 
-from sdk.onnx_format import CLASSIFIERS
+from sdk.onnx_rules import CLASSIFIERS
 
 _PASS_THROUGH = ("Identity", "Reshape", "Squeeze", "Unsqueeze", "Flatten")
 

@@ -1,12 +1,13 @@
 """ONNX models (``shuyu-onnx/1``): what a processor trains and the platform runs.
 
 A model leaves the production sandbox as an ONNX file, never as a pickle: the platform evaluates
-it with onnxruntime (CPU, one thread), so no tenant code runs in its processes, and a reviewer
-(and the PII scan) can read every string and number it holds. :func:`convert` makes one from a
-fitted scikit-learn pipeline, LightGBM or XGBoost model; :func:`load` refuses any file that breaks
-the rules of :mod:`sdk.onnx_format` (an operator allowlist, no custom domains, functions, subgraphs,
-external data or text-making operators, the ``shuyu.*`` metadata and input/output conventions);
-:func:`from_legacy` migrates a ``shuyu-model/1`` JSON model.
+it with onnxruntime (CPU, one thread, sessions built on first use and sharing one memory arena
+of :data:`MAX_RUN_BYTES`), so no tenant code runs in its processes, and a reviewer (and the PII
+scan) can read every string and number it holds. :func:`convert` makes one from a fitted
+scikit-learn pipeline, LightGBM or XGBoost model; :func:`load` refuses any file that breaks the
+rules of :mod:`sdk.onnx_rules` (an operator allowlist, no custom domains, functions, subgraphs,
+external data, hidden bytes or text-making operators, the ``shuyu.*`` metadata and input/output
+conventions); :func:`from_legacy` migrates a ``shuyu-model/1`` JSON model.
 
 Inputs are fed from a frame by the model's input types: text columns as text (whole floats lose
 their ``.0``; missing values match nothing), numbers as float32 (double where the input is),
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -35,14 +37,13 @@ from sdk.onnx_format import (
     MAX_BYTES,
     MISSING,
     ModelFormatError,
-    check,
     invalid,
-    parse,
     show,
     text_column,
 )
 from sdk.onnx_inspect import categories, class_labels, trees
 from sdk.onnx_legacy import from_legacy
+from sdk.onnx_rules import check, parse, too_large
 
 __all__ = [
     "FORMAT", "MAX_BYTES", "ModelFormatError", "OnnxModel", "Summary", "convert", "from_legacy",
@@ -50,6 +51,11 @@ __all__ = [
 ]  # fmt: skip
 
 EPS = 1e-6  # log-loss clips probabilities to [EPS, 1 - EPS]
+# What onnxruntime may hold at once for every model of the process: a model whose constants
+# broadcast a few rows into gigabytes fails its run instead of exhausting the serving process.
+MAX_RUN_BYTES = 512 << 20
+_ARENA_LOCK = threading.Lock()
+_arena: list[bool] = []  # registered once per process
 _TRUE = {"1", "1.0", "true", "t", "yes", "y", "是"}
 _FEED = {
     TensorProto.FLOAT: np.float32,
@@ -103,10 +109,20 @@ def _require(frame: pd.DataFrame, columns: Any) -> None:
         )
 
 
+def _shared_arena(ort: Any) -> None:
+    """One CPU arena of at most :data:`MAX_RUN_BYTES` for every session of the process."""
+    with _ARENA_LOCK:
+        if not _arena:
+            cpu = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, ort.OrtMemType.DEFAULT)  # fmt: skip
+            ort.create_and_register_allocator(cpu, ort.OrtArenaCfg(MAX_RUN_BYTES, -1, -1, -1))
+            _arena.append(True)
+
+
 class OnnxModel:
     """A checked ``shuyu-onnx/1`` model; build one with :func:`load` or :func:`convert`."""
 
-    def __init__(self, content: bytes, proto: onnx.ModelProto):
+    def __init__(self, content: bytes, *, max_bytes: int = MAX_BYTES):
+        proto = parse(content, min(max_bytes, MAX_BYTES))
         meta, self._strings = check(proto)
         self.content = bytes(content)
         self.sha256 = hashlib.sha256(self.content).hexdigest()
@@ -120,7 +136,7 @@ class OnnxModel:
     def __repr__(self) -> str:
         return f"OnnxModel(task={self.task!r}, target={self.target!r}, sha256={self.sha256[:12]})"
 
-    def _run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    def _start(self) -> Any:
         with self._lock:  # built once, on first use: loading a model for review runs nothing
             if self._session is None:
                 import onnxruntime as ort
@@ -129,10 +145,25 @@ class OnnxModel:
                 options.intra_op_num_threads = 1
                 options.inter_op_num_threads = 1
                 options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+                options.add_session_config_entry("session.use_env_allocators", "1")
+                _shared_arena(ort)
                 self._session = ort.InferenceSession(
                     self.content, options, providers=["CPUExecutionProvider"]
                 )
-        return self._session.run(None, feeds)
+        return self._session
+
+    def _run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        try:
+            return self._start().run(None, feeds)
+        except Exception as e:  # onnxruntime's errors: the model or the data it was given
+            text = str(e).strip()
+            if "BFCArena" in text or "allocate" in text.lower():
+                reason = f"over {MAX_RUN_BYTES >> 20} MB of memory"
+            else:  # onnxruntime's own source paths are no business of the user
+                reason = re.sub(r"/\S+", "…", text.splitlines()[0] if text else type(e).__name__)[:200]  # fmt: skip
+            raise ModelFormatError(
+                f"模型无法处理这些数据（{reason}）", f"the model fails on this data ({reason})"
+            ) from e
 
     def _feeds(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         _require(frame, self.features)
@@ -164,10 +195,14 @@ class OnnxModel:
         if len(frame) == 0:
             return np.zeros(0)
         outputs = dict(zip([o.name for o in self.proto.graph.output], self._run(self._feeds(frame)), strict=True))  # fmt: skip
-        if self.probabilistic:
-            probs = np.asarray(outputs["probabilities"], dtype=float)
-            return probs.reshape(len(frame), -1)[:, -1]
-        return np.asarray(outputs[self.proto.graph.output[0].name], dtype=float).reshape(len(frame))
+        name = "probabilities" if self.probabilistic else self.proto.graph.output[0].name
+        values = np.asarray(outputs[name], dtype=float)
+        if values.ndim not in (1, 2) or values.size == 0 or values.size % len(frame):
+            raise ModelFormatError(
+                f"模型输出的形状 {values.shape} 与 {len(frame)} 行不符",
+                f"the model's output shape {values.shape} does not fit {len(frame)} rows",
+            )
+        return values.reshape(len(frame), -1)[:, -1]
 
     def answer(self, frame: pd.DataFrame) -> np.ndarray:
         """Yes/no per row: the prediction is at least the model's threshold (default 0.5)."""
@@ -270,25 +305,25 @@ class OnnxModel:
         )
 
 
-def load(source: bytes | os.PathLike) -> OnnxModel:
+def load(source: bytes | os.PathLike, *, max_bytes: int = MAX_BYTES) -> OnnxModel:
     """Read and check a model file.
 
     Args:
         source: the file's bytes, or its path (``os.PathLike``).
+        max_bytes: a lower size limit than :data:`MAX_BYTES` (a hub setting, say).
 
     Raises:
         ModelFormatError: the file is too large, does not parse, fails the ONNX checker, or
             breaks a rule of ``shuyu-onnx/1`` (the message names the operator, domain or key).
     """
+    limit = min(max_bytes, MAX_BYTES)
     if isinstance(source, os.PathLike):
         path = Path(source)
-        if path.stat().st_size > MAX_BYTES:
-            raise invalid(f"超过 {MAX_BYTES >> 20} MB", f"larger than {MAX_BYTES >> 20} MB")
+        too_large(path.stat().st_size, limit)
         source = path.read_bytes()
     if not isinstance(source, bytes | bytearray | memoryview):
         raise invalid("请以 bytes 或 pathlib.Path 传入", "pass bytes or a pathlib.Path")
-    content = bytes(source)
-    return OnnxModel(content, parse(content))
+    return OnnxModel(bytes(source), max_bytes=limit)
 
 
 def convert(

@@ -3,6 +3,7 @@ reviewer reads off a model, and the refusal of files built to carry something ou
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -97,6 +98,15 @@ def test_when_a_sklearn_pipeline_is_converted_then_onnx_predicts_as_it_does(logi
     assert model.features == tuple(FEATURES) and model.target == "default"
 
 
+def test_when_a_model_is_loaded_then_onnxruntime_starts_only_to_predict_on_one_cpu_thread(logistic):  # fmt: skip
+    _, converted = logistic
+    model = load(converted.content)
+    assert model._session is None
+    model.predict(HELD_OUT.head(2))
+    assert model._session.get_providers() == ["CPUExecutionProvider"]
+    assert model._session.get_session_options().intra_op_num_threads == 1
+
+
 def test_when_a_converted_model_is_loaded_again_then_it_is_the_same_model(logistic):
     _, model = logistic
     again = load(model.content)
@@ -116,7 +126,9 @@ def test_when_a_sklearn_pipeline_is_summarized_then_its_categories_and_labels_sh
     assert {"name": "region", "type": "tensor(string)", "shape": [None, 1]} in summary.inputs
     assert {"name": "probabilities", "type": "tensor(float)", "shape": [None, 2]} in summary.outputs  # fmt: skip
     assert summary.producer.startswith("skl2onnx") and summary.bytes == len(model.content)
-    json.dumps(__import__("dataclasses").asdict(summary), ensure_ascii=False)
+    assert json.loads(json.dumps(dataclasses.asdict(summary)))["categories"]["region"] == sorted(
+        REGIONS
+    )
 
 
 def test_when_a_sklearn_pipeline_is_converted_then_its_strings_and_numbers_are_listed(logistic):
@@ -152,6 +164,21 @@ def test_when_a_feature_is_missing_or_unseen_then_the_model_still_answers(logist
     assert np.isfinite(model.predict(frame)).all()
     with pytest.raises(ModelFormatError, match="lacks columns"):
         model.predict(frame.drop(columns=["income"]))
+
+
+def test_when_classes_are_words_then_the_last_is_positive_and_the_loss_reads_it():
+    from sklearn.linear_model import LogisticRegression
+
+    words = TRAIN["default"].map({0: "正常", 1: "违约"})
+    fitted = pipeline(LogisticRegression()).fit(TRAIN[FEATURES], words)
+    model = convert(fitted, TRAIN.head(100), target="status")
+    assert model.class_labels() == ["正常", "违约"] == list(fitted.classes_)
+    assert {"正常", "违约"} <= set(model.data_strings())
+    p = np.clip(model.predict(HELD_OUT), 1e-6, 1 - 1e-6)
+    assert np.allclose(p, fitted.predict_proba(HELD_OUT[FEATURES])[:, 1], atol=1e-4)
+    frame = HELD_OUT.assign(status=HELD_OUT["default"].map({0: "正常", 1: "违约"}))
+    y = HELD_OUT["default"].to_numpy()
+    assert np.allclose(model.loss(frame), -(y * np.log(p) + (1 - y) * np.log1p(-p)), atol=1e-6)
 
 
 def test_when_a_sklearn_regressor_is_converted_then_it_predicts_values():
@@ -224,6 +251,42 @@ def test_when_a_lightgbm_regressor_is_converted_then_it_predicts_values():
     assert np.allclose(model.predict(HELD_OUT), fitted.predict(HELD_OUT[NUMBERS]), rtol=1e-5)
 
 
+def test_when_a_pipeline_ends_in_lightgbm_then_it_converts_with_its_categories():
+    import lightgbm
+
+    final = lightgbm.LGBMClassifier(n_estimators=6, max_depth=3, verbose=-1)
+    fitted = pipeline(final).fit(TRAIN[FEATURES], TRAIN["default"])
+    model = convert(fitted, TRAIN.head(100), target="default")
+    assert np.allclose(model.predict(HELD_OUT), fitted.predict_proba(HELD_OUT[FEATURES])[:, 1], atol=1e-4)  # fmt: skip
+    summary = model.summary()
+    assert summary.categories == {"region": sorted(REGIONS)} and summary.trees == 6
+    assert 1 <= summary.max_depth <= 3 and summary.inputs[2]["type"] == "tensor(string)"
+
+
+def test_when_a_pipeline_ends_in_xgboost_then_convert_refuses_it():
+    import xgboost
+
+    final = xgboost.XGBClassifier(n_estimators=5, max_depth=3)
+    fitted = pipeline(final).fit(TRAIN[FEATURES], TRAIN["default"])
+    with pytest.raises(ModelFormatError, match="could not be converted to ONNX"):
+        convert(fitted, TRAIN.head(100), target="default")
+
+
+@pytest.mark.parametrize("objective, task", [("binary", "classification"), ("regression", "regression")])  # fmt: skip
+def test_when_a_lightgbm_booster_with_gaps_is_converted_then_its_objective_sets_the_task(objective, task):  # fmt: skip
+    import lightgbm
+
+    train, held_out = TRAIN.copy(), HELD_OUT.copy()
+    train.loc[::5, "income"] = np.nan
+    held_out.loc[::4, "income"] = np.nan
+    y = train["default" if task == "classification" else "cost"]
+    data = lightgbm.Dataset(train[NUMBERS], y)
+    booster = lightgbm.train({"objective": objective, "verbose": -1}, data, num_boost_round=5)
+    model = convert(booster, train.head(100), target=str(y.name))
+    assert model.task == task and model.summary().trees == 5
+    assert np.allclose(model.predict(held_out), booster.predict(held_out[NUMBERS]), atol=1e-4, rtol=1e-5)  # fmt: skip
+
+
 def test_when_an_xgboost_classifier_with_chinese_feature_names_is_converted_then_it_matches():
     import xgboost
 
@@ -272,7 +335,7 @@ def made(
     graph = h.make_graph(
         nodes,
         "g",
-        inputs or [h.make_tensor_value_info("x", TensorProto.FLOAT, [None, 1])],
+        [h.make_tensor_value_info("x", TensorProto.FLOAT, [None, 1])] if inputs is None else inputs,
         outputs or [h.make_tensor_value_info("y", TensorProto.FLOAT, [None, 1])],
         initializer=list(initializers),
     )
@@ -290,6 +353,31 @@ def test_when_a_hand_built_model_follows_the_rules_then_it_loads():
                       initializers=[h.make_tensor("two", TensorProto.FLOAT, [], [2.0])]))  # fmt: skip
     assert np.allclose(model.predict(pd.DataFrame({"x": [1.0, 2.5]})), [2.0, 5.0])
     assert model.numbers() == [2.0, 0.5] and model.data_strings() == ["x", "y"]
+
+
+def test_when_a_tree_loops_back_on_itself_then_the_summary_still_ends():
+    tree = h.make_node(
+        "TreeEnsembleRegressor", ["x"], ["y"], domain="ai.onnx.ml", n_targets=1,
+        nodes_treeids=[0, 0, 0], nodes_nodeids=[0, 1, 2], nodes_featureids=[0, 0, 0],
+        nodes_modes=["BRANCH_LEQ", "BRANCH_LEQ", "LEAF"], nodes_values=[0.5, 0.7, 0.0],
+        nodes_truenodeids=[1, 0, 0], nodes_falsenodeids=[2, 2, 0],
+        target_treeids=[0], target_nodeids=[2], target_ids=[0], target_weights=[1.0],
+    )  # fmt: skip
+    out = [h.make_tensor_value_info("y", TensorProto.FLOAT, [None, 1])]
+    summary = load(made([tree], outputs=out)).summary()  # a cycle is cut where it closes
+    assert summary.trees == 1 and summary.max_depth in (1, 2)
+
+
+def test_when_a_label_encoder_turns_text_into_numbers_then_its_keys_are_categories():
+    keys = h.make_tensor("k", TensorProto.STRING, [2], ["上城区".encode(), b"b"])
+    values = h.make_tensor("v", TensorProto.FLOAT, [2], [0.25, 0.75])
+    default = h.make_tensor("d", TensorProto.FLOAT, [1], [0.5])
+    node = h.make_node("LabelEncoder", ["x"], ["y"], domain="ai.onnx.ml",
+                       keys_tensor=keys, values_tensor=values, default_tensor=default)  # fmt: skip
+    text = [h.make_tensor_value_info("x", TensorProto.STRING, [None, 1])]
+    model = load(made([node], inputs=text, opsets=(("", 18), ("ai.onnx.ml", 4))))
+    assert model.categories() == {"x": ["上城区", "b"]}
+    assert np.allclose(model.predict(pd.DataFrame({"x": ["上城区", "b", None]})), [0.25, 0.75, 0.5])
 
 
 def test_when_an_operator_of_a_custom_domain_is_used_then_load_refuses():
@@ -366,6 +454,25 @@ def test_when_a_keyword_attribute_carries_free_text_then_load_refuses():
     assert_refused(made([linear]), "'post_transform' holds text")
 
 
+def test_when_a_label_attribute_sits_on_an_operator_that_does_not_read_it_then_load_refuses():
+    node = h.make_node("Scaler", ["x"], ["y"], domain="ai.onnx.ml", offset=[0.0], scale=[1.0],
+                       cats_strings=["张三"])  # fmt: skip
+    assert_refused(made([node]), "'cats_strings' holds text")
+
+
+def test_when_metadata_hides_inside_the_graph_then_load_refuses():
+    model = onnx.load_from_string(made([h.make_node("Identity", ["x"], ["y"])]))
+    model.graph.node[0].metadata_props.add(key="note", value="张三 13800000000")
+    assert_refused(model.SerializeToString(), "metadata inside the graph")
+
+
+def test_when_an_attribute_carries_a_second_value_of_another_kind_then_load_refuses():
+    model = onnx.load_from_string(made([h.make_node("Cast", ["x"], ["y"], to=TensorProto.FLOAT)]))
+    branch = h.make_graph([], "b", [], [])
+    model.graph.node[0].attribute[0].graphs.append(branch)
+    assert_refused(model.SerializeToString(), "holds a subgraph")
+
+
 def test_when_a_model_defines_functions_then_load_refuses():
     function = h.make_function("evil.corp", "F", ["a"], ["b"], [h.make_node("Identity", ["a"], ["b"])],
                                [h.make_opsetid("", 18)])  # fmt: skip
@@ -390,6 +497,12 @@ def test_when_inputs_or_outputs_break_the_convention_then_load_refuses():
     assert_refused(made(node, meta=META | {"shuyu.features": '["x", "z"]'}), "input 'x'")
     fixed = [h.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1])]
     assert_refused(made(node, inputs=fixed), "input 'x' breaks the convention")
+    wide = META | {"shuyu.features": '["a", "b"]'}
+    matrix = [h.make_tensor_value_info("张三", TensorProto.FLOAT, [None, 2])]
+    named = made([h.make_node("ReduceSum", ["张三"], ["y"], keepdims=1)], inputs=matrix, meta=wide)
+    assert_refused(named, "input '张三' breaks the convention")
+    constant = h.make_node("Constant", [], ["y"], value=h.make_tensor("v", TensorProto.FLOAT, [1, 1], [1.0]))  # fmt: skip
+    assert_refused(made([constant], inputs=[]), "no inputs")
     classifier = META | {"shuyu.task": "classification"}
     assert_refused(made(node, meta=classifier), "probabilities")
     two = [h.make_node("Identity", ["x"], ["y"]), h.make_node("Identity", ["x"], ["z"])]
@@ -411,9 +524,148 @@ def test_when_the_file_is_larger_than_the_limit_then_load_refuses(tmp_path):
     assert_refused(path, "larger than 50 MB")
 
 
+def test_when_the_hub_sets_a_lower_size_limit_then_load_applies_it():
+    small = made([h.make_node("Identity", ["x"], ["y"])])
+    assert load(small, max_bytes=len(small)).features == ("x",)
+    with pytest.raises(ModelFormatError, match="larger than"):
+        load(small, max_bytes=len(small) - 1)
+    with pytest.raises(ModelFormatError, match="larger than 50 MB"):
+        load(small + b"\x00" * MAX_BYTES, max_bytes=MAX_BYTES * 2)  # never above MAX_BYTES
+
+
 @pytest.mark.parametrize("garbage", [b"\xff" * 64, b"not a model at all", b"", b"\x08\x07"])
 def test_when_the_file_is_not_onnx_then_load_refuses(garbage):
-    assert_refused(garbage)
+    error = assert_refused(garbage)
+    assert "does not parse as ONNX" in str(error) or "it is not an ONNX model" in str(error)
+
+
+def test_when_load_is_given_a_text_path_then_it_asks_for_bytes_or_a_path():
+    assert_refused("model.onnx", "pass bytes or a pathlib.Path")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "node, extra",
+    [
+        (h.make_node("Expand", ["x", "big"], ["y"]), [10**9, 10**9]),
+        (h.make_node("Tile", ["x", "big"], ["y"]), [10**9, 10**9]),
+        (h.make_node("ConstantOfShape", ["big"], ["y"]), [10**9, 10**9]),
+    ],
+    ids=["Expand", "Tile", "ConstantOfShape"],
+)
+def test_when_a_constant_could_blow_a_tensor_up_then_load_refuses(node, extra):
+    big = h.make_tensor("big", TensorProto.INT64, [len(extra)], extra)
+    assert_refused(made([node], initializers=[big]), f"operator '{node.op_type}' is not allowed")
+
+
+def test_when_names_are_long_unprintable_or_shown_to_reviewers_then_they_are_plain():
+    def renamed(change) -> bytes:
+        model = onnx.load_from_string(made([h.make_node("Identity", ["x"], ["y"], "n")]))
+        change(model)
+        return model.SerializeToString()
+
+    long_name = renamed(lambda m: setattr(m.graph.node[0], "name", "张" * 200))
+    assert_refused(long_name, "too long or holds control characters")
+    control = renamed(lambda m: setattr(m.graph, "name", "a\nb"))
+    assert_refused(control, "too long or holds control characters")
+    producer = renamed(lambda m: setattr(m, "producer_name", "张三 13800000000"))
+    assert_refused(producer, "producer or domain")
+    output = onnx.load_from_string(made([h.make_node("Identity", ["x"], ["张三"])],
+                                        outputs=[h.make_tensor_value_info("张三", TensorProto.FLOAT, [None, 1])]))  # fmt: skip
+    assert_refused(output.SerializeToString(), "output name")
+
+
+BLOW_UP = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))  # a broken cap fails here, not the host
+import numpy as np, pandas as pd
+from onnx import helper as h, numpy_helper, TensorProto
+from sdk.onnxmodel import ModelFormatError, load
+from tests.test_onnxmodel import made
+wide = numpy_helper.from_array(np.zeros((1, 1_000_000), np.float32), "wide")
+axes = numpy_helper.from_array(np.array([1], np.int64), "axes")
+sums = h.make_node("ReduceSum", ["t", "axes"], ["y"], keepdims=1)
+model = load(made([h.make_node("Add", ["x", "wide"], ["t"]), sums], initializers=[wide, axes]))
+print(model.predict(pd.DataFrame({"x": [1.0, 2.0]})).tolist())
+try:
+    model.predict(pd.DataFrame({"x": np.ones(200)}))  # 800 MB of float32 in one tensor
+    print("ran")
+except ModelFormatError as e:
+    print("refused", "over 512 MB of memory" in str(e), "smaller than requested" in str(e.__cause__))
+"""
+
+
+def test_when_a_model_broadcasts_a_few_rows_past_the_memory_cap_then_its_run_fails_alone():
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", BLOW_UP], cwd=root, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.stdout.split("\n")[:2] == ["[1000000.0, 2000000.0]", "refused True True"], done.stderr[-2000:]  # fmt: skip
+
+
+def test_when_an_integer_input_gets_a_gap_then_predict_says_so():
+    ints = [h.make_tensor_value_info("x", TensorProto.INT64, [None, 1])]
+    model = load(made([h.make_node("Cast", ["x"], ["y"], to=TensorProto.FLOAT)], inputs=ints))
+    assert np.allclose(model.predict(pd.DataFrame({"x": [1, 2]})), [1.0, 2.0])
+    with pytest.raises(ModelFormatError, match="takes integers"):
+        model.predict(pd.DataFrame({"x": [1.0, None]}))
+
+
+def test_when_a_bare_estimator_is_converted_then_it_takes_one_matrix_input():
+    from sklearn.ensemble import RandomForestClassifier
+
+    fitted = RandomForestClassifier(n_estimators=3, max_depth=3, random_state=0)
+    fitted.fit(TRAIN[NUMBERS], TRAIN["default"])
+    model = convert(fitted, TRAIN.head(100), target="default")
+    assert model.summary().inputs == [{"name": "input", "type": "tensor(float)", "shape": [None, 2]}]  # fmt: skip
+    assert (model.summary().trees, model.summary().max_depth) == (3, 3)
+    assert np.allclose(model.predict(HELD_OUT), fitted.predict_proba(HELD_OUT[NUMBERS])[:, 1], atol=1e-4)  # fmt: skip
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    from google.protobuf.internal import encoder
+
+    return encoder._VarintBytes(number << 3 | 2) + encoder._VarintBytes(len(payload)) + payload
+
+
+def test_when_bytes_hide_in_fields_onnx_does_not_define_then_load_refuses():
+    plain = made([h.make_node("Identity", ["x"], ["y"])])
+    assert_refused(plain + _field(99, "张三 13800000000".encode()), "fields ONNX does not define")
+    node = h.make_node("Identity", ["x"], ["y"]).SerializeToString() + _field(77, b"hidden")
+    graph = onnx.load_from_string(plain).graph
+    hidden = graph.SerializeToString() + _field(1, node)  # a second node, with an unknown field
+    model = onnx.load_from_string(plain)
+    model.ClearField("graph")
+    assert_refused(model.SerializeToString() + _field(7, hidden), "fields ONNX does not define")
+
+
+def test_when_a_tensor_carries_more_than_its_shape_says_then_load_refuses():
+    padded = h.make_tensor("w", TensorProto.FLOAT, [1], [0.0])
+    padded.ClearField("float_data")
+    padded.raw_data = np.zeros(25, np.float32).tobytes()  # 24 numbers more than its shape holds
+    node = h.make_node("Add", ["x", "w"], ["y"])
+    assert_refused(made([node], initializers=[padded]), "does not fit its shape")
+    twice = h.make_tensor("w", TensorProto.FLOAT, [1], [0.0])
+    twice.raw_data = np.zeros(1, np.float32).tobytes()  # float_data too, which nothing reads
+    assert_refused(made([node], initializers=[twice]), "holds its data twice")
+
+
+def test_when_an_initializer_is_read_by_nothing_then_load_refuses():
+    unread = h.make_tensor("payload", TensorProto.DOUBLE, [2], [13800000000.0, 110101.0])
+    node = h.make_node("Identity", ["x"], ["y"])
+    assert_refused(made([node], initializers=[unread]), "initializer 'payload' is read by nothing")
+
+
+def test_when_a_node_names_a_function_overload_then_load_refuses():
+    model = onnx.load_from_string(made([h.make_node("Identity", ["x"], ["y"])]))
+    model.graph.node[0].overload = "13800000000"
+    assert_refused(model.SerializeToString(), "the ONNX field overload")
+
+
+def test_when_a_field_is_written_twice_then_load_refuses():
+    plain = made([h.make_node("Identity", ["x"], ["y"])])
+    producer = _field(2, b"skl2onnx")  # producer_name again: the parser keeps the last one
+    assert_refused(plain + producer + producer, "bytes beyond its fields")
 
 
 def test_when_the_onnx_checker_finds_a_broken_graph_then_load_refuses():
