@@ -391,6 +391,38 @@ def test_when_a_keyed_model_is_a_function_of_one_raw_attribute_then_publishing_f
         lifecycle.decide(s, request_id, "rita", "approve", "看起来不错 / looks fine")
 
 
+LIGHTGBM = """
+import lightgbm
+import numpy as np
+from sdk import job
+frame = job.dataset("medical_visits")
+frame = frame.df() if hasattr(frame, "df") else frame
+x = frame[["age"]].astype(np.float32)
+model = lightgbm.LGBMRegressor(n_estimators=30, num_leaves=8, verbose=-1).fit(x, frame["cost"])
+job.save_model(model, sample=x.head(100), target="cost")
+job.save_metrics(at_40=round(float(model.predict(np.array([[40.0]], dtype=np.float32))[0]), 3))
+"""
+
+
+def test_when_a_lightgbm_model_is_trained_in_a_job_then_its_product_scores_as_it_did_there(demo):
+    job_id = job(demo, LIGHTGBM)
+    approve(demo[1], job_id, "rita", "ryan")
+    assert act(demo, job_id) == "succeeded"
+    expected = get(demo[1], job_id).meta["run"]["metrics"]["at_40"]
+    request_id = publish(demo, job_id, "visit-cost-gbm")
+    checks = {c.name: c.verdict for c in get(demo[1], request_id).checks}
+    assert checks["model_format"] == checks["membership_inference"] == "pass", checks
+    assert checks["model_numbers"] == checks["model_data_strings"] == "pass", checks
+    approve(demo[1], request_id, "rita", "ryan")
+    assert act(demo, request_id) == "published"
+    with demo[1].session() as s:
+        found = products.get(s, "visit-cost-gbm")
+        assert products.model_of(found).summary().trees == 30
+        answer, _ = products.answer(s, found, "score", {"records": [{"age": 40}]},
+                                    home.domain_store(demo[0]), 10)  # fmt: skip
+    assert answer["answers"][0] == pytest.approx(expected, abs=1e-2)
+
+
 def test_when_the_products_tenant_is_suspended_then_the_product_is_paused(demo, product):
     name = world.TENANTS[0]["name"]
     with demo[1].session() as s:
