@@ -21,6 +21,7 @@ from hub.ops.setup import init_home
 from hub.production import model_migration, products
 from hub.refusals import Conflict
 from hub.review import lifecycle
+from hub.web import console_views
 from sdk import onnxmodel
 
 HEALTH = "普惠健康险定价"
@@ -123,6 +124,10 @@ def test_when_a_legacy_model_cannot_be_converted_then_its_product_pauses_with_th
     assert caught.value.code == "product_paused"
     model_migration.migrate_at_start(db)  # again: still paused, no second event
     assert len(events(db, model_migration.PAUSED, "legacy-broken")) == 1
+    with db.session() as s:  # reviewers see why on the products page
+        shown = {p["name"]: p for p in console_views.products(s)}
+    assert shown["legacy-broken"]["paused"]["en"] == event["reason_en"]
+    assert shown["legacy-broken"]["paused"]["zh"] == event["reason_zh"]
 
 
 def test_when_a_legacy_file_was_changed_after_approval_then_it_is_not_migrated(demo):
