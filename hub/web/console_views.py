@@ -2,7 +2,7 @@
 
 Each kind says what it shows (:meth:`hub.kinds.RequestKind.console`): an export its first rows; a
 job its code (every file of the bundle), entrypoint, datasets, parameters, resources and, once it
-ran, its outputs, released metrics and masked log; a model its card and everything it holds; an
+ran, its outputs, released metrics and masked log; a model its card and a summary of its ONNX file; an
 import its columns and first rows with identifiers masked. Every kind shows its lineage, verified links only. Nothing here writes.
 """
 
