@@ -114,7 +114,8 @@ PRODUCTION_RULES = {
     "mia_max_auc": 0.6,
     "max_import_bytes": 200 << 20,
     "max_query_records": 1000,
-    "model_min_support": 5,  # training rows behind each entry of a published lookup table
+    "model_min_support": 5,  # training rows behind each category of a published model
+    "model_max_bytes": 50 << 20,  # a published ONNX model's size (at most 50 MiB)
     "product_calls_per_minute": 60,  # per product key
     "product_records_per_day": 10_000,  # per product key, records or keys, last 24 hours
     "product_sweep_keys_per_day": 2_000,  # keys one product key looks up before a sweep alert

@@ -37,9 +37,19 @@ from tests.e2e.kernel_client import user_token
 
 EMPTY = "pass\n"
 TRAIN = """
-from sdk import job, modelfile
+import numpy as np
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import Ridge
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sdk import job
 frame = job.dataset("medical_visits")
-job.save_model(modelfile.fit_linear(frame, ["age", "gender", "department"], "cost"))
+frame = frame.df() if hasattr(frame, "df") else frame  # a lazy relation, or a frame
+x = frame[["age", "gender", "department"]].astype({"age": np.float32})
+prep = ColumnTransformer([("text", OneHotEncoder(handle_unknown="ignore"), ["gender", "department"]),
+                          ("num", StandardScaler(), ["age"])])
+model = make_pipeline(prep, Ridge()).fit(x, frame["cost"])
+job.save_model(model, sample=x.head(100), target="cost")
 job.save_metrics(rows=len(frame))
 """
 CARD = {"intended_use": "基准测试用费用模型 / benchmark cost model", "data": "medical_visits raw rows",

@@ -95,7 +95,8 @@ class ProductionRules(BaseModel):
     mia_max_auc: float = Field(0.6, ge=0.5, le=1)
     max_import_bytes: int = Field(200 << 20, ge=1)
     max_query_records: int = Field(1000, ge=1)  # records one product query may score
-    model_min_support: int = Field(5, ge=1)  # training rows behind each entry of a lookup table
+    model_min_support: int = Field(5, ge=1)  # training rows behind each category of a model
+    model_max_bytes: int = Field(50 << 20, ge=1, le=50 << 20)  # a published ONNX model's size
     # Product keys (a consumer's key, per product): calls a minute, records (or keys) a day, and
     # records looked up by key in a day after which the key's use is reported as a sweep.
     product_calls_per_minute: int = Field(60, ge=1)

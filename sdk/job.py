@@ -88,8 +88,45 @@ def save_metrics(**metrics: Any) -> Path:
     return path
 
 
-def save_model(model, name: str = "model.json") -> Path:
-    """Write a :class:`sdk.modelfile.Model` for publishing."""
+def save_model(
+    model: Any,
+    name: str = "model.onnx",
+    *,
+    sample: pd.DataFrame | None = None,
+    target: str | None = None,
+    key: dict | None = None,
+    threshold: float | None = None,
+) -> Path:
+    """Write a model as ONNX (``shuyu-onnx/1``) for ``ws.models.publish``.
+
+    A fitted scikit-learn pipeline, LightGBM or XGBoost model is converted with
+    :func:`sdk.onnxmodel.convert`, which checks that ONNX predicts as the model does on ``sample``
+    (a few training rows, e.g. ``X.head(100)``); an :class:`sdk.onnxmodel.OnnxModel` or the bytes
+    of an ONNX file are checked with :func:`sdk.onnxmodel.load` and written as they are.
+
+    Args:
+        model: the fitted model, an ``OnnxModel``, or ONNX bytes.
+        name: the file's name in the output folder.
+        sample: rows like the training rows (needed to convert).
+        target: the column the model predicts (needed to convert).
+        key: ``{"dataset", "column"}`` for a model that answers by key.
+        threshold: the probability at which the model answers yes (default 0.5).
+
+    Raises:
+        sdk.onnxmodel.ModelFormatError: the model cannot be converted, predicts differently in
+            ONNX, or the file breaks the format's rules.
+    """
+    from sdk import onnxmodel
+
+    if isinstance(model, bytes | bytearray):
+        model = onnxmodel.load(bytes(model))
+    elif not isinstance(model, onnxmodel.OnnxModel):
+        if sample is None or target is None:
+            raise onnxmodel.ModelFormatError(
+                "转换模型需要 sample（几行训练数据）与 target（目标列名）",
+                "converting a model needs sample (a few training rows) and target (its column)",
+            )
+        model = onnxmodel.convert(model, sample, target=target, key=key, threshold=threshold)
     path = output(name)
-    model.save(path)
+    path.write_bytes(model.content)
     return path

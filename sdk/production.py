@@ -185,9 +185,9 @@ class ModelCollection(Collection):
 
     def publish(
         self, job: Job | int, *, product: str, card: dict, purpose: str,
-        artifact: str = "model.json", dataset: str | None = None,
+        artifact: str = "model.onnx", dataset: str | None = None,
     ) -> Publication:  # fmt: skip
-        """Publish the model file a job wrote as ``product``, with its model card."""
+        """Publish the ONNX model a job wrote (``job.save_model``) as ``product``, with its card."""
         job_id = job.id if isinstance(job, Job) else int(job)
         scenario = (job.attrs if isinstance(job, Job) else {}).get("scenario_id")
         scenario = scenario or self.client.job(job_id)["scenario_id"]

@@ -52,7 +52,8 @@ async def test_when_the_console_is_asked_then_its_document_lists_its_json_routes
     assert set(document["paths"]) == {"/openapi.json", "/audit/export"}
     assert document["servers"] == [{"url": "/admin"}]
     document = json.loads((await review.get("/review/openapi.json")).body)
-    assert "/requests/{request_id}/model.json" in document["paths"]
+    assert "/requests/{request_id}/model-summary.json" in document["paths"]
+    assert "/requests/{request_id}/model.json" not in document["paths"]  # the file: nowhere
 
 
 async def test_when_the_trail_is_exported_as_json_then_it_fits_its_model(admin):
@@ -95,5 +96,5 @@ async def test_when_a_request_has_no_model_file_then_it_is_a_json_404(review, de
     with demo.session() as s:
         any_request = s.scalars(select(Request.id)).first()
     for rid in [any_request or 1, 99999, 2**31]:
-        answer = await review.get(f"/review/requests/{rid}/model.json")
+        answer = await review.get(f"/review/requests/{rid}/model-summary.json")
         assert answer.code == 404 and refusal(answer)["code"] == "not_found"

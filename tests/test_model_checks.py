@@ -1,4 +1,6 @@
-"""Review checks of model files: format, model card, embedded identifiers, membership inference."""
+"""Review checks of ONNX model files: size, format (checker, operator allowlist), model card,
+embedded identifiers, strings that must come from the training data, membership inference run
+with onnxruntime."""
 
 from __future__ import annotations
 
@@ -8,18 +10,26 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from hub.review.checks import FAIL, PASS, WARN
 from hub.review.model_checks import (
     attack_auc,
     membership_inference,
     model_card,
+    model_data_strings,
     model_format,
+    model_size,
     model_strings,
     tpr_at_fpr,
 )
 from sdk.identifiers import resident_id_check_char
-from sdk.modelfile import fit_logistic, memorize
+from sdk.onnxmodel import convert, load
+from tests import onnx_graphs
 
 HAN = re.compile(r"[\u4e00-\u9fff]")
 RESIDENT_ID = "33010619850312002" + resident_id_check_char("33010619850312002")
@@ -63,27 +73,73 @@ def assert_bilingual(finding) -> None:
     assert HAN.search(finding.reason.zh) and not HAN.search(finding.reason.en)
 
 
-def test_when_a_model_file_is_valid_then_model_format_passes_and_returns_the_model(members):
+def fit_logistic(frame: pd.DataFrame, features: list[str], target: str):
+    """A regularized logistic regression (one-hot text, scaled numbers), converted to ONNX."""
+    text = [f for f in features if not pd.api.types.is_numeric_dtype(frame[f])]
+    numeric = [f for f in features if f not in text]
+    prep = ColumnTransformer([("text", OneHotEncoder(handle_unknown="ignore"), text),
+                              ("num", StandardScaler(), numeric)])  # fmt: skip
+    x = frame[features].astype({f: np.float32 for f in numeric})
+    pipe = make_pipeline(prep, LogisticRegression(C=1.0)).fit(x, frame[target])
+    return convert(pipe, x.head(100), target=target)
+
+
+def memorize(frame: pd.DataFrame, features: list[str], target: str):
+    """A tree grown until every leaf holds one row (min_samples_leaf=1): it memorizes."""
+    x = frame[features].astype(np.float32)
+    binary = frame[target].isin([0, 1]).all()
+    tree = (DecisionTreeClassifier if binary else DecisionTreeRegressor)(min_samples_leaf=1)
+    return convert(tree.fit(x, frame[target]), x.head(100), target=target)
+
+
+def test_when_a_model_file_is_valid_then_model_format_passes_and_summarizes_it(members):
     model = fit_logistic(members, ["age", "region"], "default")
-    found, loaded = model_format(json.dumps(model.to_dict()).encode())
+    found, loaded = model_format(model.content)
     assert found.name == "model_format" and found.verdict == PASS
-    assert loaded == model
-    assert found.details | {"bytes": 0} == {
-        "kind": "logistic", "target": "default", "features": 2, "weights": 4, "lookup_rows": 0,
-        "bytes": 0,
-    }  # fmt: skip
+    assert loaded.sha256 == model.sha256 and loaded.features == ("age", "region")
+    details = found.details
+    assert (details["format"], details["task"], details["target"]) == (
+        "shuyu-onnx/1",
+        "classification",
+        "default",
+    )
+    assert details["features"] == 2 and details["bytes"] == len(model.content)
+    assert details["trees"] == 0 and details["categories"] == 3 and details["class_labels"] == 2
+    assert any(op.endswith("LinearClassifier") for op in details["operators"])
+    assert details["nodes"] == sum(details["operators"].values())
+
+
+LEGACY = json.dumps({"format": "shuyu-model/1", "kind": "linear", "target": "y",
+                     "features": ["x"], "encoders": {"x": {"type": "standard", "mean": 0, "std": 1}},
+                     "weights": [1.0], "intercept": 0.0}).encode()  # fmt: skip
 
 
 @pytest.mark.parametrize(
-    "content",
-    [b"not json", b'{"format": "shuyu-model/1", "kind": "forest"}', b'{"format": "pickle"}'],
-    ids=["not-json", "bad-kind", "bad-tag"],
+    ("content", "named"),
+    [
+        (b"not onnx", None),
+        (LEGACY, None),
+        (onnx_graphs.with_operator("StringNormalizer", "ai.onnx.ml"), "StringNormalizer"),
+        (onnx_graphs.with_operator("Smuggle", "com.example"), "com.example"),
+    ],
+    ids=["not-onnx", "retired-json", "string-op", "custom-domain"],
 )
-def test_when_a_model_file_is_invalid_then_model_format_fails_in_both_languages(content):
+def test_when_a_model_file_is_invalid_then_model_format_fails_in_both_languages(content, named):
     found, model = model_format(content)
     assert found.verdict == FAIL and model is None
     assert_bilingual(found)
-    assert "shuyu-model/1" in found.reason.en
+    assert found.details == {"bytes": len(content)}
+    if named:
+        assert named in found.reason.en
+
+
+def test_when_a_model_file_is_over_the_size_limit_then_model_size_fails(members):
+    content = fit_logistic(members, ["age"], "default").content
+    assert model_size(content, len(content)).verdict == PASS
+    found = model_size(content, len(content) - 1)
+    assert found.name == "model_size" and found.verdict == FAIL
+    assert found.details == {"bytes": len(content), "max_bytes": len(content) - 1}
+    assert_bilingual(found)
 
 
 def test_when_a_model_card_is_complete_then_it_passes():
@@ -117,9 +173,10 @@ def test_when_a_model_card_is_over_64_kb_or_not_an_object_then_it_fails():
     assert model_card(["not", "a", "card"]).verdict == FAIL
 
 
-def test_when_lookup_keys_hold_an_id_number_and_a_mobile_then_model_pii_fails_and_hides_them():
-    frame = pd.DataFrame({"who": [RESIDENT_ID, MOBILE, "walk-in"], "default": [1, 0, 1]})
-    found = model_strings(memorize(frame, ["who"], "default"))
+def test_when_categories_hold_an_id_number_and_a_mobile_then_model_pii_fails_and_hides_them():
+    model = load(onnx_graphs.onehot_regression("who", [RESIDENT_ID, MOBILE, "walk-in"],
+                                               [1.0, 0.0, 1.0], "default"))  # fmt: skip
+    found = model_strings(model)
     assert found.name == "model_pii" and found.verdict == FAIL
     assert found.details["entities"]["CN_RESIDENT_ID"] == 1
     assert found.details["entities"]["CN_MOBILE"] == 1
@@ -128,11 +185,11 @@ def test_when_lookup_keys_hold_an_id_number_and_a_mobile_then_model_pii_fails_an
     assert RESIDENT_ID not in shown and MOBILE not in shown
 
 
-def test_when_a_category_or_a_float_key_is_a_mobile_then_model_pii_fails():
+def test_when_a_converted_category_or_a_graph_name_is_a_mobile_then_model_pii_fails():
     frame = pd.DataFrame({"phone": [MOBILE, "other"] * 10, "default": [1, 0] * 10})
     assert model_strings(fit_logistic(frame, ["phone"], "default")).verdict == FAIL
-    as_float = frame.assign(phone=[float(MOBILE), 1.5] * 10)  # a mobile column read as numbers
-    assert model_strings(memorize(as_float, ["phone"], "default")).verdict == FAIL
+    named = onnx_graphs.linear(["x"], [0.5], 0.0, "default", name=f"graph {MOBILE}")
+    assert model_strings(load(named)).verdict == FAIL  # any string of the file, not only data
 
 
 def test_when_a_model_embeds_no_identifier_then_model_pii_passes(members):
@@ -140,8 +197,36 @@ def test_when_a_model_embeds_no_identifier_then_model_pii_passes(members):
     assert found.verdict == PASS and found.details["entities"] == {}
     assert_bilingual(found)
     # exact fractions have 16-17 digits, which a digit scan could read as bank cards
-    fractions = pd.DataFrame({"score": np.random.default_rng(5).random(2_000), "default": 1})
+    fractions = pd.DataFrame(
+        {"score": np.random.default_rng(5).random(200), "default": [0, 1] * 100}
+    )
     assert model_strings(memorize(fractions, ["score"], "default")).verdict == PASS
+
+
+def test_when_a_models_data_strings_come_from_the_training_columns_then_they_pass(members):
+    model = fit_logistic(members, ["age", "region"], "default")
+    found = model_data_strings(model, members, set(members.columns))
+    assert found.name == "model_data_strings" and found.verdict == PASS
+    assert found.details["strings"] >= 6  # 2 features, the target, 3 regions, (2 class labels)
+    assert_bilingual(found)
+
+
+def test_when_categories_are_made_up_then_model_data_strings_fails_with_counts_only(members):
+    made_up = ["north", "south", "patient-7f3a", "patient-9c1e"]
+    model = load(onnx_graphs.onehot_regression("region", made_up, [0.1] * 4, "default"))
+    found = model_data_strings(model, members, set(members.columns))
+    assert found.verdict == FAIL and found.details["unknown_categories"] == 2
+    assert_bilingual(found)
+    assert "patient" not in json.dumps(found.as_dict(), ensure_ascii=False)
+
+
+def test_when_a_feature_or_class_label_is_not_in_the_training_columns_then_it_fails(members):
+    model = fit_logistic(members, ["age", "region"], "default")
+    unapproved = model_data_strings(model, members, {"age", "default"})  # region not approved
+    assert unapproved.verdict == FAIL and unapproved.details["unknown_names"] == 1
+    relabeled = members.assign(default=members["default"].map({0: "no", 1: "yes"}))
+    found = model_data_strings(model, relabeled, set(members.columns))
+    assert found.verdict == FAIL and found.details["unknown_class_labels"] == 2
 
 
 @pytest.mark.parametrize(
@@ -176,15 +261,26 @@ def test_when_few_members_are_below_every_holdout_loss_then_tpr_at_fpr_counts_th
 
 
 def test_when_a_model_memorized_its_training_rows_then_membership_inference_fails(members, holdout):
+    """A tree with a leaf per row on an identifying feature (an exact income per person)."""
     model = memorize(members, ["income"], "default")
     found = membership_inference(model, members, holdout)
     assert found.name == "membership_inference" and found.verdict == FAIL
-    assert found.details["auc"] > 0.9 and found.details["tpr_at_1pct_fpr"] > 0.9
+    assert found.details["auc"] > 0.7, found.details
     assert found.details | {"auc": 0, "tpr_at_1pct_fpr": 0} == {
         "attack": "loss-threshold", "max_auc": 0.6, "members": 5_000, "holdout": 5_000, "auc": 0,
         "tpr_at_1pct_fpr": 0,
     }  # fmt: skip
     assert_bilingual(found)
+
+
+def test_when_a_lightgbm_model_memorized_its_rows_then_membership_inference_fails(members, holdout):
+    lightgbm = pytest.importorskip("lightgbm")
+    x = members[["income", "age"]].astype(np.float32)
+    booster = lightgbm.LGBMClassifier(n_estimators=200, num_leaves=256, min_child_samples=1,
+                                      min_child_weight=0, subsample=1.0, verbose=-1)  # fmt: skip
+    model = convert(booster.fit(x, members["default"]), x.head(100), target="default")
+    found = membership_inference(model, members, holdout)
+    assert found.verdict == FAIL and found.details["auc"] > 0.6, found.details
 
 
 def test_when_a_model_memorized_an_amount_per_row_then_membership_inference_fails(members, holdout):
@@ -204,11 +300,29 @@ def test_when_a_regularized_model_uses_coarse_features_then_membership_inference
     assert_bilingual(found)
 
 
+class _Remembers:
+    """A model that knows the first ``known`` training incomes (loss near 0) and guesses the base
+    rate for anyone else: the gate's logic, whatever evaluates the model."""
+
+    target = "default"
+
+    def __init__(self, members: pd.DataFrame, known: int):
+        self.known = dict(
+            zip(members["income"].head(known), members["default"].head(known), strict=True)
+        )
+        self.rate = float(members["default"].mean())
+
+    def loss(self, frame: pd.DataFrame) -> np.ndarray:
+        p = np.array([self.known.get(i, self.rate) for i in frame["income"]], dtype=float)
+        p = np.clip(p, 1e-6, 1 - 1e-6)  # a known row's own label: a loss near 0
+        y = frame["default"].to_numpy(dtype=float)
+        return -(y * np.log(p) + (1 - y) * np.log1p(-p))
+
+
 def test_when_a_model_memorized_a_tenth_of_its_rows_then_membership_inference_warns(
     members, holdout
 ):
-    model = memorize(members.head(500), ["income"], "default")
-    found = membership_inference(model, members, holdout)
+    found = membership_inference(_Remembers(members, 500), members, holdout)
     assert found.verdict == WARN, found.details
     assert found.details["auc"] <= 0.6 and found.details["tpr_at_1pct_fpr"] > 0.05
     assert_bilingual(found)

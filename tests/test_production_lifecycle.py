@@ -36,10 +36,21 @@ CARBON = "个人低碳出行积分"  # bob: public governance (jobs approved by 
 RULES = ProductionRules()
 
 TRAIN = """
-from sdk import job, modelfile
-frame = job.dataset("medical_visits")
-job.save_model(modelfile.fit_linear(frame, ["age", "gender"], "cost"))
-job.save_metrics(rows=len(frame), columns=sorted(frame.columns))
+import numpy as np
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import Ridge
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sdk import job
+raw = job.dataset("medical_visits")
+raw = raw.df() if hasattr(raw, "df") else raw  # a lazy relation, or a frame
+frame = raw.dropna(subset=["age", "gender", "cost"])
+x = frame[["age", "gender"]].astype({"age": np.float32})
+prep = ColumnTransformer([("text", OneHotEncoder(handle_unknown="ignore"), ["gender"]),
+                          ("num", StandardScaler(), ["age"])])
+model = make_pipeline(prep, Ridge(alpha=1.0)).fit(x, frame["cost"])
+job.save_model(model, sample=x.head(100), target="cost")
+job.save_metrics(rows=len(raw), columns=sorted(raw.columns))
 """
 
 
@@ -129,7 +140,7 @@ def test_when_an_approved_job_runs_then_it_reads_every_raw_row_of_the_approved_c
     run = get(demo[1], trained).meta["run"]
     assert run["exit_code"] == 0 and run["metrics"]["rows"] == 1000
     assert run["inputs"][0]["dataset"] == "medical_visits" and len(run["inputs"][0]["sha256"]) == 64
-    assert {o["name"] for o in run["outputs"]} == {"model.json", "metrics.json"}
+    assert {o["name"] for o in run["outputs"]} == {"model.onnx", "metrics.json"}
     assert run["withheld"] == [] and run["suppressed"] == []  # nothing to hold back
     with demo[1].session() as s:
         metered = s.scalars(select(MeterEvent).where(MeterEvent.kind == "job_seconds")).all()
@@ -267,14 +278,14 @@ def publish(demo, job_id: int, product: str, card: dict | None = None) -> int:
     with db.session() as s:
         staff, _ = scenario_of(s, "alice", HEALTH)
         found, content = publishing.artifact(
-            s, home.domain_store(h), job_id, staff.tenant_id, "model.json"
+            s, home.domain_store(h), job_id, staff.tenant_id, "model.onnx"
         )
         request = lifecycle.create(
             s, kind="model", requester="alice", tenant_id=staff.tenant_id, scenario_id=found.scenario_id,
             purpose="发布 / publish", name=products.check_name(s, product),
             meta={"job": job_id, "product": product, "card": card, "dataset": "medical_visits"},
         )  # fmt: skip
-        lifecycle.submit(s, request, content, home.domain_store(h), "alice", ".json")
+        lifecycle.submit(s, request, content, home.domain_store(h), "alice", ".onnx")
         request_id = request.id
     runner.check(db, request_id, home.domain_store(h), Limits(), RULES)
     return request_id
@@ -356,10 +367,16 @@ def test_when_a_consumers_key_passes_its_limits_then_calls_are_refused_with_the_
 
 
 IDENTITY = """
-from sdk import job, modelfile
+import numpy as np
+from sklearn.linear_model import LinearRegression
+from sdk import job
 frame = job.dataset("medical_visits")
-model = modelfile.fit_linear(frame, ["age"], "cost")
-job.save_model(modelfile.load({**model.to_dict(), "key": {"dataset": "medical_visits", "column": "patient_id"}}))
+frame = frame.df() if hasattr(frame, "df") else frame
+frame = frame.dropna(subset=["age", "cost"])
+x = frame[["age"]].astype(np.float32)
+model = LinearRegression().fit(x, frame["cost"])
+job.save_model(model, sample=x.head(100), target="cost",
+               key={"dataset": "medical_visits", "column": "patient_id"})
 """
 
 
@@ -372,6 +389,38 @@ def test_when_a_keyed_model_is_a_function_of_one_raw_attribute_then_publishing_f
     assert checks["keyed_identity"] == "fail"
     with demo[1].session() as s, pytest.raises(Conflict, match="checks"):
         lifecycle.decide(s, request_id, "rita", "approve", "看起来不错 / looks fine")
+
+
+LIGHTGBM = """
+import lightgbm
+import numpy as np
+from sdk import job
+frame = job.dataset("medical_visits")
+frame = frame.df() if hasattr(frame, "df") else frame
+x = frame[["age"]].astype(np.float32)
+model = lightgbm.LGBMRegressor(n_estimators=30, num_leaves=8, verbose=-1).fit(x, frame["cost"])
+job.save_model(model, sample=x.head(100), target="cost")
+job.save_metrics(at_40=round(float(model.predict(np.array([[40.0]], dtype=np.float32))[0]), 3))
+"""
+
+
+def test_when_a_lightgbm_model_is_trained_in_a_job_then_its_product_scores_as_it_did_there(demo):
+    job_id = job(demo, LIGHTGBM)
+    approve(demo[1], job_id, "rita", "ryan")
+    assert act(demo, job_id) == "succeeded"
+    expected = get(demo[1], job_id).meta["run"]["metrics"]["at_40"]
+    request_id = publish(demo, job_id, "visit-cost-gbm")
+    checks = {c.name: c.verdict for c in get(demo[1], request_id).checks}
+    assert checks["model_format"] == checks["membership_inference"] == "pass", checks
+    assert checks["model_numbers"] == checks["model_data_strings"] == "pass", checks
+    approve(demo[1], request_id, "rita", "ryan")
+    assert act(demo, request_id) == "published"
+    with demo[1].session() as s:
+        found = products.get(s, "visit-cost-gbm")
+        assert products.model_of(found).summary().trees == 30
+        answer, _ = products.answer(s, found, "score", {"records": [{"age": 40}]},
+                                    home.domain_store(demo[0]), 10)  # fmt: skip
+    assert answer["answers"][0] == pytest.approx(expected, abs=1e-2)
 
 
 def test_when_the_products_tenant_is_suspended_then_the_product_is_paused(demo, product):

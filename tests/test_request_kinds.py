@@ -7,11 +7,17 @@ from __future__ import annotations
 import ast
 import io
 import json
+import re
 import tarfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import Ridge
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sqlalchemy import select
 
 from hub import audit, home, kinds
@@ -29,7 +35,7 @@ from hub.review.checks import Limits
 from hub.web import console_views, review_console
 from hub.web.console_base import ConsoleHandler
 from hub.web.production_api import job_view
-from sdk import modelfile
+from sdk import onnxmodel
 from tests.console_app import FAKE_HUB, serving
 
 HUB = Path(__file__).resolve().parent.parent / "hub"
@@ -238,15 +244,20 @@ def product(demo) -> str:
     with db.session() as s:
         dataset = s.scalars(select(Dataset).where(Dataset.name == "medical_visits")).one()
         frame = pd.read_parquet(home.domain_store(h) / dataset.path)
-    model = modelfile.fit_linear(frame, ["age", "gender"], "cost")
-    model.save(h / "model.json")
+    frame = frame.dropna(subset=["age", "gender", "cost"])
+    x = frame[["age", "gender"]].astype({"age": np.float32})
+    prep = ColumnTransformer([("text", OneHotEncoder(handle_unknown="ignore"), ["gender"]),
+                              ("num", StandardScaler(), ["age"])])  # fmt: skip
+    pipe = make_pipeline(prep, Ridge()).fit(x, frame["cost"])
+    model = onnxmodel.convert(pipe, x.head(100), target="cost")
     meta = {"product": "kinds-visit-cost", "card": CARD, "dataset": "medical_visits"}
-    request_id = submitted(demo, "model", (h / "model.json").read_bytes(), ".json", meta)
-    assert {"model_format", "model_card", "model_pii", "membership_inference"} <= set(
-        checks(db, request_id)
-    )
+    request_id = submitted(demo, "model", model.content, ".onnx", meta)
+    assert {"model_size", "model_format", "model_card", "model_pii", "model_data_strings",
+            "model_support", "model_numbers", "membership_inference"} <= set(checks(db, request_id))  # fmt: skip
     view = shown(demo, request_id)["model"]
-    assert view["shape"]["target"] == "cost" and view["weights"]
+    assert view["shape"]["target"] == "cost" and view["features"] == ["age", "gender"]
+    assert view["operators"] and view["inputs"][0].startswith("age:")
+    assert [c[0] for c in view["categories"]] == ["gender"]
     approve(db, request_id, override=True)
     assert act(demo, request_id) == "published"
     return "kinds-visit-cost"
@@ -340,8 +351,32 @@ async def test_when_a_reviewer_opens_a_registration_then_the_console_shows_it_by
     async with serving(app) as client:
         queue = await client.get("/review/?kind=registration&status=all&lang=en")
         page = await client.get(f"/review/requests/{request_id}?lang=zh")
-        model_file = await client.get(f"/review/requests/{request_id}/model.json")
+        model_file = await client.get(f"/review/requests/{request_id}/model-summary.json")
     assert queue.code == 200 and f'data-request="{request_id}"' in queue.body.decode()
     assert "product registration" in queue.body.decode()
     assert page.code == 200 and "产品登记" in page.body.decode()
     assert model_file.code == 404  # only a model's content is a model file
+
+
+async def test_when_a_reviewer_opens_a_model_then_they_see_its_summary_and_can_download_nothing(
+    demo, product, monkeypatch
+):
+    h, db = demo
+    with db.session() as s:
+        found = s.scalars(select(Product).where(Product.name == product)).one()
+        request_id, content = found.request_id, Path(found.model_path).read_bytes()
+    reviewer = {"name": "rita", "scopes": ["custom:shuyu:review"]}
+    monkeypatch.setattr(ConsoleHandler, "get_current_user", lambda self: reviewer)
+    app = review_console.make_app(db, FAKE_HUB, "/review/", home.domain_store(h))
+    async with serving(app) as client:
+        page = await client.get(f"/review/requests/{request_id}?lang=en")
+        summary = await client.get(f"/review/requests/{request_id}/model-summary.json")
+        old = await client.get(f"/review/requests/{request_id}/model.json")
+        raw = await client.get(f"/review/requests/{request_id}/model.onnx")
+    html = page.body.decode()
+    assert page.code == 200 and 'id="model-operators"' in html and 'id="model-io"' in html
+    assert "cannot be downloaded" in html and not re.search(r'href="[^"]*/model[^"]*"', html)
+    body = json.loads(summary.body)
+    assert summary.code == 200 and body["features"] == ["age", "gender"] and body["operators"]
+    assert content not in summary.body and content[:64] not in summary.body  # never the file
+    assert old.code == 404 and raw.code == 404  # no route serves the model file

@@ -77,7 +77,7 @@ class RequestKind:
     acted_on: ClassVar[bool] = False  # the production zone acts on it once approved
     runs: ClassVar[bool] = False  # keeps a run (inputs, outputs) that other requests derive from
     from_job: ClassVar[bool] = False  # may derive from a job's output (verified by lineage)
-    model_file: ClassVar[bool] = False  # its content is a model file reviewers may open whole
+    model_file: ClassVar[bool] = False  # its content is a model file: reviewers read its summary
 
     def checks(
         self, s: Session, request: Request, content: bytes, checking: Checking

@@ -1,10 +1,13 @@
-"""A model publication: the model file a succeeded job wrote, with its card; once approved, a
+"""A model publication: the ONNX model file a succeeded job wrote, with its card; once approved, a
 product answering queries inside the domain (:mod:`hub.production.products`). The review console
-shows everything the file holds: every weight with its feature and category, every lookup entry."""
+shows a summary of the file (:meth:`sdk.onnxmodel.OnnxModel.summary`): inputs and outputs, feature
+names, operator counts, tree count and depth, categories, class labels, key and threshold. The file
+itself is never served: reviewers read the summary, nobody downloads the model."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -14,9 +17,9 @@ from hub.i18n import Msg
 from hub.kinds import Checking, RequestKind, Zone, register
 from hub.production import executor, publishing
 from hub.review.checks import Finding
-from sdk import modelfile
+from sdk import onnxmodel
 
-MAX_TABLE_SHOWN = 5_000  # lookup entries on the page; the whole model file is linked
+MAX_LABELS_SHOWN = 200  # category labels shown per feature; the count is always shown
 
 
 @register
@@ -41,46 +44,44 @@ class Model(RequestKind):
         view["model"] = model_view(content, request, view["lineage"])
 
 
-def _weights(model: modelfile.Model) -> list[dict]:
-    """One row per encoded feature, in the order of the weights."""
-    rows, weights = [], list(model.spec["weights"])
-    for name in model.features:
-        enc = model.spec["encoders"][name]
-        if enc["type"] == "standard":
-            rows.append({"feature": name, "encoding": f"standard (mean {enc['mean']!r}, std {enc['std']!r})",
-                         "value": "", "weight": repr(weights[len(rows)])})  # fmt: skip
-        else:
-            for category in enc["categories"]:
-                rows.append({"feature": name, "encoding": "onehot", "value": category,
-                             "weight": repr(weights[len(rows)])})  # fmt: skip
-    return rows
+def summary(data: bytes) -> dict | None:
+    """The reviewer's summary of an ONNX model file (JSON-able), or None when it is not one."""
+    try:
+        return asdict(onnxmodel.load(data).summary())
+    except onnxmodel.ModelFormatError:
+        return None
+
+
+def _shape(value: dict) -> str:
+    return f"{value['name']}: {value['type']} {value['shape']}"
 
 
 def model_view(data: bytes, r: Request, trail: dict) -> dict:
-    """Everything a model file holds, for a reviewer: shape, every weight with its feature and
-    category, every lookup entry (the first MAX_TABLE_SHOWN; the whole file is one click away),
-    the card, and the job it verifiably came from."""
+    """What a reviewer sees of a model: its summary (inputs, outputs, features, operator counts,
+    trees, categories, class labels, key, threshold), the card, and the job it verifiably came
+    from. Nothing links to the file."""
     view = {"card": r.meta.get("card") or {}, "job": trail["chain"][-1]["from_job"],
             "dataset": r.meta.get("dataset"), "product": r.meta.get("product"),
-            "shape": {}, "weights": [], "table": [], "table_rows": 0}  # fmt: skip
-    try:
-        model = modelfile.load(data)
-    except ValueError:
+            "shape": {}, "inputs": [], "outputs": [], "features": [], "operators": [],
+            "categories": [], "class_labels": []}  # fmt: skip
+    found = summary(data)
+    if found is None:
         return view
-    spec = model.spec
     view["shape"] = {
-        "kind": model.kind, "target": model.target, "features": ", ".join(model.features),
-        "threshold": spec.get("threshold"), "key": json.dumps(spec.get("key"), ensure_ascii=False),
-        "intercept": repr(spec["intercept"]) if "intercept" in spec else None,
-        "default": repr(spec["default"]) if "default" in spec else None, "output": spec.get("output"),
+        "format": onnxmodel.FORMAT, "task": found["task"], "target": found["target"],
+        "threshold": found["threshold"],
+        "key": json.dumps(found["key"], ensure_ascii=False) if found["key"] else None,
+        "trees": found["trees"] or None, "max_depth": found["max_depth"] or None,
+        "opset": ", ".join(f"{d or 'ai.onnx'} {v}" for d, v in sorted(found["opset"].items())),
+        "producer": found["producer"] or None, "bytes": f"{found['bytes']:,}",
     }  # fmt: skip
-    if model.kind == "lookup":
-        keys, values = spec["table"]["keys"], spec["table"]["values"]
-        view["table_rows"] = len(keys)
-        view["table"] = [
-            ([json.dumps(v, ensure_ascii=False) for v in k], repr(v))
-            for k, v in zip(keys[:MAX_TABLE_SHOWN], values[:MAX_TABLE_SHOWN], strict=True)
-        ]
-    else:
-        view["weights"] = _weights(model)
+    view["inputs"] = [_shape(i) for i in found["inputs"]]
+    view["outputs"] = [_shape(o) for o in found["outputs"]]
+    view["features"] = list(found["features"])
+    view["operators"] = sorted(found["operators"].items(), key=lambda kv: (-kv[1], kv[0]))
+    view["categories"] = [
+        (name, len(labels), ", ".join(labels[:MAX_LABELS_SHOWN]))
+        for name, labels in found["categories"].items()
+    ]
+    view["class_labels"] = list(found["class_labels"])
     return view

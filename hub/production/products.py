@@ -2,7 +2,8 @@
 
 A consumer holding a product key sends records (features) or keys (looked up in the product's
 in-domain dataset) and gets back scores, or yes/no answers for verification (核验); raw data never
-leaves, only answers. A product serves only the scenario its model was approved for, and only
+leaves, only answers. The model is the approved ONNX file, evaluated by onnxruntime
+(:class:`sdk.onnxmodel.OnnxModel`, one session per model, cached by its SHA-256). A product serves only the scenario its model was approved for, and only
 while its tenant is admitted. Keys are random, shown once, and kept as SHA-256 digests.
 
 Looking people up by key is an oracle on individual records, so it is bounded: each key has a
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import secrets
 from collections import OrderedDict
@@ -36,11 +38,12 @@ from hub.production.jobs import approved_columns
 from hub.production.rules import ProductionRules
 from hub.refusals import AccessDenied, BadRequest, Conflict, NotFound, RateLimited
 from hub.review import lifecycle
-from sdk import modelfile
+from sdk import onnxmodel
 
 NAME = re.compile(r"[a-z][a-z0-9_-]{2,63}")
 MODES = ("score", "verify")
-_MODELS: OrderedDict[str, modelfile.Model] = OrderedDict()
+_MODELS: OrderedDict[str, onnxmodel.OnnxModel] = OrderedDict()
+log = logging.getLogger("shuyu.products")
 _KEYED: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
 
 
@@ -122,23 +125,28 @@ def revoke_key(s: Session, product: Product, tenant_id: int, actor: str, prefix:
                  object=f"product:{product.name}", details={"prefix": prefix})  # fmt: skip
 
 
-def model_of(product: Product) -> modelfile.Model:
-    """The product's model, loaded once per process (by its approved hash)."""
+def model_of(product: Product) -> onnxmodel.OnnxModel:
+    """The product's model, loaded once per process (by its approved hash): its onnxruntime
+    session is built at the first query and kept with it."""
     model = _MODELS.get(product.model_sha256)
     if model is None:
         data = Path(product.model_path).read_bytes()
         if hashlib.sha256(data).hexdigest() != product.model_sha256:
             raise Conflict(Msg("模型文件与批准的内容不一致", "the model differs from what was approved"), "tampered")  # fmt: skip
-        model = _MODELS[product.model_sha256] = modelfile.load(data)
+        try:
+            model = onnxmodel.load(data)
+        except onnxmodel.ModelFormatError:  # e.g. a model of the retired format, not migrated
+            raise Conflict(Msg(f"产品 {product.name} 的模型无法使用，已暂停", f"the model of product {product.name} cannot be used; it is paused"), "product_paused") from None  # fmt: skip
+        _MODELS[product.model_sha256] = model
         while len(_MODELS) > 16:
             _MODELS.popitem(last=False)
     return model
 
 
 def _keyed_rows(
-    s: Session, product: Product, model: modelfile.Model, keys: list, store: Path
+    s: Session, product: Product, model: onnxmodel.OnnxModel, keys: list, store: Path
 ) -> pd.DataFrame:
-    spec = model.spec.get("key") or {}
+    spec = model.key or {}
     found = approved_columns(s, product.scenario_id).get(spec.get("dataset", ""))
     dataset = found[0] if found else None
     if dataset is None or not {spec["column"], *model.features} <= set(found[1]):
@@ -189,6 +197,9 @@ def answer(
     except ValueError as e:
         zh, en = getattr(e, "message_zh", str(e)), getattr(e, "message_en", str(e))
         raise BadRequest(Msg(f"记录不符合模型的输入：{zh}", f"the records do not fit the model: {en}"), "records") from None  # fmt: skip
+    except Exception:  # noqa: BLE001 - onnxruntime refusing the input (a type it cannot take)
+        log.warning("product %s could not score the records", product.name, exc_info=True)
+        raise BadRequest(Msg("记录不符合模型的输入", "the records do not fit the model's inputs"), "records") from None  # fmt: skip
     if mode == "verify":  # an absent key is a plain "no", as a present one failing would be
         out = [bool(v) and bool(ok) for v, ok in zip(values, found, strict=True)]
     else:  # an absent key scores as a record the model knows nothing of

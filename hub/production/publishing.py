@@ -1,10 +1,13 @@
 """Model publishing requests: a succeeded job's model file and its card, checked and reviewed.
 
-The checks attack the model as an adversary would: a membership-inference attack compares its
-loss on the raw training records with its loss on held-out records of the same population that no
-job ever saw (kept by the domain under ``holdout/``); strings embedded in the model are scanned for
-personal data; the model card must say what the model is for, on what data, how good it is and
-where it fails.
+The model is an ONNX file (``shuyu-onnx/1``, :mod:`sdk.onnxmodel`). The checks attack it as an
+adversary would: its size and format (the ONNX checker, an operator allowlist); a
+membership-inference attack, run with onnxruntime, compares its loss on the raw training records
+with its loss on held-out records of the same population that no job ever saw (kept by the domain
+under ``holdout/``); every string in the graph is scanned for personal data, and those that name
+or carry data must occur in the approved training columns; its numbers must not carry a raw
+identifier; the model card must say what the model is for, on what data, how good it is and where
+it fails.
 """
 
 from __future__ import annotations
@@ -22,9 +25,9 @@ from hub.production.rules import ProductionRules
 from hub.refusals import AccessDenied, BadRequest, Conflict
 from hub.review import lifecycle
 from hub.review.checks import FAIL, Finding
-from sdk import modelfile
+from sdk import onnxmodel
 
-MAX_MODEL = 50 << 20
+MAX_MODEL = onnxmodel.MAX_BYTES  # what is read at all; the zone's model_max_bytes may be lower
 
 
 def job_output(store: Path, job_id: int) -> Path:
@@ -44,7 +47,7 @@ def artifact(s: Session, store: Path, job_id: int, tenant_id: int, name: str) ->
         raise Conflict(Msg(f"作业 #{job_id} 尚未成功完成（{job.status}）", f"job #{job_id} has not succeeded ({job.status})"), "job_not_done")  # fmt: skip
     content = outputs.read(job_output(store, job_id), name, MAX_MODEL)
     try:
-        modelfile.load(content)
+        onnxmodel.load(content)
     except ValueError as e:
         zh, en = getattr(e, "message_zh", str(e)), getattr(e, "message_en", str(e))
         raise BadRequest(Msg(f"模型文件无效：{zh}", f"the model file is not valid: {en}"), "model_format") from None  # fmt: skip
@@ -73,23 +76,27 @@ def _frames(s: Session, store: Path, request, approved: dict) -> list[pd.DataFra
 def checks(
     s: Session, request, content: bytes, store: Path, rules: ProductionRules
 ) -> list[Finding]:
-    """Format, card, embedded personal data, contents against the training data and membership
-    inference of a model request."""
+    """Size, format, card, embedded personal data, strings and contents against the training data
+    and membership inference of a model request."""
     from hub.review import model_checks, model_contents
 
-    finding, model = model_checks.model_format(content)
     card = dict(request.meta.get("card") or {})
-    findings = [finding, model_checks.model_card(card)]
+    size = model_checks.model_size(content, rules.model_max_bytes)
+    if size.verdict == FAIL:
+        return [size, model_checks.model_card(card)]
+    finding, model = model_checks.model_format(content)
+    findings = [size, finding, model_checks.model_card(card)]
     if model is None:
         return findings
     findings.append(model_checks.model_strings(model))
     name = request.meta.get("dataset", "")
     approved_by_name = approved_columns(s, request.scenario_id)
     dataset, approved = approved_by_name.get(name, (None, []))
-    key = model.spec.get("key") or {}
+    key = model.key or {}
+    names = set(approved)
     used = {*model.features, model.target, *([key["column"]] if key else [])}
-    if dataset is not None and not used <= set(approved):
-        extra = ", ".join(sorted(used - set(approved)))
+    if dataset is not None and not used <= names:
+        extra = ", ".join(sorted(used - names))
         findings.append(Finding("model_columns", FAIL, Msg(
             f"模型使用了未获准的列：{extra}", f"the model uses columns not approved: {extra}")))  # fmt: skip
         return findings
@@ -100,6 +107,7 @@ def checks(
         return findings
     columns = list(dict.fromkeys([*model.features, model.target]))
     members = pd.read_parquet(store / dataset.path, columns=columns)
+    findings.append(model_checks.model_data_strings(model, members, names))
     identifiers = model_contents.raw_identifiers(_frames(s, store, request, approved_by_name))
     findings.append(model_contents.model_support(model, members, rules.model_min_support))
     findings.append(model_contents.model_numbers(model, card, identifiers))

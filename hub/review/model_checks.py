@@ -3,11 +3,16 @@
 A model is not a table, so the table checks of :mod:`hub.review.checks` do not fit it; these do.
 Each returns a :class:`~hub.review.checks.Finding` with a bilingual reason:
 
-- :func:`model_format`: the file is valid ``shuyu-model/1`` (:mod:`sdk.modelfile`);
+- :func:`model_size`: the file is within the zone's size limit (``model_max_bytes``);
+- :func:`model_format`: the file is a valid ``shuyu-onnx/1`` model (:func:`sdk.onnxmodel.load`:
+  the ONNX checker, the operator allowlist, no custom domain, no external data, no string op);
 - :func:`model_card`: the card says what the model is for, what it was trained on, how well it
   does and where it should not be used;
-- :func:`model_strings`: no identifier is embedded in the file (one-hot categories and lookup
-  keys are copies of raw values);
+- :func:`model_strings`: no identifier is embedded in the file (every string of the graph: names,
+  attributes, string tensors, metadata; one-hot categories are copies of raw values);
+- :func:`model_data_strings`: every string that names or carries data (feature names, target,
+  category labels, class labels, key column) occurs in the approved training columns, so no text
+  comes into the model from anywhere else;
 - :func:`membership_inference`: the model cannot tell its training records from unseen ones.
   The attack is the loss threshold (Yeom et al., 2018): a model that memorized its training rows
   has a lower loss on them, so ranking rows by loss separates members from non-members.
@@ -29,7 +34,8 @@ from hub.masking.detectors import scan_text
 from hub.review.checks import FAIL, PASS, WARN, Finding
 from hub.review.checks.pii import IDENTIFYING
 from sdk.identifiers import find_identifiers
-from sdk.modelfile import Model, ModelFormatError, load
+from sdk.onnx_format import text_column, text_value
+from sdk.onnxmodel import MAX_BYTES, ModelFormatError, OnnxModel, load
 
 CARD_SECTIONS = ("intended_use", "data", "metrics", "limits")
 MIN_SECTION_CHARS = 10
@@ -47,23 +53,44 @@ _ENTITIES = {
 _DECIMAL = r"^(-?\d+)\.\d+(?:[eE][-+]?\d+)?$"
 
 
-def model_format(content: bytes) -> tuple[Finding, Model | None]:
-    """Whether ``content`` is a valid model file, and the model when it is."""
+def model_size(content: bytes, max_bytes: int = MAX_BYTES) -> Finding:
+    """Fail when the file is larger than ``max_bytes`` (the zone's ``model_max_bytes``)."""
+    details = {"bytes": len(content), "max_bytes": max_bytes}
+    if len(content) > max_bytes:
+        reason = Msg(
+            f"模型文件超过大小上限（{len(content):,} > {max_bytes:,} 字节）",
+            f"the model file exceeds the size limit ({len(content):,} > {max_bytes:,} bytes)",
+        )
+        return Finding("model_size", FAIL, reason, details)
+    reason = Msg("模型文件大小在上限之内", "the model file is within the size limit")
+    return Finding("model_size", PASS, reason, details)
+
+
+def model_format(content: bytes) -> tuple[Finding, OnnxModel | None]:
+    """Whether ``content`` is a valid ``shuyu-onnx/1`` model, and the model when it is; the
+    details are the reviewer's summary in numbers (task, features, operators, trees, bytes)."""
     try:
         model = load(content)
+        summary = model.summary()
     except ModelFormatError as e:
         reason = Msg(e.message_zh, e.message_en)
         return Finding("model_format", FAIL, reason, {"bytes": len(content)}), None
-    spec = model.spec
     details = {
-        "kind": model.kind,
-        "target": model.target,
-        "features": len(model.features),
-        "weights": len(spec.get("weights", ())),
-        "lookup_rows": len(spec.get("table", {}).get("keys", ())),
+        "format": "shuyu-onnx/1",
+        "task": summary.task,
+        "target": summary.target,
+        "features": len(summary.features),
+        "inputs": len(summary.inputs),
+        "operators": dict(summary.operators),
+        "nodes": sum(summary.operators.values()),
+        "trees": summary.trees,
+        "max_depth": summary.max_depth,
+        "categories": sum(len(v) for v in summary.categories.values()),
+        "class_labels": len(summary.class_labels),
+        "opset": dict(summary.opset),
         "bytes": len(content),
     }
-    reason = Msg("模型文件格式有效", "the model file is valid shuyu-model/1")
+    reason = Msg("模型文件是有效的 ONNX 模型（shuyu-onnx/1）", "the model file is a valid ONNX model (shuyu-onnx/1)")  # fmt: skip
     return Finding("model_format", PASS, reason, details), model
 
 
@@ -109,9 +136,10 @@ def _entity_counts(strings: Sequence[str]) -> tuple[Counter, int]:
     return Counter({e: max(found[e], recognized[e]) for e in found | recognized}), len(head)
 
 
-def model_strings(model: Model) -> Finding:
-    """Fail when a string embedded in the model (a category, a lookup key, a name) is an
-    identifier; warn on names and addresses. Details count entities, never show values."""
+def model_strings(model: OnnxModel) -> Finding:
+    """Fail when a string anywhere in the model file (a category, a name, an attribute, a string
+    tensor, metadata) is an identifier; warn on names and addresses. Details count entities,
+    never show values."""
     strings = model.strings()
     counts, recognized = _entity_counts(strings)
     details = {"strings": len(strings), "recognized": recognized, "entities": dict(counts)}
@@ -127,6 +155,51 @@ def model_strings(model: Model) -> Finding:
         return Finding("model_pii", WARN, reason, details)
     reason = Msg("模型文件中未发现个人信息", "no personal data found in the model file")
     return Finding("model_pii", PASS, reason, details)
+
+
+def model_data_strings(model: OnnxModel, training: pd.DataFrame, names: set[str]) -> Finding:
+    """Fail when a string that names or carries data does not occur in the approved training
+    columns: feature names, the target and the key column among the approved column ``names``;
+    each feature's category labels among the cells of its column in ``training``; class labels
+    among the target's values. Details count the strings that do not, never show them."""
+    feature_names = [*model.features, model.target, *([model.key["column"]] if model.key else [])]
+    bad = {"names": sum(n not in names for n in dict.fromkeys(feature_names))}
+    cells: dict[str, set[str]] = {}
+
+    def values(column: str) -> set[str]:
+        if column not in cells:
+            cells[column] = set(text_column(training[column])) if column in training else set()
+        return cells[column]
+
+    categories = model.categories()
+    bad["categories"] = sum(
+        text_value(c) not in values(f) for f, labels in categories.items() for c in labels
+    )
+    labels = model.class_labels()
+    bad["class_labels"] = sum(text_value(c) not in values(model.target) for c in labels)
+    known = {*feature_names, *(text_value(c) for v in categories.values() for c in v)}
+    known |= {text_value(c) for c in labels}
+    others = [s for s in model.data_strings() if s not in known]  # a kind this check does not
+    if others:  # name: any approved column name or cell will do
+        anywhere = set(names).union(*(values(c) for c in training.columns))
+        bad["other"] = sum(s not in anywhere for s in others)
+    else:
+        bad["other"] = 0
+    strings = len(model.data_strings())
+    details = {"strings": strings, **{f"unknown_{k}": v for k, v in bad.items()}}
+    if total := sum(bad.values()):
+        what = ", ".join(f"{k}×{v}" for k, v in bad.items() if v)
+        reason = Msg(
+            f"模型中有 {total} 个数据字符串不在获准的训练列中（{what}）：字符串只能来自训练数据",
+            f"{total} data strings of the model do not occur in the approved training columns "
+            f"({what}): its strings may only come from the training data",
+        )
+        return Finding("model_data_strings", FAIL, reason, details)
+    reason = Msg(
+        f"模型的 {strings} 个数据字符串均出现在获准的训练列中",
+        f"all {strings} data strings of the model occur in the approved training columns",
+    )
+    return Finding("model_data_strings", PASS, reason, details)
 
 
 def _finite(losses: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -178,7 +251,7 @@ def _sample(frame: pd.DataFrame, target: str, max_records: int, seed: int) -> pd
 
 
 def membership_inference(
-    model: Model,
+    model: OnnxModel,
     members: pd.DataFrame,
     holdout: pd.DataFrame,
     *,
@@ -188,7 +261,7 @@ def membership_inference(
     max_tpr: float = MAX_TPR_AT_1PCT_FPR,
 ) -> Finding:
     """Run the loss-threshold attack on training records (``members``) and unseen records from
-    the same population (``holdout``).
+    the same population (``holdout``), the model evaluated by onnxruntime (``model.loss``).
 
     Fails when its AUC exceeds ``max_auc`` or either side has fewer than 50 records with a
     target; warns when the AUC is within the limit but over ``max_tpr`` of the members are
@@ -200,6 +273,9 @@ def membership_inference(
         h_loss = _finite(model.loss(_sample(holdout, model.target, max_records, seed)))
     except ModelFormatError as e:
         return Finding("membership_inference", FAIL, Msg(e.message_zh, e.message_en), details)
+    except Exception:  # noqa: BLE001 - onnxruntime refusing the records: not measurable, so no
+        reason = Msg("无法用 onnxruntime 在训练与留出记录上运行模型", "the model cannot be run with onnxruntime on the training and held-out records")  # fmt: skip
+        return Finding("membership_inference", FAIL, reason, details)
     details |= {"members": len(m_loss), "holdout": len(h_loss)}
     if min(len(m_loss), len(h_loss)) < MIN_RECORDS:
         reason = Msg(

@@ -1,15 +1,15 @@
 """What a model file holds, checked against the training data the platform holds.
 
-A model that answers queries is a channel out of the domain: a lookup table keyed by made-up
-values can return resident ID numbers as its "scores", weights can spell an ID a few digits at
-a time, and a model of one attribute answers that attribute for any person a consumer names. The
+A model that answers queries is a channel out of the domain: categories made up by its author can
+carry resident ID numbers, coefficients or tree thresholds can spell an ID a few digits at a
+time, and a model of one attribute answers that attribute for any person a consumer names. The
 string scan and the membership attack see none of this, so three checks look at the contents:
 
-- :func:`model_support`: every lookup key and one-hot category occurs in the training data; a
-  table has no more entries than the training data has distinct feature tuples, and each entry is
-  backed by at least ``min_rows`` training rows (a thinner category is a warning);
-- :func:`model_numbers`: no number in the model (weights, intercepts, encoder statistics, table
-  values and keys, threshold, card metrics) equals a raw identifier of the training data (runs of
+- :func:`model_support`: every category the ONNX graph matches (one-hot categories, label-encoder
+  keys) occurs in the training data in at least ``min_rows`` rows (a thinner one is a warning);
+- :func:`model_numbers`: no number in the model (initializers, Constant nodes, numeric attributes
+  such as coefficients, intercepts, tree thresholds and leaf weights, category keys, threshold,
+  card metrics) equals a raw identifier of the training data (runs of
   11+ digits in any cell, normalized; a long one also without its check digit, and reversed),
   or spells one:
   scaled by any power of ten (digits compared without point, exponent or outer zeros, arithmetic
@@ -33,7 +33,8 @@ import pandas as pd
 
 from hub.i18n import Msg
 from hub.review.checks import FAIL, PASS, WARN, Finding
-from sdk.modelfile import _MISSING, _SEP, Model, _joined, _str, _text
+from sdk.onnx_format import text_column, text_value
+from sdk.onnxmodel import OnnxModel
 
 MIN_ID_DIGITS = 11  # a mobile number; shorter runs (dates, amounts, postcodes) are not identifiers
 MIN_PIECE = 3  # significant digits of a piece when an identifier is split in any order
@@ -90,6 +91,11 @@ def numbers(value: object) -> Iterator[int | float]:
             yield from numbers(item)
 
 
+def _plain(value: object) -> object:
+    """A numpy scalar as the Python number it holds (``numbers`` skips anything else)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _mantissa(text: str) -> str:
     return text.split("e")[0].replace(".", "").replace("-", "").strip("0") or "0"
 
@@ -103,8 +109,9 @@ def significant(x: int | float) -> str:
 
 
 def renderings(x: int | float) -> set[str]:
-    """:func:`significant`; a whole number's own digits; and a float's shortest decimal within
-    arithmetic noise (``330193 * 1e-6`` is ``0.33019299999999996``, an encoder's ``0.330193``)."""
+    """:func:`significant`; a whole number's own digits; a float's shortest decimal within
+    arithmetic noise (``330193 * 1e-6`` is ``0.33019299999999996``, an encoder's ``0.330193``);
+    and, for a float32 value, its shortest float32 decimal."""
     out = {significant(x)} - {""}
     if isinstance(x, int):
         out.add(str(abs(x)))
@@ -116,7 +123,10 @@ def renderings(x: int | float) -> set[str]:
             if abs(float(text) - abs(x)) <= 1e-12 * abs(x):
                 out.add(_mantissa(text))
                 break
-    return out
+        single = np.float32(x)
+        if float(single) == x and np.isfinite(single):  # ONNX keeps float32: 330.106 is read
+            out.add(_mantissa(np.format_float_scientific(abs(single), unique=True)))  # back as
+    return out  # 330.10598754882812, and its shortest float32 form is 330.106 again
 
 
 def _sparse(tokens: set[str]) -> set[str]:
@@ -172,8 +182,17 @@ def _chained(forms: list[set[str]], ids: _Sorted, identifiers: set[str]) -> set[
     """Identifiers spelled by numbers that follow one another in the file (either way), any
     number of digits each: walked from every number, pruned as soon as no identifier begins
     with the digits so far."""
-    padded = [_padded(f) for f in forms]
+    known: dict[frozenset, set[str]] = {}
+    padded = [known.setdefault(frozenset(f), _padded(f)) for f in forms]  # trees repeat numbers
     longest = max(map(len, identifiers), default=0)
+    begins: dict[str, bool] = {}  # whether an identifier begins with these digits, memoized
+
+    def any_starting(text: str) -> bool:
+        found = begins.get(text)
+        if found is None:
+            found = begins[text] = ids.any_starting(text)
+        return found
+
     hits: set[str] = set()
     for start in range(len(forms)):
         for step in (1, -1):
@@ -184,7 +203,7 @@ def _chained(forms: list[set[str]], ids: _Sorted, identifiers: set[str]) -> set[
                     continue
                 for piece in padded[k]:
                     spelled = text + piece
-                    if len(spelled) > longest or not ids.any_starting(spelled):
+                    if len(spelled) > longest or not any_starting(spelled):
                         continue
                     if spelled in identifiers:
                         hits.add(spelled)
@@ -198,10 +217,15 @@ def _prefixes(identifiers: set[str]) -> set[str]:
     return {i[:PREFIX] for i in identifiers if len(i) > PREFIX}
 
 
-def model_numbers(model: Model, card: dict, identifiers: set[str]) -> Finding:
+def model_numbers(model: OnnxModel, card: dict, identifiers: set[str]) -> Finding:
     """Fail when the model's numbers carry a raw identifier (see the module's docstring)."""
-    values = list(numbers(model.spec)) + list(numbers(card))
-    forms = [renderings(x) for x in values]
+    values = [*numbers([_plain(v) for v in model.numbers()]), *numbers(card)]
+    seen: dict[tuple[type, int | float], set[str]] = {}  # a tree ensemble repeats its numbers
+    forms = []
+    for x in values:
+        if (type(x), x) not in seen:
+            seen[type(x), x] = renderings(x)
+        forms.append(seen[type(x), x])
     tokens = set().union(*forms) if forms else set()
     ids = _Sorted(identifiers)
     details = {"numbers": len(values), "identifiers": len(identifiers)}
@@ -226,56 +250,35 @@ def model_numbers(model: Model, card: dict, identifiers: set[str]) -> Finding:
     return Finding("model_numbers", PASS, reason, details)
 
 
-def _counts(training: pd.DataFrame, columns: list[str]) -> pd.Series:
-    """Training rows per distinct tuple of ``columns`` (joined as lookup keys are)."""
-    keys = _joined([_text(training[c]) for c in columns])
-    return pd.Series(keys).value_counts()
-
-
-def _key(key: list) -> str:
-    return _SEP.join(_MISSING if v is None else _str(v) for v in key)
-
-
-def model_support(model: Model, training: pd.DataFrame, min_rows: int) -> Finding:
-    """Fail when a key or category is not in the training data, or a table holds more than the
-    training data supports (see the module's docstring)."""
-    problems: list[str] = []
+def model_support(model: OnnxModel, training: pd.DataFrame, min_rows: int) -> Finding:
+    """Fail when a category the graph matches (one-hot category, label-encoder key) does not
+    occur in the training data's column of its feature; warn when one has fewer than
+    ``min_rows`` training rows (its weight or branch may reflect single records)."""
     details: dict = {"min_rows": min_rows}
     missing = [f for f in model.features if f not in training.columns]
     if missing:
         reason = Msg("训练数据缺少模型的特征列", "the training data lacks the model's features")
-        return Finding("model_support", FAIL, reason, details | {"missing": missing})
+        return Finding("model_support", FAIL, reason, details | {"missing": len(missing)})
+    unseen: dict[str, int] = {}
     thin: dict[str, int] = {}
-    for name, enc in (model.spec.get("encoders") or {}).items():
-        if enc.get("type") == "onehot":
-            rows = pd.Series(_text(training[name])).value_counts()
-            support = rows.reindex(enc["categories"]).fillna(0).to_numpy()
-            if unseen := int((support == 0).sum()):
-                problems.append(f"{name}:{unseen}")
-                details.setdefault("unseen_categories", {})[name] = unseen
-            if few := int(((support > 0) & (support < min_rows)).sum()):
-                thin[name] = few
-    if model.kind == "lookup":
-        counts = _counts(training, list(model.features))
-        keys = [_key(k) for k in model.spec["table"]["keys"]]
-        support = counts.reindex(keys).fillna(0).to_numpy()
-        details |= {
-            "entries": len(keys),
-            "distinct_training_tuples": len(counts),
-            "unseen_keys": int((support == 0).sum()),
-            "thin_keys": int(((support > 0) & (support < min_rows)).sum()),
-        }
-        if len(keys) > len(counts):
-            problems.append("entries")
-        if details["unseen_keys"]:
-            problems.append("unseen_keys")
-        if details["thin_keys"]:
-            problems.append("thin_keys")
-    if problems:
+    categories = model.categories()
+    for name, labels in categories.items():
+        if name not in training.columns:
+            unseen[name] = len(labels)
+            continue
+        rows = pd.Series(text_column(training[name])).value_counts()
+        support = rows.reindex([text_value(c) for c in labels]).fillna(0).to_numpy()
+        if n := int((support == 0).sum()):
+            unseen[name] = n
+        if few := int(((support > 0) & (support < min_rows)).sum()):
+            thin[name] = few
+    details["categories"] = sum(map(len, categories.values()))
+    if unseen:
+        details["unseen_categories"] = unseen
+        what = ", ".join(f"{k}:{v}" for k, v in sorted(unseen.items()))
         reason = Msg(
-            f"模型的键、类别或表项没有训练数据支撑（表项须出现在训练数据中且各有至少 {min_rows} 行）：{', '.join(problems)}",
-            f"keys, categories or table entries of the model are not backed by the training data "
-            f"(each must occur in it, table entries in at least {min_rows} rows): {', '.join(problems)}",
+            f"模型的类别没有出现在训练数据中：{what}",
+            f"categories of the model do not occur in the training data: {what}",
         )
         return Finding("model_support", FAIL, reason, details)
     if thin:
@@ -288,34 +291,39 @@ def model_support(model: Model, training: pd.DataFrame, min_rows: int) -> Findin
         )
         return Finding("model_support", WARN, reason, details)
     reason = Msg(
-        "模型的键与类别均来自训练数据且有足够支撑",
-        "every key and category is backed by the training data",
+        "模型的类别均来自训练数据且有足够支撑",
+        "every category of the model is backed by the training data",
     )
     return Finding("model_support", PASS, reason, details)
 
 
+INJECTIVE = 0.95  # distinct answers per distinct value above which the answer reads the value
+
+
 def _one_to_one(value: pd.Series, answer: pd.Series) -> bool:
+    """The answer is a function of the value and tells (nearly) every value apart: float32
+    arithmetic may merge a few close values (two incomes a cent apart), which hides nothing."""
     both = pd.DataFrame({"v": value, "a": answer})
-    return bool(
-        both.groupby("v")["a"].nunique().max() == 1 and both.groupby("a")["v"].nunique().max() == 1
-    )
+    if both.groupby("v")["a"].nunique().max() != 1:
+        return False
+    return both["a"].nunique() >= INJECTIVE * both["v"].nunique()
 
 
-def keyed_identity(model: Model, training: pd.DataFrame) -> Finding | None:
+def keyed_identity(model: OnnxModel, training: pd.DataFrame) -> Finding | None:
     """For a model that answers by key: fail when its score, or its yes/no answer (核验), and one
     raw attribute determine each other on the training data (a one-to-one function of it, such as
     "is this person a woman?"); None for other models."""
-    if not model.spec.get("key") or not len(training):
+    if not model.key or not len(training):
         return None
     try:
         score = pd.Series(
             model.predict(training), index=training.index
         )  # exact: a tiny weight counts
         verdict = pd.Series(model.answer(training), index=training.index)
-    except ValueError:
+    except Exception:  # noqa: BLE001 - a ModelFormatError or onnxruntime refusing the rows
         return Finding("keyed_identity", FAIL, Msg("无法在训练数据上计算模型", "the model cannot be evaluated on its training data"))  # fmt: skip
     for name in model.features:
-        value = pd.Series(_text(training[name]), index=training.index)
+        value = pd.Series(text_column(training[name]), index=training.index)
         if value.nunique() < 2:
             continue
         if _one_to_one(value, score) or _one_to_one(value, verdict):

@@ -72,10 +72,21 @@ class AuditExport(Answer):
     checkpoint: Checkpoint | None
 
 
-class ModelFile(Answer):
-    """A frozen ``shuyu-model/1`` file as the requester submitted it (every number and string)."""
+class ModelSummary(Answer):
+    """What a reviewer sees of a frozen ONNX model (``shuyu-onnx/1``): never the file itself."""
 
-    format: str = Field(description="shuyu-model/1")
-    kind: str = Field(description="logistic, linear or lookup")
+    task: str = Field(description="classification or regression")
     target: str
     features: list[str]
+    inputs: list[dict] = Field(description="{name, type, shape} per graph input")
+    outputs: list[dict] = Field(description="{name, type, shape} per graph output")
+    operators: dict[str, int] = Field(description="nodes per operator (domain.name)")
+    trees: int
+    max_depth: int
+    categories: dict[str, list[str]] = Field(description="labels the graph matches, per feature")
+    class_labels: list[str]
+    opset: dict[str, int]
+    producer: str
+    bytes: int
+    key: dict | None
+    threshold: float

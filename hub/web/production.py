@@ -3,7 +3,8 @@
 Started by JupyterHub as a managed service with no HTTP interface (nothing calls into the
 production zone). It polls the platform DB for approved requests and hands each to
 :func:`hub.production.executor.act`: jobs run in their sandbox (at most ``concurrent_jobs`` at a
-time), models are published, imports catalogued. Jobs a crash interrupted run again at start.
+time), models are published, imports catalogued. Jobs a crash interrupted run again at start;
+products whose model is still the retired JSON format are migrated to ONNX first.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from hub import home, settings
 from hub.audit_anchor import Anchor
 from hub.db.engine import Database
-from hub.production import executor
+from hub.production import executor, model_migration
 from spawner import seccomp
 
 log = logging.getLogger("shuyu.production")
@@ -39,6 +40,7 @@ def serve(
     bpf = seccomp.write_filter(run / "job-seccomp.bpf")
     # The PII detectors (for releasing logs) take seconds to load: now, not at the first job.
     threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
+    model_migration.migrate_at_start(db)  # models of the retired JSON format become ONNX
     restarted = executor.recover(db)
     if restarted:
         log.info("jobs %s were interrupted; they run again", restarted)

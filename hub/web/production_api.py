@@ -211,7 +211,7 @@ class ModelsHandler(RequestHandler):
                 raise BadRequest(
                     Msg("模型卡须为 JSON 对象", "the model card must be a JSON object"), "card"
                 )
-            artifact = str(spec.get("artifact") or "model.json")
+            artifact = str(spec.get("artifact") or "model.onnx")
             found = s.get(Request, job_id)
             real = artifact  # another tenant's job is refused by publishing.artifact
             if found is not None and found.kind == "job" and found.tenant_id == caller.tenant_id:
@@ -226,7 +226,7 @@ class ModelsHandler(RequestHandler):
                       "dataset": dataset, "cell": spec.get("cell"), "quote": quote},
                 policy=self.settings["rules"][0],
             )  # fmt: skip
-            lifecycle.submit(s, request, content, self.store, caller.username, suffix=".json")
+            lifecycle.submit(s, request, content, self.store, caller.username, suffix=".onnx")
             return request_view(request)
 
         view = await self.audited("gateway.model", "models", create)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import os
 from pathlib import Path
@@ -27,6 +28,7 @@ from hub.audit_anchor import Anchor
 from hub.db.engine import Database
 from hub.db.models import Request, Scenario
 from hub.i18n import Msg
+from hub.kinds import model as model_kind
 from hub.production import held
 from hub.refusals import Conflict, NotFound, Refusal
 from hub.review import lifecycle
@@ -35,7 +37,7 @@ from hub.web import console_views, serve
 from hub.web.api_routes import Operation, Route, tornado_rules
 from hub.web.console_api import JsonRoute, NoRouteHandler, OpenAPIHandler
 from hub.web.console_base import ConsoleHandler, console_settings
-from hub.web.console_models import ModelFile
+from hub.web.console_models import ModelSummary
 from hub.web.requests_api import REQUEST_ID
 from sdk.statuses import RequestStatus as S
 
@@ -183,21 +185,21 @@ class RequestPageHandler(ReviewHandler):
         await self.show(request_id, notice=self.text["withheld_released"])
 
 
-class ModelFileHandler(JsonRoute, ReviewHandler):
-    """The whole frozen model file of a model request, for a reviewer to read (not a release:
-    it stays with the platform's staff)."""
+class ModelSummaryHandler(JsonRoute, ReviewHandler):
+    """The summary of a model request's frozen ONNX file (what the page shows), as JSON. The file
+    itself is served to nobody: a reviewer reads the summary, not the model."""
 
     api = {
         "get": Operation(
-            "The whole frozen model file of a model request, as submitted",
-            ModelFile,
+            "The summary of a model request's frozen ONNX file (never the file)",
+            ModelSummary,
             refusals=(NotFound, Conflict),
         )
     }
 
     @web.authenticated
     async def get(self, request_id: str) -> None:
-        def read() -> bytes:
+        def read() -> dict:
             with self.db.session() as s:
                 r = lifecycle.get(s, int(request_id))
                 if not kinds.get(r.kind).model_file or not r.content_path:
@@ -210,12 +212,21 @@ class ModelFileHandler(JsonRoute, ReviewHandler):
                         Msg("文件与冻结的内容不一致", "the file differs from what was frozen"),
                         "tampered",
                     )
-                return data
+            found = model_kind.summary(data)
+            if found is None:
+                raise NotFound(
+                    Msg(
+                        f"申请 #{request_id} 的模型不是有效的 ONNX 模型",
+                        f"the model of request #{request_id} is not a valid ONNX model",
+                    )  # fmt: skip
+                )
+            return found
 
-        data = await asyncio.to_thread(read)  # a refusal (404, …) is the error page
+        found = await asyncio.to_thread(read)  # a refusal (404, …) is the error page
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.set_header("X-Content-Type-Options", "nosniff")
-        self.finish(data)
+        body = ModelSummary.model_validate(found).model_dump(mode="json")
+        self.finish(json.dumps(body, ensure_ascii=False))
 
 
 class ProductsHandler(ReviewHandler):
@@ -232,7 +243,11 @@ class ProductsHandler(ReviewHandler):
 
 API_ROUTES = [
     Route("/openapi.json", OpenAPIHandler),
-    Route("/requests/{request_id}/model.json", ModelFileHandler, {"request_id": REQUEST_ID}),
+    Route(
+        "/requests/{request_id}/model-summary.json",
+        ModelSummaryHandler,
+        {"request_id": REQUEST_ID},
+    ),
 ]
 ABOUT = (
     "Shuyu review console / 数域审核台",

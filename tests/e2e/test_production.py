@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -33,22 +32,41 @@ RAW_ID = "330106198805051234"  # printed by the job: the released log must not s
 VALID_ID = "33010619880505123" + resident_id_check_char("33010619880505123")  # checksum-valid
 
 TRAIN = f'''
-from sdk import job, modelfile
+import numpy as np
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import Ridge
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sdk import job
 frame = job.dataset("medical_visits")
+frame = frame.df() if hasattr(frame, "df") else frame  # a lazy relation, or a frame
 p = job.params()
-model = modelfile.fit_linear(frame, ["age", "gender", "department"], "cost", l2=p["l2"])
-model = modelfile.load({{**model.to_dict(), "key": {{"dataset": "medical_visits", "column": "patient_id"}},
-                         "threshold": 1000.0}})
-job.save_model(model)
+x = frame[["age", "gender", "department"]].astype({{"age": np.float32}})
+prep = ColumnTransformer([("text", OneHotEncoder(handle_unknown="ignore"), ["gender", "department"]),
+                          ("num", StandardScaler(), ["age"])])
+model = make_pipeline(prep, Ridge(alpha=p["l2"])).fit(x, frame["cost"])
+job.save_model(model, sample=x.head(100), target="cost", threshold=1000.0,
+               key={{"dataset": "medical_visits", "column": "patient_id"}})
 frame.groupby("gender", as_index=False)["cost"].mean().to_parquet(job.output("cost_by_gender.parquet"))
 print("first patient", frame["patient_id"].iloc[0], "{RAW_ID}")
 job.save_metrics(rows=len(frame), tiny=3, columns=sorted(frame.columns))
 '''
 
+# A tree grown to one row per leaf over features that nearly single a visit out: it memorizes.
 MEMORIZE = """
-from sdk import job, modelfile
+import numpy as np
+from sklearn.compose import ColumnTransformer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder
+from sklearn.tree import DecisionTreeRegressor
+from sdk import job
 frame = job.dataset("medical_visits")
-job.save_model(modelfile.memorize(frame, ["visit_time"], "cost"))
+frame = frame.df() if hasattr(frame, "df") else frame
+text = ["gender", "department", "hospital", "diagnosis_code"]
+x = frame[["age", *text]].astype({"age": np.float32})
+prep = ColumnTransformer([("text", OneHotEncoder(handle_unknown="ignore"), text)], remainder="passthrough")
+model = make_pipeline(prep, DecisionTreeRegressor(min_samples_leaf=1)).fit(x, frame["cost"])
+job.save_model(model, sample=x.head(100), target="cost")
 job.save_metrics(rows=len(frame))
 """
 
@@ -171,7 +189,7 @@ print(json.dumps({{"id": e.id, "kind": e.kind}}))
     job_node = trail["chain"][0]
     assert job_node["cell"]["audit_event"] is not None  # the notebook cell that submitted it
     assert [i["dataset"] for i in job_node["inputs"]] == ["medical_visits"]
-    assert any(o["name"] == "model.json" for o in job_node["outputs"])
+    assert any(o["name"] == "model.onnx" for o in job_node["outputs"])
     assert [d["request"] for d in trail["derived"]] == [found["id"]]
     assert {d["reviewer"] for d in job_node["decisions"]} == {"rita", "ryan"}
     approve(lab.db, found["id"], "rita", "ryan", override=True)  # two groups of a 300-row world
@@ -254,6 +272,9 @@ def test_when_a_model_is_published_then_the_membership_attack_is_reported_and_pa
     assert mia.verdict == "pass" and mia.details["auc"] <= 0.6
     assert mia.details["members"] >= 50 and mia.details["holdout"] >= 50
     assert checks["model_card"].verdict == "pass" and checks["model_pii"].verdict == "pass"
+    assert checks["model_format"].verdict == "pass" and checks["model_size"].verdict == "pass"
+    assert checks["model_data_strings"].verdict == "pass"
+    assert checks["model_format"].details["format"] == "shuyu-onnx/1"
 
 
 def test_when_a_consumer_queries_the_product_then_only_answers_come_back_metered(lab, product):
@@ -302,7 +323,7 @@ print(json.dumps({{"verify": ws.products.verify("visit-cost", {key!r}, keys=[{pa
 
 
 def test_when_a_model_memorizes_its_training_rows_then_publishing_is_blocked(lab, product):
-    job_id = submit(lab, "memorize", MEMORIZE)
+    job_id = submit(lab, "memorize", MEMORIZE, dry_run=False)  # samples band ages as text
     until(lab.db, job_id, {"in_review"})
     approve(lab.db, job_id, "rita", "ryan")
     assert until(lab.db, job_id, {"succeeded", "failed"}) == "succeeded"
@@ -321,18 +342,46 @@ print(json.dumps({{"id": m.id}}))
             lifecycle.decide(s, found["id"], "rita", "approve", "看起来不错 / looks fine")
 
 
+# Two ONNX files written by hand (no converter): made-up department categories whose weights are
+# raw IDs (float64 initializers keep 17 digits), and a linear model whose float32 coefficients
+# spell one raw ID six digits at a time.
 SMUGGLE = """
-from sdk import job, modelfile
+import json
+import onnx
+from onnx import TensorProto as T, helper as H
+from sdk import job
 frame = job.dataset("medical_visits")
+frame = frame.df() if hasattr(frame, "df") else frame
 ids = ["".join(c for c in str(v) if c.isdigit())[:17] for v in frame["patient_id"]]
 ids = [i for i in ids if len(i) == 17][:40]
-made_up = {"format": "shuyu-model/1", "kind": "lookup", "target": "cost", "features": ["department"],
-           "output": "value", "default": 0.0,
-           "table": {"keys": [[f"科室{n:03d}"] for n in range(len(ids))], "values": [int(i) * 1e-17 for i in ids]}}
-job.save_model(modelfile.load(made_up), "made_up_keys.json")
-fitted = modelfile.fit_linear(frame, ["age", "gender"], "cost").to_dict()
-pieces = [int(ids[0][k:k + 6]) / 1e6 for k in (0, 6, 12)][:len(fitted["weights"])]
-job.save_model(modelfile.load({**fitted, "weights": pieces}), "split_id.json")
+
+def save(name, nodes, inputs, features, initializers=()):
+    out = H.make_tensor_value_info("variable", T.FLOAT, [None, 1])
+    graph = H.make_graph(nodes, "model", inputs, [out], initializer=list(initializers))
+    model = H.make_model(graph, opset_imports=[H.make_opsetid("", 15), H.make_opsetid("ai.onnx.ml", 3)])
+    model.ir_version = 8
+    H.set_model_props(model, {"shuyu.format": "shuyu-onnx/1", "shuyu.target": "cost",
+                              "shuyu.task": "regression", "shuyu.features": json.dumps(features)})
+    job.output(name).write_bytes(model.SerializeToString())
+
+made_up = [f"科室{n:03d}" for n in range(len(ids))]
+save("made_up_keys.onnx", [
+    H.make_node("OneHotEncoder", ["department"], ["hot"], domain="ai.onnx.ml", cats_strings=made_up, zeros=1),
+    H.make_node("Flatten", ["hot"], ["flat"], axis=1),
+    H.make_node("Cast", ["flat"], ["wide"], to=T.DOUBLE),
+    H.make_node("MatMul", ["wide", "ids"], ["sum"]),
+    H.make_node("Cast", ["sum"], ["variable"], to=T.FLOAT),
+], [H.make_tensor_value_info("department", T.STRING, [None, 1])], ["department"],
+   [H.make_tensor("ids", T.DOUBLE, [len(ids), 1], [int(i) * 1e-17 for i in ids])])
+pieces = [int(ids[0][k:k + 6]) / 1e6 for k in (0, 6, 12)]
+save("split_id.onnx", [
+    H.make_node("OneHotEncoder", ["gender"], ["hot"], domain="ai.onnx.ml", cats_strings=["男", "女"], zeros=1),
+    H.make_node("Flatten", ["hot"], ["flat"], axis=1),
+    H.make_node("Concat", ["age", "flat"], ["x"], axis=1),
+    H.make_node("LinearRegressor", ["x"], ["variable"], domain="ai.onnx.ml", coefficients=pieces,
+                intercepts=[0.0], targets=1),
+], [H.make_tensor_value_info("age", T.FLOAT, [None, 1]),
+    H.make_tensor_value_info("gender", T.STRING, [None, 1])], ["age", "gender"])
 """
 
 
@@ -346,40 +395,49 @@ def test_when_a_model_smuggles_raw_ids_in_its_numbers_then_publishing_fails_and_
     found = run(lab.kernel, f"""
 import json
 ids = [ws.models.publish({job_id}, product=name, card={CARD!r}, artifact=artifact, purpose="发布 / publish").id
-       for name, artifact in [("smuggle-keys", "made_up_keys.json"), ("smuggle-split", "split_id.json")]]
+       for name, artifact in [("smuggle-keys", "made_up_keys.onnx"), ("smuggle-split", "split_id.onnx")]]
 print(json.dumps(ids))
 """)  # fmt: skip
     for request_id in found:
         until(lab.db, request_id, {"in_review"})
     with lab.db.session() as s:
         made_up, split = ({c.name: c for c in lifecycle.get(s, i).checks} for i in found)
-        split_file = json.loads(Path(lifecycle.get(s, found[1]).content_path).read_text())
         for request_id in found:  # nobody approves it without an override and a reason
             with pytest.raises(Exception, match="checks"):
                 lifecycle.decide(s, request_id, "rita", "approve", "看起来不错 / looks fine")
-    assert (
-        made_up["model_support"].verdict == "fail"
-        and "unseen_keys" in made_up["model_support"].reason
-    )
+    assert made_up["model_format"].verdict == "pass"  # a valid ONNX file, allowed operators
+    assert made_up["model_support"].verdict == "fail"
+    assert made_up["model_data_strings"].verdict == "fail"
+    assert made_up["model_data_strings"].details["unknown_categories"] == 40
     assert made_up["model_numbers"].verdict == "fail"
     assert made_up["membership_inference"].verdict != "fail"  # the attack the MIA cannot see
     assert split["model_numbers"].verdict == "fail" and split["model_support"].verdict == "pass"
+    assert split["model_data_strings"].verdict == "pass"
     page = reviewer.s.get(
-        f"{lab.hub.url}/services/review/requests/{found[1]}?lang=en", timeout=30
+        f"{lab.hub.url}/services/review/requests/{found[0]}?lang=en", timeout=30
     ).text
-    weights = re.search(r'<table id="model-weights">(.*?)</table>', page, re.S).group(1)
-    assert all(repr(w) in weights for w in split_file["weights"])  # every number, shown
-    assert all(c in weights for c in split_file["encoders"]["gender"]["categories"])
-    full = reviewer.s.get(
-        f"{lab.hub.url}/services/review/requests/{found[0]}/model.json", timeout=30
+    operators = re.search(r'<table id="model-operators">(.*?)</table>', page, re.S).group(1)
+    assert "ai.onnx.ml.OneHotEncoder" in operators and "MatMul" in operators
+    categories = re.search(r'<table id="model-categories">(.*?)</table>', page, re.S).group(1)
+    assert "科室000" in categories and "<td>40</td>" in categories  # the made-up labels, shown
+    assert not re.search(
+        r'href="[^"]*/model[^"]*"', page
+    )  # no link to the file: nothing to download
+    summary = reviewer.s.get(
+        f"{lab.hub.url}/services/review/requests/{found[0]}/model-summary.json", timeout=30
     )
-    assert full.status_code == 200 and full.json()["table"]["values"]
+    assert summary.status_code == 200 and summary.json()["operators"]["MatMul"] == 1
+    for path in ("model.json", "model.onnx", "model"):  # no route serves the file itself
+        gone = reviewer.s.get(
+            f"{lab.hub.url}/services/review/requests/{found[0]}/{path}", timeout=30
+        )
+        assert gone.status_code == 404
     assert (
         lab.browsers["alice"]
-        .s.get(f"{lab.hub.url}/services/review/requests/{found[0]}/model.json", timeout=30)
+        .s.get(f"{lab.hub.url}/services/review/requests/{found[0]}/model-summary.json", timeout=30)
         .status_code
         == 403
-    )  # the whole file is for reviewers only
+    )  # the summary is for reviewers only
 
 
 def test_when_a_consumer_sweeps_keys_then_absent_look_like_no_limits_hold_and_reviewers_are_alerted(
@@ -494,7 +552,7 @@ def test_when_a_reviewer_opens_a_job_then_the_console_shows_its_code_run_and_lin
     page = reviewer.s.get(f"{lab.hub.url}/services/review/requests/{trained}?lang=en", timeout=30)
     assert page.status_code == 200
     text = page.text
-    assert "training job" in text and "fit_linear" in text  # the code under review, every file
+    assert "training job" in text and "make_pipeline" in text  # the code under review, every file
     assert "costmodel/train.py" in text and "medical_visits" in text
     assert "Run (production zone)" in text and "&quot;rows&quot;: 300" in text.replace(
         '"', "&quot;"
