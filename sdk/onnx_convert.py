@@ -194,6 +194,15 @@ def to_onnx(
     features = _features(model, library, sample.drop(columns=[target], errors="ignore"))
     frame = _frame(sample, features)
     classifies = _classifies(model, library)
+    final = model.steps[-1][1] if hasattr(model, "steps") else model  # a pipeline's estimator
+    boosted = type(final).__module__.split(".")[0] in ("lightgbm", "xgboost")
+    labels = getattr(model, "classes_", None) if classifies and boosted else None
+    if labels is not None and np.asarray(labels).dtype == bool:
+        raise ModelFormatError(
+            "类别标签为 True/False，ONNX 转换器无法处理：请以 0/1 训练（y.astype(int)）",
+            "the class labels are True/False, which the ONNX converters cannot take: "
+            "train on 0/1 (y.astype(int))",
+        )
     try:
         expected = _expected(model, frame, classifies)
         proto = _proto(model, library, frame, classifies)

@@ -21,6 +21,8 @@ from sdk.errors import ShuyuError
 FORMAT = "shuyu-onnx/1"
 MAX_BYTES = 50 << 20
 TASKS = ("classification", "regression")
+MAX_FEATURES = 2_000  # columns a model reads
+MAX_FEATURE_NAME = 128
 REQUIRED_META = ("shuyu.format", "shuyu.target", "shuyu.task", "shuyu.features")
 OPTIONAL_META = ("shuyu.key", "shuyu.threshold")
 MISSING = "\x00"  # a missing value fed to a text input (no category or key matches it)
@@ -108,8 +110,12 @@ def read_meta(model: onnx.ModelProto) -> Meta:
                       "shuyu.features, shuyu.key or shuyu.threshold does not parse") from e  # fmt: skip
     if not isinstance(features, list) or not features:
         raise invalid("shuyu.features 须为非空的名称列表", "shuyu.features must list names")
+    if len(features) > MAX_FEATURES:
+        raise invalid(f"特征超过 {MAX_FEATURES} 个", f"over {MAX_FEATURES} features")
     for name in features:
-        _name(name, "shuyu.features")
+        if len(_name(name, "shuyu.features")) > MAX_FEATURE_NAME:
+            raise invalid(f"特征名超过 {MAX_FEATURE_NAME} 个字符",
+                          f"a feature name is over {MAX_FEATURE_NAME} characters")  # fmt: skip
     if len(set(features)) != len(features):
         raise invalid("shuyu.features 有重复项", "shuyu.features has duplicates")
     if key is not None:

@@ -16,11 +16,13 @@ import onnx
 from google.protobuf.descriptor import FieldDescriptor
 from onnx import AttributeProto, TensorProto, numpy_helper
 
-from sdk.onnx_format import MAX_BYTES, Meta, invalid, read_meta, show
+from sdk.onnx_format import MAX_BYTES, MAX_FEATURES, Meta, invalid, read_meta, show
 
 MAX_NODES = 50_000
-MAX_TEXT = 1_024  # characters of any one string in the file
+MAX_TEXT = 1_024  # characters of any one string in the file, but the list of features
 MAX_NAME = 128  # characters of a graph, node or value name
+# shuyu.features lists every feature (each name checked on its own when the metadata is read)
+MAX_FEATURES_TEXT = MAX_FEATURES * (MAX_NAME + 8)
 _PRODUCER = re.compile(r"[A-Za-z0-9 ._+-]{0,64}")  # producer, its version, the model's domain
 _OUTPUT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 DOMAINS = {"": "", "ai.onnx": "", "ai.onnx.ml": "ai.onnx.ml"}  # as imported → canonical
@@ -120,16 +122,16 @@ def walk_strings(message: Any, out: dict[str, None], *, top: bool = True) -> Non
                     "含有说明文字 doc_string", "it holds a doc_string (convert() strips them)"
                 )
             items = value if field.is_repeated else [value]
+            features = field.name == "value" and getattr(message, "key", "") == "shuyu.features"
+            limit = MAX_FEATURES_TEXT if features else MAX_TEXT
             for item in items:
                 if isinstance(item, bytes):
                     try:
                         item = item.decode("utf-8")
                     except UnicodeDecodeError as e:
                         raise invalid("有文字不是 UTF-8", "some text is not UTF-8") from e
-                if len(item) > MAX_TEXT:
-                    raise invalid(
-                        f"有文字超过 {MAX_TEXT} 个字符", f"text over {MAX_TEXT} characters"
-                    )
+                if len(item) > limit:
+                    raise invalid(f"有文字超过 {limit} 个字符", f"text over {limit} characters")
                 out[item] = None
 
 

@@ -731,28 +731,6 @@ def test_when_lookup_keys_mix_numbers_text_and_nulls_then_they_match_as_text():
     assert np.allclose(model.predict(frame), [0.9, 0.2, 0.7, 0.4, 0.5, 0.5, 0.5])
 
 
-@pytest.mark.parametrize("kind", ["logistic", "linear", "lookup"])
-def test_when_a_legacy_model_is_migrated_then_it_equals_the_old_model_on_a_frame(kind):
-    modelfile = pytest.importorskip("sdk.modelfile")  # retired; kept while it exists
-    frame = credit(300, 3)
-    frame.loc[::7, "income"] = np.nan
-    frame.loc[::11, "region"] = None
-    if kind == "logistic":
-        old = modelfile.fit_logistic(frame, FEATURES, "default")
-    elif kind == "linear":
-        old = modelfile.fit_linear(frame, FEATURES, "cost")
-    else:
-        frame["band"] = frame["age"] // 20
-        old = modelfile.memorize(frame, ["region", "band"], "default")
-    test = credit(80, 4)
-    test["band"] = test["age"] // 20
-    test.loc[::5, "region"] = "未知区"
-    test.loc[::6, "income"] = np.nan
-    new = load(from_legacy(old.to_dict()))
-    assert np.allclose(new.predict(test), old.predict(test), rtol=0, atol=1e-5)
-    assert np.allclose(new.loss(test), old.loss(test), atol=1e-5)
-
-
 @pytest.mark.parametrize(
     "change, words",
     [
@@ -809,3 +787,37 @@ def test_when_a_job_saves_a_fitted_model_without_a_sample_then_it_is_told_what_t
     with pytest.raises(ModelFormatError, match="needs sample"):
         job.save_model(logistic[0], target="default")
     assert list(job_output.iterdir()) == []
+
+
+def test_when_a_credit_model_reads_many_long_named_features_then_it_converts_and_loads():
+    """A scorecard of a few hundred features with descriptive names: the list of features is
+    longer than any other text a model may hold, and each name is still checked on its own."""
+    import lightgbm
+
+    rng = np.random.default_rng(3)
+    names = [f"近12个月_纳税申报_指标_{i:03d}" for i in range(300)]
+    frame = pd.DataFrame(rng.normal(size=(300, 300)), columns=names).astype("float32")
+    frame["default"] = (frame[names[0]] > 0).astype(int)
+    fitted = lightgbm.LGBMClassifier(n_estimators=5, verbose=-1).fit(frame[names], frame["default"])
+    model = load(convert(fitted, frame.head(50), target="default").content)
+    assert model.features == tuple(names) and names[-1] in model.data_strings()
+    assert np.allclose(model.predict(frame), fitted.predict_proba(frame[names])[:, 1], atol=1e-4)
+
+
+def test_when_a_boosted_model_is_trained_on_true_false_labels_then_convert_says_what_to_do():
+    import lightgbm
+
+    fitted = lightgbm.LGBMClassifier(n_estimators=3, verbose=-1)
+    fitted.fit(TRAIN[NUMBERS], TRAIN["default"].astype(bool))
+    with pytest.raises(ModelFormatError) as refused:
+        convert(fitted, TRAIN.head(50), target="default")
+    assert "y.astype(int)" in str(refused.value) and HAN.search(refused.value.message_zh)
+
+
+def test_when_a_feature_name_is_a_page_of_text_then_the_model_is_refused():
+    from sklearn.linear_model import LinearRegression
+
+    frame = TRAIN.rename(columns={"income": "收入" * 100})
+    fitted = LinearRegression().fit(frame[["收入" * 100, "age"]], frame["cost"])
+    with pytest.raises(ModelFormatError, match="feature name is over 128"):
+        convert(fitted, frame.head(20), target="cost")
