@@ -172,6 +172,11 @@ _TAXES = (
     ("房产税", (6, 12), 0.15, 1800.0),
 )
 _TAX_YEARS = (2023, 2024)
+# By grade A, B, M, C, D: the share of firm-years graded so, and of their returns that are zero
+# (idle months) or not paid in full.
+_GRADE_SHARES = (0.25, 0.52, 0.08, 0.08, 0.07)
+_ZERO_RETURNS = np.array([0.06, 0.07, 0.08, 0.20, 0.35])
+_UNDERPAID = np.array([0.02, 0.03, 0.03, 0.35, 0.60])
 _VAT, _CITY_TAX = 0, 1
 
 
@@ -206,19 +211,22 @@ def _tax_records(rows: int, seed: int) -> Columns:
     firm = taxpayers[pos]
     year = _TAX_YEARS[0] + period // 12
 
-    # Amounts scale with the firm; city construction tax follows the same month's VAT.
+    # Credit grade per enterprise and year; firms in their founding year are graded M.
+    grade = rng.choice(5, size=(n_ent, len(_TAX_YEARS)), p=_GRADE_SHARES)
+    grade = grade[firm, year - _TAX_YEARS[0]]
+    grade[pools.ymd(ent.established[firm])[0] >= year] = 2
+
+    # Amounts scale with the firm; city construction tax follows the same month's VAT. Firms the
+    # tax authority grades C or D file more zero returns and leave more returns unpaid (in part or
+    # in full), as their grade says: the signal a credit team looks for in tax data.
     size = np.sqrt(ent.capital[taxpayers[:k]] / 100) * rng.lognormal(0, 0.6, k)
     vat = 9000.0 * size[pos] * rng.lognormal(0, 0.5, (k, n_periods))[pos, period]
-    vat = np.where(rng.random(rows) < 0.08, 0.0, vat)  # zero returns of idle months
+    vat = np.where(rng.random(rows) < _ZERO_RETURNS[grade], 0.0, vat)  # idle months
     median = np.array([t[3] for t in _TAXES])[tax]
     other = median * size[pos] * rng.lognormal(0, 0.6, rows)
     payable = np.round(np.where(tax == _VAT, vat, np.where(tax == _CITY_TAX, 0.07 * vat, other)), 2)
-    share = np.where(rng.random(rows) < 0.04, rng.uniform(0, 0.95, rows), 1.0)
-
-    # Credit grade per enterprise and year; firms in their founding year are graded M.
-    grade = rng.choice(5, size=(n_ent, len(_TAX_YEARS)), p=(0.25, 0.55, 0.08, 0.08, 0.04))
-    grade = grade[firm, year - _TAX_YEARS[0]]
-    grade[pools.ymd(ent.established[firm])[0] >= year] = 2
+    unpaid = np.where(rng.random(rows) < 0.5, 0.0, rng.uniform(0, 0.95, rows))
+    share = np.where(rng.random(rows) < _UNDERPAID[grade], unpaid, 1.0)
     return {
         "uscc": ent.uscc[firm],
         "tax_year": year,

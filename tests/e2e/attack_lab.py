@@ -193,16 +193,24 @@ def _stop_engine(engine: de.Engine) -> None:
         raise RuntimeError("the lab's Docker engine left traces: " + "; ".join(problems))
 
 
-def build_lab(lab_home: Path, stop: list, spawner: str = "tenant-sandbox") -> Lab:
+def build_lab(
+    lab_home: Path,
+    stop: list,
+    spawner: str = "tenant-sandbox",
+    *,
+    rows: int = 300,
+    db_url: str | None = None,
+) -> Lab:
     """Start everything, appending to ``stop`` what undoes each step (run it in reverse order,
-    also when this raises half-way)."""
+    also when this raises half-way). The demo world has ``rows`` rows a dataset; the platform's
+    database is ``db_url`` (an empty, migrated one) or a new SQLite file in ``lab_home``."""
     if spawner not in SPAWNERS:
         raise ValueError(f"unknown spawner {spawner!r}")
-    db_url = f"sqlite:///{lab_home / 'platform.sqlite'}"
+    db_url = db_url or f"sqlite:///{lab_home / 'platform.sqlite'}"
     db = Database(db_url)
     stop.append(db.dispose)
     init_home(lab_home, db)
-    world.build(lab_home, db, rows=300)
+    world.build(lab_home, db, rows=rows)
     secrets = {
         u: v["totp_secret"]
         for u, v in json.loads((lab_home / world.LOGINS_FILE).read_text()).items()
