@@ -38,7 +38,7 @@ from tests.e2e.kernel_client import user_token
 EMPTY = "pass\n"
 TRAIN = """
 from sdk import job, modelfile
-frame = job.dataset("medical_visits")
+frame = job.dataset("medical_visits").df()
 job.save_model(modelfile.fit_linear(frame, ["age", "gender", "department"], "cost"))
 job.save_metrics(rows=len(frame))
 """

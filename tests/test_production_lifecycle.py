@@ -37,7 +37,7 @@ RULES = ProductionRules()
 
 TRAIN = """
 from sdk import job, modelfile
-frame = job.dataset("medical_visits")
+frame = job.dataset("medical_visits").df()
 job.save_model(modelfile.fit_linear(frame, ["age", "gender"], "cost"))
 job.save_metrics(rows=len(frame), columns=sorted(frame.columns))
 """
@@ -153,7 +153,7 @@ def test_when_a_job_is_not_yet_approved_then_the_production_zone_does_not_run_it
 
 
 def test_when_a_public_governance_job_passes_every_check_then_policy_approves_it(demo):
-    code = "from sdk import job\njob.save_metrics(rows=len(job.dataset('transit_trips')))\n"
+    code = "from sdk import job\njob.save_metrics(rows=len(job.dataset('transit_trips').df()))\n"
     request_id = job(demo, code, user="bob", scenario=CARBON, datasets=("transit_trips",))
     request = get(demo[1], request_id)
     assert request.status == "approved"
@@ -357,7 +357,7 @@ def test_when_a_consumers_key_passes_its_limits_then_calls_are_refused_with_the_
 
 IDENTITY = """
 from sdk import job, modelfile
-frame = job.dataset("medical_visits")
+frame = job.dataset("medical_visits").df()
 model = modelfile.fit_linear(frame, ["age"], "cost")
 job.save_model(modelfile.load({**model.to_dict(), "key": {"dataset": "medical_visits", "column": "patient_id"}}))
 """
@@ -422,7 +422,7 @@ def test_when_an_import_is_approved_then_its_scenario_has_it_with_identifiers_ma
         dataset = jobs.approved_datasets(s, found.id)[name]
         assert {c["name"]: c["pii"] for c in dataset.schema} == {"mobile": "mobile", "score": None}
         assert dataset.rows == 50
-    code = f"from sdk import job\njob.save_metrics(rows=len(job.dataset({name!r})))\n"
+    code = f"from sdk import job\njob.save_metrics(rows=len(job.dataset({name!r}).df()))\n"
     job_id = job(demo, code, datasets=(name,))  # jobs of the scenario read it raw
     approve(db, job_id, "rita", "ryan")
     assert act(demo, job_id) == "succeeded"

@@ -31,7 +31,7 @@ from pathlib import Path
 from sdk import job
 
 report = {}
-frame = job.dataset("people")
+frame = job.dataset("people").df()
 report["rows"] = len(frame)
 report["uid"], report["gid"] = os.getuid(), os.getgid()
 status = Path("/proc/self/status").read_text()

@@ -34,7 +34,7 @@ VALID_ID = "33010619880505123" + resident_id_check_char("33010619880505123")  # 
 
 TRAIN = f'''
 from sdk import job, modelfile
-frame = job.dataset("medical_visits")
+frame = job.dataset("medical_visits").df()
 p = job.params()
 model = modelfile.fit_linear(frame, ["age", "gender", "department"], "cost", l2=p["l2"])
 model = modelfile.load({{**model.to_dict(), "key": {{"dataset": "medical_visits", "column": "patient_id"}},
@@ -47,7 +47,7 @@ job.save_metrics(rows=len(frame), tiny=3, columns=sorted(frame.columns))
 
 MEMORIZE = """
 from sdk import job, modelfile
-frame = job.dataset("medical_visits")
+frame = job.dataset("medical_visits").df()
 job.save_model(modelfile.memorize(frame, ["visit_time"], "cost"))
 job.save_metrics(rows=len(frame))
 """
@@ -323,7 +323,7 @@ print(json.dumps({{"id": m.id}}))
 
 SMUGGLE = """
 from sdk import job, modelfile
-frame = job.dataset("medical_visits")
+frame = job.dataset("medical_visits").df()
 ids = ["".join(c for c in str(v) if c.isdigit())[:17] for v in frame["patient_id"]]
 ids = [i for i in ids if len(i) == 17][:40]
 made_up = {"format": "shuyu-model/1", "kind": "lookup", "target": "cost", "features": ["department"],
@@ -700,11 +700,11 @@ ws = Workspace(scenario={SCENARIO!r})
 folder = pathlib.Path("/home/workspace/dry")
 folder.mkdir(exist_ok=True)
 (folder / "features.py").write_text("def cost(frame):\\n    return frame['cost'].mean()\\n")
-(folder / "typo.py").write_text("from sdk import job\\nframe = job.dataset('medical_visits')\\nprnt(len(frame))\\n")
-(folder / "helper.py").write_text("from sdk import job\\nimport features\\njob.save_metrics(c=features.cost(job.dataset('medical_visits')))\\n")
+(folder / "typo.py").write_text("from sdk import job\\nframe = job.dataset('medical_visits').df()\\nprnt(len(frame))\\n")
+(folder / "helper.py").write_text("from sdk import job\\nimport features\\njob.save_metrics(c=features.cost(job.dataset('medical_visits').df()))\\n")
 (folder / "good.py").write_text(
     "from sdk import job\\n"
-    "frame = job.dataset('medical_visits')\\n"
+    "frame = job.dataset('medical_visits').df()\\n"
     "job.save_metrics(rows=len(frame))\\n"
     "frame[frame.age > 200].to_parquet(job.output('nobody.parquet'))\\n")
 before = len(ws.requests.list())
@@ -742,7 +742,7 @@ SCIENCE_JOB = (
     + """
 import lightgbm, pandas as pd
 from sdk import job
-frame = job.dataset("transit_trips")
+frame = job.dataset("transit_trips").df()
 codes = pd.DataFrame({c: pd.factorize(frame[c])[0] for c in frame.columns})
 target = codes.iloc[:, 0] % 2
 model = lightgbm.LGBMClassifier(n_estimators=5, min_child_samples=2, verbose=-1)
