@@ -91,10 +91,19 @@ def write(table: pa.Table, target: Path) -> Path:
 
 def project(source: Path, columns: list[str], folder: Path) -> int:
     """Copy the ``columns`` of the dataset at ``source`` into parts in the new ``folder``,
-    streaming in batches (constant memory whatever the table's size); returns the rows."""
-    import pyarrow.dataset as ds
+    reading one row group at a time (constant memory whatever the table's size); returns the
+    rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
-    scanner = ds.dataset([str(p) for p in files(source)], format="parquet").scanner(
-        columns=columns, batch_size=BATCH_ROWS, use_threads=True
-    )
-    return write_parts(scanner.to_batches(), scanner.projected_schema, folder)
+    parts = files(source)
+    first = pq.read_schema(parts[0])
+    schema = pa.schema([first.field(c) for c in columns], metadata=first.metadata)
+
+    def batches():
+        for part in parts:
+            with pq.ParquetFile(part) as f:
+                for batch in f.iter_batches(batch_size=BATCH_ROWS, columns=columns):
+                    yield pa.record_batch([batch.column(c) for c in columns], schema=schema)
+
+    return write_parts(batches(), schema, folder)

@@ -65,24 +65,24 @@ def bwrap_options(
 
 def output_volume(job: Job, run_dir: Path) -> volumes.Volume:
     """The job's output file system: ``output_bytes`` (at least the smallest volume)."""
-    return volumes.Volume(
-        image=run_dir / "output.img",
-        mountpoint=run_dir / "output",
-        size=max(job.limits.output_bytes, volumes.MIN_BYTES),
-        uid=job.uid,
-        gid=job.gid,
-        options=volumes.JOB_OPTIONS,
-    )
+    return _volume(job, run_dir, "output", job.limits.output_bytes)
 
 
 def scratch_volume(job: Job, run_dir: Path) -> volumes.Volume | None:
     """The job's scratch file system (``scratch_bytes``), or None when it has none."""
-    if not job.limits.scratch_bytes:
-        return None
+    return (
+        _volume(job, run_dir, "scratch", job.limits.scratch_bytes)
+        if job.limits.scratch_bytes
+        else None
+    )
+
+
+def _volume(job: Job, run_dir: Path, name: str, size: int) -> volumes.Volume:
+    """A file system of the job's own under ``run_dir``, owned by its uid, not executable."""
     return volumes.Volume(
-        image=run_dir / "scratch.img",
-        mountpoint=run_dir / "scratch",
-        size=max(job.limits.scratch_bytes, volumes.MIN_BYTES),
+        image=run_dir / f"{name}.img",
+        mountpoint=run_dir / name,
+        size=max(size, volumes.MIN_BYTES),
         uid=job.uid,
         gid=job.gid,
         options=volumes.JOB_OPTIONS,
