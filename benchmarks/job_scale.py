@@ -17,7 +17,11 @@ its approved columns (streaming), then the job in its sandbox (bubblewrap, cgrou
 - **old path**: the same group-by as ``pd.read_parquet`` of the whole table, in a job under the
   same limits: whether it runs out of memory, or its time;
 - **outside**: the same DuckDB queries on the same files with the same threads and memory limit,
-  and the same LightGBM fit, in this process (no sandbox): the sandbox's overhead.
+  and the same LightGBM fit, in a plain interpreter with the job's thread settings (no sandbox,
+  no cgroup): the sandbox's overhead.
+
+The machine may be shared: lazy jobs and plain runs alternate ``--repeat`` times and each side's
+best time is compared; each plain run prints the load average it saw.
 """
 
 from __future__ import annotations
@@ -214,6 +218,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cpus", type=float, default=2.0)
     parser.add_argument("--seconds", type=int, default=3600)
     parser.add_argument("--dir", type=Path, default=None, help="where the temporary store goes")
+    parser.add_argument("--repeat", type=int, default=2, help="lazy jobs and plain runs")
     parser.add_argument("--outside", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.outside:  # the child of outside_process
@@ -237,26 +242,35 @@ def main(argv: list[str] | None = None) -> None:
         print(f"built {args.rows:,} rows in {time.perf_counter() - t:.1f} s "
               f"({size / 1e9:.2f} GB of Parquet, {len(rawstore.files(store / 'raw' / 'facts'))} parts)")  # fmt: skip
         bpf = seccomp.write_filter(root / "job.bpf")
-        lazy, wall, steps = run_job(store, 1, LAZY_JOB, params, resources, rules, bpf)
-        print(f"lazy job ({args.memory_gb} GiB, {args.cpus} CPUs): exit {lazy['exit_code']}, "
-              f"sandbox run {wall:.1f} s; zone steps: " + ", ".join(f"{k} {v:.1f} s" for k, v in steps.items()))  # fmt: skip
-        print("  in the job: " + json.dumps({k: round(v, 2) if isinstance(v, float) else v
-                                             for k, v in lazy.items()}))  # fmt: skip
-        old, old_wall, _ = run_job(store, 2, PANDAS_JOB, params, resources, rules, bpf)
+        old, old_wall, _ = run_job(store, 1, PANDAS_JOB, params, resources, rules, bpf)
         killed = old["exit_code"] not in (0, None) and "in_job" not in old
         print(f"old whole-table pandas job: exit {old['exit_code']}, sandbox run {old_wall:.1f} s, "
               + ("killed (out of memory)" if killed else f"in the job {old.get('in_job', 0):.1f} s"))  # fmt: skip
-        if killed:
-            print("  its log ends:", (old.get("log_tail") or "").strip()[-200:])
         scratch = root / "scratch-outside"
         scratch.mkdir()
-        plain = outside_process(store / "jobs" / "1" / "inputs", threads, args.memory_gb,
-                                args.train_rows, scratch)  # fmt: skip
+        # The machine is shared: sandboxed and plain runs alternate, and each side's best counts.
+        lazy_runs, plain_runs = [], []
+        for n in range(args.repeat):
+            lazy, wall, steps = run_job(store, 2 + n, LAZY_JOB, params, resources, rules, bpf)
+            print(f"lazy job #{n + 1} ({args.memory_gb} GiB, {args.cpus} CPUs): exit "
+                  f"{lazy['exit_code']}, sandbox run {wall:.1f} s; zone steps: "
+                  + ", ".join(f"{k} {v:.1f} s" for k, v in steps.items()))  # fmt: skip
+            print("  in the job: " + json.dumps({k: round(v, 2) if isinstance(v, float) else v
+                                                 for k, v in lazy.items()}))  # fmt: skip
+            plain = outside_process(store / "jobs" / "2" / "inputs", threads, args.memory_gb,
+                                    args.train_rows, scratch)  # fmt: skip
+            print("  outside: " + json.dumps({k: round(v, 2) if isinstance(v, float) else v
+                                              for k, v in plain.items()}))  # fmt: skip
+            lazy_runs.append(lazy)
+            plain_runs.append(plain)
         for name in (*QUERIES, "lightgbm_fit", "lightgbm_fit_cpu"):
-            if name in lazy and name in plain:
-                print(f"{name}: in the sandbox {lazy[name]:.2f} s, outside {plain[name]:.2f} s, "
-                      f"overhead {lazy[name] / plain[name]:.2f}x")  # fmt: skip
-        both = sum(lazy.get(n, 0) for n in QUERIES) / sum(plain[n] for n in QUERIES)
+            inside = min(r[name] for r in lazy_runs)
+            best = min(r[name] for r in plain_runs)
+            print(f"{name} (best of {args.repeat}): in the sandbox {inside:.2f} s, outside "
+                  f"{best:.2f} s, overhead {inside / best:.2f}x")  # fmt: skip
+        both = sum(min(r[n] for r in lazy_runs) for n in QUERIES) / sum(
+            min(r[n] for r in plain_runs) for n in QUERIES
+        )
         print(f"group-by + join: sandbox / plain DuckDB = {both:.2f}x (goal <= 1.3x)")
     finally:
         shutil.rmtree(root, ignore_errors=True)

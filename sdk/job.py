@@ -66,6 +66,7 @@ def connection() -> duckdb.DuckDBPyConnection:
             share = int(int(os.environ["SHUYU_JOB_MEMORY_BYTES"]) * MEMORY_SHARE)
             config["memory_limit"] = f"{share >> 20}MiB"
         con = duck.connect(**config)
+        con.execute("SET enable_progress_bar = false")  # the job's log is for what it prints
         tables = _datasets(data)
         for name, files in tables.items():
             listed = ", ".join("'" + str(p).replace("'", "''") + "'" for p in files)

@@ -30,9 +30,11 @@ def connect(**config: Any) -> duckdb.DuckDBPyConnection:
 
 
 def confine(con: duckdb.DuckDBPyConnection, folders: list[str]) -> None:
-    """Let ``con`` reach files in ``folders`` only, then lock its configuration: no other file
-    is read or attached, no extension installed or loaded, and SQL cannot undo either."""
-    con.execute("SET allowed_directories = $1", [[f.rstrip("/") + "/" for f in folders]])
+    """Let ``con`` reach files in ``folders`` only (none: no file at all), then lock its
+    configuration: no other file is read or attached, no extension installed or loaded, and SQL
+    cannot undo either."""
+    if folders:
+        con.execute("SET allowed_directories = $1", [[f.rstrip("/") + "/" for f in folders]])
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
 
