@@ -43,8 +43,7 @@ from sklearn.linear_model import Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sdk import job
-frame = job.dataset("medical_visits")
-frame = frame.df() if hasattr(frame, "df") else frame  # a lazy relation, or a frame
+frame = job.dataset("medical_visits").df()
 x = frame[["age", "gender", "department"]].astype({"age": np.float32})
 prep = ColumnTransformer([("text", OneHotEncoder(handle_unknown="ignore"), ["gender", "department"]),
                           ("num", StandardScaler(), ["age"])])

@@ -88,6 +88,8 @@ class ProductionRules(BaseModel):
     max_memory_gb: float = Field(4.0, gt=0)
     max_seconds: int = Field(3600, gt=0)
     max_output_gb: float = Field(1.0, gt=0)
+    # Each job's disk-backed scratch folder, where DuckDB spills what does not fit its memory.
+    scratch_gb: float = Field(4.0, gt=0)
     max_bundle_bytes: int = Field(20 << 20, ge=1)
     max_files: int = Field(500, ge=1)
     concurrent_jobs: int = Field(1, ge=1)

@@ -74,7 +74,7 @@ def dry_run(
     with tempfile.TemporaryDirectory(prefix="shuyu-dry-run-") as tmp:
         root = Path(tmp)
         code, data, output = root / "code", root / "data", root / "output"
-        for folder in (code, data, output):
+        for folder in (code, data, output, root / "scratch"):
             folder.mkdir()
         with tarfile.open(fileobj=io.BytesIO(bundle), mode="r:gz") as tar:
             tar.extractall(code, filter="data")
@@ -88,6 +88,7 @@ def dry_run(
             "SHUYU_JOB_DATA": str(data),
             "SHUYU_JOB_OUTPUT": str(output),
             "SHUYU_JOB_PARAMS": str(root / "params.json"),
+            "SHUYU_JOB_SCRATCH": str(root / "scratch"),
             READS: str(root / "reads.jsonl"),
             "MPLBACKEND": "Agg",
         }

@@ -3,15 +3,23 @@
 ::
 
     from sdk import job
-    frame = job.dataset("credit_records")        # the full raw table, read-only
+    visits = job.dataset("credit_records")       # lazy: a DuckDB relation over the raw table
+    frame = visits.filter("amount > 0").df()     # read (only these columns and rows) when asked
     by_month = job.sql("SELECT month, avg(amount) FROM credit_records GROUP BY 1")  # as on samples
-    params = job.params()
-    model = modelfile.fit_logistic(frame, ["age", "income"], "defaulted", l2=params.get("l2", 1.0))
-    job.save_model(model)                        # output/model.json, for ws.models.publish
+    X = frame[["age", "income"]].astype("float32")
+    model = lightgbm.LGBMClassifier(**job.params()).fit(X, frame["defaulted"])
+    job.save_model(model, sample=X.head(100), target="defaulted")  # output/model.onnx, to publish
     job.save_metrics(rows=len(frame), auc=0.71)  # released to the notebook after checks
 
-Only the output folder is writable; there is no network. Print nothing personal: the log the
-notebook sees is masked, but the raw log stays in the domain for auditors.
+A table larger than the job's memory is scanned, grouped and joined by DuckDB, which pushes the
+columns and filters asked for down to the Parquet scan, runs on the job's CPUs, keeps within a
+share of its memory and spills the rest to the job's scratch folder; only what ``.df()`` (or
+``job.sql``) returns is held by Python.
+
+Only the output folder (and the scratch folder) is writable; there is no network. DuckDB reads
+the job's datasets and nothing else: no other file, no extension, no database to attach. Print
+nothing personal: the log the notebook sees is masked, but the raw log stays in the domain for
+auditors.
 """
 
 from __future__ import annotations
@@ -19,9 +27,15 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import duckdb
+    import pandas as pd
+
+MEMORY_SHARE = 0.6  # of the job's memory limit for DuckDB: the rest is Python's (pandas, a model)
+_connection: duckdb.DuckDBPyConnection | None = None
+_tables: dict[str, list[Path]] = {}
 
 
 def _env(name: str) -> Path:
@@ -33,11 +47,81 @@ def _env(name: str) -> Path:
     return Path(value)
 
 
-def dataset(name: str, columns: list[str] | None = None) -> pd.DataFrame:
-    """The raw rows of an approved dataset."""
-    frame = pd.read_parquet(_env("SHUYU_JOB_DATA") / f"{name}.parquet", columns=columns)
-    _note_read(name, len(frame))
-    return frame
+def connection() -> duckdb.DuckDBPyConnection:
+    """The job's one DuckDB connection, where each dataset is a view of its own name.
+
+    It runs on the job's CPUs within :data:`MEMORY_SHARE` of its memory limit, spills to the
+    job's scratch folder, and may read the job's datasets only: its configuration is locked, so
+    the code cannot reopen file access or load an extension."""
+    global _connection
+    if _connection is None:
+        from sdk import sql as duck
+
+        data = _env("SHUYU_JOB_DATA")
+        scratch = os.environ.get("SHUYU_JOB_SCRATCH") or os.environ.get("TMPDIR") or "/tmp"
+        config: dict[str, Any] = {"temp_directory": str(Path(scratch) / "duckdb")}
+        if os.environ.get("SHUYU_JOB_CPUS"):
+            config["threads"] = max(1, int(float(os.environ["SHUYU_JOB_CPUS"])))
+        if os.environ.get("SHUYU_JOB_MEMORY_BYTES"):
+            share = int(int(os.environ["SHUYU_JOB_MEMORY_BYTES"]) * MEMORY_SHARE)
+            config["memory_limit"] = f"{share >> 20}MiB"
+        con = duck.connect(**config)
+        con.execute("SET enable_progress_bar = false")  # the job's log is for what it prints
+        tables = _datasets(data)
+        for name, files in tables.items():
+            listed = ", ".join("'" + str(p).replace("'", "''") + "'" for p in files)
+            con.execute(f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet([{listed}])')
+        duck.confine(con, [str(data)])
+        _tables.clear()
+        _tables.update(tables)
+        _connection = con
+    return _connection
+
+
+def close() -> None:
+    """Close the job's DuckDB connection (the next :func:`dataset` or :func:`sql` opens one)."""
+    global _connection
+    if _connection is not None:
+        _connection.close()
+    _connection = None
+    _tables.clear()
+
+
+def _datasets(data: Path) -> dict[str, list[Path]]:
+    """Each dataset of the job's data folder with its Parquet files: ``<name>.parquet`` is one
+    file or a folder of parts (the production zone's copy of a large table)."""
+    found = {}
+    for path in sorted(data.glob("*.parquet")):
+        parts = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+        if parts:
+            found[path.stem] = parts
+    return found
+
+
+def dataset(name: str, columns: list[str] | None = None) -> duckdb.DuckDBPyRelation:
+    """The raw rows of an approved dataset, as a lazy DuckDB relation: nothing is read until
+    the job asks (``.df()``, ``.fetchall()``, …), and then only the columns and rows it asked
+    for (``columns``, ``.filter(...)``, ``.aggregate(...)`` are pushed down to the scan).
+
+    Raises:
+        InvalidRequest: the job was not given ``name``, or it has no such column.
+    """
+    from sdk import sql as duck
+    from sdk.errors import InvalidRequest
+
+    con = connection()
+    if name not in _tables:
+        shown = ", ".join(sorted(_tables)) or "—"
+        raise InvalidRequest(
+            f"作业没有数据集 {name}（可用：{shown}）",
+            f"the job has no dataset {name} (it has: {shown})",
+            code="sql",
+        )
+    listed = ", ".join('"' + c.replace('"', '""') + '"' for c in columns) if columns else "*"
+    relation = duck.relation(con, f'SELECT {listed} FROM "{name}"', sorted(_tables))
+    if os.environ.get("SHUYU_JOB_READS"):  # a dry run on the samples: count what it reads
+        _note_read(name, relation.aggregate("count(*)").fetchall()[0][0])
+    return relation
 
 
 def _note_read(name: str, rows: int) -> None:
@@ -50,24 +134,18 @@ def _note_read(name: str, rows: int) -> None:
 
 def sql(text: str) -> pd.DataFrame:
     """Run ``text`` (DuckDB SQL) over the raw approved columns of the job's datasets, each a
-    table of its own name: the text tried on the samples with ``ws.sql`` runs here unchanged."""
+    table of its own name, on the job's connection: the text tried on the samples with
+    ``ws.sql`` runs here unchanged, and may name a relation :func:`dataset` returned once it
+    is a view (``job.dataset("loans").filter("amount > 0").create_view("big")``)."""
     from sdk import sql as duck
 
-    data = _env("SHUYU_JOB_DATA")
-    files = {p.stem: p for p in sorted(data.glob("*.parquet"))}
-    con = duck.connect(temp_directory=str(Path(os.environ.get("TMPDIR", "/tmp")) / "duckdb"))
-    try:
-        for name, path in files.items():
-            literal = str(path).replace("'", "''")
-            con.execute(f"CREATE VIEW \"{name}\" AS SELECT * FROM read_parquet('{literal}')")
-        result = duck.run(con, text, sorted(files))
-        if os.environ.get("SHUYU_JOB_READS"):
-            for name in sorted(duck.tables_in(text) or set(files)):
-                if name in files:
-                    _note_read(name, con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0])
-        return result
-    finally:
-        con.close()
+    con = connection()
+    result = duck.run(con, text, sorted(_tables))
+    if os.environ.get("SHUYU_JOB_READS"):
+        for name in sorted(duck.tables_in(text) or set(_tables)):
+            if name in _tables:
+                _note_read(name, con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0])
+    return result
 
 
 def params() -> dict[str, Any]:

@@ -5,7 +5,8 @@ approved for the scenario, so the text written against the samples runs unchange
 
 DuckDB is imported when SQL first runs, never with the SDK. Its connections install and load no
 extension (nothing is fetched from a network), and the workspace's cannot read files at all:
-its tables are the samples the gateway served.
+its tables are the samples the gateway served. A job's connection reads its own datasets' folder
+and nothing else (:func:`confine`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,16 @@ def connect(**config: Any) -> duckdb.DuckDBPyConnection:
     import duckdb
 
     return duckdb.connect(config={**CLOSED, **config})
+
+
+def confine(con: duckdb.DuckDBPyConnection, folders: list[str]) -> None:
+    """Let ``con`` reach files in ``folders`` only (none: no file at all), then lock its
+    configuration: no other file is read or attached, no extension installed or loaded, and SQL
+    cannot undo either."""
+    if folders:
+        con.execute("SET allowed_directories = $1", [[f.rstrip("/") + "/" for f in folders]])
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
 
 
 def tables_in(text: str) -> set[str] | None:
@@ -50,7 +61,20 @@ def run(con: duckdb.DuckDBPyConnection, text: str, tables: list[str]) -> pd.Data
     import duckdb
 
     try:
-        return con.sql(text).df()
+        return relation(con, text, tables).df()
+    except duckdb.Error as e:
+        raise _refused(e) from None
+
+
+def relation(
+    con: duckdb.DuckDBPyConnection, text: str, tables: list[str]
+) -> duckdb.DuckDBPyRelation:
+    """``text`` on ``con`` as a lazy relation (bound, not run); a table or column that is not
+    there, or text DuckDB refuses, as a bilingual :class:`InvalidRequest`."""
+    import duckdb
+
+    try:
+        return con.sql(text)
     except duckdb.CatalogException as e:
         shown = ", ".join(sorted(tables)) or "—"
         raise InvalidRequest(

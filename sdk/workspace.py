@@ -80,7 +80,7 @@ class Workspace:
         try:
             for name in names:  # the catalog entries listed above: one call each, the sample
                 con.register(name, approved[name].sample(scenario))
-            con.execute("SET enable_external_access = false")  # the samples, and no file
+            sql.confine(con, [])  # the samples, and no file
             return sql.run(con, text, sorted(approved))
         finally:
             con.close()

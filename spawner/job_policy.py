@@ -2,7 +2,8 @@
 
 An approved job runs its reviewed code on the full raw data of the datasets it was approved for,
 in a sandbox of its own (never the tenant's container): the raw files and the code read-only, only
-its output folder writable, a private /tmp, no network at all, CPU, memory, process and wall-time
+its output folder writable, a private /tmp, a disk-backed scratch folder of its own to spill to
+(``/job/scratch``, when its limits give it one), no network at all, CPU, memory, process and wall-time
 limits, an unprivileged uid of its own. The bubblewrap runner (:mod:`hub.production.sandbox`) and
 the Kubernetes Job rendering (:mod:`spawner.kubernetes_job`) both render this one decision.
 """
@@ -23,24 +24,28 @@ JOB_ROOT = "/job"
 JOB_CODE = f"{JOB_ROOT}/code"
 JOB_OUTPUT = f"{JOB_ROOT}/output"
 JOB_PARAMS = f"{JOB_ROOT}/params.json"
+JOB_SCRATCH = f"{JOB_ROOT}/scratch"
 JOB_DATA = "/data"
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
 @dataclass(frozen=True)
 class JobLimits:
-    """What one job may use. ``seconds`` is wall time; ``output_bytes`` caps its outputs."""
+    """What one job may use. ``seconds`` is wall time; ``output_bytes`` caps its outputs;
+    ``scratch_bytes`` sizes its disk-backed scratch folder (0: none, only the RAM /tmp)."""
 
     cpus: float = 1.0
     memory_bytes: int = 2 * 1024**3
     seconds: int = 3600
     pids: int = 64
     output_bytes: int = 1 << 30
+    scratch_bytes: int = 0
 
 
 @dataclass(frozen=True)
 class JobInput:
-    """A raw dataset a job reads: the host file and where the job sees it."""
+    """A raw dataset a job reads: the host file, or folder of Parquet part files, and where the
+    job sees it (a folder keeps the ``.parquet`` name, as Spark's datasets do)."""
 
     name: str
     source: str
@@ -100,14 +105,19 @@ def job_env(job_id: int, limits: JobLimits) -> dict[str, str]:
         "SHUYU_JOB_DATA": JOB_DATA,
         "SHUYU_JOB_OUTPUT": JOB_OUTPUT,
         "SHUYU_JOB_PARAMS": JOB_PARAMS,
+        # What the platform gives the job, so its engines (DuckDB) stay within it and spill
+        "SHUYU_JOB_CPUS": threads,
+        "SHUYU_JOB_MEMORY_BYTES": str(limits.memory_bytes),
+        **({"SHUYU_JOB_SCRATCH": JOB_SCRATCH} if limits.scratch_bytes else {}),
     }
 
 
 def job_mounts(
     *, code_dir: str, output_dir: str, params_file: str, inputs: tuple[JobInput, ...],
-    system: tuple[str, ...],
+    system: tuple[str, ...], scratch: bool = False,
 ) -> tuple[Mount, ...]:  # fmt: skip
-    """System paths, code, parameters and raw inputs read-only; the output folder writable."""
+    """System paths, code, parameters and raw inputs read-only; the output folder writable, and
+    the scratch folder (its source is the runner's: a file system of the job's own)."""
     mounts = [Mount(p, p, True, "system") for p in system]
     mounts += [
         Mount(code_dir, JOB_CODE, True, "code"),
@@ -118,6 +128,8 @@ def job_mounts(
         Mount(output_dir, JOB_OUTPUT, False, "output"),
         Mount("tmpfs", "/tmp", False, "tmpfs"),
     ]
+    if scratch:
+        mounts.append(Mount("scratch", JOB_SCRATCH, False, "scratch"))
     return tuple(mounts)
 
 
@@ -157,6 +169,7 @@ def build_job(
             params_file=params_file,
             inputs=found,
             system=system_paths,
+            scratch=limits.scratch_bytes > 0,
         ),  # fmt: skip
         env=job_env(job_id, limits),
         argv=(python, f"{JOB_CODE}/{entry}"),

@@ -49,6 +49,7 @@ IMAGE_PYTHON = "python3"  # the job's interpreter, found on the job's PATH insid
 JOB_TTL_SECONDS = 24 * 3600  # how long a finished Job (and its pod's logs) stays for review
 STORE_VOLUME = "store"
 TMP_VOLUME = "tmp"
+SCRATCH_VOLUME = "scratch"
 _STORE_KINDS = ("code", "params", "data", "output")  # Mount.kind rendered as a store subPath
 
 
@@ -83,7 +84,8 @@ def store_subpath(path: str, store_root: str) -> str:
 
 
 def _volumes(job: Job, store_root: str, store_claim: str) -> tuple[list[JSON], list[JSON]]:
-    """One store volume with a subPath mount per store mount of the policy; a RAM /tmp."""
+    """One store volume with a subPath mount per store mount of the policy; a RAM /tmp; a disk
+    scratch folder of ``scratch_bytes`` when the job has one."""
     tmp = {"medium": "Memory", "sizeLimit": str(job.limits.memory_bytes // 4)}
     volumes = [
         {"name": STORE_VOLUME, "persistentVolumeClaim": {"claimName": store_claim}},
@@ -95,6 +97,10 @@ def _volumes(job: Job, store_root: str, store_claim: str) -> tuple[list[JSON], l
             continue  # the image provides the system; the read-only root keeps it read-only
         if mount.kind == "tmpfs":
             mounts.append({"name": TMP_VOLUME, "mountPath": mount.target, "readOnly": False})
+        elif mount.kind == "scratch":
+            size = str(job.limits.scratch_bytes)
+            volumes.append({"name": SCRATCH_VOLUME, "emptyDir": {"sizeLimit": size}})
+            mounts.append({"name": SCRATCH_VOLUME, "mountPath": mount.target, "readOnly": False})
         elif mount.kind in _STORE_KINDS:
             sub = store_subpath(mount.source, store_root)
             mounts.append(

@@ -20,7 +20,7 @@ CODE = f'''
 import base64
 from sdk import job
 ZH, CAP = "〇一二三四五六七八九", "零壹贰叁肆伍陆柒捌玖"
-frame = job.dataset("transit_trips")
+frame = job.dataset("transit_trips").df()
 ids = sorted(frame["holder_id"].dropna().unique())[:{RAW_PICKED}] + ["{MADE_UP}"]
 def chinese(v, table):
     return "".join(table[int(c)] if c.isdigit() else c for c in v)

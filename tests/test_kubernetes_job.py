@@ -155,6 +155,28 @@ def test_when_job_is_rendered_then_tmp_is_a_bounded_memory_volume_and_system_is_
     assert tmp == {"medium": "Memory", "sizeLimit": str(LIMITS.memory_bytes // 4)}
 
 
+def test_when_a_job_has_scratch_space_then_it_is_a_bounded_disk_volume_and_its_env_says_where():
+    from dataclasses import replace
+
+    from spawner.job_policy import JOB_SCRATCH
+
+    j = job()
+    scratched = build_job(
+        job_id=42, tenant=TENANT, entrypoint="train/main.py", code_dir=j.code_dir,
+        output_dir=j.output_dir, params_file=j.params_file, inputs=INPUTS,
+        limits=replace(LIMITS, scratch_bytes=5 << 30), system_paths=("/usr",), python="/opt/conda/bin/python3.11",
+    )  # fmt: skip
+    mounts = mounts_at(scratched)
+    assert mounts[JOB_SCRATCH]["readOnly"] is False and "subPath" not in mounts[JOB_SCRATCH]
+    volumes = {v["name"]: v for v in pod_spec(scratched)["volumes"]}
+    assert volumes[mounts[JOB_SCRATCH]["name"]]["emptyDir"] == {"sizeLimit": str(5 << 30)}
+    env = {e["name"]: e["value"] for e in container(scratched)["env"]}
+    assert env["SHUYU_JOB_SCRATCH"] == JOB_SCRATCH
+    assert env["SHUYU_JOB_MEMORY_BYTES"] == str(LIMITS.memory_bytes)
+    assert env["SHUYU_JOB_CPUS"] == "2"
+    assert JOB_SCRATCH not in mounts_at(j) and "SHUYU_JOB_SCRATCH" not in j.env
+
+
 @pytest.mark.parametrize(
     "paths",
     [

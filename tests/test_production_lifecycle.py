@@ -42,9 +42,7 @@ from sklearn.linear_model import Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sdk import job
-raw = job.dataset("medical_visits")
-raw = raw.df() if hasattr(raw, "df") else raw  # a lazy relation, or a frame
-frame = raw.dropna(subset=["age", "gender", "cost"])
+frame = job.dataset("medical_visits").df().dropna(subset=["age", "gender", "cost"])
 x = frame[["age", "gender"]].astype({"age": np.float32})
 prep = ColumnTransformer([("text", OneHotEncoder(handle_unknown="ignore"), ["gender"]),
                           ("num", StandardScaler(), ["age"])])
@@ -164,7 +162,7 @@ def test_when_a_job_is_not_yet_approved_then_the_production_zone_does_not_run_it
 
 
 def test_when_a_public_governance_job_passes_every_check_then_policy_approves_it(demo):
-    code = "from sdk import job\njob.save_metrics(rows=len(job.dataset('transit_trips')))\n"
+    code = "from sdk import job\njob.save_metrics(rows=len(job.dataset('transit_trips').df()))\n"
     request_id = job(demo, code, user="bob", scenario=CARBON, datasets=("transit_trips",))
     request = get(demo[1], request_id)
     assert request.status == "approved"
@@ -370,8 +368,7 @@ IDENTITY = """
 import numpy as np
 from sklearn.linear_model import LinearRegression
 from sdk import job
-frame = job.dataset("medical_visits")
-frame = frame.df() if hasattr(frame, "df") else frame
+frame = job.dataset("medical_visits").df()
 frame = frame.dropna(subset=["age", "cost"])
 x = frame[["age"]].astype(np.float32)
 model = LinearRegression().fit(x, frame["cost"])
@@ -395,8 +392,7 @@ LIGHTGBM = """
 import lightgbm
 import numpy as np
 from sdk import job
-frame = job.dataset("medical_visits")
-frame = frame.df() if hasattr(frame, "df") else frame
+frame = job.dataset("medical_visits").df()
 x = frame[["age"]].astype(np.float32)
 model = lightgbm.LGBMRegressor(n_estimators=30, num_leaves=8, verbose=-1).fit(x, frame["cost"])
 job.save_model(model, sample=x.head(100), target="cost")
@@ -471,7 +467,7 @@ def test_when_an_import_is_approved_then_its_scenario_has_it_with_identifiers_ma
         dataset = jobs.approved_datasets(s, found.id)[name]
         assert {c["name"]: c["pii"] for c in dataset.schema} == {"mobile": "mobile", "score": None}
         assert dataset.rows == 50
-    code = f"from sdk import job\njob.save_metrics(rows=len(job.dataset({name!r})))\n"
+    code = f"from sdk import job\njob.save_metrics(rows=len(job.dataset({name!r}).df()))\n"
     job_id = job(demo, code, datasets=(name,))  # jobs of the scenario read it raw
     approve(db, job_id, "rita", "ryan")
     assert act(demo, job_id) == "succeeded"

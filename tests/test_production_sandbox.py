@@ -31,7 +31,7 @@ from pathlib import Path
 from sdk import job
 
 report = {}
-frame = job.dataset("people")
+frame = job.dataset("people").df()
 report["rows"] = len(frame)
 report["uid"], report["gid"] = os.getuid(), os.getgid()
 status = Path("/proc/self/status").read_text()
@@ -226,3 +226,50 @@ def test_when_a_job_writes_a_file_over_its_output_limit_then_the_write_fails(tmp
     assert sandbox.run(job, folder / "run", folder / "log.txt", bpf).exit_code == 0
     assert "refused EFBIG" in (folder / "log.txt").read_text()
     assert (folder / "output" / "big.bin").stat().st_size <= 1 << 20
+
+
+SPILL = """
+import json, os, threading, time
+from sdk import job
+
+peak = [0]
+def watch():  # how much of the scratch file system is used while the query runs
+    while True:
+        fs = os.statvfs("/job/scratch")
+        peak[0] = max(peak[0], (fs.f_blocks - fs.f_bfree) * fs.f_frsize)
+        time.sleep(0.02)
+
+threading.Thread(target=watch, daemon=True).start()
+con = job.connection()
+n = con.sql("SELECT count(*), sum(rn) FROM (SELECT row_number() OVER (ORDER BY hash(i)) AS rn "
+            "FROM range(20000000) t(i))").fetchall()[0][0]  # a sort of 20M rows: over 300 MiB
+limit = con.sql("SELECT current_setting('memory_limit')").fetchall()[0][0]
+tmp = sorted(os.listdir("/tmp"))
+json.dump({"n": n, "peak": peak[0], "limit": limit, "tmp": tmp}, open(job.output("spill.json"), "w"))
+"""
+
+
+def test_when_a_query_outgrows_the_jobs_memory_then_duckdb_spills_to_its_scratch_disk(
+    tmp_path, bpf
+):
+    limits = JobLimits(seconds=300, memory_bytes=512 << 20, scratch_bytes=2 << 30)
+    job, folder = make_job(tmp_path, SPILL, job_id=91_005, limits=limits)
+    result = sandbox.run(job, folder / "run", folder / "log.txt", bpf)
+    assert result.exit_code == 0, (folder / "log.txt").read_text()[-2000:]
+    seen = json.loads((folder / "output" / "spill.json").read_text())
+    assert seen["n"] == 20_000_000 and seen["limit"].startswith("307")  # 60 % of 512 MiB
+    assert seen["peak"] > 64 << 20 and seen["tmp"] == []  # on the scratch disk, not the RAM /tmp
+    assert (
+        not (folder / "run" / "scratch").exists() and not (folder / "run" / "scratch.img").exists()
+    )
+
+
+def test_when_a_job_has_scratch_space_but_no_file_system_for_it_then_bwrap_is_not_started(
+    tmp_path,
+):
+    job, _ = make_job(tmp_path, "pass", limits=JobLimits(seconds=60, scratch_bytes=1 << 30))
+    with pytest.raises(ValueError, match="scratch"):
+        sandbox.bwrap_options(job, {}, "/srv/out")
+    options = sandbox.bwrap_options(job, {}, "/srv/out", "/srv/scratch")
+    at = options.index("/job/scratch")
+    assert options[at - 2 : at] == ["--bind", "/srv/scratch"]

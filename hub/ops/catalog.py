@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from hub import audit
+from hub import audit, rawstore
 from hub.db.models import (
     DataListItem,
     Dataset,
@@ -132,9 +132,8 @@ def add_dataset(
     masks: dict[str, str] | None = None,
 ) -> Dataset:
     """Register a dataset: its schema is read from the file, which is stored raw (as Parquet) in
-    the domain store under ``raw_dir`` and never mounted into a workspace."""
-    import pyarrow.parquet as pq
-
+    the domain store under ``raw_dir`` and never mounted into a workspace: one file, or for a
+    large table a folder of Parquet parts scanned in parallel (:mod:`hub.rawstore`)."""
     name = (name or "").strip()
     if not NAME.fullmatch(name):
         raise UserError(
@@ -165,8 +164,7 @@ def add_dataset(
         values = head.column(column_name).to_pandas() if column_name in head.column_names else None
         fix_mask(schema, column_name, rule, values)
     raw_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    target = raw_dir / f"{name}.parquet"
-    pq.write_table(table, target)
+    target = rawstore.write(table, raw_dir / name)  # a large table: a folder of parts
     return register(
         ctx,
         name=name,

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from hub import kinds
+from hub import kinds, rawstore
 from hub.billing import meter
 from hub.billing.meter import MeterKind
 from hub.db.engine import Database
@@ -45,10 +45,14 @@ def system_paths() -> tuple[str, ...]:
 
 
 def _file_sha(path: Path) -> str:
-    info = path.stat()
-    key = (str(path), info.st_mtime_ns, info.st_size)
+    """The raw input's hash for the run record (a folder of parts: one digest over its parts),
+    cached while no part changes."""
+    key = (
+        str(path),
+        *((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in rawstore.files(path)),
+    )
     if key not in _HASHES:
-        _HASHES[key] = lifecycle.sha256_of(path)
+        _HASHES[key] = rawstore.sha256(path)
     return _HASHES[key]
 
 
@@ -169,14 +173,14 @@ def run_job(
 
 
 def _project(inputs: dict[str, tuple[Path, list[str]]], folder: Path) -> dict[str, str]:
-    """Each raw input cut to the columns its data list approved: a job reads those only."""
-    import pyarrow.parquet as pq
-
+    """Each raw input cut to the columns its data list approved: a job reads those only. The
+    copy streams (a table of any size in constant memory) into a folder of Parquet parts the
+    job scans in parallel."""
     folder.mkdir(mode=0o700)
     out = {}
     for name, (path, columns) in inputs.items():
         target = folder / f"{name}.parquet"
-        pq.write_table(pq.read_table(path, columns=columns), target)
+        rawstore.project(path, columns, target)
         out[name] = str(target)
     return out
 

@@ -76,6 +76,7 @@ def limits(resources: dict, rules: ProductionRules) -> JobLimits:
         memory_bytes=int(memory_gb * 1024**3),
         seconds=seconds,
         output_bytes=int(rules.max_output_gb * 1024**3),
+        scratch_bytes=int(rules.scratch_gb * 1024**3),
     )
 
 

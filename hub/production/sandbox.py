@@ -9,7 +9,10 @@ capability and no new privileges; the workspace seccomp filter applies. Wall tim
 The output folder the job writes is a file system of its own (:mod:`spawner.volumes`): an image
 of ``output_bytes``, allocated in full before the job starts, so the job can neither fill the
 platform's disk nor signal through its free-block count; its contents are copied out (links never
-followed) and the image removed when the job ends.
+followed) and the image removed when the job ends. Its scratch folder (``/job/scratch``, where
+DuckDB spills what does not fit its memory) is another such image of ``scratch_bytes``, on disk
+rather than in the RAM /tmp that counts against the job's memory, seen by that job alone and
+removed, unread, when it ends.
 """
 
 from __future__ import annotations
@@ -42,12 +45,18 @@ def group_name(job: Job) -> str:
     return f"job-{job.job_id}"
 
 
-def bwrap_options(job: Job, files: dict[str, str], output: str | None = None) -> list[str]:
+def bwrap_options(
+    job: Job, files: dict[str, str], output: str | None = None, scratch: str | None = None
+) -> list[str]:
     """bubblewrap's options for ``job`` (pure): no network, its mounts, read-only elsewhere;
-    ``output`` replaces the host folder mounted as the job's output folder."""
+    ``output`` replaces the host folder mounted as the job's output folder, ``scratch`` is the
+    host folder of its scratch space (a job with a scratch mount and no ``scratch`` is refused)."""
+    sources = {"output": output, "scratch": scratch}
     mounts = tuple(
-        replace(m, source=output) if output and m.kind == "output" else m for m in job.mounts
+        replace(m, source=sources[m.kind]) if sources.get(m.kind) else m for m in job.mounts
     )
+    if any(m.kind == "scratch" and not scratch for m in mounts):
+        raise ValueError("the job's scratch folder needs a file system of its own")
     return [
         *NAMESPACES, "--hostname", "job", *mount_args(mounts, files),
         "--chdir", JOB_CODE, "--remount-ro", "/",
@@ -56,10 +65,24 @@ def bwrap_options(job: Job, files: dict[str, str], output: str | None = None) ->
 
 def output_volume(job: Job, run_dir: Path) -> volumes.Volume:
     """The job's output file system: ``output_bytes`` (at least the smallest volume)."""
+    return _volume(job, run_dir, "output", job.limits.output_bytes)
+
+
+def scratch_volume(job: Job, run_dir: Path) -> volumes.Volume | None:
+    """The job's scratch file system (``scratch_bytes``), or None when it has none."""
+    return (
+        _volume(job, run_dir, "scratch", job.limits.scratch_bytes)
+        if job.limits.scratch_bytes
+        else None
+    )
+
+
+def _volume(job: Job, run_dir: Path, name: str, size: int) -> volumes.Volume:
+    """A file system of the job's own under ``run_dir``, owned by its uid, not executable."""
     return volumes.Volume(
-        image=run_dir / "output.img",
-        mountpoint=run_dir / "output",
-        size=max(job.limits.output_bytes, volumes.MIN_BYTES),
+        image=run_dir / f"{name}.img",
+        mountpoint=run_dir / name,
+        size=max(size, volumes.MIN_BYTES),
         uid=job.uid,
         gid=job.gid,
         options=volumes.JOB_OPTIONS,
@@ -72,9 +95,15 @@ def prepare(job: Job, run_dir: Path) -> dict[str, str]:
     identity files to mount."""
     os.chown(job.output_dir, job.uid, job.gid)
     os.chmod(job.output_dir, 0o700)
-    for item in job.inputs:
+    for item in job.inputs:  # a file, or a folder of Parquet part files
         os.chown(item.source, 0, job.gid)
-        os.chmod(item.source, 0o640)
+        if os.path.isdir(item.source):
+            os.chmod(item.source, 0o750)
+            for entry in os.scandir(item.source):
+                os.chown(entry.path, 0, job.gid, follow_symlinks=False)
+                os.chmod(entry.path, 0o640, follow_symlinks=False)
+        else:
+            os.chmod(item.source, 0o640)
     for folder, _, names in os.walk(job.code_dir):
         os.chmod(folder, 0o755)
         for name in names:
@@ -94,21 +123,26 @@ def run(job: Job, run_dir: Path, log_path: Path, seccomp_filter: Path) -> RunRes
         memory_bytes=job.limits.memory_bytes, cpus=job.limits.cpus, pids=job.limits.pids
     )
     volume = output_volume(job, run_dir)
+    scratch = scratch_volume(job, run_dir)
     volumes.mount(volume)
+    if scratch is not None:
+        volumes.mount(scratch)
     groups = cgroups.create(name, limits)
     filter_fd = os.open(seccomp_filter, os.O_RDONLY)
     args_r, args_w = os.pipe()
     start = time.monotonic()
     try:
         options = [
-            *bwrap_options(job, files, str(volume.mountpoint)),
+            *bwrap_options(job, files, str(volume.mountpoint), scratch and str(scratch.mountpoint)),
             "--seccomp",
             str(filter_fd),
         ]
         os.write(args_w, b"".join(a.encode() + b"\0" for a in options))
         os.close(args_w)
-        # No file the job writes may outgrow its output limit (the total is checked after the run).
-        fsize = ["prlimit", f"--fsize={job.limits.output_bytes}", "--"]
+        # No file the job writes may outgrow the volume it may write it to: its output limit (the
+        # total is checked after the run), or its scratch space when that is larger (a spill).
+        largest = max(job.limits.output_bytes, job.limits.scratch_bytes)
+        fsize = ["prlimit", f"--fsize={largest}", "--"]
         inside = [
             *fsize,
             "setpriv",
@@ -153,4 +187,6 @@ def run(job: Job, run_dir: Path, log_path: Path, seccomp_filter: Path) -> RunRes
             os.close(args_r)
         cgroups.remove(name)
         volumes.remove(volume)
+        if scratch is not None:
+            volumes.remove(scratch)
     return RunResult(code, timed_out, round(time.monotonic() - start, 3))

@@ -38,8 +38,7 @@ from sklearn.linear_model import Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sdk import job
-frame = job.dataset("medical_visits")
-frame = frame.df() if hasattr(frame, "df") else frame  # a lazy relation, or a frame
+frame = job.dataset("medical_visits").df()
 p = job.params()
 x = frame[["age", "gender", "department"]].astype({{"age": np.float32}})
 prep = ColumnTransformer([("text", OneHotEncoder(handle_unknown="ignore"), ["gender", "department"]),
@@ -60,8 +59,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 from sklearn.tree import DecisionTreeRegressor
 from sdk import job
-frame = job.dataset("medical_visits")
-frame = frame.df() if hasattr(frame, "df") else frame
+frame = job.dataset("medical_visits").df()
 text = ["gender", "department", "hospital", "diagnosis_code"]
 x = frame[["age", *text]].astype({"age": np.float32})
 prep = ColumnTransformer([("text", OneHotEncoder(handle_unknown="ignore"), text)], remainder="passthrough")
@@ -350,8 +348,7 @@ import json
 import onnx
 from onnx import TensorProto as T, helper as H
 from sdk import job
-frame = job.dataset("medical_visits")
-frame = frame.df() if hasattr(frame, "df") else frame
+frame = job.dataset("medical_visits").df()
 ids = ["".join(c for c in str(v) if c.isdigit())[:17] for v in frame["patient_id"]]
 ids = [i for i in ids if len(i) == 17][:40]
 
@@ -758,11 +755,11 @@ ws = Workspace(scenario={SCENARIO!r})
 folder = pathlib.Path("/home/workspace/dry")
 folder.mkdir(exist_ok=True)
 (folder / "features.py").write_text("def cost(frame):\\n    return frame['cost'].mean()\\n")
-(folder / "typo.py").write_text("from sdk import job\\nframe = job.dataset('medical_visits')\\nprnt(len(frame))\\n")
-(folder / "helper.py").write_text("from sdk import job\\nimport features\\njob.save_metrics(c=features.cost(job.dataset('medical_visits')))\\n")
+(folder / "typo.py").write_text("from sdk import job\\nframe = job.dataset('medical_visits').df()\\nprnt(len(frame))\\n")
+(folder / "helper.py").write_text("from sdk import job\\nimport features\\njob.save_metrics(c=features.cost(job.dataset('medical_visits').df()))\\n")
 (folder / "good.py").write_text(
     "from sdk import job\\n"
-    "frame = job.dataset('medical_visits')\\n"
+    "frame = job.dataset('medical_visits').df()\\n"
     "job.save_metrics(rows=len(frame))\\n"
     "frame[frame.age > 200].to_parquet(job.output('nobody.parquet'))\\n")
 before = len(ws.requests.list())
@@ -800,7 +797,7 @@ SCIENCE_JOB = (
     + """
 import lightgbm, pandas as pd
 from sdk import job
-frame = job.dataset("transit_trips")
+frame = job.dataset("transit_trips").df()
 codes = pd.DataFrame({c: pd.factorize(frame[c])[0] for c in frame.columns})
 target = codes.iloc[:, 0] % 2
 model = lightgbm.LGBMClassifier(n_estimators=5, min_child_samples=2, verbose=-1)
