@@ -42,7 +42,8 @@ from sklearn.linear_model import Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sdk import job
-frame = job.dataset("medical_visits").df().dropna(subset=["age", "gender", "cost"])
+raw = job.dataset("medical_visits").df()
+frame = raw.dropna(subset=["age", "gender", "cost"])
 x = frame[["age", "gender"]].astype({"age": np.float32})
 prep = ColumnTransformer([("text", OneHotEncoder(handle_unknown="ignore"), ["gender"]),
                           ("num", StandardScaler(), ["age"])])
