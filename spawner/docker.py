@@ -160,6 +160,7 @@ def container_env(ws: Workspace, hub_env: Mapping[str, str]) -> dict[str, str]:
         hub_api_url=ws.env["JUPYTERHUB_API_URL"],
         gateway_url=ws.env["SHUYU_GATEWAY_URL"],
         tenant=ws.tenant,
+        cpus=ws.limits.cpus,
     )
     return {**ws.env, **fresh}
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from spawner.policy import Mount
+from spawner.policy import Mount, cpu_env
 
 JOB_UID_BASE = 300_000  # job uids: above tenant uids (200_000 + tenant id), one per job
 JOB_UID_SPAN = 100_000
@@ -101,6 +101,7 @@ def job_env(job_id: int, limits: JobLimits) -> dict[str, str]:
         "PYTHONPATH": JOB_CODE,
         "OMP_NUM_THREADS": threads,
         "OPENBLAS_NUM_THREADS": threads,
+        **cpu_env(limits.cpus),
         "SHUYU_JOB_ID": str(job_id),
         "SHUYU_JOB_DATA": JOB_DATA,
         "SHUYU_JOB_OUTPUT": JOB_OUTPUT,

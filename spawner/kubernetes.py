@@ -455,6 +455,7 @@ class TenantKubeSpawner(KubeSpawner):
             hub_api_url=ws.env["JUPYTERHUB_API_URL"],
             gateway_url=ws.env["SHUYU_GATEWAY_URL"],
             tenant=ws.tenant,
+            cpus=ws.limits.cpus,
         )
         self.workspace = ws = dataclasses.replace(ws, env=env)
         self.namespace = namespace_name(ws.tenant)

@@ -112,7 +112,12 @@ def tenant_paths(workspaces_root: str, tenant: str, username: str) -> tuple[str,
 
 
 def workspace_env(
-    hub_env: Mapping[str, str], *, hub_api_url: str, gateway_url: str, tenant: str
+    hub_env: Mapping[str, str],
+    *,
+    hub_api_url: str,
+    gateway_url: str,
+    tenant: str,
+    cpus: float = 1.0,
 ) -> dict[str, str]:
     """The environment of a workspace: the user's own hub credentials and the URLs it needs, nothing else."""
     env = {k: v for k, v in hub_env.items() if k in KEEP_ENV}
@@ -129,9 +134,17 @@ def workspace_env(
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "LANG": "C.UTF-8",
             "PYTHONNOUSERSITE": "1",
+            **cpu_env(cpus),
         }
     )
     return env
+
+
+def cpu_env(cpus: float) -> dict[str, str]:
+    """How many cores the science libraries may use: the CPUs the workspace or job is given.
+    scikit-learn's process pool (loky) would otherwise look for physical cores with tools a
+    sandbox does not run, and print a warning into every notebook cell and job log."""
+    return {"LOKY_MAX_CPU_COUNT": str(max(1, int(cpus)))}
 
 
 def workspace_mounts(home: str, shared: str, system: tuple[str, ...]) -> tuple[Mount, ...]:
@@ -170,7 +183,13 @@ def build_workspace(
         home=home,
         shared=shared,
         mounts=workspace_mounts(home, shared, system_paths),
-        env=workspace_env(hub_env, hub_api_url=hub_api_url, gateway_url=gateway_url, tenant=tenant),
+        env=workspace_env(
+            hub_env,
+            hub_api_url=hub_api_url,
+            gateway_url=gateway_url,
+            tenant=tenant,
+            cpus=limits.cpus,
+        ),
         limits=limits,
         endpoints=(hub, gateway),
         port=port,

@@ -34,7 +34,10 @@ HUB_ENV = {
 }
 
 
-def make(tenant="tenant-a", tenant_id=3, username="alice", **kw):
+LIMITS = Limits(1024**3, 0.5, 128)
+
+
+def make(tenant="tenant-a", tenant_id=3, username="alice", limits=LIMITS, **kw):
     return build_workspace(
         tenant=tenant,
         tenant_id=tenant_id,
@@ -44,7 +47,7 @@ def make(tenant="tenant-a", tenant_id=3, username="alice", **kw):
         hub_env=HUB_ENV,
         hub=Endpoint("hub", "169.254.100.13", 8081),
         gateway=Endpoint("gateway", "169.254.100.13", 8090),
-        limits=Limits(1024**3, 0.5, 128),
+        limits=limits,
         **kw,
     )
 
@@ -220,3 +223,13 @@ def test_when_the_forwarding_allowlist_is_rendered_then_nft_accepts_it():
     rules = netns.nft_ruleset(netns.tenant_link(7), (8090, 8081))
     check = subprocess.run(["nft", "-c", "-f", "-"], input=rules, capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
+
+
+def test_when_a_workspace_or_job_is_given_cpus_then_its_science_libraries_are_told_how_many():
+    """loky (scikit-learn's process pool) counts physical cores with lscpu, which finds none in
+    a sandbox and prints a warning into the cell; given the count, it does not look."""
+    from spawner.job_policy import JobLimits, job_env
+
+    assert make(limits=Limits(1024**3, 0.5, 128)).env["LOKY_MAX_CPU_COUNT"] == "1"
+    assert make(limits=Limits(1024**3, 3.0, 128)).env["LOKY_MAX_CPU_COUNT"] == "3"
+    assert job_env(7, JobLimits(cpus=2))["LOKY_MAX_CPU_COUNT"] == "2"

@@ -794,6 +794,7 @@ print(json.dumps({{"outcomes": outcomes, "submitted": len(ws.requests.list()) - 
 
 SCIENCE_JOB = (
     science_set.IMPORT_ALL
+    + science_set.FIT_TINY
     + """
 import lightgbm, pandas as pd
 from sdk import job
@@ -827,4 +828,8 @@ print(json.dumps({{"id": j.id}}))
     imported = next(line for line in log.splitlines() if line.startswith("IMPORTED "))
     assert imported.split()[1] == ",".join(sorted(science_set.SCIENCE_MODULES.values()))
     trained = next(line for line in log.splitlines() if line.startswith("LIGHTGBM ")).split()
+    assert (
+        any(line.startswith("FITTED ") for line in log.splitlines())
+        and science_set.QUIET not in log
+    )
     assert int(trained[1]) > 0 and int(trained[2]) > 0, trained

@@ -586,6 +586,7 @@ def test_when_the_science_set_is_used_in_a_kernel_then_models_fit_and_figures_sh
     fitted = lab.kernel.execute(science_set.FIT_TINY, timeout=180)
     assert not fitted.ename, fitted
     assert fitted.stdout.split()[0] == "FITTED", fitted
+    assert science_set.QUIET not in fitted.stderr, fitted.stderr
     assert all(float(s) > 0.8 for s in fitted.stdout.split()[1:]), fitted
     figure = lab.kernel.execute(
         "import matplotlib, matplotlib.pyplot as plt\n"
