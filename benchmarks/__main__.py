@@ -4,8 +4,10 @@ from benchmarks import (
     audit_trail,
     export_checks,
     job_release,
+    job_scale,
     masking_throughput,
     model_contents,
+    product_scoring,
     production_latency,
     sample_latency,
     spawn_latency,
@@ -20,6 +22,8 @@ for bench in (
     model_contents,
     job_release,
     production_latency,
+    product_scoring,
+    job_scale,
 ):
     print(f"== {bench.__name__}")
     bench.main()
