@@ -110,7 +110,7 @@ def get(db, request_id: int) -> SimpleNamespace:
         r = lifecycle.get(s, request_id)
         return SimpleNamespace(
             status=r.status, status_reason=r.status_reason, meta=dict(r.meta), content_path=r.content_path,
-            checks=[SimpleNamespace(name=c.name, verdict=c.verdict) for c in r.checks],
+            checks=[SimpleNamespace(name=c.name, verdict=c.verdict, reason=c.reason) for c in r.checks],
         )  # fmt: skip
 
 
@@ -585,3 +585,26 @@ def test_when_a_reviewer_releases_what_was_withheld_then_the_tenant_sees_it_audi
         assert event.actor == "rita" and values[0] not in event.details
     with demo[1].session() as s, pytest.raises(Conflict):
         held.release(s, request_id, "ryan", "再次 / again", store)
+
+
+# Seven made-up feature names, each long: none is a column of the data list.
+UNLISTED = """
+import numpy as np, pandas as pd
+from sklearn.linear_model import LinearRegression
+from sdk import job
+frame = job.dataset("medical_visits").df().dropna(subset=["age", "cost"])
+x = pd.DataFrame({f"column_{i}_" + "x" * 60: frame["age"].astype(np.float32) + i for i in range(7)})
+job.save_model(LinearRegression().fit(x, frame["cost"]), sample=x.head(100), target="cost")
+"""
+
+
+def test_when_a_model_reads_columns_outside_the_data_list_then_publishing_fails_naming_a_few(demo):
+    job_id = job(demo, UNLISTED)
+    approve(demo[1], job_id, "rita", "ryan")
+    assert act(demo, job_id) == "succeeded"
+    request_id = publish(demo, job_id, "unlisted-columns")
+    found = {c.name: c for c in get(demo[1], request_id).checks}
+    assert found["model_columns"].verdict == "fail"
+    reason = found["model_columns"].reason
+    assert "column_0_" + "x" * 30 in reason and "(+2)" in reason  # five shown, cut short
+    assert "x" * 60 not in reason and "column_6_" not in reason

@@ -96,7 +96,8 @@ def checks(
     names = set(approved)
     used = {*model.features, model.target, *([key["column"]] if key else [])}
     if dataset is not None and not used <= names:
-        extra = ", ".join(sorted(used - names))
+        outside = sorted(used - names)
+        extra = ", ".join(n[:40] for n in outside[:5]) + (f" (+{len(outside) - 5})" if len(outside) > 5 else "")  # fmt: skip
         findings.append(Finding("model_columns", FAIL, Msg(
             f"模型使用了未获准的列：{extra}", f"the model uses columns not approved: {extra}")))  # fmt: skip
         return findings
