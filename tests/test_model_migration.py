@@ -154,3 +154,31 @@ def test_when_the_cli_migrates_models_then_it_reports_them(demo, monkeypatch, ca
     assert main(["models", "migrate"]) == 0
     assert "legacy-cli" in capsys.readouterr().out
     assert product(db, "legacy-cli")[0].endswith(".onnx")
+
+
+def test_when_a_later_run_converts_a_paused_legacy_model_then_its_product_resumes(
+    demo, monkeypatch
+):
+    """A converter that failed (fixed in a later release) paused the product; the next start
+    migrates it and the product answers again, each step audited."""
+    h, db = demo
+    published(demo, "legacy-later", json.dumps(LINEAR).encode())
+
+    def failing(spec):
+        raise onnxmodel.ModelFormatError("转换器缺陷", "a converter bug")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(onnxmodel, "from_legacy", failing)
+        assert "legacy-later" in model_migration.migrate_at_start(db).paused
+    assert product(db, "legacy-later")[2] == "paused"
+    outcome = model_migration.migrate_at_start(db)
+    assert "legacy-later" in outcome.migrated
+    path, _, status = product(db, "legacy-later")
+    assert status == "active" and path.endswith(".onnx")
+    [resumed] = events(db, model_migration.RESUMED, "legacy-later")
+    assert resumed["sha256"] == product(db, "legacy-later")[1]
+    with db.session() as s:
+        answer, _ = products.answer(s, products.get(s, "legacy-later"), "score",
+                                    {"records": [{"age": 45.0, "gender": "男"}]},
+                                    home.domain_store(h), 10)  # fmt: skip
+    assert answer["answers"][0] == pytest.approx(422.0, abs=1e-3)

@@ -6,7 +6,9 @@ For every product whose model file is the old JSON it writes the equivalent ONNX
 SHA-256) and records ``product.model_migrated`` with both hashes. A product already on ONNX is left
 alone, so running it again changes nothing. A model that cannot be converted (or whose file is not
 the one approved) pauses its product with a bilingual reason (``product.paused``): the start goes
-on, and no product ever answers from a file that is not a checked ONNX model.
+on, and no product ever answers from a file that is not a checked ONNX model. A later run that
+converts it (a converter fixed in a new release, say) resumes the product (``product.resumed``):
+only the migration pauses a product this way.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from sdk import onnxmodel
 LEGACY = "shuyu-model/1"
 MIGRATED = "product.model_migrated"
 PAUSED = "product.paused"
+RESUMED = "product.resumed"
 log = logging.getLogger("shuyu.models")
 
 
@@ -111,6 +114,11 @@ def migrate_product(s: Session, product: Product, actor: str, outcome: Outcome) 
                  object=f"product:{product.name}",
                  details={"old_sha256": old_sha, "new_sha256": new_sha, "old_path": str(path),
                           "new_path": str(target), "format": onnxmodel.FORMAT})  # fmt: skip
+    if product.status == "paused":  # paused by an earlier run that could not convert it
+        product.status = "active"
+        audit.append(s, RESUMED, actor=actor, tenant=product.tenant.group,
+                     object=f"product:{product.name}",
+                     reason="migrated to ONNX", details={"sha256": new_sha})  # fmt: skip
     outcome.migrated.append(product.name)
 
 
