@@ -47,10 +47,8 @@ def system_paths() -> tuple[str, ...]:
 def _file_sha(path: Path) -> str:
     """The raw input's hash for the run record (a folder of parts: one digest over its parts),
     cached while no part changes."""
-    key = (
-        str(path),
-        *((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in rawstore.files(path)),
-    )
+    stats = [(p.name, p.stat()) for p in rawstore.files(path)]
+    key = (str(path), *((name, st.st_mtime_ns, st.st_size) for name, st in stats))
     if key not in _HASHES:
         _HASHES[key] = rawstore.sha256(path)
     return _HASHES[key]

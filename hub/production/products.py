@@ -3,8 +3,9 @@
 A consumer holding a product key sends records (features) or keys (looked up in the product's
 in-domain dataset) and gets back scores, or yes/no answers for verification (核验); raw data never
 leaves, only answers. The model is the approved ONNX file, evaluated by onnxruntime
-(:class:`sdk.onnxmodel.OnnxModel`, one session per model, cached by its SHA-256). A product serves only the scenario its model was approved for, and only
-while its tenant is admitted. Keys are random, shown once, and kept as SHA-256 digests.
+(:class:`sdk.onnxmodel.OnnxModel`, one session per model, cached by its SHA-256). A product
+serves only the scenario its model was approved for, and only while its tenant is admitted. Keys
+are random, shown once, and kept as SHA-256 digests.
 
 Looking people up by key is an oracle on individual records, so it is bounded: each key has a
 number of calls a minute and of records a day (``PRODUCTION_RULES``); an absent key is answered
