@@ -51,9 +51,17 @@ async def send(writer: asyncio.StreamWriter, message: dict[str, Any]) -> None:
 
 
 async def receive(reader: asyncio.StreamReader, timeout: float | None) -> dict[str, Any]:
-    line = await asyncio.wait_for(reader.readline(), timeout)
+    try:
+        line = await asyncio.wait_for(reader.readline(), timeout)
+    except (OSError, ValueError) as e:  # ssl.SSLError is an OSError: a TLS alert from the peer
+        raise RelayError(
+            f"对端节点中断了连接 / the peer node broke the connection: {type(e).__name__}"
+        ) from e
     if not line:
-        raise RelayError("对端关闭了连接 / the peer closed the connection")
+        raise RelayError(
+            "对端节点关闭了连接（可能不接受本节点的证书）/ the peer node closed the connection "
+            "(it may not accept this node's certificate)"
+        )
     try:
         message = json.loads(line)
     except ValueError as e:

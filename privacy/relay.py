@@ -113,13 +113,21 @@ async def splice(
     tap: Tap,
     link_id: str,
 ) -> None:
-    """Pipe two streams both ways until both directions end, then close both."""
+    """Pipe two streams both ways; when either direction ends, close both.
+
+    TLS streams cannot be half-closed, and brpc never half-closes a connection, so the end of
+    one direction is the end of the connection; waiting for the other would leave it open.
+    """
+    pipes = [
+        asyncio.create_task(pipe(a[0], b[1], tap.open(link_id, "in"))),
+        asyncio.create_task(pipe(b[0], a[1], tap.open(link_id, "out"))),
+    ]
     try:
-        await asyncio.gather(
-            pipe(a[0], b[1], tap.open(link_id, "in")),
-            pipe(b[0], a[1], tap.open(link_id, "out")),
-        )
+        await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        for task in pipes:
+            task.cancel()
+        await asyncio.gather(*pipes, return_exceptions=True)
         await asyncio.gather(_close(a[1]), _close(b[1]))
 
 
@@ -146,6 +154,7 @@ class Relay:
     _server: asyncio.AbstractServer | None = None
     _forwarders: dict[str, asyncio.AbstractServer] = field(default_factory=dict)
     _tasks: set[asyncio.Task] = field(default_factory=set)
+    _carrying: dict[str, set[asyncio.Task]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._server_ctx = self.creds.context(server=True)
@@ -214,7 +223,16 @@ class Relay:
             log.warning("link %s: local brpc port %d not reachable (%s)", link_id, port, e)
             await _close(writer)
             return
-        await splice((reader, writer), local, self.tap, link_id)
+        await self._carry(link_id, (reader, writer), local)
+
+    async def _carry(self, link_id: str, remote, local) -> None:
+        """Splice one link connection, remembered so :meth:`release` can end it."""
+        task = asyncio.current_task()
+        self._carrying.setdefault(link_id, set()).add(task)
+        try:
+            await splice(remote, local, self.tap, link_id)
+        finally:
+            self._carrying.get(link_id, set()).discard(task)
 
     # -- outgoing: control calls and forwarders ------------------------------------------------
 
@@ -261,7 +279,7 @@ class Relay:
                 log.warning("link %s: %s", link_id, e)
                 await _close(writer)
                 return
-            await splice(remote, (reader, writer), self.tap, link_id)
+            await self._carry(link_id, remote, (reader, writer))
 
         server = await asyncio.start_server(tunnel, "127.0.0.1", 0)
         self._forwarders[link_id] = server
@@ -273,11 +291,14 @@ class Relay:
         self.links[link_id] = brpc_port
 
     async def release(self, link_id: str) -> None:
-        """End a computation's link: no new tunnel either way; the forwarder closes."""
+        """End a computation's link: its forwarder and every connection it still carries."""
         self.links.pop(link_id, None)
         server = self._forwarders.pop(link_id, None)
         if server is not None:
             server.close()
+        for task in self._carrying.pop(link_id, set()):
+            if task is not asyncio.current_task():
+                task.cancel()
 
     async def close(self) -> None:
         for link_id in list(self._forwarders):
