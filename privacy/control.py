@@ -18,6 +18,7 @@ command line (2 bad input, 3 not approved, 4 rejected, 1 other).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -171,10 +172,18 @@ class PartyControl:
         watcher = asyncio.create_task(watch())
         try:
             await self.start(spec, path, link_id, cancelled)
-            await send(writer, {"event": "done", "ok": True})
+            end = {"event": "done", "ok": True}
         except Refused as e:
-            await send(writer, {"event": "done", "ok": False, "code": e.code, "error": str(e)})
-        except (OSError, RelayError):
-            pass
+            end = {"event": "done", "ok": False, "code": e.code, "error": str(e)}
+        except Exception:
+            log.exception("run %s failed", spec.request_id)
+            end = {
+                "event": "done",
+                "ok": False,
+                "code": 1,
+                "error": "参与方节点内部错误 / internal error on the party node",
+            }
         finally:
             watcher.cancel()
+        with contextlib.suppress(OSError):  # the platform may be gone already
+            await send(writer, end)

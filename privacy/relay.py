@@ -35,6 +35,7 @@ log = logging.getLogger("shuyu.privacy.relay")
 
 HANDSHAKE_SECONDS = 10.0
 CHUNK = 64 * 1024
+LOCAL_WAIT_SECONDS = 30.0  # how long a link may wait for its worker's brpc server to listen
 LINK_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 
 ControlHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, str], Awaitable[None]]
@@ -153,8 +154,8 @@ class Relay:
     peer_certificate: str = ""  # PEM of the peer's certificate at the last outgoing handshake
     _server: asyncio.AbstractServer | None = None
     _forwarders: dict[str, asyncio.AbstractServer] = field(default_factory=dict)
-    _tasks: set[asyncio.Task] = field(default_factory=set)
-    _carrying: dict[str, set[asyncio.Task]] = field(default_factory=dict)
+    _open: set[asyncio.StreamWriter] = field(default_factory=set)
+    _carrying: dict[str, set[asyncio.StreamWriter]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._server_ctx = self.creds.context(server=True)
@@ -164,14 +165,33 @@ class Relay:
 
     async def listen(self, address: str) -> tuple[str, int]:
         host, port = split_address(address)
-        self._server = await asyncio.start_server(self._accept, host, port, limit=1 << 20)
+        self._server = await asyncio.start_server(
+            self._guarded(self._accept), host, port, limit=1 << 20
+        )
         return self._server.sockets[0].getsockname()[:2]
 
+    def _guarded(self, handler):
+        """A connection callback that is tracked (so :meth:`close` ends it) and ends quietly.
+
+        asyncio (3.11) logs a cancelled connection callback as an error; a node shutting down
+        cancels them all, so a cancellation here just drops the connection.
+        """
+
+        async def callback(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self._open.add(writer)
+            try:
+                await handler(reader, writer)
+            except asyncio.CancelledError:
+                writer.transport.abort()
+            except Exception:
+                log.exception("connection handler failed")
+                writer.transport.abort()
+            finally:
+                self._open.discard(writer)
+
+        return callback
+
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
         where = writer.get_extra_info("peername")
         try:
             await writer.start_tls(self._server_ctx, ssl_handshake_timeout=HANDSHAKE_SECONDS)
@@ -217,22 +237,33 @@ class Relay:
             )
             await _close(writer)
             return
-        try:
-            local = await asyncio.open_connection("127.0.0.1", port)
-        except OSError as e:
-            log.warning("link %s: local brpc port %d not reachable (%s)", link_id, port, e)
+        local = await self._local(link_id, port)
+        if local is None:
+            log.warning("link %s: local brpc port %d not reachable", link_id, port)
             await _close(writer)
             return
         await self._carry(link_id, (reader, writer), local)
 
+    async def _local(self, link_id: str, port: int):
+        """Connect to the computation's brpc server, waiting while its worker starts up."""
+        deadline = asyncio.get_running_loop().time() + LOCAL_WAIT_SECONDS
+        while self.links.get(link_id) == port:
+            try:
+                return await asyncio.open_connection("127.0.0.1", port)
+            except OSError:
+                if asyncio.get_running_loop().time() > deadline:
+                    return None
+                await asyncio.sleep(0.1)
+        return None
+
     async def _carry(self, link_id: str, remote, local) -> None:
         """Splice one link connection, remembered so :meth:`release` can end it."""
-        task = asyncio.current_task()
-        self._carrying.setdefault(link_id, set()).add(task)
+        ends = self._carrying.setdefault(link_id, set())
+        ends.update((remote[1], local[1]))
         try:
             await splice(remote, local, self.tap, link_id)
         finally:
-            self._carrying.get(link_id, set()).discard(task)
+            ends.difference_update((remote[1], local[1]))
 
     # -- outgoing: control calls and forwarders ------------------------------------------------
 
@@ -281,7 +312,7 @@ class Relay:
                 return
             await self._carry(link_id, remote, (reader, writer))
 
-        server = await asyncio.start_server(tunnel, "127.0.0.1", 0)
+        server = await asyncio.start_server(self._guarded(tunnel), "127.0.0.1", 0)
         self._forwarders[link_id] = server
         return server.sockets[0].getsockname()[1]
 
@@ -296,14 +327,14 @@ class Relay:
         server = self._forwarders.pop(link_id, None)
         if server is not None:
             server.close()
-        for task in self._carrying.pop(link_id, set()):
-            if task is not asyncio.current_task():
-                task.cancel()
+        for writer in self._carrying.pop(link_id, set()):
+            writer.transport.abort()
 
     async def close(self) -> None:
+        """Stop listening and end every connection this relay still holds."""
         for link_id in list(self._forwarders):
             await self.release(link_id)
         if self._server is not None:
             self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
+        for writer in list(self._open):
+            writer.transport.abort()

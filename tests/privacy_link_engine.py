@@ -9,6 +9,8 @@ node tests copy :mod:`privacy` to a temporary folder and install this file there
 
 from __future__ import annotations
 
+import time
+
 
 class ComputeError(Exception):
     pass
@@ -31,6 +33,7 @@ def run(spec, rank, table, parties, link_id, workdir, progress=None) -> dict:
     mine = f"rank{rank}:{own}"
     other = 1 - rank
     if rank == 0:
+        time.sleep(float(spec.params.get("stub_sleep", 0)))  # a slow computation, for stop tests
         ctx.send(other, mine)
         got = bytes(ctx.recv(other)).decode()
     else:

@@ -515,3 +515,70 @@ def test_the_platform_relay_carries_links_only_and_no_control(world):
             await platform.close()
 
     assert asyncio.run(scenario()) == b""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+def test_when_the_platform_run_is_stopped_then_both_workers_end(world):
+    import re
+    import signal
+
+    spec = _spec(18, params={"reveal": "size", "stub_sleep": 60})
+    world.node("propose", "--spec", str(world.spec_file(spec)))
+    assert world.operator("approve", "18").returncode == 0
+    err = (world.root / "run-18.err").open("w")
+    running = subprocess.Popen(
+        [
+            str(SPU_PYTHON),
+            "-m",
+            "privacy",
+            "run",
+            "--spec",
+            str(world.spec_file(spec)),
+            "--public",
+            str(world.root / "public.csv"),
+            "--listen",
+            f"127.0.0.1:{world.platform_port}",
+            "--out",
+            str(world.root / "out-18"),
+            "--creds",
+            str(world.platform_creds),
+            "--peer",
+            f"127.0.0.1:{world.to_party.port}",
+            "--party",
+            PARTY,
+        ],
+        env=world.env,
+        stdout=subprocess.DEVNULL,
+        stderr=err,
+        cwd=world.root,
+    )
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 20
+        while len(workers) < 2:
+            assert time.monotonic() < deadline, world.log()
+            time.sleep(0.2)
+            text = world.log() + (world.root / "run-18.err").read_text()
+            workers = [int(x) for x in re.findall(r"shuyu-18-\w+: rank \d worker (\d+)", text)]
+        time.sleep(1.0)  # the link is up and the party waits for the platform's bytes
+        running.send_signal(signal.SIGTERM)
+        assert running.wait(15) == 1
+    finally:
+        if running.poll() is None:
+            running.kill()
+            running.wait()
+        err.close()
+    assert "中止 / interrupted" in (world.root / "run-18.err").read_text()
+    deadline = time.monotonic() + 15
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(pid) for pid in workers)
+    assert "stopping worker" in world.log()
+    assert not (world.root / "state/results/18.json").exists()
+    assert not (world.root / "out-18/result.json").exists()
