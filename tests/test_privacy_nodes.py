@@ -15,6 +15,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -582,3 +583,49 @@ def test_when_the_platform_run_is_stopped_then_both_workers_end(world):
     assert "stopping worker" in world.log()
     assert not (world.root / "state/results/18.json").exists()
     assert not (world.root / "out-18/result.json").exists()
+
+
+@pytest.mark.parametrize(
+    "kind, params, expect",
+    [
+        ("psi", {"reveal": "ids-to-party"}, "intersecting keys"),
+        (
+            "stats",
+            {
+                "group_by": [["public", "income"]],
+                "measures": [["party", "label", "sum"]],
+                "min_group": 5,
+            },
+            "groups under 5 rows withheld",
+        ),
+        (
+            "train",
+            {"features": ["income"], "label": "label", "model": "logistic"},
+            "your label column: label",
+        ),
+    ],
+    ids=["psi-ids", "stats", "train"],
+)
+def test_pending_describes_each_kind_in_both_languages(kind, params, expect):
+    from privacy.approvals import describe
+
+    text = "\n".join(describe(_spec(20, kind=kind, params=params)))
+    assert expect in text
+    assert "披露 / revealed" in text and "使用的列 / columns used: label" in text
+
+
+def test_the_node_modules_import_only_stdlib_and_cryptography_at_module_level():
+    """The hub imports :mod:`privacy` from the platform venv; pandas/SPU only inside functions."""
+    import ast
+
+    allowed = set(sys.stdlib_module_names) | {"cryptography", "privacy", "__future__"}
+    for path in sorted((REPO / "privacy").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in tree.body:  # module level only; TYPE_CHECKING blocks are not run
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            for name in names:
+                assert name.split(".")[0] in allowed, f"{path.name} imports {name}"
