@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import socket
 import sys
 import tempfile
@@ -79,7 +78,11 @@ async def _ranks(tmp: Path, addresses: list[tuple[str, str]], n: int) -> float:
 
 
 async def _measure(n: int) -> tuple[float, float]:
-    tmp = Path(tempfile.mkdtemp(prefix="relay-bench-"))
+    with tempfile.TemporaryDirectory(prefix="relay-bench-") as tmp:
+        return await _both(Path(tmp), n)
+
+
+async def _both(tmp: Path, n: int) -> tuple[float, float]:
     b0, b1 = _port(), _port()
     direct = await _ranks(tmp, [(f"127.0.0.1:{b0}", f"127.0.0.1:{b1}")] * 2, n)
     ca = pki.new_authority()
@@ -103,7 +106,6 @@ async def _measure(n: int) -> tuple[float, float]:
     finally:
         await r0.close()
         await r1.close()
-        shutil.rmtree(tmp, ignore_errors=True)
     return direct, tunnelled
 
 
