@@ -113,6 +113,7 @@ async def run_side(
                 following.cancel()
                 await _stop(proc)
         if cancelled.is_set() and proc.returncode != 0:
+            shutil.rmtree(workdir, ignore_errors=True)
             raise Refused(1, "计算已被中止 / the computation was stopped")
     finally:
         await relay.release(link_id)
@@ -120,10 +121,11 @@ async def run_side(
         outcome = json.loads((workdir / "result.json").read_text())
     except (OSError, ValueError):
         outcome = {"error": f"计算进程异常退出 / the worker exited with {proc.returncode}"}
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)  # PSI files hold raw keys: nothing stays
     if "error" in outcome:
         raise Refused(2 if proc.returncode == 2 else 1, outcome["error"])
     log.info("link %s: rank %d finished", link_id, rank)
-    shutil.rmtree(workdir, ignore_errors=True)  # nothing of the run stays but its result
     return outcome["result"]
 
 
