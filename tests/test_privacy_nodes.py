@@ -334,6 +334,8 @@ def test_brpc_bytes_cross_the_tunnel_both_ways_in_tls_only(world):
     assert received.startswith("rank1:") and "KEY-ONLY-AT-PARTY-77" in received
     party_side = json.loads((world.root / "state/results/15.json").read_text())["result"]
     assert party_side["received"].startswith("rank0:") and "4321987" in party_side["received"]
+    assert [p.name for p in (world.root / "out-15").iterdir()] == ["result.json"]  # no work left
+    assert not list((world.root / "state/work").iterdir())
     progress = [json.loads(x) for x in (world.root / "out-15.progress").read_text().splitlines()]
     assert progress[-1]["phase"] == "done" and progress[-1]["fraction"] == 1.0
     # the taps hold the link plaintext, on both nodes, both directions
