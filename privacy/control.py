@@ -174,6 +174,7 @@ class PartyControl:
             await self.start(spec, path, link_id, cancelled)
             end = {"event": "done", "ok": True}
         except Refused as e:
+            log.warning("run %s failed: %s", spec.request_id, e)
             end = {"event": "done", "ok": False, "code": e.code, "error": str(e)}
         except Exception:
             log.exception("run %s failed", spec.request_id)

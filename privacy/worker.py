@@ -23,6 +23,8 @@ from typing import Any
 from privacy.spec import Computation
 from privacy.tables import TableError, load
 
+MESSAGE_CHARS = 600
+
 
 def compute(
     spec: Computation,
@@ -78,6 +80,7 @@ def main(workdir: Path) -> int:
         return 1
     except Exception as e:  # noqa: BLE001 - reported to the node, which reports it bilingually
         message = str(e) if type(e).__name__ == "ComputeError" else f"{type(e).__name__}: {e}"
+        message = " ".join(message.split("Stacktrace:")[0].split())[:MESSAGE_CHARS]  # SPU's C++
         out.write_text(
             json.dumps(
                 {"error": f"计算失败 / the computation failed: {message}"}, ensure_ascii=False
