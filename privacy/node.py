@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import errno
 import json
 import logging
 import secrets
@@ -249,7 +250,13 @@ async def run(
     try:
         await relay.listen(listen)
     except OSError as e:
-        raise NodeError(1, f"无法监听 / cannot listen on {listen}: {e}") from e
+        busy = (
+            "（端口被占用：另一项计算正在运行？）/ (the port is in use: is another computation "
+            "running?)"
+            if e.errno == errno.EADDRINUSE
+            else f"({e.strerror})"
+        )
+        raise NodeError(1, f"无法监听 / cannot listen on {listen} {busy}") from e
     try:
         return await _run_both(relay, spec, public, link_id, out, signature, report)
     finally:

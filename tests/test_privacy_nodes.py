@@ -631,3 +631,14 @@ def test_the_node_modules_import_only_stdlib_and_cryptography_at_module_level():
                 names = [node.module or ""]
             for name in names:
                 assert name.split(".")[0] in allowed, f"{path.name} imports {name}"
+
+
+def test_a_second_run_on_a_busy_listen_port_says_so_and_computes_nothing(world):
+    spec = _spec(19)
+    world.node("propose", "--spec", str(world.spec_file(spec)))
+    assert world.operator("approve", "19").returncode == 0
+    with socket.create_server(("127.0.0.1", world.platform_port)):
+        done = world.run(spec, "out-19")
+    assert done.returncode == 1 and "in use" in done.stderr and "端口被占用" in done.stderr
+    assert not (world.root / "out-19").exists()
+    assert not (world.root / "state/results/19.json").exists()
