@@ -48,8 +48,12 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--state", type=Path, required=True)
         p.add_argument("request_id", type=int, metavar="REQUEST_ID")
 
-    for name in ("hello", "propose", "run"):
-        p = sub.add_parser(name, help="平台节点 / platform node")
+    for name, text in (
+        ("hello", "平台节点：参与方的表结构 / platform node: the party's table schemas"),
+        ("propose", "平台节点：提交计算待参与方审批 / platform node: propose a computation"),
+        ("run", "平台节点：运行已批准的计算 / platform node: run an approved computation"),
+    ):
+        p = sub.add_parser(name, help=text)
         if name != "hello":
             p.add_argument("--spec", type=Path, required=True)
         if name == "run":
