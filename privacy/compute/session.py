@@ -41,7 +41,6 @@ def runtime_config(field_type: str = "FM64", fraction_bits: int = 18) -> libspu.
         field=spu.parse_field_type(field_type),
         fxp_fraction_bits=fraction_bits,
     )
-    config.sigmoid_mode = libspu.RuntimeConfig.SigmoidMode.SIGMOID_REAL
     return config
 
 

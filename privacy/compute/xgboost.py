@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from privacy.compute.errors import ComputeError
-from privacy.compute.labels import binary, metrics_program
+from privacy.compute.labels import binary, metrics
 from privacy.compute.logistic import feature_matrix
 from privacy.compute.session import Session
 
@@ -170,12 +170,10 @@ def fit(
         progress((t + 1) / trees)
 
     p = 1.0 / (1.0 + np.exp(-margin)) if rank == 0 else None
-    session.share(0, p, "xgb_p")
-    outputs, _ = session.run(metrics_program, ["xgb_p", "xgb_y"], [np.zeros(n), np.zeros(n)])
-    opened = session.reveal(outputs)
+    scores = metrics(session, p, "xgb_y", n)
     if rank != 0:
         return {"rows": n}
-    loss, accuracy = (float(v) for v in opened)
+    loss, accuracy = scores
     return {
         "model": "xgboost",
         "features": features,
