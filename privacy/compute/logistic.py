@@ -37,6 +37,21 @@ def feature_matrix(rows: pd.DataFrame, features: list[str]) -> np.ndarray:
     return x
 
 
+def scaled(v, factor: float, anchor):
+    """``v * factor`` for a small public ``factor`` (like 1/n) without losing it to fixed point.
+
+    With 18 fraction bits, 1/100000 would be encoded as 3/2¹⁸ (14% off). Powers of two are
+    exact, so the factor is applied as 1/16 steps until what is left is at least 1/64. Each
+    1/16 is derived from ``anchor`` (a secret scalar times 0) so that XLA cannot fold the steps
+    back into the one tiny constant.
+    """
+    sixteenth = anchor * 0.0 + 0.0625
+    while factor < 1 / 64:
+        v = v * sixteenth
+        factor *= 16
+    return v * factor
+
+
 def fit(session: Session, spec: Computation, rows: pd.DataFrame) -> dict[str, Any]:
     params = spec.params
     features = list(params["features"])
@@ -67,7 +82,7 @@ def fit(session: Session, spec: Computation, rows: pd.DataFrame) -> dict[str, An
             w, b = wb
             p = sigmoid(x @ w + b)
             r = p - y
-            return w - lr * (x.T @ r) / n, b - lr * jnp.mean(r)
+            return w - scaled(x.T @ r, lr / n, y[0]), b - scaled(jnp.sum(r), lr / n, y[0])
 
         return jax.lax.fori_loop(0, epochs, step, (jnp.zeros(d), jnp.zeros(())))
 
