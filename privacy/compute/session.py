@@ -171,16 +171,6 @@ class Session:
         self.send(_pack([_share_bytes(self.runtime.get_var(n)) for n in names]))
         return None
 
-    def reveal_both(self, names: Sequence[str]) -> list[np.ndarray]:
-        """Open outputs to both nodes (only for values both are entitled to, e.g. split choices)."""
-        mine = _pack([_share_bytes(self.runtime.get_var(n)) for n in names])
-        theirs = [_share_from(c) for c in _unpack(self.exchange(mine))]
-        own = [self.runtime.get_var(n) for n in names]
-        pairs = zip(own, theirs, strict=True)
-        if self.rank == 0:
-            return [self.io.reconstruct([a, b]) for a, b in pairs]
-        return [self.io.reconstruct([b, a]) for a, b in pairs]
-
     def drop(self, names: Sequence[str]) -> None:
         for n in names:
             self.runtime.del_var(n)
