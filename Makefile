@@ -4,12 +4,13 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
+SPU_VENV := .venv-spu
 STAMP := .make
 export SHUYU_HOME ?= $(CURDIR)/var
 
 .PHONY: run test lint format deps bench clean
 
-deps: $(STAMP)/debian $(STAMP)/venv $(STAMP)/node
+deps: $(STAMP)/debian $(STAMP)/venv $(STAMP)/node $(STAMP)/spu
 
 $(STAMP)/debian: scripts/debian-deps.sh
 	@mkdir -p $(STAMP)
@@ -20,6 +21,16 @@ $(STAMP)/venv: pyproject.toml science.lock $(STAMP)/debian
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -e '.[test,science]' -c science.lock
+	@touch $@
+
+# The MPC engine (SPU) needs numpy < 2: a venv of its own, with the repo on its path (a .pth file)
+# so the node processes it runs can `import privacy`.
+$(STAMP)/spu: privacy/spu.lock $(STAMP)/debian
+	test -x $(SPU_VENV)/bin/python || $(PYTHON) -m venv $(SPU_VENV)
+	$(SPU_VENV)/bin/pip install -q --upgrade pip
+	$(SPU_VENV)/bin/pip install -q -r privacy/spu.lock
+	echo "$(CURDIR)" > "$$($(SPU_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/shuyu-repo.pth"
+	$(SPU_VENV)/bin/python -c 'import spu, pandas, pyarrow, privacy.spec'
 	@touch $@
 
 $(STAMP)/node: package.json package-lock.json $(STAMP)/debian
@@ -47,4 +58,4 @@ bench: deps
 	$(VENV)/bin/python -m benchmarks
 
 clean:
-	rm -rf $(STAMP) $(VENV) node_modules
+	rm -rf $(STAMP) $(VENV) $(SPU_VENV) node_modules

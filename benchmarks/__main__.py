@@ -7,6 +7,7 @@ from benchmarks import (
     job_scale,
     masking_throughput,
     model_contents,
+    privacy_compute,
     product_scoring,
     production_latency,
     sample_latency,
@@ -24,6 +25,7 @@ for bench in (
     production_latency,
     product_scoring,
     job_scale,
+    privacy_compute,
 ):
     print(f"== {bench.__name__}")
     bench.main()

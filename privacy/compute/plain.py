@@ -1,0 +1,35 @@
+"""The plain (non-MPC) twins of the MPC fits: numpy only, for tests and benchmarks to compare."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def seg3(z: np.ndarray) -> np.ndarray:
+    """SPU's SIGMOID_SEG3: 0.5 + z/8, clipped to [0, 1]."""
+    return np.clip(0.5 + 0.125 * z, 0.0, 1.0)
+
+
+def exact(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def plain_fit(
+    x: np.ndarray, y: np.ndarray, epochs: int, lr: float, sigmoid=seg3
+) -> tuple[np.ndarray, float]:
+    """The MPC fit's algorithm in numpy, on already standardised ``x`` (tests and benchmarks)."""
+    w = np.zeros(x.shape[1])
+    b = 0.0
+    for _ in range(epochs):
+        p = sigmoid(x @ w + b)
+        r = p - y
+        w = w - lr * (x.T @ r) / len(y)
+        b = b - lr * r.mean()
+    return w, b
+
+
+def standardise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    mean = x.mean(axis=0)
+    std = x.std(axis=0)
+    std = np.where(std > 0, std, 1.0)
+    return (x - mean) / std, mean, std
