@@ -17,38 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-CHUNK = 1 << 16
-ZERO = bytes(CHUNK)
-
-
-def dump_memory(target: Path) -> int:
-    """Copy this process's readable anonymous, heap, stack and writable mappings to ``target``."""
-    written = 0
-    with open("/proc/self/maps") as maps, open("/proc/self/mem", "rb", 0) as mem:
-        regions = maps.read().splitlines()
-        with open(target, "wb") as out:
-            for line in regions:
-                fields = line.split(maxsplit=5)
-                span, perms = fields[0], fields[1]
-                path = fields[5] if len(fields) > 5 else ""
-                if "r" not in perms or path in ("[vvar]", "[vsyscall]", "[vdso]"):
-                    continue
-                if path and not path.startswith("[") and "w" not in perms:
-                    continue  # read-only file mappings: library code and constants
-                start, end = (int(x, 16) for x in span.split("-"))
-                offset = start
-                while offset < end:
-                    size = min(CHUNK, end - offset)
-                    try:
-                        mem.seek(offset)
-                        data = mem.read(size)
-                    except (OSError, OverflowError, ValueError):
-                        break
-                    if data and data != ZERO[: len(data)]:
-                        out.write(data)
-                        written += len(data)
-                    offset += size
-    return written
+from tests.memory_scan import dump_memory
 
 
 def main() -> None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import socket
 import subprocess
 from pathlib import Path
@@ -32,14 +31,11 @@ import pytest
 from privacy.compute.keys import normalise
 from privacy.environment import spu_python
 from privacy.spec import Computation
+from tests.memory_scan import scan
 
 ROOT = Path(__file__).resolve().parent.parent
 DRIVER = ROOT / "tests" / "privacy_compute_driver.py"
 N_PUBLIC, N_PARTY, N_COMMON = 240, 220, 160
-
-pytestmark = pytest.mark.skipif(
-    not spu_python().exists(), reason="SPU environment (.venv-spu) not built"
-)
 
 
 def _port() -> int:
@@ -130,59 +126,6 @@ def _run(tmp_path: Path, spec: Computation, public: pd.DataFrame, party: pd.Data
     return [r["result"] for r in results], dumps
 
 
-DIGIT_OR_SPACE = np.zeros(256, dtype=bool)
-DIGIT_OR_SPACE[list(b"0123456789 -")] = True
-DIGIT_OR_SPACE[0] = True  # UTF-16 high bytes
-
-
-def _candidates(buf: np.ndarray, anchors: np.ndarray, before: int, after: int) -> list[bytes]:
-    """Byte windows around ``anchors`` whose neighbours look like digits (vectorised filter)."""
-    anchors = anchors[(anchors >= before) & (anchors + after < len(buf))]
-    ok = DIGIT_OR_SPACE[buf[anchors + 1]] & DIGIT_OR_SPACE[buf[anchors + 2]]
-    return [bytes(buf[a - before : a + after]) for a in anchors[ok]]
-
-
-def _scan(dump: Path, keys: list[str], values) -> list[str]:
-    """Every key (any spelling, UTF-8 or UTF-16) and value (text or float64) found in ``dump``.
-
-    One vectorised pass per shape instead of one per needle: every "7" after a key's first
-    letter and every "." between digits is a candidate, normalised and looked up; float64 words
-    are prefiltered by their top 16 bits at all eight byte offsets, then compared exactly.
-    """
-    data = dump.read_bytes()
-    assert len(data) > 1_000_000  # a real dump, not an empty file
-    buf = np.frombuffer(data, dtype=np.uint8)
-    wanted = {normalise(k) for k in keys}
-    found = set()
-    sevens = np.flatnonzero(buf == ord("7"))
-    for window in _candidates(buf, sevens, 3, 22):
-        for text in (window.decode("utf-8", "replace"), window[1:].decode("utf-16-le", "replace")):
-            flat = normalise(text).replace("\x00", "").replace("\ufffd", "")
-            found |= {k for k in wanted if k in flat}
-    numbers = np.asarray(values, dtype=np.float64)
-    texts = {f"{v:.4f}" for v in numbers}
-    dots = np.flatnonzero(buf == ord("."))
-    dots = dots[(dots > 8) & (dots + 6 < len(buf))]
-    digit = np.zeros(256, dtype=bool)
-    digit[list(b"0123456789")] = True
-    dots = dots[digit[buf[dots - 1]] & digit[buf[dots + 1]] & digit[buf[dots + 4]]]
-    for d in dots.tolist():
-        window = data[d - 8 : d + 5].decode("latin-1")
-        whole = re.findall(r"[0-9]+$", window[:8])
-        if whole and f"{int(whole[0])}.{window[9:13]}" in texts:
-            found.add(f"{whole[0]}.{window[9:13]}")
-    words = set(numbers.view(np.uint64).tolist())
-    if words:
-        table = np.zeros(1 << 16, dtype=bool)
-        table[numbers.view(np.uint64) >> np.uint64(48)] = True
-        for offset in range(8):
-            usable = (len(data) - offset) // 8
-            arr = np.frombuffer(data, dtype=np.uint64, count=usable, offset=offset)
-            hits = np.flatnonzero(table[arr >> np.uint64(48)])
-            found |= {f"float64:{w}" for w in arr[hits].tolist() if w in words}
-    return sorted(found)
-
-
 def _outside(public: pd.DataFrame, party: pd.DataFrame) -> tuple[list[str], list[str]]:
     """(public keys not in the party's table, party keys not in the public table)."""
     pub = set(public["pid"].map(normalise))
@@ -201,8 +144,8 @@ def _joined(public: pd.DataFrame, party: pd.DataFrame) -> pd.DataFrame:
 
 def _assert_no_leak(dumps, public, party, public_values, party_values) -> None:
     public_out, party_out = _outside(public, party)
-    assert _scan(dumps[0], party_out, party_values) == []
-    assert _scan(dumps[1], public_out, public_values) == []
+    assert scan(dumps[0], party_out, party_values) == []
+    assert scan(dumps[1], public_out, public_values) == []
 
 
 @pytest.fixture(scope="module")
@@ -229,7 +172,7 @@ def test_psi_ids_go_to_the_party_as_it_wrote_them(tmp_path, world):
     _assert_no_leak(dumps, public, party, [], [])
     # Control: the scan does find a node's own keys and amounts in its own memory.
     public_out, party_out = _outside(public, party)
-    assert len(_scan(dumps[1], party_out, [])) == len(party_out)
+    assert len(scan(dumps[1], party_out, [])) == len(party_out)
 
 
 def _plain_stats(joined: pd.DataFrame, by: list[str], k: int) -> pd.DataFrame:
@@ -274,7 +217,7 @@ def test_stats_match_the_plain_join_and_leak_nothing(tmp_path, world, group_by):
     assert results[1] == {"rows": N_COMMON}
     _assert_no_leak(dumps, public, party, public["f1"], party["amount"])
     if len(group_by) == 2:  # control: the party's own amounts are found in its own memory
-        assert len(_scan(dumps[1], [], party["amount"])) >= N_PARTY
+        assert len(scan(dumps[1], [], party["amount"])) >= N_PARTY
 
 
 FEATURES = ["f1", "f2", "f3"]

@@ -24,17 +24,12 @@ import pytest
 
 from privacy import pki
 from privacy.bundle import Bundle
+from privacy.environment import spu_python
 from privacy.spec import Computation
 
 REPO = Path(__file__).resolve().parent.parent
-CANDIDATES = [
-    os.environ.get("SHUYU_SPU_PYTHON", ""),
-    REPO / ".venv-spu/bin/python",
-    "/work/spu-probe/bin/python",
-]
-SPU_PYTHON = next((Path(p) for p in CANDIDATES if p and Path(p).is_file()), None)
+SPU_PYTHON = spu_python()  # built by make deps; a missing one fails these tests
 
-pytestmark = pytest.mark.skipif(SPU_PYTHON is None, reason="no SPU environment")
 
 PARTY = "p-bank"
 # raw values that must never appear on the wire: keys, labels, the public side's income
