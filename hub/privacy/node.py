@@ -59,6 +59,7 @@ class Node:
     python: str
     creds: Path
     wait_approval: int = 600
+    max_features: int = 50
     timeout: float = 60.0  # seconds a hello or a proposal may take
 
     @classmethod
@@ -69,6 +70,7 @@ class Node:
             python=rules.privacy_python or default_python(),
             creds=creds,
             wait_approval=rules.privacy_wait_approval,
+            max_features=rules.max_features,
         )
 
     def command(self, *args: str) -> list[str]:
@@ -159,3 +161,10 @@ def progress_of(path: Path) -> dict[str, Any] | None:
                 "at": str(value.get("at") or "")[:40],
             }
     return None
+
+
+def platform_node(rules: PrivacyRules, home: Path) -> Node:
+    """The platform node as ``rules`` configure it, with its credentials under ``home``."""
+    from hub.privacy.authority import platform_credentials
+
+    return Node.configured(rules, platform_credentials(home).ca.parent)
