@@ -29,6 +29,7 @@ from hub.db.engine import Database
 from hub.db.models import Request, Scenario
 from hub.i18n import Msg
 from hub.kinds import model as model_kind
+from hub.privacy import results
 from hub.production import held
 from hub.refusals import Conflict, NotFound, Refusal
 from hub.review import lifecycle
@@ -175,7 +176,10 @@ class RequestPageHandler(ReviewHandler):
 
         def release() -> None:
             with self.db.session() as s:
-                held.release(s, request_id, reviewer, reason, self.settings["store"])
+                if lifecycle.get(s, request_id).kind == "privacy":
+                    results.release(s, request_id, reviewer, reason)
+                else:
+                    held.release(s, request_id, reviewer, reason, self.settings["store"])
 
         try:
             await asyncio.to_thread(release)
