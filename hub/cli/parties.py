@@ -78,7 +78,12 @@ def cmd_party_node(app: App) -> int:
 
     rules = _privacy(app)
     python = rules.privacy_python or default_python()
-    argv = Node(rules.privacy_listen, "", python, Path()).command(app.args.command, *app.args.rest)
+    a = app.args
+    rest = [f"--{name}" for name in ("bundle", "data", "state", "listen") if getattr(a, name, None)]
+    rest = [item for flag in rest for item in (flag, getattr(a, flag[2:]))]
+    if getattr(a, "request_id", None):
+        rest.append(a.request_id)
+    argv = Node(rules.privacy_listen, "", python, Path()).command(a.command, *rest)
     sys.stdout.flush()
     try:
         os.execv(argv[0], argv)
@@ -108,7 +113,20 @@ def register(sub, parser_class: type[argparse.ArgumentParser]) -> None:
         p.add_argument("party", help="the party's id (p-…)")
         p.add_argument("--reason", required=True)
         p.set_defaults(fn=cmd_party_status)
+    helps = {
+        "serve": "run the party's node next to its data (on the party's machine)",
+        "pending": "show the computations proposed to the party",
+        "approve": "sign a proposed computation (the party's approval)",
+        "reject": "reject a proposed computation",
+    }
     for command in NODE_COMMANDS:
-        p = party.add_parser(command, help=f"the party node's {command} (python -m privacy)")
-        p.add_argument("rest", nargs=argparse.REMAINDER, help="its arguments (--bundle F …)")
+        p = party.add_parser(command, help=f"{helps[command]} (python -m privacy {command})")
+        p.add_argument("--bundle", required=True, help="the party's bundle (shuyu party add)")
+        p.add_argument("--state", help="the node's state folder (default: DATA/.shuyu)")
+        if command in ("serve", "pending"):
+            p.add_argument("--data", required=command == "serve", help="folder of CSV/Parquet")
+        if command == "serve":
+            p.add_argument("--listen", help="HOST:PORT (default: the bundle's node address)")
+        if command in ("approve", "reject"):
+            p.add_argument("request_id")
         p.set_defaults(fn=cmd_party_node)
