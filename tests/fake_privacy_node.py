@@ -4,7 +4,8 @@ It plays the platform node's side of the contract the hub relies on (``hello``, 
 ``run``; their flags, exit codes, stdout and ``result.json``) from files in
 ``$FAKE_PRIVACY_DIR``: ``bundle.json`` (the party it answers for; its key signs approvals),
 ``tables.json``, ``decision`` (``approved``, ``pending``, ``rejected``, or ``forged``: signed with
-``other.json``'s key), ``result.json`` (rank 0's result). Every call's argv is appended to
+``other.json``'s key), ``result.json`` (rank 0's result), ``pause`` (seconds between progress
+lines of a run). Every call's argv is appended to
 ``calls.log``; ``run`` also records the columns of the public Parquet it was handed.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 from privacy import pki
@@ -67,11 +69,12 @@ def main() -> int:
         if decision == "rejected":
             print("参与方拒绝 / the party rejected", file=sys.stderr)
             return 4
-        with open(opts["--progress"], "a") as progress:
-            for phase, fraction in (("psi", 0.3), ("compute", 0.8), ("done", 1.0)):
-                progress.write(
-                    json.dumps({"phase": phase, "fraction": fraction, "at": "now"}) + "\n"
-                )
+        pause = float((folder / "pause").read_text()) if (folder / "pause").exists() else 0.0
+        for phase, fraction in (("psi", 0.3), ("compute", 0.8), ("done", 1.0)):
+            with open(opts["--progress"], "a") as progress:
+                line = {"phase": phase, "fraction": fraction, "at": "now"}
+                progress.write(json.dumps(line) + "\n")
+            time.sleep(pause)
         out = Path(opts["--out"])
         out.mkdir(parents=True, exist_ok=True)
         result = json.loads((folder / "result.json").read_text())

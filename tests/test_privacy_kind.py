@@ -443,3 +443,30 @@ def test_when_a_node_runs_in_a_namespace_then_its_commands_are_prefixed():
 
 def test_ended_statuses_are_those_of_a_run():
     assert set(ENDED) == {"succeeded", "failed"}
+
+
+async def test_when_the_review_page_of_a_held_computation_opens_then_it_shows_party_approval_and_release(
+    demo, bank, monkeypatch
+):
+    from hub.web import review_console
+    from hub.web.console_base import ConsoleHandler
+    from tests.console_app import FAKE_HUB, serving
+
+    h, db = demo
+    pid, fake = bank
+    fake.answer(result={"intersection_size": 4})
+    request_id = submit(demo, fake.node, pid)
+    approve(db, request_id)
+    act(demo, request_id, fake.node)
+    reviewer = {"name": "rita", "scopes": ["custom:shuyu:review"]}
+    monkeypatch.setattr(ConsoleHandler, "get_current_user", lambda self: reviewer)
+    app = review_console.make_app(db, FAKE_HUB, "/review/", home.domain_store(h))
+    async with serving(app) as client:
+        en = (await client.get(f"/review/requests/{request_id}?lang=en")).body.decode()
+        zh = (await client.get(f"/review/requests/{request_id}?lang=zh")).body.decode()
+        queue = (await client.get("/review/?kind=privacy&status=all&lang=en")).body.decode()
+    assert 'id="privacy"' in en and 'data-approval="approved"' in en
+    assert "signed and approved by the party" in en and "参与方已签名批准" in zh
+    assert 'id="release-result"' in en and 'data-lineage-party="approved"' in en
+    assert 'data-lineage-result="held"' in en and 'data-party-status="active"' in en
+    assert "privacy computation" in queue

@@ -118,7 +118,13 @@ def test_every_kind_is_registered_under_its_name():
     for name in kinds.names():
         kind = kinds.get(name)
         assert isinstance(kind, kinds.RequestKind) and kind.name == name
-    assert kinds.where(lambda k: k.acted_on) == ("import", "job", "model", "privacy", "registration")
+    assert kinds.where(lambda k: k.acted_on) == (
+        "import",
+        "job",
+        "model",
+        "privacy",
+        "registration",
+    )
     assert kinds.where(lambda k: k.downloadable) == ("export",)
 
 
