@@ -190,6 +190,12 @@ def test_when_alice_names_another_companys_party_or_a_bad_computation_then_she_i
         ws.privacy.psi(dataset="enterprise_registry", key="uscc", party="某银行", reveal="all",
                        purpose="错误的公开方式 / bad reveal")  # fmt: skip
     assert "reveal" in str(caught.value) and " / " in str(caught.value)
+    for params in ({"epochs": "many"}, {"depth": True}, {"bogus": 1}):
+        with pytest.raises(sdk.InvalidRequest) as caught:
+            ws.privacy.train(dataset="enterprise_registry", key="uscc", party="某银行",
+                             features=["registered_capital"], party_label="overdue", params=params,
+                             purpose="参数有误 / bad params")  # fmt: skip
+        assert caught.value.status == 400 and "parameter" in caught.value.message_en
     with pytest.raises(sdk.InvalidRequest):
         ws.privacy.stats(dataset="enterprise_registry", key="uscc", party="某银行",
                          party_columns=["overdue"], measures=[], purpose="没有统计量 / none")  # fmt: skip

@@ -46,8 +46,48 @@ MAX_FEATURES = 50
 MAX_TREES, MAX_DEPTH, MAX_EPOCHS = 200, 8, 1000
 
 
+PARAMS = {
+    "psi": {"reveal": str},
+    "stats": {"group_by": list, "measures": list, "min_group": int},
+    "train": {"features": list, "label": str, "model": str, "epochs": int, "trees": int,
+              "depth": int, "learning_rate": float},
+}  # fmt: skip
+
+
+def validate_params(kind: str, params: dict[str, Any]) -> None:
+    """Refuse params the kind does not take or of the wrong type, before a spec is frozen
+    (what :class:`Computation` checks is which columns they name)."""
+    allowed = PARAMS.get(kind, {})
+    for name, value in params.items():
+        want = allowed.get(name)
+        if want is None:
+            raise SpecError(f"{kind} 不接受参数 {name} / {kind} takes no parameter {name}")
+        fits = (
+            (isinstance(value, int | float) and not isinstance(value, bool))
+            if want is float
+            else isinstance(value, want) and not (want is int and isinstance(value, bool))
+        )
+        if not fits:
+            raise SpecError(f"参数 {name} 类型不符 / parameter {name} has the wrong type")
+    for name in ("group_by", "measures"):
+        size = 2 if name == "group_by" else 3
+        for item in params.get(name, []):
+            if not (
+                isinstance(item, list)
+                and len(item) == size
+                and all(isinstance(x, str) for x in item)
+            ):
+                raise SpecError(
+                    f"{name} 的每一项须为 {size} 个字符串 / each {name} item is {size} strings"
+                )
+    if not all(isinstance(f, str) for f in params.get("features", [])):
+        raise SpecError("特征须为列名 / features are column names")
+
+
 def spec_of(content: bytes) -> Computation:
-    return Computation.from_json(content)
+    spec = Computation.from_json(content)
+    validate_params(spec.kind, spec.params)
+    return spec
 
 
 def _msg(error: Exception) -> Msg:

@@ -14,6 +14,7 @@ from hub import kinds
 from hub.access import caller as callers
 from hub.db.models import Party, Request
 from hub.i18n import Msg
+from hub.kinds.privacy import validate_params
 from hub.privacy import runs
 from hub.privacy.node import progress_of
 from hub.refusals import BadRequest, NotFound
@@ -102,6 +103,7 @@ class ComputationsHandler(RequestHandler):
                 policy=self.settings["rules"][0],
             )  # fmt: skip
             try:
+                validate_params(asked.kind, asked.params)
                 spec = Computation(
                     request_id=request.id, kind=asked.kind, party=party.id, tenant=caller.tenant,
                     public_dataset=asked.dataset, public_key=asked.key,
@@ -113,6 +115,10 @@ class ComputationsHandler(RequestHandler):
             except SpecError as e:
                 zh, _, en = str(e).partition(" / ")
                 raise BadRequest(Msg(zh, en or zh), "computation") from None
+            except (TypeError, ValueError):
+                raise BadRequest(
+                    Msg("计算描述有误", "the computation is malformed"), "computation"
+                ) from None
             lifecycle.submit(s, request, spec.canonical(), self.store, caller.username, ".json")
             return computation_view(request, self.store)
 
