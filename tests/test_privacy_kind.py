@@ -470,3 +470,20 @@ async def test_when_the_review_page_of_a_held_computation_opens_then_it_shows_pa
     assert 'id="release-result"' in en and 'data-lineage-party="approved"' in en
     assert 'data-lineage-result="held"' in en and 'data-party-status="active"' in en
     assert "privacy computation" in queue
+
+
+def test_when_the_party_approves_later_then_the_next_round_of_proposals_records_it(demo, bank):
+    from hub.privacy import proposals
+
+    h, db = demo
+    pid, fake = bank
+    fake.answer(decision="pending")
+    request_id = submit(demo, fake.node, pid)
+    assert request_of(db, request_id)[2]["party_approval"]["status"] == "pending"
+    assert request_id in proposals.unanswered(db)
+    fake.answer(decision="approved")
+    assert request_id in proposals.refresh(db, fake.node, home.domain_store(h), Limits())
+    approval = request_of(db, request_id)[2]["party_approval"]
+    assert approval["status"] == "approved" and approval["verified"] is True
+    assert request_id not in proposals.unanswered(db)
+    assert audit_actions(db, request_id).count("privacy.party_pending") == 1

@@ -12,11 +12,13 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from hub import home, settings
 from hub.audit_anchor import Anchor
 from hub.db.engine import Database
+from hub.privacy import proposals
 from hub.privacy.node import platform_node
 from hub.production import executor, model_migration
 from spawner import seccomp
@@ -60,8 +62,24 @@ def serve(
             with lock:
                 busy.discard(request_id)
 
+    asked = [0.0]  # when unanswered computations were last proposed again
+    asking = threading.Lock()  # one round at a time, however slow the parties answer
+
+    def ask_parties() -> None:
+        if not asking.acquire(blocking=False):
+            return
+        try:
+            proposals.refresh(db, node, store, limits)
+        except Exception:  # noqa: BLE001 - the next round tries again
+            log.exception("could not propose computations again")
+        finally:
+            asking.release()
+
     with ThreadPoolExecutor(max(1, rules.concurrent_jobs), thread_name_prefix="job") as pool:
         while not stop.is_set():
+            if time.monotonic() - asked[0] > proposals.REFRESH_SECONDS:
+                asked[0] = time.monotonic()
+                threading.Thread(target=ask_parties, name="proposals", daemon=True).start()
             try:
                 waiting = executor.pending(db)
             except Exception:  # noqa: BLE001 - the DB may be briefly unavailable
