@@ -487,3 +487,19 @@ def test_when_the_party_approves_later_then_the_next_round_of_proposals_records_
     assert approval["status"] == "approved" and approval["verified"] is True
     assert request_id not in proposals.unanswered(db)
     assert audit_actions(db, request_id).count("privacy.party_pending") == 1
+
+
+def test_when_the_party_is_suspended_in_review_then_it_is_not_asked_again(demo, bank):
+    from hub.privacy import proposals
+
+    h, db = demo
+    pid, fake = bank
+    fake.answer(decision="pending")
+    request_id = submit(demo, fake.node, pid)
+    with db.session() as s:
+        parties.change_status(Ctx(s, "test-admin"), pid, "suspend", "核查 / review")
+    before = len(fake.calls())
+    proposals.refresh(db, fake.node, home.domain_store(h), Limits())
+    assert len(fake.calls()) == before
+    approve(db, request_id)
+    assert act(demo, request_id, fake.node) == "failed"

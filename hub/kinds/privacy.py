@@ -262,6 +262,8 @@ class Privacy(RequestKind):
                 return
             spec = spec_of(Path(request.content_path).read_bytes())
             party = s.get(Party, spec.party)
+            if parties.problem(party, request.tenant) is not None:
+                return  # suspended or revoked since the checks: shown nothing more
             party_id, address, cert = party.id, party.address, party.cert_pem
         folder = runs.folder(checking.store, request_id)
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
