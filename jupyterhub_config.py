@@ -152,8 +152,8 @@ PRICE_BOOK = {
 # $SHUYU_SPU_PYTHON). A reviewer-approved computation waits this long for the party's approval.
 PRIVACY = {
     "privacy_listen": os.environ.get("SHUYU_PRIVACY_LISTEN", "127.0.0.1:9470"),
-    "privacy_netns": "",
-    "privacy_python": "",
+    "privacy_netns": os.environ.get("SHUYU_PRIVACY_NETNS", ""),
+    "privacy_python": os.environ.get("SHUYU_PRIVACY_PYTHON", ""),
     "privacy_wait_approval": 600,
     "max_features": 50,
 }

@@ -500,6 +500,26 @@ def test_when_the_party_is_suspended_in_review_then_it_is_not_asked_again(demo, 
         parties.change_status(Ctx(s, "test-admin"), pid, "suspend", "核查 / review")
     before = len(fake.calls())
     proposals.refresh(db, fake.node, home.domain_store(h), Limits())
-    assert len(fake.calls()) == before
+    asked = [c for c in fake.calls()[before:] if pid in c]
+    assert asked == []  # neither its tables nor the computation: it is suspended
     approve(db, request_id)
     assert act(demo, request_id, fake.node) == "failed"
+
+
+def test_when_a_partys_tables_are_unknown_or_stale_then_the_next_round_asks_its_node(demo, bank):
+    from datetime import UTC, datetime, timedelta
+
+    from hub.privacy import proposals
+
+    _, db = demo
+    pid, fake = bank
+    now = datetime.now(UTC)
+    assert pid in proposals.learn_schemas(db, fake.node, now)
+    with db.session() as s:
+        party = s.get(Party, pid)
+        assert party.declared_schema == LOANS
+    assert pid not in proposals.learn_schemas(db, fake.node, now + timedelta(minutes=1))
+    assert pid in proposals.learn_schemas(db, fake.node, now + timedelta(minutes=11))
+    with db.session() as s:
+        actions = s.scalars(select(AuditEvent.action).where(AuditEvent.object == f"party:{pid}"))
+        assert list(actions).count("party.schema") == 1  # audited when it changed, only then
