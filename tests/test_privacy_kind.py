@@ -465,11 +465,15 @@ async def test_when_the_review_page_of_a_held_computation_opens_then_it_shows_pa
         en = (await client.get(f"/review/requests/{request_id}?lang=en")).body.decode()
         zh = (await client.get(f"/review/requests/{request_id}?lang=zh")).body.decode()
         queue = (await client.get("/review/?kind=privacy&status=all&lang=en")).body.decode()
+        released = await client.post(f"/review/requests/{request_id}?lang=en",
+                                     {"action": "release_withheld", "reason": "规模可接受 / fine"})  # fmt: skip
     assert 'id="privacy"' in en and 'data-approval="approved"' in en
     assert "signed and approved by the party" in en and "参与方已签名批准" in zh
     assert 'id="release-result"' in en and 'data-lineage-party="approved"' in en
     assert 'data-lineage-result="held"' in en and 'data-party-status="active"' in en
     assert "privacy computation" in queue
+    assert released.code == 200 and 'data-lineage-result="released"' in released.body.decode()
+    assert request_of(db, request_id)[2]["run"]["released"] == {"intersection_size": 4}
 
 
 def test_when_the_party_approves_later_then_the_next_round_of_proposals_records_it(demo, bank):

@@ -116,6 +116,16 @@ class RequestKind:
         """What the SDK's view of ``request`` holds beyond the fields every request has."""
         return {}
 
+    def release_held(
+        self, s: Session, request: Request, reviewer: str, reason: str, store: Path
+    ) -> None:
+        """A reviewer releases what the release checks held back of ``request`` (a job's
+        flagged log lines and metrics, a computation's result); audited by the kind."""
+        from hub.refusals import Conflict
+
+        raise Conflict(Msg("该申请没有暂扣的内容", "nothing of this request is withheld"),
+                       "nothing_held")  # fmt: skip
+
     def lineage(self, s: Session, request: Request) -> dict[str, Any]:
         """What the lineage of ``request`` links beyond its decisions (a party's approval)."""
         return {}

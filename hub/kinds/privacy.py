@@ -30,7 +30,7 @@ from hub.i18n import Msg
 from hub.kinds import Checking, Later, RequestKind, Zone, register
 from hub.masking.policy import PII_ENTITIES, pii_kind
 from hub.ops import parties
-from hub.privacy import runs
+from hub.privacy import results, runs
 from hub.privacy.node import NodeError, progress_of
 from hub.production import jobs
 from hub.review import lifecycle
@@ -378,6 +378,11 @@ class Privacy(RequestKind):
             "held": [f"{f['name']}: {f['reason']}" for f in run.get("held") or []],
             "ended": request.status in ENDED,
         }  # fmt: skip
+
+    def release_held(
+        self, s: Session, request: Request, reviewer: str, reason: str, store: Path
+    ) -> None:
+        results.release(s, request.id, reviewer, reason)
 
     def sdk_view(self, request: Request) -> dict[str, Any]:
         meta = request.meta or {}
