@@ -79,8 +79,9 @@ def submit(demo, node: Node | None, party: str, kind: str = "psi", user: str = "
         request = lifecycle.create(s, kind="privacy", requester=user, tenant_id=staff.tenant_id,
                                    scenario_id=found.id, purpose="联合统计测试 / joint test",
                                    name=kind, meta={"party": party, "computation": kind})  # fmt: skip
+        fields_tenant = spec.pop("tenant", staff.tenant.name)
         computation = Computation(request_id=request.id, kind=kind, party=party,
-                                  tenant=staff.tenant.group, **spec)  # fmt: skip
+                                  tenant=fields_tenant, **spec)  # fmt: skip
         lifecycle.submit(s, request, computation.canonical(), home.domain_store(h), user, ".json")
         request_id = request.id
     runner.check(db, request_id, home.domain_store(h), Limits(), RULES, node)
@@ -527,3 +528,12 @@ def test_when_a_partys_tables_are_unknown_or_stale_then_the_next_round_asks_its_
     with db.session() as s:
         actions = s.scalars(select(AuditEvent.action).where(AuditEvent.object == f"party:{pid}"))
         assert list(actions).count("party.schema") == 1  # audited when it changed, only then
+
+
+def test_when_the_spec_names_another_company_then_the_party_check_fails(demo, bank):
+    _, db = demo
+    pid, fake = bank
+    request_id = submit(demo, fake.node, pid, tenant=world.TENANTS[1]["name"])
+    assert checks(db, request_id)["party"] == "fail"
+    assert "the computation does not match the request" in reasons(db, request_id)
+    assert "propose" not in [c[0] for c in fake.calls()]

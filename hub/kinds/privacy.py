@@ -132,7 +132,7 @@ def _public(s: Session, request: Request, spec: Computation) -> Finding:
 def _party(s: Session, request: Request, spec: Computation) -> tuple[Finding, Party | None]:
     party = s.get(Party, spec.party)
     problem = parties.problem(party, request.tenant)
-    if problem is None and (spec.tenant != request.tenant.group or spec.request_id != request.id):
+    if problem is None and (spec.tenant != request.tenant.name or spec.request_id != request.id):
         problem = Msg("计算描述与申请不一致", "the computation does not match the request")
     if problem is not None:
         return Finding("party", FAIL, problem), party

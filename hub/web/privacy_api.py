@@ -105,7 +105,7 @@ class ComputationsHandler(RequestHandler):
             try:
                 validate_params(asked.kind, asked.params)
                 spec = Computation(
-                    request_id=request.id, kind=asked.kind, party=party.id, tenant=caller.tenant,
+                    request_id=request.id, kind=asked.kind, party=party.id, tenant=party.tenant.name,
                     public_dataset=asked.dataset, public_key=asked.key,
                     public_columns=tuple(asked.public_columns),
                     party_table=_table(party, asked.party_table),
