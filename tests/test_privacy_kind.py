@@ -156,6 +156,8 @@ def test_when_a_psi_passes_its_checks_then_it_is_proposed_approved_run_and_its_s
                         "--out", str(folder / "out"), "--progress", str(folder / "progress.jsonl"),
                         "--wait-approval", "5"]  # fmt: skip
     assert calls[3] == ["public-columns", "uscc"]  # only the key was projected for a PSI
+    assert (folder / "public.parquet").is_file()  # one file, as the node takes it
+    assert not (folder / "public-parts").exists()
     assert progress_of(folder / "progress.jsonl") == {"phase": "done", "fraction": 1.0, "at": "now"}
     actions = audit_actions(db, request_id)
     assert actions.count("privacy.party_approved") == 2  # at the proposal and at the run

@@ -53,6 +53,28 @@ def approval(status: str, signature: str | None, digest: str, verified: bool) ->
             "at": datetime.now(UTC).isoformat()}  # fmt: skip
 
 
+def public_table(dataset: Path, columns: list[str], work: Path) -> Path:
+    """The approved key and columns of the raw ``dataset``, as the one Parquet file the node
+    reads (``work/public.parquet``): projected into parts as a job's inputs are, then joined a
+    row group at a time, so any size fits in constant memory."""
+    import pyarrow.parquet as pq
+
+    parts = work / "public-parts"
+    rawstore.project(dataset, columns, parts)
+    target = work / "public.parquet"
+    found = rawstore.files(parts)
+    writer = pq.ParquetWriter(target, pq.read_schema(found[0]))
+    try:
+        for part in found:
+            source = pq.ParquetFile(part)
+            for group in range(source.num_row_groups):
+                writer.write_table(source.read_row_group(group))
+    finally:
+        writer.close()
+    shutil.rmtree(parts)
+    return target
+
+
 def verified(cert_pem: str, digest: str, signature: object) -> bool:
     """Whether ``signature`` is the party's (its certificate's key) over ``digest``."""
     return isinstance(signature, str) and pki.verify(cert_pem, digest.encode(), signature)
@@ -73,8 +95,7 @@ def run(db: Database, plan: Planned, node: Node, store: Path, limits: Limits) ->
         problem = Msg("计算描述与批准的不一致", "the computation differs from what was approved")
     else:
         (work / "spec.json").write_bytes(content)
-        rawstore.project(plan.dataset_path, [spec.public_key, *spec.public_columns],
-                         work / "public.parquet")  # fmt: skip
+        public_table(plan.dataset_path, [spec.public_key, *spec.public_columns], work)
         try:
             answer = node.run(work / "spec.json", work / "public.parquet", plan.party_id,
                               plan.party_address, work / "out", work / "progress.jsonl")  # fmt: skip
