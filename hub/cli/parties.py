@@ -75,8 +75,11 @@ def cmd_party_status(app: App) -> int:
 def cmd_party_node(app: App) -> int:
     """Exec the party's node command in the SPU environment (never returns on success)."""
     from hub.privacy.node import Node, default_python
+    from hub.settings import load
 
-    rules = _privacy(app)
+    # On the party's machine there is no platform configuration to read (and none to create):
+    # only the environment (SHUYU_SETTINGS, SHUYU_SPU_PYTHON) or the checkout's .venv-spu.
+    rules = load().privacy
     python = rules.privacy_python or default_python()
     a = app.args
     rest = [f"--{name}" for name in ("bundle", "data", "state", "listen") if getattr(a, name, None)]
