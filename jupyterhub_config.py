@@ -146,6 +146,17 @@ PRICE_BOOK = {
         "public-governance": "公共治理场景在批准用途内免费 / free within the approved public-governance use"
     },
 }
+# Privacy computing (Z4): the platform's node listens here for party nodes (the address goes into
+# every party's bundle); its processes may run in a network namespace of their own (nftables there
+# allowing only the node's port); the SPU environment's Python runs them (empty: .venv-spu, or
+# $SHUYU_SPU_PYTHON). A reviewer-approved computation waits this long for the party's approval.
+PRIVACY = {
+    "privacy_listen": os.environ.get("SHUYU_PRIVACY_LISTEN", "127.0.0.1:9470"),
+    "privacy_netns": os.environ.get("SHUYU_PRIVACY_NETNS", ""),
+    "privacy_python": os.environ.get("SHUYU_PRIVACY_PYTHON", ""),
+    "privacy_wait_approval": 600,
+    "max_features": 50,
+}
 # The rule sets above, validated once (an unknown key or a bad value stops the hub here, with
 # its name) and handed to every service that uses them as one document (hub.settings.load()).
 try:
@@ -154,6 +165,7 @@ try:
         review_rules=REVIEW_RULES,
         production_rules=PRODUCTION_RULES,
         price_book=PRICE_BOOK,
+        privacy=PRIVACY,
     )
 except settings.SettingsError as e:
     sys.exit(f"jupyterhub_config.py: {e}")

@@ -106,6 +106,25 @@ class ProductionRules(BaseModel):
     product_sweep_keys_per_day: int = Field(2_000, ge=1)
 
 
+class PrivacyRules(BaseModel):
+    """The platform's privacy-computing node (:mod:`hub.privacy`): where it listens for party
+    nodes (HOST:PORT, written into every party's bundle as the platform's address), the network
+    namespace its processes run in (``ip netns exec``; empty: the host's), and the Python of the
+    SPU environment that runs ``python -m privacy`` (empty: ``privacy.environment.spu_python()``).
+    """
+
+    model_config = _STRICT
+
+    privacy_listen: str = Field(
+        "127.0.0.1:9470", pattern=r"^[^\s:]+:[0-9]{1,5}$|^\[[0-9a-fA-F:.]+\]:[0-9]{1,5}$"
+    )
+    privacy_netns: str = Field("", pattern=r"^[A-Za-z0-9_.-]{0,64}$")
+    privacy_python: str = ""
+    # Seconds a computation waits for the party's approval once a reviewer approved it.
+    privacy_wait_approval: int = Field(600, ge=0, le=7 * 24 * 3600)
+    max_features: int = Field(50, ge=1)  # public features of one vertical training
+
+
 class Rates(BaseModel):
     """One scenario category's prices, every item required (see :mod:`hub.billing.prices`)."""
 
@@ -157,11 +176,12 @@ class Settings(BaseModel):
     review_rules: ReviewRules = ReviewRules()
     production_rules: ProductionRules = ProductionRules()
     price_book: Prices = Prices()
+    privacy: PrivacyRules = PrivacyRules()
 
 
 def build(**config: Any) -> Settings:
     """The settings from the rule sets ``jupyterhub_config.py`` declares (``sample_limits=``,
-    ``review_rules=``, ``production_rules=``, ``price_book=``; each a plain dict).
+    ``review_rules=``, ``production_rules=``, ``price_book=``, ``privacy=``; each a plain dict).
 
     Raises:
         SettingsError: an unknown key or a bad value, named with its section.

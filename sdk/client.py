@@ -93,6 +93,16 @@ class APIClient:
         headers = {"Content-Type": "application/octet-stream"}
         return self.post_json("/imports", data=content, headers=headers, **params)
 
+    # --- privacy computing --------------------------------------------------------------------------
+    def parties(self) -> list[dict]:
+        return self.get_json("/privacy/parties")["parties"]
+
+    def create_computation(self, spec: dict, **params: Any) -> dict:
+        return self.post_json("/privacy/computations", **self._json_body(spec), **params)
+
+    def computation(self, request_id: int) -> dict:
+        return self.get_json(f"/privacy/computations/{request_id}")
+
     # --- products ----------------------------------------------------------------------------------
     def products(self) -> list[dict]:
         return self.get_json("/products")["products"]

@@ -9,6 +9,7 @@ from sdk import html
 from sdk.catalog import DatasetCollection, ScenarioCollection
 from sdk.client import DEFAULT_TIMEOUT, APIClient
 from sdk.errors import ShuyuError
+from sdk.privacy import PrivacyCollection
 from sdk.production import ImportCollection, JobCollection, ModelCollection, ProductCollection
 from sdk.requests import ExportCollection, RequestCollection
 from sdk.resources import ResourceList
@@ -55,6 +56,7 @@ class Workspace:
         self.models = ModelCollection(self.client, default)
         self.products = ProductCollection(self.client, default)
         self.imports = ImportCollection(self.client, default)
+        self.privacy = PrivacyCollection(self.client, default)
 
     def quote(
         self, kind: str, resources: dict | None = None, scenario: int | str | None = None

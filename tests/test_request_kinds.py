@@ -114,11 +114,17 @@ def parquet(frame: pd.DataFrame) -> bytes:
 
 # --- the registry ---------------------------------------------------------------------------------
 def test_every_kind_is_registered_under_its_name():
-    assert kinds.names() == ("export", "import", "job", "model", "registration")
+    assert kinds.names() == ("export", "import", "job", "model", "privacy", "registration")
     for name in kinds.names():
         kind = kinds.get(name)
         assert isinstance(kind, kinds.RequestKind) and kind.name == name
-    assert kinds.where(lambda k: k.acted_on) == ("import", "job", "model", "registration")
+    assert kinds.where(lambda k: k.acted_on) == (
+        "import",
+        "job",
+        "model",
+        "privacy",
+        "registration",
+    )
     assert kinds.where(lambda k: k.downloadable) == ("export",)
 
 
@@ -126,7 +132,7 @@ def test_when_a_kind_is_unknown_then_it_is_refused_with_a_clear_error(demo):
     with pytest.raises(kinds.UnknownKind) as caught:
         kinds.get("survey")
     assert str(caught.value) == (
-        "unknown request kind 'survey'; known: export, import, job, model, registration"
+        "unknown request kind 'survey'; known: export, import, job, model, privacy, registration"
     )
     assert isinstance(caught.value, KeyError)
     with demo[1].session() as s, pytest.raises(kinds.UnknownKind):

@@ -87,6 +87,12 @@ class Decision(enum.StrEnum):
     REVOKED = "revoked"
 
 
+class PartyStatus(enum.StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    REVOKED = "revoked"
+
+
 class Department(Base):
     __tablename__ = "departments"
 
@@ -444,3 +450,33 @@ class Application(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     notice: Mapped[Notice] = relationship()
+
+
+class Party(Base):
+    """An outside organisation (a bank, an insurer) whose own node computes with the platform's
+    node for one tenant (see :mod:`hub.ops.parties`). Only its certificate is kept here; its
+    private key left with the bundle ``shuyu party add`` printed."""
+
+    __tablename__ = "parties"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)  # p-<hex>
+    name: Mapped[str] = mapped_column(String(200))
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    address: Mapped[str] = mapped_column(String(300))  # HOST:PORT of the party's node
+    status: Mapped[PartyStatus] = mapped_column(
+        _enum(PartyStatus, "party_status"), default=PartyStatus.ACTIVE
+    )
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    status_by: Mapped[str | None] = mapped_column(String(64))
+    status_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cert_pem: Mapped[str] = mapped_column(Text)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    # What the party's node declared of its tables ({name: {"columns": {column: dtype}}}).
+    declared_schema: Mapped[dict] = mapped_column(JSON, default=dict)
+    schema_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    tenant: Mapped[Tenant] = relationship()

@@ -30,10 +30,11 @@ if TYPE_CHECKING:
 
     from hub.db.engine import Database
     from hub.db.models import Request
+    from hub.privacy.node import Node
     from hub.production.rules import ProductionRules
     from hub.review.checks import Finding, Limits
 
-BUILTIN = ("export", "job", "model", "import_", "registration")  # modules of hub.kinds
+BUILTIN = ("export", "job", "model", "import_", "registration", "privacy")  # modules of hub.kinds
 PREVIEW_ROWS = 20  # rows of a table the review console shows
 
 Later = Callable[[], str]  # work done after the approving session closed (a job's run)
@@ -46,15 +47,21 @@ class Checking:
     store: Path
     limits: Limits
     production: ProductionRules
+    privacy: Node | None = None  # the platform's privacy node (None: not configured here)
 
 
-def checking(store: Path, limits: Limits, production: ProductionRules | None = None) -> Checking:
+def checking(
+    store: Path,
+    limits: Limits,
+    production: ProductionRules | None = None,
+    privacy: Node | None = None,
+) -> Checking:
     """What the checks are given; ``production`` ``None`` stands for the rules' defaults."""
     if production is None:
         from hub.production.rules import ProductionRules
 
         production = ProductionRules()
-    return Checking(store=store, limits=limits, production=production)
+    return Checking(store=store, limits=limits, production=production, privacy=privacy)
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,7 @@ class Zone:
     rules: ProductionRules
     limits: Limits
     seccomp: Path
+    privacy: Node | None = None  # the platform's privacy node (None: not configured here)
 
 
 class RequestKind:
@@ -78,6 +86,7 @@ class RequestKind:
     runs: ClassVar[bool] = False  # keeps a run (inputs, outputs) that other requests derive from
     from_job: ClassVar[bool] = False  # may derive from a job's output (verified by lineage)
     model_file: ClassVar[bool] = False  # its content is a model file: reviewers read its summary
+    fails_frozen: ClassVar[bool] = False  # approved but frozen (tenant suspended): fails, not waits
 
     def checks(
         self, s: Session, request: Request, content: bytes, checking: Checking
@@ -88,6 +97,10 @@ class RequestKind:
     def auto_approval(self, request: Request, production: ProductionRules) -> str | None:
         """The policy under which ``request`` is approved when every check passed, if any."""
         return None
+
+    def after_checks(self, db: Database, request_id: int, checking: Checking) -> None:
+        """Work once the review opened, outside any session (a privacy computation is proposed
+        to its party here)."""
 
     def on_approved(self, s: Session, request: Request, zone: Zone) -> str | Later | None:
         """Act on the approved ``request``: its new status, work to do once ``s`` is closed
@@ -101,6 +114,20 @@ class RequestKind:
 
     def sdk_view(self, request: Request) -> dict[str, Any]:
         """What the SDK's view of ``request`` holds beyond the fields every request has."""
+        return {}
+
+    def release_held(
+        self, s: Session, request: Request, reviewer: str, reason: str, store: Path
+    ) -> None:
+        """A reviewer releases what the release checks held back of ``request`` (a job's
+        flagged log lines and metrics, a computation's result); audited by the kind."""
+        from hub.refusals import Conflict
+
+        raise Conflict(Msg("该申请没有暂扣的内容", "nothing of this request is withheld"),
+                       "nothing_held")  # fmt: skip
+
+    def lineage(self, s: Session, request: Request) -> dict[str, Any]:
+        """What the lineage of ``request`` links beyond its decisions (a party's approval)."""
         return {}
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from hub.db.models import Request
 from hub.i18n import Msg
 from hub.kinds import Checking, Later, RequestKind, Zone, register
-from hub.production import executor, jobs
+from hub.production import executor, held, jobs
 from hub.production.gate import Gate
 from hub.production.rules import ProductionRules
 from hub.review import lifecycle
@@ -101,6 +101,11 @@ class Job(RequestKind):
                          for h in run.get("held") or []],
                 "ended": r.status in ENDED,
             }  # fmt: skip
+
+    def release_held(
+        self, s: Session, request: Request, reviewer: str, reason: str, store: Path
+    ) -> None:
+        held.release(s, request.id, reviewer, reason, store)
 
     def sdk_view(self, request: Request) -> dict[str, Any]:
         meta = request.meta

@@ -17,3 +17,6 @@ def init_home(path: Path, db: Database) -> None:
     path.chmod(0o700)
     for name in SECRETS:
         home.secret(name, path)
+    from hub.privacy import authority  # cryptography, only when a home is set up
+
+    authority.platform_credentials(path)  # the privacy authority and the platform node's keys

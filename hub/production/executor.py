@@ -25,6 +25,7 @@ from hub.billing import meter
 from hub.billing.meter import MeterKind
 from hub.db.engine import Database
 from hub.db.models import Request
+from hub.i18n import Msg
 from hub.production import disclosure, jobs, outputs, products, sandbox
 from hub.production.gate import Gate
 from hub.production.rules import ProductionRules
@@ -78,12 +79,12 @@ def pending(db: Database) -> list[int]:
         )
 
 
-def act(db: Database, request_id: int, store: Path, rules: ProductionRules, limits: Limits, seccomp: Path) -> str | None:  # fmt: skip
+def act(db: Database, request_id: int, store: Path, rules: ProductionRules, limits: Limits, seccomp: Path, privacy=None) -> str | None:  # fmt: skip
     """Do what approval of ``request_id`` calls for; return its new status. What cannot be done
     (a model file changed since approval, a job the sandbox could not start) fails the request
     with the reason, audited, rather than being retried at every poll."""
     try:
-        return _act(db, request_id, store, rules, limits, seccomp)
+        return _act(db, request_id, store, rules, limits, seccomp, privacy)
     except Exception as e:  # noqa: BLE001 - reported on the request, logged in full here
         log.exception("request %s could not be acted on", request_id)
         reason = (
@@ -98,11 +99,19 @@ def act(db: Database, request_id: int, store: Path, rules: ProductionRules, limi
         return lifecycle.FAILED
 
 
-def _act(db: Database, request_id: int, store: Path, rules: ProductionRules, limits: Limits, seccomp: Path) -> str | None:  # fmt: skip
+def _act(db: Database, request_id: int, store: Path, rules: ProductionRules, limits: Limits, seccomp: Path, privacy) -> str | None:  # fmt: skip
     with db.session() as s:
         request = lifecycle.get(s, request_id)
-        if request.status != lifecycle.APPROVED or lifecycle.frozen(request):
+        if request.status != lifecycle.APPROVED:
             return None
+        if lifecycle.frozen(request):
+            if not kinds.get(request.kind).fails_frozen:
+                return None  # acted on once the company is admitted again
+            word = request.tenant.status.value
+            lifecycle.move(s, request, lifecycle.FAILED, str(Msg(
+                f"申请单位未获准入（{word}），计算不予执行",
+                f"the company is not admitted ({word}): its computation does not run")))  # fmt: skip
+            return lifecycle.FAILED
         if request.scenario.status.value in ("revoked", "rejected"):
             lifecycle.move(
                 s,
@@ -112,7 +121,7 @@ def _act(db: Database, request_id: int, store: Path, rules: ProductionRules, lim
             )
             return lifecycle.FAILED
         outcome = kinds.get(request.kind).on_approved(
-            s, request, kinds.Zone(db, store, rules, limits, seccomp)
+            s, request, kinds.Zone(db, store, rules, limits, seccomp, privacy)
         )
     return outcome() if callable(outcome) else outcome
 

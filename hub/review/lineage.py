@@ -121,6 +121,7 @@ def _node(s: Session, r: Request) -> dict:
         "decisions": [{"decision": d.decision, "reviewer": d.reviewer, "sha256": d.content_sha256,
                        "at": d.at.isoformat()} for d in r.decisions],
         "released_event": released,
+        **kinds.get(r.kind).lineage(s, r),
     }  # fmt: skip
 
 

@@ -27,15 +27,17 @@ def check(
     store: Path,
     limits: Limits = Limits(),  # noqa: B008 - frozen
     production: Any = None,
+    privacy: Any = None,
 ) -> str:
     """Run every check of its kind on a submitted request and open its review (or approve it,
     where a production rule says so); return the worst verdict. ``production`` is the production
-    zone's rules (``ProductionRules``; ``None``: their defaults, see :func:`hub.kinds.checking`)."""
+    zone's rules (``ProductionRules``; ``None``: their defaults, see :func:`hub.kinds.checking`);
+    ``privacy`` the platform's privacy node (``hub.privacy.node.Node``), if configured."""
     with db.session() as s:
         request = lifecycle.get(s, request_id)
         lifecycle.start_checks(s, request)
         kind = kinds.get(request.kind)
-    checking = kinds.checking(store, limits, production)
+    checking = kinds.checking(store, limits, production, privacy)
     with db.session() as s:
         request = lifecycle.get(s, request_id)
         content = Path(request.content_path).read_bytes()
@@ -47,6 +49,7 @@ def check(
             rule = kind.auto_approval(request, checking.production)
             if rule is not None:
                 lifecycle.auto_approve(s, request, rule)
+    kind.after_checks(db, request_id, checking)
     return worst(findings)
 
 
@@ -55,6 +58,7 @@ def resume(
     store: Path,
     limits: Limits = Limits(),  # noqa: B008 - frozen
     production: Any = None,
+    privacy: Any = None,
 ) -> list[int]:
     """Check every request a crash left submitted or mid-check; return their ids."""
     with db.session() as s:
@@ -63,7 +67,7 @@ def resume(
         ).all()
     for request_id in pending:
         try:
-            check(db, request_id, store, limits, production)
+            check(db, request_id, store, limits, production, privacy)
         except Exception:  # noqa: BLE001 - one broken request must not stop the others
             log.exception("checks of request %s failed", request_id)
     return list(pending)

@@ -148,6 +148,30 @@ class ProductQuery(Inputs):
     keys: list[str] | None = None
 
 
+ColumnName = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class PrivacyQuery(ScenarioQuery):
+    purpose: Purpose
+    name: Name = None
+
+
+class PrivacyComputation(Inputs):
+    """A computation with a party's node: the public side (a dataset of the scenario, its key
+    and columns) and the party's (its table, key and columns); ``params`` by kind, as
+    ``privacy.spec.Computation`` reads them."""
+
+    kind: Literal["psi", "stats", "train"]
+    party: Annotated[str, Field(pattern=r"^p-[0-9a-f]{4,20}$")]
+    dataset: Annotated[str, Field(min_length=1, max_length=64)]
+    key: ColumnName
+    public_columns: Annotated[list[ColumnName], Field(max_length=200)] = []
+    party_table: Annotated[str | None, Field(default=None, max_length=128)] = None
+    party_key: Annotated[str | None, Field(default=None, max_length=128)] = None
+    party_columns: Annotated[list[ColumnName], Field(max_length=200)] = []
+    params: dict[str, Any] = {}
+
+
 class ExecutionRecord(Inputs):
     """A cell execution or a file save, signed by the workspace server. Values are recorded as
     their text (a contents model's ``format`` may be null), so any JSON value is taken."""
@@ -276,6 +300,33 @@ class Job(Request):
     params: Any = None
     resources: Any = None
     run: dict[str, Any] | None = None
+
+
+class Progress(Answer):
+    phase: str
+    fraction: float | None
+    at: str
+
+
+class PrivacyRequest(Request):
+    computation: Any = None
+    party: Any = None
+    party_approval: dict[str, Any] | None = None
+    progress: Progress | None = None
+    result: Any = None
+    withheld: list[dict[str, Any]] | None = None
+
+
+class Party(Answer):
+    id: str
+    name: str
+    status: Literal["active", "suspended", "revoked"]
+    fingerprint: str
+    tables: dict[str, Any]
+
+
+class Parties(Answer):
+    parties: list[Party]
 
 
 class Requests(Answer):

@@ -3,7 +3,8 @@
 Each kind says what it shows (:meth:`hub.kinds.RequestKind.console`): an export its first rows; a
 job its code (every file of the bundle), entrypoint, datasets, parameters, resources and, once it
 ran, its outputs, released metrics and masked log; a model its card and a summary of its ONNX file; an
-import its columns and first rows with identifiers masked. Every kind shows its lineage, verified links only. Nothing here writes.
+import its columns and first rows with identifiers masked; a privacy computation its inputs and columns on both
+sides, the party and its approval, the run's progress and result. Every kind shows its lineage, verified links only. Nothing here writes.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def content(s: Session, r: Request, store: Path) -> dict:
     """The kind-specific view of ``r``: a preview table, code, card, run results, lineage."""
     data = Path(r.content_path).read_bytes() if r.content_path else b""
     view: dict = {"preview": "", "files": [], "job": None, "model": None, "run": None,
-                  "lineage": lineage.trace(s, r)}  # fmt: skip
+                  "privacy": None, "lineage": lineage.trace(s, r)}  # fmt: skip
     kinds.get(r.kind).console(s, r, data, store, view)
     return view
 

@@ -24,9 +24,10 @@ from hub.audit_anchor import Anchor
 from hub.billing import prices
 from hub.db.engine import Database
 from hub.i18n import Msg
+from hub.privacy.node import Node, platform_node
 from hub.refusals import AccessDenied, BadRequest
 from hub.web import api_models as m
-from hub.web import billing_api, data_api, production_api, requests_api, serve
+from hub.web import billing_api, data_api, privacy_api, production_api, requests_api, serve
 from hub.web.api_routes import Operation, Route, tornado_rules
 from hub.web.base import GatewayHandler, NoRouteHandler
 
@@ -119,6 +120,7 @@ def gateway_routes() -> list[Route]:
         *requests_api.routes(),
         *production_api.routes(),
         *billing_api.routes(),
+        *privacy_api.routes(),
     ]
 
 
@@ -129,10 +131,12 @@ def make_app(
     samples: SampleService,
     exec_master: bytes | None = None,
     config: settings.Settings | None = None,
+    privacy: Node | None = None,
 ) -> web.Application:
     """The gateway's application; ``samples`` carries the tenant networks calls are checked
     against; ``exec_master`` is the secret servers' record keys derive from (the platform's);
-    ``config`` the platform's settings (default: :func:`hub.settings.load`)."""
+    ``config`` the platform's settings (default: :func:`hub.settings.load`); ``privacy`` the
+    platform's privacy node (proposals to parties, progress of their runs)."""
     config = config or settings.load()
     prefix = prefix.rstrip("/")
     routes = gateway_routes()
@@ -150,17 +154,18 @@ def make_app(
         rules=(config.review_rules.policy, config.review_rules.checks),
         production=config.production_rules,
         prices=prices.book(config.price_book),
+        privacy=privacy,
     )
 
 
-def _warm_up(db: Database, config: settings.Settings) -> None:
+def _warm_up(db: Database, config: settings.Settings, privacy: Node | None = None) -> None:
     """Load the PII detectors, then finish the checks a previous run left undone."""
     from hub.masking.detectors import mask_text
     from hub.review import runner
 
     mask_text("患者张三，电话13800000000")
     resumed = runner.resume(
-        db, home.domain_store(), config.review_rules.checks, config.production_rules
+        db, home.domain_store(), config.review_rules.checks, config.production_rules, privacy
     )
     if resumed:
         log.info("resumed the checks of requests %s", resumed)
@@ -181,7 +186,8 @@ def main() -> None:
         limits=config.sample_limits,
         networks=TenantNetworks(os.environ.get("SHUYU_TENANT_NETWORK", "")),
     )
-    app = make_app(db, hub_auth, prefix, samples, config=config)
+    node = platform_node(config.privacy, home.shuyu_home())
+    app = make_app(db, hub_auth, prefix, samples, config=config, privacy=node)
     port = int(os.environ.get("SHUYU_GATEWAY_PORT", "8090"))
     # Loopback only: workspaces reach the gateway on their tenant link's host address, which the
     # link's firewall forwards to loopback; the public proxy has no route to it. (In Kubernetes,
@@ -191,7 +197,7 @@ def main() -> None:
     server.listen(port, os.environ.get("SHUYU_GATEWAY_BIND", "127.0.0.1"))
     log.info("gateway listening on port %s under %s", port, prefix)
     # The PII detectors take seconds to import (presidio); load them now, not at the first sample.
-    threading.Thread(target=_warm_up, args=(db, config), name="warm-up", daemon=True).start()
+    threading.Thread(target=_warm_up, args=(db, config, node), name="warm-up", daemon=True).start()
     serve.until_stopped()
 
 

@@ -1,4 +1,4 @@
-"""The production zone's service: acts on approved jobs, models and imports.
+"""The production zone's service: acts on approved jobs, models, imports and computations.
 
 Started by JupyterHub as a managed service with no HTTP interface (nothing calls into the
 production zone). It polls the platform DB for approved requests and hands each to
@@ -12,11 +12,14 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from hub import home, settings
 from hub.audit_anchor import Anchor
 from hub.db.engine import Database
+from hub.privacy import proposals
+from hub.privacy.node import platform_node
 from hub.production import executor, model_migration
 from spawner import seccomp
 
@@ -35,6 +38,7 @@ def serve(
     config = config or settings.load()
     store = home.domain_store()
     rules, limits = config.production_rules, config.review_rules.checks
+    node = platform_node(config.privacy, home.shuyu_home())
     run = home.shuyu_home() / "run"
     run.mkdir(parents=True, exist_ok=True, mode=0o700)
     bpf = seccomp.write_filter(run / "job-seccomp.bpf")
@@ -49,15 +53,33 @@ def serve(
 
     def work(request_id: int) -> None:
         try:
-            executor.act(db, request_id, store, rules, limits, bpf)  # failures end on the request
+            executor.act(
+                db, request_id, store, rules, limits, bpf, node
+            )  # failures end on the request
         except Exception:  # noqa: BLE001 - e.g. the DB gone: the next poll tries again
             log.exception("request %s could not be acted on", request_id)
         finally:
             with lock:
                 busy.discard(request_id)
 
+    asked = [0.0]  # when unanswered computations were last proposed again
+    asking = threading.Lock()  # one round at a time, however slow the parties answer
+
+    def ask_parties() -> None:
+        if not asking.acquire(blocking=False):
+            return
+        try:
+            proposals.refresh(db, node, store, limits)
+        except Exception:  # noqa: BLE001 - the next round tries again
+            log.exception("could not propose computations again")
+        finally:
+            asking.release()
+
     with ThreadPoolExecutor(max(1, rules.concurrent_jobs), thread_name_prefix="job") as pool:
         while not stop.is_set():
+            if time.monotonic() - asked[0] > proposals.REFRESH_SECONDS:
+                asked[0] = time.monotonic()
+                threading.Thread(target=ask_parties, name="proposals", daemon=True).start()
             try:
                 waiting = executor.pending(db)
             except Exception:  # noqa: BLE001 - the DB may be briefly unavailable

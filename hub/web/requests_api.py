@@ -82,8 +82,9 @@ class RequestHandler(GatewayHandler):
         _, limits = self.settings["rules"]
         loop = asyncio.get_running_loop()
         loop.run_in_executor(
-            None, runner.check, self.db, request_id, self.store, limits, self.settings["production"]
-        )
+            None, runner.check, self.db, request_id, self.store, limits,
+            self.settings["production"], self.settings.get("privacy"),
+        )  # fmt: skip
 
 
 class ExportsHandler(RequestHandler):

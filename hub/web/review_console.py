@@ -29,7 +29,6 @@ from hub.db.engine import Database
 from hub.db.models import Request, Scenario
 from hub.i18n import Msg
 from hub.kinds import model as model_kind
-from hub.production import held
 from hub.refusals import Conflict, NotFound, Refusal
 from hub.review import lifecycle
 from hub.review.checks import ORDER
@@ -169,13 +168,17 @@ class RequestPageHandler(ReviewHandler):
         await self.show(int(request_id), notice=f"{t['recorded']}: {t['status_' + status]}")
 
     async def release_withheld(self, request_id: int) -> None:
-        """Release what the release gate held back of a job to its tenant (audited)."""
+        """Release what the release checks held back (a job's parts, a computation's result)
+        to its tenant (audited, by the request's kind)."""
         reason = self.get_body_argument("reason", "")
         reviewer = self.username
 
         def release() -> None:
             with self.db.session() as s:
-                held.release(s, request_id, reviewer, reason, self.settings["store"])
+                request = lifecycle.get(s, request_id)
+                kinds.get(request.kind).release_held(
+                    s, request, reviewer, reason, self.settings["store"]
+                )
 
         try:
             await asyncio.to_thread(release)
