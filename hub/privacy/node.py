@@ -16,6 +16,7 @@ from typing import Any
 
 from hub.i18n import Msg
 from hub.settings import PrivacyRules
+from privacy.environment import spu_python
 
 EXITS = {
     2: Msg("计算描述或输入有误", "the computation or its input is malformed"),
@@ -42,11 +43,6 @@ class NodeError(Exception):
 
 def default_python() -> str:
     """The SPU environment's Python (``privacy.environment.spu_python()``)."""
-    try:
-        from privacy.environment import spu_python
-    except ImportError:  # before the engine's environment module is merged
-        checkout = Path(__file__).resolve().parent.parent.parent
-        return os.environ.get("SHUYU_SPU_PYTHON") or str(checkout / ".venv-spu" / "bin" / "python")
     return str(spu_python())
 
 
