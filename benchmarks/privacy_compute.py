@@ -141,15 +141,15 @@ def keys(n: int, start: int) -> list[str]:
     return [f"K{i:09d}" for i in range(start, start + n)]
 
 
-def bench_psi(folder: Path, n: int) -> dict:
+def bench_psi(folder: Path, n: int, runner=run_pair) -> dict:
     public = pd.DataFrame({"pid": keys(n, 0)})
     party = pd.DataFrame({"cid": keys(n, n // 2)})
-    out = run_pair(folder / "psi", _spec("psi", [], [], {"reveal": "size"}), public, party)
+    out = runner(folder / "psi", _spec("psi", [], [], {"reveal": "size"}), public, party)
     assert out["result"]["intersection_size"] == n - n // 2
     return out
 
 
-def bench_stats(folder: Path, n: int) -> dict:
+def bench_stats(folder: Path, n: int, runner=run_pair) -> dict:
     rng = np.random.default_rng(1)
     public = pd.DataFrame(
         {
@@ -167,7 +167,7 @@ def bench_stats(folder: Path, n: int) -> dict:
         "min_group": 10,
     }
     spec = _spec("stats", ["district", "f1"], ["segment", "amount"], params)
-    out = run_pair(folder / "stats", spec, public, party)
+    out = runner(folder / "stats", spec, public, party)
     joined = public.assign(segment=party["segment"], amount=party["amount"])
     plain = joined.groupby(["district", "segment"])["amount"].sum()
     got = {(r[0], r[1]): r[3] for r in out["result"]["rows"]}
@@ -176,7 +176,7 @@ def bench_stats(folder: Path, n: int) -> dict:
     return out
 
 
-def bench_logistic(folder: Path, n: int, d: int, epochs: int) -> dict:
+def bench_logistic(folder: Path, n: int, d: int, epochs: int, runner=run_pair) -> dict:
     rng = np.random.default_rng(2)
     x = rng.normal(size=(n, d))
     beta = rng.normal(size=d)
@@ -191,7 +191,7 @@ def bench_logistic(folder: Path, n: int, d: int, epochs: int) -> dict:
         "epochs": epochs,
         "learning_rate": 0.5,
     }
-    out = run_pair(folder / "logistic", _spec("train", features, ["label"], params), public, party)
+    out = runner(folder / "logistic", _spec("train", features, ["label"], params), public, party)
     started = time.monotonic()
     xs, mean, std = standardise(x)
     w, b = plain_fit(xs, y.astype(float), epochs, 0.5)
@@ -204,7 +204,8 @@ def bench_logistic(folder: Path, n: int, d: int, epochs: int) -> dict:
     return out
 
 
-def main() -> None:
+def main(runner=run_pair) -> None:
+    """Run the benchmarks the arguments name, each computation through ``runner``."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--psi", type=int, default=1_000_000)
     parser.add_argument("--stats", type=int, default=1_000_000)
@@ -217,11 +218,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="privacy-bench-") as tmp:
         folder = Path(tmp)
         if "psi" in only:
-            print("psi", json.dumps(bench_psi(folder, args.psi)), flush=True)
+            print("psi", json.dumps(bench_psi(folder, args.psi, runner)), flush=True)
         if "stats" in only:
-            print("stats", json.dumps(bench_stats(folder, args.stats)), flush=True)
+            print("stats", json.dumps(bench_stats(folder, args.stats, runner)), flush=True)
         if "logistic" in only:
-            out = bench_logistic(folder, args.lr_rows, args.lr_features, args.epochs)
+            out = bench_logistic(folder, args.lr_rows, args.lr_features, args.epochs, runner)
             print("logistic", json.dumps(out), flush=True)
 
 
