@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from hub import home
 from hub.db.engine import Database
-from hub.db.models import AuditEvent, Party, Scenario, Staff
+from hub.db.models import AuditEvent, MeterEvent, Party, Scenario, Staff
 from hub.demo import world
 from hub.kinds.privacy import ENDED
 from hub.ops import Ctx, parties, tenants
@@ -169,6 +169,12 @@ def test_when_a_psi_passes_its_checks_then_it_is_proposed_approved_run_and_its_s
     assert node["result"]["released"] is True and node["result"]["released_by"] == "checks"
     assert view["result"] == {"intersection_size": 420} and view["withheld"] == []
     assert view["party_approval"]["status"] == "approved"
+    with db.session() as s:  # the domain node's time is metered to the company, like a job's
+        events = s.scalars(select(MeterEvent).where(MeterEvent.kind == "job_seconds")).all()
+        assert [(e.details["request"], e.details["privacy"]) for e in events] == [
+            (request_id, "psi")
+        ]
+        assert events[0].quantity >= 1 and events[0].tenant_id == r.tenant_id
 
 
 def fake_address(db, pid: str) -> str:

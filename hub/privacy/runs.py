@@ -12,12 +12,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import shutil
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from hub import audit, rawstore
+from hub.billing import meter
+from hub.billing.meter import MeterKind
 from hub.db.engine import Database
 from hub.i18n import Msg
 from hub.privacy.node import Node, NodeError
@@ -96,15 +100,18 @@ def run(db: Database, plan: Planned, node: Node, store: Path, limits: Limits) ->
     else:
         (work / "spec.json").write_bytes(content)
         public_table(plan.dataset_path, [spec.public_key, *spec.public_columns], work)
+        started = time.monotonic()
         try:
             answer = node.run(work / "spec.json", work / "public.parquet", plan.party_id,
                               plan.party_address, work / "out", work / "progress.jsonl")  # fmt: skip
         except NodeError as e:
+            outcome["seconds"] = round(time.monotonic() - started, 1)
             problem = e.msg
             outcome["exit_code"], outcome["node_error"] = e.code, e.detail
             if e.code == 4:
                 party_approval = approval("rejected", None, digest, False)
         else:
+            outcome["seconds"] = round(time.monotonic() - started, 1)
             signature = answer.get("signature")
             if answer.get("digest") != digest or not verified(plan.party_cert, digest, signature):
                 problem = Msg("参与方的批准签名无法验证，结果不予采信",
@@ -138,5 +145,10 @@ def run(db: Database, plan: Planned, node: Node, store: Path, limits: Limits) ->
                  "released": outcome.get("released") is not None,
                  "held": [f["name"] for f in outcome.get("held") or []]}  # fmt: skip
         lifecycle.move(s, request, status, str(problem) if problem else "", **shown)
+        if "seconds" in outcome:  # the domain's node computed (or waited for the party): metered
+            meter.record(s, request.tenant_id, MeterKind.JOB_SECONDS,
+                         max(1, math.ceil(outcome["seconds"])),
+                         {"request": request.id, "privacy": spec.kind, "status": status},
+                         actor=request.requester, scenario=request.scenario_id)  # fmt: skip
     log.info("privacy computation %s %s", plan.request_id, status)
     return status
