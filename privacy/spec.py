@@ -17,6 +17,7 @@ SIDES = ("public", "party")
 AGGREGATES = ("count", "sum", "mean")
 MODELS = ("logistic", "xgboost")
 REVEALS = ("size", "ids-to-party")
+MAX_TREES, MAX_DEPTH = 20, 3  # secret-shared boosting: what the MPC engine runs in reasonable time
 FORMAT = "shuyu-privacy/1"
 
 

@@ -29,6 +29,7 @@ import pandas as pd
 import pytest
 
 from privacy.compute.keys import normalise
+from privacy.compute.plain import boosted_probabilities
 from privacy.environment import spu_python
 from privacy.spec import Computation
 from tests.memory_scan import scan
@@ -259,23 +260,6 @@ def test_logistic_regression_matches_plain_gradient_descent(tmp_path, world):
     _assert_no_leak(dumps, public, party, public[FEATURES].to_numpy().ravel(), [])
 
 
-def _predict(model: dict, frame: pd.DataFrame) -> np.ndarray:
-    margin = np.zeros(len(frame))
-    for tree in model["trees"]:
-        splits = {(s["level"], s["node"]): s for s in tree["splits"]}
-        for i, (_, row) in enumerate(frame.iterrows()):
-            node = 0
-            for level in range(3):
-                split = splits.get((level, node))
-                if split is None:
-                    break
-                left = split.get("leaf_through") or split["threshold"] is None
-                left = left or row[split["feature"]] < split["threshold"]
-                node = 2 * node + (0 if left else 1)
-            margin[i] += tree["leaves"][node]
-    return 1 / (1 + np.exp(-margin))
-
-
 def test_secret_shared_boosting_learns_the_label_it_never_sees(tmp_path, world):
     public, party = world
     spec = _train_spec("xgboost", trees=3, depth=2, learning_rate=0.5, min_leaf=10)
@@ -283,7 +267,7 @@ def test_secret_shared_boosting_learns_the_label_it_never_sees(tmp_path, world):
     model = results[0]
     joined = _joined(public, party).sort_values("k")
     y = joined["label"].to_numpy(dtype=float)
-    p = _predict(model, joined)
+    p = boosted_probabilities(model, joined)
     accuracy = float(np.mean((p > 0.5) == y))
     assert model["model"] == "xgboost" and len(model["trees"]) == 3
     # what MPC reports is what the opened model does on the joined data

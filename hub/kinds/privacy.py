@@ -36,14 +36,14 @@ from hub.production import jobs
 from hub.review import lifecycle
 from hub.review.checks import FAIL, PASS, WARN, Finding
 from hub.review.sources import raw_sources
-from privacy.spec import Computation, SpecError
+from privacy.spec import MAX_DEPTH, MAX_TREES, Computation, SpecError
 
 log = logging.getLogger("shuyu.review")
 ENDED = (lifecycle.SUCCEEDED, lifecycle.FAILED)
 MAX_GROUP_BY = 3
 MAX_MEASURES = 20
 MAX_FEATURES = 50
-MAX_TREES, MAX_DEPTH, MAX_EPOCHS = 200, 8, 1000
+MAX_EPOCHS = 1000
 
 
 PARAMS = {
@@ -202,8 +202,10 @@ def _params(spec: Computation, checking: Checking) -> Finding:
         problems.append((f"特征最多 {most} 个", f"at most {most} features"))
     if spec.public_key in features or p.get("label") == spec.party_key:
         problems.append(("键列不能作特征或标签", "a key column cannot be a feature or the label"))
-    if int(p.get("trees", 0) or 0) > MAX_TREES or int(p.get("depth", 0) or 0) > MAX_DEPTH:
-        problems.append((f"树最多 {MAX_TREES} 棵、深度最多 {MAX_DEPTH}", f"at most {MAX_TREES} trees of depth {MAX_DEPTH}"))  # fmt: skip
+    trees, depth = int(p.get("trees", 5) or 0), int(p.get("depth", 3) or 0)
+    if p.get("model") == "xgboost" and not (1 <= trees <= MAX_TREES and 1 <= depth <= MAX_DEPTH):
+        problems.append((f"树须 1..{MAX_TREES} 棵、深度 1..{MAX_DEPTH}",
+                         f"1..{MAX_TREES} trees of depth 1..{MAX_DEPTH}"))  # fmt: skip
     if int(p.get("epochs", 0) or 0) > MAX_EPOCHS:
         problems.append((f"迭代最多 {MAX_EPOCHS} 轮", f"at most {MAX_EPOCHS} epochs"))
     return _finding(

@@ -33,3 +33,23 @@ def standardise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     std = x.std(axis=0)
     std = np.where(std > 0, std, 1.0)
     return (x - mean) / std, mean, std
+
+
+def boosted_probabilities(model: dict, frame) -> np.ndarray:
+    """What a boosted model opened by :mod:`privacy.compute.xgboost` predicts for the rows of
+    ``frame`` (a DataFrame with the model's features): a row goes left when its value is below
+    the split's threshold, or always on a ``leaf_through`` split or a ``None`` threshold."""
+    margin = np.zeros(len(frame))
+    for tree in model["trees"]:
+        splits = {(s["level"], s["node"]): s for s in tree["splits"]}
+        for i, row in enumerate(frame.to_dict("records")):
+            node = 0
+            for level in range(len(tree["leaves"]).bit_length() - 1):
+                split = splits.get((level, node))
+                if split is None:
+                    break
+                left = split.get("leaf_through") or split["threshold"] is None
+                left = left or row[split["feature"]] < split["threshold"]
+                node = 2 * node + (0 if left else 1)
+            margin[i] += tree["leaves"][node]
+    return 1 / (1 + np.exp(-margin))

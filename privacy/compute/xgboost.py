@@ -26,6 +26,7 @@ from privacy.compute.errors import ComputeError
 from privacy.compute.labels import binary, metrics
 from privacy.compute.logistic import feature_matrix
 from privacy.compute.session import Session
+from privacy.spec import MAX_DEPTH, MAX_TREES
 
 NEG = -1e6
 
@@ -52,8 +53,11 @@ def fit(
     n_bins = int(params.get("bins", 8))
     lam = float(params.get("lambda", 1.0))
     min_leaf = int(params.get("min_leaf", 20))
-    if not 1 <= depth <= 3 or not 1 <= trees <= 20:
-        raise ComputeError("树深须 1..3、树数 1..20 / depth must be 1..3 and trees 1..20")
+    if not 1 <= depth <= MAX_DEPTH or not 1 <= trees <= MAX_TREES:
+        raise ComputeError(
+            f"树深须 1..{MAX_DEPTH}、树数 1..{MAX_TREES} / depth must be 1..{MAX_DEPTH} "
+            f"and trees 1..{MAX_TREES}"
+        )
     n, d = len(rows), len(features)
     rank = session.rank
 

@@ -38,7 +38,7 @@ from hub.refusals import Conflict
 from hub.review import lifecycle
 from privacy import pki
 from privacy.compute.keys import normalise
-from privacy.compute.plain import plain_fit, seg3, standardise
+from privacy.compute.plain import boosted_probabilities, plain_fit, seg3, standardise
 from privacy.environment import spu_python
 from privacy.spec import Computation
 from sdk import Workspace
@@ -312,6 +312,27 @@ def test_vertical_logistic_regression_matches_the_plain_fit(lab):
     lab.done["train"] = c.id
 
 
+def test_secret_shared_boosting_gives_a_model_that_does_what_mpc_reported(lab):
+    c = lab.ws.privacy.train(dataset="enterprise_registry", key="uscc", party=BANK,
+                             party_table="loans", features=["registered_capital"],
+                             party_label="overdue", model="xgboost",
+                             params={"trees": 3, "depth": 2, "learning_rate": 0.5},
+                             purpose=PURPOSE)  # fmt: skip
+    computed(lab, c)
+    c.reload()
+    if c.attrs.get("result") is None:
+        release_in_console(lab, c.id)
+    model = c.result()
+    rows = joined(lab).sort_values("k")
+    y = rows["overdue"].to_numpy(dtype=float)
+    p = boosted_probabilities(model, rows)
+    assert model["model"] == "xgboost" and len(model["trees"]) == 3
+    assert model["metrics"]["rows"] == len(rows)
+    assert model["metrics"]["accuracy"] == pytest.approx(float(np.mean((p > 0.5) == y)), abs=1e-6)
+    assert float(np.mean((p > 0.5) == y)) > max(y.mean(), 1 - y.mean())  # it learnt the label
+    lab.done["xgboost"] = c.id
+
+
 def party_only_keys(lab: Lab) -> list[str]:
     public = set(lab.public["uscc"].map(normalise))
     return [k for k in lab.bank["uscc"] if normalise(k) not in public]
@@ -323,7 +344,7 @@ def public_only_keys(lab: Lab) -> list[str]:
 
 
 def test_no_node_memory_relay_plaintext_or_packet_holds_the_other_sides_raw_values(lab):
-    assert {"psi", "stats", "train"} <= set(lab.done), "the computations ran first"
+    assert {"psi", "stats", "train", "xgboost"} <= set(lab.done), "the computations ran first"
     bank_keys, public_keys = party_only_keys(lab), public_only_keys(lab)
     amounts = lab.bank["loan_amount"].to_numpy()
     assert len(bank_keys) == 90 and len(public_keys) > 50
