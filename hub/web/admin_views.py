@@ -4,7 +4,7 @@ staff; parties; the audit trail filtered and exported with its chain hashes. Rea
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -187,7 +187,10 @@ def scenarios(s: Session) -> list[dict]:
 
 
 def _when(at: datetime | None) -> str:
-    return at.strftime("%Y-%m-%d %H:%M") if at else ""
+    """A stored time in UTC (PostgreSQL answers in the session's zone, SQLite without one)."""
+    if at is None:
+        return ""
+    return (at.astimezone(UTC) if at.tzinfo else at).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def parties(s: Session) -> list[dict]:
