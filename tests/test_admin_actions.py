@@ -192,7 +192,7 @@ async def test_when_an_admin_suspends_resumes_and_revokes_a_party_then_each_is_a
 @pytest.mark.parametrize(
     "form, zh, en",
     [
-        ({"command": "suspend", "reason": ""}, "原因", "reason"),
+        ({"command": "suspend", "reason": ""}, "原因不能为空", "reason must not be empty"),
         ({"command": "suspend", "party": "p-000000000000", "reason": "核查 / check"},
          "参与方不存在：p-000000000000", "unknown party: p-000000000000"),
         ({"command": "resume", "reason": "核查 / check"},
