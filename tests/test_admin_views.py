@@ -94,3 +94,47 @@ def test_when_a_companys_agreement_has_ended_then_the_list_says_expired_and_days
             assert f"tenant_{r['state']}" in TEXT[lang]
             assert not r["problem"] or f"tenant_{r['problem']}" in TEXT[lang]
     assert TEXT["zh"]["tenant_agreement_expired"] == "协议已到期"
+
+
+def test_when_parties_are_listed_then_each_shows_its_tables_column_counts_and_short_fingerprint(
+    demo, shuyu_home
+):
+    from hub.db.models import Party
+    from hub.ops import Ctx, parties
+    from hub.web.console_text import TEXT
+
+    with demo.session() as s:
+        ctx = Ctx(session=s, actor="adam")
+        bank, _ = parties.add(ctx, shuyu_home, "某银行", world.TENANTS[0]["name"], "bank.example:9470",
+                              "127.0.0.1:9470")  # fmt: skip
+        insurer, _ = parties.add(ctx, shuyu_home, "某保险", world.TENANTS[1]["name"],
+                                 "[2001:db8::1]:9470", "127.0.0.1:9470")  # fmt: skip
+        parties.record_schema(s, bank, {"loans": {"columns": {"a": "int64", "b": "str"}},
+                                        "cards": {"columns": {"c": "float64"}}})  # fmt: skip
+        parties.change_status(ctx, insurer.id, "suspend", "核查 / check")
+        ids, fingerprint = (bank.id, insurer.id), bank.fingerprint
+    with demo.session() as s:
+        rows = {r["id"]: r for r in admin_views.parties(s)}
+        revoked = parties.change_status(
+            Ctx(session=s, actor="adam"), ids[1], "revoke", "终止 / end"
+        )
+        assert revoked.status.value == "revoked"
+    with demo.session() as s:
+        after = {r["id"]: r for r in admin_views.parties(s)}
+        assert len(after) == s.query(Party).count() == 2
+    first, second = rows[ids[0]], rows[ids[1]]
+    assert (first["name"], first["tenant"], first["address"]) == (
+        "某银行", world.TENANTS[0]["name"], "bank.example:9470")  # fmt: skip
+    assert first["fingerprint"] == fingerprint[:16] and len(first["fingerprint"]) == 16
+    assert first["tables"] == [("cards", 1), ("loans", 2)]  # names and counts, never columns
+    assert first["status"] == "active" and first["commands"] == ["suspend", "revoke"]
+    assert (second["status"], second["reason"], second["status_by"]) == (
+        "suspended", "核查 / check", "adam")  # fmt: skip
+    assert second["tables"] == [] and second["commands"] == ["resume", "revoke"]
+    assert after[ids[1]]["status"] == "revoked" and after[ids[1]]["commands"] == []
+    assert first["created"] and first["updated"] >= first["created"]
+    for lang in ("zh", "en"):  # every status and command the page shows has words
+        for status in ("active", "suspended", "revoked"):
+            assert f"party_{status}" in TEXT[lang]
+        for command in parties.TRANSITIONS:
+            assert f"cmd_{command}" in TEXT[lang]

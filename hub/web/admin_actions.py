@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 
 from hub.billing import budget
 from hub.i18n import Msg, UserError
-from hub.ops import Ctx, agreements, onboarding, org, staff, tenants
+from hub.ops import Ctx, agreements, onboarding, org, parties, staff, tenants
 from hub.refusals import BadRequest
 from hub.validators import parse_date
 
@@ -76,6 +76,23 @@ TENANT_ACTIONS: dict[str, Action] = {
     "renew": lambda ctx, form: _done(agreements.renew(ctx, form("tenant"))),
     "terminate": lambda ctx, form: _done(agreements.terminate(ctx, form("tenant"), form("reason"))),
     "budget": _set_budget,
+}
+
+
+# ---- parties (outside organisations' nodes) ------------------------------------------------
+# Registering one stays on the CLI (``shuyu party add``): it hands out a private key, which no
+# browser page may show.
+
+
+def _party_status(command: str) -> Action:
+    def act(ctx: Ctx, form: Form) -> None:
+        parties.change_status(ctx, form("party"), command, form("reason"))
+
+    return act
+
+
+PARTY_ACTIONS: dict[str, Action] = {
+    command: _party_status(command) for command in ("suspend", "resume", "revoke")
 }
 
 

@@ -2,7 +2,7 @@
 
 Data-provider departments (``custom:shuyu:provide``) decide the data-list items of their own
 datasets here and see nothing else. Admins (``custom:shuyu:admin``) run the programme here: suspend, revoke and reinstate companies,
-renew or end agreements, set budgets; verify, disable, enable staff, record exam results, reset
+suspend, resume and revoke parties (outside organisations' nodes; registered on the CLI), renew or end agreements, set budgets; verify, disable, enable staff, record exam results, reset
 second factors, change platform roles; read statements. Auditors (``custom:shuyu:audit``) read
 everything — the trail filtered by company, person, action and time, its chain verified, exported
 with its hashes for regulators, statements — and change nothing: every POST needs the admin
@@ -105,6 +105,19 @@ class TenantsHandler(ActionsHandler):
             return admin_views.tenants(s, self.settings["prices"], date.today())
 
         self.render_page("admin_tenants.html", status, rows=await self.in_session(read),
+                         error=error, notice=notice)  # fmt: skip
+
+
+class PartiesHandler(ActionsHandler):
+    """Parties (outside organisations' nodes): listed, suspended, resumed and revoked with a
+    reason through :func:`hub.ops.parties.change_status`, audited as on the CLI. Registering
+    one stays on the CLI: it prints a bundle holding the party's private key."""
+
+    actions = admin_actions.PARTY_ACTIONS
+    action_field, subject_field = "command", "party"
+
+    async def show(self, error: str = "", notice: str = "", status: int = 200) -> None:
+        self.render_page("admin_parties.html", status, rows=await self.in_session(admin_views.parties),
                          error=error, notice=notice)  # fmt: skip
 
 
@@ -327,6 +340,7 @@ def make_app(
         [
             (rf"{prefix}/?", TenantsHandler),
             (rf"{prefix}/staff", StaffHandler),
+            (rf"{prefix}/parties", PartiesHandler),
             (rf"{prefix}/tenants/(?P<tenant_id>[0-9]{{1,9}})", DashboardHandler),
             (rf"{prefix}/audit", AuditHandler),
             (rf"{prefix}/statements", StatementsHandler),

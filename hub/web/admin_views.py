@@ -1,10 +1,10 @@
 """What the administration console reads: tenants with their agreements, budgets and spending;
-staff; the audit trail filtered and exported with its chain hashes. Read-only queries."""
+staff; parties; the audit trail filtered and exported with its chain hashes. Read-only queries."""
 
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -13,7 +13,17 @@ from hub import admission, csv_cells
 from hub.audit_anchor import Checkpoint
 from hub.billing import statements
 from hub.billing.prices import PriceBook
-from hub.db.models import AuditEvent, DataListItem, Dataset, Request, Scenario, Staff, Tenant
+from hub.db.models import (
+    AuditEvent,
+    DataListItem,
+    Dataset,
+    Party,
+    Request,
+    Scenario,
+    Staff,
+    Tenant,
+)
+from hub.ops import parties as party_ops
 from hub.ops.enforcement import reminder_for
 
 MAX_ROWS = 500
@@ -173,4 +183,30 @@ def scenarios(s: Session) -> list[dict]:
         out.append({"id": x.id, "tenant": x.tenant.name, "name": x.name, "field": x.field,
                     "category": x.category.value, "status": x.status.value, "purpose": x.purpose,
                     "items": len(items), "approved": sum(d.value == "approved" for d in items)})  # fmt: skip
+    return out
+
+
+def _when(at: datetime | None) -> str:
+    """A stored time in UTC (PostgreSQL answers in the session's zone, SQLite without one)."""
+    if at is None:
+        return ""
+    return (at.astimezone(UTC) if at.tzinfo else at).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def parties(s: Session) -> list[dict]:
+    """Every party (outside organisations' nodes), oldest first: what the CLI's ``party list``
+    shows, with each declared table's column count. Never a column's name or type — what a
+    party declared of its tables is its own; the console needs only how much there is — and
+    never the certificate itself, only its fingerprint's first 16 hex digits."""
+    out = []
+    for p in s.scalars(select(Party).order_by(Party.created_at, Party.id)):
+        tables = p.declared_schema or {}
+        out.append({
+            "id": p.id, "name": p.name, "tenant": p.tenant.name, "address": p.address,
+            "status": p.status.value, "reason": p.status_reason or "", "status_by": p.status_by or "",
+            "fingerprint": p.fingerprint[:16],
+            "tables": [(name, len((t or {}).get("columns") or {})) for name, t in sorted(tables.items())],
+            "created": _when(p.created_at), "updated": _when(p.updated_at),
+            "commands": [c for c, (allowed, _) in party_ops.TRANSITIONS.items() if p.status in allowed],
+        })  # fmt: skip
     return out

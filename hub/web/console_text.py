@@ -76,6 +76,10 @@ TEXT = {
         "approval_unreachable": "参与方节点无法连接", "progress": "计算进度", "result": "计算结果（审核员可见）",
         "released": "已向申请单位发布", "held": "暂扣（未通过导出检查）", "release_result": "核实无误，向申请单位放行结果",
         "digest": "摘要", "when": "时间",
+        "parties": "参与方", "party_id": "编号", "node_address": "节点地址", "declared_tables": "声明的数据表（列数）",
+        "created": "登记时间", "updated": "更新时间", "party_active": "正常", "party_suspended": "已暂停",
+        "party_revoked": "已撤销", "cmd_resume": "恢复", "no_parties": "尚无参与方", "no_tables": "尚未声明",
+        "party_register": "登记参与方只能在命令行进行：登记时生成的凭证包含有参与方的私钥，不得在浏览器中显示。请在平台服务器上运行：",
     },
     "en": {
         "title": "Shuyu · Review console", "queue": "Review queue", "all": "all", "kind": "Kind",
@@ -158,6 +162,12 @@ TEXT = {
         "progress": "Progress", "result": "Result (reviewers only)", "released": "released to the company",
         "held": "held (export checks failed)", "release_result": "Checked: release the result to the company",
         "digest": "Digest", "when": "When",
+        "parties": "Parties", "party_id": "ID", "node_address": "Node address",
+        "declared_tables": "Declared tables (columns)", "created": "Registered", "updated": "Updated",
+        "party_active": "active", "party_suspended": "suspended", "party_revoked": "revoked",
+        "cmd_resume": "Resume", "no_parties": "No party is registered", "no_tables": "none declared yet",
+        "party_register": "Parties are registered on the command line only: the bundle it prints holds "
+        "the party's private key, which must never be shown in a browser. On the platform's server, run:",
     },
 }  # fmt: skip
 

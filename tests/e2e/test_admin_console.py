@@ -1,7 +1,7 @@
 """The administration and supervision console driven in headless Chromium: an admin suspends
-and reinstates a company, disables and enables a person, sets a budget; an auditor filters the
-trail, verifies its chain and exports it, and can change nothing; a processor and a department
-are kept out."""
+and reinstates a company, disables and enables a person, sets a budget, suspends, resumes and
+revokes a party; an auditor filters the trail, verifies its chain and exports it, and can change
+nothing; a processor and a department are kept out."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pyotp
 import pytest
 from sqlalchemy import func, select
 
-from hub.db.models import AuditEvent, DataListItem, Dataset, Staff, Tenant
+from hub.db.models import AuditEvent, DataListItem, Dataset, Party, Staff, Tenant
 from hub.demo import world
 from tests.e2e.conftest import PASSWORD, running_hub
 
@@ -143,7 +143,7 @@ def test_when_an_auditor_tries_to_change_anything_then_it_is_refused(hub, pages)
         assert s.scalars(select(Tenant).where(Tenant.name == CARBON)).one().status.value == "active"
 
 
-ADMIN_PAGES = ["/", "/staff", "/audit", "/audit/export?format=csv", "/onboarding", "/tenants/1",
+ADMIN_PAGES = ["/", "/staff", "/parties", "/audit", "/audit/export?format=csv", "/onboarding", "/tenants/1",
                "/statements?tenant=x"]  # fmt: skip
 
 
@@ -360,3 +360,88 @@ def test_when_an_admin_files_and_revokes_a_scenario_then_it_is_closed(hub, pages
     row.locator("button").click()
     page.wait_for_selector("#notice")
     assert page.locator("tr[data-scenario='绿色出行指数'] .status").inner_text() == "revoked"
+
+
+@pytest.fixture(scope="module")
+def banks(hub) -> dict[str, str]:
+    """Two parties registered as ``shuyu party add`` does (the CLI prints their bundles); ids."""
+    from hub.ops import Ctx, parties
+
+    proc, db, _ = hub
+    out = {}
+    with db.session() as s:
+        for name, address in (("某银行", "10.0.0.2:9470"), ("某保险", "10.0.0.3:9470")):
+            party, _ = parties.add(Ctx(session=s, actor="e2e"), proc.home, name, CARBON, address,
+                                   "127.0.0.1:9470")  # fmt: skip
+            out[name] = party.id
+    return out
+
+
+def party_status(hub, party_id: str) -> str:
+    with hub[1].session() as s:
+        return s.get(Party, party_id).status.value
+
+
+def act_on_party(page, party_id: str, command: str, reason: str) -> str:
+    row = page.locator(f"tr[data-party='{party_id}']")
+    row.locator("select[name=command]").select_option(command)
+    row.locator("input[name=reason]").fill(reason)
+    row.locator("button").click()
+    page.wait_for_selector("#notice, #error")
+    return page.locator("#notice, #error").inner_text()
+
+
+def test_when_an_admin_suspends_resumes_and_revokes_a_party_then_it_takes_effect(hub, pages, banks):
+    page, bank = pages["adam"], banks["某银行"]
+    assert admin(hub, page, "/?lang=en").status == 200
+    page.click("#nav-parties")
+    page.wait_for_selector("#parties")
+    assert "shuyu party add" in page.locator("#register-on-cli").inner_text()
+    row = page.locator(f"tr[data-party='{bank}']")
+    assert row.locator(".status").inner_text() == "active"
+    with hub[1].session() as s:
+        assert row.locator(".fingerprint").inner_text() == s.get(Party, bank).fingerprint[:16]
+    assert act_on_party(page, bank, "suspend", "") == "reason must not be empty"
+    assert party_status(hub, bank) == "active"
+    notice = act_on_party(page, bank, "suspend", "对账异常 / reconciliation mismatch")
+    assert notice == f"Recorded: {bank} · suspend"
+    assert page.locator(f"tr[data-party='{bank}'] .status").inner_text().startswith("suspended")
+    assert party_status(hub, bank) == "suspended"
+    assert "Recorded" in act_on_party(page, bank, "resume", "已核实 / checked")
+    assert party_status(hub, bank) == "active"
+    admin(hub, page, "/parties?lang=zh")  # in Chinese
+    assert act_on_party(page, bank, "revoke", "合作终止 / ended").startswith("已记录")
+    assert page.locator(f"tr[data-party='{bank}'] .status").inner_text().startswith("已撤销")
+    assert page.locator(f"tr[data-party='{bank}'] form.act").count() == 0  # nothing left to do
+    xsrf = next(c["value"] for c in page.context.cookies() if c["name"] == "_xsrf")
+    response = page.request.post(  # revoked again, by hand: refused, in the reader's language
+        f"{hub[0].url}/services/admin/parties",
+        form={"_xsrf": xsrf, "party": bank, "command": "revoke", "reason": "再次 / again"},
+    )
+    assert response.status == 400 and "该参与方已撤销" in response.text()
+    with hub[1].session() as s:
+        found = s.scalars(select(AuditEvent).where(AuditEvent.object == f"party:{bank}"))
+        assert [(e.action, e.actor) for e in found] == [
+            ("party.add", "e2e"), ("party.suspend", "adam"), ("party.resume", "adam"),
+            ("party.revoke", "adam"),
+        ]  # fmt: skip
+    assert party_status(hub, bank) == "revoked"
+
+
+def test_when_an_auditor_revokes_a_party_then_it_is_refused_and_nothing_changes(hub, pages, banks):
+    page, insurer = pages["audrey"], banks["某保险"]
+    assert admin(hub, page, "/parties?lang=en").status == 200
+    assert page.locator(f"tr[data-party='{insurer}']").count() == 1
+    assert page.locator("form.act").count() == 0  # no controls
+    admin(hub, page, "/staff")  # a page that sets the form token
+    xsrf = next(c["value"] for c in page.context.cookies() if c["name"] == "_xsrf")
+    with hub[1].session() as s:
+        before = s.scalar(select(func.count()).select_from(AuditEvent))
+    response = page.request.post(
+        f"{hub[0].url}/services/admin/parties",
+        form={"_xsrf": xsrf, "party": insurer, "command": "revoke", "reason": "越权 / overreach"},
+    )
+    assert response.status == 403
+    assert party_status(hub, insurer) == "active"
+    with hub[1].session() as s:
+        assert s.scalar(select(func.count()).select_from(AuditEvent)) == before
