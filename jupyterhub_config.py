@@ -157,6 +157,10 @@ PRIVACY = {
     "privacy_wait_approval": 600,
     "max_features": 50,
 }
+# Retention: audit events and access logs stay in the database at least six months (the national
+# rules' floor; a value under 183 days stops the hub here); older ones may be archived with their
+# chain hashes (`shuyu audit archive`).
+RETENTION = {"audit_days": int(os.environ.get("SHUYU_AUDIT_RETENTION_DAYS", 3 * 365))}
 # The rule sets above, validated once (an unknown key or a bad value stops the hub here, with
 # its name) and handed to every service that uses them as one document (hub.settings.load()).
 try:
@@ -166,6 +170,7 @@ try:
         production_rules=PRODUCTION_RULES,
         price_book=PRICE_BOOK,
         privacy=PRIVACY,
+        retention=RETENTION,
     )
 except settings.SettingsError as e:
     sys.exit(f"jupyterhub_config.py: {e}")

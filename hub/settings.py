@@ -167,6 +167,19 @@ class Prices(BaseModel):
     )
 
 
+MIN_RETENTION_DAYS = 183  # six months: the national rules' floor for network and audit logs
+
+
+class Retention(BaseModel):
+    """How long audit events and access logs stay in the platform's database: at least six
+    months (``MIN_RETENTION_DAYS``), three years unless configured; older events may be moved to
+    an archive (``shuyu audit archive``) that carries their chain hashes."""
+
+    model_config = _STRICT
+
+    audit_days: int = Field(3 * 365, ge=MIN_RETENTION_DAYS)
+
+
 class Settings(BaseModel):
     """Every rule set of the platform, as one value."""
 
@@ -177,11 +190,12 @@ class Settings(BaseModel):
     production_rules: ProductionRules = ProductionRules()
     price_book: Prices = Prices()
     privacy: PrivacyRules = PrivacyRules()
+    retention: Retention = Retention()
 
 
 def build(**config: Any) -> Settings:
     """The settings from the rule sets ``jupyterhub_config.py`` declares (``sample_limits=``,
-    ``review_rules=``, ``production_rules=``, ``price_book=``, ``privacy=``; each a plain dict).
+    ``review_rules=``, ``production_rules=``, ``price_book=``, ``privacy=``, ``retention=``; each a plain dict).
 
     Raises:
         SettingsError: an unknown key or a bad value, named with its section.
@@ -256,6 +270,15 @@ def _explain(error: ValidationError) -> Msg:
         if kind == "extra_forbidden":
             zh.append(f"{section} 中的 {key} 是未知设置")
             en.append(f"unknown setting {key} in {section}")
+            continue
+        if key == "audit_days" and kind == "greater_than_equal":
+            zh.append(
+                f"{section} 中的 {key} 过小：审计日志至少保留六个月（{MIN_RETENTION_DAYS} 天）"
+            )
+            en.append(
+                f"{key} in {section} is too short: audit and access logs are kept at least six "
+                f"months ({MIN_RETENTION_DAYS} days)"
+            )
             continue
         reason = _REASONS.get(kind) or ("类型错误" if kind.endswith("_type") else "无效")
         zh.append(f"{section} 中的 {key} {reason}")

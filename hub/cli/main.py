@@ -226,6 +226,69 @@ def cmd_audit_verify(app: App) -> int:
     return EXIT_FAILED
 
 
+def _archive_cutoff(text: str):
+    from datetime import UTC, datetime
+
+    try:
+        day = datetime.fromisoformat(text)
+    except ValueError:
+        raise UserError(
+            _msg(f"日期无效：{text}（应为 YYYY-MM-DD）", f"bad date {text} (expected YYYY-MM-DD)")
+        ) from None
+    return day if day.tzinfo else day.replace(tzinfo=UTC)
+
+
+def cmd_audit_archive(app: App) -> int:
+    from hub import audit, audit_archive
+
+    before = _archive_cutoff(app.args.before)
+    summary = audit_archive.export(app.db.engine, app.db.anchor, before, Path(app.args.out))
+    app.run(
+        lambda ctx: audit.append(
+            ctx.session,
+            "audit.archive",
+            actor=ctx.actor,
+            object=str(summary.path),
+            details={
+                "before": app.args.before,
+                "count": summary.count,
+                "first_id": summary.first_id,
+                "last_id": summary.last_id,
+                "last_hash": summary.last_hash,
+            },
+        )
+    )
+    if summary.count == 0:
+        ok(
+            f"{app.args.before} 之前没有审计事件；已写出空归档 {summary.path}",
+            f"no audit events before {app.args.before}; wrote an empty archive {summary.path}",
+        )
+    else:
+        ok(
+            f"已归档 {summary.count} 条审计事件（#{summary.first_id}–#{summary.last_id}）到 {summary.path}",
+            f"archived {summary.count} audit events (#{summary.first_id}-#{summary.last_id}) "
+            f"to {summary.path}",
+        )
+    print(f"last hash: {summary.last_hash}")
+    return 0
+
+
+def cmd_audit_verify_archive(app: App) -> int:
+    from hub import audit_archive
+
+    report = audit_archive.verify_archive(Path(app.args.file), app.db.anchor, app.db.engine)
+    if report.ok:
+        ok(
+            f"归档完整且与数据库中的审计链衔接：{report.count} 条事件",
+            f"archive holds and continues into the trail in the database: {report.count} events",
+        )
+        print(f"last hash: {report.last_hash}")
+        return 0
+    where = f" #{report.broken_id}" if report.broken_id is not None else ""
+    print(f"审计归档校验失败{where} / audit archive does not verify{where}: {report.problem}")
+    return EXIT_FAILED
+
+
 def _kept_checkpoint(app: App):
     """The signed checkpoint in an audit export (JSON) an auditor kept; refused unless its
     signature is the platform's."""
@@ -378,6 +441,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--against", metavar="EXPORT.json", help="also reach this kept export's checkpoint"
     )
     s.set_defaults(fn=cmd_audit_verify)
+    s = aud.add_parser(
+        "archive", help="export events older than a date, with their chain hashes (JSON lines)"
+    )
+    s.add_argument("--before", required=True, metavar="YYYY-MM-DD", help="cut-off (UTC)")
+    s.add_argument("--out", required=True, metavar="FILE")
+    s.set_defaults(fn=cmd_audit_archive)
+    s = aud.add_parser(
+        "verify-archive", help="check an archive's hashes and its link to the trail in the DB"
+    )
+    s.add_argument("file", metavar="FILE")
+    s.set_defaults(fn=cmd_audit_verify_archive)
     return p
 
 
