@@ -53,6 +53,26 @@ def cmd_statement(app) -> int:
     return 0
 
 
+def cmd_report_annual(app) -> int:
+    from hub.billing import annual
+
+    a = app.args
+    year = annual.check_year(a.year)
+    with app.db.session() as s:
+        reps = annual.reports(s, year, _book(), a.tenant)
+    text = annual.to_csv(reps) if a.format == "csv" else annual.to_html(reps)
+    if a.out:
+        Path(a.out).write_text(text, encoding="utf-8")
+        names = "、".join(r.tenant for r in reps)
+        ok(
+            f"{year} 年度报告已写入 {a.out}（{names}）",
+            f"annual report {year} written to {a.out} ({', '.join(r.tenant for r in reps)})",
+        )
+    else:
+        print(text, end="")
+    return 0
+
+
 def register(sub, parser_class: type[argparse.ArgumentParser]) -> None:
     b = sub.add_parser("budget", help="a tenant's monthly budget cap")
     b.add_argument("tenant")
@@ -66,3 +86,12 @@ def register(sub, parser_class: type[argparse.ArgumentParser]) -> None:
     st.add_argument("--format", choices=["csv", "html"], default="csv")
     st.add_argument("--out", help="write to this file instead of standard output")
     st.set_defaults(fn=cmd_statement)
+    rp = sub.add_parser("report", help="reports the rules require").add_subparsers(
+        dest="command", required=True, parser_class=parser_class
+    )
+    an = rp.add_parser("annual", help="an operator's yearly report (filed by the end of March)")
+    an.add_argument("--year", required=True, help="the year reported, e.g. 2026")
+    an.add_argument("--format", choices=["csv", "html"], default="html")
+    an.add_argument("--tenant", help="one operator (default: every operator with records)")
+    an.add_argument("--out", help="write to this file instead of standard output")
+    an.set_defaults(fn=cmd_report_annual)

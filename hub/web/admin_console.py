@@ -20,12 +20,14 @@ from datetime import date
 from typing import ClassVar
 
 from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler
+from sqlalchemy import select
 from tornado import httpserver, web
 
 from hub import audit, home
 from hub.audit_anchor import Anchor
-from hub.billing import prices, statements
+from hub.billing import annual, prices, statements
 from hub.db.engine import Database
+from hub.db.models import Tenant
 from hub.i18n import UserError
 from hub.ops import Ctx, catalog, lookup, onboarding, org
 from hub.refusals import Refusal
@@ -321,6 +323,70 @@ class StatementsHandler(AdminHandler):
         self.finish(text)
 
 
+class AnnualReportHandler(AdminHandler):
+    """The yearly report of one operator, read-only, for admins and auditors (the hub's scope
+    check keeps providers and processors out), with its CSV for download."""
+
+    @web.authenticated
+    async def get(self) -> None:
+        name = self.get_query_argument("tenant", "").strip()
+        raw_year = self.get_query_argument("year", str(date.today().year))
+        fmt = self.get_query_argument("format", "html")
+
+        def read():
+            year = annual.check_year(raw_year)
+            with self.db.session() as s:
+                names = [t.name for t in s.scalars(select(Tenant).order_by(Tenant.name))]
+                if not name:
+                    return year, names, None
+                return year, names, annual.reports(s, year, self.settings["prices"], name)
+
+        try:
+            year, names, reps = await asyncio.to_thread(read)
+        except UserError as e:
+            self.set_status(400 if e.field == "year" else 404)  # a bad year; else none found
+            self.set_header("Content-Type", "text/html; charset=utf-8")
+            self.finish(_annual_page(raw_year, [], "", f"<p class=error>{_e(str(e.msg))}</p>"))
+            return
+        if fmt == "csv" and reps:
+            self.set_header("Content-Type", "text/csv; charset=utf-8")
+            self.set_header("Content-Disposition", f"attachment; filename=annual-{year}.csv")
+            self.finish(annual.to_csv(reps))
+            return
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        body = annual.body_html(reps[0]) if reps else ""
+        self.finish(_annual_page(str(year), names, name, body))
+
+
+def _e(text: str) -> str:
+    import html
+
+    return html.escape(text)
+
+
+def _annual_page(year: str, names: list[str], chosen: str, body: str) -> str:
+    from urllib.parse import urlencode
+
+    options = "".join(
+        f"<option{' selected' if n == chosen else ''}>{_e(n)}</option>" for n in names
+    )
+    csv_link = (
+        f"<p><a id=csv href='annual?{_e(urlencode({'tenant': chosen, 'year': year, 'format': 'csv'}))}'>"
+        "下载 CSV / Download CSV</a></p>"
+        if chosen and body
+        else ""
+    )
+    return (
+        "<!doctype html><html lang=zh-CN><meta charset=utf-8>"
+        "<title>年度报告 / Annual report</title>"
+        "<h1>年度报告 / Annual report</h1>"
+        "<form method=get><label>加工使用主体 Operator <select name=tenant>"
+        f"{options}</select></label> <label>年份 Year <input name=year value='{_e(year)}' size=4>"
+        "</label> <button>查看 / Show</button></form>"
+        f"{csv_link}{body}</html>"
+    )
+
+
 API_ROUTES = [
     Route("/openapi.json", OpenAPIHandler),
     Route("/audit/export", AuditExportHandler),
@@ -344,6 +410,7 @@ def make_app(
             (rf"{prefix}/tenants/(?P<tenant_id>[0-9]{{1,9}})", DashboardHandler),
             (rf"{prefix}/audit", AuditHandler),
             (rf"{prefix}/statements", StatementsHandler),
+            (rf"{prefix}/annual", AnnualReportHandler),
             (rf"{prefix}/datalists", DataListHandler),
             (rf"{prefix}/onboarding", OnboardingHandler),
             (rf"{prefix}/scenarios", ScenariosHandler),
