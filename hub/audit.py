@@ -103,16 +103,54 @@ def verify(engine: Engine, anchor: Anchor | None = None) -> ChainReport:
     read afterwards holds them all, however many writers append meanwhile.
     """
     point, signed = anchor.read() if anchor is not None else (None, True)
+    base, bases_signed = chain_base(engine, anchor)
+    if not bases_signed:
+        return ChainReport(False, 0, GENESIS, None, FORGED_BASE)
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:
-            report = verify_postgres(conn)
+            report = verify_postgres(conn, base)
     elif engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
-        report = verify_sqlite(engine.url.database)
+        report = verify_sqlite(engine.url.database, base=base)
     else:
         raise NotImplementedError(f"audit verification for {engine.dialect.name}")
     if not signed and report.ok:
-        return ChainReport(False, report.count, report.head, report.count, FORGED)
+        return ChainReport(False, report.count, report.head, report.count, FORGED, report.base)
     return reaches(engine, report, point)
+
+
+FORGED_BASE = "the chain's base (where pruning left it) is not signed by this platform"
+
+
+def chain_base(engine: Engine, anchor: Anchor | None) -> tuple[tuple[int, str], bool]:
+    """Where the trail in the database starts: after the signed base whose id is one before
+    its oldest event (old events archived and pruned), else at id 1 from the genesis hash.
+    Only the platform's signed bases count, so cutting the oldest events is still detected."""
+    if anchor is None:
+        return (0, GENESIS), True
+    bases, signed = anchor.read_bases()
+    if not signed:
+        return (0, GENESIS), False
+    if not bases:
+        return (0, GENESIS), True
+    first = first_id(engine)
+    for b in bases:
+        if first is not None and b.id + 1 == first:
+            return (b.id, b.hash), True
+    return (0, GENESIS), True
+
+
+def first_id(engine: Engine) -> int | None:
+    """The oldest event's id, read without the write lock (as :func:`stored_hash`)."""
+    if engine.dialect.name == "sqlite":
+        import sqlite3
+
+        con = sqlite3.connect(f"file:{engine.url.database}?mode=ro", uri=True)
+        try:
+            return con.execute("SELECT min(id) FROM audit_events").fetchone()[0]
+        finally:
+            con.close()
+    with engine.connect() as conn:
+        return conn.exec_driver_sql("SELECT min(id) FROM audit_events").scalar()
 
 
 def reaches(engine: Engine, report: ChainReport, point: Checkpoint | None) -> ChainReport:
@@ -120,10 +158,13 @@ def reaches(engine: Engine, report: ChainReport, point: Checkpoint | None) -> Ch
     anchor or from an export an auditor kept) or holds another event there."""
     if point is None or not report.ok:
         return report
-    if point.id > report.count:  # ids run 1..count in an unbroken chain
-        return ChainReport(False, report.count, report.head, report.count + 1, TRUNCATED)
+    last = report.base + report.count  # ids run base+1..base+count in an unbroken chain
+    if point.id > last:
+        return ChainReport(False, report.count, report.head, last + 1, TRUNCATED, report.base)
+    if point.id <= report.base:  # archived and pruned: the signed base vouches for it
+        return report
     if stored_hash(engine, point.id) != point.hash:
-        return ChainReport(False, report.count, report.head, point.id, REWRITTEN)
+        return ChainReport(False, report.count, report.head, point.id, REWRITTEN, report.base)
     return report
 
 

@@ -94,3 +94,45 @@ class Anchor:
     def signed(self, point: Checkpoint) -> bool:
         """Whether ``point`` was signed with this platform's key."""
         return hmac.compare_digest(point.mac, self._mac(point.id, point.hash, point.ts))
+
+    # --- the chain's base: where the trail left in the database starts once old events were
+    # archived and pruned (hub.audit_archive.prune). Signed like the checkpoint, in its own file
+    # and with its own domain in the MAC, so a checkpoint cannot be passed off as a base.
+    @property
+    def base_path(self) -> Path:
+        return self.path.with_name("base.json")
+
+    def _base_mac(self, event_id: int, head: str, ts: str) -> str:
+        return self._mac(event_id, f"base:{head}", ts)
+
+    def record_base(self, event_id: int, head: str) -> Checkpoint:
+        """Add a base (the last pruned event's id and hash). Earlier bases stay: a prune whose
+        transaction did not commit leaves the trail starting at an earlier one, which must
+        still verify."""
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with open(self.path.with_suffix(".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            bases, signed = self.read_bases()
+            if not signed:
+                raise ValueError("the audit chain's base file is not signed by this platform")
+            ts = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            point = Checkpoint(event_id, head, ts, self._base_mac(event_id, head, ts))
+            tmp = self.base_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"bases": [b.as_dict() for b in [*bases, point]]}))
+            os.replace(tmp, self.base_path)
+            return point
+
+    def read_bases(self) -> tuple[list[Checkpoint], bool]:
+        """``(bases, every signature holds)``; ``([], True)`` when nothing was ever pruned."""
+        try:
+            data = json.loads(self.base_path.read_text())
+            bases = [
+                Checkpoint(int(b["id"]), str(b["hash"]), str(b["ts"]), str(b["mac"]))
+                for b in data["bases"]
+            ]
+        except FileNotFoundError:
+            return [], True
+        except (ValueError, KeyError, TypeError):
+            return [], False
+        ok = all(hmac.compare_digest(b.mac, self._base_mac(b.id, b.hash, b.ts)) for b in bases)
+        return bases, ok

@@ -21,7 +21,7 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine, func, select
@@ -187,3 +187,84 @@ def _continues(engine: Engine, last_id: int, last_hash: str) -> bool:
     if last_id in rows:
         return rows[last_id] == last_hash and (nxt is None or nxt == last_hash)
     return nxt == last_hash
+
+
+# --- pruning -----------------------------------------------------------------------------------
+_SQLITE_TRIGGERS = (
+    ("audit_events_no_delete", "CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON "
+     "audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END"),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PruneSummary:
+    """Events ``first_id..last_id`` left the database; the trail now starts after ``last_id``."""
+
+    count: int
+    first_id: int | None
+    last_id: int | None
+    last_hash: str
+
+
+class PruneRefused(Exception):
+    """Pruning would lose events or break the chain; nothing was deleted."""
+
+    def __init__(self, zh: str, en: str):
+        super().__init__(f"{zh} / {en}")
+        self.zh, self.en = zh, en
+
+
+def prune(db, archive: Path, retention_days: int, actor: str, now: datetime | None = None):
+    """Delete from the database the events held by ``archive`` that are past retention.
+
+    Only a contiguous run of the oldest events goes, each in the archive (which must verify and
+    continue into the database) and older than ``retention_days``; the chain in the database
+    must verify first. The last deleted event's id and hash become a signed base
+    (:meth:`hub.audit_anchor.Anchor.record_base`) from which the remaining trail verifies, and
+    the prune is itself an audit event, in the same transaction as the deletion.
+    """
+    from sqlalchemy import delete, text
+
+    from hub import audit
+
+    anchor = db.anchor
+    rep = verify_archive(archive, anchor, db.engine)
+    if not rep.ok or rep.last_id is None:
+        raise PruneRefused(
+            f"归档未通过校验或为空，未删除任何事件：{rep.problem}",
+            f"the archive does not verify or is empty; nothing deleted: {rep.problem or 'empty'}",
+        )
+    chain = audit.verify(db.engine, anchor)
+    if not chain.ok:
+        raise PruneRefused(
+            f"数据库中的审计链断裂于 #{chain.broken_id}，未删除任何事件",
+            f"the trail in the database is broken at #{chain.broken_id}; nothing deleted",
+        )
+    cut = _ts((now or datetime.now(UTC)) - timedelta(days=retention_days))
+    with db.session() as s:
+        head_id, _ = audit._lock_and_head(s)  # the chain lock: no append runs meanwhile
+        first = s.scalar(select(func.min(AuditEvent.id)))
+        young = s.scalar(select(func.min(AuditEvent.id)).where(AuditEvent.ts >= cut))
+        last = min(rep.last_id, young - 1 if young is not None else rep.last_id)
+        last = min(last, head_id - 1)  # the newest event always stays: the chain goes on from it
+        if first is None or last < first:
+            return PruneSummary(0, None, None, chain.head)
+        last_hash = s.scalar(select(AuditEvent.hash).where(AuditEvent.id == last))
+        # Written before the deletion commits: a base that never took effect is harmless (the
+        # trail then still starts at an earlier base, which stays in the file).
+        anchor.record_base(last, last_hash)
+        if db.engine.dialect.name == "postgresql":
+            s.execute(
+                text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_delete")
+            )
+            s.execute(delete(AuditEvent).where(AuditEvent.id <= last))
+            s.execute(text("ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_delete"))
+        else:
+            for name, create in _SQLITE_TRIGGERS:
+                s.execute(text(f"DROP TRIGGER {name}"))
+                s.execute(delete(AuditEvent).where(AuditEvent.id <= last))
+                s.execute(text(create))
+        audit.append(s, "audit.prune", actor=actor, object=str(archive),
+                     details={"first_id": first, "last_id": last, "last_hash": last_hash,
+                              "retention_days": retention_days, "before": cut})  # fmt: skip
+    return PruneSummary(last - first + 1, first, last, last_hash)

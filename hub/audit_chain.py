@@ -42,6 +42,7 @@ class ChainReport:
     head: str
     broken_id: int | None = None
     problem: str = ""
+    base: int = 0  # the last pruned event's id: the trail holds ids base+1 .. base+count
 
 
 @dataclass(frozen=True)
@@ -92,40 +93,45 @@ def _sqlite_segment(path: str, lo: int, hi: int) -> _Segment:
         con.close()
 
 
-def _join(segments: list[_Segment]) -> ChainReport:
-    """Combine consecutive segments; the chain starts at id 1 from the genesis hash."""
-    prev_hash, prev_last, count = GENESIS, 0, 0
+def _join(segments: list[_Segment], base: tuple[int, str] = (0, GENESIS)) -> ChainReport:
+    """Combine consecutive segments; the chain starts after ``base`` (the last pruned event's id
+    and hash; id 0 and the genesis hash when nothing was pruned)."""
+    prev_last, prev_hash = base
+    count = 0
     for seg in segments:
         if seg.first_id is None:
             continue
         if seg.first_id != prev_last + 1:
-            return ChainReport(False, count, prev_hash, seg.first_id, MISSING)
+            return ChainReport(False, count, prev_hash, seg.first_id, MISSING, base[0])
         if seg.first_prev != prev_hash:
-            return ChainReport(False, count, prev_hash, seg.first_id, LINK)
+            return ChainReport(False, count, prev_hash, seg.first_id, LINK, base[0])
         count += seg.count
         if seg.broken_id is not None:
-            return ChainReport(False, count, seg.last_hash, seg.broken_id, seg.problem)
+            return ChainReport(False, count, seg.last_hash, seg.broken_id, seg.problem, base[0])
         prev_hash, prev_last = seg.last_hash, seg.last_id
-    return ChainReport(True, count, prev_hash)
+    return ChainReport(True, count, prev_hash, base=base[0])
 
 
-def verify_sqlite(path: str, workers: int | None = None) -> ChainReport:
-    """Verify a SQLite trail, splitting the id range over worker processes when it is large."""
+def verify_sqlite(
+    path: str, workers: int | None = None, base: tuple[int, str] = (0, GENESIS)
+) -> ChainReport:
+    """Verify a SQLite trail, splitting the id range over worker processes when it is large;
+    it starts right after ``base``."""
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         lo, hi = con.execute("SELECT min(id), max(id) FROM audit_events").fetchone()
     finally:
         con.close()
     if lo is None:
-        return ChainReport(True, 0, GENESIS)
+        return ChainReport(True, 0, base[1], base=base[0])
     workers = workers or os.cpu_count() or 1
     if hi - lo < PARALLEL_FROM or workers == 1:
-        return _join([_sqlite_segment(path, lo, hi + 1)])
+        return _join([_sqlite_segment(path, lo, hi + 1)], base)
     step = (hi - lo + workers) // workers
     bounds = [(lo + i * step, min(lo + (i + 1) * step, hi + 1)) for i in range(workers)]
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
         segments = list(pool.map(_sqlite_segment, [path] * len(bounds), *zip(*bounds, strict=True)))
-    return _join(segments)
+    return _join(segments, base)
 
 
 def stored_hash(engine, event_id: int) -> str | None:
@@ -144,20 +150,24 @@ def stored_hash(engine, event_id: int) -> str | None:
         ).scalar()
 
 
-def verify_postgres(conn) -> ChainReport:
-    """Verify a PostgreSQL trail in the database: one scan with a window over the previous row."""
+def verify_postgres(conn, base: tuple[int, str] = (0, GENESIS)) -> ChainReport:
+    """Verify a PostgreSQL trail in the database: one scan with a window over the previous row;
+    the first row follows ``base``."""
+    base_id, base_hash = int(base[0]), base[1]
+    if not all(c in "0123456789abcdef" for c in base_hash):
+        raise ValueError("a chain hash is hexadecimal")
     first_bad = conn.exec_driver_sql(
         f"""
         SELECT id, CASE
-                 WHEN id <> coalesce(before_id, 0) + 1 THEN 'missing'
-                 WHEN prev_hash <> coalesce(before_hash, '{GENESIS}') THEN 'link'
+                 WHEN id <> coalesce(before_id, {base_id}) + 1 THEN 'missing'
+                 WHEN prev_hash <> coalesce(before_hash, '{base_hash}') THEN 'link'
                  ELSE 'content' END
         FROM (SELECT id, prev_hash, hash,
                      lag(id) OVER w AS before_id, lag(hash) OVER w AS before_hash,
                      {sql_event_hash()} AS computed
               FROM audit_events WINDOW w AS (ORDER BY id)) chain
-        WHERE id <> coalesce(before_id, 0) + 1
-           OR prev_hash <> coalesce(before_hash, '{GENESIS}')
+        WHERE id <> coalesce(before_id, {base_id}) + 1
+           OR prev_hash <> coalesce(before_hash, '{base_hash}')
            OR computed <> hash
         ORDER BY id LIMIT 1
         """
@@ -166,7 +176,7 @@ def verify_postgres(conn) -> ChainReport:
         count, head = conn.exec_driver_sql(
             "SELECT count(*), (SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1) FROM audit_events"
         ).one()
-        return ChainReport(True, count, head or GENESIS)
+        return ChainReport(True, count, head or base_hash, base=base_id)
     eid, kind = first_bad
     count, head = conn.exec_driver_sql(
         "SELECT count(*), (SELECT hash FROM audit_events WHERE id < %(i)s ORDER BY id DESC LIMIT 1) "
@@ -174,4 +184,4 @@ def verify_postgres(conn) -> ChainReport:
         {"i": eid},
     ).one()
     problem = {"missing": MISSING, "link": LINK, "content": CONTENT}[kind]
-    return ChainReport(False, count, head or GENESIS, eid, problem)
+    return ChainReport(False, count, head or base_hash, eid, problem, base_id)

@@ -159,3 +159,91 @@ def test_retention_defaults_to_three_years_and_refuses_under_six_months():
     assert "至少保留六个月" in e.value.msg.zh
     doc = settings.document(settings.build(retention={"audit_days": 400}))
     assert settings.load({settings.ENV: doc}).retention.audit_days == 400
+
+
+def _prune_env(monkeypatch, days: int = 183) -> None:
+    doc = settings.document(settings.build(retention={"audit_days": days}))
+    monkeypatch.setenv(settings.ENV, doc)
+
+
+def ids(db) -> list[int]:
+    with db.engine.connect() as conn:
+        return [r[0] for r in conn.exec_driver_sql("SELECT id FROM audit_events ORDER BY id")]
+
+
+def test_archive_verify_prune_and_the_chain_in_the_db_still_verifies(
+    trail, tmp_path, monkeypatch, capsys
+):
+    _prune_env(monkeypatch)
+    out = tmp_path / "archive.jsonl"
+    cli = lambda *a: run_cli(monkeypatch, capsys, *a)  # noqa: E731
+    assert cli("audit", "archive", "--before", "2025-06-01", "--out", str(out))[0] == 0
+    assert cli("audit", "verify-archive", str(out))[0] == 0
+    rc, stdout, err = cli("audit", "prune", "--archive", str(out))
+    assert rc == 0, err
+    assert f"pruned {OLD} archived events past retention (183 days) (#1-#{OLD})" in stdout
+    assert ids(trail) == list(range(OLD + 1, OLD + NEW + 3))  # + the archive and prune events
+
+    report = audit.verify(trail.engine, trail.anchor)
+    assert report.ok and report.base == OLD and report.count == NEW + 2
+    rc, stdout, _ = cli("audit", "verify")
+    assert rc == 0 and f"audit chain holds: {NEW + 2} events" in stdout
+    # The archive still proves the pruned events and that the DB's trail continues from them.
+    rc, stdout, _ = cli("audit", "verify-archive", str(out))
+    assert rc == 0, stdout
+    # Without the signed base the trail in the DB does not reach back to the genesis hash.
+    assert not audit.verify(trail.engine).ok
+    # Pruning again removes nothing more: what is left is younger than retention.
+    rc, stdout, _ = cli("audit", "prune", "--archive", str(out))
+    assert rc == 0 and "nothing deleted" in stdout
+    # Appending still chains on.
+    with trail.session() as s:
+        audit.append(s, "test.after")
+    assert audit.verify(trail.engine, trail.anchor).ok
+
+
+def test_events_younger_than_retention_are_never_pruned(trail, tmp_path, monkeypatch, capsys):
+    _prune_env(monkeypatch)
+    out = tmp_path / "all.jsonl"
+    summary = audit_archive.export(
+        trail.engine, trail.anchor, datetime(2099, 1, 1, tzinfo=UTC), out
+    )
+    assert summary.count == OLD + NEW  # every event is archived ...
+    pruned = audit_archive.prune(trail, out, 183, "test")
+    assert (pruned.first_id, pruned.last_id) == (1, OLD)  # ... only those past retention go
+    assert ids(trail)[:NEW] == list(range(OLD + 1, OLD + NEW + 1))
+    assert audit.verify(trail.engine, trail.anchor).ok
+    # With the default three years, events of January 2025 are kept.
+    out2 = tmp_path / "again.jsonl"
+    audit_archive.export(trail.engine, trail.anchor, datetime(2099, 1, 1, tzinfo=UTC), out2)
+    assert audit_archive.prune(trail, out2, 3 * 365, "test").count == 0
+
+
+def test_a_tampered_archive_is_not_pruned_from(trail, tmp_path, monkeypatch, capsys):
+    _prune_env(monkeypatch)
+    out = _archive(trail, tmp_path)
+    header, *events = lines(out)
+    write(out, [header, {**events[0], "reason": "edited"}, *events[1:]])
+    before = ids(trail)
+    rc, _, err = run_cli(monkeypatch, capsys, "audit", "prune", "--archive", str(out))
+    assert rc == 2 and "nothing deleted" in err and "归档未通过校验" in err
+    assert ids(trail) == before
+
+
+def test_after_pruning_cutting_the_oldest_remaining_event_or_forging_the_base_is_detected(
+    trail, tmp_path
+):
+    from tests.tamper import tamper
+
+    out = _archive(trail, tmp_path)
+    audit_archive.prune(trail, out, 183, "test")
+    assert audit.verify(trail.engine, trail.anchor).ok
+    tamper(trail.engine, f"DELETE FROM audit_events WHERE id = {OLD + 1}")
+    report = audit.verify(trail.engine, trail.anchor)
+    assert not report.ok and report.broken_id == OLD + 2
+    base = trail.anchor.base_path
+    data = json.loads(base.read_text())
+    data["bases"][0]["id"] = OLD + 1  # claim the cut event was pruned too
+    base.write_text(json.dumps(data))
+    report = audit.verify(trail.engine, trail.anchor)
+    assert not report.ok and report.problem == audit.FORGED_BASE

@@ -289,6 +289,30 @@ def cmd_audit_verify_archive(app: App) -> int:
     return EXIT_FAILED
 
 
+def cmd_audit_prune(app: App) -> int:
+    from hub import audit_archive, settings
+
+    days = settings.configured().retention.audit_days
+    try:
+        summary = audit_archive.prune(app.db, Path(app.args.archive), days, app.actor)
+    except audit_archive.PruneRefused as e:
+        raise UserError(_msg(e.zh, e.en)) from None
+    if summary.count == 0:
+        ok(
+            f"没有已归档且超过保留期（{days} 天）的事件；未删除任何事件",
+            f"no archived events past retention ({days} days); nothing deleted",
+        )
+        return 0
+    ok(
+        f"已从数据库删除已归档且超过保留期（{days} 天）的 {summary.count} 条事件"
+        f"（#{summary.first_id}–#{summary.last_id}）",
+        f"pruned {summary.count} archived events past retention ({days} days) "
+        f"(#{summary.first_id}-#{summary.last_id}) from the database",
+    )
+    print(f"chain base: #{summary.last_id} {summary.last_hash}")
+    return 0
+
+
 def _kept_checkpoint(app: App):
     """The signed checkpoint in an audit export (JSON) an auditor kept; refused unless its
     signature is the platform's."""
@@ -452,6 +476,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("file", metavar="FILE")
     s.set_defaults(fn=cmd_audit_verify_archive)
+    s = aud.add_parser(
+        "prune",
+        help="delete from the DB the archived events past retention (Settings.retention)",
+    )
+    s.add_argument("--archive", required=True, metavar="FILE", help="an archive that verifies")
+    s.set_defaults(fn=cmd_audit_prune)
     return p
 
 
