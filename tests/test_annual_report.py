@@ -247,3 +247,7 @@ async def test_the_page_refuses_a_bad_year_and_says_when_there_is_nothing(record
         assert answer.code == 404 and "unknown tenant: nobody" in answer.body.decode()
         answer = await client.get("/admin/annual?year=2026")
         assert answer.code == 200 and CREDIT in answer.body.decode()  # the operators to choose
+        with records.session() as s:
+            credit = s.scalars(select(Tenant).where(Tenant.name == CREDIT)).one().id
+        answer = await client.get(f"/admin/tenants/{credit}")  # the dashboard links to it
+        assert answer.code == 200 and 'id="annual"' in answer.body.decode()
