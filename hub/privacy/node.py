@@ -28,6 +28,8 @@ EXITS = {
     ),
 }
 OTHER = Msg("隐私计算节点出错", "the privacy-computing node failed")
+UNREADABLE_ANSWER = Msg("节点的回答无法解析", "the node's answer is unreadable")
+NO_RESULT = Msg("节点未写出可读的结果", "the node wrote no readable result")
 MAX_STDERR = 400  # characters of a node's own (bilingual) error kept with a failure
 
 
@@ -94,27 +96,18 @@ class Node:
         return done.stdout
 
     def _json(self, args: list[str]) -> dict[str, Any]:
-        out = self._run(args, self.timeout)
-        try:
-            value = json.loads(out)
-        except ValueError:
-            raise NodeError(
-                1, Msg("节点的回答无法解析", "the node's answer is unreadable")
-            ) from None
-        if not isinstance(value, dict):
-            raise NodeError(1, Msg("节点的回答无法解析", "the node's answer is unreadable"))
-        return value
+        return _object(self._run(args, self.timeout), UNREADABLE_ANSWER)
+
+    def _peer(self, party_id: str, peer: str) -> list[str]:
+        return ["--creds", str(self.creds), "--peer", peer, "--party", party_id]
 
     def hello(self, party_id: str, peer: str) -> dict[str, Any]:
         """The party's declared tables (schema only): ``{"party", "tables"}``."""
-        return self._json(
-            ["hello", "--creds", str(self.creds), "--peer", peer, "--party", party_id]
-        )
+        return self._json(["hello", *self._peer(party_id, peer)])
 
     def propose(self, spec: Path, party_id: str, peer: str) -> dict[str, Any]:
         """Show the computation to the party: ``{"status", "signature"}``."""
-        return self._json(["propose", "--spec", str(spec), "--creds", str(self.creds),
-                           "--peer", peer, "--party", party_id])  # fmt: skip
+        return self._json(["propose", "--spec", str(spec), *self._peer(party_id, peer)])
 
     def run(
         self, spec: Path, public: Path, party_id: str, peer: str, out: Path, progress: Path
@@ -125,14 +118,21 @@ class Node:
                 "--progress", str(progress), "--wait-approval", str(self.wait_approval)]  # fmt: skip
         self._run(args, None)
         try:
-            value = json.loads((out / "result.json").read_text())
-        except (OSError, ValueError):
-            raise NodeError(
-                1, Msg("节点未写出可读的结果", "the node wrote no readable result")
-            ) from None
-        if not isinstance(value, dict):
-            raise NodeError(1, Msg("节点未写出可读的结果", "the node wrote no readable result"))
-        return value
+            text = (out / "result.json").read_text()
+        except OSError:
+            raise NodeError(1, NO_RESULT) from None
+        return _object(text, NO_RESULT)
+
+
+def _object(text: str, unreadable: Msg) -> dict[str, Any]:
+    """``text`` as a JSON object, or a :class:`NodeError` saying ``unreadable``."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise NodeError(1, unreadable)
+    return value
 
 
 def progress_of(path: Path) -> dict[str, Any] | None:
