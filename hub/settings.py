@@ -142,6 +142,26 @@ FREE = Rates(container_cpu_hour=0, container_memory_gb_hour=0, job_cpu_hour=0,
              masked_rows_10k=0, model_publish=0, export=0)  # fmt: skip
 
 
+class UnitCaps(BaseModel):
+    """The highest price (CNY) of one product category per unit: a call, 10,000 records, a
+    month."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
+
+    call: float = Field(ge=0)
+    records_10k: float = Field(ge=0, alias="10k_records")
+    month: float = Field(ge=0)
+
+
+class ProductCaps(BaseModel):
+    """Guided price caps of data products, per category."""
+
+    model_config = _STRICT
+
+    scoring: UnitCaps = UnitCaps(call=0.5, records_10k=800.0, month=20_000.0)
+    verification: UnitCaps = UnitCaps(call=0.2, records_10k=300.0, month=8_000.0)
+
+
 class Prices(BaseModel):
     """The price book: rates by scenario category (industry at the government-guided price,
     public governance free under the programme's condition)."""
@@ -160,6 +180,9 @@ class Prices(BaseModel):
         export=50.0,
     )
     public_governance: Rates = Field(FREE, alias="public-governance")
+    # The government-guided cap on what an industry consumer pays for a product, by product
+    # category and unit (see hub.production.registry); public-governance products are free.
+    product_caps: ProductCaps = ProductCaps()
     conditions: dict[str, str] = Field(
         default_factory=lambda: {
             "public-governance": "公共治理场景在批准用途内免费 / free within the approved public-governance use"

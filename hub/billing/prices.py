@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from hub.billing.meter import MeterKind
-from hub.settings import Prices
+from hub.settings import Prices, ProductCaps
 
 ITEMS = ("container_cpu_hour", "container_memory_gb_hour", "job_cpu_hour", "masked_rows_10k",
          "model_publish", "export")  # fmt: skip
@@ -79,6 +79,7 @@ class PriceBook:
     currency: str
     rates: dict[str, dict[str, Decimal]]
     conditions: dict[str, str] = field(default_factory=dict)
+    caps: ProductCaps = ProductCaps()  # guided product price caps (hub.production.registry)
 
     def rate(self, category: str, item: str) -> Decimal:
         return self.rates[category][item]
@@ -116,4 +117,4 @@ def book(prices: Prices) -> PriceBook:
     rates as exact decimals."""
     data = prices.model_dump(by_alias=True)
     rates = {c: {item: Decimal(str(data[c][item])) for item in ITEMS} for c in CATEGORIES}
-    return PriceBook(prices.currency, rates, dict(prices.conditions))
+    return PriceBook(prices.currency, rates, dict(prices.conditions), prices.product_caps)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from hub.i18n import Msg
+from hub.settings import ProductCaps
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -48,6 +49,7 @@ class Checking:
     limits: Limits
     production: ProductionRules
     privacy: Node | None = None  # the platform's privacy node (None: not configured here)
+    caps: ProductCaps = ProductCaps()  # guided product price caps (registrations)
 
 
 def checking(
@@ -55,13 +57,15 @@ def checking(
     limits: Limits,
     production: ProductionRules | None = None,
     privacy: Node | None = None,
+    caps: ProductCaps | None = None,
 ) -> Checking:
-    """What the checks are given; ``production`` ``None`` stands for the rules' defaults."""
+    """What the checks are given; ``production`` and ``caps`` ``None`` stand for the defaults."""
     if production is None:
         from hub.production.rules import ProductionRules
 
         production = ProductionRules()
-    return Checking(store=store, limits=limits, production=production, privacy=privacy)
+    return Checking(store=store, limits=limits, production=production, privacy=privacy,
+                    caps=caps if caps is not None else ProductCaps())  # fmt: skip
 
 
 @dataclass(frozen=True)

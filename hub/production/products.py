@@ -48,10 +48,15 @@ log = logging.getLogger("shuyu.products")
 _KEYED: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
 
 
-def check_name(s: Session, name: str) -> str:
+def check_name(
+    s: Session, name: str, tenant_id: int | None = None, scenario_id: int | None = None
+) -> str:
+    """``name`` for a new product, or for a new model version of the company's own product of
+    the same scenario (``tenant_id``, ``scenario_id``); another's name is taken."""
     if not NAME.fullmatch(name or ""):
         raise BadRequest(Msg("产品名须为 3–64 位小写字母、数字、- 或 _", "a product name is 3–64 lowercase letters, digits, - or _"), "name")  # fmt: skip
-    if s.scalars(select(Product.id).where(Product.name == name)).first() is not None:
+    found = s.scalars(select(Product).where(Product.name == name)).first()
+    if found is not None and (found.tenant_id, found.scenario_id) != (tenant_id, scenario_id):
         raise Conflict(
             Msg(f"产品名 {name} 已被使用", f"the product name {name} is taken"), "name_taken"
         )
@@ -59,14 +64,21 @@ def check_name(s: Session, name: str) -> str:
 
 
 def publish(s: Session, request: Request) -> Product:
-    """The product of an approved model request; its model file must still be the approved one."""
+    """The product of an approved model request; its model file must still be the approved one.
+    A model for a product the company already has is the product's new version: the product
+    answers with it only once that version is registered (:mod:`hub.production.registry`)."""
     if lifecycle.sha256_of(request.content_path) != request.content_sha256:
         raise Conflict(Msg("模型文件与批准的内容不一致", "the model differs from what was approved"), "tampered")  # fmt: skip
-    product = Product(
-        name=request.meta["product"], tenant_id=request.tenant_id, scenario_id=request.scenario_id,
-        request_id=request.id, model_path=request.content_path, model_sha256=request.content_sha256,
-    )  # fmt: skip
-    s.add(product)
+    name = request.meta["product"]
+    product = s.scalars(select(Product).where(Product.name == name)).first()
+    if product is None:
+        product = Product(name=name, tenant_id=request.tenant_id, scenario_id=request.scenario_id)
+        s.add(product)
+    elif (product.tenant_id, product.scenario_id) != (request.tenant_id, request.scenario_id):
+        raise Conflict(Msg(f"产品名 {name} 已被使用", f"the product name {name} is taken"), "name_taken")  # fmt: skip
+    product.request_id = request.id
+    product.model_path = request.content_path
+    product.model_sha256 = request.content_sha256
     s.flush()
     return product
 

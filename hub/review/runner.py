@@ -28,16 +28,18 @@ def check(
     limits: Limits = Limits(),  # noqa: B008 - frozen
     production: Any = None,
     privacy: Any = None,
+    caps: Any = None,
 ) -> str:
     """Run every check of its kind on a submitted request and open its review (or approve it,
     where a production rule says so); return the worst verdict. ``production`` is the production
     zone's rules (``ProductionRules``; ``None``: their defaults, see :func:`hub.kinds.checking`);
-    ``privacy`` the platform's privacy node (``hub.privacy.node.Node``), if configured."""
+    ``privacy`` the platform's privacy node (``hub.privacy.node.Node``), if configured; ``caps`` the
+    guided product price caps (``ProductCaps``; ``None``: the defaults)."""
     with db.session() as s:
         request = lifecycle.get(s, request_id)
         lifecycle.start_checks(s, request)
         kind = kinds.get(request.kind)
-    checking = kinds.checking(store, limits, production, privacy)
+    checking = kinds.checking(store, limits, production, privacy, caps)
     with db.session() as s:
         request = lifecycle.get(s, request_id)
         content = Path(request.content_path).read_bytes()
@@ -59,6 +61,7 @@ def resume(
     limits: Limits = Limits(),  # noqa: B008 - frozen
     production: Any = None,
     privacy: Any = None,
+    caps: Any = None,
 ) -> list[int]:
     """Check every request a crash left submitted or mid-check; return their ids."""
     with db.session() as s:
@@ -67,7 +70,7 @@ def resume(
         ).all()
     for request_id in pending:
         try:
-            check(db, request_id, store, limits, production, privacy)
+            check(db, request_id, store, limits, production, privacy, caps)
         except Exception:  # noqa: BLE001 - one broken request must not stop the others
             log.exception("checks of request %s failed", request_id)
     return list(pending)

@@ -27,7 +27,15 @@ from hub.i18n import Msg
 from hub.privacy.node import Node, platform_node
 from hub.refusals import AccessDenied, BadRequest
 from hub.web import api_models as m
-from hub.web import billing_api, data_api, privacy_api, production_api, requests_api, serve
+from hub.web import (
+    billing_api,
+    data_api,
+    privacy_api,
+    production_api,
+    registration_api,
+    requests_api,
+    serve,
+)
 from hub.web.api_routes import Operation, Route, tornado_rules
 from hub.web.base import GatewayHandler, NoRouteHandler
 
@@ -119,6 +127,7 @@ def gateway_routes() -> list[Route]:
         *data_api.routes(),
         *requests_api.routes(),
         *production_api.routes(),
+        *registration_api.routes(),
         *billing_api.routes(),
         *privacy_api.routes(),
     ]
@@ -165,7 +174,12 @@ def _warm_up(db: Database, config: settings.Settings, privacy: Node | None = Non
 
     mask_text("患者张三，电话13800000000")
     resumed = runner.resume(
-        db, home.domain_store(), config.review_rules.checks, config.production_rules, privacy
+        db,
+        home.domain_store(),
+        config.review_rules.checks,
+        config.production_rules,
+        privacy,
+        config.price_book.product_caps,
     )
     if resumed:
         log.info("resumed the checks of requests %s", resumed)

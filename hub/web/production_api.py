@@ -205,7 +205,7 @@ class ModelsHandler(RequestHandler):
                 job_id = int(spec.get("job"))
             except (TypeError, ValueError):
                 raise BadRequest(Msg("请指明作业编号", "name the job"), "job") from None
-            product = products.check_name(s, str(spec.get("product", "")))
+            product = str(spec.get("product", ""))
             card = spec.get("card")
             if not isinstance(card, dict):
                 raise BadRequest(
@@ -217,6 +217,7 @@ class ModelsHandler(RequestHandler):
             if found is not None and found.kind == "job" and found.tenant_id == caller.tenant_id:
                 real = outputs.resolve(found.meta.get("run"), artifact)
             job, content = publishing.artifact(s, self.store, job_id, caller.tenant_id, real)
+            products.check_name(s, product, caller.tenant_id, job.scenario_id)
             dataset = publishing.training_dataset(job, spec.get("dataset"))
             quote = checked(s, caller, job.scenario, "model", {}, self.settings["prices"])
             request = lifecycle.create(

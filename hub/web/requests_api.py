@@ -83,7 +83,7 @@ class RequestHandler(GatewayHandler):
         loop = asyncio.get_running_loop()
         loop.run_in_executor(
             None, runner.check, self.db, request_id, self.store, limits,
-            self.settings["production"], self.settings.get("privacy"),
+            self.settings["production"], self.settings.get("privacy"), self.settings["prices"].caps,
         )  # fmt: skip
 
 
