@@ -112,6 +112,14 @@ class APIClient:
             f"/products/{product}/keys", **self._json_body({"consumer": consumer})
         )
 
+    def register_product(self, product: str, record: dict, **params: Any) -> dict:
+        return self.post_json(
+            f"/products/{product}/registrations", **self._json_body(record), **params
+        )
+
+    def registrations(self, product: str) -> dict:
+        return self.get_json(f"/products/{product}/registrations")
+
     def query_product(self, product: str, mode: str, key: str, body: dict, **params: Any) -> dict:
         request = self._json_body(body)
         request["headers"]["X-Shuyu-Product-Key"] = key

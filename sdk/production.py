@@ -220,6 +220,20 @@ class ImportCollection(Collection):
         return self.prepare(view)
 
 
+class Registration(Request):
+    """A product registration request; once approved, the product is registered (and live)."""
+
+    STEPS = (S.SUBMITTED, S.CHECKING, S.IN_REVIEW, S.APPROVED, S.PUBLISHED)
+    DONE = (S.PUBLISHED, S.REJECTED, S.RETURNED, S.WITHDRAWN, S.FAILED)
+
+
+class RegistrationCollection(Collection):
+    resource = Registration
+
+    def get(self, request_id: int) -> Registration:
+        return self.prepare(self.client.request(request_id))
+
+
 class Product(Resource):
     """A product of the caller's company: a published model that consumers query with a key."""
 
@@ -242,6 +256,26 @@ class ProductCollection(Collection):
             if product.name == name:
                 return product
         raise NotFound(f"您的单位没有产品 {name}", f"your company has no product {name}")
+
+    def register(
+        self, product: str, *, category: str, price: float, unit: str, processing: str,
+        self_assessment: dict[str, str], purpose: str, title: str | None = None,
+        model_card: dict | str | None = None,
+    ) -> Registration:  # fmt: skip
+        """Register ``product`` (公共数据资源登记) before it is listed; a new model or a new price
+        is registered again as a new version. ``category`` is ``scoring`` or ``verification``;
+        ``price`` is per ``unit`` (``call``, ``10k_records`` or ``month``; free for a
+        public-governance scenario, at most the guided cap otherwise); ``self_assessment``
+        answers ``data_security``, ``personal_information`` and ``compliance``. The platform
+        adds what it knows (the data resources, the model and its checks); reviewers approve."""
+        record = {"category": category, "price": price, "unit": unit, "processing": processing,
+                  "self_assessment": self_assessment, "title": title, "model_card": model_card}  # fmt: skip
+        view = self.client.register_product(product, record, purpose=purpose)
+        return RegistrationCollection(self.client, self.default_scenario).prepare(view)
+
+    def registrations(self, product: str) -> dict:
+        """The product's issued registrations and the one in force (``None``: not live)."""
+        return self.client.registrations(product)
 
     def issue_key(self, product: str, consumer: str) -> str:
         """A new key for ``consumer`` (shown once: keep it safe)."""

@@ -4,15 +4,12 @@ boundary), and the nodes are the fake ``python -m privacy`` of the hub-logic tes
 
 from __future__ import annotations
 
-import asyncio
-import socket
 import threading
 import time
 
 import pandas as pd
 import pytest
 from sqlalchemy import select
-from tornado import httpserver
 
 import sdk
 from hub import home
@@ -29,6 +26,7 @@ from hub.review import lifecycle
 from hub.review.checks import Limits
 from hub.web import gateway
 from tests.privacy_fake import FakeNode
+from tests.threaded_server import served
 
 LOANS = {"loans": {"columns": {"uscc": "object", "overdue": "int64", "balance": "float64"}}}
 PREFIX = "/services/gateway"
@@ -72,27 +70,9 @@ def platform(tmp_path_factory):
     samples = SampleService(db, store, b"m" * 32)
     app = gateway.make_app(db, TokensOfStaff(db), PREFIX, samples, exec_master=b"k" * 32,
                            privacy=fake.node)  # fmt: skip
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        server = httpserver.HTTPServer(app)
-        server.listen(port, "127.0.0.1")
-        loop.call_soon(ready.set)
-        loop.run_forever()
-        server.stop()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    assert ready.wait(10)
-    yield {"url": f"http://127.0.0.1:{port}", "db": db, "home": h, "fake": fake,
-           "bank": bundle.party_id, "other": other_id}  # fmt: skip
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(10)
+    with served(app) as url:
+        yield {"url": url, "db": db, "home": h, "fake": fake, "bank": bundle.party_id,
+               "other": other_id}  # fmt: skip
     db.dispose()
 
 

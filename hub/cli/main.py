@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub import home
-from hub.cli import billing, catalog, models, parties
+from hub.cli import billing, catalog, models, parties, products
 from hub.cli.base import EXIT_FAILED, EXIT_USAGE, App, Parser, ok
 from hub.i18n import UserError
 from hub.ops import Ctx
@@ -456,6 +456,7 @@ def build_parser() -> argparse.ArgumentParser:
     billing.register(sub, Parser)
     models.register(sub, Parser)
     parties.register(sub, Parser)
+    products.register(sub, Parser)
 
     aud = sub.add_parser("audit", help="the audit trail").add_subparsers(
         dest="command", required=True, parser_class=Parser

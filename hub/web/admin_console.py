@@ -30,8 +30,9 @@ from hub.db.engine import Database
 from hub.db.models import Tenant
 from hub.i18n import UserError
 from hub.ops import Ctx, catalog, lookup, onboarding, org
+from hub.production import listing
 from hub.refusals import Refusal
-from hub.web import admin_actions, admin_views, serve
+from hub.web import admin_actions, admin_views, product_views, serve
 from hub.web import charts as charts_svg
 from hub.web.admin_actions import Action
 from hub.web.api_routes import Media, Operation, Route, tornado_rules
@@ -358,6 +359,36 @@ class AnnualReportHandler(AdminHandler):
         self.finish(_annual_page(str(year), names, name, body))
 
 
+class ProductsHandler(AdminHandler):
+    """Data products and their registration state (read-only: registrations are requests,
+    decided by reviewers)."""
+
+    @web.authenticated
+    async def get(self) -> None:
+        self.render_page("admin_products.html", rows=await self.in_session(product_views.rows))
+
+
+class ProductHandler(AdminHandler):
+    """One product's 核验: lineage from the approved datasets to the model, the model's checks,
+    its registrations; with the listing package of the registration in force."""
+
+    @web.authenticated
+    async def get(self, name: str, fmt: str | None = None) -> None:
+        if fmt is None:
+            found = await self.in_session(lambda s: product_views.detail(s, name))
+            self.render_page("admin_product.html", p=found)
+            return
+        currency = self.settings["prices"].currency
+        package = await self.in_session(lambda s: listing.package(s, name, currency))
+        if fmt == "json":
+            self.set_header("Content-Type", "application/json; charset=utf-8")
+            self.set_header("Content-Disposition", f"attachment; filename={name}-listing.json")
+            self.finish(json.dumps(package, ensure_ascii=False, indent=1))
+        else:
+            self.set_header("Content-Type", "text/html; charset=utf-8")
+            self.finish(listing.page(package))
+
+
 def _e(text: str) -> str:
     import html
 
@@ -414,6 +445,9 @@ def make_app(
             (rf"{prefix}/datalists", DataListHandler),
             (rf"{prefix}/onboarding", OnboardingHandler),
             (rf"{prefix}/scenarios", ScenariosHandler),
+            (rf"{prefix}/products", ProductsHandler),
+            (rf"{prefix}/products/(?P<name>[a-z][a-z0-9_-]{{2,63}})", ProductHandler),
+            (rf"{prefix}/products/(?P<name>[a-z][a-z0-9_-]{{2,63}})/listing\.(?P<fmt>json|html)", ProductHandler),
             (rf"{prefix}/oauth_callback", HubOAuthCallbackHandler),
             *tornado_rules(prefix, API_ROUTES),
         ],

@@ -139,6 +139,20 @@ class PublishModel(Inputs):
     cell: Any = None
 
 
+class RegisterProduct(Inputs):
+    """A product's registration record (公共数据资源登记); the product is the path's."""
+
+    category: Literal["scoring", "verification"]
+    price: Annotated[float, Field(ge=0)]
+    unit: Annotated[
+        str, Field(max_length=16, description="call, 10k_records or month (次, 万条, 月)")
+    ]
+    processing: Annotated[str, Field(max_length=4000, description="The processing method")]
+    self_assessment: dict[str, Annotated[str, Field(max_length=4000)]]
+    title: Annotated[str | None, Field(default=None, max_length=100)] = None
+    model_card: Any = None
+
+
 class KeyRequest(Inputs):
     consumer: Annotated[str, Field(default="", max_length=200)] = ""
 
@@ -368,6 +382,12 @@ class IssuedKey(Answer):
     key: str
     prefix: str
     consumer: str
+
+
+class Registrations(Answer):
+    product: str
+    in_force: dict[str, Any] | None
+    registrations: list[dict[str, Any]]
 
 
 class Answers(Answer):

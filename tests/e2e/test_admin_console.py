@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from hub.db.models import AuditEvent, DataListItem, Dataset, Party, Staff, Tenant
 from hub.demo import world
+from tests.e2e.attack_lab import wait_for
 from tests.e2e.conftest import PASSWORD, running_hub
 
 pytestmark = pytest.mark.e2e
@@ -445,3 +446,38 @@ def test_when_an_auditor_revokes_a_party_then_it_is_refused_and_nothing_changes(
     assert party_status(hub, insurer) == "active"
     with hub[1].session() as s:
         assert s.scalar(select(func.count()).select_from(AuditEvent)) == before
+
+
+def test_when_an_auditor_checks_a_registered_product_then_its_lineage_and_listing_show(hub, pages):
+    """核验 of a product in the console: the lineage from the approved dataset through the job
+    and the model to the product, the model's checks, the registration, the listing package."""
+    from hub.review import lifecycle
+    from tests.test_product_registration import HEALTH, body, publish_model, submit
+
+    proc, db, _ = hub
+    publish_model(proc.home, db, "console-visit", "alice", HEALTH, "medical_visits", b"console")
+    request_id = submit(proc.home, db, body("console-visit", title="就诊费用评分"))
+    for reviewer in ("rita", "ryan"):
+        with db.session() as s:
+            lifecycle.decide(s, request_id, reviewer, "approve", "核对无误 / checked")
+
+    def issued() -> bool:  # by the hub's own production service
+        with db.session() as s:
+            return lifecycle.get(s, request_id).status == lifecycle.PUBLISHED
+
+    assert wait_for(issued, 60)
+    page = pages["audrey"]
+    admin(hub, page, "/products?lang=en")
+    row = page.locator("tr[data-product='console-visit']")
+    assert row.locator(".state").inner_text() == "registered (in force)"
+    row.locator("a").click()
+    page.wait_for_selector("#lineage")
+    assert "medical_visits" in page.locator("#lineage").inner_text()
+    assert page.locator("#model-checks tr").count() == 3  # a header and the model's two checks
+    assert page.locator("#code").inner_text().endswith("V1")
+    with page.expect_download() as download:
+        page.click("#listing-json")
+    listing = json.loads(Path(download.value.path()).read_text())
+    assert listing["registration"]["data_resources"][0]["dataset"] == "medical_visits"
+    admin(hub, page, "/products/console-visit?lang=zh")
+    assert "来源追溯" in page.content() and "已登记（生效）" in page.locator("#state").inner_text()
