@@ -142,6 +142,12 @@ PRICE_BOOK = {
         "model_publish": 0,
         "export": 0,
     },
+    # The government-guided caps on data products' prices (CNY), by product category and unit:
+    # a registration priced above its cap is refused; public-governance products are free.
+    "product_caps": {
+        "scoring": {"call": 0.5, "10k_records": 800.0, "month": 20_000.0},
+        "verification": {"call": 0.2, "10k_records": 300.0, "month": 8_000.0},
+    },
     "conditions": {
         "public-governance": "公共治理场景在批准用途内免费 / free within the approved public-governance use"
     },
