@@ -44,6 +44,7 @@ class HubProcess:
             "SHUYU_GATEWAY_PORT": str(free_port()),
             "SHUYU_REVIEW_PORT": str(free_port()),
             "SHUYU_ADMIN_PORT": str(free_port()),
+            "SHUYU_CONSUMER_PORT": str(free_port()),
             "SHUYU_HOME_QUOTA_MB": "32",  # homes and shared folders: small images in tests
             "SHUYU_SHARED_QUOTA_MB": "32",
         }
