@@ -50,7 +50,7 @@ class HubProcess:
         }
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 60) -> None:
+    def start(self, timeout: float = 180) -> None:  # a loaded machine: services import for ~20 s
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         jupyterhub = str(Path(sys.executable).with_name("jupyterhub"))
         with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
