@@ -295,3 +295,15 @@ async def test_when_the_description_is_asked_then_it_needs_no_key_and_is_valid(a
 )  # fmt: skip
 def test_when_a_registered_unit_is_read_then_only_known_units_are_charged(unit, expected):
     assert consumers.read_unit(unit) == expected
+
+
+async def test_when_a_new_price_is_registered_then_later_calls_pay_it_and_a_period_is_paid_once(api):  # fmt: skip
+    base, db, _, keys = api
+    assert (await call(f"{base}/visit-score/score", keys["main"], {"records": RECORDS}))[0] == 200
+    cw.register(db, "visit-score", 30, "月")  # a new version: 30 CNY a month
+    for _ in range(3):
+        assert (await call(f"{base}/visit-score/score", keys["main"], {"records": RECORDS}))[0] == 200  # fmt: skip
+    code, mine = await call(f"{base}/visit-score/statement?month={MONTH}", keys["main"], method="GET")
+    lines = {(x["price"], x["unit"]): x for x in mine["lines"]}
+    assert lines[("0.033", "条")]["amount"] == "0.07" and lines[("30", "月")]["amount"] == "30.00"
+    assert lines[("30", "月")]["calls"] == 3 and mine["total"] == "30.07"

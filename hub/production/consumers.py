@@ -98,7 +98,9 @@ def price_of(s: Session, product: Product) -> Price:
     return Price(amount, unit, *read)
 
 
-def _first_in_period(s: Session, product: Product, consumer: str, per: str) -> bool:
+def _first_in_period(s: Session, product: Product, consumer: str, price: Price) -> bool:
+    """Whether no call of ``consumer`` paid ``product``'s period price yet this period."""
+    per = price.per
     now = datetime.now(UTC)
     start = now.replace(month=1 if per == "year" else now.month, day=1, hour=0, minute=0,
                         second=0, microsecond=0)  # fmt: skip
@@ -112,7 +114,7 @@ def _first_in_period(s: Session, product: Product, consumer: str, per: str) -> b
     ).scalars()
     return not any(
         (d or {}).get("channel") == CHANNEL and (d or {}).get("product") == product.name
-        and Decimal((d or {}).get("units", "0")) > 0
+        and (d or {}).get("unit") == price.unit and Decimal((d or {}).get("units", "0")) > 0
         for d in rows
     )  # fmt: skip
 
@@ -127,7 +129,7 @@ def charge(
     elif price.per == "record":
         units = Decimal(records) / price.size
     else:
-        units = Decimal(int(_first_in_period(s, product, consumer, price.per)))
+        units = Decimal(int(_first_in_period(s, product, consumer, price)))
     return {
         "channel": CHANNEL,
         "consumer": consumer,
