@@ -48,6 +48,12 @@ def market(hub):
     return f"{proc.url}/services/products/api/v1", keys
 
 
+@pytest.fixture(scope="module")
+def tokens(hub) -> dict[str, str]:
+    """alice's and bob's API tokens, signed in once (a TOTP code is good for one login)."""
+    return api_tokens(hub, ("alice", "bob"))
+
+
 def post(url: str, key: str | None, body=None, *, data: bytes | None = None, header="bearer"):
     headers = {}
     if key is not None:
@@ -87,7 +93,7 @@ def test_when_a_consumer_holds_only_a_key_then_it_scores_and_verifies_through_th
     ],
 )
 def test_when_an_attacker_calls_without_a_live_key_then_the_public_port_refuses(
-    hub, market, case, status, code
+    hub, market, tokens, case, status, code
 ):
     base, keys = market
     url, key, body, data = f"{base}/visit-score/score", None, {"records": RECORDS}, None
@@ -99,7 +105,7 @@ def test_when_an_attacker_calls_without_a_live_key_then_the_public_port_refuses(
         key = keys["expiring"]
         time.sleep(max(0.0, (EXPIRY[0] - datetime.now(UTC)).total_seconds()) + 0.5)
     elif case == "a processor's hub token":
-        key = api_tokens(hub, ("alice",))["alice"]
+        key = tokens["alice"]
     elif case == "over the rate":
         key = keys["slow"]
         assert post(url, key, body).status_code == 200
@@ -118,10 +124,10 @@ def test_when_an_attacker_calls_without_a_live_key_then_the_public_port_refuses(
 
 
 def test_when_the_company_manages_keys_then_rotation_and_per_consumer_usage_work_through_the_gateway(
-    hub, market
+    hub, market, tokens
 ):
     base, keys = market
-    token = api_tokens(hub, ("alice",))["alice"]
+    token = tokens["alice"]
     gw = f"{gateway_url(hub)}/services/gateway/api/v1/products"
     auth = {"Authorization": f"token {token}"}
     issued = requests.post(f"{gw}/visit-score/keys", json={"consumer": "丙公司", "records_per_day": 100}, headers=auth, timeout=30)  # fmt: skip
@@ -139,7 +145,7 @@ def test_when_the_company_manages_keys_then_rotation_and_per_consumer_usage_work
     mine = requests.get(f"{base}/visit-score/statement", params={"month": MONTH},
                         headers={"X-Product-Key": rotated.json()["key"]}, timeout=30).json()  # fmt: skip
     assert mine["total"] == lines["丙公司"]["amount"]  # the consumer's bill is the company's line
-    bob = api_tokens(hub, ("bob",))["bob"]  # another company: not its product
+    bob = tokens["bob"]  # another company: not its product
     denied = requests.get(f"{gw}/visit-score/keys", headers={"Authorization": f"token {bob}"}, timeout=30)  # fmt: skip
     assert denied.status_code == 404
 
