@@ -303,7 +303,9 @@ async def test_when_a_new_price_is_registered_then_later_calls_pay_it_and_a_peri
     cw.register(db, "visit-score", 30, "月")  # a new version: 30 CNY a month
     for _ in range(3):
         assert (await call(f"{base}/visit-score/score", keys["main"], {"records": RECORDS}))[0] == 200  # fmt: skip
-    code, mine = await call(f"{base}/visit-score/statement?month={MONTH}", keys["main"], method="GET")
+    code, mine = await call(
+        f"{base}/visit-score/statement?month={MONTH}", keys["main"], method="GET"
+    )
     lines = {(x["price"], x["unit"]): x for x in mine["lines"]}
     assert lines[("0.033", "条")]["amount"] == "0.07" and lines[("30", "月")]["amount"] == "30.00"
     assert lines[("30", "月")]["calls"] == 3 and mine["total"] == "30.07"
