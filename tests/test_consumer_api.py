@@ -291,7 +291,9 @@ async def test_when_the_description_is_asked_then_it_needs_no_key_and_is_valid(a
     "unit, expected",
     [("次", ("call", 1)), ("千次调用", ("call", 1000)), ("条", ("record", 1)),
      ("每万条", ("record", 10_000)), ("1000 records", ("record", 1000)), ("人次", ("record", 1)),
-     ("月", ("month", 1)), ("per year", ("year", 1)), ("套", None), ("0 次", None)],
+     ("月", ("month", 1)), ("per year", ("year", 1)), ("套", None), ("0 次", None),
+     ("call", ("call", 1)), ("10k_records", ("record", 10_000)), ("month", ("month", 1)),
+     ("key", ("record", 1))],
 )  # fmt: skip
 def test_when_a_registered_unit_is_read_then_only_known_units_are_charged(unit, expected):
     assert consumers.read_unit(unit) == expected

@@ -8,9 +8,9 @@ The company's statement of its consumers and each consumer's own statement add u
 events the same way (:func:`statement`): exact sums per consumer, product, price and unit, each
 line rounded to the fen, the total the sum of the lines — so the two agree to the cent.
 
-A price's unit is the registered text: per call (次, 调用, call), per record (条, 记录, 人次,
-record, key), per period (月, month; 年, year: the consumer's first call of the period pays it),
-with an optional size (千次调用, 1000 records, 万条). Public-governance products are free. A unit
+A price's unit is the registered text or code: per call (次, 调用, call), per record (条, 记录,
+人次, record, key), per period (月, month; 年, year: the consumer's first call of the period pays
+it), with an optional size (千次调用, 1000 records, 万条, 10k_records). Public-governance products are free. A unit
 the platform cannot read is not charged at a guess: the product is refused until it is fixed.
 """
 
@@ -60,11 +60,10 @@ def read_unit(unit: str) -> tuple[str, int] | None:
     digits = re.match(r"\d+", text)
     if digits:
         size, text = int(digits.group()), text[digits.end() :]
-    else:
-        for mark, n in SIZES:
-            if text.startswith(mark):
-                size, text = n, text[len(mark) :]
-                break
+    for mark, n in SIZES:  # 万条, 千次, 10k_records (k only after digits: "key" is a key)
+        if text.startswith(mark) and (mark != "k" or digits):
+            size, text = size * n, text[len(mark) :]
+            break
     if not 1 <= size <= 1_000_000:
         return None
     for per, words in PERS:
