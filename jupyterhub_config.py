@@ -80,6 +80,7 @@ c.JupyterHub.load_roles = ROLES
 GATEWAY_PORT = int(os.environ.get("SHUYU_GATEWAY_PORT", "8090"))
 REVIEW_PORT = int(os.environ.get("SHUYU_REVIEW_PORT", "8091"))
 ADMIN_PORT = int(os.environ.get("SHUYU_ADMIN_PORT", "8092"))
+CONSUMER_PORT = int(os.environ.get("SHUYU_CONSUMER_PORT", "8093"))
 SPAWNER = os.environ.get("SHUYU_SPAWNER", "tenant-sandbox")
 DOCKER_SUBNET_POOL = os.environ.get("SHUYU_DOCKER_SUBNET_POOL", "10.213.0.0/16")
 # How tenant networks are addressed, so the gateway refuses a token used from another tenant's.
@@ -194,6 +195,20 @@ c.JupyterHub.services = [
             "SHUYU_DB_URL": home.default_db_url(HOME),
             "SHUYU_GATEWAY_PORT": str(GATEWAY_PORT),
             "SHUYU_TENANT_NETWORK": TENANT_NETWORK.get(SPAWNER, ""),
+            **SETTINGS_ENV,
+        },
+        "display": False,
+    },
+    {
+        # The consumer API on the public port (/services/products/): outside consumers call
+        # published products with a product key alone. A URL and no OAuth: no hub account.
+        "name": "products",
+        "url": f"http://127.0.0.1:{CONSUMER_PORT}",
+        "command": [sys.executable, "-m", "hub.web.consumer_api"],
+        "environment": {
+            "SHUYU_HOME": str(HOME),
+            "SHUYU_DB_URL": home.default_db_url(HOME),
+            "SHUYU_CONSUMER_PORT": str(CONSUMER_PORT),
             **SETTINGS_ENV,
         },
         "display": False,

@@ -2,6 +2,7 @@
 
 from benchmarks import (
     audit_trail,
+    consumer_api,
     export_checks,
     job_release,
     job_scale,
@@ -24,6 +25,7 @@ for bench in (
     job_release,
     production_latency,
     product_scoring,
+    consumer_api,
     job_scale,
     privacy_compute,
 ):

@@ -104,6 +104,8 @@ class ProductionRules(BaseModel):
     product_calls_per_minute: int = Field(60, ge=1)
     product_records_per_day: int = Field(10_000, ge=1)
     product_sweep_keys_per_day: int = Field(2_000, ge=1)
+    # The consumer API's largest request body (1,000 records of a few features fit in 1 MiB).
+    consumer_max_body_bytes: int = Field(1 << 20, ge=1024, le=64 << 20)
 
 
 class PrivacyRules(BaseModel):

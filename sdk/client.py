@@ -107,10 +107,22 @@ class APIClient:
     def products(self) -> list[dict]:
         return self.get_json("/products")["products"]
 
-    def issue_key(self, product: str, consumer: str) -> dict:
-        return self.post_json(
-            f"/products/{product}/keys", **self._json_body({"consumer": consumer})
-        )
+    def issue_key(self, product: str, consumer: str, **terms: Any) -> dict:
+        body = {"consumer": consumer, **{k: v for k, v in terms.items() if v is not None}}
+        return self.post_json(f"/products/{product}/keys", **self._json_body(body))
+
+    def product_keys(self, product: str) -> list[dict]:
+        return self.get_json(f"/products/{product}/keys")["keys"]
+
+    def rotate_key(self, product: str, prefix: str, grace_seconds: int = 0) -> dict:
+        body = self._json_body({"grace_seconds": grace_seconds})
+        return self.post_json(f"/products/{product}/keys/{prefix}/rotate", **body)
+
+    def revoke_key(self, product: str, prefix: str) -> dict:
+        return self._json(self._call("DELETE", f"/products/{product}/keys/{prefix}"))
+
+    def consumers(self, month: str) -> dict:
+        return self.get_json("/products/consumers", month=month)
 
     def register_product(self, product: str, record: dict, **params: Any) -> dict:
         return self.post_json(

@@ -277,9 +277,31 @@ class ProductCollection(Collection):
         """The product's issued registrations and the one in force (``None``: not live)."""
         return self.client.registrations(product)
 
-    def issue_key(self, product: str, consumer: str) -> str:
-        """A new key for ``consumer`` (shown once: keep it safe)."""
-        return self.client.issue_key(product, consumer)["key"]
+    def issue_key(self, product: str, consumer: str, *, expires_at: str | None = None,
+                  calls_per_minute: int | None = None, records_per_day: int | None = None) -> str:  # fmt: skip
+        """A new key for ``consumer`` (shown once: keep it safe); optionally when it expires
+        (ISO 8601) and its own limits (else the platform's)."""
+        return self.client.issue_key(product, consumer, expires_at=expires_at,
+                                     calls_per_minute=calls_per_minute,
+                                     records_per_day=records_per_day)["key"]  # fmt: skip
+
+    def keys(self, product: str) -> list[dict]:
+        """The product's keys: prefix, consumer, expiry, revoked or stopped (never the key)."""
+        return self.client.product_keys(product)
+
+    def rotate_key(self, product: str, prefix: str, grace_seconds: int = 0) -> str:
+        """A new key for the consumer of key ``prefix``; the old one stays valid
+        ``grace_seconds`` (at most a day; 0: revoked at once). The new key is shown once."""
+        return self.client.rotate_key(product, prefix, grace_seconds)["key"]
+
+    def revoke_key(self, product: str, prefix: str) -> None:
+        """Revoke the key ``prefix`` at once."""
+        self.client.revoke_key(product, prefix)
+
+    def consumers(self, month: str) -> dict:
+        """Each consumer's calls of the company's products in ``month`` (YYYY-MM), charged at
+        their registered prices: the same lines each consumer reads on its own statement."""
+        return self.client.consumers(month)
 
     def _query(self, product: str, mode: str, key: str, records, keys, scenario) -> list:
         body = {"records": records} if records is not None else {"keys": keys}

@@ -411,7 +411,15 @@ class ProductKey(Base):
     consumer: Mapped[str] = mapped_column(String(200))
     issued_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Revoked from this instant (a rotated key's grace ends in the future).
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The key's own limits; None: the production rules' defaults.
+    calls_per_minute: Mapped[int | None] = mapped_column(Integer)
+    records_per_day: Mapped[int | None] = mapped_column(Integer)
+    rotated_from: Mapped[int | None] = mapped_column(Integer)  # the key this one replaced
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    stop_reason: Mapped[str | None] = mapped_column(String(32))  # e.g. "sweep"
 
     product: Mapped[Product] = relationship()
 

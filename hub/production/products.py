@@ -90,32 +90,87 @@ def get(s: Session, name: str) -> Product:
     return product
 
 
-def issue_key(s: Session, product: Product, tenant_id: int, actor: str, consumer: str) -> str:
-    """A new key for ``consumer``, issued by staff of the product's own tenant; shown once."""
+MAX_LIMIT = 10_000_000  # a key's own calls a minute or records a day
+MAX_GRACE = timedelta(days=1)  # how long a rotated key stays valid beside its successor
+
+
+def _aware(t: datetime | None) -> datetime | None:
+    """A stored instant as UTC (SQLite hands back naive datetimes)."""
+    return t if t is None or t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def _limit(value: int | None, what: Msg) -> int | None:
+    if value is not None and (isinstance(value, bool) or not 1 <= int(value) <= MAX_LIMIT):
+        raise BadRequest(Msg(f"{what.zh}须为 1–{MAX_LIMIT}", f"{what.en} is 1–{MAX_LIMIT}"), "limits")  # fmt: skip
+    return value
+
+
+def issue_key(
+    s: Session, product: Product, tenant_id: int, actor: str, consumer: str, *,
+    expires_at: datetime | None = None, calls_per_minute: int | None = None,
+    records_per_day: int | None = None, rotated_from: int | None = None,
+) -> str:  # fmt: skip
+    """A new key for ``consumer``, issued by staff of the product's own tenant; shown once.
+
+    Args:
+        expires_at: When the key stops opening the product (None: never).
+        calls_per_minute: The key's own rate limit (None: the production rules').
+        records_per_day: The key's own daily quota (None: the production rules').
+        rotated_from: The id of the key this one replaces.
+    """
     if product.tenant_id != tenant_id:
         raise AccessDenied(Msg("只有产品所属单位能签发密钥", "only the product's company issues keys"), "other_tenant")  # fmt: skip
     consumer = (consumer or "").strip()
     if not 2 <= len(consumer) <= 200:
         raise BadRequest(Msg("请写明使用方（2–200 字）", "name the consumer (2–200 characters)"), "consumer")  # fmt: skip
+    expires_at = _aware(expires_at)
+    if expires_at is not None and expires_at <= datetime.now(UTC):
+        raise BadRequest(Msg("到期时间须在将来", "the expiry must be in the future"), "expires_at")  # fmt: skip
+    _limit(calls_per_minute, Msg("每分钟调用次数", "calls a minute"))
+    _limit(records_per_day, Msg("每日记录数", "records a day"))
     key = "shuyu_pk_" + secrets.token_urlsafe(32)
     s.add(
         ProductKey(
             product_id=product.id, key_sha256=hashlib.sha256(key.encode()).hexdigest(),
-            prefix=key[:12], consumer=consumer, issued_by=actor,
+            prefix=key[:12], consumer=consumer, issued_by=actor, expires_at=expires_at,
+            calls_per_minute=calls_per_minute, records_per_day=records_per_day,
+            rotated_from=rotated_from,
         )
     )  # fmt: skip
     audit.append(s, "product.key_issued", actor=actor, tenant=product.tenant.group,
-                 object=f"product:{product.name}", details={"consumer": consumer, "prefix": key[:12]})  # fmt: skip
+                 object=f"product:{product.name}",
+                 details={"consumer": consumer, "prefix": key[:12],
+                          "expires_at": expires_at.isoformat() if expires_at else None,
+                          "calls_per_minute": calls_per_minute, "records_per_day": records_per_day,
+                          "rotated_from": rotated_from})  # fmt: skip
     return key
 
 
-def admit_key(s: Session, name: str, key: str, scenario: str | None) -> tuple[Product, ProductKey]:
-    """The product ``key`` opens for a query serving ``scenario`` (its own if None)."""
+def find_key(s: Session, name: str, key: str) -> tuple[Product, ProductKey]:
+    """The product and the key, if ``key`` is one of its keys, neither revoked nor expired."""
     product = get(s, name)
     digest = hashlib.sha256((key or "").encode()).hexdigest()
     found = s.scalars(select(ProductKey).where(ProductKey.key_sha256 == digest)).first()
-    if found is None or found.product_id != product.id or found.revoked_at is not None:
+    if found is None or found.product_id != product.id:
         raise AccessDenied(Msg("产品密钥无效", "the product key is not valid for this product"), "bad_product_key")  # fmt: skip
+    now = datetime.now(UTC)
+    if found.revoked_at is not None and _aware(found.revoked_at) <= now:
+        raise AccessDenied(Msg("产品密钥已吊销", "the product key is revoked"), "key_revoked")
+    if found.expires_at is not None and _aware(found.expires_at) <= now:
+        raise AccessDenied(Msg("产品密钥已过期", "the product key has expired"), "key_expired")
+    return product, found
+
+
+def admit_key(s: Session, name: str, key: str, scenario: str | None) -> tuple[Product, ProductKey]:
+    """The product ``key`` opens for a query serving ``scenario`` (its own if None): the key is
+    valid (:func:`find_key`) and not stopped, the product is live (its tenant admitted, its
+    scenario neither revoked nor rejected)."""
+    product, found = find_key(s, name, key)
+    if found.stopped_at is not None:
+        raise AccessDenied(Msg(
+            "该密钥因疑似批量核验已被停用，请联系产品所属单位",
+            "this key was stopped after a suspected verification sweep; contact the product's company",
+        ), "key_stopped")  # fmt: skip
     if scenario and scenario not in (str(product.scenario_id), product.scenario.name):
         raise AccessDenied(
             Msg(f"产品 {name} 只服务于场景 {product.scenario.name}", f"product {name} serves only scenario {product.scenario.name}"),
@@ -127,15 +182,58 @@ def admit_key(s: Session, name: str, key: str, scenario: str | None) -> tuple[Pr
     return product, found
 
 
-def revoke_key(s: Session, product: Product, tenant_id: int, actor: str, prefix: str) -> None:
+def _own(product: Product, tenant_id: int) -> None:
     if product.tenant_id != tenant_id:
-        raise AccessDenied(Msg("只有产品所属单位能吊销密钥", "only the product's company revokes keys"), "other_tenant")  # fmt: skip
+        raise AccessDenied(Msg("只有产品所属单位能管理密钥", "only the product's company manages its keys"), "other_tenant")  # fmt: skip
+
+
+def revoke_key(s: Session, product: Product, tenant_id: int, actor: str, prefix: str) -> None:
+    _own(product, tenant_id)
     for k in s.scalars(
         select(ProductKey).where(ProductKey.product_id == product.id, ProductKey.prefix == prefix)
     ):
         k.revoked_at = datetime.now(UTC)
     audit.append(s, "product.key_revoked", actor=actor, tenant=product.tenant.group,
                  object=f"product:{product.name}", details={"prefix": prefix})  # fmt: skip
+
+
+def rotate_key(
+    s: Session, product: Product, tenant_id: int, actor: str, prefix: str, grace_seconds: int = 0
+) -> str:
+    """A new key for the consumer of the live key ``prefix``, with its expiry and limits; the
+    old key stays valid ``grace_seconds`` (at most a day; 0: revoked at once). Audited."""
+    _own(product, tenant_id)
+    if not 0 <= grace_seconds <= MAX_GRACE.total_seconds():
+        raise BadRequest(Msg("宽限期须为 0–86400 秒", "the grace is 0–86400 seconds"), "grace")  # fmt: skip
+    now = datetime.now(UTC)
+    live = [
+        k for k in s.scalars(select(ProductKey).where(
+            ProductKey.product_id == product.id, ProductKey.prefix == prefix))
+        if (k.revoked_at is None or _aware(k.revoked_at) > now) and k.stopped_at is None
+    ]  # fmt: skip
+    if len(live) != 1:
+        raise NotFound(Msg(f"没有可轮换的密钥 {prefix}", f"no live key {prefix} to rotate"))
+    old = live[0]
+    key = issue_key(s, product, tenant_id, actor, old.consumer, expires_at=old.expires_at,
+                    calls_per_minute=old.calls_per_minute, records_per_day=old.records_per_day,
+                    rotated_from=old.id)  # fmt: skip
+    old.revoked_at = now + timedelta(seconds=grace_seconds)
+    audit.append(s, "product.key_rotated", actor=actor, tenant=product.tenant.group,
+                 object=f"product:{product.name}",
+                 details={"prefix": prefix, "new_prefix": key[:12], "consumer": old.consumer,
+                          "grace_seconds": grace_seconds})  # fmt: skip
+    return key
+
+
+def key_view(k: ProductKey) -> dict:
+    def when(t: datetime | None) -> str | None:
+        return _aware(t).isoformat() if t else None
+
+    return {"prefix": k.prefix, "consumer": k.consumer, "issued_by": k.issued_by,
+            "created_at": when(k.created_at), "expires_at": when(k.expires_at),
+            "revoked_at": when(k.revoked_at), "stopped_at": when(k.stopped_at),
+            "stop_reason": k.stop_reason, "calls_per_minute": k.calls_per_minute,
+            "records_per_day": k.records_per_day}  # fmt: skip
 
 
 def model_of(product: Product) -> onnxmodel.OnnxModel:
@@ -266,29 +364,33 @@ def admit_call(s: Session, key: ProductKey, records: int, rules: ProductionRules
         select(ProductKey.id).where(ProductKey.id == key.id).with_for_update()
     )  # one at a time
     used = usage(s, key)
-    if used.calls_minute >= rules.product_calls_per_minute:
+    calls = key.calls_per_minute or rules.product_calls_per_minute
+    quota = key.records_per_day or rules.product_records_per_day
+    if used.calls_minute >= calls:
         raise RateLimited(Msg(
-            f"该密钥每分钟最多调用 {rules.product_calls_per_minute} 次，请稍后再试",
-            f"this key may call {rules.product_calls_per_minute} times a minute; try again later",
+            f"该密钥每分钟最多调用 {calls} 次，请稍后再试",
+            f"this key may call {calls} times a minute; try again later",
         ), "rate_limited")  # fmt: skip
-    if used.records_day + records > rules.product_records_per_day:
+    if used.records_day + records > quota:
         raise RateLimited(Msg(
-            f"该密钥 24 小时内最多查询 {rules.product_records_per_day} 条记录，已用 {used.records_day} 条",
-            f"this key may query {rules.product_records_per_day} records in 24 hours; "
-            f"{used.records_day} are used",
+            f"该密钥 24 小时内最多查询 {quota} 条记录，已用 {used.records_day} 条",
+            f"this key may query {quota} records in 24 hours; {used.records_day} are used",
         ), "daily_quota")  # fmt: skip
 
 
 def record_call(
     s: Session, product: Product, key: ProductKey, caller, mode: str, answers: int,
-    absent: int, by_key: bool, rules: ProductionRules,
+    absent: int, by_key: bool, rules: ProductionRules, *, charge: dict | None = None,
+    stop: bool = False,
 ) -> None:  # fmt: skip
-    """Meter the call; raise a sweep alert (once a day per key) when the key has looked up many
-    people by key in the last day, or many who are not there (a tenth of that)."""
+    """Meter the call (with ``charge``: what a consumer pays for it, see
+    :mod:`hub.production.consumers`); raise a sweep alert (once a day per key) when the key has
+    looked up many people by key in the last day, or many who are not there (a tenth of that),
+    and with ``stop`` stop the key: its next call is refused."""
     meter.record(
         s, caller.tenant_id, QUERY, answers,
         {"product": product.name, "mode": mode, "key": key.prefix, "key_id": key.id,
-         "by_key": by_key, "absent": absent},
+         "by_key": by_key, "absent": absent, **(charge or {})},
         actor=caller.username, scenario=product.scenario_id,
     )  # fmt: skip
     s.flush()
@@ -298,6 +400,12 @@ def record_call(
     limit = rules.product_sweep_keys_per_day
     if used.by_key_day < limit and used.absent_day < max(1, limit // 10):
         return
+    if stop and key.stopped_at is None:
+        key.stopped_at, key.stop_reason = datetime.now(UTC), "sweep"
+        audit.append(s, "product.key_stopped", actor="platform", tenant=product.tenant.group,
+                     object=f"product:{product.name}",
+                     details={"key": key.prefix, "key_id": key.id, "consumer": key.consumer,
+                              "reason": "sweep"})  # fmt: skip
     since = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S")
     earlier = s.scalars(
         select(AuditEvent.details).where(
@@ -311,7 +419,7 @@ def record_call(
                  object=f"product:{product.name}",
                  details={"key": key.prefix, "key_id": key.id, "consumer": key.consumer,
                           "by_key_day": used.by_key_day, "absent_day": used.absent_day,
-                          "limit": limit})  # fmt: skip
+                          "limit": limit, "stopped": stop})  # fmt: skip
 
 
 def alerts(s: Session) -> dict[str, list[dict]]:

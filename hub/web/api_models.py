@@ -3,6 +3,7 @@ validated against them and the OpenAPI document shows their JSON schemas."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -155,6 +156,21 @@ class RegisterProduct(Inputs):
 
 class KeyRequest(Inputs):
     consumer: Annotated[str, Field(default="", max_length=200)] = ""
+    expires_at: Annotated[
+        datetime | None, Field(default=None, description="When the key stops (ISO 8601)")
+    ] = None
+    calls_per_minute: Annotated[int | None, Field(default=None, ge=1, le=10_000_000)] = None
+    records_per_day: Annotated[int | None, Field(default=None, ge=1, le=10_000_000)] = None
+
+
+class KeyRotate(Inputs):
+    grace_seconds: Annotated[
+        int, Field(default=0, ge=0, le=86_400, description="How long the old key stays valid")
+    ] = 0
+
+
+class MonthQuery(Inputs):
+    month: Annotated[str, Field(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM, UTC")]
 
 
 class ProductQuery(Inputs):
@@ -392,6 +408,38 @@ class Registrations(Answer):
 
 class Answers(Answer):
     answers: list[Any]
+
+
+class KeyView(Answer):
+    prefix: str
+    consumer: str
+    expires_at: str | None
+    revoked_at: str | None
+    stopped_at: str | None
+
+
+class KeyList(Answer):
+    keys: list[KeyView]
+
+
+class StatementLine(Answer):
+    consumer: str
+    product: str
+    price: str = Field(description="CNY per unit, exact decimal")
+    unit: str
+    calls: int
+    records: int
+    amount: str = Field(description="CNY, to the fen")
+
+
+class ConsumerStatement(Answer):
+    """Consumers' calls of a company's products in a month, priced at the registered price."""
+
+    company: str
+    month: str
+    currency: str
+    total: str
+    lines: list[StatementLine]
 
 
 class Health(Answer):

@@ -7,6 +7,7 @@ through an export request; a product answers only holders of its key, for its ow
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import replace
 
@@ -14,9 +15,9 @@ from sqlalchemy import select
 
 from hub import kinds
 from hub.access import caller as callers
-from hub.db.models import Product, ProductKey, Request
+from hub.db.models import Product, ProductKey, Request, Tenant
 from hub.i18n import Msg
-from hub.production import imports, jobs, outputs, products, publishing
+from hub.production import consumers, imports, jobs, outputs, products, publishing
 from hub.refusals import (
     AccessDenied,
     BadRequest,
@@ -314,27 +315,109 @@ class ProductsHandler(RequestHandler):
 
 class ProductKeysHandler(RequestHandler):
     api = {
+        "get": Operation("The product's consumer keys (prefixes, never the keys)", m.KeyList,
+                         refusals=(AccessDenied, NotFound)),
         "post": Operation(
-            "Issue a consumer key (shown once)",
+            "Issue a consumer key (shown once), with its expiry and limits",
             m.IssuedKey,
             status=201,
             body=m.KeyRequest,
             refusals=(BadRequest, NotFound, Conflict),
-        )
-    }
+        ),
+    }  # fmt: skip
+
+    async def get(self, name: str) -> None:
+        def read(s, caller) -> dict:
+            product = own_product(s, caller, name)
+            found = s.scalars(select(ProductKey).where(ProductKey.product_id == product.id).order_by(ProductKey.id))  # fmt: skip
+            return {"keys": [products.key_view(k) for k in found]}
+
+        await self.answer("gateway.product_keys", f"product:{name}", read)
 
     async def post(self, name: str) -> None:
-        spec = self.request.body
+        spec = self.spec
 
         def issue(s, caller) -> dict:
-            consumer = str(_json(spec, Msg("请求", "the request")).get("consumer", ""))
             product = products.get(s, name)
-            key = products.issue_key(s, product, caller.tenant_id, caller.username, consumer)
-            return {"product": name, "key": key, "prefix": key[:12], "consumer": consumer.strip()}
+            key = products.issue_key(s, product, caller.tenant_id, caller.username, spec.consumer,
+                                     expires_at=spec.expires_at, calls_per_minute=spec.calls_per_minute,
+                                     records_per_day=spec.records_per_day)  # fmt: skip
+            return {
+                "product": name,
+                "key": key,
+                "prefix": key[:12],
+                "consumer": spec.consumer.strip(),
+            }
 
         view = await self.audited("gateway.product_key", f"product:{name}", issue)
         self.set_status(201)
         self.finish(view)
+
+
+def own_product(s, caller, name: str) -> Product:
+    """The caller's company's product ``name`` (another company's is not found)."""
+    product = products.get(s, name)
+    if product.tenant_id != caller.tenant_id:
+        raise NotFound(Msg(f"没有产品 {name}", f"no product {name}"))
+    return product
+
+
+KEY_PREFIX = Param(r"shuyu_pk_[A-Za-z0-9_-]{3}", {"type": "string", "pattern": r"^shuyu_pk_[A-Za-z0-9_-]{3}$"})  # fmt: skip
+
+
+class KeyRotateHandler(RequestHandler):
+    api = {
+        "post": Operation(
+            "Rotate a key: a new key for its consumer; the old one valid for the grace, audited",
+            m.IssuedKey, status=201, body=m.KeyRotate, refusals=(BadRequest, AccessDenied, NotFound),
+        )
+    }  # fmt: skip
+
+    async def post(self, name: str, prefix: str) -> None:
+        grace = self.spec.grace_seconds
+
+        def rotate(s, caller) -> dict:
+            product = own_product(s, caller, name)
+            key = products.rotate_key(s, product, caller.tenant_id, caller.username, prefix, grace)
+            consumer = s.scalars(select(ProductKey.consumer).where(ProductKey.key_sha256 == hashlib.sha256(key.encode()).hexdigest())).one()  # fmt: skip
+            return {"product": name, "key": key, "prefix": key[:12], "consumer": consumer}
+
+        view = await self.audited("gateway.product_key_rotate", f"product:{name}", rotate)
+        self.set_status(201)
+        self.finish(view)
+
+
+class KeyHandler(RequestHandler):
+    api = {"delete": Operation("Revoke a key at once", m.KeyList, refusals=(AccessDenied, NotFound))}  # fmt: skip
+
+    async def delete(self, name: str, prefix: str) -> None:
+        def revoke(s, caller) -> dict:
+            product = own_product(s, caller, name)
+            products.revoke_key(s, product, caller.tenant_id, caller.username, prefix)
+            found = s.scalars(select(ProductKey).where(ProductKey.product_id == product.id, ProductKey.prefix == prefix))  # fmt: skip
+            return {"keys": [products.key_view(k) for k in found]}
+
+        await self.answer("gateway.product_key_revoke", f"product:{name}", revoke)
+
+
+class ConsumersHandler(RequestHandler):
+    """The company's statement of its consumers: each consumer's calls of its products."""
+
+    api = {
+        "get": Operation(
+            "Per-consumer usage and charges of the company's products in a month",
+            m.ConsumerStatement, query=m.MonthQuery, refusals=(BadRequest,),
+        )
+    }  # fmt: skip
+
+    async def get(self) -> None:
+        month = self.args.month
+
+        def read(s, caller) -> dict:
+            tenant = s.get(Tenant, caller.tenant_id)
+            return consumers.statement(s, tenant.id, tenant.name, month).view()
+
+        await self.answer("gateway.consumers", "products", read, month=month)
 
 
 class ProductQueryHandler(RequestHandler):
@@ -391,6 +474,7 @@ def routes() -> list[Route]:
     v1 = "/api/v1"
     rid = {"request_id": REQUEST_ID}
     product = {"name": PRODUCT}
+    keyed = {"name": PRODUCT, "prefix": KEY_PREFIX}
     return [
         Route(f"{v1}/jobs", JobsHandler),
         Route(f"{v1}/jobs/{{request_id}}", OneJobHandler, rid),
@@ -400,7 +484,10 @@ def routes() -> list[Route]:
         Route(f"{v1}/imports", ImportsHandler),
         Route(f"{v1}/requests/{{request_id}}/lineage", LineageHandler, rid),
         Route(f"{v1}/products", ProductsHandler),
+        Route(f"{v1}/products/consumers", ConsumersHandler),
         Route(f"{v1}/products/{{name}}/keys", ProductKeysHandler, product),
+        Route(f"{v1}/products/{{name}}/keys/{{prefix}}", KeyHandler, keyed),
+        Route(f"{v1}/products/{{name}}/keys/{{prefix}}/rotate", KeyRotateHandler, keyed),
         Route(f"{v1}/products/{{name}}/score", ProductQueryHandler, product),
         Route(f"{v1}/products/{{name}}/verify", ProductVerifyHandler, product),
     ]

@@ -44,12 +44,13 @@ class HubProcess:
             "SHUYU_GATEWAY_PORT": str(free_port()),
             "SHUYU_REVIEW_PORT": str(free_port()),
             "SHUYU_ADMIN_PORT": str(free_port()),
+            "SHUYU_CONSUMER_PORT": str(free_port()),
             "SHUYU_HOME_QUOTA_MB": "32",  # homes and shared folders: small images in tests
             "SHUYU_SHARED_QUOTA_MB": "32",
         }
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 60) -> None:
+    def start(self, timeout: float = 180) -> None:  # a loaded machine: services import for ~20 s
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         jupyterhub = str(Path(sys.executable).with_name("jupyterhub"))
         with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
