@@ -38,7 +38,7 @@ STDLIB = {
     "__future__", "abc", "bisect", "calendar", "collections", "dataclasses", "datetime",
     "decimal", "enum", "fractions", "functools", "heapq", "itertools", "json", "math", "numbers",
     "operator", "random", "re", "statistics", "string", "textwrap", "time", "typing", "warnings",
-    "zoneinfo", "copy", "unicodedata", "hashlib", "uuid", "pathlib",
+    "zoneinfo", "copy", "unicodedata", "hashlib", "uuid", "pathlib", "base64",
 }  # fmt: skip
 SDK_ALLOWED = {"sdk.job"}  # ``from sdk import job`` / ``import sdk.job``
 JOB_API = {"dataset", "sql", "params", "output", "save_metrics", "save_model", "connection"}
