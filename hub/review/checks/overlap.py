@@ -1,5 +1,5 @@
 """Overlap with raw records: a result that holds a raw identifier (in any spelling, reversed,
-encoded or split over neighbouring columns), or whose rows reproduce raw records on the columns
+encoded, digit-shifted, split over columns or written down the rows of one), or whose rows reproduce raw records on the columns
 they share with the raw table (matched by name or content, not only the declared identifiers and
 quasi-identifiers), points at real people."""
 
@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from hub.i18n import Msg
-from hub.review.checks import values
+from hub.review.checks import spread, values
 from hub.review.checks.base import FAIL, PASS, Context, Finding, RawSource, register
 from hub.review.checks.rawmatch import RawTable, matched, raw_frequency, raw_table
 from hub.review.checks.sdc import count_columns
@@ -26,22 +26,25 @@ def _raw_identifiers(table: RawTable, source: RawSource) -> pa.Array:
 def _identifier_hits(
     columns: list[values.Column], headers: values.Column, known: pa.Array
 ) -> dict[str, int]:
-    """Cells (per column, per join of neighbouring columns, or among the headers) holding a
-    raw identifier."""
+    """Cells (per column, per join of columns, per window down a column, or among the headers)
+    holding a raw identifier: as written, reversed, decoded or with its digits shifted."""
     hits = {}
     if not len(known):
         return hits
+    _, shifted = spread.known_forms(known)
     for col in [*columns, headers]:
         if col.decimal:  # no identifier is a fraction
             continue
         text, owner = values.with_variants(col)
-        inside = pc.is_in(text, value_set=known).to_numpy(zero_copy_only=False)
+        inside = spread.matches(text, known, shifted)
         if inside.any():
             hits[col.name] = int(col.counts[np.unique(owner[inside])].sum())
-    for label, text, owner, counts in values.joined(columns):
-        inside = pc.is_in(text, value_set=known).to_numpy(zero_copy_only=False)
-        if inside.any():
-            hits[label] = int(counts[np.unique(owner[inside])].sum())
+    for wide in (False, True):
+        for label, text, owner, counts in values.joined(columns, wide):
+            inside = spread.matches(text, known, shifted)
+            if inside.any():
+                hits[label] = int(counts[np.unique(owner[inside])].sum())
+    hits |= spread.down_rows(columns, known)
     return hits
 
 
