@@ -91,26 +91,50 @@ def _radix(matrix: np.ndarray, table: np.ndarray, base: int, group: int, width: 
     """
     n, length = matrix.shape
     full, rest = divmod(length, group)
-    if rest and rest not in partial:
-        return np.zeros(n, dtype=bool), np.zeros((n, 0), dtype=np.uint8)
+    none = np.zeros(n, dtype=bool), np.zeros((n, 0), dtype=np.uint8)
+    if (rest and rest not in partial) or not n:
+        return none
     digits = table[matrix]
-    ok = (digits >= 0).all(axis=1)
+    # the first group alone decides most rows (a pseudonym's first bytes are not printable):
+    # the rest is computed only for the rows it leaves
+    head = (
+        digits[:, :group]
+        if full
+        else np.concatenate([digits, np.full((n, group - rest), pad, dtype=np.int64)], axis=1)
+    )
+    keep = (digits >= 0).all(axis=1)
+    first = _groups(head[:, None, :], base, width, limit)
+    keep &= first[1]
+    keep &= _PRINTABLE[first[0][:, : width if full else partial[rest]]].all(axis=1)
+    rows = np.flatnonzero(keep)
+    ok = np.zeros(n, dtype=bool)
+    if not len(rows):
+        return none
+    digits = digits[rows]
     if rest:
-        digits = np.concatenate([digits, np.full((n, group - rest), pad, dtype=np.int64)], axis=1)
-    groups = digits.reshape(n, -1, group).astype(np.uint64)
-    value = np.zeros(groups.shape[:2], dtype=np.uint64)
-    for k in range(group):
-        value = value * np.uint64(base) + np.where(groups[..., k] < base, groups[..., k], 0).astype(
-            np.uint64
-        )
-    if limit is not None:
-        ok &= (value < np.uint64(limit)).all(axis=1)
-    shifts = np.arange(width - 1, -1, -1, dtype=np.uint64) * np.uint64(8)
-    out = ((value[..., None] >> shifts) & np.uint64(0xFF)).astype(np.uint8).reshape(n, -1)
+        pad_block = np.full((len(rows), group - rest), pad, dtype=np.int64)
+        digits = np.concatenate([digits, pad_block], axis=1)
+    out, valid = _groups(digits.reshape(len(rows), -1, group), base, width, limit)
     out = out[:, : full * width + (partial.get(rest, 0) if rest else 0)]
-    ok &= out.shape[1] > 0
-    ok &= _PRINTABLE[out].all(axis=1)
-    return ok, out
+    valid &= out.shape[1] > 0
+    valid &= _PRINTABLE[out].all(axis=1)
+    ok[rows] = valid
+    decoded = np.zeros((n, out.shape[1]), dtype=np.uint8)
+    decoded[rows] = out
+    return ok, decoded
+
+
+def _groups(groups: np.ndarray, base: int, width: int, limit: int | None):
+    """``(n, g, group)`` digits as ``(n, g * width)`` bytes, and which rows stay under ``limit``."""
+    value = np.zeros(groups.shape[:2], dtype=np.uint64)
+    for k in range(groups.shape[2]):
+        value = value * np.uint64(base) + groups[..., k].astype(np.uint64)
+    valid = np.ones(len(groups), dtype=bool)
+    if limit is not None:
+        valid = (value < np.uint64(limit)).all(axis=1)
+    shifts = np.arange(width - 1, -1, -1, dtype=np.uint64) * np.uint64(8)
+    out = ((value[..., None] >> shifts) & np.uint64(0xFF)).astype(np.uint8)
+    return out.reshape(len(groups), -1), valid
 
 
 def _base32(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -42,8 +42,8 @@ def cells(col: Column) -> pa.Array:
 
 
 def windows(seq: pa.Array, length: int):
-    """Batches of (first row, text) of the windows of ``seq`` of ``length`` bytes spanning two
-    or more cells, the first and last not empty."""
+    """Batches of (first row, text, row after the last) of the windows of ``seq`` of ``length``
+    bytes spanning two or more cells, the first and last not empty."""
     data, cum = encodings.as_bytes(seq)
     n = len(seq)
     if n < 2 or not len(data):
@@ -66,7 +66,7 @@ def windows(seq: pa.Array, length: int):
     for i in range(0, len(first), CHUNK):
         rows = first[i : i + CHUNK]
         matrix = data[cum[rows][:, None] + np.arange(length)]
-        yield rows, encodings.from_matrix(matrix)
+        yield rows, encodings.from_matrix(matrix), end[rows]
 
 
 def known_forms(known: pa.Array) -> tuple[pa.Array, pa.Array]:
@@ -75,34 +75,47 @@ def known_forms(known: pa.Array) -> tuple[pa.Array, pa.Array]:
     return both, pc.unique(encodings.unshifted(both)[0])
 
 
-def matches(text: pa.Array, exact: pa.Array, shifted: pa.Array) -> np.ndarray:
-    """Which of ``text`` is a raw identifier: as written, reversed or digit-shifted."""
+def matches(text: pa.Array, exact: pa.Array, shifted: pa.Array, shift: np.ndarray | None = None):
+    """Which of ``text`` is a raw identifier as written or reversed (``exact``) or, where
+    ``shift`` says (all, by default), with its digits shifted (``shifted``); only values of the
+    raw identifiers' digit lengths are read for shifts."""
     hit = pc.is_in(text, value_set=exact).to_numpy(zero_copy_only=False).copy()
-    forms, owner = encodings.unshifted(text)
-    if len(forms) and len(shifted):
-        inside = pc.is_in(forms, value_set=shifted).to_numpy(zero_copy_only=False)
-        hit[owner[inside]] = True
+    if not len(shifted):
+        return hit
+    size = pc.utf8_length(text).to_numpy(zero_copy_only=False)
+    wanted = np.unique(pc.utf8_length(shifted).to_numpy(zero_copy_only=False))
+    where = np.flatnonzero(np.isin(size, wanted) & (True if shift is None else shift))
+    if len(where):
+        forms, owner = encodings.unshifted(text.take(pa.array(where)))
+        if len(forms):
+            inside = pc.is_in(forms, value_set=shifted).to_numpy(zero_copy_only=False)
+            hit[where[owner[inside]]] = True
     return hit
 
 
-def down_rows(columns: list[Column], known: pa.Array) -> dict[str, int]:
-    """Per column (labelled ``name↓`` or ``name↑``), how many windows of consecutive cells read
-    as a raw identifier."""
-    hits: dict[str, int] = {}
-    lengths = lengths_of(known)
-    if not lengths or not len(known):
-        return hits
-    exact, shifted = known_forms(known)
+def down_rows(columns: list[Column], lengths: list[int]):
+    """Per column (labelled ``name↓`` or ``name↑``), the windows of consecutive cells of the
+    identifiers' ``lengths``, in batches of ``(label, text)``. Only columns whose cells are
+    letters and digits (as identifiers are) and short enough for two to fit in a window are
+    read; a cell of anything else breaks the windows around it."""
+    if not lengths:
+        return
+    longest = max(lengths)
     for col in columns:
-        if col.decimal or len(col.codes) < 2:
+        if col.decimal or len(col.codes) < 2 or not len(col.text):
             continue
+        shaped = pc.match_substring_regex(col.text, r"^[0-9A-Z]+$").to_numpy(zero_copy_only=False)
+        size = pc.utf8_length(col.text).to_numpy(zero_copy_only=False)
+        short = shaped & (size * 2 <= longest)
+        if not short.any():
+            continue
+        bad = np.where(col.codes >= 0, ~shaped[np.maximum(col.codes, 0)], False)
         forward = cells(col)
         backward = forward.take(pa.array(np.arange(len(forward) - 1, -1, -1)))
-        for arrow, seq in (("↓", forward), ("↑", backward)):
-            found = 0
+        for arrow, seq, broken in (("↓", forward, bad), ("↑", backward, bad[::-1])):
+            stops = np.concatenate([[0], np.cumsum(broken)])
             for length in lengths:
-                for _, text in windows(seq, length):
-                    found += int(matches(text, exact, shifted).sum())
-            if found:
-                hits[f"{col.name}{arrow}"] = found
-    return hits
+                for rows, text, end in windows(seq, length):
+                    clean = stops[end] == stops[rows]  # no cell of other characters inside
+                    if clean.any():
+                        yield f"{col.name}{arrow}", text.filter(pa.array(clean))
