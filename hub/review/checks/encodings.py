@@ -160,13 +160,27 @@ def decoded(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
     ascii_ = pc.string_is_ascii(stripped).to_numpy(zero_copy_only=False)
     size = pc.utf8_length(stripped).to_numpy(zero_copy_only=False)
     candidates = np.flatnonzero(ascii_ & (size >= MIN_ENCODED))
+    codecs = ((_base32, BASE32, 32, 8, 5, None), (lambda m: _base85(m, BASE85), BASE85, 85, 5, 4, 2**32),
+              (lambda m: _base85(m, ASCII85), ASCII85, 85, 5, 4, 2**32))  # fmt: skip
     for start in range(0, len(candidates), CHUNK):
         fit = candidates[start : start + CHUNK]
-        for where, matrix in by_length(stripped.take(pa.array(fit))):
-            for ok, out in (_base32(matrix), _base85(matrix, BASE85), _base85(matrix, ASCII85)):
+        data, offsets = as_bytes(stripped.take(pa.array(fit)))
+        sizes = np.diff(offsets)
+        for width in np.unique(sizes):
+            where = np.flatnonzero(sizes == width)
+            head = data[offsets[where][:, None] + np.arange(8)]  # every value is 12 or longer
+            for decode, table, base, group, nbytes, limit in codecs:
+                # the first group alone rules out nearly every pseudonym: gather the rest only
+                # for the values whose first bytes are printable
+                digits = table[head[:, :group]]
+                first, valid = _groups(np.maximum(digits, 0)[:, None, :], base, nbytes, limit)
+                alive = where[valid & (digits >= 0).all(axis=1) & _PRINTABLE[first].all(axis=1)]
+                if not len(alive):
+                    continue
+                ok, out = decode(data[offsets[alive][:, None] + np.arange(width)])
                 if ok.any():
                     parts.append(from_matrix(out[ok]))
-                    owners.append(fit[where[ok]])
+                    owners.append(fit[alive[ok]])
     # ROT13 moves letters only: worth reading where letters are part of an identifier (a credit
     # code or a resident ID's check letter: 18 characters; an e-mail address)
     letters = pc.match_substring_regex(values, r"^[0-9A-Za-z]{17}[0-9A-Za-z]$|@").to_numpy(
