@@ -265,3 +265,25 @@ def test_when_a_finding_names_joined_or_unknown_columns_then_each_named_or_every
     }
     odd = [Finding("pii_scan", FAIL, Msg("", ""), {"columns": {"value": {"PERSON": 1}}})]
     assert problems_by_column(odd, 3) == {i: {"name_or_address"} for i in range(3)}
+
+
+def _shift(value: str, k: int) -> str:
+    return "".join(str((int(c) + k) % 10) if c.isdigit() else c for c in value)
+
+
+@pytest.mark.parametrize(
+    "hidden",
+    [
+        base64.b32encode(b"13912345678").decode(),
+        base64.b32encode(b"13912345678").decode().rstrip("=").lower(),
+        base64.b85encode(b"13912345678").decode(),
+        base64.a85encode(b"13987654321", adobe=True).decode(),
+        base64.urlsafe_b64encode(b"13912345678").decode().rstrip("="),
+        _shift("13912345678", 6),
+    ],
+    ids=["base32", "base32-lower-unpadded", "base85", "ascii85", "urlsafe-unpadded", "shifted"],
+)
+def test_when_a_log_line_encodes_a_raw_identifier_otherwise_then_it_is_withheld(raw_gate, hidden):
+    release = disclosure.release_log(f"start\nvalue {hidden} ok\nend\n".encode(), raw_gate)
+    assert [h["ref"] for h in release.held] == ["log:2"], release.shown
+    assert hidden not in release.shown

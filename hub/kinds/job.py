@@ -1,7 +1,8 @@
 """A training job: a code bundle that runs, once approved, in the production zone's sandbox on the
 raw data of its scenario (:mod:`hub.production.executor`); its tenant sees only what the release
 gate lets through. A job of a scenario category a production rule names is approved by policy
-when every check passes."""
+when every check passes, its code scan included (:mod:`hub.production.codescan`: an allow-list
+read from the code's syntax tree, not a keyword search)."""
 
 from __future__ import annotations
 
@@ -42,8 +43,11 @@ class Job(RequestKind):
         return jobs.checks(content, dict(request.meta), approved, checking.production), 0
 
     def auto_approval(self, request: Request, production: ProductionRules) -> str | None:
+        """The policy approving a job of an auto-approved category, only when its code stayed
+        within the allow-list (``code_scan`` passed; every other check must pass as well)."""
         category = request.scenario.category.value
-        if category in production.auto_approve:
+        scanned = {c.name: c.verdict for c in request.checks}.get("code_scan")
+        if category in production.auto_approve and scanned == "pass":
             return f"policy: {category} jobs are approved when every check passes"
         return None
 

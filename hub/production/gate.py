@@ -204,7 +204,7 @@ def problems_by_column(findings: list[Finding], n: int) -> dict[int, set[str]]:
     out: dict[int, set[str]] = {}
 
     def add(label: str, code: str) -> None:
-        parts = label.split("+")
+        parts = label.rstrip("↓↑").split("+")  # a join of columns, or a window down one
         if not all(p[:1] == "g" and p[1:].isdecimal() and int(p[1:]) < n for p in parts):
             parts = [f"g{i}" for i in range(n)]
         for part in parts:

@@ -21,6 +21,9 @@ import unicodedata
 from functools import cache, lru_cache
 from urllib.parse import unquote
 
+import pyarrow as pa
+
+from hub.review.checks import encodings as bulk_encodings
 from sdk.identifiers import CHINESE_DIGITS, NUMERAL_CHARS, as_text
 
 # Digits written as Chinese numerals: the table sdk.identifiers.canonical reads them with.
@@ -45,6 +48,7 @@ _LOOKALIKE = re.compile(  # between digits, or at a token's edge next to one
 )
 _BASE64 = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
 _HEX = re.compile(r"(?:[0-9A-Fa-f]{2}){9,}")
+_PRINTABLE_TOKEN = re.compile(r"[!-~]{12,}")
 
 
 @cache
@@ -105,7 +109,8 @@ def _fold(text: str) -> str:
 
 def encodings(text: str) -> list[str]:
     """Other readings of ``text`` a job may hide an identifier in: reversed (always first),
-    URL-escaped, and its base64 or hex tokens decoded (when they decode to printable text)."""
+    URL-escaped, its base64 or hex tokens decoded (when they decode to printable text), and its
+    tokens read as base32, base85, Ascii85 and ROT13 (:mod:`hub.review.checks.encodings`)."""
     lit = light(text)
     found = [lit[::-1]]
     if "%" in lit:
@@ -124,6 +129,10 @@ def encodings(text: str) -> list[str]:
         decoded = as_text(bytes.fromhex(token))
         if decoded:
             found.append(decoded)
+    tokens = _PRINTABLE_TOKEN.findall(lit)
+    if tokens:  # base32, base85, Ascii85, ROT13: read in bulk, as the export checks read cells
+        bulk, _ = bulk_encodings.decoded(pa.array(tokens, pa.large_string()))
+        found += [t for t in bulk.to_pylist() if t not in found]
     return found
 
 

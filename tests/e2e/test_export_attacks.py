@@ -106,3 +106,55 @@ def test_when_a_kernel_exports_extracts_hidden_tables_and_spelled_ids_then_each_
         assert "CN_RESIDENT_ID" in pii[column], (column, pii)
     overlap = spelled["raw_overlap"][1]["sources"]["medical_visits"]["identifier_cells"]
     assert {"p1+p2", "dotted", "zw", "cn"} <= set(overlap), overlap
+
+
+RESHAPED = r"""
+import base64, json, time
+import pandas as pd
+from sdk import Workspace
+ws = Workspace(scenario='普惠健康险定价')
+
+def send(name, frame):
+    return name, ws.exports.create(frame, purpose='统计 / statistics', name=name, preflight=False)
+
+def shift(v, k):
+    return ''.join(str((int(c) + k) % 10) if c.isdigit() else c for c in v)
+
+scattered = {f'c{i}': [str(100 + 37 * i + j) for j in range(3)] for i in range(12)}
+scattered['c1'][1], scattered['c9'][1] = IDS[1][:9], IDS[1][9:]
+sent = [
+    # one digit per row, bottom to top, among other rows
+    send('down-rows', pd.DataFrame({'k': [f'r{i}' for i in range(20)],
+                                    'd': ['a'] + list(IDS[0])[::-1] + ['b']})),
+    # base32 of the ID, and its digits shifted by three
+    send('base32-and-shifted', pd.DataFrame({
+        'g': ['a', 'b', 'c'],
+        'b32': [base64.b32encode(IDS[2].encode()).decode(), 'x', 'y'],
+        'shifted': [shift(IDS[0], 3), 'x', 'y'],
+    })),
+    # two halves in columns 1 and 9 of a table of twelve numeric columns
+    send('scattered', pd.DataFrame({'g': ['x', 'y', 'z'], **scattered})),
+]
+for name, req in sent:
+    while req.reload().status not in ('in_review', 'approved'):
+        time.sleep(0.2)
+print(json.dumps({name: {c['name']: [c['verdict'], c['details']] for c in req.checks}
+                  for name, req in sent}, ensure_ascii=False, default=str))
+"""
+
+
+def test_when_a_kernel_exports_ids_down_rows_encoded_or_scattered_then_overlap_fails(lab):
+    raw = pd.read_parquet(lab.values["raw"], columns=["patient_id"])
+    ids = raw["patient_id"].dropna().head(3).tolist()
+    result = lab.kernel.execute(f"IDS = {ids!r}\n" + RESHAPED, timeout=300)
+    assert not result.ename, result
+    verdicts = json.loads(result.stdout.strip().splitlines()[-1])
+
+    def cells(name: str) -> dict:
+        verdict, details = verdicts[name]["raw_overlap"]
+        assert verdict == "fail", (name, verdicts[name]["raw_overlap"])
+        return details["sources"]["medical_visits"]["identifier_cells"]
+
+    assert {"d↓", "d↑"} & set(cells("down-rows"))
+    assert {"b32", "shifted"} <= set(cells("base32-and-shifted"))
+    assert "c1+c9" in cells("scattered")

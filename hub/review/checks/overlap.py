@@ -1,9 +1,13 @@
 """Overlap with raw records: a result that holds a raw identifier (in any spelling, reversed,
-encoded or split over neighbouring columns), or whose rows reproduce raw records on the columns
+encoded, digit-shifted, split over columns or written down the rows of one), or whose rows reproduce raw records on the columns
 they share with the raw table (matched by name or content, not only the declared identifiers and
 quasi-identifiers), points at real people."""
 
 from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -11,37 +15,73 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from hub.i18n import Msg
-from hub.review.checks import values
+from hub.review.checks import spread, values
 from hub.review.checks.base import FAIL, PASS, Context, Finding, RawSource, register
 from hub.review.checks.rawmatch import RawTable, matched, raw_frequency, raw_table
 from hub.review.checks.sdc import count_columns
 
 
-def _raw_identifiers(table: RawTable, source: RawSource) -> pa.Array:
-    """Every distinct canonical raw value of the source's identifying columns."""
-    parts = [table.columns[c].text for c in source.identifiers if c in table.columns]
-    return pc.unique(pa.concat_arrays(parts)) if parts else pa.array([], pa.large_string())
+@dataclass(frozen=True)
+class Known:
+    """A source's raw identifiers in every form they are matched in (computed once per version
+    of the raw file)."""
+
+    values: pa.Array  # distinct canonical values
+    both: pa.Array  # and reversed
+    shifted: pa.Array  # shift-free forms of both
+    lengths: list[int]  # lengths read down the rows of a column
+
+
+@lru_cache(maxsize=8)
+def _known(path: str, mtime: int, identifiers: tuple[str, ...]) -> Known:
+    table = raw_table(RawSource("", path, identifiers, ()))
+    parts = [table.columns[c].text for c in identifiers if c in table.columns]
+    known = pc.unique(pa.concat_arrays(parts)) if parts else pa.array([], pa.large_string())
+    both, shifted = spread.known_forms(known)
+    return Known(known, both, shifted, spread.lengths_of(known))
+
+
+def known_of(source: RawSource) -> Known:
+    return _known(source.path, os.stat(source.path).st_mtime_ns, source.identifiers)
 
 
 def _identifier_hits(
-    columns: list[values.Column], headers: values.Column, known: pa.Array
+    columns: list[values.Column], headers: values.Column, known: Known
 ) -> dict[str, int]:
-    """Cells (per column, per join of neighbouring columns, or among the headers) holding a
-    raw identifier."""
-    hits = {}
-    if not len(known):
-        return hits
+    """Cells (per column, per join of columns, per window down a column, or among the headers)
+    holding a raw identifier: as written, reversed, decoded or with its digits shifted. Every
+    candidate is matched in one pass (a lookup set is built per pass)."""
+    if not len(known.values):
+        return {}
+    texts, groups = [], []  # groups: (label, owner, counts) per text, or (label, None, None)
     for col in [*columns, headers]:
         if col.decimal:  # no identifier is a fraction
             continue
         text, owner = values.with_variants(col)
-        inside = pc.is_in(text, value_set=known).to_numpy(zero_copy_only=False)
-        if inside.any():
-            hits[col.name] = int(col.counts[np.unique(owner[inside])].sum())
-    for label, text, owner, counts in values.joined(columns):
-        inside = pc.is_in(text, value_set=known).to_numpy(zero_copy_only=False)
-        if inside.any():
-            hits[label] = int(counts[np.unique(owner[inside])].sum())
+        texts.append(text)
+        groups.append((col.name, owner, col.counts, False))
+    for wide in (False, True):
+        for label, text, owner, counts in values.joined(columns, wide):
+            texts.append(text)
+            groups.append((label, owner, counts, False))
+    for label, text in spread.down_rows(columns, known.lengths):
+        texts.append(text)
+        groups.append((label, None, None, True))
+    if not texts:
+        return {}
+    sizes = np.cumsum([0] + [len(t) for t in texts])
+    everything = pa.concat_arrays([pc.cast(t, pa.large_string()) for t in texts])
+    shift = np.concatenate(  # digits shifted are read in cells and joins, not down the rows
+        [np.full(len(t), not g[3]) for t, g in zip(texts, groups, strict=True)]
+    )
+    either = spread.matches(everything, known.both, known.shifted, shift)
+    hits: dict[str, int] = {}
+    for i, (label, owner, counts, window) in enumerate(groups):
+        inside = either[sizes[i] : sizes[i + 1]]
+        if not inside.any():
+            continue
+        found = int(inside.sum()) if window else int(counts[np.unique(owner[inside])].sum())
+        hits[label] = hits.get(label, 0) + found
     return hits
 
 
@@ -64,7 +104,7 @@ def raw_overlap(frame: pd.DataFrame, ctx: Context) -> Finding:
         table = raw_table(source)
         headers = pd.Series([str(c) for c in frame.columns])  # a header is released as well
         names = values.column(headers, "(column names)")
-        ids = _identifier_hits(columns, names, _raw_identifiers(table, source))
+        ids = _identifier_hits(columns, names, known_of(source))
         rows, mapping = _reproduced(columns, table, counts, ctx.limits.quasi_k)
         if ids or rows:
             by_source[source.name] = {

@@ -30,6 +30,7 @@ from hub.review.checks.base import FAIL, PASS, WARN, Context, Finding, register
 IDENTIFYING = {
     "CN_RESIDENT_ID", "CN_MOBILE", "CN_BANK_CARD", "CN_USCC", "CN_LICENSE_PLATE", "EMAIL_ADDRESS",
 }  # fmt: skip
+CHECKSUMMED = {"CN_RESIDENT_ID", "CN_USCC"}  # proven by check characters, not by shape alone
 HEADERS = "(column names)"
 MAX_VALIDATIONS = 5_000  # per entity and column: enough to prove a leak, bounded in time
 MAX_FREE_TEXT = 20_000  # distinct free-text values scanned per column
@@ -154,13 +155,27 @@ def scan_column(series: pd.Series, col: values.Column | None = None) -> dict[str
 
 
 def scan_joined(columns: list[values.Column]) -> dict[str, dict[str, int]]:
-    """Identifiers spread over neighbouring cells (an ID in two columns, text or numbers)."""
+    """Identifiers spread over cells of several columns (an ID in two columns, text or
+    numbers). Over a pair of neighbouring text columns, every identifier; over a join holding a
+    number, three columns or columns that are not neighbours (see :func:`values.combinations`),
+    only those of 18 characters a check character proves (resident IDs, credit codes): so many
+    combinations of ordinary amounts, counts and dates meet a bare pattern (a mobile's, a
+    15-digit ID's) by chance. Raw identifiers split any of these ways are the overlap check's
+    to find, whatever their kind."""
+    numeric = {c.name: c.numeric for c in columns}
     out = {}
-    for label, text, owner, counts in values.joined(columns):
-        found = _scan(text, owner, counts, free_text=False)
-        hits = {e: n for e, n in found.items() if e in IDENTIFYING}
-        if hits:
-            out[label] = hits
+    for wide in (False, True):
+        for label, text, owner, counts in values.joined(columns, wide):
+            names = label.split("+")
+            proven = wide or len(names) > 2 or any(numeric.get(n, True) for n in names)
+            if proven:  # only what a check character can prove: 18 characters
+                where = pc.equal(pc.utf8_length(text), 18).to_numpy(zero_copy_only=False)
+                text, owner = text.filter(pa.array(where)), owner[where]
+            found = _scan(text, owner, counts, free_text=False)
+            keep = CHECKSUMMED if proven else IDENTIFYING
+            hits = {e: n for e, n in found.items() if e in keep}
+            if hits:
+                out[label] = hits
     return out
 
 

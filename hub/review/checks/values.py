@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from hub.review.checks import encodings
 from sdk.identifiers import canonical, decoded
 
 # canonical()'s separators, as far as ASCII goes (RE2 has no look-around: capture and loop)
@@ -152,7 +153,8 @@ def _decoded(value: str) -> list[str]:
 
 def with_variants(col: Column) -> tuple[pa.Array, np.ndarray]:
     """``col``'s values followed by each reversed and each encoded-looking spelling decoded
-    (base64, hex, percent; from the original spelling, as base64 is case-sensitive). Computed
+    (base64, hex, percent; from the original spelling, as base64 is case-sensitive), then base32,
+    base85, Ascii85 and ROT13 read in bulk (:mod:`hub.review.checks.encodings`). Computed
     once per column: the PII scan and the overlap check share it.
 
     Returns:
@@ -178,6 +180,11 @@ def with_variants(col: Column) -> tuple[pa.Array, np.ndarray]:
     if extra:
         parts.append(pa.array(extra, type=pa.large_string()))
         owners.append(np.asarray(extra_owner, dtype=np.int64))
+    bulk, bulk_owner = encodings.decoded(col.plain)  # base32, base85, Ascii85, ROT13
+    if len(bulk):
+        form = canonical_array(bulk)
+        parts += [form, pc.utf8_reverse(form)]
+        owners += [col.plain_ids[bulk_owner]] * 2
     col.memo["variants"] = (pa.concat_arrays(parts), np.concatenate(owners))
     return col.memo["variants"]
 
@@ -239,25 +246,47 @@ def _padded(a: pa.Array, b: pa.Array) -> tuple[pa.Array, np.ndarray]:
     return pa.concat_arrays(parts), np.concatenate(owners)
 
 
-def joined(columns: list[Column]) -> list[tuple[str, pa.Array, np.ndarray, np.ndarray]]:
-    """Neighbouring cells read as one value: every ordered pair of fragment columns (only
-    neighbours beyond :data:`MAX_FRAGMENT_COLUMNS`) and every run of three neighbours; an integer
-    second part is also read with the leading zeros a number cannot hold.
+JOIN_BUDGET = 20_000_000  # rows × column combinations read joined, per kind of join
+MAX_COMBINATIONS = 3_000  # column combinations read joined, per kind of join
+
+
+def combinations(pieces: list[Column], wide: bool) -> list[tuple[Column, ...]]:
+    """The column combinations read as one value. Narrow: every ordered pair of fragment columns
+    (only neighbours beyond :data:`MAX_FRAGMENT_COLUMNS`) and every run of three neighbours.
+    Wide: what narrow leaves out, within :data:`JOIN_BUDGET` and :data:`MAX_COMBINATIONS` —
+    every other ordered pair, then every other ordered triple (an identifier split over columns
+    that are not neighbours, in any order); what does not fit is left to narrow alone."""
+    if len(pieces) > MAX_FRAGMENT_COLUMNS:
+        pairs = list(zip(pieces, pieces[1:], strict=False))
+        pairs += [(b, a) for a, b in pairs]
+    else:
+        pairs = list(permutations(pieces, 2))
+    triples = list(zip(pieces, pieces[1:], pieces[2:], strict=False))
+    if not wide:
+        return pairs + triples
+    rows = len(pieces[0].codes) if pieces else 0
+    narrow = {tuple(id(c) for c in g) for g in pairs + triples}
+    out: list[tuple[Column, ...]] = []
+    for size in (2, 3):
+        extra = [g for g in permutations(pieces, size) if tuple(map(id, g)) not in narrow]
+        if extra and len(extra) <= MAX_COMBINATIONS and len(extra) * rows <= JOIN_BUDGET:
+            out += extra
+    return out
+
+
+def joined(
+    columns: list[Column], wide: bool = False
+) -> list[tuple[str, pa.Array, np.ndarray, np.ndarray]]:
+    """Cells of several columns read as one value (see :func:`combinations`); an integer second
+    part of a pair is also read with the leading zeros a number cannot hold.
 
     Returns:
         Per join: a label (``a+b``), the candidate values, for each the distinct combination of
         cells it came from, and how many rows hold each combination.
     """
-    pieces = fragments(columns)
-    if len(pieces) > MAX_FRAGMENT_COLUMNS:
-        order = list(zip(pieces, pieces[1:], strict=False))
-        order += [(b, a) for a, b in order]
-    else:
-        order = list(permutations(pieces, 2))
-    order += list(zip(pieces, pieces[1:], pieces[2:], strict=False))
     empty = pa.scalar("", pa.large_string())
     out = []
-    for group in order:
+    for group in combinations(fragments(columns), wide):
         present = np.all([c.codes >= 0 for c in group], axis=0)
         if not present.any():
             continue

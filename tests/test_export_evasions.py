@@ -1,0 +1,190 @@
+"""Identifiers reshaped to slip past the export checks (issue 13, item 8, as a class): spread
+down the rows of a column, split over columns that are not neighbours (in tables of many
+candidate columns), or encoded in base32, hex, base85, Ascii85, unpadded URL-safe base64, ROT13
+or with shifted digits. Each must fail ``raw_overlap``; ordinary tables of counts, amounts and
+dates must still pass."""
+
+from __future__ import annotations
+
+import base64
+import codecs
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hub.demo.datasets import generate, get_spec
+from hub.review.checks import FAIL, PASS, Context, RawSource, run_all
+
+ROT13 = str.maketrans(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+    "NOPQRSTUVWXYZABCDEFGHIJKLMnopqrstuvwxyzabcdefghijklm",
+)
+
+
+@pytest.fixture(scope="module")
+def raw(tmp_path_factory):
+    frame = generate("medical_visits", 2000, seed=3)
+    path = tmp_path_factory.mktemp("raw") / "medical_visits.parquet"
+    frame.to_parquet(path)
+    spec = get_spec("medical_visits")
+    source = RawSource(
+        "medical_visits",
+        str(path),
+        tuple(c.name for c in spec.columns if c.pii not in (None, "free_text", "name")),
+        tuple(c.name for c in spec.columns if c.quasi),
+    )
+    ids = frame["patient_id"].dropna().unique()[:3].tolist()
+    mobiles = frame["mobile"].dropna().unique()[:3].tolist()
+    return frame, source, ids, mobiles
+
+
+def overlap(frame: pd.DataFrame, source: RawSource):
+    (found,) = run_all(frame, Context(raw=(source,)), ["raw_overlap"])
+    return found
+
+
+def cells(found) -> dict:
+    return found.details["sources"].get("medical_visits", {}).get("identifier_cells", {})
+
+
+def shifted(value: str, k: int) -> str:
+    return "".join(str((int(c) + k) % 10) if c.isdigit() else c for c in value)
+
+
+def one_column(pieces: list[str], name: str = "v") -> pd.DataFrame:
+    return pd.DataFrame({"k": [f"r{i}" for i in range(len(pieces))], name: pieces})
+
+
+DOWN = {
+    "digit_per_row": lambda v: list(v),
+    "digit_per_row_reversed": lambda v: list(v)[::-1],
+    "three_per_row": lambda v: [v[i : i + 3] for i in range(0, len(v), 3)],
+    "uneven_pieces_bottom_up": lambda v: [v[:5], v[5:7], v[7:13], v[13:]][::-1],
+    "each_piece_reversed": lambda v: [v[i : i + 6][::-1] for i in range(0, len(v), 6)][::-1],
+}
+
+
+@pytest.mark.parametrize("shape", sorted(DOWN))
+def test_when_an_id_is_written_down_the_rows_of_a_column_then_overlap_fails(raw, shape):
+    _, source, ids, mobiles = raw
+    for value in (ids[0], mobiles[0]):
+        pieces = ["x", *DOWN[shape](value), "y"]  # among other cells
+        found = overlap(one_column(pieces), source)
+        assert found.verdict == FAIL, (shape, value, found.as_dict())
+        assert {"v↓", "v↑"} & set(cells(found)), cells(found)
+
+
+def test_when_an_id_is_written_down_integer_cells_then_overlap_fails(raw):
+    _, source, ids, _ = raw
+    value = next(v for v in ids if v[-1].isdigit())
+    digits = [int(c) for c in value]
+    frame = pd.DataFrame({"k": [f"r{i}" for i in range(18)], "n": digits})
+    assert overlap(frame.iloc[::-1].reset_index(drop=True), source).verdict == FAIL
+    mobile_frame = pd.DataFrame({"k": list("abcdefghijk"), "n": [int(c) for c in raw[3][1]]})
+    assert overlap(mobile_frame, source).verdict == FAIL
+
+
+def encoders(value: str) -> dict[str, str]:
+    data = value.encode()
+    return {
+        "base32": base64.b32encode(data).decode(),
+        "base32_lower_unpadded": base64.b32encode(data).decode().rstrip("=").lower(),
+        "hex": data.hex(),
+        "hex_upper": data.hex().upper(),
+        "base85": base64.b85encode(data).decode(),
+        "ascii85": base64.a85encode(data).decode(),
+        "ascii85_framed": base64.a85encode(data, adobe=True).decode(),
+        "urlsafe_base64_unpadded": base64.urlsafe_b64encode(data).decode().rstrip("="),
+        "rot13": codecs.encode(value, "rot13"),
+        "digits_shifted": shifted(value, 7),
+        "digits_shifted_reversed": shifted(value, 4)[::-1],
+    }
+
+
+@pytest.mark.parametrize("encoding", sorted(encoders("110105194912310021")))
+def test_when_raw_identifiers_are_encoded_then_overlap_fails(raw, encoding):
+    _, source, ids, mobiles = raw
+    for value in (ids[2], mobiles[2]):
+        encoded = encoders(value)[encoding]
+        if encoding == "rot13" and encoded == value:  # ROT13 moves letters; an all-digit ID
+            value += "@example.org"  # stays itself. An address does not: see below.
+            continue
+        frame = pd.DataFrame({"g": ["a", "b", "c"], "code": [encoded, "ok", "fine"]})
+        found = overlap(frame, source)
+        assert found.verdict == FAIL, (encoding, encoded, found.as_dict())
+        assert "code" in cells(found), cells(found)
+
+
+def test_when_an_id_with_a_check_letter_is_rot13_then_overlap_fails(tmp_path):
+    value = "11010519491231002X"
+    raw_frame = pd.DataFrame({"patient_id": [value, "330106199003071234"], "n": [1, 2]})
+    path = tmp_path / "r.parquet"
+    raw_frame.to_parquet(path)
+    source = RawSource("r", str(path), ("patient_id",), ())
+    frame = pd.DataFrame({"g": ["a", "b"], "code": [codecs.encode(value, "rot13"), "z"]})
+    assert value != codecs.encode(value, "rot13")
+    assert overlap(frame, source).verdict == FAIL
+
+
+@pytest.mark.parametrize("where", [(0, 5), (1, 9), (9, 2)])
+def test_when_an_id_is_split_over_columns_that_are_not_neighbours_then_overlap_fails(raw, where):
+    _, source, ids, _ = raw
+    value = ids[0]
+    rng = np.random.default_rng(0)
+    columns = {f"c{i}": [str(x) for x in rng.integers(100, 999, 3)] for i in range(12)}
+    a, b = where
+    columns[f"c{a}"][1], columns[f"c{b}"][1] = value[:9], value[9:]
+    frame = pd.DataFrame({"g": ["x", "y", "z"], **columns})
+    found = overlap(frame, source)
+    assert found.verdict == FAIL, found.as_dict()
+    assert f"c{a}+c{b}" in cells(found), cells(found)
+
+
+def test_when_an_id_is_split_in_three_over_scattered_columns_then_overlap_and_pii_fail(raw):
+    _, source, ids, _ = raw
+    value = ids[1]
+    rng = np.random.default_rng(1)
+    columns = {f"c{i}": [str(x) for x in rng.integers(10, 99, 3)] for i in range(7)}
+    columns["c5"][0], columns["c1"][0], columns["c3"][0] = value[:6], value[6:12], value[12:]
+    frame = pd.DataFrame({"g": ["x", "y", "z"], **columns})
+    found = run_all(frame, Context(raw=(source,)), ["raw_overlap", "pii_scan"])
+    by_name = {f.name: f for f in found}
+    assert by_name["raw_overlap"].verdict == FAIL
+    assert "c5+c1+c3" in cells(by_name["raw_overlap"])
+    assert by_name["pii_scan"].verdict == FAIL
+    assert "CN_RESIDENT_ID" in by_name["pii_scan"].details["columns"]["c5+c1+c3"]
+
+
+def legitimate(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    rng = np.random.default_rng(5)
+    days = pd.date_range("2024-01-01", periods=400, freq="D")
+    return {
+        "group_counts": frame.groupby("department").size().reset_index(name="n"),
+        "auc": pd.DataFrame({"metric": ["auc", "rows"], "value": [0.7312, 2000]}),
+        "amounts_and_dates": pd.DataFrame({
+            "day": days.strftime("%Y%m%d"),
+            "amount": rng.integers(1, 99_999, len(days)),
+            "visits": rng.integers(10, 500, len(days)),
+            "month": days.strftime("%Y-%m"),
+            "year": days.year,
+            "cost": np.round(rng.lognormal(5, 1, len(days)), 2),
+        }),
+        "many_numeric_columns": pd.DataFrame(
+            {f"m{i}": rng.integers(0, 10_000, 300) for i in range(14)}
+            | {"label": [f"L{i}" for i in range(300)]}
+        ),
+        "small_digits": pd.DataFrame({"k": [f"r{i}" for i in range(5000)],
+                                      "d": rng.integers(0, 10, 5000)}),
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "name", ["group_counts", "auc", "amounts_and_dates", "many_numeric_columns", "small_digits"]
+)
+def test_when_a_result_is_an_ordinary_table_then_overlap_and_pii_still_pass(raw, name):
+    frame, source, _, _ = raw
+    table = legitimate(frame)[name]
+    found = run_all(table, Context(raw=(source,)), ["raw_overlap", "pii_scan"])
+    assert found[0].verdict == PASS, found[0].as_dict()
+    assert found[1].verdict != FAIL, found[1].as_dict()  # a department's name may warn
