@@ -327,10 +327,13 @@ RARE_SURNAMES = (
     "谌奚皮粟冼蔺楼闻厉仝郜阚权帅屠豆朴盖练廉禹祖漆卿狄晋扈晁芮阙浦戈伏鹿薄邸雍辜羊乌裘亓修邰赫"
     "杭逯茹慕银亢嵇湛戎勾茅揭尉冶檀昝奉衡尧闭"
     "植封盘宿鲜索宣敬况印战危宾居束衣阴幸富伊巴支计查商边应全初相容呼"
-    "国海位区都公满诸信和乐"
 )
 # Common surnames that are also function words (于是, 时间, 关于 ...): trusted only in context.
-_CONTEXT_ONLY = set("于向时关常路车单解尚司连项费管党景卫米农简古吉易齐安")
+# Surnames that are mostly words (国, 海, 区, 都, 和 ...) are trusted only there too, and are kept
+# out of the whole-value pattern (a reversed 上城区 is no name).
+_CONTEXT_ONLY = set(
+    "于向时关常路车单解尚司连项费管党景卫米农简古吉易齐安国海位区都公满诸信和乐斯哈官丰隆展智普母玉云元南"
+)
 COMPOUND_SURNAMES = _words(
     "欧阳 司马 诸葛 上官 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 轩辕 令狐 钟离 "
     "独孤 南宫 西门 端木 呼延 澹台 万俟 百里 闻人 赫连 申屠 太史 公冶 濮阳 左丘 第五"
@@ -498,7 +501,8 @@ def _list_name(text: str, a: int, b: int, listed: bool = False) -> tuple[int, in
     characters whose given name is name characters (for the last item, the first such run)."""
     for start in range(a, b - 1):
         compound = text[start : start + 2] in COMPOUND_SURNAMES
-        if not (compound or text[start] in SURNAMES or text[start] in RARE_SURNAMES):
+        c = text[start]
+        if not (compound or c in SURNAMES or c in RARE_SURNAMES or c in _CONTEXT_ONLY):
             continue
         given = start + (2 if compound else 1)
         end = given
@@ -634,7 +638,8 @@ class NameRecognizer(CnRecognizer):
         if context and any(_name_char(c) for c in chars):
             return 0.85
         named = all(_name_char(c) for c in chars)
-        if named and text.startswith(_RIGHT_WORDS, end):
+        wordy = text.startswith(("说明", "说法", "称号", "称为", "讲座", "讲解"), end)  # 普通说明
+        if named and not wordy and text.startswith(_RIGHT_WORDS, end):
             return 0.7  # 昨天下午张伟说, 亓建华表示: a speaker, whatever came before
         right = end == len(text) or _stops_at(text, end)
         if rare:  # 与邬晓燕联系: a rare surname needs a word before and a full given name

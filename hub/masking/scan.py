@@ -50,7 +50,8 @@ _MAYBE = re.compile(
     "[0-9０-９@＠#＃〇零一二三四五六七八九幺壹贰叁肆伍陆柒捌玖]"
     "|(?i:[(\\[{<（【] ?at ?[)\\]}>）】]|\\sat\\s)|艾特|爱特|小老鼠|圈a"
     f"|{HAN} ?[·.•・･] ?{HAN}"  # 达瓦·次仁: a transliterated name
-    f"|(?:[{SURNAMES}{RARE_SURNAMES}]|{'|'.join(COMPOUND_SURNAMES)}) ?{HAN}"
+    f"|(?:[{SURNAMES}{RARE_SURNAMES}{''.join(sorted(CONTEXT_ONLY))}]"
+    f"|{'|'.join(COMPOUND_SURNAMES)}) ?{HAN}"
     f"|{HAN}(?:省|市|区|县|镇|乡|村|路|街|巷|弄|道|号|栋|幢|室|社区|小区|花园|大厦|公寓)"
 )
 _SKIP = (NameRecognizer, AddressRecognizer)  # their own analyze() is the search
