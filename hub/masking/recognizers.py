@@ -332,7 +332,7 @@ RARE_SURNAMES = (
 # Surnames that are mostly words (国, 海, 区, 都, 和 ...) are trusted only there too, and are kept
 # out of the whole-value pattern (a reversed 上城区 is no name).
 _CONTEXT_ONLY = set(
-    "于向时关常路车单解尚司连项费管党景卫米农简古吉易齐安国海位区都公满诸信和乐斯哈官丰隆展智普母玉云元南"
+    "于向时关常路车单解尚司连项费管党景卫米农简古吉易齐安国海位区都公满诸信和乐斯哈官丰隆展智普母玉云元南利平强花"
 )
 COMPOUND_SURNAMES = _words(
     "欧阳 司马 诸葛 上官 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 轩辕 令狐 钟离 "
@@ -390,7 +390,8 @@ COMMON_WORDS = set(
         "吉林 车辆 车站 路口 路线 路段 单位 卫生 全国 关键 关于 包括 宋体 唐朝 于是 任何 任务 万元 "
         "钱包 江苏 宫颈 房屋 房间 景区 党员 管理 简单 连续 项目 季度 毕业 童年 纪念 柳树 史上 易于 "
         "申请 欧元 陆续 韩语 谢谢 孙子 马上 马路 向前 向东 向西 左右 左边 左侧 甘肃 云南 海南 平安 "
-        "平时 平均 齐全"
+        "平时 平均 齐全 利益 利润 利率 平台 平等 强调 强化 花费 花园 南方 南北 元旦 云端 智能 普通 "
+        "普及 官方 展示 丰富 隆重 斯文"
     )
 )
 NAME_LIKE_WORDS = set(
@@ -631,15 +632,16 @@ class NameRecognizer(CnRecognizer):
             return 0.85 if polite and near_ok else 0.0
         chars = text[given:end]
         strong = before.endswith(_PREFIXES)
+        wordy = text.startswith(("说明", "说法", "称号", "称为", "讲座", "讲解"), end)  # 普通说明
+        speaker = not wordy and text.startswith(_RIGHT_WORDS, end)  # 高峰说: a person
         if (end < len(text) and text[end] in _NON_NAME_END) or not name_valid(
-            text[start:end], context, strong
+            text[start:end], context or speaker, strong
         ):
             return 0.0  # 文泽路, 钱江路, 白洋站 are places
         if context and any(_name_char(c) for c in chars):
             return 0.85
         named = all(_name_char(c) for c in chars)
-        wordy = text.startswith(("说明", "说法", "称号", "称为", "讲座", "讲解"), end)  # 普通说明
-        if named and not wordy and text.startswith(_RIGHT_WORDS, end):
+        if named and speaker:
             return 0.7  # 昨天下午张伟说, 亓建华表示: a speaker, whatever came before
         right = end == len(text) or _stops_at(text, end)
         if rare:  # 与邬晓燕联系: a rare surname needs a word before and a full given name
