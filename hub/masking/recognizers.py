@@ -510,7 +510,8 @@ def _list_name(text: str, a: int, b: int, listed: bool = False) -> tuple[int, in
         while end < min(given + 2, b) and _name_char(text[end]):
             end += 1
         value = text[start:end]
-        if end > given and (end == b or _stops_at(text, end)) and name_valid(value, listed):
+        # in a list of names, a name that is also a word (冷静, 高峰) is a name
+        if end > given and (end == b or _stops_at(text, end)) and name_valid(value, strong=listed):
             return start, end
     return None
 
