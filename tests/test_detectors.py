@@ -136,6 +136,22 @@ def _plates(rng: random.Random) -> list[str]:
     return out
 
 
+def _landlines(rng: random.Random) -> list[str]:
+    areas = ("010", "021", "020", "0571", "0755", "0512", "0731", "0991")
+    forms = (
+        lambda a, n: f"{a}-{n}", lambda a, n: f"({a}){n}", lambda a, n: f"{a} {n[:-4]} {n[-4:]}",
+        lambda a, n: f"+86 {a[1:]} {n[:-4]} {n[-4:]}", lambda a, n: f"86-{a[1:]}-{n}",
+        lambda a, n: f"{a}-{n}转{rng.randrange(10, 9999)}", lambda a, n: f"{a}-{n}".translate(FULL_WIDTH),
+    )  # fmt: skip
+    out = []
+    for i in range(N):
+        area = rng.choice(areas)
+        size = 8 if len(area) == 3 or i % 2 else 7
+        local = str(rng.randrange(2, 10)) + "".join(rng.choices(string.digits, k=size - 1))
+        out.append(forms[i % len(forms)](area, local))
+    return out
+
+
 def _emails(rng: random.Random) -> list[str]:
     words = ("zhang", "li.na", "wang_fang", "chen", "liu.yang", "hz.data", "service", "yanghui")
     domains = ("qq.com", "163.com", "126.com", "gmail.com", "example.cn", "zju.edu.cn", "sina.com")
@@ -218,6 +234,9 @@ _SENTENCES = {
         "联系电话{v}，请保持畅通。", "随访电话：{v}。", "如有疑问请拨打{v}咨询。",
         "手机号{v}已验证", "复诊，较前好转，随访电话{v}。",
     ),
+    "CN_LANDLINE": (
+        "办公电话{v}，工作日可拨打。", "座机：{v}", "如需帮助请致电{v}。", "传真{v}，请注明事由。",
+    ),
     "CN_BANK_CARD": (
         "工资发放至银行卡{v}。", "收款账号：{v}", "请将款项转入卡号{v}，户名见附件。",
         "信用卡{v}已冻结。",
@@ -270,6 +289,7 @@ def values() -> dict[str, list[str]]:
     makers = {
         "CN_RESIDENT_ID": _resident_ids,
         "CN_MOBILE": _mobiles,
+        "CN_LANDLINE": _landlines,
         "CN_BANK_CARD": _bank_cards,
         "CN_USCC": _usccs,
         "CN_LICENSE_PLATE": _plates,
@@ -365,7 +385,9 @@ def _negatives(values: dict[str, list[str]]) -> list[tuple[str, str]]:
             )
         )
         out.append(("code", f"MZ{y}{m:02d}{d:02d}{rng.randrange(10**5):05d}"))
-        out.append(("landline", f"0571-{rng.randrange(10**7, 10**8)}"))
+        out.append(
+            ("code", f"DS-{rng.choice(('0571', '010', '021'))}-{y}-{rng.randrange(999):03d}")
+        )
     # A checksum-failing value is not detected as anything, so keep only those failing every test.
     return [
         (kind, text)
@@ -520,7 +542,9 @@ def test_when_checksum_entities_are_scanned_then_recall_is_at_least_95_percent(
     assert scores.recall(entity) >= 0.95, scores.misses[entity][:5]
 
 
-@pytest.mark.parametrize("entity", ["CN_MOBILE", "CN_LICENSE_PLATE", "EMAIL_ADDRESS"])
+@pytest.mark.parametrize(
+    "entity", ["CN_MOBILE", "CN_LANDLINE", "CN_LICENSE_PLATE", "EMAIL_ADDRESS"]
+)
 def test_when_pattern_entities_are_scanned_then_recall_is_at_least_95_percent(
     scores: Scores, entity: str
 ) -> None:

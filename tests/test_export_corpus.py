@@ -58,10 +58,11 @@ def test_when_an_export_is_registered_then_every_column_has_a_policy(corpus):
     assert kinds == {
         "姓名": "name", "证件号码": "resident_id", "联系电话": "mobile", "银行账号": "bank_card",
         "车牌号": "plate", "电子邮箱": "email", "住址": "address", "统一社会信用代码": "uscc",
-        "备注": "free_text", "办理日期": "free_text", "业务类型": "free_text", "金额": None,
+        "固定电话": "landline", "备注": "free_text", "沟通记录": "free_text",
+        "办理日期": "free_text", "业务类型": "free_text", "金额": None,
     }  # fmt: skip
     text_columns = [n for n in schema if pd.api.types.is_string_dtype(frame[n].dtype)]
-    assert len(text_columns) == 11
+    assert len(text_columns) == 13
     assert all(column_policy(schema[n]) is not None for n in text_columns)
 
 
@@ -75,7 +76,10 @@ def test_when_a_sample_of_the_export_is_served_then_no_planted_value_comes_back(
     assert len(served_raw(frame, planted, range(ROWS))) == len(planted)
 
 
-@pytest.mark.parametrize("column", ["车牌号", "备注", "联系电话", "证件号码", "姓名", "住址"])
+@pytest.mark.parametrize(
+    "column",
+    ["车牌号", "备注", "沟通记录", "联系电话", "固定电话", "电子邮箱", "证件号码", "姓名", "住址"],
+)
 def test_when_a_column_has_no_policy_at_all_then_it_is_still_not_served_raw(corpus, column):
     """A plate column no detector recognised (or any other) is scanned cell by cell."""
     frame, planted = corpus
@@ -109,9 +113,11 @@ def test_when_the_recall_per_entity_and_shape_is_measured_then_the_scan_alone_fi
 @pytest.mark.parametrize(
     ("header", "kind"),
     [
-        *((h, k if k != "notes" else "free_text") for k, h in HEADERS.items()),
+        *((h, k if k not in ("notes", "log") else "free_text") for k, h in HEADERS.items()),
         ("公民身份号码", "resident_id"), ("身份证号", "resident_id"), ("sfzh", "resident_id"),
         ("手机号码", "mobile"), ("移动电话", "mobile"), ("lxdh", "mobile"),
+        ("固定电话", "landline"), ("办公电话", "landline"), ("座机号码", "landline"),
+        ("传真", "landline"), ("fax", "landline"),
         ("银行卡号", "bank_card"), ("开户账号", "bank_card"), ("号牌号码", "plate"),
         ("车辆号牌", "plate"), ("E-mail", "email"), ("家庭住址", "address"),
         ("户籍地址", "address"), ("联系人", "name"), ("法定代表人", "name"),

@@ -34,7 +34,9 @@ HEADERS = {
     "email": "电子邮箱",
     "address": "住址",
     "uscc": "统一社会信用代码",
+    "landline": "固定电话",
     "notes": "备注",
+    "log": "沟通记录",
 }
 ENTITY = {
     "name": "CN_NAME",
@@ -45,6 +47,7 @@ ENTITY = {
     "email": "EMAIL_ADDRESS",
     "address": "CN_ADDRESS",
     "uscc": "CN_USCC",
+    "landline": "CN_LANDLINE",
 }
 FULL = str.maketrans(
     string.digits + string.ascii_letters + "@.-+",
@@ -121,6 +124,27 @@ def _uscc(rng: random.Random) -> str:
     return body + uscc_check_char(body)
 
 
+AREA_CODES = ("010", "021", "022", "023", "020", "024", "025", "027", "028", "029", "0571",
+              "0574", "0755", "0512", "0731", "0371", "0531", "0591", "0851", "0991", "0898")  # fmt: skip
+
+
+def _landline(rng: random.Random) -> str:
+    """Area code and local number, digits only (three-digit areas have eight-digit numbers)."""
+    area = rng.choice(AREA_CODES)
+    size = 8 if len(area) == 3 or rng.random() < 0.6 else 7
+    return area + str(rng.randrange(2, 10)) + "".join(rng.choices(string.digits, k=size - 1))
+
+
+def _area(v: str) -> tuple[str, str]:
+    cut = 3 if v[1] in "12" else 4
+    return v[:cut], v[cut:]
+
+
+def _local(v: str, sep: str) -> str:
+    local = _area(v)[1]
+    return local[:-4] + sep + local[-4:]
+
+
 def _email(faker: Faker, rng: random.Random) -> str:
     user = faker.user_name() + rng.choice(("", str(rng.randrange(10, 9999)), ".cn", "_hz"))
     return f"{user}@{rng.choice(MAIL_DOMAINS)}"
@@ -134,6 +158,24 @@ def _name(faker: Faker, rng: random.Random) -> tuple[str, str]:
         given = rng.choice(RARE_GIVEN) + ("" if rng.random() < 0.5 else faker.first_name()[-1])
         return "rare_char", faker.last_name() + given
     return "common", faker.name()
+
+
+MINORITY = ("阿卜杜", "热合曼", "买买提", "艾力", "古丽娜尔", "吐尔逊", "努尔", "阿依古丽",
+            "迪丽拜尔", "艾尼瓦尔", "阿不都拉", "热依拉", "帕提曼", "吾斯曼", "扎西", "卓玛",
+            "次仁", "巴特尔", "其其格", "哈斯", "达吾提", "肉孜", "玉素甫", "库尔班")  # fmt: skip
+RARE_SURNAME = ("佟", "邬", "卞", "仇", "栾", "隋", "刁", "巫", "敖", "郁", "亓", "昝", "鞠")
+TITLES = ("先生", "女士", "经理", "老师", "主任", "师傅", "医生", "律师")
+
+
+def _other_name(faker: Faker, rng: random.Random) -> tuple[str, str]:
+    """Someone other than the record's subject, in every kind a remark names people: common,
+    compound surname, rare character, rare surname, transliterated with ``·``."""
+    r = rng.random()
+    if r < 0.2:
+        return "minority", "·".join(rng.sample(MINORITY, 2))
+    if r < 0.3:
+        return "rare_surname", rng.choice(RARE_SURNAME) + faker.first_name()
+    return _name(faker, rng)
 
 
 def _address(faker: Faker, rng: random.Random) -> str:
@@ -201,6 +243,29 @@ SHAPES: dict[str, dict[str, Shape]] = {
         "upper": lambda v, r: v.upper(),
         "fullwidth_at": lambda v, r: v.replace("@", "＠"),
         "fullwidth": lambda v, r: v.translate(FULL),
+        # spelt to dodge harvesters
+        "bracket_at": lambda v, r: v.replace("@", "[at]"),
+        "paren_at_dot_word": lambda v, r: _spell(v, "(at)", " dot "),
+        "upper_words": lambda v, r: _spell(v, " AT ", " DOT "),
+        "fullwidth_at_dot": lambda v, r: v.replace("@", "＠").replace(".", "．"),
+        "hash": lambda v, r: v.replace("@", "#"),
+        "spaced": lambda v, r: _spell(v, " @ ", " . "),
+        "chinese_words": lambda v, r: _spell(v, "艾特", "点"),
+        "mixed_case": lambda v, r: "".join(c.upper() if r.random() < 0.5 else c for c in v),
+    },
+    "landline": {
+        "dashed": lambda v, r: "-".join(_area(v)),
+        "paren": lambda v, r: "({}){}".format(*_area(v)),
+        "fullwidth_paren_spaced": lambda v, r: f"（{_area(v)[0]}）{_local(v, ' ')}".translate(FULL),
+        "spaced": lambda v, r: f"{_area(v)[0]} {_local(v, ' ')}",
+        "dashed_local": lambda v, r: f"{_area(v)[0]}-{_local(v, '-')}",
+        "plus86_spaced": lambda v, r: f"+86 {_area(v)[0][1:]} {_local(v, ' ')}",
+        "86_dashed": lambda v, r: f"86-{_area(v)[0][1:]}-{_area(v)[1]}",
+        "ext_zh": lambda v, r: "-".join(_area(v)) + f"转{r.randrange(100, 9999)}",
+        "ext_en": lambda v, r: "-".join(_area(v)) + f" ext. {r.randrange(1, 999)}",
+        "fullwidth": lambda v, r: "-".join(_area(v)).translate(FULL),
+        "plain": lambda v, r: v,
+        "service": lambda v, r: f"{r.choice('48')}00-{v[-7:-4]}-{v[-4:]}",
     },
     "uscc": {
         "plain": lambda v, r: v,
@@ -219,6 +284,12 @@ SHAPES: dict[str, dict[str, Shape]] = {
     },
 }
 
+
+def _spell(email: str, at: str, dot: str) -> str:
+    user, domain = email.split("@", 1)
+    return user + at + domain.replace(".", dot)
+
+
 # Sentences of a remarks column; {x} slots name an entity of this row (own) or someone else's.
 NOTES = (
     "客户{name}来电称身份证号{resident_id}已变更，请联系{mobile}核实。",
@@ -231,8 +302,19 @@ NOTES = (
     "已电话告知{name}（{mobile}），其车牌{plate}，身份证{resident_id}。",
     "无",
     "材料齐全，已办结。",
+    # people other than the subject, with no word naming them as such
+    "昨天下午{said}说材料已补齐，请与{with}联系，单位电话{landline}。",
+    "联系人{contact}，座机{other_landline}，邮箱{other_email}。",
+    "已转交{title}处理，参会：{list1}、{list2}、{list3}。",
+    "本人邮箱{email}，{said}表示同意，回电{landline}。",
+    "经{with}核实，{title}来访，请回拨{other_landline}。",
+    "本月合计金额3,280.50元，编号DS-2024-0012，2024年3月15日办结。",
 )
-_SHAPE_OF = {"other_name": "name", "other_mobile": "mobile"}
+_SHAPE_OF = {"other_name": "name", "other_mobile": "mobile", "other_landline": "landline",
+             "other_email": "email"}  # fmt: skip
+# Slots naming someone else in a context of their own: the recall table reports each.
+_PEOPLE = {"said": "said", "with": "with", "contact": "contact", "title": "title",
+           "list1": "list", "list2": "list", "list3": "list"}  # fmt: skip
 
 
 def _shaped(kind: str, value: str, rng: random.Random) -> tuple[str, str]:
@@ -259,35 +341,63 @@ def export(rows: int, seed: int = 13) -> tuple[pd.DataFrame, list[Planted]]:
             "address": _address(faker, rng),
             "uscc": _uscc(rng),
         }
+        landline = _landline(rng)
         record = {}
         for kind, value in values.items():
             shape, written = _shaped(kind, value, rng)
             shape = f"{name_kind}/{shape}" if kind == "name" else shape
             record[HEADERS[kind]] = written
             planted.append(Planted(row, HEADERS[kind], ENTITY[kind], shape, written))
-        template = NOTES[row % len(NOTES)]
-        fills = {}
-        slots = [s for s in (*ENTITY, *_SHAPE_OF) if "{" + s + "}" in template]
-        for slot in slots:  # in a fixed order: the draws must not depend on string hashing
-            kind = _SHAPE_OF.get(slot, slot)
-            kind_of_name = name_kind
-            if slot == kind:
-                value = values[kind]
-            elif kind == "name":
-                kind_of_name, value = _name(faker, rng)
-            else:
-                value = _mobile(rng)
-            shape, written = _shaped(kind, value, rng)
-            shape = f"{kind_of_name}/{shape}" if kind == "name" else shape
-            fills[slot] = written
-            tag = "other/" if slot != kind else ""
-            planted.append(Planted(row, HEADERS["notes"], ENTITY[kind], tag + shape, written))
-        record[HEADERS["notes"]] = template.format(**fills)
+        shape, written = _shaped("landline", landline, rng)
+        record[HEADERS["landline"]] = written
+        planted.append(Planted(row, HEADERS["landline"], "CN_LANDLINE", shape, written))
+        own = dict(values, landline=landline)
+        for column in ("notes", "log"):
+            template = NOTES[(row if column == "notes" else row * 7 + 3) % len(NOTES)]
+            text, found = _fill(template, own, name_kind, faker, rng)
+            record[HEADERS[column]] = text
+            planted += [Planted(row, HEADERS[column], *p) for p in found]
         record["办理日期"] = f"2024-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}"
         record["业务类型"] = rng.choice(("开户", "变更", "注销", "补办", "年审"))
         record["金额"] = round(rng.uniform(10, 5000), 2)
         records.append(record)
     return pd.DataFrame.from_records(records), planted
+
+
+def _fill(
+    template: str, own: dict[str, str], name_kind: str, faker: Faker, rng: random.Random
+) -> tuple[str, list[tuple[str, str, str]]]:
+    """``template`` with its slots filled (the row's own values or someone else's) and what
+    was planted: (entity, shape, written value) each."""
+    fills, found = {}, []
+    slots = [s for s in (*ENTITY, *_SHAPE_OF, *_PEOPLE) if "{" + s + "}" in template]
+    for slot in slots:  # in a fixed order: the draws must not depend on string hashing
+        if slot in _PEOPLE:
+            kind_of_name, value = _other_name(faker, rng)
+            if slot == "title":
+                surname = value[:2] if value[:2] in COMPOUND else value[0]
+                value = (value if kind_of_name == "minority" else surname) + rng.choice(TITLES)
+            fills[slot] = value
+            found.append(("CN_NAME", f"other/{kind_of_name}/{_PEOPLE[slot]}", value))
+            continue
+        kind = _SHAPE_OF.get(slot, slot)
+        kind_of_name = name_kind
+        if slot == kind:
+            value = own[kind]
+        elif kind == "name":
+            kind_of_name, value = _name(faker, rng)
+        elif kind == "email":
+            value = _email(faker, rng)
+        elif kind == "landline":
+            value = _landline(rng)
+        else:
+            value = _mobile(rng)
+        shape, written = _shaped(kind, value, rng)
+        shape = f"{kind_of_name}/{shape}" if kind == "name" else shape
+        fills[slot] = written
+        tag = "other/" if slot != kind else ""
+        found.append((ENTITY[kind], tag + shape, written))
+    return template.format(**fills), found
 
 
 def served_raw(served: pd.DataFrame, planted: list[Planted], rows) -> list[Planted]:

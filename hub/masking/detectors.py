@@ -31,6 +31,8 @@ _PRIORITY = {e: i for i, e in enumerate(ENTITIES)}
 _POLICIES: dict[str, tuple[str, dict[str, object]]] = {
     "CN_RESIDENT_ID": ("pseudonym", {}),
     "CN_MOBILE": ("mask", {"keep_prefix": 3, "keep_suffix": 4}),
+    # The area code (a city) may stay; the local number, which reaches a household, may not.
+    "CN_LANDLINE": ("mask", {"keep_prefix": 4, "keep_suffix": 0}),
     # The surname stays, the given name is starred: a Faker surrogate may be someone's real
     # name (even another row's), which no one reading the sample can tell from a leak.
     "CN_NAME": ("mask", {"keep_prefix": 1, "keep_suffix": 0}),

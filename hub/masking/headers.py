@@ -59,6 +59,11 @@ _HINTS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
         ("plate", "plateno", "licenseplate", "vehicleno", "carno", "cph", "hphm"),
     ),
     (
+        "landline",
+        ("固定电话", "座机", "固话", "办公电话", "单位电话", "家庭电话", "住宅电话", "传真"),
+        ("landline", "fixedline", "officephone", "homephone", "fax", "gddh"),
+    ),
+    (
         "mobile",
         ("手机", "电话", "联系方式", "联系号码", "移动号码", "手机号"),
         ("mobile", "phone", "tel", "telephone", "cellphone", "cell", "sjh", "lxdh", "dh"),

@@ -35,7 +35,7 @@ GAP = f"{SEP}{{0,2}}"
 _SEPARATORS = re.compile(SEP)
 _DROPPED = re.compile(SEP[:-1] + "()（）]")  # compact forms also lose brackets: (+86)
 # Folding maps every separator to itself except the exotic ones, so patterns stay simple.
-_FOLD = dict(FULLWIDTH)
+_FOLD = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)} | FULLWIDTH  # （＃［ and the rest too
 _FOLD |= {ord(c): ord("-") for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63"}
 _FOLD |= {ord(c): ord(" ") for c in "\u00a0\u2002\u2003\u2009\u202f"}
 _FOLD |= {ord(c): ord("·") for c in "\u2022\u2027\u30fb\uff65"}

@@ -1,7 +1,8 @@
 """One key for what a column holds, and the policy a column gets at registration.
 
 A catalog column records its personal-data kind under ``pii`` (``resident_id``, ``mobile``,
-``name``, ``address``, ``uscc``, ``bank_card``, ``plate``, ``email`` or ``free_text``) and its
+``landline``, ``name``, ``address``, ``uscc``, ``bank_card``, ``plate``, ``email`` or
+``free_text``) and its
 masking under ``mask``. Registrations made before this module wrote the detector's entity under
 ``pii_entity``; :func:`pii_kind` still reads those (migration 0007 rewrites them).
 
@@ -20,6 +21,7 @@ import pandas as pd
 PII_ENTITIES = {
     "resident_id": "CN_RESIDENT_ID",
     "mobile": "CN_MOBILE",
+    "landline": "CN_LANDLINE",
     "name": "CN_NAME",
     "address": "CN_ADDRESS",
     "uscc": "CN_USCC",

@@ -20,7 +20,7 @@ import re
 from presidio_analyzer import Pattern, PatternRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
-from hub.masking.normal import GAP, compact, fold
+from hub.masking.normal import GAP, SEP, compact, fold
 from hub.validators import USCC_ALPHABET
 from sdk.identifiers import (  # noqa: F401 - FULLWIDTH and normalize are used through this module
     FULLWIDTH,
@@ -142,6 +142,50 @@ class MobileRecognizer(CnRecognizer):
         return not self.invalidate_result(value)
 
 
+# Area codes: 010 and 02X (three digits, eight-digit local numbers), 0[3-9]XX (four digits, seven
+# or eight). Written with the trunk 0, or after +86 / 0086 / 86 without it; in brackets or not.
+_AREA = "(?:10|2[0-9]|[3-9][0-9]{2})"
+_OPEN, _CLOSE = "[(（\\[【]", "[)）\\]】]"
+_COUNTRY = rf"(?:(?:\+|00){GAP}86|[(（]{GAP}(?:\+|00)?{GAP}86{GAP}[)）]|86)"
+_TRUNK = rf"(?:{_OPEN}{GAP}0?{GAP}{_CLOSE}|0)?"  # +86 (0)21 ...
+_LOCAL = f"[1-9]{_more(6)}(?:{GAP}[0-9])?"  # seven or eight digits, grouped any way
+_EXTENSION = rf"(?:{GAP}(?:转|分机|分機|ext|x|extension|内线)[.:：]?{GAP}[0-9]{{1,6}})?"
+_LANDLINE = (
+    rf"(?:{_COUNTRY}{GAP}{_TRUNK}{GAP}(?:{_OPEN}{GAP}{_AREA}{GAP}{_CLOSE}|{_AREA})"
+    rf"|{_OPEN}{GAP}0{_AREA}{GAP}{_CLOSE}|0{_AREA})"
+    rf"{SEP}{{0,3}}{_LOCAL}{_EXTENSION}"  # 0571 - 8888 6666: three separators after the area
+)
+# National service numbers: 400 / 800 and seven digits (400-820-8820).
+_SERVICE = f"[48]00{_more(7)}"
+
+
+class LandlineRecognizer(CnRecognizer):
+    """Fixed-line numbers with an area code (``0571-88886666``, ``(010)12345678``, ``+86 10 1234
+    5678``, ``86-21-61234567``), any grouping of the local number, an extension (``转 8001``,
+    ``ext. 12``), and 400/800 service numbers."""
+
+    ENTITY = "CN_LANDLINE"
+    PATTERNS = (
+        # not inside a code (HZ-0571-2024-001, v1.0.571): no letter or digit, nor one and a dash
+        ("landline", rf"(?<![0-9A-Za-z.+])(?<![0-9A-Za-z][-_/]){_LANDLINE}{_EDGE_R}", 0.6),
+        ("service", rf"{_EDGE_L}{_SERVICE}{_EDGE_R}", 0.5),
+    )
+    CONTEXT = ("电话", "座机", "固话", "固定电话", "办公电话", "传真", "总机", "热线", "tel")
+    NUMERIC = True
+    full = (
+        "(?:(?:\\+?86|0086)0?|0)(?:10|2[0-9]|[3-9][0-9]{2})[1-9][0-9]{6,7}"
+        "(?:(?:转|分机|分機|内线|EXT|EXTENSION|X)[:：]?[0-9]{1,6})?|[48]00[0-9]{7}"
+    )
+
+    def invalidate_result(self, pattern_text: str) -> bool | None:
+        """Reject a local number of one repeated digit (0571-00000000 is a placeholder)."""
+        digits = [c for c in compact(pattern_text) if c.isdigit()]
+        return len(set(digits[-7:])) == 1
+
+    def valid(self, value: str) -> bool:
+        return not self.invalidate_result(value)
+
+
 class BankCardRecognizer(CnRecognizer):
     """Bank card numbers: 16-19 digits passing Luhn, optionally grouped by fours."""
 
@@ -213,18 +257,55 @@ class LicensePlateRecognizer(CnRecognizer):
         return sum(c.isascii() and c.isalpha() for c in tail) > 3
 
 
+# Spellings of "@" and "." people use to keep addresses from harvesters: alice[at]qq[dot]com,
+# alice(at)qq dot com, alice AT 163 DOT com, alice#qq.com, alice 艾特 qq 点 com. Blanks may
+# surround them; a bare word (at, dot) needs blanks on both sides, so "chat.com" stays one label.
+_PAD = "[ \t]{0,3}"
+_AT_WORDS = "(?:at|艾特|爱特|圈a|小老鼠|圈圈)"
+_AT = (
+    rf"(?:{_PAD}(?:@|[(\[{{<（【]{_PAD}(?:@|{_AT_WORDS}){_PAD}[)\]}}>）】]|#|艾特|爱特|圈a|小老鼠)"
+    rf"{_PAD}|[ \t]{{1,3}}at[ \t]{{1,3}})"
+)
+_DOT_WORDS = "(?:dot|点|點|句点)"
+_DOT = (
+    rf"(?:{_PAD}(?:\.|。|[(\[{{<（【]{_PAD}(?:\.|{_DOT_WORDS}){_PAD}[)\]}}>）】]|点|點|句点){_PAD}"
+    rf"|[ \t]{{1,3}}dot[ \t]{{1,3}})"
+)
+_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+# Top-level domains an obfuscated address ends in: the common generic ones and China's, so that
+# "look at this dot" is not read as an address.
+_TLD = (
+    "(?:com|cn|net|org|edu|gov|info|biz|io|me|cc|co|tv|hk|tw|mo|top|vip|xyz|site|club|shop|ltd"
+    "|wang|ink|pro|mobi|name|asia|us|uk|jp|de|fr|ca|au|sg|kr|ru)"
+)
+_OBFUSCATED = (
+    rf"[A-Za-z0-9][A-Za-z0-9._%+-]{{0,63}}{_AT}{_LABEL}(?:{_DOT}{_LABEL})*?{_DOT}{_TLD}"
+    rf"(?:{_DOT}(?:cn|hk|tw|uk|jp|au|sg))?"
+)
+
+
 class EmailRecognizer(CnRecognizer):
-    """E-mail addresses by regex only (no top-level-domain lookups)."""
+    """E-mail addresses by regex only (no top-level-domain lookups), and addresses spelt to
+    dodge harvesters (``alice[at]qq.com``, ``alice AT 163 DOT com``, ``alice艾特qq点com``)."""
 
     ENTITY = "EMAIL_ADDRESS"
     _EMAIL = (
         r"[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@"
         r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}"
     )
-    PATTERNS = (("email", rf"(?<![A-Za-z0-9._%+-]){_EMAIL}(?![A-Za-z0-9-])", 0.8),)
+    PATTERNS = (
+        ("email", rf"(?<![A-Za-z0-9._%+-]){_EMAIL}(?![A-Za-z0-9-])", 0.8),
+        ("email_spelt", rf"(?<![A-Za-z0-9._%+-]){_OBFUSCATED}(?![A-Za-z0-9-])", 0.7),
+    )
     CONTEXT = ("邮箱", "邮件", "email", "e-mail", "电子信箱")
     CANON = "text"
-    full = _EMAIL
+    # Whole values, squeezed (blanks dropped): the textbook form or one spelt with brackets,
+    # # or 艾特 (a bare AT/DOT, its blanks gone, would read data.com as d AT a; text has them).
+    full = (
+        f"{_EMAIL}|[A-Za-z0-9][A-Za-z0-9._%+-]{{0,63}}"
+        f"(?:[(\\[{{<（【](?:@|[Aa][Tt]|艾特)[)\\]}}>）】]|#|艾特|爱特)"
+        f"{_LABEL}(?:(?:\\.|。|点|點|[(\\[{{<（【](?:\\.|[Dd][Oo][Tt]|点)[)\\]}}>）】]){_LABEL})+"
+    )
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -248,7 +329,11 @@ RARE_SURNAMES = (
     "植封盘宿鲜索宣敬况印战危宾居束衣阴幸富伊巴支计查商边应全初相容呼"
 )
 # Common surnames that are also function words (于是, 时间, 关于 ...): trusted only in context.
-_CONTEXT_ONLY = set("于向时关常路车单解尚司连项费管党景卫米农简古吉易齐安")
+# Surnames that are mostly words (国, 海, 区, 都, 和 ...) are trusted only there too, and are kept
+# out of the whole-value pattern (a reversed 上城区 is no name).
+_CONTEXT_ONLY = set(
+    "于向时关常路车单解尚司连项费管党景卫米农简古吉易齐安国海位区都公满诸信和乐斯哈官丰隆展智普母玉云元南利平强花"
+)
 COMPOUND_SURNAMES = _words(
     "欧阳 司马 诸葛 上官 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 轩辕 令狐 钟离 "
     "独孤 南宫 西门 端木 呼延 澹台 万俟 百里 闻人 赫连 申屠 太史 公冶 濮阳 左丘 第五"
@@ -264,6 +349,7 @@ _NAME_CHARS = set(
     # rarer characters chosen for names (堃, 昇, 喆 ...): rarely anything else in a text
     "堃昇喆犇淼焱垚鑫赟玥珺琰璟瑾琛璐瑄祎禕翀昊晟曦煜炜烨熠钊锴铠镕骞湉浠沅汐溧澍濛蕊蓁萌苒芊"
     "茜婧姝娉婕嫣媛妤妘婵嬿璇瑷瑗琬琇瑛珏珂玮玳昀昕晔暄暘旻珩珈皓皙睿骁骏驰騫麒麟鹏鸿鹭曌翀"
+    "懿翊彧昱琨璞瑭璋珅婉儿蕙芸菡"
 )
 _PREFIXES = _words(
     "姓名 名字 患者 病人 法定代表人 法人代表 法人 联系人 负责人 申请人 经办人 代理人 委托人 持卡人 "
@@ -278,7 +364,10 @@ _TITLES = _words(
     "先生 女士 小姐 同志 师傅 老师 医生 医师 大夫 护士 教授 律师 经理 总经理 主任 局长 "
     "处长 科长 院长 校长 所长 书记 董事长 总裁 总监 会计 阿姨 同学"
 )
-_SURNAME_TITLES = ("先生", "女士", "小姐", "老师", "师傅", "医生", "经理", "主任", "阿姨", "同志")
+_SURNAME_TITLES = (
+    "先生", "女士", "小姐", "老师", "师傅", "医生", "经理", "主任", "阿姨", "同志", "律师", "教授",
+    "大夫", "护士", "局长", "处长", "科长", "院长", "校长", "所长", "书记", "会计", "警官", "法官",
+)  # fmt: skip
 _STOP_CHARS = set("于在是的了和与及等因为被把向对从自将已曾也都还又说称诉系男女岁今昨来去到住")
 _STOP_WORDS = {t[:2] for t in _TITLES} | set(
     _words(
@@ -301,7 +390,8 @@ COMMON_WORDS = set(
         "吉林 车辆 车站 路口 路线 路段 单位 卫生 全国 关键 关于 包括 宋体 唐朝 于是 任何 任务 万元 "
         "钱包 江苏 宫颈 房屋 房间 景区 党员 管理 简单 连续 项目 季度 毕业 童年 纪念 柳树 史上 易于 "
         "申请 欧元 陆续 韩语 谢谢 孙子 马上 马路 向前 向东 向西 左右 左边 左侧 甘肃 云南 海南 平安 "
-        "平时 平均 齐全"
+        "平时 平均 齐全 利益 利润 利率 平台 平等 强调 强化 花费 花园 南方 南北 元旦 云端 智能 普通 "
+        "普及 官方 展示 丰富 隆重 斯文"
     )
 )
 NAME_LIKE_WORDS = set(
@@ -311,8 +401,19 @@ _SURNAME_RE = "(?:" + "|".join(COMPOUND_SURNAMES) + f"|[{SURNAMES}{RARE_SURNAMES
 # Words after which a name may start without a context word (感谢张伟, 今天张伟来院).
 _LEFT_WORDS = _words(
     "感谢 谢谢 今天 昨天 明天 今日 昨日 由 请 让 叫 给 和 与 同 跟 被 把 "
-    "找 问 告诉 通知 委托 陪同 联系 据 派 是 为 及"
+    "找 问 告诉 通知 委托 陪同 联系 据 派 是 为 及 经 向 对 或 以及 还有 包括 其中 分别是 "
+    "分别为 转告 转交 交给 交由 联系了 通知了 询问 走访 约见"
 )
+# Words after which a name is someone's (张伟说, 李娜表示 ...): a name whose given-name characters
+# are all name characters counts there without a word before it.
+_RIGHT_WORDS = _words(
+    "说 称 讲 表示 反映 介绍 告诉 告知 回复 答复 来电 致电 来访 来信 签字 签名 同意 确认 认为 "
+    "提出 承诺 陈述 供述 口述 声称 指出 坦言 透露 本人 等人 一家 夫妇 家属 同志 及其 与其 "
+    "的电话 的手机 的身份证 的银行卡 的邮箱 的车辆 的住址 的家属 的配偶 的父亲 的母亲 "
+    "联系 核实 沟通 见面 对接 协商 商量"
+)
+# Words before a polite title that make the surname someone's (来访的王先生, 向李女士).
+_POLITE_LEFT = ("的", "向", "对", "位", "将", "问", "等", "经", "请", "给", "和", "与", "及")
 
 
 def _is_han(c: str) -> bool:
@@ -348,6 +449,71 @@ def name_valid(value: str, context: bool = False, strong: bool = False) -> bool:
         and value[-1] not in _NON_NAME_END
         and not value.endswith(_TITLES + _PREFIXES)
     )
+
+
+# Characters of transliterated names (Uyghur, Kazakh, Tibetan, foreign: 阿卜杜·热合曼,
+# 买买提·艾力, 古丽娜尔·吐尔逊): a run of them joined by a middle dot is a name.
+_TRANSLIT = set(
+    "阿艾爱安昂奥巴拜班邦包保鲍贝本比彼毕碧宾波伯博布卜才查察达代戴丹当道德迪蒂第丁东都杜"
+    "敦多朵俄厄恩尔二法凡范方菲斐费芬丰夫弗伏福富盖甘冈刚高戈哥格根古瓜哈海亥汗罕汉杭豪好合"
+    "和赫黑亨洪侯胡琥华怀霍基吉加佳嘉贾坚江杰捷金晋居君喀卡凯坎康柯科可克肯孔库夸奎昆拉腊"
+    "莱赖兰朗劳乐勒雷蕾黎李里理力历丽利莉连良列林琳玲凌刘留龙娄卢鲁路伦罗洛玛马买迈麦曼芒"
+    "毛茂梅美门蒙孟米密敏明摩莫默姆木穆那纳娜乃奈南楠瑙内尼妮年聂宁纽努诺女欧帕派潘庞佩彭"
+    "皮普奇齐恰乔切钦琴青丘曲屈却热仁日荣容如茹儒瑞若撒萨塞赛桑瑟森沙莎山杉善尚舍申什施"
+    "史士斯松宋苏索塔泰坦汤唐特滕提天廷通图吐托娃瓦万旺威韦维温文翁沃乌吾伍武西希锡夏仙"
+    "香肖谢辛欣休修雅亚燕扬杨尧耶叶伊依怡伊因英尤友于玉约悦云扎泽曾詹章哲珍郑芝朱主卓孜"
+    "兹宗祖左"
+    # fragments of Uyghur, Kazakh, Mongolian and Tibetan names (买买提, 玉素甫, 其其格, 次仁 ...)
+    "甫素其措旦珠嘎贡央顿拥玛卓次仁尕姆桑朗布益增琼群培强边普白牙孜迪则乃木克胡森托喀"
+    "勒鲁朝宝音图雅敖登斯琴额敦萨呼罕扎西达瓦尼格吉拉旺堆平洛多丹米穆罕默肉不逊合力托"
+)
+_MINORITY = re.compile("[\u4e00-\u9fff]{1,8}(?: ?[·.] ?[\u4e00-\u9fff]{1,8}){1,3}")
+
+
+def _minority_names(text: str) -> list[tuple[int, int]]:
+    """Spans of dot-joined transliterated names: every part two or more name characters (the
+    first part's leading characters may be words before it, which are cut)."""
+    spans = []
+    for m in _MINORITY.finditer(text):
+        parts = re.split(" ?[·.] ?", m.group())
+        first, k = parts[0], len(parts[0])
+        while k > 0 and first[k - 1] in _TRANSLIT:
+            k -= 1
+        start, first, rest = m.start() + k, first[k:], parts[1:]
+        last = rest[-1]
+        cut = 0
+        while cut < len(last) and last[cut] in _TRANSLIT:
+            cut += 1
+        rest[-1] = last[:cut]
+        if len(first) >= 2 and all(len(p) >= 2 and set(p) <= _TRANSLIT for p in rest):
+            spans.append((start, m.end() - (len(last) - cut)))
+    return spans
+
+
+_LIST = re.compile("[\u3400-\u9fff·]{1,8}(?:、[\u3400-\u9fff·]{1,8})+")
+
+
+def _overlaps(spans: set[tuple[int, int]], a: int, b: int) -> bool:
+    return any(s < b and a < e for s, e in spans)
+
+
+def _list_name(text: str, a: int, b: int, listed: bool = False) -> tuple[int, int] | None:
+    """The name in ``text[a:b]``, an item of a list: the last surname-led run of two to four
+    characters whose given name is name characters (for the last item, the first such run)."""
+    for start in range(a, b - 1):
+        compound = text[start : start + 2] in COMPOUND_SURNAMES
+        c = text[start]
+        if not (compound or c in SURNAMES or c in RARE_SURNAMES or c in _CONTEXT_ONLY):
+            continue
+        given = start + (2 if compound else 1)
+        end = given
+        while end < min(given + 2, b) and _name_char(text[end]):
+            end += 1
+        value = text[start:end]
+        # in a list of names, a name that is also a word (冷静, 高峰) is a name
+        if end > given and (end == b or _stops_at(text, end)) and name_valid(value, strong=listed):
+            return start, end
+    return None
 
 
 # Words naming a person (配偶, 紧急联系人 ...): a name may follow whatever its surname.
@@ -399,14 +565,41 @@ class NameRecognizer(CnRecognizer):
             if score:
                 results.append(self._result(i, end, score))
             i = end if score else i + 1
-        return results
+        results += [self._result(a, b, 0.85) for a, b in _minority_names(text)]
+        return results + self._listed(text, results)
+
+    def _listed(self, text: str, found: list[RecognizerResult]) -> list[RecognizerResult]:
+        """Names in a list (张伟、栾磊、邬霞): an item of a 、-separated list that holds a name, or
+        whose items are mostly names, is a name when it is a surname (rare ones included) and
+        name characters."""
+        spans = {(r.start, r.end) for r in found}
+        out = []
+        for m in _LIST.finditer(text):
+            items, pos = m.group().split("、"), m.start()
+            bounds = []
+            for k, item in enumerate(items):
+                a, b = pos, pos + len(item)
+                if k == 0:  # 参会人员张伟: the first item is the list's trailing name
+                    a = max(a, b - 4)
+                pos = b + 1
+                bounds.append((a, b))
+            seeded = any(_overlaps(spans, a, b) for a, b in bounds)
+            hits = [
+                None if _overlaps(spans, a, b) else _list_name(text, a, b, seeded)
+                for a, b in bounds
+            ]
+            named = [h for h in hits if h is not None]
+            # a list with a name in it, or of names only (卞飞、卞瑜、昝凯): not 权利、义务、责任
+            if seeded or (len(named) >= 2 and 2 * len(named) > len(hits)):
+                out += [self._result(a, b, 0.7) for a, b in named]
+        return out
 
     @staticmethod
     def _any_surname(text: str, start: int) -> tuple[int, float]:
         """After a person word, a surname outside our lists (乐, 诸, 玉 ...): the name counts when
         every given-name character, after an optional blank, is a name character."""
-        if _stops_at(text, start):  # 乘客在学院路: 在 starts no name
-            return start + 1, 0.0
+        if _stops_at(text, start) and text[start + 1 : start + 2] != " ":
+            return start + 1, 0.0  # 乘客在学院路: 在 starts no name (配偶和 堃: 和 does)
         given = start + 1 + (text[start + 1 : start + 2] == " ")
         end = given
         while end < min(given + 2, len(text)) and not _stops_at(text, end):
@@ -434,19 +627,27 @@ class NameRecognizer(CnRecognizer):
         title = text.startswith(_TITLES, end)
         context = before.endswith(_PREFIXES) or title
         left = start == 0 or not _is_han(text[start - 1]) or near.endswith(_LEFT_WORDS)
-        if given == end:  # a bare surname counts only before a polite title: 王先生
-            polite = text.startswith(_SURNAME_TITLES, end) and not rare
-            return 0.85 if polite and (left or before.endswith(_PREFIXES)) else 0.0
+        if given == end:  # a bare surname counts only before a polite title: 王先生, 佟女士
+            polite = text.startswith(_SURNAME_TITLES, end)
+            near_ok = left or before.endswith(_PREFIXES) or near.endswith(_POLITE_LEFT)
+            return 0.85 if polite and near_ok else 0.0
         chars = text[given:end]
         strong = before.endswith(_PREFIXES)
+        wordy = text.startswith(("说明", "说法", "称号", "称为", "讲座", "讲解"), end)  # 普通说明
+        speaker = not wordy and text.startswith(_RIGHT_WORDS, end)  # 高峰说: a person
         if (end < len(text) and text[end] in _NON_NAME_END) or not name_valid(
-            text[start:end], context, strong
+            text[start:end], context or speaker, strong
         ):
             return 0.0  # 文泽路, 钱江路, 白洋站 are places
         if context and any(_name_char(c) for c in chars):
             return 0.85
+        named = all(_name_char(c) for c in chars)
+        if named and speaker:
+            return 0.7  # 昨天下午张伟说, 亓建华表示: a speaker, whatever came before
         right = end == len(text) or _stops_at(text, end)
-        free = left and right and not rare and all(_name_char(c) for c in chars)
+        if rare:  # 与邬晓燕联系: a rare surname needs a word before and a full given name
+            named = named and len(chars) == 2 and near.endswith(_LEFT_WORDS)
+        free = left and right and named
         return 0.6 if free else 0.0
 
 
@@ -571,6 +772,7 @@ RECOGNIZERS: tuple[type[CnRecognizer], ...] = (
     UsccRecognizer,
     BankCardRecognizer,
     MobileRecognizer,
+    LandlineRecognizer,
     LicensePlateRecognizer,
     EmailRecognizer,
     AddressRecognizer,

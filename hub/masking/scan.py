@@ -43,11 +43,15 @@ from hub.masking.recognizers import (
 )
 
 _FLAGS = re.DOTALL | re.MULTILINE | re.IGNORECASE  # presidio's pattern flags
-# A value can hold an entity only if it has a digit (any width, or a Chinese numeral), an @, a
-# surname or an address unit followed by more Han text.
+# A value can hold an entity only if it has a digit (any width, or a Chinese numeral), an @ or
+# a spelling of one (#, [at], " at ", 艾特), a surname or an address unit followed by more Han
+# text.
 _MAYBE = re.compile(
-    "[0-9０-９@＠〇零一二三四五六七八九幺壹贰叁肆伍陆柒捌玖]"
-    f"|(?:[{SURNAMES}{RARE_SURNAMES}]|{'|'.join(COMPOUND_SURNAMES)}) ?{HAN}"
+    "[0-9０-９@＠#＃〇零一二三四五六七八九幺壹贰叁肆伍陆柒捌玖]"
+    "|(?i:[(\\[{<（【] ?at ?[)\\]}>）】]|\\sat\\s)|艾特|爱特|小老鼠|圈a"
+    f"|{HAN} ?[·.•・･] ?{HAN}"  # 达瓦·次仁: a transliterated name
+    f"|(?:[{SURNAMES}{RARE_SURNAMES}{''.join(sorted(CONTEXT_ONLY))}]"
+    f"|{'|'.join(COMPOUND_SURNAMES)}) ?{HAN}"
     f"|{HAN}(?:省|市|区|县|镇|乡|村|路|街|巷|弄|道|号|栋|幢|室|社区|小区|花园|大厦|公寓)"
 )
 _SKIP = (NameRecognizer, AddressRecognizer)  # their own analyze() is the search

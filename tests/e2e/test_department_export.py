@@ -2,8 +2,10 @@
 
 The export (:mod:`hub.demo.exports`) has Chinese headers, identifiers in the shapes clerks type
 (spaced, dotted, full-width, lower-case x, legacy IDs, +86 mobiles, grouped cards, plates with
-``·``/``-``/space, real mail domains, rare-character and compound names) and a remarks column
-that holds all of them in sentences. ``shuyu dataset add`` registers it as a department would,
+``·``/``-``/space, landlines with area codes and extensions, real mail domains and spelt e-mails
+such as ``alice[at]qq.com``, rare-character, compound and transliterated names) and two text
+columns that hold all of them in sentences, with other people's names and no word naming them:
+a remarks column (scanned as free text) and a call log served with no operator (``keep``). ``shuyu dataset add`` registers it as a department would,
 ``shuyu datalist request/approve`` puts it on alice's scenario, and alice's kernel samples it
 through the SDK over her tenant link: no planted value may come back, in any cell.
 """
@@ -67,11 +69,14 @@ def test_when_a_department_export_is_sampled_in_a_kernel_then_no_raw_value_comes
     frame, planted = export(ROWS, seed=2026)
     csv = tmp_path / "户籍业务办理导出.csv"
     frame.to_csv(csv, index=False)
+    # 沟通记录 (a log of calls: landlines, spelt e-mails, third parties' names) is served with no
+    # operator at all, as a department that trusts a column would have it: the scrub alone.
     out = shuyu(
         lab, "dataset", "add", "--name", "household_export", "--department", DEPARTMENT,
-        "--level", "2", "--file", str(csv),
+        "--level", "2", "--file", str(csv), "--mask", f"{HEADERS['log']}=keep",
     )  # fmt: skip
     assert "车牌号: plate → mask" in out and "备注: free_text → free_text" in out, out
+    assert "固定电话: landline → mask" in out and "沟通记录: - → keep" in out, out
     tenant = world.TENANTS[0]["name"]
     columns = ",".join(frame.columns)
     out = shuyu(
@@ -111,6 +116,14 @@ def test_when_a_department_export_is_sampled_in_a_kernel_then_no_raw_value_comes
     assert not leaked, leaked[:10]
     notes = table[HEADERS["notes"]].dropna()
     assert notes.str.contains("<CN_RESIDENT_ID>|<CN_MOBILE>|<CN_NAME>").mean() > 0.5
+    # the new shapes were in the sample, and came back masked, in the notes and the kept log
+    shapes = {
+        p.shape.split("/")[-1] for p in mine if p.column in (HEADERS["notes"], HEADERS["log"])
+    }
+    assert {"said", "with", "list", "title", "bracket_at", "hash", "ext_zh"} <= shapes, shapes
+    for column in (HEADERS["notes"], HEADERS["log"]):
+        text = "".join(table[column].dropna())
+        assert "<CN_LANDLINE>" in text and "<EMAIL_ADDRESS>" in text and "<CN_NAME>" in text
     # and the same check, on the raw rows the sample was drawn from, finds every planted value
     raw = frame.iloc[rows].reset_index(drop=True).astype(str)
     assert len(served_raw(raw, planted, rows)) == len(mine)
