@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from jupyter_server.base.handlers import path_regex
 from tornado.web import url
+from traitlets.config import Config
 
 from kernels import exec_audit
 from kernels.cookie_session import CookieSessionIdentityProvider
@@ -22,8 +23,11 @@ def _link_jupyter_server_extension(serverapp) -> None:
 
     The singleuser extension sets ``ServerApp.identity_provider_class`` when it links (over any
     config file); extensions link in sorted order, so ``jupyterhub`` is linked before ``kernels``
-    and this choice is the last one, made before the server creates its identity provider."""
-    serverapp.identity_provider_class = CookieSessionIdentityProvider
+    and this choice is the last one, made before the server creates its identity provider. It
+    goes into the config (not only the trait): later config updates reload every trait from it."""
+    serverapp.update_config(
+        Config({"ServerApp": {"identity_provider_class": CookieSessionIdentityProvider}})
+    )
 
 
 def _load_jupyter_server_extension(serverapp) -> None:
