@@ -182,6 +182,9 @@ try:
 except settings.SettingsError as e:
     sys.exit(f"jupyterhub_config.py: {e}")
 SETTINGS_ENV = {settings.ENV: settings.document(SETTINGS)}
+# How long the hub waits for a console to answer at start (JupyterHub's default, 30 s, stops the
+# hub when the consoles' imports are slow on a busy host).
+SERVICE_START_TIMEOUT = 120
 c.JupyterHub.services = [
     {
         # No "url": the public proxy has no route to the gateway. Workspaces call it on their
@@ -250,6 +253,7 @@ c.JupyterHub.services = [
         "oauth_client_allowed_scopes": ["custom:shuyu:review"],
         "oauth_no_confirm": True,
         "display": True,
+        "timeout": SERVICE_START_TIMEOUT,
     },
     {
         # Administration and supervision: admins change, auditors read, departments decide
@@ -270,6 +274,7 @@ c.JupyterHub.services = [
         ],
         "oauth_no_confirm": True,
         "display": True,
+        "timeout": SERVICE_START_TIMEOUT,
     },
 ]
 

@@ -8,6 +8,9 @@ c.ServerApp.kernel_websocket_connection_class = "kernels.exec_audit.AuditedWebso
 c.ServerApp.contents_manager_class = "kernels.downloads.WorkspaceContentsManager"
 c.ContentsManager.files_handler_class = "kernels.downloads.DownloadsDisabledHandler"
 c.ServerApp.jpserver_extensions = {"kernels.server_extension": True}
+# The extension is the workspace's guard (browser session only, no downloads, audited saves): if
+# it, or any other, fails to load, the server stops instead of serving without it.
+c.ServerApp.reraise_server_extension_failures = True
 # A terminal would run commands the execution audit does not see.
 c.ServerApp.terminals_enabled = False
 c.ServerApp.root_dir = "/home/workspace"

@@ -254,7 +254,7 @@ def build_lab(
         assert b.login(user, world.PASSWORD, pyotp.TOTP(secrets[user]).now()).status_code == 302
         b.start_server(user)
         browsers[user], tokens[user] = b, user_token(b, hub.url, user)
-    kernel = Kernel(hub.url, "alice", tokens["alice"])
+    kernel = Kernel(browsers["alice"], "alice")
     lab = Lab(
         spawner=spawner,
         hub=hub,

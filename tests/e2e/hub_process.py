@@ -69,7 +69,8 @@ class HubProcess:
             try:
                 if requests.get(f"{self.url}/hub/api/", timeout=2).status_code == 200:
                     return
-            except requests.ConnectionError:
+            # Not up yet, or slow to answer on a busy machine: keep waiting.
+            except (requests.ConnectionError, requests.Timeout):
                 pass
             time.sleep(0.2)
         raise TimeoutError(f"hub not up after {timeout}s:\n{self.tail()}")
@@ -168,6 +169,18 @@ class Browser:
         if opened.status_code != 200:
             raise RuntimeError(f"lab of {username}: {opened.status_code}")
         return {"X-XSRFToken": self.s.cookies.get("_xsrf", path=f"/user/{username}/") or ""}
+
+    def server_status(self, username: str) -> int | None:
+        """The status of ``username``'s server API through the proxy, as the lab tab sees it
+        after a reload (through the hub's OAuth again if the server restarted); None when no
+        answer came. A stopped server answers from the hub, never 200."""
+        try:
+            self.s.get(f"{self.hub_url}/user/{username}/lab", timeout=10)
+            xsrf = self.s.cookies.get("_xsrf", path=f"/user/{username}/") or ""
+            return self.s.get(f"{self.hub_url}/user/{username}/api/status", timeout=10,
+                              headers={"X-XSRFToken": xsrf}, allow_redirects=False).status_code  # fmt: skip
+        except requests.RequestException:
+            return None
 
     def follow_progress(self, username: str, timeout: float) -> None:
         """Wait as the spawn-pending page does: on the hub's progress event stream, until the

@@ -1,4 +1,5 @@
-"""Run code in a real kernel of a real workspace, through the proxy, as a notebook would."""
+"""Run code in a real kernel of a real workspace, through the proxy, as a notebook in the browser
+would."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ class Result:
 
 
 def user_token(browser, hub_url: str, username: str) -> str:
-    """A fresh API token of the logged-in user, as JupyterHub's token page makes one."""
+    """A fresh API token of the logged-in user, as JupyterHub's token page makes one (for the
+    hub API and the gateway on loopback; the workspace server refuses every token)."""
     xsrf = browser.s.cookies.get("_xsrf", path="/hub/")
     r = browser.s.post(
         f"{hub_url}/hub/api/users/{username}/tokens",
@@ -42,23 +44,41 @@ def user_token(browser, hub_url: str, username: str) -> str:
 
 
 class Kernel:
-    """One kernel of ``username``'s server, driven over its websocket through the proxy."""
+    """One kernel of ``username``'s server, driven through the proxy as a JupyterLab tab drives
+    it: the browser's session cookie, the server's XSRF token on API calls, and the page's origin
+    on the websocket. (The workspace refuses API tokens: :mod:`kernels.cookie_session`.)"""
 
-    def __init__(self, hub_url: str, username: str, token: str, server: str = ""):
-        self.base = f"{hub_url}/user/{username}/{server + '/' if server else ''}"
-        self.headers = {"Authorization": f"token {token}"}
+    def __init__(self, browser, username: str):
+        self.browser = browser
+        self.base = f"{browser.hub_url}/user/{username}/"
+        self.headers = browser.lab_headers(username)  # opens the lab, through OAuth if needed
         # No kernel name: the server starts its default (in a Shuyu workspace, the only one).
-        r = requests.post(f"{self.base}api/kernels", json={}, headers=self.headers, timeout=60)
+        r = self.api("POST", "api/kernels", json={}, timeout=60)
         r.raise_for_status()
         self.kernel_id = r.json()["id"]
         self.spec = r.json()["name"]
+
+    def api(self, method: str, path: str, **kwargs) -> requests.Response:
+        """A call to the server's API (``path`` below the server's base), as the tab makes it."""
+        kwargs.setdefault("timeout", 30)
+        return self.browser.s.request(method, self.base + path, headers=self.headers, **kwargs)
+
+    def ws_headers(self) -> dict[str, str]:
+        """What a browser sends when the tab opens the kernel's websocket: the cookies of the
+        server's path, the page's origin and the fetch mode."""
+        prepared = self.browser.s.prepare_request(requests.Request("GET", self.base + "api/"))
+        return {
+            "Cookie": prepared.headers.get("Cookie", ""),
+            "Origin": self.browser.hub_url,
+            "Sec-Fetch-Mode": "websocket",
+        }
 
     def execute(self, code: str, timeout: float = 60) -> Result:
         return asyncio.run(self._execute(code, timeout))
 
     async def _execute(self, code: str, timeout: float) -> Result:
         ws_url = self.base.replace("http://", "ws://") + f"api/kernels/{self.kernel_id}/channels"
-        conn = await websocket_connect(HTTPRequest(ws_url, headers=self.headers))
+        conn = await websocket_connect(HTTPRequest(ws_url, headers=self.ws_headers()))
         msg_id = uuid.uuid4().hex
         conn.write_message(
             json.dumps(
@@ -115,6 +135,4 @@ class Kernel:
         return result
 
     def shutdown(self) -> None:
-        requests.delete(
-            f"{self.base}api/kernels/{self.kernel_id}", headers=self.headers, timeout=30
-        )
+        self.api("DELETE", f"api/kernels/{self.kernel_id}")

@@ -82,7 +82,7 @@ def lab(request, tmp_path_factory):
     home = tmp_path_factory.mktemp("production")
     try:
         lab = build_lab(home, stop, "tenant-sandbox")
-        lab.bob_kernel = Kernel(lab.hub.url, "bob", lab.tokens["bob"])
+        lab.bob_kernel = Kernel(lab.browsers["bob"], "bob")
         yield lab
     finally:
         if request.session.testsfailed:

@@ -22,6 +22,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pyotp
 import pytest
 import requests
 from sqlalchemy import text
@@ -32,6 +33,7 @@ from spawner.policy import UID_BASE, tenant_uid
 from tests import docker_engine as de
 from tests import science_set
 from tests.e2e.attack_lab import OUTSIDE_HOST_IP, OUTSIDE_NS, SPAWNERS, build_lab, wait_for
+from tests.e2e.hub_process import Browser
 from tests.e2e.kernel_client import user_token
 
 pytestmark = pytest.mark.e2e
@@ -320,12 +322,7 @@ def test_when_a_fork_bomb_goes_off_then_it_hits_the_process_limit_and_the_worksp
     result = lab.kernel.execute(code, timeout=90)
     assert "BLOCKED" in result.out, result
     assert lab.kernel.execute("print('alive')").out.strip() == "alive"
-    bob = requests.get(
-        f"{lab.hub.url}/user/bob/api/status",
-        headers={"Authorization": f"token {lab.tokens['bob']}"},
-        timeout=10,
-    )
-    assert bob.status_code == 200
+    assert lab.browsers["bob"].server_status("bob") == 200
 
 
 def test_when_alices_token_is_used_on_bobs_server_then_it_is_refused(lab):
@@ -340,21 +337,12 @@ def test_when_alices_token_is_used_on_bobs_server_then_it_is_refused(lab):
 
 
 def test_when_a_file_is_downloaded_or_uploaded_then_the_workspace_refuses(lab):
-    headers = {"Authorization": f"token {lab.tokens['alice']}"}
-    base = f"{lab.hub.url}/user/alice"
+    """Even in the staff member's own browser session (tokens get nothing at all)."""
     lab.kernel.execute("open('/home/workspace/result.csv', 'w').write('a,b\\n1,2\\n')")
-    assert (
-        requests.get(f"{base}/files/result.csv?download=1", headers=headers, timeout=10).status_code
-        == 403
-    )
-    assert (
-        requests.get(
-            f"{base}/nbconvert/html/result.csv?download=true", headers=headers, timeout=10
-        ).status_code
-        == 403
-    )
+    assert lab.kernel.api("GET", "files/result.csv?download=1").status_code == 403
+    assert lab.kernel.api("GET", "nbconvert/html/result.csv?download=true").status_code == 403
     upload = {"type": "file", "format": "base64", "content": "aWQsbmFtZQo=", "name": "in.csv"}
-    r = requests.put(f"{base}/api/contents/in.csv", json=upload, headers=headers, timeout=10)
+    r = lab.kernel.api("PUT", "api/contents/in.csv", json=upload)
     assert r.status_code == 403 and "disabled" in r.text
 
 
@@ -472,14 +460,180 @@ def test_when_the_kernels_own_token_is_used_from_outside_then_the_server_refuses
     assert "medical_visits" in json.loads(inside.out), inside
 
 
-def test_when_a_token_lists_folders_then_names_are_shown_without_content(lab, contents_files):
-    headers = {"Authorization": f"token {lab.tokens['alice']}"}
-    listing = requests.get(f"{contents_files}/", headers=headers, timeout=10)
+# --- the workspace server: the browser's session, never a token -------------------------------
+# Any token — the token page's, the kernel's own, another company's, an admin's — is refused
+# through the public proxy, whichever way it is sent; the staff member's browser session (cookie
+# from the hub's OAuth, XSRF on changes, same-origin websocket) keeps working.
+
+TOKEN_KINDS = ["token page", "kernel's own", "another tenant's", "admin's"]
+TOKEN_TRANSPORTS = ["Authorization: token", "Authorization: Bearer", "?token= in the URL"]
+SERVER_CALLS = [
+    ("GET", "api/kernels", None),
+    ("POST", "api/kernels", {}),
+    ("GET", "api/sessions", None),
+    ("POST", "api/sessions", {"path": "t.ipynb", "type": "notebook", "kernel": {"name": "shuyu"}}),
+    ("GET", "api/contents/", None),
+    ("GET", "api/contents/result.csv?content=1", None),
+    ("PUT", "api/contents/by-token.py", {"type": "file", "format": "text", "content": "x = 1\n"}),
+    ("GET", "api/status", None),
+    ("GET", "lab", None),
+]
+
+
+@pytest.fixture(scope="module")
+def attacker_tokens(lab, contents_files) -> dict[str, str]:
+    """One token of each kind an attacker may hold, made as each is made in real life."""
+    logins = json.loads((lab.home / world.LOGINS_FILE).read_text())
+    admin = Browser(lab.hub.url)
+    assert admin.login("adam", world.PASSWORD, pyotp.TOTP(logins["adam"]["totp_secret"]).now()).status_code == 302  # fmt: skip
+    own = lab.kernel.execute(
+        "import json, os; print(json.dumps(os.environ['JUPYTERHUB_API_TOKEN']))"
+    ).out
+    return {
+        "token page": user_token(lab.browsers["alice"], lab.hub.url, "alice"),
+        "kernel's own": json.loads(own),
+        "another tenant's": user_token(lab.browsers["bob"], lab.hub.url, "bob"),
+        "admin's": user_token(admin, lab.hub.url, "adam"),
+    }
+
+
+def with_token(url: str, token: str, transport: str) -> tuple[str, dict[str, str]]:
+    """The URL and headers of a request that carries ``token`` the way ``transport`` says."""
+    if transport.startswith("?"):
+        return f"{url}{'&' if '?' in url else '?'}token={token}", {}
+    return url, {"Authorization": f"{transport.split()[-1]} {token}"}
+
+
+def refused_as_token(r: requests.Response) -> bool:
+    """The workspace's refusal of a token: 403 with its JSON body, in both languages."""
+    try:
+        body = r.json()
+    except ValueError:
+        return False
+    message = body.get("message", "")
+    return (
+        r.status_code == 403
+        and body.get("code") == "token_refused"
+        and "令牌" in message
+        and "tokens" in message
+    )
+
+
+def browser_kernels(lab) -> set[str]:
+    r = lab.kernel.api("GET", "api/kernels")
+    assert r.status_code == 200, r.text[:200]
+    return {k["id"] for k in r.json()}
+
+
+@pytest.mark.parametrize("transport", TOKEN_TRANSPORTS)
+@pytest.mark.parametrize("kind", TOKEN_KINDS)
+def test_when_a_token_calls_the_workspace_server_through_the_proxy_then_it_is_refused(
+    lab, attacker_tokens, kind, transport
+):
+    """List or start kernels, sessions, read or write files, the lab page: every call with a
+    token is refused with the workspace's JSON 403, and nothing it asked for happened."""
+    kernels_before = browser_kernels(lab)
+    wrong = []
+    for method, path, body in SERVER_CALLS:
+        url, headers = with_token(
+            f"{lab.hub.url}/user/alice/{path}", attacker_tokens[kind], transport
+        )
+        r = requests.request(method, url, json=body, headers=headers, timeout=30, allow_redirects=False)  # fmt: skip
+        if not refused_as_token(r) or "P0123456789abcdef" in r.text:
+            wrong.append((method, path, r.status_code, r.text[:120]))
+    assert wrong == [], (kind, transport, wrong)
+    assert browser_kernels(lab) == kernels_before  # no kernel was started
+    assert lab.kernel.api("GET", "api/contents/by-token.py?content=0").status_code == 404
+
+
+@pytest.mark.parametrize("transport", TOKEN_TRANSPORTS)
+@pytest.mark.parametrize("kind", TOKEN_KINDS)
+def test_when_a_token_opens_a_kernels_websocket_through_the_proxy_then_no_code_runs(
+    lab, attacker_tokens, kind, transport
+):
+    """The websocket of alice's running kernel, opened with a token (as a script would, with a
+    browser's websocket headers and origin): the handshake is refused, so no cell runs."""
+    import asyncio
+
+    from tornado.httpclient import HTTPClientError, HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    ws = f"{lab.hub.url}/user/alice/api/kernels/{lab.kernel.kernel_id}/channels".replace("http", "ws", 1)  # fmt: skip
+    url, headers = with_token(ws, attacker_tokens[kind], transport)
+    headers.update({"Origin": lab.hub.url, "Sec-Fetch-Mode": "websocket"})
+
+    async def handshake() -> int:
+        try:
+            conn = await websocket_connect(HTTPRequest(url, headers=headers))
+        except HTTPClientError as e:
+            return e.code
+        conn.close()
+        return 101
+
+    assert asyncio.run(handshake()) == 403, (kind, transport)
+
+
+def test_when_the_browser_session_drives_the_workspace_then_kernels_sessions_and_files_work(
+    lab, contents_files
+):
+    """The same staff member's browser tab, through the same proxy: cookie, XSRF header on
+    changes, the page's origin on the websocket. And JupyterLab's page holds no token to leak."""
+    kernels = lab.kernel.api("GET", "api/kernels")
+    assert kernels.status_code == 200 and lab.kernel.kernel_id in {k["id"] for k in kernels.json()}
+    assert lab.kernel.execute("print(6 * 7)").out.strip() == "42"
+    session = lab.kernel.api("POST", "api/sessions", timeout=60,
+                             json={"path": "s.ipynb", "type": "notebook", "kernel": {"name": "shuyu"}})  # fmt: skip
+    assert session.status_code == 201, session.text[:200]
+    try:
+        assert session.json()["id"] in {
+            s["id"] for s in lab.kernel.api("GET", "api/sessions").json()
+        }
+    finally:
+        assert lab.kernel.api("DELETE", f"api/sessions/{session.json()['id']}").status_code == 204
+    saved = lab.kernel.api("PUT", "api/contents/by-browser.py",
+                           json={"type": "file", "format": "text", "content": "x = 1\n"})  # fmt: skip
+    assert saved.status_code in (200, 201), saved.text[:200]
+    read = lab.kernel.api("GET", "api/contents/by-browser.py?content=1&format=text")
+    assert read.status_code == 200 and read.json()["content"] == "x = 1\n"
+    page = lab.kernel.api("GET", "lab").text
+    config = json.loads(re.search(r'id="jupyter-config-data"[^>]*>(.*?)</script>', page, re.S).group(1))  # fmt: skip
+    assert config["token"] == ""
+
+
+def test_when_the_browser_session_changes_something_without_xsrf_then_it_is_refused(lab):
+    """A cookie alone (what another site's page could make a browser send) changes nothing:
+    jupyter-server's XSRF check on changes and its origin check on websockets hold."""
+    import asyncio
+
+    from tornado.httpclient import HTTPClientError, HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    kernels_before = browser_kernels(lab)
+    browser = lab.browsers["alice"].s
+    started = browser.post(f"{lab.kernel.base}api/kernels", json={}, timeout=30)
+    assert started.status_code == 403, started.text[:200]
+    assert browser_kernels(lab) == kernels_before
+    ws = lab.kernel.base.replace("http", "ws", 1) + f"api/kernels/{lab.kernel.kernel_id}/channels"
+    headers = {**lab.kernel.ws_headers(), "Origin": "http://attacker.example"}
+
+    async def handshake() -> int:
+        try:
+            conn = await websocket_connect(HTTPRequest(ws, headers=headers))
+        except HTTPClientError as e:
+            return e.code
+        conn.close()
+        return 101
+
+    assert asyncio.run(handshake()) in (403, 404)
+
+
+def test_when_jupyterlab_lists_folders_then_names_are_shown_without_content(lab, contents_files):
+    listing = lab.kernel.api("GET", "api/contents/")
     assert listing.status_code == 200
     names = {item["name"]: item for item in listing.json()["content"]}
     assert {"result.csv", "note.ipynb"} <= set(names)
     assert all(item["content"] is None for item in names.values())
-    meta = requests.get(f"{contents_files}/result.csv?content=0", headers=headers, timeout=10)
+    meta = lab.kernel.api("GET", "api/contents/result.csv?content=0")
     assert meta.status_code == 200 and meta.json()["content"] is None
 
 
@@ -514,22 +668,16 @@ def test_when_jupyterlab_opens_and_saves_a_notebook_then_it_works_but_raw_files_
 
 
 def test_when_kernels_are_listed_then_only_the_desensitized_one_is_offered(lab):
-    specs = requests.get(
-        f"{lab.hub.url}/user/alice/api/kernelspecs",
-        headers={"Authorization": f"token {lab.tokens['alice']}"},
-        timeout=10,
-    ).json()
+    specs = lab.kernel.api("GET", "api/kernelspecs").json()
     assert list(specs["kernelspecs"]) == ["shuyu"]
     assert specs["kernelspecs"]["shuyu"]["spec"]["display_name"] == "Shuyu Python (desensitized)"
 
 
 def test_when_jupyterlab_opens_then_it_speaks_chinese_and_never_asks_for_internet_news(lab):
     """Defaults only: a user's own choice (English, one click in the Language menu) wins."""
-    headers = {"Authorization": f"token {lab.tokens['alice']}"}
-    base = f"{lab.hub.url}/user/alice/lab/api"
 
     def composite(plugin: str) -> dict:
-        r = requests.get(f"{base}/settings/{plugin}", headers=headers, timeout=10)
+        r = lab.kernel.api("GET", f"lab/api/settings/{plugin}")
         assert r.status_code == 200, (plugin, r.status_code)
         body = r.json()  # what JupyterLab applies: the schema's defaults, then the user's own
         defaults = {k: v.get("default") for k, v in body["schema"]["properties"].items()}
@@ -538,7 +686,7 @@ def test_when_jupyterlab_opens_then_it_speaks_chinese_and_never_asks_for_interne
     assert composite("@jupyterlab/translation-extension:plugin")["locale"] == "zh_CN"
     news = composite("@jupyterlab/apputils-extension:notification")
     assert news["fetchNews"] == "false" and news["checkForUpdates"] is False
-    packs = requests.get(f"{base}/translations", headers=headers, timeout=10).json()["data"]
+    packs = lab.kernel.api("GET", "lab/api/translations").json()["data"]
     assert {"zh_CN", "en"} <= set(packs), sorted(packs)
 
 
@@ -728,18 +876,10 @@ def test_when_the_server_restarts_then_the_home_is_kept(lab):
     assert requests.post(
         f"{lab.hub.url}/hub/api/users/alice/server", headers=headers, timeout=60
     ).status_code in (201, 202)
-    assert wait_for(
-        lambda: (
-            requests.get(
-                f"{lab.hub.url}/user/alice/api/status", headers=headers, timeout=5
-            ).status_code
-            == 200
-        ),
-        60,
-    )
+    assert wait_for(lambda: lab.browsers["alice"].server_status("alice") == 200, 60)
     from tests.e2e.kernel_client import Kernel
 
-    lab.kernel = Kernel(lab.hub.url, "alice", lab.tokens["alice"])
+    lab.kernel = Kernel(lab.browsers["alice"], "alice")
     lab.kernel.execute(HELPERS)
     assert (
         lab.kernel.execute("print(open('/home/workspace/persist.txt').read())").out.strip()
@@ -868,13 +1008,9 @@ def test_when_the_workspace_starts_then_the_sdk_imports_and_lab_offers_chinese_w
     lab,
 ):
     assert lab.kernel.execute("import sdk; print(sdk.__name__)").out.strip() == "sdk"
-    headers = {"Authorization": f"token {lab.tokens['alice']}"}
-    base = f"{lab.hub.url}/user/alice"
-    languages = requests.get(f"{base}/lab/api/translations", headers=headers, timeout=10).json()[
-        "data"
-    ]
+    languages = lab.kernel.api("GET", "lab/api/translations").json()["data"]
     assert "zh_CN" in languages
-    page = requests.get(f"{base}/lab", headers=headers, timeout=10).text
+    page = lab.kernel.api("GET", "lab").text
     config = json.loads(
         re.search(r'id="jupyter-config-data"[^>]*>(.*?)</script>', page, re.S).group(1)
     )
@@ -883,14 +1019,12 @@ def test_when_the_workspace_starts_then_the_sdk_imports_and_lab_offers_chinese_w
         "@jupyterlab/filebrowser-extension:download",
     } <= set(config["disabledExtensions"])
     assert config["extensionManager"]["can_install"] is False
+    assert config["token"] == ""  # JupyterLab calls with the cookie: no token in the page
 
 
 def test_when_a_colleague_shares_a_file_then_it_shows_in_the_shared_folder_of_jupyterlab(lab):
     lab.kernel.execute("open('/home/workspace/shared/for-the-team.txt', 'w').write('hello')")
-    headers = {"Authorization": f"token {lab.tokens['alice']}"}
-    listing = requests.get(
-        f"{lab.hub.url}/user/alice/api/contents/shared", headers=headers, timeout=10
-    ).json()
+    listing = lab.kernel.api("GET", "api/contents/shared").json()
     assert "for-the-team.txt" in [item["name"] for item in listing["content"]]
     group = f"tenant-{world.TENANTS[0]['uscc'].lower()}"
     shared = Path(lab.values["home"]) / "workspaces" / group / "shared"
@@ -1016,9 +1150,7 @@ def test_when_the_tenant_is_suspended_then_its_cells_no_longer_run_and_its_serve
     headers = {"Authorization": f"token {lab.tokens['alice']}"}
 
     def serving() -> bool:
-        r = requests.get(f"{lab.hub.url}/user/alice/api/status", headers=headers, timeout=10,
-                         allow_redirects=False)  # fmt: skip
-        return r.status_code == 200
+        return lab.browsers["alice"].server_status("alice") == 200
 
     with lab.db.session() as s:
         tenants.change_status(
@@ -1042,7 +1174,7 @@ def test_when_the_tenant_is_suspended_then_its_cells_no_longer_run_and_its_serve
     assert wait_for(serving, 90)
     from tests.e2e.kernel_client import Kernel
 
-    lab.kernel = Kernel(lab.hub.url, "alice", lab.tokens["alice"])
+    lab.kernel = Kernel(lab.browsers["alice"], "alice")
     lab.kernel.execute(HELPERS)
     assert lab.kernel.execute("print('back')").out.strip() == "back"
 
@@ -1054,25 +1186,23 @@ def test_when_a_kernel_is_interrupted_restarted_or_shut_down_then_it_behaves_as_
 
     from tests.e2e.kernel_client import Kernel
 
-    kernel = Kernel(lab.hub.url, "alice", lab.tokens["alice"])
-    api = f"{kernel.base}api/kernels/{kernel.kernel_id}"
+    kernel = Kernel(lab.browsers["alice"], "alice")
+    api = f"api/kernels/{kernel.kernel_id}"
     first_pid = kernel.execute("import os; print(os.getpid())").out.strip()
-    timer = threading.Timer(
-        2, lambda: requests.post(f"{api}/interrupt", headers=kernel.headers, timeout=10)
-    )
+    timer = threading.Timer(2, lambda: kernel.api("POST", f"{api}/interrupt"))
     timer.start()
     interrupted = kernel.execute("import time; time.sleep(60)", timeout=30)
     timer.join()
     assert interrupted.ename == "KeyboardInterrupt", interrupted
     assert kernel.execute("print(6 * 7)").out.strip() == "42"
 
-    r = requests.post(f"{api}/restart", headers=kernel.headers, timeout=60)
+    r = kernel.api("POST", f"{api}/restart", timeout=60)
     assert r.status_code == 200, r.text
     assert wait_for(lambda: kernel.execute("print(os.getpid())").ename == "NameError", 30)
     assert kernel.execute("import os; print(os.getpid())").out.strip() != first_pid
 
-    assert requests.delete(api, headers=kernel.headers, timeout=30).status_code == 204
-    assert requests.get(api, headers=kernel.headers, timeout=10).status_code == 404
+    assert kernel.api("DELETE", api).status_code == 204
+    assert kernel.api("GET", api).status_code == 404
 
 
 def test_when_a_kernel_runs_then_its_channels_are_private_unix_sockets_not_tcp_ports(lab):
@@ -1164,9 +1294,7 @@ def test_when_kernel_code_looks_for_another_kernels_connection_then_there_is_no_
     run code in the user's other kernels over ZeroMQ, around the audited websocket."""
     if lab.spawner != "tenant-sandbox":
         pytest.skip("kernels are forked (and get their connection in memory) in the sandbox only")
-    headers = {"Authorization": f"token {lab.tokens['alice']}"}
-    api = f"{lab.hub.url}/user/alice/api/kernels"
-    other = requests.post(api, json={}, headers=headers, timeout=60)
+    other = lab.kernel.api("POST", "api/kernels", json={}, timeout=60)
     assert other.status_code == 201, other.text
     try:
         code = (
@@ -1178,7 +1306,7 @@ def test_when_kernel_code_looks_for_another_kernels_connection_then_there_is_no_
         )
         assert lab.kernel.execute(code).out.strip() == "BLOCKED"
     finally:
-        requests.delete(f"{api}/{other.json()['id']}", headers=headers, timeout=30)
+        lab.kernel.api("DELETE", f"api/kernels/{other.json()['id']}")
 
 
 def test_when_a_file_is_saved_through_the_contents_api_then_the_audit_holds_its_content(lab):
