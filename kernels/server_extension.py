@@ -7,7 +7,7 @@ from __future__ import annotations
 from jupyter_server.base.handlers import path_regex
 from tornado.web import url
 
-from kernels import exec_audit
+from kernels import exec_audit, forked_kernels
 from kernels.downloads import DownloadsDisabledHandler, GuardedContentsHandler
 
 
@@ -17,6 +17,8 @@ def _jupyter_server_extension_points() -> list[dict]:
 
 def _load_jupyter_server_extension(serverapp) -> None:
     exec_audit.take_key()  # before any kernel starts: kernels never see the key
+    if not forked_kernels.available():  # not forked from the workspace zygote (Docker, Kubernetes)
+        forked_kernels.spawn_zygote()  # after take_key: its kernels never held the key
     serverapp.contents_manager.register_pre_save_hook(exec_audit.record_save)
     web_app = serverapp.web_app
     base = web_app.settings["base_url"].rstrip("/")
