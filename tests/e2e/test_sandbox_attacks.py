@@ -1182,7 +1182,11 @@ for root in {jupyter_runtime_dir(), '/home/workspace', '/tmp', '/var/tmp', '/run
             keys.add(info['key'].encode())
 # 2. This kernel's own memory: a fork holds whatever its zygote held (another kernel's request).
 UUID = re.compile(rb'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}')
-with open('/proc/self/maps') as maps, open('/proc/self/mem', 'rb', 0) as mem:
+try:  # a non-dumpable kernel cannot open even its own /proc/self/mem
+    maps, mem = open('/proc/self/maps'), open('/proc/self/mem', 'rb', 0)
+except OSError:
+    maps = mem = None
+if mem is not None:
     for line in maps.read().splitlines():
         fields = line.split()
         if 'r' not in fields[1] or fields[-1] in ('[vvar]', '[vsyscall]'):
