@@ -315,6 +315,8 @@ if SPAWNER == "tenant-sandbox":
     c.TenantSandboxSpawner.volumes_root = str(HOME / "volumes")
     c.TenantSandboxSpawner.home_quota = int(os.environ.get("SHUYU_HOME_QUOTA_MB", "1024")) << 20
     c.TenantSandboxSpawner.shared_quota = int(os.environ.get("SHUYU_SHARED_QUOTA_MB", "2048")) << 20
+    # The private /tmp is memory: bounded on its own (ENOSPC past it).
+    c.TenantSandboxSpawner.tmp_quota = int(os.environ.get("SHUYU_TMP_QUOTA_MB", "256")) << 20
     if HUB_PROCESS:
         cleanup_stale()
         ensure_host_guard((HUB_PORT, GATEWAY_PORT))
@@ -334,6 +336,12 @@ elif SPAWNER == "tenant-docker":
     c.TenantDockerSpawner.pull_policy = "never"  # built locally (kernels/Dockerfile), never pulled
     c.TenantDockerSpawner.subnet_pool = DOCKER_SUBNET_POOL
     c.TenantDockerSpawner.pids_limit = 256
+    # The same quota-bounded homes and shared folders as the sandbox's: mounted on the host (the
+    # hub's), bound into the container.
+    c.TenantDockerSpawner.volumes_root = str(HOME / "volumes")
+    c.TenantDockerSpawner.home_quota = int(os.environ.get("SHUYU_HOME_QUOTA_MB", "1024")) << 20
+    c.TenantDockerSpawner.shared_quota = int(os.environ.get("SHUYU_SHARED_QUOTA_MB", "2048")) << 20
+    c.TenantDockerSpawner.tmp_quota = int(os.environ.get("SHUYU_TMP_QUOTA_MB", "256")) << 20
     # SHUYU_DOCKER_OWN_PYTHON=1 for the production image (kernels/Dockerfile), which brings its own
     # Python; else the host's Python is mounted read-only (the offline test image has none).
     server_cmd, system_paths, server_env = server_setup(

@@ -5,23 +5,29 @@ the seccomp filter loaded) it forks a *kernel zygote* that holds the pre-importe
 and friends. :class:`ForkedKernelProvisioner` asks that zygote for a fork that becomes the kernel,
 instead of starting a fresh Python: a kernel is ready in a fraction of the time and shares the
 zygote's memory until it writes to it. Everything the kernel can do it could do as a fresh process
-of the same server (same user, sandbox, uid, filter); a server without a kernel zygote (Docker,
-Kubernetes, or a sandbox without the zygote) starts kernels as usual.
+of the same server (same user, sandbox, uid, filter). A server that was not forked from the
+workspace zygote (Docker, Kubernetes, or a sandbox without the zygote) starts its kernel zygote as
+a fresh Python instead (:func:`spawn_zygote`, :mod:`kernels.kernel_zygote`), once it has taken its
+signing key out of its environment: that zygote never held the key nor the server's token.
 
 A forked kernel gets its connection (channel addresses and the key that signs its messages) in
 the fork request, in memory: no connection file is ever written for it. Kernel code runs as the
 same uid as the server and every other kernel, so a file in the runtime folder would hand it the
 keys of the user's other kernels, and with them a way to run code there that bypasses the
-audited websocket (:mod:`kernels.exec_audit`). Kernels are not dumpable (inherited from the
-server), so their memory is closed to each other too.
+audited websocket (:mod:`kernels.exec_audit`). The request of a kernel is read only by that
+kernel's own process, never by the zygote whose memory later kernels inherit. Kernels are not
+dumpable (inherited from the zygote), so their memory is closed to each other too.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import re
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import traceback
@@ -34,8 +40,14 @@ NAME = "shuyu-forked"
 # The command a forked kernel replaces: ``python -m ipykernel_launcher -f CONNECTION_FILE``.
 LAUNCHER = "ipykernel_launcher"
 
+# Variables a spawned kernel zygote does not get: secrets are the server's (and each kernel gets
+# the user's token in its own request, from the server).
+SECRET_ENV = re.compile(r"TOKEN|KEY|SECRET|PASSWORD", re.IGNORECASE)
+FORK_TIMEOUT = 120.0  # a freshly spawned zygote may still be importing when the first kernel starts
+
 _zygote: socket.socket | None = None
 _zygote_lock = threading.Lock()
+_process: subprocess.Popen | None = None
 
 
 def start_zygote() -> None:
@@ -45,23 +57,64 @@ def start_zygote() -> None:
     if os.fork() == 0:
         ours.close()
         try:
-            _serve(theirs)
+            serve(theirs)
         finally:
             os._exit(0)
     theirs.close()
     _zygote = ours
 
 
-def _serve(conn: socket.socket) -> None:
-    """The kernel zygote: fork a kernel for each request until the server goes away."""
+def spawn_zygote() -> None:
+    """Start the kernel zygote of this server as a fresh Python (:mod:`kernels.kernel_zygote`)
+    with this process's environment less its secrets. Call after the server took its signing
+    key (:func:`kernels.exec_audit.take_key`), before any kernel starts."""
+    global _zygote, _process
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    env = {k: v for k, v in os.environ.items() if not SECRET_ENV.search(k)}
+    try:
+        _process = subprocess.Popen(
+            [sys.executable, "-m", "kernels.kernel_zygote", str(theirs.fileno())],
+            env=env,
+            pass_fds=(theirs.fileno(),),
+            stdin=subprocess.DEVNULL,
+        )
+    finally:
+        theirs.close()
+    _zygote = ours
+
+
+def serve(conn: socket.socket) -> None:
+    """The kernel zygote: fork a kernel for each request until the server goes away.
+
+    Each request comes with a socket of its own, and the zygote forks before anything is read
+    from it: the request (the kernel's connection key and the user's environment) is read by the
+    kernel it is for, so no later fork of the zygote inherits it."""
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # kernels are reaped by the kernel
-    while msg := conn.recv(1 << 20):
-        request = json.loads(msg)
-        pid = os.fork()
-        if pid == 0:
+    while True:
+        msg, fds, _, _ = socket.recv_fds(conn, 16, 1)
+        if not msg:
+            return  # the server is gone
+        if not fds:
+            continue
+        if os.fork() == 0:
             conn.close()
-            run_then_exit(_become_kernel, request)
-        conn.send(json.dumps({"pid": pid}).encode())
+            run_then_exit(_kernel_from, socket.socket(fileno=fds[0]))
+        os.close(fds[0])
+
+
+def _kernel_from(channel: socket.socket) -> None:
+    """In a kernel just forked: read its own request, answer with its pid, become the kernel."""
+    request = json.loads(_recv_all(channel))
+    channel.sendall(json.dumps({"pid": os.getpid()}).encode())
+    channel.close()
+    _become_kernel(request)
+
+
+def _recv_all(conn: socket.socket) -> bytes:
+    chunks = []
+    while chunk := conn.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _become_kernel(request: dict) -> None:
@@ -135,12 +188,24 @@ def forkable(cmd: list[str]) -> bool:
 
 
 def fork_kernel(cmd: list[str], env: dict[str, str], cwd: str, connection: dict) -> int:
-    """Ask the kernel zygote for a kernel with ``connection`` (its channels and key); its pid."""
+    """Ask the kernel zygote for a kernel with ``connection`` (its channels and key); its pid.
+    The request travels on a socket of its own, straight to the new kernel."""
     assert _zygote is not None
     request = {"cmd": cmd, "env": env, "cwd": cwd, "connection": connection}
-    with _zygote_lock:
-        _zygote.send(json.dumps(request).encode())
-        reply = json.loads(_zygote.recv(4096) or b"{}")
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        with _zygote_lock:
+            socket.send_fds(_zygote, [b"fork"], [theirs.fileno()])
+        theirs.close()
+        ours.sendall(json.dumps(request).encode())
+        ours.shutdown(socket.SHUT_WR)
+        ours.settimeout(FORK_TIMEOUT)
+        reply = json.loads(ours.recv(4096) or b"{}")
+    except (OSError, ValueError) as e:
+        raise RuntimeError(f"the kernel zygote did not answer: {e}") from None
+    finally:
+        theirs.close()
+        ours.close()
     if "pid" not in reply:
         raise RuntimeError("the kernel zygote did not answer")
     return int(reply["pid"])
@@ -246,7 +311,9 @@ class ForkedKernelProvisioner(LocalProvisioner):
             "signature_scheme": info["signature_scheme"],
             "key": key.decode() if isinstance(key, bytes) else str(key),
         }
-        self.process = ForkedProcess(fork_kernel(cmd, env, cwd, connection))
+        # In a thread: a freshly spawned zygote may still be importing.
+        pid = await asyncio.to_thread(fork_kernel, cmd, env, cwd, connection)
+        self.process = ForkedProcess(pid)
         self.pid = self.pgid = self.process.pid
         self.cwd = cwd
         return self.connection_info

@@ -9,7 +9,7 @@ from jupyter_server.base.handlers import path_regex
 from tornado.web import url
 from traitlets.config import Config
 
-from kernels import exec_audit
+from kernels import exec_audit, forked_kernels
 from kernels.cookie_session import CookieSessionIdentityProvider
 from kernels.downloads import DownloadsDisabledHandler, GuardedContentsHandler
 
@@ -35,6 +35,8 @@ def _load_jupyter_server_extension(serverapp) -> None:
         # Never serve a workspace that a token could drive (the config makes this fatal).
         raise RuntimeError(f"identity provider is {type(serverapp.identity_provider).__name__}")
     exec_audit.take_key()  # before any kernel starts: kernels never see the key
+    if not forked_kernels.available():  # not forked from the workspace zygote (Docker, Kubernetes)
+        forked_kernels.spawn_zygote()  # after take_key: its kernels never held the key
     serverapp.contents_manager.register_pre_save_hook(exec_audit.record_save)
     web_app = serverapp.web_app
     base = web_app.settings["base_url"].rstrip("/")

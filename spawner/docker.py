@@ -27,6 +27,7 @@ import json
 import re
 import shutil
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from docker.errors import APIError, NotFound
@@ -34,15 +35,16 @@ from dockerspawner import DockerSpawner
 from traitlets import Bool, Integer, Unicode, default, validate
 from traitlets import Callable as CallableTrait
 
-from spawner import firewall, seccomp
-from spawner.folders import prepare_folders  # noqa: F401 - part of this module's API
-from spawner.policy import SANDBOX_HOME, Workspace, allowed_ports, workspace_env
+from spawner import firewall, seccomp, volumes
+from spawner.folders import Quotas, prepare_folders, workspace_volumes
+from spawner.policy import SANDBOX_HOME, Limits, Workspace, allowed_ports, workspace_env
 
 LABEL = "org.shuyu"  # prefix of every label this module puts on Docker objects
 NETWORK_PREFIX = "shuyu-"
 BRIDGE_PREFIX = "shy-"  # + 10 hex digits: Linux interface names have at most 15 characters
-TMPFS_SHARE = 4  # /tmp may take this fraction (1/N) of the memory limit
+TMPFS_SHARE = 4  # without a size in the policy, /tmp may take this fraction (1/N) of the memory
 NO_RESOLVER = "/dev/null"  # bound read-only on /etc/resolv.conf: an empty resolver configuration
+LIVE_STATES = ["created", "restarting", "running", "paused"]  # containers that bind their volumes
 EMPTY_SYS = "ro,nosuid,nodev,noexec,size=4k,mode=0555"  # the tmpfs hiding Docker's /sys
 
 _DOCKER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
@@ -179,11 +181,13 @@ def _binds(ws: Workspace) -> dict[str, dict[str, str]]:
 
 
 def _tmpfs(ws: Workspace) -> dict[str, str]:
-    # tmpfs pages are charged to the container's memory cgroup anyway; the size only stops /tmp
-    # from taking all of it. mode=1777 because Jupyter refuses a /tmp it cannot trust.
-    size = ws.limits.memory_bytes // TMPFS_SHARE
+    # tmpfs pages are charged to the container's memory cgroup anyway; the size (the policy's, else
+    # a share of the memory limit) stops /tmp from taking all of it: writing past it gives ENOSPC.
+    # mode=1777 because Jupyter refuses a /tmp it cannot trust.
     tmpfs = {
-        m.target: f"rw,nosuid,nodev,mode=1777,size={size}" for m in ws.mounts if m.kind == "tmpfs"
+        m.target: f"rw,nosuid,nodev,mode=1777,size={m.size or ws.limits.memory_bytes // TMPFS_SHARE}"
+        for m in ws.mounts
+        if m.kind == "tmpfs"
     }
     # The policy mounts no /sys (the sandbox has none); Docker's read-only sysfs would show the
     # host's devices, modules and firmware tables. An empty read-only tmpfs takes its place.
@@ -330,6 +334,31 @@ class TenantDockerSpawner(DockerSpawner):
         256, help="Most processes (and threads) one server may run; for the workspace factory."
     ).tag(config=True)
 
+    tmp_quota = Integer(
+        Limits.tmp_bytes,
+        help="Size in bytes of each server's private /tmp (a tmpfs, charged to its memory limit);"
+        " writing past it fails with ENOSPC. For the workspace factory.",
+    ).tag(config=True)
+
+    volumes_root = Unicode(
+        "",
+        help="Host folder holding the images of homes and shared folders (as the sandbox"
+        " spawner's); required while home_quota and shared_quota are set.",
+    ).tag(config=True)
+
+    home_quota = Integer(
+        1024**3,
+        help="Size in bytes of each staff member's home, a file system of its own mounted on the"
+        " host and bound into the container (allocated in full on the first start); 0 (with"
+        " shared_quota 0) keeps homes as plain folders on the host's disk.",
+    ).tag(config=True)
+
+    shared_quota = Integer(
+        2 * 1024**3,
+        help="Size in bytes of each tenant's shared folder, a file system of its own; 0 (with"
+        " home_quota 0) keeps it a plain folder on the host's disk.",
+    ).tag(config=True)
+
     @validate("subnet_pool")
     def _valid_pool(self, proposal):
         if proposal.value:
@@ -343,6 +372,21 @@ class TenantDockerSpawner(DockerSpawner):
         return True
 
     workspace: Workspace | None = None
+
+    def quotas(self) -> Quotas | None:
+        """Where and how large homes and shared folders are; ``None`` when quotas are off.
+
+        Raises:
+            RuntimeError: quotas are on but ``volumes_root`` is not set (never fall back to
+                unbounded folders on the host's disk).
+        """
+        if not (self.home_quota or self.shared_quota):
+            return None
+        if not (self.volumes_root and self.home_quota and self.shared_quota):
+            raise RuntimeError(
+                "TenantDockerSpawner needs volumes_root, home_quota and shared_quota together"
+            )
+        return Quotas(Path(self.volumes_root), int(self.home_quota), int(self.shared_quota))
 
     def subnet_of(self, tenant_id: int) -> str | None:
         """The subnet of a tenant's network, or ``None`` when Docker is left to pick it."""
@@ -473,15 +517,22 @@ class TenantDockerSpawner(DockerSpawner):
             raise RuntimeError(f"cannot drop the default route: {out.decode(errors='replace')}")
 
     async def start(self) -> tuple[str, int]:
-        """Decide the workspace, make its folders, network (and firewall), start as DockerSpawner,
-        then take the container's default route away."""
+        """Decide the workspace, make its folders (each on its own volume, with quotas), network
+        (and firewall), start as DockerSpawner, then take the container's default route away."""
         ws = await asyncio.to_thread(self._workspace_of)
         self.apply_workspace(ws)
-        await asyncio.to_thread(prepare_folders, ws)
         net = await self.ensure_network(ws)
         if self.apply_firewall:
             await self.load_firewall(ws, net)
-        ip, port = await super().start()
+        # Mounted and bound under the tenant's lock: a colleague's server stopping meanwhile must
+        # not unmount the shared folder between its mount here and this container's bind.
+        async with _tenant_lock(ws.tenant):
+            await asyncio.to_thread(prepare_folders, ws, self.quotas())
+            try:
+                ip, port = await super().start()
+            except BaseException:
+                await self._release_folders(ws)
+                raise
         if self.isolate_routes:
             try:
                 await self.drop_default_route()
@@ -489,3 +540,49 @@ class TenantDockerSpawner(DockerSpawner):
                 await self.stop(now=True)  # fail closed: no workspace with a way out
                 raise
         return ip, port
+
+    async def stop(self, now: bool = False) -> None:
+        """Stop (and remove) the container as DockerSpawner, then unmount the volumes no other
+        container of the engine binds any more. The images stay: the next start mounts the same
+        home again."""
+        ws = self.workspace
+        if ws is None:  # the hub restarted since the start: decide the workspace again
+            try:
+                ws = await asyncio.to_thread(self._workspace_of)
+            except Exception as e:
+                self.log.warning("The volumes of %s stay mounted: %s", self.user.name, e)
+        async with _tenant_lock(ws.tenant if ws else ""):
+            await super().stop(now=now)
+            if ws is not None:
+                await self._release_folders(ws)
+
+    async def _release_folders(self, ws: Workspace) -> None:
+        """Unmount the home and the shared folder unless a container still binds them.
+
+        Who uses a volume is asked of Docker (the containers labelled with the staff member or
+        the tenant), not counted in the hub: containers outlive a hub restart, and an image
+        mounted twice (once for a container still holding it) would corrupt its file system."""
+        quotas = self.quotas()
+        if quotas is None:
+            return
+        home, shared = workspace_volumes(ws, quotas)
+        tenant = f"{LABEL}.tenant={ws.tenant}"
+        for volume, labels in (
+            (home, [tenant, f"{LABEL}.username={ws.username}"]),
+            (shared, [tenant]),
+        ):
+            # A container binds its volumes while its processes live (or are about to): those
+            # exited or being removed hold nothing.
+            users = await self.docker(
+                "containers", all=True, filters={"label": labels, "status": LIVE_STATES}
+            )
+            if not users:
+                await asyncio.to_thread(volumes.unmount, volume.mountpoint)
+
+
+_tenant_locks: dict[str, asyncio.Lock] = {}
+
+
+def _tenant_lock(tenant: str) -> asyncio.Lock:
+    """The lock of a tenant's volumes in this hub process (its servers share the shared folder)."""
+    return _tenant_locks.setdefault(tenant, asyncio.Lock())

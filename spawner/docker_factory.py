@@ -90,6 +90,7 @@ def workspace_factory(
                 memory_bytes=int(spawner.mem_limit or defaults.memory_bytes),
                 cpus=float(spawner.cpu_limit or defaults.cpus),
                 pids=int(spawner.pids_limit or defaults.pids),
+                tmp_bytes=int(spawner.tmp_quota or defaults.tmp_bytes),
             ),
             port=spawner.port,
         )

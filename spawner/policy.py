@@ -65,6 +65,7 @@ class Mount:
     target: str
     read_only: bool = True
     kind: str = "system"  # system | home | shared | tmpfs
+    size: int = 0  # bytes a tmpfs may hold (0: the runtime's default)
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,9 @@ class Limits:
     memory_bytes: int = 2 * 1024**3
     cpus: float = 1.0
     pids: int = 256
+    # The private /tmp is memory (tmpfs): bounded on its own, so a full /tmp gives ENOSPC instead
+    # of taking the workspace's whole memory limit.
+    tmp_bytes: int = 256 * 1024**2
 
 
 @dataclass(frozen=True)
@@ -147,13 +151,16 @@ def cpu_env(cpus: float) -> dict[str, str]:
     return {"LOKY_MAX_CPU_COUNT": str(max(1, int(cpus)))}
 
 
-def workspace_mounts(home: str, shared: str, system: tuple[str, ...]) -> tuple[Mount, ...]:
-    """System paths read-only; the home and the shared folder writable; a private /tmp."""
+def workspace_mounts(
+    home: str, shared: str, system: tuple[str, ...], tmp_bytes: int = Limits.tmp_bytes
+) -> tuple[Mount, ...]:
+    """System paths read-only; the home and the shared folder writable; a private /tmp of at most
+    ``tmp_bytes``."""
     mounts = [Mount(p, p, True, "system") for p in system]
     mounts += [
         Mount(home, SANDBOX_HOME, False, "home"),
         Mount(shared, SANDBOX_SHARED, False, "shared"),
-        Mount("tmpfs", "/tmp", False, "tmpfs"),
+        Mount("tmpfs", "/tmp", False, "tmpfs", size=tmp_bytes),
     ]
     return tuple(mounts)
 
@@ -182,7 +189,7 @@ def build_workspace(
         uid=tenant_uid(tenant_id),
         home=home,
         shared=shared,
-        mounts=workspace_mounts(home, shared, system_paths),
+        mounts=workspace_mounts(home, shared, system_paths, limits.tmp_bytes),
         env=workspace_env(
             hub_env,
             hub_api_url=hub_api_url,

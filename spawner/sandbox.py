@@ -99,7 +99,10 @@ def mount_args(mounts: tuple[Mount, ...], files: dict[str, str]) -> list[str]:
     # not be hidden by it.
     tmpfs = sorted((m for m in mounts if m.kind == "tmpfs"), key=lambda m: m.target.count("/"))
     for m in tmpfs:
-        args += ["--perms", "01777", "--tmpfs", m.target]
+        # bubblewrap (0.8 and later) bounds the next --tmpfs by --size: writing past it gives
+        # ENOSPC instead of taking the sandbox's memory limit.
+        size = ["--size", str(m.size)] if m.size else []
+        args += ["--perms", "01777", *size, "--tmpfs", m.target]
     binds = [m for m in mounts if m.kind != "tmpfs"]
     existing = {m.target for m in tmpfs}
     for d in _ancestors([m.target for m in binds] + list(files)):
@@ -157,6 +160,12 @@ class TenantSandboxSpawner(Spawner):
         0, config=True, help="Port of the hub API on the host (0: from the hub's URL)."
     )
     pids_limit = Integer(256, config=True, help="Most processes (and threads) one server may run.")
+    tmp_quota = Integer(
+        Limits.tmp_bytes,
+        config=True,
+        help="Size in bytes of each server's private /tmp (memory, charged to its memory limit);"
+        " writing past it fails with ENOSPC.",
+    )
     system_paths = List(
         Unicode(), config=True, help="Host paths mounted read-only into every sandbox."
     )
@@ -239,7 +248,10 @@ class TenantSandboxSpawner(Spawner):
             hub=Endpoint("hub", link.host_ip, hub_port),
             gateway=Endpoint("gateway", link.host_ip, self.gateway_port),
             limits=Limits(
-                memory_bytes=int(self.mem_limit), cpus=float(self.cpu_limit), pids=self.pids_limit
+                memory_bytes=int(self.mem_limit),
+                cpus=float(self.cpu_limit),
+                pids=self.pids_limit,
+                tmp_bytes=self.tmp_quota,
             ),
             port=self.port,
         )

@@ -27,7 +27,7 @@ import docker
 import pytest
 from docker.types import HostConfig
 
-from spawner import seccomp
+from spawner import seccomp, volumes
 from spawner.docker import (
     NO_RESOLVER,
     TenantDockerSpawner,
@@ -45,6 +45,7 @@ from spawner.docker import (
     tenant_network_spec,
     tenant_subnet,
 )
+from spawner.folders import Quotas, workspace_volumes
 from spawner.policy import (
     SANDBOX_HOME,
     SANDBOX_SHARED,
@@ -172,7 +173,7 @@ def test_when_spec_is_rendered_then_home_and_shared_are_the_only_writable_binds(
 
 def test_when_spec_is_rendered_then_tmp_is_a_sticky_size_limited_tmpfs_and_sys_an_empty_one():
     assert HOST["tmpfs"] == {
-        "/tmp": f"rw,nosuid,nodev,mode=1777,size={128 * MiB}",
+        "/tmp": f"rw,nosuid,nodev,mode=1777,size={256 * MiB}",  # the policy's default
         "/sys": "ro,nosuid,nodev,noexec,size=4k,mode=0555",
     }
 
@@ -514,6 +515,71 @@ def test_when_the_factory_decides_then_endpoints_are_on_the_tenants_gateway(tmp_
     assert env["JUPYTERHUB_API_TOKEN"] == "token-of-this-spawn"
 
 
+def test_when_tmp_has_a_size_in_the_policy_then_the_tmpfs_has_that_size():
+    ws = replace(WS, limits=replace(WS.limits, tmp_bytes=64 * MiB))
+    ws = replace(
+        ws, mounts=tuple(replace(m, size=64 * MiB) if m.kind == "tmpfs" else m for m in ws.mounts)
+    )
+    assert container_spec(ws, "img", "net", [])["host_config"]["tmpfs"]["/tmp"].endswith(
+        f"size={64 * MiB}"
+    )
+
+
+def test_when_the_tmp_quota_is_configured_then_the_factory_puts_it_in_the_policy(tmp_path):
+    from spawner import docker_factory
+
+    factory = docker_factory.workspace_factory(
+        tenant_lookup=lambda user: (7, "tenant-a"), workspaces_root=str(tmp_path),
+        hub_port=8081, gateway_port=8090, system_paths=("/usr",),
+    )  # fmt: skip
+    ws = factory(_spawner(subnet_pool="10.213.0.0/17", tmp_quota=32 * MiB))
+    assert [m.size for m in ws.mounts if m.target == "/tmp"] == [32 * MiB]
+    spec = container_spec(ws, "img", "net", [])
+    assert spec["host_config"]["tmpfs"]["/tmp"] == f"rw,nosuid,nodev,mode=1777,size={32 * MiB}"
+
+
+def test_when_quotas_are_on_without_a_volumes_root_then_the_spawner_refuses_plain_folders():
+    with pytest.raises(RuntimeError, match="volumes_root"):
+        _spawner().quotas()
+    assert _spawner(home_quota=0, shared_quota=0).quotas() is None  # off, explicitly
+    quotas = _spawner(volumes_root="/srv/volumes", home_quota=MiB << 4).quotas()
+    assert quotas == Quotas(Path("/srv/volumes"), 16 * MiB, 2 * 1024**3)
+
+
+async def test_when_a_server_stops_then_only_volumes_no_container_binds_are_unmounted(tmp_path):
+    """Who uses a volume is asked of Docker (containers outlive a hub restart): alice's home goes
+    with her last container, the tenant's shared folder stays while a colleague's binds it."""
+    if os.geteuid() != 0:
+        pytest.skip("mounts need root")
+    ws = build_workspace(
+        tenant="tenant-a", tenant_id=7, username="alice", workspaces_root=str(tmp_path / "ws"),
+        system_paths=(), hub_env={}, hub=Endpoint("hub", "10.213.6.1", 8081),
+        gateway=Endpoint("gateway", "10.213.6.1", 8090), limits=LIMITS,
+    )  # fmt: skip
+    spawner = _spawner(ws, volumes_root=str(tmp_path / "volumes"), home_quota=volumes.MIN_BYTES,
+                       shared_quota=volumes.MIN_BYTES)  # fmt: skip
+    asked = []
+
+    async def docker(method, *args, **kwargs):  # the engine: a colleague still runs
+        asked.append((method, kwargs["filters"]["label"]))
+        return [{"Id": "carol"}] if len(kwargs["filters"]["label"]) == 1 else []
+
+    spawner.docker = docker
+    try:
+        prepare_folders(ws, spawner.quotas())
+        home, shared = workspace_volumes(ws, spawner.quotas())
+        assert volumes.is_mounted(home.mountpoint) and volumes.is_mounted(shared.mountpoint)
+        await spawner._release_folders(ws)
+        assert not volumes.is_mounted(home.mountpoint) and volumes.is_mounted(shared.mountpoint)
+        assert asked == [
+            ("containers", ["org.shuyu.tenant=tenant-a", "org.shuyu.username=alice"]),
+            ("containers", ["org.shuyu.tenant=tenant-a"]),
+        ]
+    finally:
+        for point in volumes.mounted_under(tmp_path):
+            volumes.unmount(point)
+
+
 async def test_when_no_workspace_factory_is_configured_then_start_refuses():
     spawner = _spawner()
     spawner.workspace_factory = None
@@ -558,7 +624,8 @@ with ThreadPoolExecutor(len(targets)) as pool:
 
 PYTHON = str(Path(sys.prefix) / "bin" / "python")
 INIT = [PYTHON, "-I", "-S", str(Path(__file__).resolve().parents[1] / "kernels" / "reaper.py")]
-LIMITS = Limits(memory_bytes=256 * MiB, cpus=1.0, pids=64)
+LIMITS = Limits(memory_bytes=256 * MiB, cpus=1.0, pids=64, tmp_bytes=32 * MiB)
+QUOTA = 16 * MiB  # each tenant's home and shared folder, in the engine tests
 
 
 @pytest.fixture(scope="module")
@@ -596,6 +663,7 @@ class Tenant:
     marker: str
     allowed: list[de.Listener]
     denied: de.Listener
+    volumes: tuple[volumes.Volume, volumes.Volume]  # the home's and the shared folder's
 
 
 @dataclass
@@ -618,12 +686,6 @@ def run_workspace(eng: de.Engine, ws: Workspace, image: str, cmd: list[str]):
     created = eng.client.api.create_container(**spec, host_config=host_config, name=name)
     eng.client.api.start(created["Id"])
     return eng.client.containers.get(created["Id"])
-
-
-def _tenant_dirs(ws: Workspace) -> None:
-    for path in (ws.home, ws.shared):
-        Path(path).mkdir(parents=True, exist_ok=True)
-        os.chown(path, ws.uid, ws.uid)
 
 
 def _wait_for(ip: str, port: int, marker: str, timeout: float = 20.0) -> None:
@@ -659,7 +721,11 @@ def _start_tenant(
         gateway=Endpoint("gateway", gateway, gw.port),
         limits=LIMITS,
     )
-    _tenant_dirs(ws)
+    # Homes and shared folders on volumes of their own, mounted on the host and bound in, as the
+    # spawner does; unmounted after the container is gone (the stack unwinds in reverse).
+    quotas = Quotas(root / "volumes", QUOTA, QUOTA)
+    for point in prepare_folders(ws, quotas):
+        stack.callback(volumes.unmount, point)
     de.nft_apply(nft_rules(bridge, gateway, allowed_ports(ws)))
     stack.callback(de.nft_delete_table, nft_table(bridge))
     marker = f"server-of-{tenant}"
@@ -668,7 +734,10 @@ def _start_tenant(
     container.reload()
     ip = container.attrs["NetworkSettings"]["Networks"][network_name(tenant)]["IPAddress"]
     _wait_for(ip, ws.port, marker)
-    return Tenant(ws, bridge, gateway, subnet, container, ip, marker, [hub, gw], denied)
+    return Tenant(
+        ws, bridge, gateway, subnet, container, ip, marker, [hub, gw], denied,
+        workspace_volumes(ws, quotas),
+    )  # fmt: skip
 
 
 def _free_port() -> int:
@@ -749,6 +818,61 @@ def test_when_workspace_writes_home_then_the_host_sees_a_file_of_the_tenant_uid(
     kept = Path(world.a.ws.home, "kept.txt")
     assert kept.read_text() == "saved\n"
     assert kept.stat().st_uid == world.a.ws.uid
+
+
+FILL = """
+import errno, json, os, sys
+folder, total = sys.argv[1], int(sys.argv[2])
+written, outcome = 0, "no limit"
+try:
+    for i in range(total >> 20):
+        with open(f"{folder}/fill{i}.bin", "wb") as f:
+            f.write(b"x" * (1 << 20))  # 1 MiB a file: no single file is large
+            f.flush()
+            os.fsync(f.fileno())
+        written += 1 << 20
+except OSError as e:
+    outcome = errno.errorcode[e.errno]
+for name in os.listdir(folder):
+    if name.startswith("fill"):
+        os.unlink(os.path.join(folder, name))
+print(json.dumps([outcome, written]))
+"""
+
+
+@pytest.mark.parametrize("index, folder", [(0, SANDBOX_HOME), (1, SANDBOX_SHARED)])
+def test_when_workspace_writes_past_its_quota_then_enospc_and_the_hosts_disk_is_untouched(
+    world, index, folder
+):
+    """Sixteen times the quota asked for, from inside the container: the volume's file system
+    ends it with ENOSPC; its image, allocated in full when made, does not grow on the host
+    (but for the host file system's extent bookkeeping)."""
+    volume = world.a.volumes[index]
+    allocated = os.stat(volume.image).st_blocks
+    disk = os.statvfs(volume.image.parent)
+    free = disk.f_bavail * disk.f_frsize
+    code, out = sh(world.a.container, PYTHON, "-c", FILL, folder, str(16 * QUOTA))
+    assert code == 0, out
+    outcome, written = json.loads(out)
+    assert outcome == "ENOSPC" and 0 < written <= QUOTA, out
+    os.sync()
+    # Allocated in full when made: what the host's disk gives is the image's data blocks, plus at
+    # most the host file system's own extent bookkeeping (4 KiB measured) as written parts of the
+    # image stop being "unwritten" extents; never the 16 x quota asked for.
+    assert (os.stat(volume.image).st_blocks - allocated) * 512 <= 64 << 10
+    disk = os.statvfs(volume.image.parent)
+    assert free - disk.f_bavail * disk.f_frsize < 8 * QUOTA  # other writers on the host aside
+    code, out = sh(world.a.container, "stat", "-f", "-c", "%T %b %S", folder)
+    fs, blocks, block_size = out.split()
+    assert fs == "ext2/ext3" and int(blocks) * int(block_size) <= QUOTA  # its own file system
+
+
+def test_when_workspace_fills_tmp_then_enospc_at_the_policys_size(world):
+    code, out = sh(world.a.container, PYTHON, "-c", FILL, "/tmp", str(4 * LIMITS.tmp_bytes))
+    assert code == 0, out
+    outcome, written = json.loads(out)
+    assert outcome == "ENOSPC" and 0 < written <= LIMITS.tmp_bytes, out
+    assert world.a.container.exec_run(["true"]).exit_code == 0
 
 
 def test_when_workspace_lists_tmp_then_it_is_a_sticky_tmpfs(world):
@@ -948,6 +1072,7 @@ async def test_when_tenant_spawner_runs_a_server_then_it_keeps_jupyterhubs_contr
     bridge = bridge_name(tenant)
     eng.bridges.append(bridge)
     marker = f"spawned-{tenant}"
+    quotas = {"volumes_root": str(tmp_path / "volumes"), "home_quota": QUOTA, "shared_quota": QUOTA}
     spawner = _spawner(
         ws,
         cmd=[*INIT, PYTHON, "-c", SERVER, str(ws.port), marker],
@@ -959,6 +1084,7 @@ async def test_when_tenant_spawner_runs_a_server_then_it_keeps_jupyterhubs_contr
         subnet_prefix=28,
         mem_limit="8G",  # DockerSpawner's own limits: the policy's win
         cpu_limit=4.0,
+        **quotas,
     )
     try:
         ip, port = await spawner.start()
@@ -972,6 +1098,8 @@ async def test_when_tenant_spawner_runs_a_server_then_it_keeps_jupyterhubs_contr
         assert nft_table(bridge) in " ".join(de._nft_tables())
         st = os.stat(ws.home)  # made by the spawner, not by Docker as root
         assert (st.st_uid, st.st_mode & 0o777) == (ws.uid, 0o700)
+        # Home and shared folder on volumes of their own, mounted on the host and bound in.
+        assert volumes.is_mounted(Path(ws.home)) and volumes.is_mounted(Path(ws.shared))
 
         container = eng.client.containers.get(spawner.container_id)
         code, routes = sh(container, "cat", "/proc/net/route")
@@ -1008,7 +1136,7 @@ async def test_when_tenant_spawner_runs_a_server_then_it_keeps_jupyterhubs_contr
 
         assert await spawner.poll() is None
         state = spawner.get_state()
-        revived = _spawner(ws, client_kwargs={"base_url": eng.url})
+        revived = _spawner(ws, client_kwargs={"base_url": eng.url}, **quotas)
         revived.load_state(state)
         assert revived.object_id == spawner.object_id and await revived.poll() is None
 
@@ -1020,9 +1148,13 @@ async def test_when_tenant_spawner_runs_a_server_then_it_keeps_jupyterhubs_contr
                 break
             await asyncio.sleep(0.1)
         assert await spawner.poll() == 0  # 0: the container is gone
+        # Its last container gone, the volumes are unmounted (the restarted hub asked Docker).
+        assert volumes.mounted_under(tmp_path) == []
     finally:
         with contextlib.suppress(docker.errors.APIError):
             eng.client.api.remove_container(spawner.object_name, force=True)
+        for point in volumes.mounted_under(tmp_path):
+            volumes.unmount(point)
         de.nft_delete_table(nft_table(bridge))
         with contextlib.suppress(docker.errors.APIError):
             eng.client.api.remove_network(network_name(tenant))

@@ -17,7 +17,7 @@ from spawner.policy import (
     tenant_paths,
     tenant_uid,
 )
-from spawner.sandbox import bwrap_args
+from spawner.sandbox import bwrap_args, mount_args
 
 HUB_ENV = {
     "JUPYTERHUB_API_TOKEN": "user-token",
@@ -233,3 +233,40 @@ def test_when_a_workspace_or_job_is_given_cpus_then_its_science_libraries_are_to
     assert make(limits=Limits(1024**3, 0.5, 128)).env["LOKY_MAX_CPU_COUNT"] == "1"
     assert make(limits=Limits(1024**3, 3.0, 128)).env["LOKY_MAX_CPU_COUNT"] == "3"
     assert job_env(7, JobLimits(cpus=2))["LOKY_MAX_CPU_COUNT"] == "2"
+
+
+def test_when_bwrap_args_are_built_then_tmp_is_bounded_by_the_policys_size():
+    ws = make(limits=Limits(1024**3, 0.5, 128, tmp_bytes=64 * 1024**2))
+    args = bwrap_args(ws, {})
+    tmpfs_at = args.index("/tmp") - 1
+    assert args[tmpfs_at - 4 : tmpfs_at + 2] == [
+        "--perms", "01777", "--size", str(64 * 1024**2), "--tmpfs", "/tmp",
+    ]  # fmt: skip
+    assert [m.size for m in make().mounts if m.kind == "tmpfs"] == [256 * 1024**2]  # the default
+
+
+@pytest.mark.skipif(not shutil.which("bwrap"), reason="bubblewrap is not installed")
+def test_when_a_sandbox_fills_its_tmp_then_bubblewrap_ends_it_in_enospc_at_the_size():
+    """The installed bubblewrap honours ``--size`` (0.8 and later): the sandbox's /tmp rendering,
+    run for real."""
+    ws = make(limits=Limits(1024**3, 0.5, 128, tmp_bytes=8 * 1024**2))
+    tmp = mount_args(tuple(m for m in ws.mounts if m.kind == "tmpfs"), {})
+    fill = (
+        "import errno, os\n"
+        "n = 0\n"
+        "try:\n"
+        "    with open('/tmp/fill', 'wb') as f:\n"
+        "        for n in range(64):\n"
+        "            f.write(b'x' * (1 << 20)); f.flush()\n"
+        "    print('no limit')\n"
+        "except OSError as e:\n"
+        "    print(errno.errorcode[e.errno], n)\n"
+    )
+    out = subprocess.run(
+        ["bwrap", "--ro-bind", "/usr", "/usr", *tmp, "/usr/bin/python3", "-c", fill],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    outcome, written_mib = out.stdout.split()
+    assert outcome == "ENOSPC" and int(written_mib) <= 8, out

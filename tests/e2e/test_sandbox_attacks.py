@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import ipaddress
 import json
+import os
 import re
 import subprocess
 import sys
@@ -269,9 +270,11 @@ def test_when_the_lab_runs_then_the_workspaces_are_the_spawners_rendering(lab):
     else:
         init = lab.kernel.execute("print(open('/proc/1/comm').read().strip())").out.strip()
         assert init == "bwrap"
-    # The sandbox forks servers and kernels from its warm zygote; Docker starts them afresh.
+    # Kernels are forks of a kernel zygote: in the sandbox, of the server forked from the warm
+    # workspace zygote; in Docker, of a fresh one the server starts (kernels.kernel_zygote).
     cmdline = lab.kernel.execute("print(open('/proc/self/cmdline').read())").out
-    assert ("spawner.zygote" in cmdline) == (lab.spawner == "tenant-sandbox"), cmdline
+    zygote = "spawner.zygote" if lab.spawner == "tenant-sandbox" else "kernels.kernel_zygote"
+    assert zygote in cmdline, cmdline
 
 
 @pytest.mark.parametrize("case, code", ATTACKS, ids=[a[0] for a in ATTACKS])
@@ -1289,24 +1292,194 @@ def test_when_kernel_code_looks_for_the_servers_signing_key_then_it_finds_none(l
     assert lab.kernel.execute(code).out.strip() == "BLOCKED"
 
 
-def test_when_kernel_code_looks_for_another_kernels_connection_then_there_is_no_file(lab):
-    """A connection file holds the key that signs a kernel's messages: with it, kernel code could
-    run code in the user's other kernels over ZeroMQ, around the audited websocket."""
-    if lab.spawner != "tenant-sandbox":
-        pytest.skip("kernels are forked (and get their connection in memory) in the sandbox only")
-    other = lab.kernel.api("POST", "api/kernels", json={}, timeout=60)
-    assert other.status_code == 201, other.text
+DRIVE_ANOTHER_KERNEL = r"""
+import glob, re, stat, zmq
+from jupyter_client.session import Session
+from jupyter_core.paths import jupyter_runtime_dir
+from ipykernel.kernelapp import IPKernelApp
+me = IPKernelApp.instance()
+own = me.session.key
+keys, files = set(), []
+# 1. Connection files anywhere kernel code can read: they hold every kernel's key.
+for root in {jupyter_runtime_dir(), '/home/workspace', '/tmp', '/var/tmp', '/run', '/dev/shm'}:
+    for path in glob.glob(root + '/**/*.json', recursive=True):
+        try:
+            info = json.load(open(path))
+        except Exception:
+            continue
+        if isinstance(info, dict) and info.get('key'):
+            files.append(path)
+            keys.add(info['key'].encode())
+# 2. This kernel's own memory: a fork holds whatever its zygote held (another kernel's request).
+UUID = re.compile(rb'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}')
+try:  # a non-dumpable kernel cannot open even its own /proc/self/mem
+    maps, mem = open('/proc/self/maps'), open('/proc/self/mem', 'rb', 0)
+except OSError:
+    maps = mem = None
+if mem is not None:
+    for line in maps.read().splitlines():
+        fields = line.split()
+        if 'r' not in fields[1] or fields[-1] in ('[vvar]', '[vsyscall]'):
+            continue
+        start, end = (int(x, 16) for x in fields[0].split('-'))
+        try:
+            mem.seek(start)
+            keys.update(UUID.findall(mem.read(end - start)))
+        except (OSError, ValueError, OverflowError):
+            continue
+keys.discard(own)
+# 3. Every other kernel's channels: Unix sockets in the runtime folders, or loopback TCP ports.
+sockets = []
+for root in {os.path.dirname(me.ip) if me.transport == 'ipc' else '', jupyter_runtime_dir(), '/tmp'}:
+    for path in glob.glob(root + '/**', recursive=True) if root else []:
+        try:
+            if stat.S_ISSOCK(os.stat(path).st_mode) and not path.startswith(me.ip + '-'):
+                sockets.append('ipc://' + path)
+        except OSError:
+            pass
+ctx = zmq.Context.instance()
+marker = '/home/workspace/.driven-over-zmq'
+live = []
+for url in sockets:
+    d = ctx.socket(zmq.DEALER)
+    d.linger, d.sndhwm, d.sndtimeo = 0, 0, 1000
+    d.connect(url)
+    live.append(d)
+for key in sorted(keys):
+    session = Session(key=key, username='attacker')
+    for d in live:
+        try:
+            session.send(d, 'execute_request', {'code': f'open({marker!r}, "w").write("driven")',
+                'silent': False, 'store_history': False, 'user_expressions': {}, 'allow_stdin': False})
+        except zmq.ZMQError:
+            pass
+time.sleep(5)
+if os.path.exists(marker):
+    os.unlink(marker)
+    print('LEAK drove another kernel over ZMQ', files, len(keys), sockets)
+else:
+    print('BLOCKED', len(files), 'connection files;', len(keys), 'candidate keys;', len(sockets), 'sockets')
+for d in live:
+    d.close()
+"""
+
+
+def test_when_kernel_code_tries_to_drive_another_kernel_over_zmq_then_it_cannot(lab):
+    """A connection file (or a copy of another kernel's request in a forked kernel's memory)
+    holds the key that signs a kernel's messages: with it, kernel code could run code in the
+    user's other kernels over ZeroMQ, around the audited websocket. The attacker is started after
+    the victim, so it is forked after the victim's request reached the kernel zygote."""
+    from tests.e2e.kernel_client import Kernel
+
+    victim = Kernel(lab.browsers["alice"], "alice")
+    attacker = Kernel(lab.browsers["alice"], "alice")
     try:
-        code = (
-            "import glob\n"
-            "from jupyter_core.paths import jupyter_runtime_dir\n"
-            "files = [p for root in (jupyter_runtime_dir(), '/home/workspace', '/tmp')"
-            " for p in glob.glob(root + '/**/*.json', recursive=True) if 'kernel' in os.path.basename(p)]\n"
-            "print('LEAK', files) if files else print('BLOCKED')\n"
+        assert victim.execute("print('victim up')").out.strip() == "victim up"
+        result = attacker.execute(HELPERS + DRIVE_ANOTHER_KERNEL, timeout=120)
+        assert result.out.strip().startswith("BLOCKED 0 connection files"), result
+        assert (
+            victim.execute(
+                "import os; print(os.path.exists('/home/workspace/.driven-over-zmq'))"
+            ).out.strip()
+            == "False"
         )
-        assert lab.kernel.execute(code).out.strip() == "BLOCKED"
     finally:
-        lab.kernel.api("DELETE", f"api/kernels/{other.json()['id']}")
+        for kernel in (victim, attacker):
+            kernel.api("DELETE", f"api/kernels/{kernel.kernel_id}", timeout=30)
+
+
+def test_when_a_kernel_is_inspected_from_the_host_then_it_holds_no_signing_key_or_other_kernels_key(
+    lab,
+):
+    """Kernels are forks: whatever their zygote held is in their memory, where kernel code can
+    read it. Neither the server's signing key nor another kernel's connection key may be there."""
+    from hub import execution_keys, home
+    from tests.e2e.kernel_client import Kernel
+
+    key = execution_keys.server_key(home.secret(execution_keys.MASTER, lab.home), "alice", "")
+    first = Kernel(lab.browsers["alice"], "alice")
+    second = Kernel(lab.browsers["alice"], "alice")
+    try:
+        own = "from ipykernel.kernelapp import IPKernelApp; import os; a = IPKernelApp.instance()"
+        own += "; print(os.getpid(), a.session.key.decode())"
+        (pid1, key1), (pid2, key2) = (k.execute(own).out.split() for k in (first, second))
+        hosts = {ns_pid: host for host, ns_pid in namespace_pids(workspace_uid(lab, "alice"))}
+        needles = {"the signing key": key.encode(), "the signing key, raw": bytes.fromhex(key)}
+        assert (
+            memory_holds(hosts[int(pid1)], {**needles, "the second kernel's key": key2.encode()})
+            == []
+        )
+        assert (
+            memory_holds(hosts[int(pid2)], {**needles, "the first kernel's key": key1.encode()})
+            == []
+        )
+    finally:
+        for kernel in (first, second):
+            kernel.api("DELETE", f"api/kernels/{kernel.kernel_id}", timeout=30)
+
+
+def namespace_pids(uid: int) -> list[tuple[int, int]]:
+    """(host pid, pid inside its sandbox or container) of every process running as ``uid``."""
+    found = []
+    for pid in workspace_processes(uid):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        nspid = [line.split()[1:] for line in status.splitlines() if line.startswith("NSpid:")]
+        if nspid:
+            found.append((pid, int(nspid[0][-1])))
+    return found
+
+
+def test_when_kernel_code_fills_tmp_then_it_ends_in_enospc_at_the_quota(lab):
+    """The private /tmp is memory: bounded on its own (256 MiB by default), so filling it gives
+    ENOSPC instead of eating the workspace's memory limit."""
+    code = (
+        "import errno\n"
+        "written, outcome = 0, 'no limit'\n"
+        "try:\n"
+        "    with open('/tmp/fill.bin', 'wb') as f:\n"
+        "        for _ in range(1024):\n"
+        "            f.write(b'x' * (1 << 20)); f.flush(); written += 1 << 20\n"
+        "except OSError as e:\n"
+        "    outcome = errno.errorcode[e.errno]\n"
+        "finally:\n"
+        "    os.unlink('/tmp/fill.bin')\n"
+        "st = os.statvfs('/tmp')\n"
+        "print(outcome, written >> 20, (st.f_blocks * st.f_frsize) >> 20)\n"
+    )
+    outcome, written_mib, size_mib = lab.kernel.execute(code, timeout=120).out.split()
+    assert outcome == "ENOSPC", (outcome, written_mib)
+    assert int(size_mib) == 256 and int(written_mib) <= 256
+
+
+def test_when_kernel_code_fills_its_home_then_it_ends_in_enospc_on_a_volume_of_its_own(lab):
+    """Homes and shared folders are file systems of their own (1 GiB and 2 GiB here): asking for
+    more fails with ENOSPC, and the disk holding the platform's DB gives nothing."""
+    code = (
+        "import errno\n"
+        "out = {}\n"
+        "for folder in ('/home/workspace', '/home/workspace/shared'):\n"
+        "    fd = os.open(folder + '/fill.bin', os.O_WRONLY | os.O_CREAT, 0o600)\n"
+        "    try:\n"
+        "        os.posix_fallocate(fd, 0, 4 << 30); out[folder] = 'no limit'\n"
+        "    except OSError as e:\n"
+        "        out[folder] = errno.errorcode[e.errno]\n"
+        "    finally:\n"
+        "        os.close(fd); os.unlink(folder + '/fill.bin')\n"
+        "    st = os.statvfs(folder); out[folder + ' MiB'] = (st.f_blocks * st.f_frsize) >> 20\n"
+        "print(json.dumps(out))\n"
+    )
+    db = lab.home / "platform.sqlite"
+    before = os.statvfs(db).f_bavail * os.statvfs(db).f_frsize
+    out = json.loads(lab.kernel.execute(code, timeout=120).out)
+    after = os.statvfs(db).f_bavail * os.statvfs(db).f_frsize
+    assert out["/home/workspace"] == out["/home/workspace/shared"] == "ENOSPC", out
+    assert out["/home/workspace MiB"] <= 1024 and out["/home/workspace/shared MiB"] <= 2048, out
+    assert before - after < 1 << 30  # the 4 GiB asked for never reached the host's disk
+    alice_home = next((lab.home / "workspaces").glob("*/home/alice"))
+    assert os.stat(alice_home).st_dev != os.stat(db).st_dev  # mounted on the host, bound inside
 
 
 def test_when_a_file_is_saved_through_the_contents_api_then_the_audit_holds_its_content(lab):
