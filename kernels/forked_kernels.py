@@ -1,14 +1,14 @@
-"""Warm kernels: a server forked from the workspace zygote also forks its kernels.
+"""Warm kernels: every server forks its kernels from a kernel zygote of its own.
 
-Before the server starts (still one thread, already inside its sandbox, as the tenant's uid, with
-the seccomp filter loaded) it forks a *kernel zygote* that holds the pre-imported ipykernel, pandas
-and friends. :class:`ForkedKernelProvisioner` asks that zygote for a fork that becomes the kernel,
-instead of starting a fresh Python: a kernel is ready in a fraction of the time and shares the
-zygote's memory until it writes to it. Everything the kernel can do it could do as a fresh process
-of the same server (same user, sandbox, uid, filter). A server that was not forked from the
-workspace zygote (Docker, Kubernetes, or a sandbox without the zygote) starts its kernel zygote as
-a fresh Python instead (:func:`spawn_zygote`, :mod:`kernels.kernel_zygote`), once it has taken its
-signing key out of its environment: that zygote never held the key nor the server's token.
+Once the server has taken its signing key out of its environment, it starts a *kernel zygote*
+(:func:`spawn_zygote`, :mod:`kernels.kernel_zygote`): a fresh Python, inside the server's sandbox
+or container, as its uid, under its filter, that pre-imports ipykernel, pandas and friends.
+:class:`ForkedKernelProvisioner` asks that zygote for a fork that becomes the kernel, instead of
+starting a fresh Python: a kernel is ready in a fraction of the time and shares the zygote's
+memory until it writes to it. Everything the kernel can do it could do as a fresh process of the
+same server (same user, sandbox, uid, filter). The zygote is a fresh process, never a fork of the
+server: a fork would carry in its memory whatever the server held when it forked (its signing
+key, its token), and every kernel could read it there; this one never held either.
 
 A forked kernel gets its connection (channel addresses and the key that signs its messages) in
 the fork request, in memory: no connection file is ever written for it. Kernel code runs as the
@@ -48,20 +48,6 @@ FORK_TIMEOUT = 120.0  # a freshly spawned zygote may still be importing when the
 _zygote: socket.socket | None = None
 _zygote_lock = threading.Lock()
 _process: subprocess.Popen | None = None
-
-
-def start_zygote() -> None:
-    """Fork the kernel zygote of this process (call while single-threaded)."""
-    global _zygote
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    if os.fork() == 0:
-        ours.close()
-        try:
-            serve(theirs)
-        finally:
-            os._exit(0)
-    theirs.close()
-    _zygote = ours
 
 
 def spawn_zygote() -> None:

@@ -148,7 +148,8 @@ def become_server(request: dict, log_fd: int, syscall_filter) -> None:
     if os.path.basename(argv[0]) != SERVER:
         os.execvp(argv[0], argv)  # another program: no warm start, same sandbox and identity
     sys.argv = argv
-    forked_kernels.start_zygote()  # while still one thread
+    # No kernel zygote is forked here: this process holds the server's signing key and token, and
+    # a fork would hand both to every kernel; the server starts a fresh one (kernels.forked_kernels).
     jupyterhub.singleuser.main()
 
 
