@@ -148,5 +148,7 @@ def test_presented_token_table(headers, uri, expected):
     from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
 
     line = RequestStartLine("GET", uri, "HTTP/1.1")
-    request = HTTPServerRequest(start_line=line, headers=HTTPHeaders(headers))
+    request = HTTPServerRequest(
+        start_line=line, headers=HTTPHeaders({"Host": "127.0.0.1", **headers})
+    )
     assert presented_token(request) is expected
