@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hub.demo.datasets import generate, get_spec
 from hub.review.checks import FAIL, PASS, Context, RawSource, run_all
+from tests.raw_tables import medical_visits
 
 ROT13 = str.maketrans(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
@@ -24,16 +24,7 @@ ROT13 = str.maketrans(
 
 @pytest.fixture(scope="module")
 def raw(tmp_path_factory):
-    frame = generate("medical_visits", 2000, seed=3)
-    path = tmp_path_factory.mktemp("raw") / "medical_visits.parquet"
-    frame.to_parquet(path)
-    spec = get_spec("medical_visits")
-    source = RawSource(
-        "medical_visits",
-        str(path),
-        tuple(c.name for c in spec.columns if c.pii not in (None, "free_text", "name")),
-        tuple(c.name for c in spec.columns if c.quasi),
-    )
+    frame, source = medical_visits(tmp_path_factory.mktemp("raw"))
     ids = frame["patient_id"].dropna().unique()[:3].tolist()
     mobiles = frame["mobile"].dropna().unique()[:3].tolist()
     return frame, source, ids, mobiles

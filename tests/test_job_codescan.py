@@ -7,24 +7,10 @@ from __future__ import annotations
 import pytest
 
 from hub.production import codescan
+from tests.test_production_lifecycle import TRAIN
 
 ORDINARY = {
-    "ridge": """
-import numpy as np
-from sklearn.compose import ColumnTransformer
-from sklearn.linear_model import Ridge
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
-from sdk import job
-raw = job.dataset("medical_visits").df()
-frame = raw.dropna(subset=["age", "gender", "cost"])
-x = frame[["age", "gender"]].astype({"age": np.float32})
-prep = ColumnTransformer([("text", OneHotEncoder(handle_unknown="ignore"), ["gender"]),
-                          ("num", StandardScaler(), ["age"])])
-model = make_pipeline(prep, Ridge(alpha=1.0)).fit(x, frame["cost"])
-job.save_model(model, sample=x.head(100), target="cost")
-job.save_metrics(rows=len(raw), columns=sorted(raw.columns))
-""",
+    "ridge": TRAIN,  # the production tests' training job
     "lightgbm_with_sql_file": """
 from pathlib import Path
 

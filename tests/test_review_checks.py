@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hub.demo.datasets import generate, get_spec
 from hub.review.checks import (
     CHECKS,
     FAIL,
@@ -22,6 +21,7 @@ from hub.review.checks import (
     worst,
 )
 from hub.review.checks.pii import scan_column
+from tests.raw_tables import medical_visits
 
 FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 
@@ -29,17 +29,7 @@ FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 @pytest.fixture(scope="module")
 def raw(tmp_path_factory):
     """A raw medical_visits table in a file, as the domain store holds it."""
-    frame = generate("medical_visits", 2000, seed=3)
-    path = tmp_path_factory.mktemp("raw") / "medical_visits.parquet"
-    frame.to_parquet(path)
-    spec = get_spec("medical_visits")
-    source = RawSource(
-        "medical_visits",
-        str(path),
-        tuple(c.name for c in spec.columns if c.pii not in (None, "free_text", "name")),
-        tuple(c.name for c in spec.columns if c.quasi),
-    )
-    return frame, source
+    return medical_visits(tmp_path_factory.mktemp("raw"))
 
 
 def finding(frame, name, ctx=None):

@@ -170,7 +170,11 @@ class KeyRotate(Inputs):
 
 
 class MonthQuery(Inputs):
-    month: Annotated[str, Field(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM, UTC")]
+    # A real month of this century (ASCII digits only): anything else is refused by the schema
+    # itself, so every month the schema admits is one the statements can count.
+    month: Annotated[
+        str, Field(pattern=r"^20[0-9]{2}-(0[1-9]|1[0-2])$", description="YYYY-MM, UTC")
+    ]
 
 
 class ProductQuery(Inputs):
