@@ -822,6 +822,12 @@ j = ws.jobs.submit("science/train.py", datasets=["transit_trips"], resources={{"
                    purpose="环境自检 / environment check")
 print(json.dumps({{"id": j.id}}))
 """)  # fmt: skip
+    # importlib and a direct duckdb call are outside the code scan's allow-list: even in a
+    # public-governance scenario the job waits for a person, who approves it here.
+    assert (
+        until(lab.db, found["id"], {"in_review", "approved", "running", "succeeded"}) == "in_review"
+    )
+    approve(lab.db, found["id"], "rita", "ryan")
     status = until(lab.db, found["id"], {"succeeded", "failed"}, timeout=300)
     log = (lab.home / "domain" / "jobs" / str(found["id"]) / "log.txt").read_text()
     assert status == "succeeded", log
