@@ -163,7 +163,7 @@ def _lineage(s: Session, request: Request, product: Product) -> Finding:
     ), details)  # fmt: skip
 
 
-def _model_checks(product: Product, model: Request) -> Finding:
+def _model_checks(model: Request) -> Finding:
     results = registry.model_checks(model)
     failed = [r["check"] for r in results if r["verdict"] == FAIL]
     overridden = any(d.override for d in model.decisions)
@@ -244,7 +244,7 @@ class Registration(RequestKind):
         )))  # fmt: skip
         findings += [
             _lineage(s, request, product),
-            _model_checks(product, s.get(Request, product.request_id)),
+            _model_checks(s.get(Request, product.request_id)),
             _price(wanted, request, checking),
             _assessment(wanted),
             _changed(s, product, wanted),
