@@ -8,7 +8,6 @@ through an export request; a product answers only holders of its key, for its ow
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import replace
 
 from sqlalchemy import select
@@ -32,27 +31,15 @@ from hub.web.api_routes import Media, Operation, Param, Route
 from hub.web.billing_api import checked
 from hub.web.requests_api import (
     LINKS,
-    MAX_META,
     REQUEST_ID,
     RequestHandler,
+    json_object,
     readable,
     request_view,
 )
 
 ENDED = (lifecycle.SUCCEEDED, lifecycle.FAILED)
 PRODUCT = Param(m.PRODUCT_NAME.strip("^$"), {"type": "string", "pattern": m.PRODUCT_NAME})
-
-
-def _json(raw: bytes | str, what: Msg) -> dict:
-    if len(raw) > MAX_META:
-        raise BadRequest(Msg(f"{what.zh}过大", f"{what.en} is too large"))
-    try:
-        value = json.loads(raw or "{}")
-    except ValueError:
-        raise BadRequest(Msg(f"{what.zh}不是 JSON", f"{what.en} is not JSON")) from None
-    if not isinstance(value, dict):
-        raise BadRequest(Msg(f"{what.zh}须为 JSON 对象", f"{what.en} must be a JSON object"))
-    return value
 
 
 def job_view(r: Request) -> dict:
@@ -84,7 +71,7 @@ class JobsHandler(RequestHandler):
         rules = self.settings["production"]
 
         def create(s, caller) -> dict:
-            meta = _json(header, Msg("作业说明", "the job description"))
+            meta = json_object(header, Msg("作业说明", "the job description"))
             found = callers.scenario(s, caller, scenario)
             jobs.validate(meta, jobs.approved_datasets(s, found.id), rules)
             jobs.read_bundle(body, rules)
@@ -201,7 +188,7 @@ class ModelsHandler(RequestHandler):
         purpose = self.get_query_argument("purpose", "")
 
         def create(s, caller) -> dict:
-            spec = _json(body, Msg("发布说明", "the publishing request"))
+            spec = json_object(body, Msg("发布说明", "the publishing request"))
             try:
                 job_id = int(spec.get("job"))
             except (TypeError, ValueError):
@@ -444,7 +431,7 @@ class ProductQueryHandler(RequestHandler):
 
         def query(s, caller) -> dict:
             product, found = products.admit_key(s, name, key, scenario)
-            asked = _json(body, Msg("查询", "the query"))
+            asked = json_object(body, Msg("查询", "the query"))
             items = asked.get("records") if asked.get("records") is not None else asked.get("keys")
             products.admit_call(s, found, len(items) if isinstance(items, list) else 0, rules)
             answer, absent = products.answer(s, product, mode, asked, self.store, rules.max_query_records)  # fmt: skip

@@ -12,8 +12,8 @@ from hub.refusals import BadRequest, Conflict, NotFound
 from hub.review import lifecycle
 from hub.web import api_models as m
 from hub.web.api_routes import Operation, Route
-from hub.web.production_api import PRODUCT, _json
-from hub.web.requests_api import LINKS, RequestHandler, request_view
+from hub.web.production_api import PRODUCT
+from hub.web.requests_api import LINKS, RequestHandler, json_object, request_view
 
 
 def _own(s, caller, name: str):
@@ -47,7 +47,7 @@ class RegistrationsHandler(RequestHandler):
         body = self.request.body
 
         def create(s, caller) -> dict:
-            record = _json(body, Msg("登记信息", "the registration record"))
+            record = json_object(body, Msg("登记信息", "the registration record"))
             product = _own(s, caller, name)
             content = json.dumps({**record, "product": name}, ensure_ascii=False).encode()
             request = lifecycle.create(

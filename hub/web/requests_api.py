@@ -226,3 +226,17 @@ def routes() -> list[Route]:
         Route(f"{v1}/requests/{{request_id}}/withdraw", WithdrawHandler, rid),
         Route(f"{v1}/requests/{{request_id}}/download", DownloadHandler, rid),
     ]
+
+
+def json_object(raw: bytes | str, what: Msg) -> dict:
+    """``raw`` as a JSON object, or a bilingual 400 naming ``what`` (too large, not JSON, not an
+    object)."""
+    if len(raw) > MAX_META:
+        raise BadRequest(Msg(f"{what.zh}过大", f"{what.en} is too large"))
+    try:
+        value = json.loads(raw or "{}")
+    except ValueError:
+        raise BadRequest(Msg(f"{what.zh}不是 JSON", f"{what.en} is not JSON")) from None
+    if not isinstance(value, dict):
+        raise BadRequest(Msg(f"{what.zh}须为 JSON 对象", f"{what.en} must be a JSON object"))
+    return value
