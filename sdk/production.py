@@ -307,15 +307,16 @@ class ProductCollection(Collection):
         body = {"records": records} if records is not None else {"keys": keys}
         return self.client.query_product(product, mode, key, body, scenario=scenario)["answers"]
 
-    def score(self, product: str, key: str, *, records: list[dict] | None = None,
-              keys: list[str] | None = None, scenario: str | None = None) -> list[float]:  # fmt: skip
-        """Scores for ``records`` (features) or ``keys`` (looked up inside the domain; a key the
-        domain does not hold scores as a record the model knows nothing of).
+    def score(self, product: str, key: str, *, records: list[dict],
+              scenario: str | None = None) -> list[float]:  # fmt: skip
+        """Scores for ``records`` (the model's features). Identifiers are looked up only by
+        :meth:`verify`: a score of one resident's record found by its ID is raw-derived data,
+        and the platform refuses it (``score_by_key``).
 
         Raises:
             RateLimited: the key's calls a minute or records a day are used up.
         """
-        return self._query(product, "score", key, records, keys, scenario)
+        return self._query(product, "score", key, records, None, scenario)
 
     def verify(self, product: str, key: str, *, records: list[dict] | None = None,
                keys: list[str] | None = None, scenario: str | None = None) -> list[bool]:  # fmt: skip

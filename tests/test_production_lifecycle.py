@@ -325,6 +325,11 @@ def test_when_a_key_is_issued_then_only_its_digest_is_kept_and_it_opens_its_prod
             products.answer(
                 s, found, "score", {"records": [{"age": 1}] * 11}, home.domain_store(demo[0]), 10
             )
+        with pytest.raises(BadRequest) as caught:  # a score found by ID: every route refuses it
+            products.answer(
+                s, found, "score", {"keys": ["330106199001011234"]}, home.domain_store(demo[0]), 10
+            )
+        assert caught.value.code == "score_by_key" and "verify" in str(caught.value.msg)
 
 
 def test_when_bob_issues_a_key_to_alices_product_or_a_key_is_revoked_then_it_is_refused(

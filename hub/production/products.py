@@ -287,8 +287,15 @@ def answer(
     were absent (the consumer cannot tell; the platform counts them)."""
     if mode not in MODES:
         raise NotFound(Msg(f"产品不支持 {mode}", f"products do not answer {mode}"))
-    model = model_of(product)
     records, keys = body.get("records"), body.get("keys")
+    if mode == "score" and records is None and keys is not None:
+        # A score looked up by identifier is a derived value of one resident's raw record: only
+        # yes/no 核验 answers by key, whoever asks (a consumer or a workspace).
+        raise BadRequest(Msg(
+            "评分只接受记录（records，模型的特征）；按键查询请用核验（verify）",
+            "scoring takes records (the model's features); look identifiers up with verify",
+        ), "score_by_key")  # fmt: skip
+    model = model_of(product)
     items = records if records is not None else keys
     if not isinstance(items, list) or not items or len(items) > max_records:
         raise BadRequest(Msg(f"请提供 1–{max_records} 条记录（records）或键（keys）", f"send 1–{max_records} records or keys"), "records")  # fmt: skip

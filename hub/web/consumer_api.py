@@ -165,11 +165,6 @@ class ScoreHandler(ConsumerHandler):
 
         def work(s) -> tuple[dict, Product, ProductKey]:
             asked = self.body()
-            if mode == "score" and asked.keys is not None:
-                raise BadRequest(Msg(
-                    "评分只接受记录（records，模型的特征）；按键查询请用核验（verify）",
-                    "scoring takes records (the model's features); look identifiers up with verify",
-                ), "score_by_key")  # fmt: skip
             items = asked.records if asked.records is not None else asked.keys
             count = details["records"] = len(items) if isinstance(items, list) else 0
             product, key = products.admit_key(s, name, self.key, None)

@@ -413,7 +413,7 @@ class ProductQueryHandler(RequestHandler):
     mode = "score"
     api = {
         "post": Operation(
-            "Scores for records or keys, with a product key (X-Shuyu-Product-Key)",
+            "Scores for records (features), with a product key (X-Shuyu-Product-Key)",
             m.Answers,
             query=m.ScenarioQuery,
             headers=m.ProductKeyHeader,
