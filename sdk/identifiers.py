@@ -59,6 +59,44 @@ NUMERAL_CHARS = "".join(chr(c) for c in CHINESE_DIGITS)
 _SEPARATORS = r"[\s.\-‐‑‒–—―−·•・/_,，、。\\|:;'\"]+"
 _BETWEEN_DIGITS = re.compile(rf"(?<=[0-9])(?:{_SEPARATORS})(?=[0-9Xx])")
 
+# Digits spelled as words, in English or pinyin (tone marks or not): read as digits where two or
+# more stand together, single digits among them (``three three zero``, ``3 3 zero``,
+# ``sansanling`` → ``330``; a check letter may follow), so a word alone (``one of them``,
+# ``Wu``) stays a word.
+NUMBER_WORDS = {
+    **{w: str(i) for i, w in enumerate(
+        ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])},
+    **{w: str(i) for i, w in enumerate(
+        ["ling", "yi", "er", "san", "si", "wu", "liu", "qi", "ba", "jiu"])},
+    "yao": "1", "liang": "2", "dong": "0",
+}  # fmt: skip
+_TONES = str.maketrans("āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüĀÁǍÀĒÉĚÈĪÍǏÌŌÓǑÒŪÚǓÙ",
+                       "aaaaeeeeiiiioooouuuuuuuuuAAAAEEEEIIIIOOOOUUUU")  # fmt: skip
+_WORD = "|".join(sorted(NUMBER_WORDS, key=len, reverse=True))
+_WORD_GAP = r"[\s.,，、_\-·]*"
+_DIGIT = r"(?<![0-9])[0-9](?![0-9])"
+_ITEM = rf"(?:{_WORD}|{_DIGIT})"
+_WORD_RUN = re.compile(
+    rf"(?<![A-Za-z0-9]){_ITEM}(?:{_WORD_GAP}{_ITEM})+(?![A-WYZa-wyz0-9]|[Xx][A-Za-z0-9])",
+    re.IGNORECASE,
+)  # digits in a run stand alone, as spelled ones do: ``part one 330106198`` is no run
+_ONE_WORD = re.compile(_WORD, re.IGNORECASE)
+WORD_RUN_HINT = rf"(?i)({_WORD}){_WORD_GAP}({_WORD}|[0-9])"
+"""A looser RE2 form of the word runs: values that may hold one (for bulk pre-filters)."""
+
+
+def number_words(text: str) -> str:
+    """``text`` with runs of two or more digits spelled as words (English, pinyin; mixed with
+    digits) written as digits; separators inside a run are kept for the digit rules to drop."""
+    plain = text.translate(_TONES)
+    if not _ONE_WORD.search(plain):
+        return text
+
+    def digits(m: re.Match) -> str:
+        return _ONE_WORD.sub(lambda w: NUMBER_WORDS[w.group(0).lower()], m.group(0))
+
+    return _WORD_RUN.sub(digits, plain)
+
 
 def canonical(text: str) -> str:
     """One spelling per value, so matching is not fooled by how a value is written.
@@ -67,6 +105,7 @@ def canonical(text: str) -> str:
     raw records: Unicode NFKC (full-width digits, letters and signs become ASCII), characters that
     render as nothing removed (zero-width spaces and joiners, the soft hyphen, the byte-order
     mark), Chinese numerals read as digits (〇一二三四五六七八九, 零壹贰叁肆伍陆柒捌玖, 两, 幺),
+    so are runs of digits spelled as English or pinyin words (:func:`number_words`),
     separators between digits removed (blanks, dots, dashes, ·, /, _, commas), surrounding blanks
     trimmed and letters upper-cased. ``"１１０·１０１ 一九九〇0307-123x"`` and ``"110101199003071
     23X"`` read alike. Unlike :func:`normalize`, the length may change: use it for matching, never
@@ -79,7 +118,7 @@ def canonical(text: str) -> str:
         The canonical spelling.
     """
     value = unicodedata.normalize("NFKC", str(text)).translate(INVISIBLE)
-    value = value.translate(CHINESE_DIGITS)
+    value = number_words(value.translate(CHINESE_DIGITS))
     return _BETWEEN_DIGITS.sub("", value).strip().upper()
 
 

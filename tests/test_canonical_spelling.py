@@ -30,6 +30,17 @@ SPELLINGS = [
     ("surrounding-blanks", "  13800001111\t", "13800001111"),
     ("letters-upper", "user@Example.com", "USER@EXAMPLE.COM"),
     ("words-keep-their-blanks", "上城区 a b", "上城区 A B"),
+    (
+        "english-words",
+        "one one zero one zero five one nine four nine one two three one zero zero two X",
+        ID,
+    ),
+    ("english-words-run-together-any-case", "OneOneZeroOneZeroFive", "110105"),
+    ("words-and-digits-mixed", "1 1 zero 1-0-five", "110105"),
+    ("pinyin-with-tones", "yāo yāo líng yāo líng wǔ", "110105"),
+    ("pinyin-run-together", "yiyilingyilingwu", "110105"),
+    ("a-number-word-alone-stays", "one of them, Wu", "ONE OF THEM, WU"),
+    ("a-word-before-a-number-stays", "part one 330106198", "PART ONE 330106198"),
 ]
 
 

@@ -90,7 +90,13 @@ def encoders(value: str) -> dict[str, str]:
         "rot13": codecs.encode(value, "rot13"),
         "digits_shifted": shifted(value, 7),
         "digits_shifted_reversed": shifted(value, 4)[::-1],
+        "english_words": " ".join(WORDS[int(c)] if c.isdigit() else c for c in value),
+        "pinyin_run_together": "".join(PINYIN[int(c)] if c.isdigit() else c for c in value),
     }
+
+
+WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+PINYIN = ["ling", "yao", "er", "san", "si", "wu", "liu", "qi", "ba", "jiu"]
 
 
 @pytest.mark.parametrize("encoding", sorted(encoders("110105194912310021")))

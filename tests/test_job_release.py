@@ -25,6 +25,8 @@ XID = next(
 )
 ZH, CAP = "〇一二三四五六七八九", "零壹贰叁肆伍陆柒捌玖"
 FULL = {ord(c): ord(c) + 0xFEE0 for c in "0123456789X"}
+EN = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+PINYIN = ["líng", "yī", "èr", "sān", "sì", "wǔ", "liù", "qī", "bā", "jiǔ"]
 
 
 def spellings(value: str) -> dict[str, str]:
@@ -42,6 +44,8 @@ def spellings(value: str) -> dict[str, str]:
         "financial": "".join(CAP[int(c)] if c.isdigit() else c for c in value),
         "lower_x": value.lower(),
         "mixed": "".join(ZH[int(c)] if c.isdigit() and i % 2 else c for i, c in enumerate(value)),
+        "english_words": " ".join(EN[int(c)] if c.isdigit() else c for c in value),
+        "pinyin": "".join(PINYIN[int(c)] if c.isdigit() else c for c in value),
     }
 
 

@@ -1,7 +1,8 @@
 """Fold a text into canonical spellings before it is matched against identifiers.
 
 A job that wants an identifier past a release check spells it differently: full-width digits,
-dots or spaces between digits, zero-width characters, Chinese numerals (三三〇一…, 叁叁零壹…),
+dots or spaces between digits, zero-width characters, Chinese numerals (三三〇一…, 叁叁零壹…) or
+digits spelled as words (three three zero…, sansanling…),
 lower case, or pieces in separate tokens or lines. Matching runs on the folded text, where every
 such spelling of one value is the same string, and on the digit runs of a sequence of texts,
 where pieces written apart can be joined again.
@@ -24,7 +25,7 @@ from urllib.parse import unquote
 import pyarrow as pa
 
 from hub.review.checks import encodings as bulk_encodings
-from sdk.identifiers import CHINESE_DIGITS, NUMERAL_CHARS, as_text
+from sdk.identifiers import CHINESE_DIGITS, NUMERAL_CHARS, as_text, number_words
 
 # Digits written as Chinese numerals: the table sdk.identifiers.canonical reads them with.
 NUMERALS = CHINESE_DIGITS
@@ -97,7 +98,7 @@ def fold(text: str) -> str:
 
 @lru_cache(maxsize=8192)
 def _light(text: str) -> str:
-    return _numerals(_visible(unicodedata.normalize("NFKC", str(text))))
+    return number_words(_numerals(_visible(unicodedata.normalize("NFKC", str(text)))))
 
 
 @lru_cache(maxsize=8192)

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from hub.review.checks import encodings
-from sdk.identifiers import canonical, decoded
+from sdk.identifiers import WORD_RUN_HINT, canonical, decoded
 
 # canonical()'s separators, as far as ASCII goes (RE2 has no look-around: capture and loop)
 _ASCII_BETWEEN = r"([0-9])[\s.\-/_,\\|:;'\"]+([0-9X])"
@@ -31,7 +31,10 @@ MAX_FRAGMENT_COLUMNS = 8  # beyond this, only neighbouring columns are joined
 def canonical_array(values: pa.Array) -> pa.Array:
     """:func:`sdk.identifiers.canonical` of each string of ``values`` (same results)."""
     values = pc.cast(values, pa.large_string())
-    wide = pc.match_substring_regex(values, r"[^\x00-\x7f]").to_numpy(zero_copy_only=False)
+    wide = pc.or_(  # the slow path: wide characters, or digits that may be spelled as words
+        pc.match_substring_regex(values, r"[^\x00-\x7f]"),
+        pc.match_substring_regex(values, WORD_RUN_HINT),
+    ).to_numpy(zero_copy_only=False)
     text = pc.utf8_upper(values)
     while pc.any(pc.match_substring_regex(text, _ASCII_BETWEEN)).as_py():
         text = pc.replace_substring_regex(text, _ASCII_BETWEEN, r"\1\2")
