@@ -333,6 +333,7 @@ RARE_SURNAMES = (
 # out of the whole-value pattern (a reversed 上城区 is no name).
 _CONTEXT_ONLY = set(
     "于向时关常路车单解尚司连项费管党景卫米农简古吉易齐安国海位区都公满诸信和乐斯哈官丰隆展智普母玉云元南利平强花"
+    "来由原明那但干阿"
 )
 COMPOUND_SURNAMES = _words(
     "欧阳 司马 诸葛 上官 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 轩辕 令狐 钟离 "
@@ -632,9 +633,11 @@ class NameRecognizer(CnRecognizer):
             near_ok = left or before.endswith(_PREFIXES) or near.endswith(_POLITE_LEFT)
             return 0.85 if polite and near_ok else 0.0
         chars = text[given:end]
-        strong = before.endswith(_PREFIXES)
         wordy = text.startswith(("说明", "说法", "称号", "称为", "讲座", "讲解"), end)  # 普通说明
         speaker = not wordy and text.startswith(_RIGHT_WORDS, end)  # 高峰说: a person
+        # 经苏宁核实, 由高峰确认: a word before and a speaker's word after make it someone, even
+        # a name that is also a word or a company
+        strong = before.endswith(_PREFIXES) or (speaker and near.endswith(_LEFT_WORDS))
         if (end < len(text) and text[end] in _NON_NAME_END) or not name_valid(
             text[start:end], context or speaker, strong
         ):
