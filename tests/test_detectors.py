@@ -30,6 +30,7 @@ from hub.masking.detectors import (
     scan_text,
     suggest_policy,
 )
+from hub.masking.normal import compact
 from hub.masking.recognizers import luhn_valid, normalize, resident_id_valid, uscc_valid
 from hub.validators import USCC_ALPHABET, resident_id_check_char
 
@@ -693,3 +694,34 @@ def test_when_policy_is_suggested_then_every_entity_maps_to_a_known_operator() -
     assert suggest_policy("CN_NAME")[1] == {"keep_prefix": 1, "keep_suffix": 0}
     with pytest.raises(KeyError):
         suggest_policy("US_SSN")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["联系电话：87654321", "座机 6857 6507 转 23", "办公室电话8765-4321，请联系", "家里电话是 5678123",
+     "回电 ８７６５ ４３２１。", "请回拨85201314", "TEL: 8765 4321", "传真号码：2345-6789"],
+)  # fmt: skip
+def test_when_a_local_number_follows_a_phone_word_then_it_is_masked_in_both_paths(text) -> None:
+    from hub.masking.scan import mask
+
+    for masked in (mask(text), mask_text(text)):
+        assert "<CN_LANDLINE>" in masked
+        assert not any(run in compact(masked) for run in ("8765", "6857", "5678", "8520", "2345"))
+
+
+@pytest.mark.parametrize(
+    "text", ["订单号87654321已发货", "金额 87654321 元", "电话费 87654321 元", "编号 2345 6789"]
+)
+def test_when_an_eight_digit_number_follows_no_phone_word_then_it_stays(text) -> None:
+    from hub.masking.scan import mask
+
+    assert mask(text) == text and mask_text(text) == text
+
+
+def test_when_a_column_is_headed_as_a_phone_then_its_bare_local_numbers_are_masked() -> None:
+    from hub.masking.scan import scrub_text
+
+    cells = ["8765 4321", "6857-6507", "5678123", "无", None]
+    phone = scrub_text(pd.Series(cells, name="固定电话")).tolist()
+    assert phone[:3] == ["<CN_LANDLINE>"] * 3 and phone[3] == "无" and pd.isna(phone[4])
+    assert scrub_text(pd.Series(cells, name="订单编号")).tolist()[:3] == cells[:3]  # no context

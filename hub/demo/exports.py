@@ -266,6 +266,7 @@ SHAPES: dict[str, dict[str, Shape]] = {
         "fullwidth": lambda v, r: "-".join(_area(v)).translate(FULL),
         "plain": lambda v, r: v,
         "service": lambda v, r: f"{r.choice('48')}00-{v[-7:-4]}-{v[-4:]}",
+        "local_only": lambda v, r: _local(v, r.choice(("", " ", "-"))),  # no area code
     },
     "uscc": {
         "plain": lambda v, r: v,
@@ -317,8 +318,12 @@ _PEOPLE = {"said": "said", "with": "with", "contact": "contact", "title": "title
            "list1": "list", "list2": "list", "list3": "list"}  # fmt: skip
 
 
-def _shaped(kind: str, value: str, rng: random.Random) -> tuple[str, str]:
-    shape = rng.choice(sorted(SHAPES[kind]))
+# Shapes that say what they are only in a sentence (电话 8765 4321): planted in the remarks only.
+IN_TEXT_ONLY = {"local_only"}
+
+
+def _shaped(kind: str, value: str, rng: random.Random, in_text: bool = False) -> tuple[str, str]:
+    shape = rng.choice(sorted(s for s in SHAPES[kind] if in_text or s not in IN_TEXT_ONLY))
     return shape, SHAPES[kind][shape](value, rng)
 
 
@@ -392,7 +397,7 @@ def _fill(
             value = _landline(rng)
         else:
             value = _mobile(rng)
-        shape, written = _shaped(kind, value, rng)
+        shape, written = _shaped(kind, value, rng, in_text=True)
         shape = f"{kind_of_name}/{shape}" if kind == "name" else shape
         fills[slot] = written
         tag = "other/" if slot != kind else ""

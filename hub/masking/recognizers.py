@@ -155,6 +155,17 @@ _LANDLINE = (
     rf"|{_OPEN}{GAP}0{_AREA}{GAP}{_CLOSE}|0{_AREA})"
     rf"{SEP}{{0,3}}{_LOCAL}{_EXTENSION}"  # 0571 - 8888 6666: three separators after the area
 )
+# A local number without its area code counts right after a phone word (电话：8765 4321, 座机
+# 6857-6507 转 23, tel: 87654321): one look-behind per word and joint (Python's re needs each of
+# fixed width), never on its own (an order number is eight digits too).
+_PHONE_WORDS = ("电话", "座机", "固话", "传真", "总机", "热线", "分机", "回电", "回拨", "致电", "来电",
+                "拨打", "联系方式", "tel", "fax")  # fmt: skip
+_JOINTS = ("", ":", "：", " ", ": ", "： ", "是", "是 ", "为", "号码", "号码:", "号码：", "号码是",
+           "号码为", ": +", "(", "（")  # fmt: skip
+_AFTER_PHONE_WORD = (
+    "(?:" + "|".join(f"(?<={re.escape(w + j)})" for w in _PHONE_WORDS for j in _JOINTS) + ")"
+)
+_LOCAL_ONLY = f"[2-9][0-9]{{2,3}}{GAP}[0-9]{{4}}{_EXTENSION}"
 # National service numbers: 400 / 800 and seven digits (400-820-8820).
 _SERVICE = f"[48]00{_more(7)}"
 
@@ -162,13 +173,14 @@ _SERVICE = f"[48]00{_more(7)}"
 class LandlineRecognizer(CnRecognizer):
     """Fixed-line numbers with an area code (``0571-88886666``, ``(010)12345678``, ``+86 10 1234
     5678``, ``86-21-61234567``), any grouping of the local number, an extension (``转 8001``,
-    ``ext. 12``), and 400/800 service numbers."""
+    ``ext. 12``), 400/800 service numbers, and local numbers right after a phone word."""
 
     ENTITY = "CN_LANDLINE"
     PATTERNS = (
         # not inside a code (HZ-0571-2024-001, v1.0.571): no letter or digit, nor one and a dash
         ("landline", rf"(?<![0-9A-Za-z.+])(?<![0-9A-Za-z][-_/]){_LANDLINE}{_EDGE_R}", 0.6),
         ("service", rf"{_EDGE_L}{_SERVICE}{_EDGE_R}", 0.5),
+        ("local", rf"{_AFTER_PHONE_WORD}{_LOCAL_ONLY}{_EDGE_R}", 0.6),
     )
     CONTEXT = ("电话", "座机", "固话", "固定电话", "办公电话", "传真", "总机", "热线", "tel")
     NUMERIC = True
@@ -403,7 +415,8 @@ _SURNAME_RE = "(?:" + "|".join(COMPOUND_SURNAMES) + f"|[{SURNAMES}{RARE_SURNAMES
 _LEFT_WORDS = _words(
     "感谢 谢谢 今天 昨天 明天 今日 昨日 由 请 让 叫 给 和 与 同 跟 被 把 "
     "找 问 告诉 通知 委托 陪同 联系 据 派 是 为 及 经 向 对 或 以及 还有 包括 其中 分别是 "
-    "分别为 转告 转交 交给 交由 联系了 通知了 询问 走访 约见"
+    "分别为 转告 转交 交给 交由 联系了 通知了 询问 走访 约见 "
+    "上午 下午 中午 晚上 早上 傍晚 当天 次日 随后 后来 然后 当时"  # 昨天下午张伟说: a subject
 )
 # Words after which a name is someone's (张伟说, 李娜表示 ...): a name whose given-name characters
 # are all name characters counts there without a word before it.
@@ -412,6 +425,11 @@ _RIGHT_WORDS = _words(
     "提出 承诺 陈述 供述 口述 声称 指出 坦言 透露 本人 等人 一家 夫妇 家属 同志 及其 与其 "
     "的电话 的手机 的身份证 的银行卡 的邮箱 的车辆 的住址 的家属 的配偶 的父亲 的母亲 "
     "联系 核实 沟通 见面 对接 协商 商量"
+)
+# The right words that only a person says (a word or a company does not 表示 or 签字).
+_SPEECH = _words(
+    "说 称 讲 表示 反映 告诉 告知 回复 答复 声称 指出 坦言 透露 承诺 陈述 供述 口述 签字 签名 同意 "
+    "确认 认为"
 )
 # Words before a polite title that make the surname someone's (来访的王先生, 向李女士).
 _POLITE_LEFT = ("的", "向", "对", "位", "将", "问", "等", "经", "请", "给", "和", "与", "及")
@@ -635,9 +653,14 @@ class NameRecognizer(CnRecognizer):
         chars = text[given:end]
         wordy = text.startswith(("说明", "说法", "称号", "称为", "讲座", "讲解"), end)  # 普通说明
         speaker = not wordy and text.startswith(_RIGHT_WORDS, end)  # 高峰说: a person
-        # 经苏宁核实, 由高峰确认: a word before and a speaker's word after make it someone, even
-        # a name that is also a word or a company
-        strong = before.endswith(_PREFIXES) or (speaker and near.endswith(_LEFT_WORDS))
+        # 经苏宁核实, 由高峰确认 (a word before and a speaker's word after), ，杨梅表示同意 (a
+        # clause that starts with it and goes on speaking): someone, even a name that is also a
+        # word or a company
+        strong = (
+            before.endswith(_PREFIXES)
+            or (speaker and near.endswith(_LEFT_WORDS))
+            or (speaker and left and text.startswith(_SPEECH, end))
+        )
         if (end < len(text) and text[end] in _NON_NAME_END) or not name_valid(
             text[start:end], context or speaker, strong
         ):

@@ -151,14 +151,35 @@ def _is_text(series: pd.Series) -> bool:
     return series.dtype == object or pd.api.types.is_string_dtype(series.dtype)
 
 
+# A header naming a phone: its cells are phone numbers, a local one without its area code too.
+_PHONE_HEADER = re.compile("电话|座机|固话|传真|总机|热线|phone|tel|fax", re.IGNORECASE)
+_LOCAL_NUMBER = re.compile(r"[2-9][0-9]{6,7}(?:(?:转|分机|EXT|X)[0-9]{1,6})?")
+
+
+def _masker(header: object):
+    """:func:`mask`, or for a column whose header names a phone, :func:`mask` that also reads a
+    cell holding only a local number (``8765 4321``) as a landline."""
+    if not _PHONE_HEADER.search(str(header or "")):
+        return mask
+
+    def masked(text):
+        if isinstance(text, str) and _LOCAL_NUMBER.fullmatch(compact(text)):
+            return "<CN_LANDLINE>"
+        return mask(text)
+
+    return masked
+
+
 def scrub_text(series: pd.Series) -> pd.Series:
-    """Every string cell of ``series`` masked by :func:`mask`, once per distinct value; other
-    cells (nulls, numbers in an object column) unchanged."""
+    """Every string cell of ``series`` masked by :func:`mask` (its header read as context: see
+    :func:`_masker`), once per distinct value; other cells (nulls, numbers in an object column)
+    unchanged."""
     if series.empty:
         return series
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
     values = np.asarray(uniques, dtype=object)
-    masked = np.array([mask(v) for v in values.tolist()] + [None], dtype=object)
+    cell = _masker(series.name)
+    masked = np.array([cell(v) for v in values.tolist()] + [None], dtype=object)
     out = pd.Series(masked[codes], index=series.index, name=series.name, dtype=object)
     return out.where(series.notna(), series.astype(object))
 
