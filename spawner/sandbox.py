@@ -121,8 +121,11 @@ def mount_args(mounts: tuple[Mount, ...], files: dict[str, str]) -> list[str]:
         args += ["--ro-bind", source, target]
     # A private /dev/shm the sandbox's uid can write: POSIX semaphores and shared memory
     # (multiprocessing, joblib, pyarrow's plasma-free paths) live there; tmpfs pages are charged
-    # to the sandbox's memory cgroup.
-    return [*args, "--proc", "/proc", "--dev", "/dev", "--perms", "01777", "--tmpfs", "/dev/shm"]
+    # to the sandbox's memory cgroup, and it is bounded like /tmp (ENOSPC past its size).
+    shm = next((m.size for m in tmpfs if m.target == "/tmp" and m.size), 0)
+    shm_size = ["--size", str(shm)] if shm else []
+    return [*args, "--proc", "/proc", "--dev", "/dev", "--perms", "01777", *shm_size,
+            "--tmpfs", "/dev/shm"]  # fmt: skip
 
 
 class TenantSandboxSpawner(Spawner):

@@ -246,16 +246,17 @@ def test_when_bwrap_args_are_built_then_tmp_is_bounded_by_the_policys_size():
 
 
 @pytest.mark.skipif(not shutil.which("bwrap"), reason="bubblewrap is not installed")
-def test_when_a_sandbox_fills_its_tmp_then_bubblewrap_ends_it_in_enospc_at_the_size():
-    """The installed bubblewrap honours ``--size`` (0.8 and later): the sandbox's /tmp rendering,
-    run for real."""
+@pytest.mark.parametrize("folder", ["/tmp", "/dev/shm"])
+def test_when_a_sandbox_fills_its_tmp_then_bubblewrap_ends_it_in_enospc_at_the_size(folder):
+    """The installed bubblewrap honours ``--size`` (0.8 and later): the sandbox's /tmp and
+    /dev/shm rendering, run for real."""
     ws = make(limits=Limits(1024**3, 0.5, 128, tmp_bytes=8 * 1024**2))
     tmp = mount_args(tuple(m for m in ws.mounts if m.kind == "tmpfs"), {})
     fill = (
         "import errno, os\n"
         "n = 0\n"
         "try:\n"
-        "    with open('/tmp/fill', 'wb') as f:\n"
+        f"    with open('{folder}/fill', 'wb') as f:\n"
         "        for n in range(64):\n"
         "            f.write(b'x' * (1 << 20)); f.flush()\n"
         "    print('no limit')\n"
