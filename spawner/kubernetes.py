@@ -18,7 +18,8 @@ Objects, per tenant and per staff member:
 What of ``Limits`` each rendering enforces:
 
 * ``memory_bytes``: Pod ``resources`` (requests = limits, the cgroup memory.max; Guaranteed QoS).
-  The RAM-backed ``/tmp`` is capped at a quarter of it and counts against the same limit.
+  The RAM-backed ``/tmp`` is capped at the policy's /tmp quota (``tmp_bytes``, as bwrap and
+  Docker bound it), at most a quarter of the memory, and counts against the same limit.
 * ``cpus``: Pod ``resources`` (requests = limits, the CFS quota).
 * ``pids``: NOT enforceable from a manifest. Kubernetes has no per-pod pids field; the only
   limit is the kubelet's node-wide ``podPidsLimit`` (KubeletConfiguration). Nodes that run
@@ -205,12 +206,20 @@ def _env(ws: Workspace, secret: str) -> list[JSON]:
     return env
 
 
+def tmp_size(ws: Workspace) -> int:
+    """The RAM /tmp's size: the policy's /tmp quota (as bwrap and Docker bound it), never more
+    than a quarter of the memory limit."""
+    quarter = ws.limits.memory_bytes // 4
+    quota = next((m.size for m in ws.mounts if m.kind == "tmpfs" and m.target == "/tmp"), 0)
+    return min(quota, quarter) if quota else quarter
+
+
 def _volumes(ws: Workspace) -> tuple[list[JSON], list[JSON]]:
     """Volumes and their mounts from the policy's mounts: PVCs, a RAM /tmp, no host path."""
     sources = {
         "home": {"persistentVolumeClaim": {"claimName": home_claim_name(ws)}},
         "shared": {"persistentVolumeClaim": {"claimName": SHARED_CLAIM_NAME}},
-        "tmp": {"emptyDir": {"medium": "Memory", "sizeLimit": str(ws.limits.memory_bytes // 4)}},
+        "tmp": {"emptyDir": {"medium": "Memory", "sizeLimit": str(tmp_size(ws))}},
     }
     volumes, mounts = [], []
     for mount in ws.mounts:

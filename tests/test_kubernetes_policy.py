@@ -214,11 +214,17 @@ def test_when_cpu_limit_is_not_positive_then_the_pod_is_refused():
         pod_of(workspace(limits=Limits(cpus=0)))
 
 
-def test_when_pod_is_rendered_then_tmp_is_ram_bounded_by_a_quarter_of_the_memory_limit():
-    ws = workspace()
+@pytest.mark.parametrize(
+    ("limits", "size"),
+    [(Limits(8 * 1024**3, 1, 256, tmp_bytes=256 * 1024**2), 256 * 1024**2),  # the /tmp quota
+     (Limits(512 * 1024**2, 1, 256, tmp_bytes=256 * 1024**2), 128 * 1024**2)],  # a quarter
+    ids=["quota", "quarter-of-memory"],
+)  # fmt: skip
+def test_when_pod_is_rendered_then_tmp_is_ram_bounded_by_its_quota(limits, size):
+    ws = workspace(limits=limits)
     pod = pod_of(ws)
     (tmp,) = [v for v in pod["spec"]["volumes"] if v["name"] == "tmp"]
-    assert tmp["emptyDir"] == {"medium": "Memory", "sizeLimit": str(ws.limits.memory_bytes // 4)}
+    assert tmp["emptyDir"] == {"medium": "Memory", "sizeLimit": str(size)}
     assert {"name": "tmp", "mountPath": "/tmp", "readOnly": False} in container_of(pod)[
         "volumeMounts"
     ]
