@@ -153,6 +153,41 @@ def test_when_an_id_is_split_in_three_over_scattered_columns_then_overlap_and_pi
     assert "CN_RESIDENT_ID" in by_name["pii_scan"].details["columns"]["c5+c1+c3"]
 
 
+@pytest.mark.parametrize(
+    "cuts", [(0, 4, 9, 13), (0, 3, 6, 10, 14), (0, 2, 6, 8, 12, 14, 16)], ids=["4", "5", "7"]
+)
+def test_when_an_id_is_cut_in_four_or_more_pieces_over_far_columns_then_overlap_fails(raw, cuts):
+    """Pieces in columns far apart and out of order: the row's pieces are chained back."""
+    _, source, ids, _ = raw
+    rng = np.random.default_rng(len(cuts))
+    pieces = [ids[2][a:b] for a, b in zip(cuts, [*cuts[1:], 18], strict=True)]
+    columns = {f"c{i}": [str(x) for x in rng.integers(10, 9999, 3)] for i in range(16)}
+    where = rng.permutation(16)[: len(pieces)]  # scattered, in no order
+    for column, piece in zip(where, pieces, strict=True):
+        columns[f"c{column}"][1] = piece
+    frame = pd.DataFrame({"g": ["x", "y", "z"], **columns})
+    found = overlap(frame, source)
+    assert found.verdict == FAIL, found.as_dict()
+    assert any({f"c{k}" for k in where} <= set(label.split("+")) for label in cells(found))
+
+
+def test_when_code_columns_chain_into_well_formed_ids_then_only_real_ones_fail(raw):
+    """Region, year, month, day and sequence codes spell checksum-valid IDs by chance; none is a
+    raw resident's, so a table of them passes."""
+    frame, source, _, _ = raw
+    rng = np.random.default_rng(3)
+    n = 2000
+    codes = pd.DataFrame({
+        "region": rng.choice(["330102", "330105", "330106", "330108"], n),
+        "year": [str(y) for y in rng.integers(1950, 2020, n)],
+        "month": [f"{m:02d}" for m in rng.integers(1, 13, n)],
+        "day": [f"{d:02d}" for d in rng.integers(1, 29, n)],
+        "seq": [f"{s:04d}" for s in rng.integers(0, 9999, n)],
+        "visits": rng.integers(10, 500, n),
+    })  # fmt: skip
+    assert overlap(codes, source).verdict == PASS
+
+
 def legitimate(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
     rng = np.random.default_rng(5)
     days = pd.date_range("2024-01-01", periods=400, freq="D")

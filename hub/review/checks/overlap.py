@@ -1,5 +1,6 @@
 """Overlap with raw records: a result that holds a raw identifier (in any spelling, reversed,
-encoded, digit-shifted, split over columns or written down the rows of one), or whose rows reproduce raw records on the columns
+encoded, digit-shifted, split over columns — in any order, far apart — or written down the rows of
+one), or whose rows reproduce raw records on the columns
 they share with the raw table (matched by name or content, not only the declared identifiers and
 quasi-identifiers), points at real people."""
 
@@ -15,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from hub.i18n import Msg
-from hub.review.checks import spread, values
+from hub.review.checks import chains, spread, values
 from hub.review.checks.base import FAIL, PASS, Context, Finding, RawSource, register
 from hub.review.checks.rawmatch import RawTable, matched, raw_frequency, raw_table
 from hub.review.checks.sdc import count_columns
@@ -67,6 +68,9 @@ def _identifier_hits(
     for label, text in spread.down_rows(columns, known.lengths):
         texts.append(text)
         groups.append((label, None, None, True))
+    for label, found in chains.chained(columns).items():  # four pieces or more, any order
+        texts.append(pa.array(list(found), pa.large_string()))
+        groups.append((label, np.arange(len(found)), np.array(list(found.values())), False))
     if not texts:
         return {}
     sizes = np.cumsum([0] + [len(t) for t in texts])
