@@ -53,6 +53,8 @@ DOWN = {
     "three_per_row": lambda v: [v[i : i + 3] for i in range(0, len(v), 3)],
     "uneven_pieces_bottom_up": lambda v: [v[:5], v[5:7], v[7:13], v[13:]][::-1],
     "each_piece_reversed": lambda v: [v[i : i + 6][::-1] for i in range(0, len(v), 6)][::-1],
+    "digits_shifted_per_row": lambda v: list(shifted(v, 3)),
+    "shifted_pieces_bottom_up": lambda v: [shifted(v, 6)[i : i + 4] for i in range(0, 18, 4)][::-1],
 }
 
 

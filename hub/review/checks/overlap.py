@@ -75,9 +75,7 @@ def _identifier_hits(
         return {}
     sizes = np.cumsum([0] + [len(t) for t in texts])
     everything = pa.concat_arrays([pc.cast(t, pa.large_string()) for t in texts])
-    shift = np.concatenate(  # digits shifted are read in cells and joins, not down the rows
-        [np.full(len(t), not g[3]) for t, g in zip(texts, groups, strict=True)]
-    )
+    shift = np.ones(len(everything), dtype=bool)  # digits shifted: cells, joins and down rows
     either = spread.matches(everything, known.both, known.shifted, shift)
     hits: dict[str, int] = {}
     for i, (label, owner, counts, window) in enumerate(groups):
