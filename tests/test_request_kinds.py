@@ -323,3 +323,30 @@ async def test_when_a_reviewer_opens_a_model_then_they_see_its_summary_and_can_d
     assert summary.code == 200 and body["features"] == ["age", "gender"] and body["operators"]
     assert content not in summary.body and content[:64] not in summary.body  # never the file
     assert old.code == 404 and raw.code == 404  # no route serves the model file
+
+
+def test_when_threads_ask_for_a_kind_at_once_then_none_sees_the_registry_half_loaded():
+    """The production zone's poll and its proposals thread ask at the same time in a fresh
+    process: each must wait for every kind, never get ``unknown request kind``."""
+    import subprocess
+    import sys
+
+    code = (
+        "import threading\n"
+        "from hub import kinds\n"
+        "errors, go = [], threading.Barrier(8)\n"
+        "def ask():\n"
+        "    go.wait()\n"
+        "    try:\n"
+        "        kinds.get('privacy'); kinds.get('job')\n"
+        "    except Exception as e:\n"
+        "        errors.append(repr(e))\n"
+        "threads = [threading.Thread(target=ask) for _ in range(8)]\n"
+        "[t.start() for t in threads]; [t.join() for t in threads]\n"
+        "print(len(errors))\n"
+    )
+    for _ in range(3):
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+        )
+        assert out.stdout.strip() == "0", out.stdout + out.stderr

@@ -18,6 +18,7 @@ importing this package pulls in neither review nor production code.
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,6 +145,7 @@ class UnknownKind(KeyError):
 
 KINDS: dict[str, RequestKind] = {}
 _loaded = False
+_loading = threading.RLock()  # a kind module may ask for the kinds while imported
 
 
 def register(cls: type[RequestKind]) -> type[RequestKind]:
@@ -159,11 +161,16 @@ def register(cls: type[RequestKind]) -> type[RequestKind]:
 
 
 def _load() -> None:
+    """Import the built-in kinds once. Threads of a service ask at once (the production zone's
+    poll and its proposals): each waits until every kind is registered, never sees a part."""
     global _loaded
-    if not _loaded:
-        _loaded = True
-        for module in BUILTIN:
-            importlib.import_module(f"hub.kinds.{module}")
+    if _loaded:
+        return
+    with _loading:
+        if not _loaded:
+            for module in BUILTIN:
+                importlib.import_module(f"hub.kinds.{module}")
+            _loaded = True
 
 
 def get(name: str) -> RequestKind:
