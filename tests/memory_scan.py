@@ -73,7 +73,7 @@ def scan(dump: Path, keys: list[str], values) -> list[str]:
     buf = np.frombuffer(data, dtype=np.uint8)
     wanted = {normalise(k) for k in keys}
     found = set()
-    sevens = np.flatnonzero(buf == ord("7"))
+    sevens = np.flatnonzero(buf == ord("7")) if wanted else np.zeros(0, dtype=np.int64)
     for window in candidates(buf, sevens, 3, 22):
         for text in (window.decode("utf-8", "replace"), window[1:].decode("utf-16-le", "replace")):
             flat = normalise(text).replace("\x00", "").replace("\ufffd", "")
@@ -102,27 +102,28 @@ def scan(dump: Path, keys: list[str], values) -> list[str]:
     return sorted(found)
 
 
+def _overlapping(pattern: re.Pattern, data: bytes):
+    """Every match of ``pattern`` in ``data``, overlapping ones too (a key inside another's
+    bytes is still found): after each match the search goes on one byte later."""
+    at = 0
+    while (m := pattern.search(data, at)) is not None:
+        yield m
+        at = m.start() + 1
+
+
 def find_keys(dump: Path, keys: list[str]) -> list[str]:
     """Every key found verbatim in ``dump``, UTF-8 or UTF-16-LE (any key shape; exact bytes).
 
-    Candidates are the positions of each key's first three bytes (one vectorised pass per
-    distinct prefix), then compared whole; for keys a node keeps in their normalised spelling
+    One pass of a regular expression of every key in both encodings (its literal prefixes
+    make the search run at memchr speed); for keys a node keeps in their normalised spelling
     (identifiers, USCCs), pass that spelling too.
     """
     data = dump.read_bytes()
     assert len(data) > 1_000_000  # a real dump, not an empty file
-    buf = np.frombuffer(data, dtype=np.uint8)
-    found = set()
-    for wide in (False, True):
-        shaped = {k: (k.encode("utf-16-le") if wide else k.encode()) for k in set(keys) if k}
-        by_prefix: dict[bytes, list[tuple[str, bytes]]] = {}
-        for key, raw in shaped.items():
-            by_prefix.setdefault(raw[:3], []).append((key, raw))
-        for prefix, members in by_prefix.items():
-            n = len(buf) - len(prefix)
-            hit = buf[:n] == prefix[0]
-            for i in range(1, len(prefix)):
-                hit &= buf[i : n + i] == prefix[i]
-            for at in np.flatnonzero(hit).tolist():
-                found |= {k for k, raw in members if data[at : at + len(raw)] == raw}
+    shaped = {k: (k.encode(), k.encode("utf-16-le")) for k in set(keys) if k}
+    by_bytes = {raw: k for k, both in shaped.items() for raw in both}
+    if not by_bytes:
+        return []
+    pattern = re.compile(b"|".join(re.escape(r) for r in sorted(by_bytes, key=len, reverse=True)))
+    found = {by_bytes[m.group()] for m in _overlapping(pattern, data)}
     return sorted(found)

@@ -94,11 +94,27 @@ def running_hub(request, tmp_path_factory, backend: str):
             pg_drop(name)
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
+BACKENDS = ("sqlite", "postgres")
+
+
+def backends(module) -> list:
+    """The backends a module's tests run on: ``BACKENDS`` of the module, else both. A module
+    whose database work the unit tests already prove on PostgreSQL runs its hub on SQLite only
+    (each hub start costs half a minute)."""
+    return [
+        pytest.param(b, marks=pytest.mark.postgres) if b == "postgres" else b
+        for b in getattr(module, "BACKENDS", BACKENDS)
+    ]
+
+
+def pytest_generate_tests(metafunc) -> None:
+    if "hub" in metafunc.fixturenames and "hub" not in vars(metafunc.module):
+        metafunc.parametrize("hub", backends(metafunc.module), indirect=True, scope="module")
+
+
+@pytest.fixture(scope="module")
 def hub(request, tmp_path_factory):
-    """A running hub on each backend (see :func:`running_hub`)."""
+    """A running hub on each backend of the module (see :func:`running_hub`)."""
     with running_hub(request, tmp_path_factory, request.param) as running:
         yield running
 

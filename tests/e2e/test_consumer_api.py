@@ -25,6 +25,10 @@ RECORDS = [{"age": 30}, {"age": 60}]
 EXPIRY: list[datetime] = []  # when the module's expiring key stops
 
 
+# The hub on SQLite only: the unit tests run this module's database work on PostgreSQL too.
+BACKENDS = ("sqlite",)
+
+
 @pytest.fixture(scope="module")
 def market(hub):
     """(public API base, keys) for product ``visit-score`` (0.05 CNY a record) and an unrelated

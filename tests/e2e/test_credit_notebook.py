@@ -4,8 +4,8 @@ raw row once two reviewers approve it, the ONNX model published with its card on
 and the product scoring tax returns for a key holder.
 
 Cells tagged ``waits-for-review`` wait for a decision: before running one, the test approves the
-request the notebook has just submitted, as rita and ryan in the review console. The same run goes
-on SQLite and, where PostgreSQL is reachable, on PostgreSQL (``-m postgres``).
+request the notebook has just submitted, as rita and ryan in the review console. The hub runs on
+SQLite: the unit tests prove the database work on PostgreSQL too.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import inspect
 import json
 import re
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +30,6 @@ from sdk.production import ModelCollection
 from tests.e2e.attack_lab import build_lab
 from tests.e2e.hub_process import Browser
 from tests.e2e.kernel_client import Result
-from tests.pg import pg_available, pg_create_template, pg_drop, pg_from_template
 
 pytestmark = pytest.mark.e2e
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "credit_scoring.ipynb"
@@ -58,23 +56,12 @@ class Run:
     facts: dict = field(default_factory=dict)
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
+@pytest.fixture(scope="module")
 def lab(request, tmp_path_factory):
     stop: list = []
-    home = tmp_path_factory.mktemp(f"credit-{request.param}")
-    db_url = None
+    home = tmp_path_factory.mktemp("credit")
     try:
-        if request.param == "postgres":
-            if not pg_available():
-                pytest.skip("PostgreSQL not reachable at 127.0.0.1:5432")
-            template = pg_create_template()
-            stop.append(lambda: pg_drop(template))
-            name = f"shuyu_e2e_{uuid.uuid4().hex[:10]}"
-            db_url = pg_from_template(template, name)
-            stop.append(lambda: pg_drop(name))
-        yield build_lab(home, stop, rows=ROWS, db_url=db_url)
+        yield build_lab(home, stop, rows=ROWS)
     finally:
         if request.session.testsfailed:
             log = home / "logs" / "hub.log"

@@ -21,6 +21,10 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]  # fmt: skip
 
 
+# The hub on SQLite only: the unit tests run this module's database work on PostgreSQL too.
+BACKENDS = ("sqlite",)
+
+
 @pytest.fixture(scope="module")
 def browser():
     sync_api = pytest.importorskip("playwright.sync_api")
