@@ -242,6 +242,63 @@ def test_when_a_raw_identifier_is_split_across_lines_then_each_piece_is_withheld
     assert len(release.held) == len(lines)
 
 
+@pytest.fixture(scope="module")
+def id_gate(tmp_path_factory) -> Gate:
+    """A scenario whose raw data holds resident IDs (and a million-ID store would not change the
+    odds for ordinary numbers: see hub.production.pieces)."""
+    path = tmp_path_factory.mktemp("ids") / "people.parquet"
+    pd.DataFrame({"person": [RID, XID], "age": [30, 40]}).to_parquet(path)
+    return Gate(Context(raw=(RawSource("people", str(path), ("person",), ()),)))
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        [f"head {RID[:9]} then", "epoch 3 loss 0.1234 step 77", f"tail {RID[9:]} done"],
+        [
+            f"a {RID[:7]}",
+            "epoch 1 rows 1000",
+            f"b {RID[7:12]}",
+            "epoch 2 rows 2000",
+            f"c {RID[12:]}",
+        ],
+        [f"tail {XID[10:]}", f"head {XID[:10]}"],
+        [
+            f"后半 {spellings(RID)['chinese'][8:]}",
+            "step 12",
+            f"前半 {spellings(RID)['chinese'][:8]}",
+        ],
+    ],
+    ids=["noise-between", "three-far-pieces", "out-of-order", "chinese-out-of-order"],
+)
+def test_when_pieces_of_a_raw_id_are_far_apart_or_out_of_order_then_each_is_withheld(
+    id_gate, lines
+):
+    """Other numbers between the pieces, or the pieces in another order: they are chained back,
+    and only the lines with pieces are held."""
+    release = disclosure.release_log(("\n".join(lines) + "\n").encode(), id_gate)
+    runs = re.findall(r"[0-9X]+", spelling.fold(release.shown))
+    assert not {RID, XID} & {a + b for a in runs for b in runs}
+    assert not {RID, XID} & {a + b + c for a in runs for b in runs for c in runs}
+    held = {int(h["ref"].split(":")[1]) - 1 for h in release.held}
+    assert held == {i for i, line in enumerate(lines) if not line.startswith(("epoch", "step"))}
+
+
+def test_when_metric_values_spell_a_raw_id_in_pieces_then_they_are_withheld(id_gate):
+    raw = json.dumps(
+        {"a": int(RID[:9]), "loss": 0.12, "steps": 77, "b": int(RID[9:]), "rows": 1000}
+    )
+    release = disclosure.release_metrics(raw.encode(), 1, id_gate)
+    assert release.shown["a"] is None and release.shown["b"] is None
+    assert release.shown["loss"] == 0.12 and release.shown["rows"] == 1000
+
+
+def test_when_an_ordinary_log_is_screened_against_raw_ids_then_its_numbers_still_flow(id_gate):
+    lines = [f"epoch {i} step {i * 137 % 9973} loss {1 / (i + 2):.6f} rows {i * 7}" for i in range(800)]  # fmt: skip
+    release = disclosure.release_log("\n".join(lines).encode(), id_gate)
+    assert release.held == [] and release.shown == "\n".join(lines)
+
+
 def test_when_a_training_log_is_screened_against_raw_data_then_its_numbers_still_flow(raw_gate):
     """Joining numbers at the raw identifiers' lengths does not hold back ordinary progress."""
     lines = [

@@ -3,8 +3,10 @@
 A job's log lines, output names, metric keys and values are items; each is folded into canonical
 spellings (:mod:`hub.production.spelling`) and split into tokens, and the candidates go through
 the export checks as they are (``pii_scan`` and ``raw_overlap`` of :mod:`hub.review.checks`),
-plus a checksum scan of the folded text and of identifiers written in pieces across consecutive
-items. An item any check flags — or that a check could not judge — is withheld with its reason.
+plus a checksum scan of the folded text, of identifiers written in pieces across consecutive
+items, and of raw identifiers spelled by pieces anywhere in the job's output, in any order
+(:mod:`hub.production.pieces`). An item any check flags — or that a check could not judge — is
+withheld with its reason.
 
 Candidates are checked in bulk (a clean job costs one run of each check per chunk); a failing
 chunk is checked again with each item in a column of its own, and the checks' details per column
@@ -23,6 +25,7 @@ import pyarrow.compute as pc
 
 from hub.i18n import Msg
 from hub.production import spelling
+from hub.production.pieces import known_numbers, spelled
 from hub.review.checks import FAIL, PASS, Context, Finding, rawmatch, run_all
 from hub.review.checks.pii import IDENTIFYING
 from sdk.identifiers import find_identifiers, resident_id_valid
@@ -120,6 +123,7 @@ class Gate:
     def __init__(self, context: Context):
         self.context = context
         self._lengths: frozenset[int] | None = None
+        self._numbers = None
 
     @property
     def joined_lengths(self) -> frozenset[int]:
@@ -138,6 +142,16 @@ class Gate:
                         lengths |= numeric_lengths(column.text)
             self._lengths = frozenset(n for n in lengths if n >= MIN_JOINED)
         return self._lengths
+
+    @property
+    def raw_numbers(self):
+        """The scenario's numeric raw identifiers, sorted (see :mod:`hub.production.pieces`)."""
+        if self._numbers is None:
+            try:
+                self._numbers = known_numbers(tuple(self.context.raw))
+            except (OSError, ValueError):  # the checks report the raw file: everything is held
+                self._numbers = known_numbers(())
+        return self._numbers
 
     def screen(self, items: Sequence[Item], joined: bool = True) -> dict[str, Msg]:
         """The refs of the ``items`` that may not be released, each with why. With ``joined``,
@@ -170,6 +184,9 @@ class Gate:
         groups = numbers + [(owners, [text]) for text, owners in pieces]
         for owners, found in self._failing(groups, NUMBER_CHECKS):
             add(owners, found)
+        if joined:  # pieces far apart or out of order, chained back to a raw identifier
+            for _, owners in spelled(runs, self.raw_numbers):
+                add(owners, {"raw"})
         return {items[i].ref: reason(p) for i, p in sorted(problems.items())}
 
     def _failing(self, groups: list[tuple[tuple[int, ...], list[str]]], checks: list[str]):
