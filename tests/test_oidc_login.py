@@ -197,10 +197,17 @@ ISSUER = "http://127.0.0.1:9"
 
 
 class FakeJWKS:
-    def get_signing_key_from_jwt(self, token):
-        return jwt.PyJWK.from_dict(
-            {**jwt.algorithms.RSAAlgorithm.to_jwk(KEY.public_key(), as_dict=True), "kid": "k1"}
-        )
+    """The provider's key set: KEY's public half, as ``k1``."""
+
+    def get_signing_keys(self) -> list[jwt.PyJWK]:
+        jwk = jwt.algorithms.RSAAlgorithm.to_jwk(KEY.public_key(), as_dict=True)
+        return [jwt.PyJWK.from_dict({**jwk, "kid": "k1"})]
+
+    def get_signing_key(self, kid: str) -> jwt.PyJWK:
+        found = [k for k in self.get_signing_keys() if k.key_id == kid]
+        if not found:
+            raise jwt.PyJWKClientError(f"no key {kid}")
+        return found[0]
 
 
 def id_token(sub: str, key=KEY, **claims) -> str:

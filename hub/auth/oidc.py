@@ -147,15 +147,24 @@ class PlatformOIDCAuthenticator(PlatformLogin, GenericOAuthenticator):
     def verified_claims(self, id_token: str) -> dict:
         """The ID token's claims after checking its signature (RS256, the provider's JWKS),
         audience, expiry and, when an issuer is configured, issuer. Blocking (JWKS fetch)."""
-        key = self._jwks.get_signing_key_from_jwt(id_token)
         return jwt.decode(
             id_token,
-            key.key,
+            self._signing_key(id_token),
             algorithms=["RS256"],
             audience=self.client_id,
             issuer=self.oidc_issuer.rstrip("/") or None,
             options={"require": ["sub", "exp", "iat", "aud"]},
         )
+
+    def _signing_key(self, id_token: str):
+        """The JWKS key the token names (``kid``); a token naming none needs a one-key JWKS."""
+        kid = jwt.get_unverified_header(id_token).get("kid")
+        if kid:
+            return self._jwks.get_signing_key(kid).key
+        keys = self._jwks.get_signing_keys()
+        if len(keys) != 1:
+            raise jwt.InvalidTokenError("an ID token without kid, and not exactly one JWKS key")
+        return keys[0].key
 
     async def authenticate(self, handler, data=None, **kwargs):
         """oauthenticator's code exchange, then the platform: subject, admission, second factor."""
