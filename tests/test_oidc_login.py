@@ -307,3 +307,18 @@ async def test_when_admission_changes_then_refresh_and_spawn_decide_again(
     with pytest.raises(web.HTTPError) as e:
         await auth.pre_spawn_start(FakeUser("alice"), FakeSpawner())
     assert "revoked" in e.value.jupyterhub_message
+
+
+def test_when_an_admin_binds_a_subject_with_the_cli_then_that_account_logs_in_and_unbinding_ends_it(
+    world, cli, db_url
+):
+    from hub.db.engine import Database
+
+    assert cli("staff", "bind-oidc", "alice", "--subject", "idp-9", "--reason", "开通")[0] == 0
+    db = Database(db_url)
+    assert subject_of(db, "alice") == "idp-9"
+    rc, _, err = cli("staff", "bind-oidc", "alice", "--reason", "")
+    assert rc != 0 and subject_of(db, "alice") == "idp-9"  # a reason is required
+    assert cli("staff", "bind-oidc", "alice", "--reason", "离职 / left")[0] == 0
+    assert subject_of(db, "alice") is None
+    db.dispose()
