@@ -42,9 +42,8 @@ class PlatformOIDCCallbackHandler(OAuthCallbackHandler):
             state = self.get_state_cookie()  # read (and cleared) by the state check
             e.pending.next_url = (_deserialize_state(state) if state else {}).get("next_url") or ""
             token = self.authenticator.pending.hold(e.pending)
-            self.set_secure_cookie(
-                COOKIE, token, expires_days=None, path=self.hub.base_url, httponly=True
-            )
+            # Signed, HTTP-only, secure under https: the hub's own cookie settings.
+            self._set_cookie(COOKIE, token, expires_days=None, path=self.hub.base_url)
             self.redirect(self.hub.base_url + "oidc/second-factor")
 
 

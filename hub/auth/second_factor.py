@@ -115,7 +115,9 @@ class SecondFactorHandler(BaseHandler):
     def _pending(self) -> PendingLogin:
         pending = self.authenticator.pending.get(self._token())
         if pending is None:
-            raise web.HTTPError(403, str(EXPIRED))
+            err = web.HTTPError(403, "%s", str(EXPIRED))
+            err.jupyterhub_message = str(EXPIRED)
+            raise err
         return pending
 
     async def _form(self, error: str = "") -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from hub.admission import REASONS
 from hub.auth.gate import LOGIN_REASONS
-from hub.auth.second_factor import PROMPT
+from hub.auth.second_factor import EXPIRED, PROMPT
 from tests.e2e.conftest import running_hub
 from tests.e2e.hub_process import Browser, page_text
 from tests.e2e.oidc_provider import running_provider
@@ -156,4 +156,5 @@ def test_when_the_provider_asserts_no_mfa_then_only_the_platform_code_opens_the_
     assert hub_user(browser) == "lucy"
     assert subject_of(db, "lucy") == "idp-lucy"
     # The pending login is used up: the page has nothing to complete any more.
-    assert browser.s.get(f"{proc.url}/hub/oidc/second-factor", timeout=30).status_code == 403
+    used = browser.s.get(f"{proc.url}/hub/oidc/second-factor", timeout=30)
+    refused_with(used, EXPIRED)
