@@ -116,6 +116,10 @@ class PlatformOIDCAuthenticator(PlatformLogin, GenericOAuthenticator):
     def _default_jwks_url(self) -> str:
         return self._discovered("jwks_uri")
 
+    @default("login_service")
+    def _default_login_service(self) -> str:
+        return "统一身份认证 / unified identity"
+
     @default("auth_refresh_age")
     def _default_auth_refresh_age(self) -> int:
         return 60
