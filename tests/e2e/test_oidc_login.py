@@ -52,7 +52,10 @@ def provider_login(provider, hub_url: str, sub: str, username: str, amr: list[st
 
 def hub_user(browser: Browser) -> str | None:
     """The name of the hub session's user, or None without a session."""
-    answer = browser.s.get(f"{browser.hub_url}/hub/api/user", timeout=10)
+    xsrf = browser.s.cookies.get("_xsrf", path="/hub/") or ""
+    answer = browser.s.get(
+        f"{browser.hub_url}/hub/api/user", headers={"X-XSRFToken": xsrf}, timeout=10
+    )
     return answer.json()["name"] if answer.status_code == 200 else None
 
 
