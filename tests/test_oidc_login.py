@@ -169,6 +169,20 @@ def test_when_the_second_factor_is_checked_by_the_platform_then_the_subject_is_b
     assert replay == "otp_wrong"  # a code is used once
 
 
+def test_when_the_subject_is_bound_to_another_record_meanwhile_then_the_code_does_not_log_in(
+    db, people, ctx_factory
+):
+    gate = Gate(db)
+    assert gate.check_federated("alice", subject="idp-x", bind_unbound=True) == "alice"
+    with ctx_factory() as ctx:
+        staff.bind_subject(ctx, "bob", "idp-x", "管理员绑定 / bound by an admin")
+    code = pyotp.TOTP(people["alice"]).now()
+    assert refused(
+        lambda: gate.login_federated("alice", subject="idp-x", bind_unbound=True, otp=code)
+    ) == ("oidc_subject_mismatch")
+    assert subject_of(db, "alice") is None
+
+
 def test_when_wrong_codes_follow_a_provider_login_then_they_count_toward_the_lockout(db, people):
     gate = Gate(db, max_failures=2)
     for _ in range(2):

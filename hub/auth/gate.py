@@ -203,6 +203,9 @@ class Gate:
             else:
                 staff, code, bind = _federated_staff(s, username, *federated)
                 details = {"subject": federated[0][:SUBJECT_MAX], "bound": bind}
+            if code == "ok" and step is not None and staff.username != username:
+                # The code was checked for ``username``: the subject now stands for another.
+                code = "oidc_subject_mismatch"
             # Compare-and-set the TOTP step: a replay, or a concurrent login with the same code, loses.
             if code == "ok" and step is not None and not _claim_step(s, staff, step):
                 code = "otp_wrong"
