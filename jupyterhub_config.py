@@ -63,14 +63,37 @@ c.PlatformAuthenticator.state_dir = str(HOME)  # the audit chain's head is signe
 c.PlatformAuthenticator.lockout_failures = 5
 c.PlatformAuthenticator.lockout_minutes = 15
 c.PlatformAuthenticator.auth_refresh_age = 60
-# OIDC mode (the unified identity provider); uncomment and fill in to use it instead:
-# c.JupyterHub.authenticator_class = "shuyu-oidc"
-# c.PlatformOIDCAuthenticator.db_url = home.default_db_url(HOME)
-# c.PlatformOIDCAuthenticator.authorize_url = "https://idp.example/authorize"
-# c.PlatformOIDCAuthenticator.token_url = "https://idp.example/token"
-# c.PlatformOIDCAuthenticator.userdata_url = "https://idp.example/userinfo"
-# c.PlatformOIDCAuthenticator.username_claim = "preferred_username"
-# c.PlatformOIDCAuthenticator.client_id = "shuyu"; c.PlatformOIDCAuthenticator.client_secret = "…"
+# Or the unified identity provider (OIDC, authorization code flow with PKCE): set
+# $SHUYU_OIDC_ISSUER (its discovery document gives the endpoints and keys). Its subject (`sub`)
+# is bound to one staff record: by an administrator, or at the first complete login when
+# $SHUYU_OIDC_BIND_FIRST_LOGIN=1 (the username claim finds the record); a different subject for a
+# bound record is refused. Admission is the password login's. When the ID token's amr/acr show no
+# second factor, the platform asks for its own one-time code before any session exists.
+OIDC_ISSUER = os.environ.get("SHUYU_OIDC_ISSUER", "")
+if OIDC_ISSUER:
+    c.JupyterHub.authenticator_class = "shuyu-oidc"
+    c.JupyterHub.template_paths = [str(CHECKOUT / "hub" / "templates")]  # the one-time code page
+    c.PlatformOIDCAuthenticator.db_url = home.default_db_url(HOME)
+    c.PlatformOIDCAuthenticator.state_dir = str(HOME)
+    c.PlatformOIDCAuthenticator.lockout_failures = 5  # wrong one-time codes, as for passwords
+    c.PlatformOIDCAuthenticator.lockout_minutes = 15
+    c.PlatformOIDCAuthenticator.oidc_issuer = OIDC_ISSUER
+    c.PlatformOIDCAuthenticator.client_id = os.environ.get("SHUYU_OIDC_CLIENT_ID", "shuyu")
+    c.PlatformOIDCAuthenticator.client_secret = os.environ.get("SHUYU_OIDC_CLIENT_SECRET", "")
+    c.PlatformOIDCAuthenticator.oauth_callback_url = os.environ.get(
+        "SHUYU_OIDC_CALLBACK_URL", f"{c.JupyterHub.bind_url.rstrip('/')}/hub/oauth_callback"
+    )
+    c.PlatformOIDCAuthenticator.username_claim = os.environ.get(
+        "SHUYU_OIDC_USERNAME_CLAIM", "preferred_username"
+    )
+    c.PlatformOIDCAuthenticator.bind_subject_on_first_login = (
+        os.environ.get("SHUYU_OIDC_BIND_FIRST_LOGIN") == "1"
+    )
+    # ID token values that count as the provider's own second factor (amr: RFC 8176 names).
+    c.PlatformOIDCAuthenticator.mfa_amr_values = ["mfa", "otp", "hwk"]
+    c.PlatformOIDCAuthenticator.mfa_acr_values = [
+        v for v in os.environ.get("SHUYU_OIDC_MFA_ACR", "").split(",") if v
+    ]
 
 # --- RBAC: custom scopes for review, admin and audit; roles loaded onto role groups -------------
 c.JupyterHub.custom_scopes = CUSTOM_SCOPES

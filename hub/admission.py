@@ -131,9 +131,18 @@ def admit(staff: Staff | None, today: date) -> Admission:
 
 def load_staff(session: Session, username: str) -> Staff | None:
     """Load a staff member with everything :func:`admit` reads, in one round of queries."""
+    return _load(session, Staff.username == username)
+
+
+def load_staff_by_subject(session: Session, subject: str) -> Staff | None:
+    """The staff member whose record is bound to the identity provider's ``subject``."""
+    return _load(session, Staff.oidc_subject == subject)
+
+
+def _load(session: Session, where) -> Staff | None:
     return session.scalars(
         select(Staff)
-        .where(Staff.username == username)
+        .where(where)
         .options(
             selectinload(Staff.training),
             selectinload(Staff.tenant).selectinload(Tenant.agreements),

@@ -8,7 +8,6 @@ from tornado import web
 
 from hub.auth.authenticator import PlatformAuthenticator
 from hub.auth.credentials import totp_step
-from hub.auth.oidc import PlatformOIDCAuthenticator
 from hub.ops import staff, tenants
 from tests.test_cli import ID1, PASSWORD, USCC
 
@@ -71,23 +70,6 @@ async def test_when_the_tenant_is_suspended_then_refresh_ends_the_session_and_sp
         await auth.pre_spawn_start(FakeUser("alice"), FakeSpawner())
     assert e.value.status_code == 403
     assert "暂停" in e.value.jupyterhub_message and "suspended" in e.value.jupyterhub_message
-
-
-async def test_when_the_identity_provider_vouches_then_platform_admission_still_decides(
-    db_url, alice, ctx_factory
-):
-    auth = PlatformOIDCAuthenticator(db_url=db_url, client_id="shuyu", client_secret="s")
-    model = {"name": "alice", "auth_state": {}}
-    assert await auth.check_allowed("alice", model) is True
-    assert "role-processor" in model["groups"]
-    with ctx_factory() as ctx:
-        tenants.change_status(ctx, "甲科技", "revoke", "严重违规")
-    with pytest.raises(web.HTTPError) as e:
-        await auth.check_allowed("alice", {"name": "alice", "auth_state": {}})
-    assert "revoked" in e.value.jupyterhub_message
-    with pytest.raises(web.HTTPError) as e:
-        await auth.check_allowed("nobody", {"name": "nobody", "auth_state": {}})
-    assert "invalid username or password" in e.value.jupyterhub_message
 
 
 def test_when_a_code_is_one_step_old_then_it_is_accepted_once_and_never_replayed():

@@ -159,6 +159,18 @@ def cmd_staff_verify(app: App) -> int:
     return 0
 
 
+def cmd_staff_bind_oidc(app: App) -> int:
+    from hub.ops import staff
+
+    a = app.args
+    s = app.run(lambda ctx: staff.bind_subject(ctx, a.username, a.subject, a.reason))
+    if s.oidc_subject:
+        ok(f"{s.username} 已绑定统一身份认证账户", f"{s.username} is bound to the provider subject")
+    else:
+        ok(f"{s.username} 已解除统一身份认证绑定", f"{s.username} is no longer bound to a subject")
+    return 0
+
+
 def cmd_training_pass(app: App) -> int:
     from hub.ops import staff
 
@@ -422,6 +434,13 @@ def build_parser() -> argparse.ArgumentParser:
     s = staff.add_parser("verify")
     s.add_argument("username")
     s.set_defaults(fn=cmd_staff_verify)
+    s = staff.add_parser(
+        "bind-oidc", help="bind the unified identity provider's subject (sub) to a staff record"
+    )
+    s.add_argument("username")
+    s.add_argument("--subject", help="the provider's sub; omitted: unbind")
+    s.add_argument("--reason", required=True)
+    s.set_defaults(fn=cmd_staff_bind_oidc)
 
     dept = sub.add_parser("department", help="data-provider departments").add_subparsers(
         dest="command", required=True, parser_class=Parser

@@ -249,3 +249,21 @@ def change_role(ctx: Ctx, username: str, role: str, reason: str) -> Staff:
     audit.append(ctx.session, "staff.role", actor=ctx.actor, tenant="", object=username, reason=reason,
                  details={"from": old.value, "to": new.value})  # fmt: skip
     return staff
+
+
+def bind_subject(ctx: Ctx, username: str, subject: str | None, reason: str) -> Staff:
+    """Bind the unified identity provider's subject (``sub``) to a staff record, or unbind it
+    (``subject=None``) so that another provider account can be bound; audited with a reason."""
+    reason = check_text(reason, "reason", "原因", "reason", max_len=500)
+    staff = lookup.staff(ctx.session, username)
+    if subject is not None:
+        subject = check_text(subject, "subject", "统一身份标识", "subject", max_len=255)
+        holder = ctx.session.scalars(select(Staff).where(Staff.oidc_subject == subject)).first()
+        if holder is not None and holder.id != staff.id:
+            raise UserError(Msg(f"该统一身份标识已绑定到 {holder.username}",
+                                f"the subject is already bound to {holder.username}"), "subject")  # fmt: skip
+    old, staff.oidc_subject = staff.oidc_subject, subject
+    audit.append(ctx.session, "staff.oidc_bind" if subject else "staff.oidc_unbind",
+                 actor=ctx.actor, tenant=_group(staff), object=username, reason=reason,
+                 details={"from": old, "to": subject})  # fmt: skip
+    return staff

@@ -58,8 +58,9 @@ def _extra_staff(db: Database, pepper: bytes) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def running_hub(request, tmp_path_factory, backend: str):
-    """(HubProcess, Database, totp secrets by username) for a running hub with the demo world."""
+def running_hub(request, tmp_path_factory, backend: str, env: dict[str, str] | None = None):
+    """(HubProcess, Database, totp secrets by username) for a running hub with the demo world;
+    ``env`` adds to the hub's environment (what jupyterhub_config.py reads)."""
     hub_home = tmp_path_factory.mktemp(f"hub-{backend}")
     pg_names = []
     if backend == "postgres":
@@ -82,6 +83,7 @@ def running_hub(request, tmp_path_factory, backend: str):
     }
     secrets.update(_extra_staff(db, home.secret("id_pepper", hub_home)))
     proc = HubProcess(hub_home, db_url)
+    proc.env.update(env or {})
     try:
         proc.start()
         yield proc, db, secrets
