@@ -314,6 +314,8 @@ async def test_when_admission_changes_then_refresh_and_spawn_decide_again(
     from tests.test_authenticators import FakeSpawner, FakeUser
 
     auth, _ = oidc
+    with ctx_factory() as ctx:
+        staff.bind_subject(ctx, "alice", "idp-alice", "开通 / opened")
     assert (await auth.refresh_user(FakeUser("alice")))["name"] == "alice"
     with ctx_factory() as ctx:
         tenants.change_status(ctx, TENANT, "revoke", "严重违规")
@@ -321,6 +323,23 @@ async def test_when_admission_changes_then_refresh_and_spawn_decide_again(
     with pytest.raises(web.HTTPError) as e:
         await auth.pre_spawn_start(FakeUser("alice"), FakeSpawner())
     assert "revoked" in e.value.jupyterhub_message
+
+
+async def test_when_an_admin_unbinds_a_record_then_its_open_session_ends_at_the_next_refresh(
+    oidc, people, ctx_factory, db
+):
+    from tests.test_authenticators import FakeUser
+
+    auth, _ = oidc
+    with ctx_factory() as ctx:
+        staff.bind_subject(ctx, "alice", "idp-alice", "开通 / opened")
+    assert (await auth.refresh_user(FakeUser("alice")))["name"] == "alice"
+    with ctx_factory() as ctx:
+        staff.bind_subject(ctx, "alice", None, "离职 / left")
+    assert await auth.refresh_user(FakeUser("alice")) is False
+    with db.session() as s:
+        ended = s.scalars(select(AuditEvent).where(AuditEvent.action == "session.refresh")).all()
+    assert [json.loads(e.details)["code"] for e in ended] == ["oidc_unbound"]
 
 
 def test_when_an_admin_binds_a_subject_with_the_cli_then_that_account_logs_in_and_unbinding_ends_it(

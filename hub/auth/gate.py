@@ -276,12 +276,16 @@ class Gate:
         )
 
     # --- re-checks ------------------------------------------------------------------------------
-    def refresh(self, username: str) -> dict | None:
-        """Re-run admission for a logged-in user: fresh groups, or ``None`` to force a new login."""
+    def refresh(self, username: str, federated: bool = False) -> dict | None:
+        """Re-run admission for a logged-in user: fresh groups, or ``None`` to force a new login.
+        A ``federated`` session (the identity provider's) also ends once its record is unbound."""
         with self.db.session() as s:
             staff = admission.load_staff(s, username)
             decision = admission.admit(staff, date.today())
-            if decision.allowed:
+            code, reason = decision.code, str(decision.reason)
+            if decision.allowed and federated and staff.oidc_subject is None:
+                code, reason = "oidc_unbound", str(LOGIN_REASONS["oidc_unbound"])
+            elif decision.allowed:
                 return {"name": username, "groups": groups_of(staff)}
             audit.append(
                 s,
@@ -290,8 +294,8 @@ class Gate:
                 tenant=tenant_group(staff),
                 object=username,
                 outcome="denied",
-                reason=str(decision.reason),
-                details={"code": decision.code},
+                reason=reason,
+                details={"code": code},
             )
             return None
 

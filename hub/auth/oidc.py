@@ -144,6 +144,12 @@ class PlatformOIDCAuthenticator(PlatformLogin, GenericOAuthenticator):
     def pending(self) -> PendingLogins:
         return PendingLogins(ttl=self.second_factor_seconds)
 
+    async def refresh_user(self, user, handler=None):
+        """Admission again, and the record still bound: unbinding a staff record's provider
+        account (``shuyu staff bind-oidc`` without a subject) ends its open sessions."""
+        model = await asyncio.to_thread(self.gate.refresh, user.name, True)
+        return model if model is not None else False
+
     def get_handlers(self, app) -> list:
         return [*super().get_handlers(app), (r"/oidc/second-factor", SecondFactorHandler)]
 
