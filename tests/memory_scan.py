@@ -111,6 +111,16 @@ def _overlapping(pattern: re.Pattern, data: bytes):
         at = m.start() + 1
 
 
+def found_in(data: bytes, needles: list[bytes]) -> set[bytes]:
+    """The ``needles`` that occur in ``data``: one pass for all of them, however many (a search
+    per needle reads a capture of hundreds of megabytes once per needle)."""
+    wanted = sorted({n for n in needles if n}, key=len, reverse=True)
+    if not wanted:
+        return set()
+    pattern = re.compile(b"|".join(re.escape(n) for n in wanted))
+    return {m.group() for m in _overlapping(pattern, data)}
+
+
 def find_keys(dump: Path, keys: list[str]) -> list[str]:
     """Every key found verbatim in ``dump``, UTF-8 or UTF-16-LE (any key shape; exact bytes).
 
@@ -122,8 +132,4 @@ def find_keys(dump: Path, keys: list[str]) -> list[str]:
     assert len(data) > 1_000_000  # a real dump, not an empty file
     shaped = {k: (k.encode(), k.encode("utf-16-le")) for k in set(keys) if k}
     by_bytes = {raw: k for k, both in shaped.items() for raw in both}
-    if not by_bytes:
-        return []
-    pattern = re.compile(b"|".join(re.escape(r) for r in sorted(by_bytes, key=len, reverse=True)))
-    found = {by_bytes[m.group()] for m in _overlapping(pattern, data)}
-    return sorted(found)
+    return sorted({by_bytes[raw] for raw in found_in(data, list(by_bytes))})
