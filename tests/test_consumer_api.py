@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -29,6 +28,7 @@ from hub.web import consumer_api
 from tests import consumer_world as cw
 from tests.conftest import BACKENDS
 from tests.pg import pg_available, pg_drop, pg_from_template
+from tests.ports import free_port
 
 PREFIX = "/services/products"
 REFUSAL_FIELDS = {"error", "code", "status", "message_zh", "message_en"}
@@ -88,9 +88,7 @@ async def api(tmp_path, built):
     }
     config = settings.build(production_rules={"product_sweep_keys_per_day": 50})
     app = consumer_api.make_app(db, home.domain_store(h), PREFIX + "/", config)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = httpserver.HTTPServer(app, max_body_size=consumer_api.HARD_BODY)
     server.listen(port, "127.0.0.1")
     yield f"http://127.0.0.1:{port}{PREFIX}/api/v1", db, h, keys

@@ -4,7 +4,6 @@ success, without a hub: only the hub's token check is faked (the network boundar
 from __future__ import annotations
 
 import json
-import socket
 from types import SimpleNamespace
 
 import pytest
@@ -17,6 +16,7 @@ from hub.web import api_models as m
 from hub.web import gateway, openapi
 from hub.web.api_routes import Operation, Param, Route, UndeclaredRoute, tornado_rules
 from hub.web.base import GatewayHandler
+from tests.ports import free_port
 
 PREFIX = "/services/gateway"
 REFUSAL_FIELDS = {"error", "code", "status", "message_zh", "message_en"}
@@ -108,9 +108,7 @@ def test_when_a_route_is_declared_then_its_pattern_matches_what_its_parameter_sc
 
 @pytest.fixture
 async def gateway_url(tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = httpserver.HTTPServer(make_app(tmp_path))
     server.listen(port, "127.0.0.1")
     yield f"http://127.0.0.1:{port}{PREFIX}"

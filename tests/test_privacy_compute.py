@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from privacy.compute.plain import boosted_probabilities
 from privacy.environment import spu_python
 from privacy.spec import Computation
 from tests.memory_scan import scan
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 DRIVER = ROOT / "tests" / "privacy_compute_driver.py"
@@ -40,9 +40,7 @@ N_PUBLIC, N_PARTY, N_COMMON = 240, 220, 160
 
 
 def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_port()
 
 
 def _world() -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -26,6 +26,7 @@ from privacy import pki
 from privacy.bundle import Bundle
 from privacy.environment import spu_python
 from privacy.spec import Computation
+from tests.ports import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 SPU_PYTHON = spu_python()  # built by make deps; a missing one fails these tests
@@ -38,9 +39,7 @@ PUBLIC_ROWS = [("110101199001011234", 4321987), ("330102198512123456", 5555123)]
 
 
 def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_port()
 
 
 class Recorder:

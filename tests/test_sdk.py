@@ -10,7 +10,7 @@ import pytest
 
 import sdk
 from sdk import errors
-from tests.e2e.hub_process import free_port
+from tests.ports import free_port
 
 
 def test_when_the_sdk_is_imported_then_nothing_of_the_hub_is_loaded():

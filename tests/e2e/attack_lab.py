@@ -27,8 +27,9 @@ from spawner.docker_factory import default_system_paths
 from spawner.netns import tenant_link
 from spawner.policy import tenant_uid
 from tests import docker_engine as de
-from tests.e2e.hub_process import Browser, HubProcess, free_port
+from tests.e2e.hub_process import Browser, HubProcess
 from tests.e2e.kernel_client import Kernel, user_token
+from tests.ports import free_port
 
 SPAWNERS = ("tenant-sandbox", "tenant-docker")
 
