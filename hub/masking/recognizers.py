@@ -158,12 +158,12 @@ _LANDLINE = (
 # A local number without its area code counts right after a phone word (电话：8765 4321, 座机
 # 6857-6507 转 23, tel: 87654321): one look-behind per word and joint (Python's re needs each of
 # fixed width), never on its own (an order number is eight digits too).
-_PHONE_WORDS = ("电话", "座机", "固话", "传真", "总机", "热线", "分机", "回电", "回拨", "致电", "来电",
+PHONE_WORDS = ("电话", "座机", "固话", "传真", "总机", "热线", "分机", "回电", "回拨", "致电", "来电",
                 "拨打", "联系方式", "tel", "fax")  # fmt: skip
 _JOINTS = ("", ":", "：", " ", ": ", "： ", "是", "是 ", "为", "号码", "号码:", "号码：", "号码是",
            "号码为", ": +", "(", "（")  # fmt: skip
 _AFTER_PHONE_WORD = (
-    "(?:" + "|".join(f"(?<={re.escape(w + j)})" for w in _PHONE_WORDS for j in _JOINTS) + ")"
+    "(?:" + "|".join(f"(?<={re.escape(w + j)})" for w in PHONE_WORDS for j in _JOINTS) + ")"
 )
 _LOCAL_ONLY = f"[2-9][0-9]{{2,3}}{GAP}[0-9]{{4}}{_EXTENSION}"
 # National service numbers: 400 / 800 and seven digits (400-820-8820).

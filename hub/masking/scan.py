@@ -33,6 +33,7 @@ from hub.masking.recognizers import (
 from hub.masking.recognizers import (
     COMPOUND_SURNAMES,
     HAN,
+    PHONE_WORDS,
     RARE_SURNAMES,
     SURNAMES,
     AddressRecognizer,
@@ -152,7 +153,7 @@ def _is_text(series: pd.Series) -> bool:
 
 
 # A header naming a phone: its cells are phone numbers, a local one without its area code too.
-_PHONE_HEADER = re.compile("电话|座机|固话|传真|总机|热线|phone|tel|fax", re.IGNORECASE)
+_PHONE_HEADER = re.compile("|".join((*PHONE_WORDS, "phone")), re.IGNORECASE)
 _LOCAL_NUMBER = re.compile(r"[2-9][0-9]{6,7}(?:(?:转|分机|EXT|X)[0-9]{1,6})?")
 
 
