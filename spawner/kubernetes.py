@@ -33,9 +33,9 @@ What of ``Workspace`` is deliberately not rendered:
 * ``home`` / ``shared`` host paths: on Kubernetes they are PVCs, named from the tenant and user.
 * ``extra``: no Kubernetes meaning yet.
 
-Besides what KubeSpawner needs (pods: create/delete/list/watch, events: list/watch, in every
-tenant namespace), the hub's service account needs: namespaces create/patch; networkpolicies
-create/replace; persistentvolumeclaims create; secrets create/replace/delete.
+The hub's service account needs exactly the rules of :data:`spawner.kubernetes_rbac.HUB_RULES`
+(KubeSpawner's pods and events, plus what ``ensure_tenant_objects`` and ``stop`` create, replace
+and delete), as the ClusterRole :func:`spawner.kubernetes_rbac.hub_cluster_role`.
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ TOKEN_ENV = ("JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN")  # read from the Secret, n
 DEFAULT_DENY_NAME = "shuyu-default-deny"
 WORKSPACE_POLICY_NAME = "shuyu-workspace"
 SHARED_CLAIM_NAME = "shared"
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _VOLUMES = {"home": "home", "shared": "shared", "tmpfs": "tmp"}  # Mount.kind -> volume name
@@ -129,14 +130,17 @@ def make_namespace(ws: Workspace) -> JSON:
     Enforcing at admission means a pod that escapes this module's rendering (a hook, a manual
     ``kubectl``) is still rejected if it asks for root, capabilities, host access or hostPath.
     """
-    labels = {TENANT_LABEL: dns_label(ws.tenant)}
+    name = namespace_name(ws.tenant)
+    # Set by the API server itself only from 1.21: labelled here, the NetworkPolicies' namespace
+    # selectors match on every version.
+    labels = {TENANT_LABEL: dns_label(ws.tenant), NAMESPACE_NAME_LABEL: name}
     for mode in ("enforce", "audit", "warn"):
         labels[f"pod-security.kubernetes.io/{mode}"] = "restricted"
     labels["pod-security.kubernetes.io/enforce-version"] = "latest"
     return {
         "apiVersion": "v1",
         "kind": "Namespace",
-        "metadata": {"name": namespace_name(ws.tenant), "labels": labels},
+        "metadata": {"name": name, "labels": labels},
     }
 
 
@@ -329,7 +333,7 @@ def make_pod(
 def _peer(namespace: str, selector: Mapping[str, str]) -> JSON:
     """Pods matching ``selector`` in ``namespace``: a bare podSelector would mean the tenant's."""
     return {
-        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}},
+        "namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: namespace}},
         "podSelector": {"matchLabels": dict(selector)},
     }
 

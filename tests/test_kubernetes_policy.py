@@ -313,6 +313,13 @@ def test_when_namespace_is_rendered_then_pod_security_restricted_is_enforced():
     assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
 
 
+def test_when_namespace_is_rendered_then_it_carries_its_name_label_as_selectors_expect():
+    # Kubernetes sets kubernetes.io/metadata.name itself only from 1.21; the label is explicit so
+    # the NetworkPolicies' namespace selectors match on every version.
+    ns = k8s.make_namespace(workspace())
+    assert ns["metadata"]["labels"]["kubernetes.io/metadata.name"] == ns["metadata"]["name"]
+
+
 def test_when_two_tenants_are_rendered_then_they_get_different_namespaces_and_uids():
     a = workspace(tenant="tenant-a", tenant_id=1)
     b = workspace(tenant="tenant-b", tenant_id=2)
