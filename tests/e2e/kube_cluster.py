@@ -95,6 +95,9 @@ class Cluster:
         for name in self.processes:
             text = self.log(name).read_text(errors="replace").splitlines()[-lines:]
             out.append(f"--- {name} ---\n" + "\n".join(text))
+        if self.processes.get("kube-apiserver") and self.processes["kube-apiserver"].poll() is None:
+            events = self.kubectl("get", "events", "-A", "--sort-by=.lastTimestamp")
+            out.append("--- events ---\n" + events.stdout[-6000:])
         return "\n".join(out)
 
     def kubectl(

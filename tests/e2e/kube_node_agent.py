@@ -8,7 +8,8 @@ It runs no container. Through the real API server, as the node's own identity
 * for each pod the scheduler bound to it: checks what a kubelet checks before starting it (every
   claim Bound, every secret key the env references present), then reports it Running, Ready, with
   a loopback pod IP; a pod whose secret is missing stays Pending with CreateContainerConfigError;
-* reports a Job's pod Succeeded (exit 0) once Running, so the job controller completes the Job;
+* reports a Job's pod Succeeded (exit 0) once Running, so the job controller completes the Job,
+  unless the pod is labelled ``HOLD_LABEL``: that one keeps running, as a job that overruns;
 * finishes a deletion (deletes with grace 0), as a kubelet does once the containers are gone.
 
 Usage: ``python -m tests.e2e.kube_node_agent KUBECONFIG NODE_NAME``
@@ -24,6 +25,7 @@ from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.rest import ApiException
 
 POLL_SECONDS = 0.2
+HOLD_LABEL = "e2e.shuyu.io/hold"
 HEARTBEAT_SECONDS = 5.0  # well inside the node lifecycle controller's 40 s grace period
 CAPACITY = {"cpu": "8", "memory": "32Gi", "pods": "110", "ephemeral-storage": "100Gi"}
 
@@ -208,7 +210,7 @@ class Agent:
             await self._run(pod)
         elif pod.status.phase == "Running":
             owners = {ref.kind for ref in meta.owner_references or []}
-            if "Job" in owners:
+            if "Job" in owners and HOLD_LABEL not in (meta.labels or {}):
                 await self._complete(pod)
 
     async def loop(self) -> None:

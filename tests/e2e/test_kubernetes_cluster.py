@@ -24,7 +24,7 @@ from kubernetes_asyncio.config import kube_config
 
 import spawner.kubernetes as k8s
 import spawner.kubernetes_job as kj
-from spawner.job_policy import JobLimits, build_job
+from spawner.job_policy import Job, JobLimits, build_job
 from spawner.kubernetes_rbac import (
     hub_cluster_role,
     hub_cluster_role_binding,
@@ -33,6 +33,7 @@ from spawner.kubernetes_rbac import (
 )
 from spawner.policy import Endpoint, Limits, build_workspace
 from tests.e2e.kube_cluster import REPO, Cluster, missing_binaries, running_cluster
+from tests.e2e.kube_node_agent import HOLD_LABEL
 
 pytestmark = pytest.mark.e2e
 
@@ -48,6 +49,7 @@ TENANT = "tenant-91330106ma2h0a1b2t"
 TOKEN = "tok-alice-0123456789abcdef"
 STORE_ROOT = "/srv/shuyu/domain"
 IMAGE = "registry.example/shuyu/notebook:1"
+STORE_CLAIM = "shuyu-domain-store"  # render_job's default claim of the domain store
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +120,15 @@ def setup(cluster: Cluster) -> None:
             persistent_volume("home-alice", "10Gi", "ReadWriteOnce", cluster),
             persistent_volume("tenant-share", "100Gi", "ReadWriteMany", cluster),
             persistent_volume("domain-store", "1Ti", "ReadWriteMany", cluster),
+            {
+                "apiVersion": "v1",
+                "kind": "PersistentVolumeClaim",
+                "metadata": {"name": STORE_CLAIM, "namespace": JOBS},
+                "spec": {
+                    "accessModes": ["ReadWriteMany"],
+                    "resources": {"requests": {"storage": "1Ti"}},
+                },
+            },
         ],
     )
 
@@ -341,75 +352,101 @@ def factory_ws(tenant: str):
 # --- the production job through the real job controller ----------------------------------------
 
 
-async def test_when_the_production_service_submits_a_job_then_the_job_controller_runs_it_to_completion(
-    cluster, admin
-):
-    core = client.CoreV1Api(admin)
-    store = {
-        "apiVersion": "v1",
-        "kind": "PersistentVolumeClaim",
-        "metadata": {"name": "shuyu-domain-store", "namespace": JOBS},
-        "spec": {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "1Ti"}}},
-    }
-    await core.create_namespaced_persistent_volume_claim(JOBS, store)
+def production_job(job_id: int, seconds: int) -> tuple[Job, list[dict]]:
+    """A job of the policy (``build_job``) and its manifests (``render_job``), in ``JOBS``."""
     job = build_job(
-        job_id=42,
+        job_id=job_id,
         tenant=TENANT,
         entrypoint="train/main.py",
-        code_dir=f"{STORE_ROOT}/jobs/42/code",
-        output_dir=f"{STORE_ROOT}/jobs/42/output",
-        params_file=f"{STORE_ROOT}/jobs/42/params.json",
+        code_dir=f"{STORE_ROOT}/jobs/{job_id}/code",
+        output_dir=f"{STORE_ROOT}/jobs/{job_id}/output",
+        params_file=f"{STORE_ROOT}/jobs/{job_id}/params.json",
         inputs={"claims": f"{STORE_ROOT}/raw/{TENANT}/claims.parquet"},
-        limits=JobLimits(cpus=1.0, memory_bytes=2 * 1024**3, seconds=600),
+        limits=JobLimits(cpus=1.0, memory_bytes=2 * 1024**3, seconds=seconds),
         system_paths=("/usr",),
         python="/usr/bin/python3",
     )
-    manifests = kj.render_job(job, image=IMAGE, store_root=STORE_ROOT, namespace=JOBS)
+    return job, kj.render_job(job, image=IMAGE, store_root=STORE_ROOT, namespace=JOBS)
 
-    # Submitted as the production service's account, under its documented Role only.
+
+@pytest.fixture
+async def production(cluster: Cluster) -> AsyncIterator[client.ApiClient]:
+    """The production service's account: its documented Role in ``JOBS``, nothing else."""
     path = cluster.token_kubeconfig("production", account_token(cluster, PRODUCTION_ACCOUNT))
-    production = await api_client(path)
-    try:
-        policy, job_manifest = manifests
-        await client.NetworkingV1Api(production).create_namespaced_network_policy(JOBS, policy)
-        batch = client.BatchV1Api(production)
-        await batch.create_namespaced_job(JOBS, job_manifest)
-        name = kj.job_name(job)
+    api = await api_client(path)
+    yield api
+    await api.close()
 
-        async def complete():
-            status = (await batch.read_namespaced_job(name, JOBS)).status
-            done = {c.type for c in status.conditions or [] if c.status == "True"}
-            return status if done & {"Complete", "Failed"} else None
 
-        status = await eventually(complete, f"job {name} finished", cluster, timeout=90)
-        assert [c.type for c in status.conditions if c.status == "True"] == ["Complete"]
-        assert (status.succeeded, status.failed) == (1, None)
+async def submit(production: client.ApiClient, manifests: list[dict]) -> None:
+    policy, job = manifests
+    await client.NetworkingV1Api(production).create_namespaced_network_policy(JOBS, policy)
+    await client.BatchV1Api(production).create_namespaced_job(JOBS, job)
 
+
+async def finished(production: client.ApiClient, name: str, cluster: Cluster):
+    batch = client.BatchV1Api(production)
+
+    async def done():
+        status = (await batch.read_namespaced_job(name, JOBS)).status
+        ended = {c.type for c in status.conditions or [] if c.status == "True"}
+        return status if ended & {"Complete", "Failed"} else None
+
+    return await eventually(done, f"job {name} finished", cluster, timeout=90)
+
+
+async def test_when_the_production_service_submits_a_job_then_the_job_controller_runs_it_to_completion(
+    cluster, admin, production
+):
+    job, manifests = production_job(42, seconds=600)
+    await submit(production, manifests)
+    name = kj.job_name(job)
+
+    status = await finished(production, name, cluster)
+    assert [c.type for c in status.conditions if c.status == "True"] == ["Complete"]
+    assert (status.succeeded, status.failed) == (1, None)
+
+    pods = await client.CoreV1Api(production).list_namespaced_pod(
+        JOBS, label_selector=f"{kj.JOB_LABEL}={job.job_id}"
+    )
+    (pod,) = pods.items
+    assert [(o.kind, o.name) for o in pod.metadata.owner_references] == [("Job", name)]
+    assert pod.spec.node_name == cluster.node
+    assert pod.status.phase == "Succeeded"
+    sent = admin.sanitize_for_serialization(pod)
+    template = manifests[1]["spec"]["template"]["spec"]
+    assert sent["spec"]["securityContext"] == template["securityContext"]
+    # Every store subPath and read-only flag as rendered (the API omits readOnly: false).
+    mounts = sent["spec"]["containers"][0]["volumeMounts"]
+    assert [{"readOnly": False, **m} for m in mounts] == template["containers"][0]["volumeMounts"]
+    claim = await client.CoreV1Api(admin).read_namespaced_persistent_volume_claim(STORE_CLAIM, JOBS)
+    assert (claim.status.phase, claim.spec.volume_name) == ("Bound", "domain-store")
+
+    # The production account reaches nothing outside its namespace.
+    elsewhere = client.BatchV1Api(production).create_namespaced_job(PLATFORM, manifests[1])
+    assert await forbidden(elsewhere) == 403
+
+
+async def test_when_a_job_overruns_its_wall_time_then_the_job_controller_kills_and_fails_it(
+    cluster, production
+):
+    job, manifests = production_job(43, seconds=2)
+    # The node agent keeps this pod running, as a job that never ends would.
+    manifests[1]["spec"]["template"]["metadata"]["labels"][HOLD_LABEL] = "true"
+    await submit(production, manifests)
+
+    status = await finished(production, kj.job_name(job), cluster)
+    failed = [c for c in status.conditions if c.status == "True"]
+    assert [(c.type, c.reason) for c in failed] == [("Failed", "DeadlineExceeded")]
+    assert status.succeeded is None
+
+    async def pod_gone():
         pods = await client.CoreV1Api(production).list_namespaced_pod(
             JOBS, label_selector=f"{kj.JOB_LABEL}={job.job_id}"
         )
-        (pod,) = pods.items
-        assert [(o.kind, o.name) for o in pod.metadata.owner_references] == [("Job", name)]
-        assert pod.spec.node_name == cluster.node
-        assert pod.status.phase == "Succeeded"
-        sent = admin.sanitize_for_serialization(pod)
-        template = job_manifest["spec"]["template"]["spec"]
-        assert sent["spec"]["securityContext"] == template["securityContext"]
-        # Every store subPath and read-only flag as rendered (the API omits readOnly: false).
-        mounts = sent["spec"]["containers"][0]["volumeMounts"]
-        assert [{"readOnly": False, **m} for m in mounts] == template["containers"][0][
-            "volumeMounts"
-        ]
-        claim = await core.read_namespaced_persistent_volume_claim("shuyu-domain-store", JOBS)
-        assert (claim.status.phase, claim.spec.volume_name) == ("Bound", "domain-store")
+        return not pods.items
 
-        # The production account reaches nothing outside its namespace.
-        other = await forbidden(
-            client.BatchV1Api(production).create_namespaced_job(PLATFORM, job_manifest)
-        )
-        assert other == 403
-    finally:
-        await production.close()
+    await eventually(pod_gone, "the overrunning pod deleted", cluster)
 
 
 # --- the platform's manifests -------------------------------------------------------------------
