@@ -34,8 +34,8 @@ What of ``Workspace`` is deliberately not rendered:
 * ``extra``: no Kubernetes meaning yet.
 
 The hub's service account needs exactly the rules of :data:`spawner.kubernetes_rbac.HUB_RULES`
-(KubeSpawner's pods and events, plus what ``ensure_tenant_objects`` and ``stop`` create, replace
-and delete), as the ClusterRole :func:`spawner.kubernetes_rbac.hub_cluster_role`.
+(KubeSpawner's pods and events, plus what ``ensure_tenant_objects``, ``ensure_token_secret`` and
+``stop`` create, replace and delete), as the ClusterRole :func:`spawner.kubernetes_rbac.hub_cluster_role`.
 """
 
 from __future__ import annotations
@@ -501,10 +501,11 @@ class TenantKubeSpawner(KubeSpawner):
         return self.api.api_client.deserialize(response, "V1Pod")
 
     async def ensure_tenant_objects(self) -> None:
-        """Create (or bring up to date) the namespace, policies, claims and token Secret.
+        """Create (or bring up to date) the namespace, policies and claims.
 
-        Claims are never replaced (they hold data); policies and the Secret always are, so a
-        changed policy or a new token takes effect on the next start.
+        Claims are never replaced (they hold data); policies always are, so a changed policy
+        takes effect on the next start. The token Secret is made with the pod
+        (``_make_create_pod_request``), always with the current token.
         """
         ws = self._loaded()
         core, net, ns = self.api, self.networking_api, self.namespace
@@ -538,11 +539,25 @@ class TenantKubeSpawner(KubeSpawner):
             await self._create_or(
                 lambda c=claim: core.create_namespaced_persistent_volume_claim(ns, c), None
             )
-        secret = make_token_secret(ws, pod=self.pod_name)
+
+    async def ensure_token_secret(self) -> None:
+        """Create (or replace, with the current token) the pod's token Secret."""
+        core, ns = self.api, self.namespace
+        secret = make_token_secret(self._loaded(), pod=self.pod_name)
         await self._create_or(
             lambda: core.create_namespaced_secret(ns, secret),
             lambda: core.replace_namespaced_secret(secret["metadata"]["name"], ns, secret),
         )
+
+    async def _make_create_pod_request(self, pod: Any, request_timeout: int) -> bool:
+        """The token Secret, then the pod, at each of KubeSpawner's attempts to create it.
+
+        When a pod of the same name is already there (the hub restarted without its state),
+        KubeSpawner stops it and tries again; ``stop`` deletes the token Secret with it, so the
+        Secret is made again right before every attempt, or the new pod could never start.
+        """
+        await self.ensure_token_secret()
+        return await super()._make_create_pod_request(pod, request_timeout)
 
     async def _create_or(
         self,

@@ -8,7 +8,8 @@ code needs exactly these calls and nothing else:
 * KubeSpawner itself: pods create/delete/list/watch (start, stop, its pod reflector) and
   events list/watch (its event reflector), in the tenant's namespace.
 * ``ensure_tenant_objects``: namespaces create/patch; networkpolicies create/update (replace);
-  persistentvolumeclaims create (claims are never replaced); secrets create/update (the token).
+  persistentvolumeclaims create (claims are never replaced).
+* ``ensure_token_secret``, before each attempt to create the pod: secrets create/update.
 * ``stop``: secrets delete (the token dies with the server).
 
 Not granted, on purpose: reading secrets (the hub writes tokens, it never reads one back), pods'

@@ -589,14 +589,30 @@ async def test_when_spawner_starts_then_it_creates_the_tenant_objects_in_its_nam
         ["create_namespace"]
         + ["create_namespaced_network_policy"] * 2
         + ["create_namespaced_persistent_volume_claim"] * 2
-        + ["create_namespaced_secret"]
     )
     for name, args in calls:
         body = args[-1]
         assert kubernetes_validate.validate(body, KUBERNETES_VERSIONS[-1], strict=True)
         if name != "create_namespace":
             assert args[0] == spawner.namespace == body["metadata"]["namespace"]
-    (secret,) = [args[-1] for name, args in calls if name == "create_namespaced_secret"]
+
+
+async def test_when_the_pod_is_created_then_its_token_secret_is_made_first_at_every_attempt(
+    make_spawner,
+):
+    # KubeSpawner retries the pod after stopping a stale one of the same name, and stop deletes
+    # the token Secret: each attempt must make it again, or the new pod could never start.
+    spawner = make_spawner()
+    await spawner.load_user_options()
+    pod = await spawner.get_pod_manifest()
+    before = len(spawner.api.calls)
+    for _ in range(2):
+        assert await spawner._make_create_pod_request(pod, 5) is True
+    made = spawner.api.calls[before:]
+    assert [name for name, _ in made] == ["create_namespaced_secret", "create_namespaced_pod"] * 2
+    secret = made[0][1][-1]
+    assert kubernetes_validate.validate(secret, KUBERNETES_VERSIONS[-1], strict=True)
+    assert made[0][1][0] == spawner.namespace == secret["metadata"]["namespace"]
     assert secret["metadata"]["name"] == k8s.token_secret_name(spawner.pod_name)
 
 
@@ -615,8 +631,13 @@ async def test_when_tenant_objects_exist_then_policies_and_token_are_replaced_an
         name for name, _ in spawner.api.calls + spawner.networking_api.calls if name not in creates
     ]
     assert sorted(followups) == sorted(
-        ["patch_namespace", "replace_namespaced_secret"] + ["replace_namespaced_network_policy"] * 2
+        ["patch_namespace"] + ["replace_namespaced_network_policy"] * 2
     )
+    await spawner.ensure_token_secret()
+    assert [name for name, _ in spawner.api.calls[-2:]] == [
+        "create_namespaced_secret",
+        "replace_namespaced_secret",
+    ]
 
 
 async def test_when_workspace_port_differs_from_the_spawners_then_the_spawn_is_refused(

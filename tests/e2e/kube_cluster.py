@@ -38,6 +38,18 @@ NODE = "shuyu-node-0"
 SERVICE_RANGE = "10.0.0.0/24"
 SERVICE_IP = "10.0.0.1"  # the API server's own Service; never dialled
 ISSUER = "https://kubernetes.default.svc.cluster.local"
+# Every request of a service account outside kube-system, at Metadata level: who did what to which
+# object, and the answer's status (the suite checks the hub's account used exactly its role).
+AUDIT_POLICY = {
+    "apiVersion": "audit.k8s.io/v1",
+    "kind": "Policy",
+    "omitStages": ["RequestReceived"],
+    "rules": [
+        {"level": "None", "userGroups": ["system:serviceaccounts:kube-system"]},
+        {"level": "Metadata", "userGroups": ["system:serviceaccounts"]},
+        {"level": "None"},
+    ],
+}
 CONTROLLERS = "serviceaccount-token,serviceaccount,job,persistentvolume-binder,nodelifecycle"
 REPO = Path(__file__).resolve().parents[2]
 
@@ -98,6 +110,8 @@ class Cluster:
         if self.processes.get("kube-apiserver") and self.processes["kube-apiserver"].poll() is None:
             events = self.kubectl("get", "events", "-A", "--sort-by=.lastTimestamp")
             out.append("--- events ---\n" + events.stdout[-6000:])
+            volumes = self.kubectl("get", "pv,pvc", "-A", "-o", "wide")
+            out.append("--- volumes ---\n" + volumes.stdout)
         return "\n".join(out)
 
     def kubectl(
@@ -110,6 +124,12 @@ class Cluster:
             text=True,
             timeout=120,
         )
+
+    def audit(self, username: str) -> list[dict]:
+        """The API server's audit events of ``username`` so far (see ``AUDIT_POLICY``)."""
+        lines = (self.root / "audit.log").read_text().splitlines()
+        events = [json.loads(line) for line in lines if line.strip()]
+        return [e for e in events if e["user"]["username"] == username]
 
     def token_kubeconfig(self, name: str, token: str) -> Path:
         return write_kubeconfig(
@@ -201,6 +221,8 @@ def running_cluster() -> Iterator[Cluster]:
             cert_user(ca.client("node", f"system:node:{NODE}", ("system:nodes",))),
         )
         sa = service_account_keys(root)
+        audit_policy = root / "audit-policy.json"
+        audit_policy.write_text(json.dumps(AUDIT_POLICY))
         bins = bin_dir()
 
         etcd_url = f"http://127.0.0.1:{etcd_port}"
@@ -244,6 +266,8 @@ def running_cluster() -> Iterator[Cluster]:
                 f"--service-cluster-ip-range={SERVICE_RANGE}",
                 "--endpoint-reconciler-type=none",  # a loopback endpoint is not valid
                 "--profiling=false",
+                f"--audit-policy-file={audit_policy}",
+                f"--audit-log-path={root / 'audit.log'}",
             ],
         )
         context = ssl.create_default_context(cafile=str(ca.cert))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -26,6 +27,7 @@ import spawner.kubernetes as k8s
 import spawner.kubernetes_job as kj
 from spawner.job_policy import Job, JobLimits, build_job
 from spawner.kubernetes_rbac import (
+    HUB_RULES,
     hub_cluster_role,
     hub_cluster_role_binding,
     production_role,
@@ -182,44 +184,58 @@ async def eventually(check, what: str, cluster: Cluster, timeout: float = 60):
 # --- the tenant workspace through TenantKubeSpawner ----------------------------------------------
 
 
-def factory(spawner, hub_env):
-    return build_workspace(
-        tenant=TENANT,
-        tenant_id=5,
-        username="alice",
-        workspaces_root="/srv/shuyu/workspaces",
-        system_paths=("/usr",),
-        hub_env=hub_env,
-        hub=Endpoint("hub", "10.0.0.10", 8081),
-        gateway=Endpoint("gateway", "10.0.0.20", 8090),
-        limits=Limits(memory_bytes=1024**3, cpus=0.5),
-        port=spawner.port,
-    )
+def workspace_factory(tenant: str = TENANT, tenant_id: int = 5):
+    """The hub config's ``workspace_factory``: alice of ``tenant``, half a CPU, 1 GiB."""
+
+    def factory(spawner, hub_env):
+        return build_workspace(
+            tenant=tenant,
+            tenant_id=tenant_id,
+            username="alice",
+            workspaces_root="/srv/shuyu/workspaces",
+            system_paths=("/usr",),
+            hub_env=hub_env,
+            hub=Endpoint("hub", "10.0.0.10", 8081),
+            gateway=Endpoint("gateway", "10.0.0.20", 8090),
+            limits=Limits(memory_bytes=1024**3, cpus=0.5),
+            port=spawner.port,
+        )
+
+    return factory
 
 
 @pytest.fixture
-async def hub_spawner(cluster: Cluster, monkeypatch) -> AsyncIterator[k8s.TenantKubeSpawner]:
-    """A TenantKubeSpawner configured as the hub's pod would be: the hub account's token only."""
+async def make_spawner(cluster: Cluster, monkeypatch):
+    """TenantKubeSpawners configured as in the hub's pod: the hub account's token only."""
     path = cluster.token_kubeconfig("hub-spawner", account_token(cluster, HUB_ACCOUNT))
     # What $KUBECONFIG names when the hub starts (the client reads it once, at import).
     monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(path))
     kubespawner.clients.load_config.cache_clear()  # KubeSpawner loads its config once per process
-    spawner = k8s.TenantKubeSpawner(
-        _mock=True,
-        image=IMAGE,
-        cmd=["jupyterhub-singleuser"],
-        workspace_factory=factory,
-        platform_namespace=PLATFORM,
-        start_timeout=60,
-        k8s_api_request_retry_timeout=30,
-    )
-    spawner.api_token = TOKEN
+
+    def make(tenant: str = TENANT) -> k8s.TenantKubeSpawner:
+        spawner = k8s.TenantKubeSpawner(
+            _mock=True,
+            image=IMAGE,
+            cmd=["jupyterhub-singleuser"],
+            workspace_factory=workspace_factory(tenant),
+            platform_namespace=PLATFORM,
+            start_timeout=60,
+            k8s_api_request_retry_timeout=30,
+        )
+        spawner.api_token = TOKEN
+        return spawner
+
     try:
-        yield spawner
+        yield make
     finally:
         await k8s.TenantKubeSpawner._stop_all_reflectors()
         kubespawner.clients.load_config.cache_clear()
         client.Configuration.set_default(client.Configuration())
+
+
+@pytest.fixture
+async def hub_spawner(make_spawner) -> k8s.TenantKubeSpawner:
+    return make_spawner()
 
 
 async def test_when_the_hub_spawns_a_workspace_then_the_cluster_runs_the_policys_pod_and_stop_removes_its_token(
@@ -276,6 +292,53 @@ async def test_when_the_hub_spawns_a_workspace_then_the_cluster_runs_the_policys
         assert gone.value.status == 404
     # Claims hold data: they outlive the server.
     assert len((await core.list_namespaced_persistent_volume_claim(ns)).items) == 2
+
+
+async def test_when_the_hub_lost_its_state_then_a_respawn_replaces_the_stale_pod_and_its_token(
+    cluster, make_spawner, admin
+):
+    tenant = "tenant-restart"
+    ns = k8s.namespace_name(tenant)
+    apply(
+        cluster,
+        [
+            persistent_volume("home-restart", "10Gi", "ReadWriteOnce", cluster),
+            persistent_volume("share-restart", "100Gi", "ReadWriteMany", cluster),
+        ],
+    )
+    first = make_spawner(tenant)
+    await asyncio.wait_for(first.start(), 120)
+    # A new spawner (the hub restarted without its state) meets the running pod and its objects.
+    second = make_spawner(tenant)
+    url = await asyncio.wait_for(second.start(), 120)
+    core = client.CoreV1Api(admin)
+    pod = await core.read_namespaced_pod(second.pod_name, ns)
+    assert pod.metadata.uid != first.pod_id  # the stale pod was replaced
+    assert (pod.status.phase, url) == ("Running", f"http://{pod.status.pod_ip}:{second.port}")
+    secret = await core.read_namespaced_secret(k8s.token_secret_name(second.pod_name), ns)
+    assert base64.b64decode(secret.data["JUPYTERHUB_API_TOKEN"]).decode() == TOKEN
+    await asyncio.wait_for(second.stop(), 120)
+
+    # Least privilege, measured: every right of HUB_RULES was used, and only those.
+    granted = {(r.group, res, verb) for r in HUB_RULES for res in r.resources for verb in r.verbs}
+
+    def used() -> set[tuple[str, str, str]]:
+        found = set()
+        for event in cluster.audit(f"system:serviceaccount:{PLATFORM}:{HUB_ACCOUNT}"):
+            ref = event.get("objectRef", {})
+            ours = ref.get("namespace") == ns or (
+                ref.get("resource") == "namespaces" and ref.get("name") == ns
+            )
+            if ours and event["responseStatus"]["code"] < 400:
+                found.add((ref.get("apiGroup", ""), ref["resource"], event["verb"]))
+        return found
+
+    async def all_logged():
+        return used() == granted or None
+
+    with contextlib.suppress(TimeoutError):
+        await eventually(all_logged, "audit log complete", cluster, timeout=10)
+    assert used() == granted
 
 
 # --- the hub's account holds only its documented role --------------------------------------------
