@@ -5,8 +5,10 @@
 #
 # The binaries go into a cache the machine keeps outside the clone, so they are built once per machine:
 #   SHUYU_KUBERNETES_BIN (default /var/cache/shuyu/kubernetes-1.20/bin)
-# When the cache already holds all four binaries this script does nothing.
-# Needs root (apt-get source, the cache under /var/cache) on a fresh machine; ≈10 min on one core.
+# When the cache already holds all four binaries this script does nothing. Where it cannot build
+# (no apt-get, Go or dpkg-source, or no way to write the cache) it says so and exits 0: the suite
+# is then skipped, with the reason. A build that starts and fails exits non-zero.
+# ≈11 min on this project's 2-core machines; ≈290 MB of binaries; ≈1.5 GB of scratch, removed after.
 set -euo pipefail
 
 BIN="${SHUYU_KUBERNETES_BIN:-/var/cache/shuyu/kubernetes-1.20/bin}"
@@ -23,22 +25,19 @@ if have_all; then
   exit 0
 fi
 
+cannot() {
+  echo "kubernetes-build: cannot build here ($1); tests/e2e/test_kubernetes_cluster.py will be skipped" >&2
+  exit 0
+}
 GO=/usr/lib/go-1.19/bin/go
-if [ ! -x "$GO" ]; then
-  echo "kubernetes-build: $GO missing (scripts/debian-deps.sh installs golang-1.19-go)" >&2
-  exit 1
-fi
-if ! command -v dpkg-source >/dev/null; then
-  echo "kubernetes-build: dpkg-source missing (scripts/debian-deps.sh installs dpkg-dev)" >&2
-  exit 1
-fi
+[ -x "$GO" ] || cannot "$GO missing: scripts/debian-deps.sh installs golang-1.19-go"
+command -v dpkg-source >/dev/null || cannot "dpkg-source missing: scripts/debian-deps.sh installs dpkg-dev"
+command -v apt-get >/dev/null || cannot "no apt-get"
+mkdir -p "$BIN" 2>/dev/null && [ -w "$BIN" ] || cannot "$BIN is not writable"
 
 # `apt-get source` needs a deb-src entry for bookworm.
 if ! grep -rqs '^Types:.*deb-src\|^deb-src ' /etc/apt/sources.list /etc/apt/sources.list.d/; then
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "kubernetes-build: no deb-src entry for apt and not root to add one" >&2
-    exit 1
-  fi
+  [ "$(id -u)" -eq 0 ] || cannot "no deb-src entry for apt, and not root to add one"
   cat >/etc/apt/sources.list.d/shuyu-debian-src.sources <<'EOF'
 Types: deb-src
 URIs: http://deb.debian.org/debian

@@ -12,6 +12,7 @@ folder holding certificates, kubeconfigs, logs and etcd's data is removed at the
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import shutil
@@ -137,6 +138,11 @@ class Cluster:
         )
 
 
+def _die_with_parent() -> None:
+    """In the child: SIGKILL when the test process dies, even killed (PR_SET_PDEATHSIG)."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+
+
 def _start(cluster: Cluster, name: str, argv: list[str], cwd: Path | None = None) -> None:
     log = cluster.log(name).open("ab")
     cluster.processes[name] = subprocess.Popen(
@@ -145,6 +151,7 @@ def _start(cluster: Cluster, name: str, argv: list[str], cwd: Path | None = None
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         start_new_session=True,  # its own process group: stopped with everything it forked
+        preexec_fn=_die_with_parent,
         cwd=cwd or cluster.root,
     )
     log.close()
@@ -285,6 +292,7 @@ def running_cluster() -> Iterator[Cluster]:
                 f"--service-account-private-key-file={sa.key}",
                 f"--root-ca-file={ca.cert}",
                 "--leader-elect=false",
+                "--pvclaimbinder-sync-period=2s",  # a claim made with its volume binds at once
                 "--port=0",
                 "--secure-port=0",
             ],
