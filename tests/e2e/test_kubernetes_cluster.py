@@ -1,7 +1,7 @@
 """Shuyu's Kubernetes renderings against a real control plane (tests/e2e/kube_cluster.py).
 
-Real etcd, kube-apiserver (RBAC), controller manager (job, service-account, token and volume
-binding controllers) and scheduler; the node agent is the one stand-in, for the kubelet. Skipped,
+Real etcd, kube-apiserver (RBAC), controller manager (job, service-account, token, volume
+binding and node lifecycle controllers) and scheduler; the node agent is the one stand-in, for the kubelet. Skipped,
 with the reason, only where the binaries are absent (scripts/kubernetes-build.sh builds them).
 No hub and no firewall rules are started: the suite needs no lock shared with the hub e2e tests.
 """
@@ -75,8 +75,12 @@ def apply(cluster: Cluster, manifests: list[dict]) -> None:
     assert done.returncode == 0, done.stderr
 
 
-def persistent_volume(name: str, size: str, mode: str, cluster: Cluster) -> dict:
-    """A volume for the volume-binding controller to bind a claim to (nothing mounts it)."""
+def persistent_volume(
+    name: str, size: str, mode: str, claim: tuple[str, str], cluster: Cluster
+) -> dict:
+    """A volume for the volume binder to bind ``claim`` (namespace, name) to, whichever test runs
+    first (nothing mounts it)."""
+    namespace, claim_name = claim
     return {
         "apiVersion": "v1",
         "kind": "PersistentVolume",
@@ -85,9 +89,19 @@ def persistent_volume(name: str, size: str, mode: str, cluster: Cluster) -> dict
             "capacity": {"storage": size},
             "accessModes": [mode],
             "persistentVolumeReclaimPolicy": "Retain",
+            "claimRef": {"namespace": namespace, "name": claim_name},
             "hostPath": {"path": str(cluster.root / "volumes" / name), "type": ""},
         },
     }
+
+
+def workspace_volumes(tenant: str, home: str, share: str, cluster: Cluster) -> list[dict]:
+    """Volumes for alice's home and the shared folder of ``tenant``."""
+    ns = k8s.namespace_name(tenant)
+    return [
+        persistent_volume(home, "10Gi", "ReadWriteOnce", (ns, "home-alice"), cluster),
+        persistent_volume(share, "100Gi", "ReadWriteMany", (ns, k8s.SHARED_CLAIM_NAME), cluster),
+    ]
 
 
 def labelled_namespace(name: str) -> dict:
@@ -119,9 +133,8 @@ def setup(cluster: Cluster) -> None:
             hub_cluster_role_binding(HUB_ACCOUNT, PLATFORM, name=HUB_ROLE),
             production_role(JOBS, PRODUCTION_ROLE),
             production_role_binding(PRODUCTION_ACCOUNT, PLATFORM, JOBS, name=PRODUCTION_ROLE),
-            persistent_volume("home-alice", "10Gi", "ReadWriteOnce", cluster),
-            persistent_volume("tenant-share", "100Gi", "ReadWriteMany", cluster),
-            persistent_volume("domain-store", "1Ti", "ReadWriteMany", cluster),
+            *workspace_volumes(TENANT, "home-alice", "tenant-share", cluster),
+            persistent_volume("domain-store", "1Ti", "ReadWriteMany", (JOBS, STORE_CLAIM), cluster),
             {
                 "apiVersion": "v1",
                 "kind": "PersistentVolumeClaim",
@@ -299,13 +312,7 @@ async def test_when_the_hub_lost_its_state_then_a_respawn_replaces_the_stale_pod
 ):
     tenant = "tenant-restart"
     ns = k8s.namespace_name(tenant)
-    apply(
-        cluster,
-        [
-            persistent_volume("home-restart", "10Gi", "ReadWriteOnce", cluster),
-            persistent_volume("share-restart", "100Gi", "ReadWriteMany", cluster),
-        ],
-    )
+    apply(cluster, workspace_volumes(tenant, "home-restart", "share-restart", cluster))
     first = make_spawner(tenant)
     await asyncio.wait_for(first.start(), 120)
     # A new spawner (the hub restarted without its state) meets the running pod and its objects.
