@@ -35,7 +35,8 @@ What of ``Workspace`` is deliberately not rendered:
 
 The hub's service account needs exactly the rules of :data:`spawner.kubernetes_rbac.HUB_RULES`
 (KubeSpawner's pods and events, plus what ``ensure_tenant_objects``, ``ensure_token_secret`` and
-``stop`` create, replace and delete), as the ClusterRole :func:`spawner.kubernetes_rbac.hub_cluster_role`.
+``stop`` create, replace and delete), as the ClusterRole
+:func:`spawner.kubernetes_rbac.hub_cluster_role`.
 """
 
 from __future__ import annotations
@@ -556,7 +557,10 @@ class TenantKubeSpawner(KubeSpawner):
         KubeSpawner stops it and tries again; ``stop`` deletes the token Secret with it, so the
         Secret is made again right before every attempt, or the new pod could never start.
         """
-        await self.ensure_token_secret()
+        try:
+            await self.ensure_token_secret()
+        except TimeoutError:
+            return False  # as KubeSpawner does for the pod: exponential_backoff tries again
         return await super()._make_create_pod_request(pod, request_timeout)
 
     async def _create_or(

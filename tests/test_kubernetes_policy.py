@@ -640,6 +640,21 @@ async def test_when_tenant_objects_exist_then_policies_and_token_are_replaced_an
     ]
 
 
+async def test_when_the_token_secret_times_out_then_the_attempt_is_retried_without_a_pod(
+    make_spawner, monkeypatch
+):
+    spawner = make_spawner()
+    await spawner.load_user_options()
+
+    async def slow():
+        raise TimeoutError
+
+    monkeypatch.setattr(spawner, "ensure_token_secret", slow)
+    before = len(spawner.api.calls)
+    assert await spawner._make_create_pod_request(await spawner.get_pod_manifest(), 5) is False
+    assert spawner.api.calls[before:] == []  # no pod without its token Secret
+
+
 async def test_when_workspace_port_differs_from_the_spawners_then_the_spawn_is_refused(
     make_spawner,
 ):
