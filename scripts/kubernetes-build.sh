@@ -45,13 +45,14 @@ Suites: bookworm
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOF
-  apt-get update -q
+  apt-get update -q || cannot "apt-get update failed (no Debian mirror reachable?)"
 fi
 
 WORK="$(dirname "$BIN")/build"
 rm -rf "$WORK"
 mkdir -p "$WORK/download" "$WORK/gopath/src/k8s.io" "$BIN"
-(cd "$WORK/download" && apt-get source --download-only kubernetes)
+(cd "$WORK/download" && apt-get source --download-only kubernetes) ||
+  cannot "apt-get source kubernetes failed (no Debian mirror reachable?)"
 dsc="$(ls "$WORK"/download/kubernetes_*.dsc | head -n1)"
 SRC="$WORK/gopath/src/k8s.io/kubernetes"
 dpkg-source -x "$dsc" "$SRC"
