@@ -1,0 +1,221 @@
+"""The domain store's one interface on both backends (a local folder; a real SeaweedFS the test
+starts), and per-job credentials tried from the attacker's side: a job's keys read its own inputs
+and write its own output prefix, and nothing else."""
+
+from __future__ import annotations
+
+import time
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from hub import rawstore, store
+from hub.store import LocalStore, StoreConfig, StoreError
+from tests.seaweed import BUCKET, SeaweedFS
+
+
+@pytest.fixture(scope="module")
+def seaweed(tmp_path_factory):
+    started = time.monotonic()
+    server = SeaweedFS(tmp_path_factory.mktemp("seaweed")).start()
+    print(f"SeaweedFS up in {time.monotonic() - started:.1f}s")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["local", "s3"])
+def domain(request, tmp_path):
+    root = tmp_path / "domain"
+    root.mkdir()
+    if request.param == "local":
+        return LocalStore(root)
+    server = request.getfixturevalue("seaweed")
+    prefix = f"unit/{tmp_path.name}"
+    return store.open_store(root, StoreConfig.from_env(server.env(prefix)))
+
+
+def _table(rows: int = 20) -> pa.Table:
+    return pa.table({"id": list(range(rows)), "name": [f"n{i}" for i in range(rows)]})
+
+
+def test_a_stored_file_is_fetched_with_the_same_content(domain):
+    (domain.root / "raw").mkdir()
+    pq.write_table(_table(), domain.root / "raw" / "people.parquet")
+    domain.put("raw/people.parquet", keep=not domain.remote)
+    fetched = domain.fetch("raw/people.parquet")
+    assert pq.read_table(fetched).equals(_table())
+    if domain.remote:  # the object store holds it, not the working folder
+        assert not (domain.root / "raw" / "people.parquet").exists()
+        assert domain.listing("raw/people.parquet") == [("", fetched.stat().st_size)]
+
+
+def test_a_folder_of_parts_is_fetched_whole_and_read_as_one_table(domain, monkeypatch):
+    monkeypatch.setattr(rawstore, "PART_ROWS", 7)
+    (domain.root / "raw").mkdir()
+    path = rawstore.write(_table(), domain.root / "raw" / "big")
+    assert path.is_dir() and len(rawstore.files(path)) == 3
+    domain.put(domain.key(path), keep=not domain.remote)
+    fetched = domain.fetch("raw/big")
+    assert [p.name for p in rawstore.files(fetched)] == [f"part-0000{i}.parquet" for i in range(3)]
+    assert pq.read_table(fetched).sort_by("id").equals(_table())
+
+
+def test_an_absolute_path_under_the_root_is_addressed_by_its_key(domain):
+    assert domain.key(domain.root / "requests" / "3" / "x.parquet") == "requests/3/x.parquet"
+    assert domain.key("jobs/4/output") == "jobs/4/output"
+
+
+def test_what_the_store_does_not_hold_is_not_found(domain):
+    with pytest.raises(FileNotFoundError):
+        p = domain.fetch("raw/absent.parquet")
+        p.read_bytes()  # the local backend hands the path; opening it fails alike
+
+
+def test_a_changed_object_is_never_served_from_the_old_cached_copy(seaweed, tmp_path):
+    domain = store.open_store(
+        tmp_path / "domain", StoreConfig.from_env(seaweed.env("unit/changed"))
+    )
+    (tmp_path / "domain").mkdir()
+    (tmp_path / "domain" / "a.txt").write_text("first")
+    domain.put("a.txt")
+    assert domain.fetch("a.txt").read_text() == "first"
+    seaweed.client().put_object(Bucket=BUCKET, Key="unit/changed/a.txt", Body=b"second!")
+    assert domain.fetch("a.txt").read_text() == "second!"
+
+
+@pytest.mark.parametrize(
+    "config, words",
+    [
+        (StoreConfig(url="ftp://x/y"), "s3://"),
+        (StoreConfig(url="s3://bucket/p"), "SHUYU_S3_ENDPOINT"),
+        (StoreConfig(url="s3://bucket/p", endpoint="http://127.0.0.1:1"), "SHUYU_S3_ACCESS_KEY"),
+        (
+            StoreConfig(
+                url="s3:///p", endpoint="http://127.0.0.1:1", access_key="a", secret_key="b"
+            ),
+            "s3:///p",
+        ),
+    ],
+    ids=["unknown-scheme", "no-endpoint", "no-credentials", "no-bucket"],
+)
+def test_when_the_store_is_misconfigured_then_a_bilingual_reason_is_given(tmp_path, config, words):
+    with pytest.raises(StoreError) as e:
+        store.open_store(tmp_path, config)
+    assert words in str(e.value) and any("\u4e00" <= ch <= "\u9fff" for ch in e.value.msg.zh)
+
+
+def test_the_local_backend_needs_no_credentials_and_copies_nothing(tmp_path):
+    local = LocalStore(tmp_path)
+    assert local.grant(1, ["raw/a.parquet"], "jobs/1/output") is None
+    assert local.stage(None, "raw/a.parquet", tmp_path / "jobs") == tmp_path / "raw" / "a.parquet"
+    assert store.of(tmp_path).fetch("raw/a.parquet") == tmp_path / "raw" / "a.parquet"
+
+
+# --- a job's own credentials, from the attacker's side ----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def granted(seaweed, tmp_path_factory):
+    """Two datasets (one a folder of parts), two jobs' outputs, and job 1's credentials: read
+    ``raw/allowed.parquet`` and write ``jobs/1/output``."""
+    root = tmp_path_factory.mktemp("granted") / "domain"
+    domain = store.open_store(root, StoreConfig.from_env(seaweed.env("grant")))
+    for key in ("raw/allowed.parquet", "raw/other.parquet", "raw/parts/part-00000.parquet",
+                "jobs/2/output/model.onnx", "requests/5/abc.parquet"):  # fmt: skip
+        (root / key).parent.mkdir(parents=True, exist_ok=True)
+        (root / key).write_bytes(b"secret of " + key.encode())
+        domain.put(key)
+    grant = domain.grant(1, ["raw/allowed.parquet"], "jobs/1/output")
+    yield domain, grant, seaweed.client(grant.access_key, grant.secret_key)
+    domain.revoke(grant)
+
+
+def _denied(call) -> bool:
+    from botocore.exceptions import ClientError
+
+    try:
+        call()
+    except ClientError as e:
+        return e.response.get("Error", {}).get("Code") in ("AccessDenied", "InvalidAccessKeyId", "403") or e.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 403  # fmt: skip
+    return False
+
+
+def test_a_jobs_credentials_read_its_approved_input(granted):
+    _, _, attacker = granted
+    body = attacker.get_object(Bucket=BUCKET, Key="grant/raw/allowed.parquet")["Body"].read()
+    assert body == b"secret of raw/allowed.parquet"
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["grant/raw/other.parquet", "grant/raw/parts/part-00000.parquet", "grant/jobs/2/output/model.onnx",
+     "grant/requests/5/abc.parquet", "grant/raw/allowed.parquet.bak"],
+    ids=["another-dataset", "another-folder-dataset", "another-jobs-output", "a-frozen-request", "a-sibling-key"],
+)  # fmt: skip
+def test_a_jobs_credentials_cannot_read_anything_else(granted, key):
+    _, _, attacker = granted
+    assert _denied(lambda: attacker.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+
+
+def test_a_jobs_credentials_cannot_list_the_store(granted):
+    _, _, attacker = granted
+    assert _denied(lambda: attacker.list_objects_v2(Bucket=BUCKET, Prefix="grant/"))
+    assert _denied(lambda: attacker.list_objects_v2(Bucket=BUCKET, Prefix="grant/raw/"))
+    # Listing buckets shows at most names (SeaweedFS filters them by the identity's rights).
+    assert {b["Name"] for b in attacker.list_buckets().get("Buckets", [])} <= {BUCKET}
+
+
+def test_a_jobs_credentials_write_only_below_its_own_output_prefix(granted, seaweed):
+    _, _, attacker = granted
+    attacker.put_object(Bucket=BUCKET, Key="grant/jobs/1/output/result.csv", Body=b"a,b\n")
+    for key in ("grant/jobs/2/output/model.onnx", "grant/jobs/1/log.txt", "grant/raw/allowed.parquet",
+                "grant/jobs/10/output/x", "grant/jobs/1/outputx/x"):  # fmt: skip
+        assert _denied(lambda k=key: attacker.put_object(Bucket=BUCKET, Key=k, Body=b"x")), key
+    assert _denied(lambda: attacker.delete_object(Bucket=BUCKET, Key="grant/raw/allowed.parquet"))
+    body = (
+        seaweed.client().get_object(Bucket=BUCKET, Key="grant/raw/allowed.parquet")["Body"].read()
+    )
+    assert body == b"secret of raw/allowed.parquet"
+
+
+def test_a_jobs_credentials_cannot_manage_identities(granted, seaweed):
+    _, grant, _ = granted
+    iam = seaweed._client("iam", grant.access_key, grant.secret_key)
+    assert _denied(lambda: iam.create_user(UserName="escalate"))
+    assert _denied(lambda: iam.put_user_policy(UserName=grant.user, PolicyName="all",
+                                               PolicyDocument='{"Statement": []}'))  # fmt: skip
+
+
+def test_a_folder_input_is_granted_part_by_part_and_staged_with_the_jobs_keys(granted, tmp_path):
+    domain, _, _ = granted
+    grant = domain.grant(3, ["raw/parts"], "jobs/3/output")
+    try:
+        staged = domain.stage(grant, "raw/parts", tmp_path)
+        assert (
+            staged / "part-00000.parquet"
+        ).read_bytes() == b"secret of raw/parts/part-00000.parquet"
+        with pytest.raises(OSError):
+            domain.stage(grant, "raw/other.parquet", tmp_path)
+        (tmp_path / "out").mkdir()
+        (tmp_path / "out" / "m.txt").write_text("model")
+        domain.upload(grant, tmp_path / "out", "jobs/3/output")
+        assert domain.fetch("jobs/3/output/m.txt").read_text() == "model"
+        with pytest.raises(OSError):
+            domain.upload(grant, tmp_path / "out", "jobs/2/output")
+    finally:
+        domain.revoke(grant)
+
+
+def test_a_revoked_grant_reads_nothing(granted, seaweed):
+    domain, _, _ = granted
+    grant = domain.grant(4, ["raw/allowed.parquet"], "jobs/4/output")
+    attacker = seaweed.client(grant.access_key, grant.secret_key)
+    assert attacker.get_object(Bucket=BUCKET, Key="grant/raw/allowed.parquet")["Body"].read()
+    domain.revoke(grant)
+    deadline = time.monotonic() + 10
+    while not _denied(lambda: attacker.get_object(Bucket=BUCKET, Key="grant/raw/allowed.parquet")):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
