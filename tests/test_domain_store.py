@@ -4,7 +4,12 @@ and write its own output prefix, and nothing else."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -219,3 +224,71 @@ def test_a_revoked_grant_reads_nothing(granted, seaweed):
     while not _denied(lambda: attacker.get_object(Bucket=BUCKET, Key="grant/raw/allowed.parquet")):
         assert time.monotonic() < deadline
         time.sleep(0.2)
+
+
+# --- the configuration surface ------------------------------------------------------------------
+
+CHECKOUT = Path(__file__).resolve().parent.parent
+S3_ENV = {
+    "SHUYU_DOMAIN_URL": "s3://domain/shuyu",
+    "SHUYU_S3_ENDPOINT": "http://127.0.0.1:9",
+    "SHUYU_S3_ACCESS_KEY": "platform",
+    "SHUYU_S3_SECRET_KEY": "platform-secret",
+}
+
+
+def _load_config(home: Path, extra: dict[str, str]) -> subprocess.CompletedProcess:
+    code = (
+        "import json, sys\n"
+        "from traitlets.config.loader import PyFileConfigLoader\n"
+        "c = PyFileConfigLoader('jupyterhub_config.py', path='.').load_config()\n"
+        "json.dump({'services': {s['name']: s.get('environment') or {} for s in c.JupyterHub.services},"
+        " 'spawner': sorted(c.Spawner.environment)}, sys.stdout)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in store.ENV_KEYS}
+    env.update(SHUYU_HOME=str(home), SHUYU_SPAWNER="simple", **extra)
+    return subprocess.run([sys.executable, "-c", code], cwd=CHECKOUT, env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+
+
+def test_when_the_store_is_on_s3_then_the_domain_services_get_it_and_workspaces_do_not(tmp_path):
+    done = _load_config(tmp_path, S3_ENV)
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    for name in ("gateway", "production", "review", "admin", "products"):
+        assert {k: found["services"][name].get(k) for k in S3_ENV} == S3_ENV, name
+    assert not set(S3_ENV) & set(found["services"]["enforcer"])
+    assert not set(store.ENV_KEYS) & set(found["spawner"])
+
+
+def test_when_the_store_url_is_bad_then_the_hub_stops_with_a_bilingual_reason(tmp_path):
+    done = _load_config(tmp_path, {"SHUYU_DOMAIN_URL": "s3://domain/shuyu"})
+    assert done.returncode == 1
+    assert "SHUYU_S3_ENDPOINT" in done.stderr and "须设置" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+# --- on Kubernetes: the job's identity as a Secret -----------------------------------------------
+
+
+@pytest.mark.parametrize("version", ("1.33", "1.37"))
+def test_a_jobs_store_credentials_render_as_a_strictly_valid_secret(version):
+    import kubernetes_validate
+
+    from spawner.kubernetes_store import make_store_secret
+
+    secret = make_store_secret(7, "tenant-a", endpoint="http://store:8333", url="s3://d/p",
+                               access_key="job-key", secret_key="job-secret")  # fmt: skip
+    assert kubernetes_validate.validate(secret, version, strict=True) == version
+    assert secret["metadata"]["namespace"] == "shuyu-production" and secret["immutable"] is True
+    assert secret["stringData"]["AWS_ACCESS_KEY_ID"] == "job-key"
+    assert not {"SHUYU_S3_ACCESS_KEY", "SHUYU_S3_SECRET_KEY"} & set(secret["stringData"])
+
+
+def test_a_jobs_store_credentials_never_go_to_its_tenants_namespace():
+    from spawner.kubernetes import namespace_name
+    from spawner.kubernetes_store import make_store_secret
+
+    with pytest.raises(ValueError, match="tenant"):
+        make_store_secret(7, "tenant-a", endpoint="http://s:1", url="s3://d/p", access_key="k",
+                          secret_key="s", namespace=namespace_name("tenant-a"))  # fmt: skip
