@@ -91,6 +91,19 @@ def test_a_changed_object_is_never_served_from_the_old_cached_copy(seaweed, tmp_
     assert domain.fetch("a.txt").read_text() == "second!"
 
 
+def test_a_frozen_file_lost_from_the_working_folder_is_restored_from_the_store(seaweed, tmp_path):
+    root = tmp_path / "domain"
+    domain = store.open_store(root, StoreConfig.from_env(seaweed.env("unit/restore")))
+    frozen = root / "requests" / "9" / "abc.parquet"
+    frozen.parent.mkdir(parents=True)
+    frozen.write_bytes(b"frozen content")
+    domain.put(frozen)
+    assert domain.restore(frozen) == frozen
+    frozen.unlink()
+    assert domain.restore(frozen).read_bytes() == b"frozen content"
+    assert LocalStore(root).restore(frozen) == frozen  # the local store is the folder itself
+
+
 @pytest.mark.parametrize(
     "config, words",
     [

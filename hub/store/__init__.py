@@ -102,6 +102,14 @@ class DomainStore(ABC):
                 return p.as_posix()
         return p.as_posix()
 
+    def restore(self, path: str | Path) -> Path:
+        """A file of the working folder the store holds (a frozen request's content): as it is
+        when present, else fetched from the store (another machine, a lost disk)."""
+        path = Path(path)
+        if not self.remote or path.exists():
+            return path
+        return self.fetch(self.key(path))
+
     @abstractmethod
     def fetch(self, key: str | Path) -> Path:
         """A local path holding the current content of ``key`` (a file or a folder)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -124,7 +125,8 @@ def test_register_sample_export_train_and_publish_with_the_store_on_s3(
     assert not [u for u in iam.list_users()["Users"] if u["UserName"].startswith(f"shuyu-job-{job.id}-")]  # fmt: skip
     assert not (domain / "staging" / str(job.id)).exists()
 
-    # The model is read from the job's outputs in the store and published.
+    # The model is read from the job's outputs in the store (not the working folder) and published.
+    shutil.rmtree(domain / "jobs" / str(job.id) / "output")
     model = ws.models.publish(job.id, product="visit-cost-s3", card=CARD, purpose="发布 / publish")
     until(db, model.id, {"in_review"})
     with db.session() as s:
