@@ -13,14 +13,17 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 from hub.i18n import Msg
-from hub.store import DomainStore, Grant, StoreConfig, StoreError
+from hub.store import iam
+from hub.store.base import DomainStore, Grant, StoreConfig, StoreError
 
 CHUNK = 8 << 20
+READY_SECONDS = 10  # the store applies a new identity within this
 
 
 def _filesystem(config: StoreConfig, access_key: str, secret_key: str):
@@ -143,15 +146,37 @@ class S3Store(DomainStore):
                 local.unlink()
 
     def grant(self, job_id: int, reads: Sequence[str], writes: str) -> Grant:
-        from hub.store import iam
+        reads, writes = [self.key(k) for k in reads], self.key(writes)
+        document = iam.policy([self.path(k) for k in reads], self.path(writes))
+        user, access_key, secret_key = iam.create(self.config, job_id, document)
+        grant = Grant(job_id, user, access_key, secret_key, tuple(reads), writes)
+        try:
+            self._wait_ready(grant)
+        except Exception:
+            iam.remove(self.config, user)
+            raise
+        return grant
 
-        return iam.create(self, job_id, [self.key(k) for k in reads], self.key(writes))
+    def _wait_ready(self, grant: Grant) -> None:
+        """The S3 server learns a new identity from its filer a moment later: wait until the
+        key is known (any answer but an unknown key)."""
+        filesystem = self.job_filesystem(grant)
+        probe = self.path(grant.reads[0] if grant.reads else grant.writes)
+        deadline = time.monotonic() + READY_SECONDS
+        while True:
+            try:
+                filesystem.get_file_info(probe)
+                return
+            except OSError as e:
+                if "AccessKeyId" not in str(e):
+                    return  # a known key, refused or not found: the identity is in place
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(0.1)
 
     def revoke(self, grant: Grant | None) -> None:
         if grant is not None:
-            from hub.store import iam
-
-            iam.remove(self, grant)
+            iam.remove(self.config, grant.user)
 
     def job_filesystem(self, grant: Grant):
         """pyarrow's S3 filesystem signed with the job's own credentials."""

@@ -9,6 +9,7 @@ its own that is gone when the job ends.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import shutil
 import subprocess
@@ -51,6 +52,20 @@ def hub(request, tmp_path_factory, seaweed):
             patch.setenv(name, value)
         with running_hub(request, tmp_path_factory, "sqlite") as running:
             yield running
+
+
+# Appended to the training code: what of the store a running job could reach.
+PROBE = """
+import json, os, socket
+try:
+    socket.create_connection(("127.0.0.1", {port}), timeout=2).close()
+    reached = True
+except OSError:
+    reached = False
+names = sorted(k for k in os.environ if any(w in k for w in ("S3", "AWS", "DOMAIN")))
+with open(job.output("probe.json"), "w") as f:
+    json.dump({{"reached": reached, "env": names}}, f)
+"""
 
 
 def objects(seaweed: SeaweedFS, under: str) -> dict[str, int]:
@@ -109,7 +124,8 @@ def test_register_sample_export_train_and_publish_with_the_store_on_s3(
 
     # A training job: approved, run on the whole raw table staged with its own identity.
     (tmp_path / "costmodel").mkdir()
-    (tmp_path / "costmodel" / "train.py").write_text(TRAIN)
+    port = seaweed.ports["s3"]
+    (tmp_path / "costmodel" / "train.py").write_text(TRAIN + PROBE.format(port=port))
     monkeypatch.chdir(tmp_path)
     job = ws.jobs.submit("costmodel/train.py", datasets=["medical_visits"], params={"l2": 1.0},
                          resources={"cpus": 1, "memory_gb": 1, "seconds": 120},
@@ -121,6 +137,8 @@ def test_register_sample_export_train_and_publish_with_the_store_on_s3(
     stored = objects(seaweed, f"jobs/{job.id}/")
     assert {f"jobs/{job.id}/output/model.onnx", f"jobs/{job.id}/output/cost_by_gender.parquet",
             f"jobs/{job.id}/released.log"} <= set(stored)  # fmt: skip
+    probe = seaweed.client().get_object(Bucket=BUCKET, Key=f"{PREFIX}/jobs/{job.id}/output/probe.json")  # fmt: skip
+    assert json.loads(probe["Body"].read()) == {"reached": False, "env": []}  # no network, no keys
     iam = seaweed._client("iam")
     assert not [u for u in iam.list_users()["Users"] if u["UserName"].startswith(f"shuyu-job-{job.id}-")]  # fmt: skip
     assert not (domain / "staging" / str(job.id)).exists()
