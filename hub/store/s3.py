@@ -82,42 +82,27 @@ class S3Store(DomainStore):
         Raises:
             FileNotFoundError: nothing is stored under ``key``.
         """
+        return [(name, size) for name, size, _ in self._entries(key)]
+
+    def _entries(self, key: str | Path) -> list[tuple[str, int, int]]:
         from pyarrow import fs
 
         base = self.path(key)
         info = self._fs.get_file_info(base)
         if info.type == fs.FileType.File:
-            return [("", info.size)]
-        if info.type != fs.FileType.Directory:
+            return [("", info.size, info.mtime_ns)]
+        found = []
+        if info.type == fs.FileType.Directory:
+            selector = fs.FileSelector(base, recursive=True, allow_not_found=True)
+            found = sorted((i.path[len(base) + 1 :], i.size, i.mtime_ns)
+                           for i in self._fs.get_file_info(selector) if i.type == fs.FileType.File)  # fmt: skip
+        if not found:
             raise FileNotFoundError(f"not in the domain store: {self.key(key)}")
-        found = self._fs.get_file_info(fs.FileSelector(base, recursive=True))
-        files = [(i.path[len(base) + 1 :], i.size) for i in found if i.type == fs.FileType.File]
-        if not files:
-            raise FileNotFoundError(f"not in the domain store: {self.key(key)}")
-        return sorted(files)
-
-    def _version(self, key: str | Path) -> tuple[list, str]:
-        from pyarrow import fs
-
-        base = self.path(key)
-        info = self._fs.get_file_info(base)
-        if info.type == fs.FileType.File:
-            entries = [("", info.size, info.mtime_ns)]
-        else:
-            entries = sorted(
-                (i.path[len(base) + 1 :], i.size, i.mtime_ns)
-                for i in self._fs.get_file_info(
-                    fs.FileSelector(base, recursive=True, allow_not_found=True)
-                )  # fmt: skip
-                if i.type == fs.FileType.File
-            )
-        if not entries:
-            raise FileNotFoundError(f"not in the domain store: {self.key(key)}")
-        digest = hashlib.sha256(json.dumps([base, entries]).encode()).hexdigest()
-        return entries, digest
+        return found
 
     def fetch(self, key: str | Path) -> Path:
-        entries, digest = self._version(key)
+        entries = self._entries(key)
+        digest = hashlib.sha256(json.dumps([self.path(key), entries]).encode()).hexdigest()
         name = PurePosixPath(self.key(key)).name
         target = self.cache / digest[:2] / digest / name
         if target.exists():
