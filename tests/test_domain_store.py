@@ -305,3 +305,42 @@ def test_a_jobs_store_credentials_never_go_to_its_tenants_namespace():
     with pytest.raises(ValueError, match="tenant"):
         make_store_secret(7, "tenant-a", endpoint="http://s:1", url="s3://d/p", access_key="k",
                           secret_key="s", namespace=namespace_name("tenant-a"))  # fmt: skip
+
+
+# --- a production job's inputs and outputs (hub.production.staging) -----------------------------
+
+
+def test_on_the_local_store_a_job_reads_its_inputs_in_place_and_uploads_nothing(tmp_path):
+    from hub.production import staging
+
+    inputs = {"visits": (tmp_path / "raw" / "visits.parquet", ["age"])}
+    with staging.job_io(tmp_path, 1, inputs) as io:
+        assert io.inputs == inputs
+        io.finish(tmp_path / "jobs" / "1")
+    assert not (tmp_path / "staging").exists()
+
+
+def test_on_s3_a_job_stages_and_uploads_with_an_identity_removed_at_its_end(seaweed, tmp_path):
+    from hub.production import staging
+
+    root = tmp_path / "domain"
+    domain = store.bind(store.open_store(root, StoreConfig.from_env(seaweed.env("unit/job"))))
+    try:
+        (root / "raw").mkdir(parents=True)
+        pq.write_table(_table(), root / "raw" / "visits.parquet")
+        domain.put("raw/visits.parquet", keep=False)
+        with staging.job_io(root, 8, {"visits": (root / "raw" / "visits.parquet", ["id"])}) as io:
+            staged, columns = io.inputs["visits"]
+            assert columns == ["id"] and pq.read_table(staged).equals(_table())
+            assert staged.is_relative_to(root / "staging" / "8")
+            (root / "jobs" / "8" / "output").mkdir(parents=True)
+            (root / "jobs" / "8" / "output" / "model.onnx").write_bytes(b"onnx")
+            (root / "jobs" / "8" / "released.log").write_text("done")
+            io.finish(root / "jobs" / "8")
+        users = seaweed._client("iam").list_users()["Users"]
+        assert not [u for u in users if u["UserName"].startswith("shuyu-job-8-")]
+        assert not (root / "staging" / "8").exists()
+        assert domain.fetch("jobs/8/output/model.onnx").read_bytes() == b"onnx"
+        assert domain.fetch("jobs/8/released.log").read_text() == "done"
+    finally:
+        store.unbind(root)
