@@ -16,6 +16,9 @@ import sys
 import time
 from pathlib import Path
 
+import requests
+
+from hub.store.sigv4 import canonical_path, sign
 from tests.ports import free_port
 
 BUCKET = "shuyu-domain"
@@ -79,28 +82,19 @@ class SeaweedFS:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"weed exited with {self.proc.returncode}:\n{self.tail()}")
             try:
-                self._client().create_bucket(Bucket=BUCKET)
-                return self
-            except Exception:  # noqa: BLE001 - not up yet
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise
-                time.sleep(0.3)
+                if self.client().request("PUT").status_code in (200, 409):  # the bucket
+                    return self
+            except requests.RequestException:
+                pass  # not up yet
+            if time.monotonic() > deadline:
+                self.stop()
+                raise TimeoutError(f"SeaweedFS not up after {timeout}s:\n{self.tail()}")
+            time.sleep(0.3)
 
-    def _client(self, service: str = "s3", access_key: str = "", secret_key: str = ""):
-        import botocore.session
-        from botocore.config import Config
-
-        return botocore.session.get_session().create_client(
-            service, endpoint_url=self.endpoint, region_name="us-east-1",
-            aws_access_key_id=access_key or self.access_key,
-            aws_secret_access_key=secret_key or self.secret_key,
-            config=Config(retries={"max_attempts": 1}),
-        )  # fmt: skip
-
-    def client(self, access_key: str = "", secret_key: str = ""):
-        """A plain S3 client (botocore), as an attacker holding these keys would use."""
-        return self._client("s3", access_key, secret_key)
+    def client(self, access_key: str = "", secret_key: str = "") -> Client:
+        """A signed HTTP client of the store (the platform's keys unless given), as anyone
+        holding those keys could use it."""
+        return Client(self.endpoint, access_key or self.access_key, secret_key or self.secret_key)
 
     def tail(self, n: int = 40) -> str:
         with contextlib.suppress(OSError):
@@ -121,3 +115,54 @@ class SeaweedFS:
             for sock in Path("/tmp").glob(f"seaweedfs-*-{port}.sock"):
                 sock.unlink(missing_ok=True)
         shutil.rmtree(self.folder / "data", ignore_errors=True)
+
+
+class Client:
+    """Plain signed S3 and IAM requests (``requests`` + SigV4), no SDK in between."""
+
+    def __init__(self, endpoint: str, access_key: str, secret_key: str):
+        self.endpoint, self.access_key, self.secret_key = endpoint, access_key, secret_key
+
+    def request(self, method: str, key: str | None = "", *, body: bytes = b"",
+                query: str = "") -> requests.Response:  # fmt: skip
+        """``method`` on ``key`` of the bucket (``None``: the service root)."""
+        path = "/" if key is None else canonical_path(f"/{BUCKET}/{key}" if key else f"/{BUCKET}")
+        url = f"{self.endpoint}{path}" + (f"?{query}" if query else "")
+        headers = sign(method, url, access_key=self.access_key, secret_key=self.secret_key,
+                       region="us-east-1", service="s3", body=body)  # fmt: skip
+        return requests.request(method, url, data=body, headers=headers, timeout=30)
+
+    def get(self, key: str) -> requests.Response:
+        return self.request("GET", key)
+
+    def put(self, key: str, body: bytes) -> requests.Response:
+        return self.request("PUT", key, body=body)
+
+    def delete(self, key: str) -> requests.Response:
+        return self.request("DELETE", key)
+
+    def list(self, prefix: str) -> requests.Response:
+        return self.request("GET", "", query=f"list-type=2&prefix={prefix}")
+
+    def keys(self, prefix: str) -> dict[str, int]:
+        """Every key under ``prefix`` with its size (the listing must be allowed)."""
+        import xml.etree.ElementTree as ET
+
+        answer = self.list(prefix)
+        answer.raise_for_status()
+        found = {}
+        for item in ET.fromstring(answer.content).iter():
+            if item.tag.endswith("}Contents") or item.tag == "Contents":
+                fields = {c.tag.rpartition("}")[2]: c.text for c in item}
+                found[fields["Key"]] = int(fields["Size"])
+        return found
+
+    def iam(self, action: str, **params: str) -> requests.Response:
+        from urllib.parse import urlencode
+
+        body = urlencode({"Action": action, "Version": "2010-05-08", **params}).encode()
+        url = f"{self.endpoint}/"
+        headers = sign("POST", url, access_key=self.access_key, secret_key=self.secret_key,
+                       region="us-east-1", service="iam", body=body,
+                       headers={"content-type": "application/x-www-form-urlencoded; charset=utf-8"})  # fmt: skip
+        return requests.post(url, data=body, headers=headers, timeout=30)

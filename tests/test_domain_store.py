@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pyarrow as pa
@@ -16,8 +17,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from hub import rawstore, store
-from hub.store import LocalStore, StoreConfig, StoreError
-from tests.seaweed import BUCKET, SeaweedFS
+from hub.store import LocalStore, StoreConfig, StoreError, iam
+from tests.seaweed import SeaweedFS
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +88,7 @@ def test_a_changed_object_is_never_served_from_the_old_cached_copy(seaweed, tmp_
     (tmp_path / "domain" / "a.txt").write_text("first")
     domain.put("a.txt")
     assert domain.fetch("a.txt").read_text() == "first"
-    seaweed.client().put_object(Bucket=BUCKET, Key="unit/changed/a.txt", Body=b"second!")
+    assert seaweed.client().put("unit/changed/a.txt", b"second!").status_code == 200
     assert domain.fetch("a.txt").read_text() == "second!"
 
 
@@ -151,20 +152,15 @@ def granted(seaweed, tmp_path_factory):
     domain.revoke(grant)
 
 
-def _denied(call) -> bool:
-    from botocore.exceptions import ClientError
-
-    try:
-        call()
-    except ClientError as e:
-        return e.response.get("Error", {}).get("Code") in ("AccessDenied", "InvalidAccessKeyId", "403") or e.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 403  # fmt: skip
-    return False
+def _denied(answer) -> bool:
+    """Refused as forbidden (403), with none of the stored bytes in the answer."""
+    return answer.status_code == 403 and b"secret of" not in answer.content
 
 
 def test_a_jobs_credentials_read_its_approved_input(granted):
     _, _, attacker = granted
-    body = attacker.get_object(Bucket=BUCKET, Key="grant/raw/allowed.parquet")["Body"].read()
-    assert body == b"secret of raw/allowed.parquet"
+    answer = attacker.get("grant/raw/allowed.parquet")
+    assert answer.status_code == 200 and answer.content == b"secret of raw/allowed.parquet"
 
 
 @pytest.mark.parametrize(
@@ -175,36 +171,70 @@ def test_a_jobs_credentials_read_its_approved_input(granted):
 )  # fmt: skip
 def test_a_jobs_credentials_cannot_read_anything_else(granted, key):
     _, _, attacker = granted
-    assert _denied(lambda: attacker.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+    assert _denied(attacker.get(key))
 
 
 def test_a_jobs_credentials_cannot_list_the_store(granted):
     _, _, attacker = granted
-    assert _denied(lambda: attacker.list_objects_v2(Bucket=BUCKET, Prefix="grant/"))
-    assert _denied(lambda: attacker.list_objects_v2(Bucket=BUCKET, Prefix="grant/raw/"))
-    # Listing buckets shows at most names (SeaweedFS filters them by the identity's rights).
-    assert {b["Name"] for b in attacker.list_buckets().get("Buckets", [])} <= {BUCKET}
+    for prefix in ("grant/", "grant/raw/", "grant/raw/allowed.parquet", ""):
+        answer = attacker.list(prefix)
+        assert answer.status_code == 403 and b"<Key>" not in answer.content, prefix
+    # Listing buckets shows at most their names, never a key.
+    assert b"<Key>" not in attacker.request("GET", None).content
 
 
 def test_a_jobs_credentials_write_only_below_its_own_output_prefix(granted, seaweed):
     _, _, attacker = granted
-    attacker.put_object(Bucket=BUCKET, Key="grant/jobs/1/output/result.csv", Body=b"a,b\n")
+    assert attacker.put("grant/jobs/1/output/result.csv", b"a,b\n").status_code == 200
     for key in ("grant/jobs/2/output/model.onnx", "grant/jobs/1/log.txt", "grant/raw/allowed.parquet",
-                "grant/jobs/10/output/x", "grant/jobs/1/outputx/x"):  # fmt: skip
-        assert _denied(lambda k=key: attacker.put_object(Bucket=BUCKET, Key=k, Body=b"x")), key
-    assert _denied(lambda: attacker.delete_object(Bucket=BUCKET, Key="grant/raw/allowed.parquet"))
-    body = (
-        seaweed.client().get_object(Bucket=BUCKET, Key="grant/raw/allowed.parquet")["Body"].read()
+                "grant/jobs/10/output/x", "grant/jobs/1/outputx/x", "grant/jobs/1/output/../../2/x"):  # fmt: skip
+        assert _denied(attacker.put(key, b"x")), key
+    assert _denied(attacker.delete("grant/raw/allowed.parquet"))
+    assert _denied(attacker.delete("grant/jobs/1/output/result.csv"))
+    assert (
+        seaweed.client().get("grant/raw/allowed.parquet").content
+        == b"secret of raw/allowed.parquet"
     )
-    assert body == b"secret of raw/allowed.parquet"
+    assert seaweed.client().get("grant/jobs/2/output/model.onnx").content.endswith(b"model.onnx")
 
 
 def test_a_jobs_credentials_cannot_manage_identities(granted, seaweed):
-    _, grant, _ = granted
-    iam = seaweed._client("iam", grant.access_key, grant.secret_key)
-    assert _denied(lambda: iam.create_user(UserName="escalate"))
-    assert _denied(lambda: iam.put_user_policy(UserName=grant.user, PolicyName="all",
-                                               PolicyDocument='{"Statement": []}'))  # fmt: skip
+    domain, grant, _ = granted
+    attacker = seaweed.client(grant.access_key, grant.secret_key)
+    other = domain.grant(5, ["raw/other.parquet"], "jobs/5/output")
+    try:
+        assert _denied(attacker.iam("CreateUser", UserName="escalate"))
+        assert _denied(attacker.iam("CreateAccessKey", UserName=other.user))
+        assert _denied(attacker.iam("CreateAccessKey", UserName="platform"))
+        assert _denied(attacker.iam("PutUserPolicy", UserName=grant.user, PolicyName="all",
+                                    PolicyDocument='{"Statement": []}'))  # fmt: skip
+        assert _denied(attacker.iam("DeleteUser", UserName=other.user))
+        assert "escalate" not in iam.users(StoreConfig.from_env(seaweed.env("grant")))
+    finally:
+        domain.revoke(other)
+
+
+def test_a_second_key_a_job_makes_for_itself_has_its_rights_only_and_ends_with_it(granted, seaweed):
+    """SeaweedFS lets a user make keys for itself (as AWS does): the same user, the same
+    policy, and removed with the user when the job ends."""
+    domain, _, _ = granted
+    grant = domain.grant(6, ["raw/allowed.parquet"], "jobs/6/output")
+    attacker = seaweed.client(grant.access_key, grant.secret_key)
+    made = attacker.iam("CreateAccessKey", UserName=grant.user)
+    if made.status_code == 200:
+        key = iam._text(ET.fromstring(made.content), "AccessKeyId")
+        secret = iam._text(ET.fromstring(made.content), "SecretAccessKey")
+        second = seaweed.client(key, secret)
+        assert _denied(second.get("grant/raw/other.parquet"))
+        assert _denied(second.put("grant/raw/allowed.parquet", b"x"))
+        domain.revoke(grant)
+        deadline = time.monotonic() + 10
+        while not _denied(second.get("grant/raw/allowed.parquet")):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    else:
+        domain.revoke(grant)
+        assert _denied(made)
 
 
 def test_a_folder_input_is_granted_part_by_part_and_staged_with_the_jobs_keys(granted, tmp_path):
@@ -231,10 +261,10 @@ def test_a_revoked_grant_reads_nothing(granted, seaweed):
     domain, _, _ = granted
     grant = domain.grant(4, ["raw/allowed.parquet"], "jobs/4/output")
     attacker = seaweed.client(grant.access_key, grant.secret_key)
-    assert attacker.get_object(Bucket=BUCKET, Key="grant/raw/allowed.parquet")["Body"].read()
+    assert attacker.get("grant/raw/allowed.parquet").status_code == 200
     domain.revoke(grant)
     deadline = time.monotonic() + 10
-    while not _denied(lambda: attacker.get_object(Bucket=BUCKET, Key="grant/raw/allowed.parquet")):
+    while not _denied(attacker.get("grant/raw/allowed.parquet")):
         assert time.monotonic() < deadline
         time.sleep(0.2)
 
@@ -337,8 +367,8 @@ def test_on_s3_a_job_stages_and_uploads_with_an_identity_removed_at_its_end(seaw
             (root / "jobs" / "8" / "output" / "model.onnx").write_bytes(b"onnx")
             (root / "jobs" / "8" / "released.log").write_text("done")
             io.finish(root / "jobs" / "8")
-        users = seaweed._client("iam").list_users()["Users"]
-        assert not [u for u in users if u["UserName"].startswith("shuyu-job-8-")]
+        users = iam.users(StoreConfig.from_env(seaweed.env("unit/job")))
+        assert not [u for u in users if u.startswith("shuyu-job-8-")]
         assert not (root / "staging" / "8").exists()
         assert domain.fetch("jobs/8/output/model.onnx").read_bytes() == b"onnx"
         assert domain.fetch("jobs/8/released.log").read_text() == "done"

@@ -9,7 +9,6 @@ its own that is gone when the job ends.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import shutil
 import subprocess
@@ -21,11 +20,12 @@ import pytest
 
 from hub.db.models import Request
 from hub.demo import world
+from hub.store import StoreConfig, iam
 from sdk import Workspace
 from tests.e2e.conftest import api_tokens, gateway_url, running_hub
 from tests.e2e.hub_process import CHECKOUT
 from tests.e2e.test_production import CARD, TRAIN, approve, until
-from tests.seaweed import BUCKET, SeaweedFS
+from tests.seaweed import SeaweedFS
 
 pytestmark = pytest.mark.e2e
 PREFIX = "e2e-domain"
@@ -69,8 +69,8 @@ with open(job.output("probe.json"), "w") as f:
 
 
 def objects(seaweed: SeaweedFS, under: str) -> dict[str, int]:
-    listed = seaweed.client().list_objects_v2(Bucket=BUCKET, Prefix=f"{PREFIX}/{under}")
-    return {o["Key"][len(PREFIX) + 1 :]: o["Size"] for o in listed.get("Contents", [])}
+    listed = seaweed.client().keys(f"{PREFIX}/{under}")
+    return {key[len(PREFIX) + 1 :]: size for key, size in listed.items()}
 
 
 def shuyu(hub, *argv: str) -> str:
@@ -118,7 +118,7 @@ def test_register_sample_export_train_and_publish_with_the_store_on_s3(
     with db.session() as s:
         frozen = s.get(Request, export.id)
         sha, checks = frozen.content_sha256, {c.name: c.verdict for c in frozen.checks}
-    body = seaweed.client().get_object(Bucket=BUCKET, Key=f"{PREFIX}/requests/{export.id}/{sha}.parquet")["Body"].read()  # fmt: skip
+    body = seaweed.client().get(f"{PREFIX}/requests/{export.id}/{sha}.parquet").content
     assert hashlib.sha256(body).hexdigest() == sha
     assert checks and "error" not in checks.values()
 
@@ -137,10 +137,10 @@ def test_register_sample_export_train_and_publish_with_the_store_on_s3(
     stored = objects(seaweed, f"jobs/{job.id}/")
     assert {f"jobs/{job.id}/output/model.onnx", f"jobs/{job.id}/output/cost_by_gender.parquet",
             f"jobs/{job.id}/released.log"} <= set(stored)  # fmt: skip
-    probe = seaweed.client().get_object(Bucket=BUCKET, Key=f"{PREFIX}/jobs/{job.id}/output/probe.json")  # fmt: skip
-    assert json.loads(probe["Body"].read()) == {"reached": False, "env": []}  # no network, no keys
-    iam = seaweed._client("iam")
-    assert not [u for u in iam.list_users()["Users"] if u["UserName"].startswith(f"shuyu-job-{job.id}-")]  # fmt: skip
+    probe = seaweed.client().get(f"{PREFIX}/jobs/{job.id}/output/probe.json").json()
+    assert probe == {"reached": False, "env": []}  # the job reaches neither the store nor keys
+    users = iam.users(StoreConfig.from_env(seaweed.env(PREFIX)))
+    assert not [u for u in users if u.startswith(f"shuyu-job-{job.id}-")]
     assert not (domain / "staging" / str(job.id)).exists()
 
     # The model is read from the job's outputs in the store (not the working folder) and published.
