@@ -367,6 +367,8 @@ def test_on_s3_a_job_stages_and_uploads_with_an_identity_removed_at_its_end(seaw
             (root / "jobs" / "8" / "output" / "model.onnx").write_bytes(b"onnx")
             (root / "jobs" / "8" / "released.log").write_text("done")
             io.finish(root / "jobs" / "8")
+            users = iam.users(StoreConfig.from_env(seaweed.env("unit/job")))
+            assert not [u for u in users if u.startswith("shuyu-job-8-")]  # gone at finish
         users = iam.users(StoreConfig.from_env(seaweed.env("unit/job")))
         assert not [u for u in users if u.startswith("shuyu-job-8-")]
         assert not (root / "staging" / "8").exists()

@@ -25,29 +25,38 @@ def output_key(job_id: int) -> str:
 @dataclass(frozen=True)
 class JobIO:
     inputs: dict[str, tuple[Path, list[str]]]  # dataset → (local path, approved columns)
-    finish: Callable[[Path], None]  # uploads the job folder's outputs and logs
+    finish: Callable[[Path], None]  # uploads the job folder's outputs and logs, ends the identity
 
 
 @contextlib.contextmanager
 def job_io(store: Path, job_id: int, inputs: dict[str, tuple[Path, list[str]]]) -> Iterator[JobIO]:
-    """The job's inputs as local paths, read with its own credentials, and its ``finish``."""
+    """The job's inputs as local paths, read with its own credentials, and its ``finish``
+    (outputs uploaded, then the identity removed: before the job is marked done)."""
     domain = of(store)
     keys = {name: domain.key(path) for name, (path, _) in inputs.items()}
     grant = domain.grant(job_id, sorted(set(keys.values())), output_key(job_id))
     staging = store / "staging" / str(job_id)
+    held = [grant]  # the identity until it is removed
+
+    def finish(folder: Path) -> None:
+        try:
+            _upload(store, job_id, grant, folder)
+        finally:
+            domain.revoke(held.pop() if held else None)
+
     try:
         staged = {
             name: (domain.stage(grant, keys[name], staging / name), columns)
             for name, (_, columns) in inputs.items()
         }
-        yield JobIO(staged, lambda folder: _finish(store, job_id, grant, folder))
+        yield JobIO(staged, finish)
     finally:
-        domain.revoke(grant)
+        domain.revoke(held.pop() if held else None)
         if domain.remote:
             shutil.rmtree(staging, ignore_errors=True)
 
 
-def _finish(store: Path, job_id: int, grant: Grant | None, folder: Path) -> None:
+def _upload(store: Path, job_id: int, grant: Grant | None, folder: Path) -> None:
     domain = of(store)
     if not domain.remote:
         return
