@@ -11,6 +11,7 @@ from pathlib import Path
 from hub import execution_keys, home, settings, tenancy
 from hub.auth import landing, notices
 from hub.auth.scopes import CUSTOM_SCOPES, ROLES
+from hub.store import StoreError
 from hub.web.headers import NO_FRAMING
 
 c = get_config()  # noqa: F821 - provided by JupyterHub
@@ -205,6 +206,21 @@ try:
 except settings.SettingsError as e:
     sys.exit(f"jupyterhub_config.py: {e}")
 SETTINGS_ENV = {settings.ENV: settings.document(SETTINGS)}
+
+# --- the domain store: raw datasets, frozen requests, job outputs, models -------------------------
+# A local folder under $SHUYU_HOME (domain/), the embedded default; or an S3-compatible store:
+#   SHUYU_DOMAIN_URL=s3://bucket/prefix   the store (the bucket must exist)
+#   SHUYU_S3_ENDPOINT=http(s)://host:port the S3 API (SeaweedFS, MinIO, Ceph RGW, AWS)
+#   SHUYU_S3_ACCESS_KEY / SHUYU_S3_SECRET_KEY  the platform's identity: read, write, list, and
+#       the store's IAM API, through which each production job gets an identity of its own (read
+#       its approved inputs, write its output prefix), removed when the job ends
+#   SHUYU_S3_REGION (default us-east-1)
+# Handed to the domain's services only; workspaces (Spawner.environment) never get any of it.
+try:
+    home.domain_store(HOME)  # checks the configuration
+except StoreError as e:
+    sys.exit(f"jupyterhub_config.py: {e}")
+DOMAIN_ENV = home.domain_env()
 # How long the hub waits for a console to answer at start (JupyterHub's default, 30 s, stops the
 # hub when the consoles' imports are slow on a busy host).
 SERVICE_START_TIMEOUT = 120
@@ -222,6 +238,7 @@ c.JupyterHub.services = [
             "SHUYU_GATEWAY_PORT": str(GATEWAY_PORT),
             "SHUYU_TENANT_NETWORK": TENANT_NETWORK.get(SPAWNER, ""),
             **SETTINGS_ENV,
+            **DOMAIN_ENV,
         },
         "display": False,
     },
@@ -236,6 +253,7 @@ c.JupyterHub.services = [
             "SHUYU_DB_URL": home.default_db_url(HOME),
             "SHUYU_CONSUMER_PORT": str(CONSUMER_PORT),
             **SETTINGS_ENV,
+            **DOMAIN_ENV,
         },
         "display": False,
     },
@@ -260,6 +278,7 @@ c.JupyterHub.services = [
             "SHUYU_HOME": str(HOME),
             "SHUYU_DB_URL": home.default_db_url(HOME),
             **SETTINGS_ENV,
+            **DOMAIN_ENV,
         },
         "display": False,
     },
@@ -272,6 +291,7 @@ c.JupyterHub.services = [
             "SHUYU_HOME": str(HOME),
             "SHUYU_DB_URL": home.default_db_url(HOME),
             "SHUYU_REVIEW_PORT": str(REVIEW_PORT),
+            **DOMAIN_ENV,
         },
         "oauth_client_allowed_scopes": ["custom:shuyu:review"],
         "oauth_no_confirm": True,
@@ -289,6 +309,7 @@ c.JupyterHub.services = [
             "SHUYU_DB_URL": home.default_db_url(HOME),
             "SHUYU_ADMIN_PORT": str(ADMIN_PORT),
             **SETTINGS_ENV,
+            **DOMAIN_ENV,
         },
         "oauth_client_allowed_scopes": [
             "custom:shuyu:admin",

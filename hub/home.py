@@ -43,8 +43,27 @@ def configured_db_url(home: Path | None = None, config_file: Path | None = None)
 
 
 def domain_store(home: Path | None = None) -> Path:
-    """The domain store: raw datasets, job outputs, export files. Never mounted into tenants."""
-    return (home or shuyu_home()) / "domain"
+    """The domain store's local root: raw datasets, job outputs, export files. Never mounted
+    into tenants. ``$SHUYU_DOMAIN_URL`` (``s3://bucket/prefix``, with ``$SHUYU_S3_ENDPOINT``,
+    ``$SHUYU_S3_ACCESS_KEY``, ``$SHUYU_S3_SECRET_KEY``) puts the store on S3; the root is then
+    the domain's working folder (:mod:`hub.store`), bound here to its backend for this process.
+
+    Raises:
+        hub.store.StoreError: the S3 store is misconfigured.
+    """
+    from hub import store
+
+    root = (home or shuyu_home()) / "domain"
+    store.configure(root, os.environ)
+    return root
+
+
+def domain_env() -> dict[str, str]:
+    """The variables that hand the domain store's configuration to a domain service (never to
+    a workspace); empty for the local default."""
+    from hub.store import StoreConfig
+
+    return StoreConfig.from_env(os.environ).environment()
 
 
 def secret(name: str, home: Path | None = None, nbytes: int = 32) -> bytes:

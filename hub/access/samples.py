@@ -33,6 +33,7 @@ from hub.masking.sample import SampleLimits, build_sample, identifying_columns
 from hub.ops import Ctx
 from hub.ops.catalog import approved_columns, approved_item
 from hub.refusals import BadRequest, NotApproved, NotFound, Refusal
+from hub.store import of as store_of
 
 FORMATS = {
     "arrow": "application/vnd.apache.arrow.stream",
@@ -171,7 +172,7 @@ class SampleService:
             return _Plan(
                 caller=caller,
                 dataset=ds.name,
-                path=str(self.store / ds.path),  # relative paths are in the domain store
+                path=str(store_of(self.store).fetch(ds.path)),  # read through the domain store
                 schema=ds.schema,
                 scenario_id=found.id,
                 scenario=found.name,

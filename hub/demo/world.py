@@ -21,6 +21,7 @@ from hub.db.engine import Database
 from hub.db.models import Department, Staff
 from hub.i18n import Msg, UserError
 from hub.ops import Ctx, agreements, catalog, org, staff, tenants
+from hub.store import of as store_of
 from hub.validators import resident_id_check_char, uscc_check_char
 
 PASSWORD = "Shuyu-demo-2026"
@@ -159,6 +160,9 @@ def build(
 
     store = home.domain_store(home_dir)
     written = write_all(store, rows=rows, seed=seed)
+    domain = store_of(store)
+    for folder in ("raw", "holdout"):  # on S3, the object store holds them
+        domain.put(folder, keep=not domain.remote)
     rng = random.Random(seed)
     pepper = home.secret("id_pepper", home_dir)
     logins = {}

@@ -21,6 +21,7 @@ from hub.production.rules import ProductionRules
 from hub.review import lifecycle
 from hub.review.checks import Context, Finding
 from hub.review.sources import raw_sources
+from hub.store import of as store_of
 
 ENDED = (lifecycle.SUCCEEDED, lifecycle.FAILED)
 MAX_SHOWN = 200_000  # characters of one code file shown
@@ -70,7 +71,8 @@ class Job(RequestKind):
                        entrypoint=meta["entrypoint"], datasets=meta["datasets"],
                        params=meta.get("params") or {}, resources=meta.get("resources") or {})  # fmt: skip
         request_id, content_path, sha, tenant = (
-            request.id, request.content_path, request.content_sha256, request.tenant.group,
+            request.id, store_of(zone.store).restore(request.content_path), request.content_sha256,
+            request.tenant.group,
         )  # fmt: skip
         return lambda: executor.run_job(
             zone.db, request_id, content_path, sha, tenant, meta, inputs, zone.store, zone.rules,

@@ -36,6 +36,7 @@ from hub.production import jobs
 from hub.review import lifecycle
 from hub.review.checks import FAIL, PASS, WARN, Finding
 from hub.review.sources import raw_sources
+from hub.store import of as store_of
 from privacy.spec import MAX_DEPTH, MAX_TREES, Computation, SpecError
 
 log = logging.getLogger("shuyu.review")
@@ -348,7 +349,7 @@ class Privacy(RequestKind):
         lifecycle.move(s, request, lifecycle.RUNNING, digest=spec.digest(), party=party.id)
         plan = runs.Planned(
             request_id=request.id, content_path=request.content_path, sha256=request.content_sha256,
-            dataset_path=zone.store / approved[0].path, party_id=party.id,
+            dataset_path=store_of(zone.store).fetch(approved[0].path), party_id=party.id,
             party_address=party.address, party_cert=party.cert_pem,
             raw=raw_sources(s, request.scenario_id, zone.store),
         )  # fmt: skip

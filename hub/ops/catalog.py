@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from hub import audit, rawstore
+from hub import audit, rawstore, store
 from hub.db.models import (
     DataListItem,
     Dataset,
@@ -165,6 +165,8 @@ def add_dataset(
         fix_mask(schema, column_name, rule, values)
     raw_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     target = rawstore.write(table, raw_dir / name)  # a large table: a folder of parts
+    domain = store.of(raw_dir.parent)
+    domain.put(domain.key(target), keep=not domain.remote)  # on S3, the object store holds it
     return register(
         ctx,
         name=name,

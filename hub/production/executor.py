@@ -26,7 +26,7 @@ from hub.billing.meter import MeterKind
 from hub.db.engine import Database
 from hub.db.models import Request
 from hub.i18n import Msg
-from hub.production import disclosure, jobs, outputs, products, sandbox
+from hub.production import disclosure, jobs, outputs, products, sandbox, staging
 from hub.production.gate import Gate
 from hub.production.rules import ProductionRules
 from hub.refusals import Refusal
@@ -141,6 +141,17 @@ def publish(s, request: Request) -> str:
 def run_job(
     db, request_id, content_path, sha, tenant, meta, inputs, store, rules, limits, seccomp, gate
 ) -> str:
+    """Run job ``request_id`` on its inputs, read (and its outputs stored) through the domain
+    store with the job's own credentials (:mod:`hub.production.staging`)."""
+    with staging.job_io(store, request_id, inputs) as io:
+        return _run_job(db, request_id, content_path, sha, tenant, meta, io.inputs, store, rules,
+                        limits, seccomp, gate, io.finish)  # fmt: skip
+
+
+def _run_job(
+    db, request_id, content_path, sha, tenant, meta, inputs, store, rules, limits, seccomp, gate,
+    finish,
+) -> str:  # fmt: skip
     folder = store / "jobs" / str(request_id)
     shutil.rmtree(folder, ignore_errors=True)
     (folder / "output").mkdir(parents=True, mode=0o700)
@@ -165,6 +176,7 @@ def run_job(
         result = sandbox.run(job, folder / "run", folder / "log.txt", seccomp)
         run.update(exit_code=result.exit_code, timed_out=result.timed_out, seconds=result.seconds)
         problem = _outcome(result, job.limits.output_bytes, folder, run, limits, gate)
+        finish(folder)  # outputs into the domain store, with the job's credentials
     status = lifecycle.FAILED if problem else lifecycle.SUCCEEDED
     with db.session() as s:
         request = lifecycle.get(s, request_id)

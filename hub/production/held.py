@@ -20,6 +20,7 @@ from hub.i18n import Msg
 from hub.production import disclosure, outputs
 from hub.refusals import BadRequest, Conflict
 from hub.review import lifecycle
+from hub.store import of as store_of
 
 ENDED = (lifecycle.SUCCEEDED, lifecycle.FAILED)
 
@@ -55,6 +56,7 @@ def release(s: Session, request_id: int, reviewer: str, reason: str, store: Path
     log = folder / "released.log"
     if log.exists():
         log.write_text(disclosure.restore_log(log.read_text(), held))
+        store_of(store).put(log)  # on S3, the store's copy too
     refs = [h["ref"] for h in held]
     run["held"], run["withheld"] = [], []
     run["released_held"] = [*run.get("released_held", []), {"refs": refs, "reviewer": reviewer}]

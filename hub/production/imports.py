@@ -20,6 +20,7 @@ from hub.db.models import DataListItem, Dataset, Decision, Department, Request
 from hub.i18n import Msg
 from hub.refusals import BadRequest
 from hub.review.checks import FAIL, PASS, Finding
+from hub.store import of as store_of
 
 FORMATS = ("csv", "parquet")
 IMPORTS_DEPARTMENT = "加工使用主体导入数据 / processor imports"
@@ -91,6 +92,8 @@ def install(s: Session, request: Request, store: Path, approver: str) -> Dataset
     path = f"imports/{request.id}.parquet"
     (store / "imports").mkdir(parents=True, exist_ok=True, mode=0o700)
     frame.to_parquet(store / path, index=False)
+    domain = store_of(store)
+    domain.put(path, keep=not domain.remote)  # on S3, the object store holds it
     dataset = Dataset(
         name=dataset_name(request), title=request.name[:200], department_id=department.id,
         schema=_schema(frame), level=request.level, path=path, rows=len(frame),

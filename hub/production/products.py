@@ -39,6 +39,7 @@ from hub.production.jobs import approved_columns
 from hub.production.rules import ProductionRules
 from hub.refusals import AccessDenied, BadRequest, Conflict, NotFound, RateLimited
 from hub.review import lifecycle
+from hub.store import of as store_of
 from sdk import onnxmodel
 
 NAME = re.compile(r"[a-z][a-z0-9_-]{2,63}")
@@ -264,7 +265,7 @@ def _keyed_rows(
         raise BadRequest(
             Msg("该产品不支持按键查询", "this product does not answer by key"), "no_key"
         )
-    path = store / dataset.path
+    path = store_of(store).fetch(dataset.path)
     cache = (str(path), path.stat().st_mtime_ns, spec["column"])
     frame = _KEYED.get(cache)
     if frame is None:

@@ -25,17 +25,27 @@ from hub.production.rules import ProductionRules
 from hub.refusals import AccessDenied, BadRequest, Conflict
 from hub.review import lifecycle
 from hub.review.checks import FAIL, Finding
+from hub.store import of as store_of
 from sdk import onnxmodel
 
 MAX_MODEL = onnxmodel.MAX_BYTES  # what is read at all; the zone's model_max_bytes may be lower
 
 
 def job_output(store: Path, job_id: int) -> Path:
-    return store / "jobs" / str(job_id) / "output"
+    """The outputs of job ``job_id`` as the domain store holds them (a local folder)."""
+    return _fetched(store, f"jobs/{job_id}/output")
 
 
 def holdout_path(store: Path, dataset: str) -> Path:
-    return store / "holdout" / f"{dataset}.parquet"
+    return _fetched(store, f"holdout/{dataset}.parquet")
+
+
+def _fetched(store: Path, key: str) -> Path:
+    """``key`` through the domain store; what it does not hold, the local path (absent)."""
+    try:
+        return store_of(store).fetch(key)
+    except FileNotFoundError:
+        return store / key
 
 
 def artifact(s: Session, store: Path, job_id: int, tenant_id: int, name: str) -> tuple:
@@ -70,7 +80,8 @@ def _frames(s: Session, store: Path, request, approved: dict) -> list[pd.DataFra
     job = s.get(Request, int(request.meta["job"])) if request.meta.get("job") else None
     names = list((job.meta or {}).get("datasets") or []) if job is not None else []
     names = list(dict.fromkeys([*names, request.meta.get("dataset", "")]))
-    return [pd.read_parquet(store / approved[n][0].path, columns=approved[n][1]) for n in names if n in approved]  # fmt: skip
+    domain = store_of(store)
+    return [pd.read_parquet(domain.fetch(approved[n][0].path), columns=approved[n][1]) for n in names if n in approved]  # fmt: skip
 
 
 def checks(
@@ -107,7 +118,7 @@ def checks(
             f"无法评估成员推断风险：数据集 {name} 没有留出记录", f"cannot measure membership inference: no held-out records of {name}")))  # fmt: skip
         return findings
     columns = list(dict.fromkeys([*model.features, model.target]))
-    members = pd.read_parquet(store / dataset.path, columns=columns)
+    members = pd.read_parquet(store_of(store).fetch(dataset.path), columns=columns)
     findings.append(model_checks.model_data_strings(model, members, names))
     identifiers = model_contents.raw_identifiers(_frames(s, store, request, approved_by_name))
     findings.append(model_contents.model_support(model, members, rules.model_min_support))

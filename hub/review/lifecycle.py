@@ -48,6 +48,7 @@ from hub.i18n import Msg
 from hub.refusals import AccessDenied, BadRequest, Conflict, NotFound
 from hub.review.checks import FAIL, Finding
 from hub.settings import Policy
+from hub.store import of as store_of
 from sdk.statuses import RequestStatus
 
 S = RequestStatus
@@ -175,6 +176,7 @@ def submit(
         f.write(content)
         f.flush()
         os.fsync(f.fileno())
+    store_of(store).put(path)  # on S3 the object store holds it; the file stays as its cache
     request.content_path, request.content_sha256 = str(path), sha
     request.content_bytes = len(content)
     request.submitted_at = _now()

@@ -17,6 +17,7 @@ from hub.db.engine import Database
 from hub.db.models import Request
 from hub.review import lifecycle
 from hub.review.checks import Limits, worst
+from hub.store import of as store_of
 
 log = logging.getLogger("shuyu.review")
 
@@ -42,7 +43,7 @@ def check(
     checking = kinds.checking(store, limits, production, privacy, caps)
     with db.session() as s:
         request = lifecycle.get(s, request_id)
-        content = Path(request.content_path).read_bytes()
+        content = store_of(store).restore(request.content_path).read_bytes()
         findings, rows = kind.checks(s, request, content, checking)
     with db.session() as s:
         request = lifecycle.get(s, request_id)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from hub.db.models import DataListItem, Decision, Request
 from hub.masking.policy import PII_ENTITIES, pii_kind
 from hub.review.checks import RawSource
+from hub.store import of as store_of
 from sdk.statuses import RequestStatus
 
 
@@ -22,13 +23,15 @@ def raw_sources(s: Session, scenario_id: int, store: Path) -> tuple[RawSource, .
             DataListItem.scenario_id == scenario_id, DataListItem.decision == Decision.APPROVED
         )
     )
-    out = []
+    out, domain = [], store_of(store)
     for item in items:
         schema = item.dataset.schema
         ids = [c["name"] for c in schema if pii_kind(c) in PII_ENTITIES and pii_kind(c) != "name"]
         quasi = [c["name"] for c in schema if c.get("quasi")]
         out.append(
-            RawSource(item.dataset.name, str(store / item.dataset.path), tuple(ids), tuple(quasi))
+            RawSource(
+                item.dataset.name, str(domain.fetch(item.dataset.path)), tuple(ids), tuple(quasi)
+            )
         )
     return tuple(out)
 
