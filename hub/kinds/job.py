@@ -22,6 +22,7 @@ from hub.review import lifecycle
 from hub.review.checks import Context, Finding
 from hub.review.sources import raw_sources
 from hub.store import of as store_of
+from hub.store import restored
 
 ENDED = (lifecycle.SUCCEEDED, lifecycle.FAILED)
 MAX_SHOWN = 200_000  # characters of one code file shown
@@ -95,11 +96,11 @@ class Job(RequestKind):
                        for k in ("entrypoint", "datasets", "params", "resources")}  # fmt: skip
         run = r.meta.get("run")
         if run:
-            released = store / "jobs" / str(r.id) / "released.log"
+            released = restored(store, store / "jobs" / str(r.id) / "released.log")
             view["run"] = {
                 "exit_code": run.get("exit_code"), "seconds": run.get("seconds"),
                 "outputs": run.get("outputs") or [], "metrics": json.dumps(run.get("metrics"), ensure_ascii=False, indent=1),
-                "log": released.read_text()[-20_000:] if released.exists() else "",
+                "log": released.read_text()[-20_000:] if released else "",
                 "files": run.get("files") or run.get("outputs") or [],
                 "held": [{"ref": h["ref"], "what": h["what"], "reason": f"{h['reason_zh']} / {h['reason_en']}",
                           "original": h["original"] if isinstance(h["original"], str)

@@ -21,6 +21,7 @@ from hub.production import disclosure, outputs
 from hub.refusals import BadRequest, Conflict
 from hub.review import lifecycle
 from hub.store import of as store_of
+from hub.store import restored
 
 ENDED = (lifecycle.SUCCEEDED, lifecycle.FAILED)
 
@@ -47,15 +48,21 @@ def release(s: Session, request_id: int, reviewer: str, reason: str, store: Path
     run["files"] = files
     metrics = next((f for f in files if f["name"] == "metrics.json"), None)
     if metrics is not None and "metrics" in run:
-        raw = outputs.read(folder / "output", "metrics.json", disclosure.MAX_METRICS)
+        found = restored(store, folder / "output")  # on S3, from the store if not here
+        if found is None:
+            raise Conflict(Msg("作业输出已不在域内存储中", "the job's outputs are gone from the domain store"), "outputs_gone")  # fmt: skip
+        raw = outputs.read(found, "metrics.json", disclosure.MAX_METRICS)
         if hashlib.sha256(raw).hexdigest() != metrics["sha256"]:
             raise Conflict(Msg("指标文件与检查时不一致", "the metrics differ from what was checked"),
                            "tampered")  # fmt: skip
         shown = disclosure.release_metrics(raw, int(run.get("min_count") or 10), None)
         run["metrics"], run["suppressed"] = shown.shown, shown.extra["suppressed"]
     log = folder / "released.log"
-    if log.exists():
-        log.write_text(disclosure.restore_log(log.read_text(), held))
+    shown = restored(store, log)
+    if shown is not None:
+        text = disclosure.restore_log(shown.read_text(), held)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(text)
         store_of(store).put(log)  # on S3, the store's copy too
     refs = [h["ref"] for h in held]
     run["held"], run["withheld"] = [], []

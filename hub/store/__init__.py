@@ -30,7 +30,7 @@ from hub.store.base import (
 )
 
 __all__ = ["ENV_KEYS", "DomainStore", "Grant", "LocalStore", "StoreConfig", "StoreError",
-           "bind", "configure", "of", "open_store", "unbind"]  # fmt: skip
+           "bind", "configure", "of", "open_store", "restored", "unbind"]  # fmt: skip
 
 _BOUND: dict[Path, DomainStore] = {}
 
@@ -75,3 +75,13 @@ def configure(root: Path, environ: Mapping[str, str] = os.environ) -> DomainStor
     """Bind the backend the environment selects to ``root``, unless one is bound already."""
     found = _BOUND.get(Path(root).resolve())
     return found or bind(open_store(root, StoreConfig.from_env(environ)))
+
+
+def restored(root: Path, path: Path) -> Path | None:
+    """``path`` of ``root``'s working folder as the store holds it (:meth:`DomainStore.restore`:
+    fetched when this machine has no copy), or ``None`` where neither has it."""
+    try:
+        found = of(root).restore(path)
+    except FileNotFoundError:
+        return None
+    return found if found.exists() else None

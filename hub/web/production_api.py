@@ -26,6 +26,7 @@ from hub.refusals import (
     TooLarge,
 )
 from hub.review import lifecycle, lineage
+from hub.store import restored
 from hub.web import api_models as m
 from hub.web.api_routes import Media, Operation, Param, Route
 from hub.web.billing_api import checked
@@ -118,7 +119,8 @@ class JobLogHandler(RequestHandler):
             request = self.own(s, caller, request_id)
             if request.kind != "job" or request.status not in ENDED:
                 raise Conflict(Msg("作业尚未结束", "the job has not ended"), "job_not_done")
-            return (self.store / "jobs" / request_id / "released.log").read_text()
+            log = restored(self.store, self.store / "jobs" / request_id / "released.log")
+            return log.read_text() if log else ""
 
         text = await self.audited("gateway.job_log", f"request:{request_id}", read)
         self.set_header("Content-Type", "text/plain; charset=utf-8")

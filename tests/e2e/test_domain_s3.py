@@ -143,6 +143,11 @@ def test_register_sample_export_train_and_publish_with_the_store_on_s3(
     assert not [u for u in users if u.startswith(f"shuyu-job-{job.id}-")]
     assert not (domain / "staging" / str(job.id)).exists()
 
+    # The tenant's view of the log is the store's once this machine's copy is gone.
+    shown = ws.jobs.get(job.id).log()
+    (domain / "jobs" / str(job.id) / "released.log").unlink()
+    assert "first patient" in shown and ws.jobs.get(job.id).log() == shown
+
     # The model is read from the job's outputs in the store (not the working folder) and published.
     shutil.rmtree(domain / "jobs" / str(job.id) / "output")
     model = ws.models.publish(job.id, product="visit-cost-s3", card=CARD, purpose="发布 / publish")
