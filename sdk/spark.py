@@ -15,10 +15,11 @@ approved columns only; the raw store is not in the sandbox)::
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sdk.spark_cluster import JVM_OPTIONS, SECRET_ENV
+from sdk.spark_cluster import SECRET_ENV, java_options
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -33,13 +34,12 @@ def session_config(env: dict[str, str]) -> dict[str, str]:
     scratch = env.get("SHUYU_JOB_SCRATCH")
     if not master or not secret or not scratch:
         raise RuntimeError(
-            "只能在生产区的 Spark 作业中使用（提交时 engine=\"spark\"）/ only available inside a "
+            '只能在生产区的 Spark 作业中使用（提交时 engine="spark"）/ only available inside a '
             'production job submitted with engine="spark"'
         )
     workers = max(1, int(env.get("SHUYU_SPARK_WORKERS", "2")))
     executor_mb = max(512, int(env.get("SHUYU_SPARK_EXECUTOR_MB", "512")))
-    tmp = Path(scratch) / "tmp"
-    java = f"{JVM_OPTIONS} -Djava.io.tmpdir={tmp}"
+    java = java_options()
     return {
         "spark.master": master,
         "spark.app.name": f"shuyu-job-{env.get('SHUYU_JOB_ID', '0')}",
@@ -48,6 +48,7 @@ def session_config(env: dict[str, str]) -> dict[str, str]:
         "spark.network.crypto.enabled": "true",
         "spark.io.encryption.enabled": "true",  # shuffle and spill files on the scratch disk
         "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
         "spark.eventLog.enabled": "false",
         "spark.driver.host": "127.0.0.1",
         "spark.driver.bindAddress": "127.0.0.1",
@@ -91,6 +92,10 @@ def spark() -> SparkSession:
         env = dict(os.environ)
         config = session_config(env)
         from pyspark.sql import SparkSession
+
+        # pyspark 4.3 warns at every toPandas() that it is not yet tested with pandas 3; the
+        # job's log is for what the job prints.
+        warnings.filterwarnings("ignore", "PySpark does not yet fully support", FutureWarning)
 
         builder: Any = SparkSession.builder
         for key, value in config.items():

@@ -34,6 +34,7 @@ DAEMON_MEMORY = "96m"  # heap of the master and of each worker daemon (they only
 # Small JVMs: one GC thread, no shared perf file in /tmp, few compiler threads.
 JVM_OPTIONS = "-XX:+UseSerialGC -XX:-UsePerfData -XX:ActiveProcessorCount=1 -XX:CICompilerCount=2"
 SECRET_ENV = "SHUYU_SPARK_SECRET"
+JAVA_HOME = "/usr/lib/jvm/java-17-openjdk-amd64"  # Debian's openjdk-17-jre-headless
 SPARK_SECRET_ENV = "_SPARK_AUTH_SECRET"  # where Spark's daemons read the secret
 
 
@@ -56,6 +57,13 @@ def spark_home() -> Path:
     import pyspark
 
     return Path(pyspark.__file__).resolve().parent
+
+
+def java_options() -> str:
+    """Options of every JVM of the job. Temporary files stay in the RAM /tmp: the native
+    libraries the JVMs unpack there (snappy, lz4, zstd) cannot be mapped from the scratch disk,
+    which is mounted noexec; Spark's shuffle and spill files go to the scratch disk."""
+    return f"{JVM_OPTIONS} -Djava.io.tmpdir=/tmp"
 
 
 def security_options() -> str:
@@ -82,14 +90,11 @@ def daemon_env(config: ClusterConfig, base: dict[str, str]) -> dict[str, str]:
         SPARK_LOG_DIR=str(config.scratch / "spark-logs"),
         SPARK_LOCAL_DIRS=str(config.scratch / "spark-local"),
         SPARK_DAEMON_MEMORY=DAEMON_MEMORY,
-        SPARK_DAEMON_JAVA_OPTS=f"{JVM_OPTIONS} -Djava.io.tmpdir={config.scratch / 'tmp'} "
-        + security_options(),
+        SPARK_DAEMON_JAVA_OPTS=f"{java_options()} {security_options()}",
         SPARK_NO_DAEMONIZE="1",
         PYSPARK_PYTHON=sys.executable,
     )
     env[SPARK_SECRET_ENV] = config.secret
-    if os.path.isdir("/usr/lib/jvm/java-17-openjdk-amd64"):
-        env.setdefault("JAVA_HOME", "/usr/lib/jvm/java-17-openjdk-amd64")
     return env
 
 
@@ -140,14 +145,20 @@ def _wait_port(port: int, procs: list[subprocess.Popen], deadline: float) -> Non
 
 def start(config: ClusterConfig, env: dict[str, str]) -> list[subprocess.Popen]:
     """Start the master, wait for its port, then the workers; returns the daemons."""
-    for sub in ("spark-conf", "spark-logs", "spark-work", "tmp", "spark-local"):
+    for sub in ("spark-conf", "spark-logs", "spark-work", "spark-local"):
         (config.scratch / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
     denv = daemon_env(config, env)
     procs: list[subprocess.Popen] = []
     deadline = time.monotonic() + START_SECONDS
     with open(config.scratch / "spark-logs" / "master.log", "ab") as log:
         procs.append(_spawn(master_command(config), denv, log))
-    _wait_port(MASTER_PORT, procs, deadline)
+    try:
+        _wait_port(MASTER_PORT, procs, deadline)
+    except RuntimeError:
+        stop(procs)
+        tail = (config.scratch / "spark-logs" / "master.log").read_text(errors="replace")
+        print("\n".join(tail.splitlines()[-15:]), file=sys.stderr)
+        raise
     for i in range(config.workers):
         with open(config.scratch / "spark-logs" / f"worker-{i}.log", "ab") as log:
             procs.append(_spawn(worker_command(config, i), denv, log))
@@ -182,6 +193,7 @@ def main(argv: list[str]) -> int:
         print("usage: python -m sdk.spark_cluster ENTRYPOINT", file=sys.stderr)
         return 2
     env = dict(os.environ)
+    env.setdefault("JAVA_HOME", JAVA_HOME)  # /usr/bin/java is a link through /etc/alternatives
     config = read_config(env)
     procs = start(config, env)
     try:
