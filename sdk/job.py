@@ -163,6 +163,8 @@ def spark() -> pyspark.sql.SparkSession:
     """
     from sdk import spark as spark_engine
 
+    if os.environ.get("SHUYU_JOB_READS"):  # a dry run on the samples: no cluster here
+        return spark_engine.DryRunSession(sql)  # type: ignore[return-value]
     return spark_engine.spark()
 
 

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sdk.spark_cluster import SECRET_ENV, java_options
 
 if TYPE_CHECKING:
+    import pandas as pd
     from pyspark.sql import SparkSession
 
 _session: SparkSession | None = None
@@ -114,3 +116,34 @@ def stop() -> None:
     if _session is not None:
         _session.stop()
     _session = None
+
+
+class DryRunResult:
+    """What ``DryRunSession.sql`` returns: the answer DuckDB gave on the samples."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self._frame = frame
+
+    def toPandas(self) -> pd.DataFrame:  # noqa: N802 - pyspark's name
+        return self._frame
+
+
+class DryRunSession:
+    """``job.spark()`` in the workspace's dry run: no cluster runs there, so ``sql`` answers
+    the same text with DuckDB on the samples (the text runs unchanged on both engines); any
+    other Spark call is refused with a clear message rather than a stack trace."""
+
+    def __init__(self, run_sql: Callable[[str], pd.DataFrame]) -> None:
+        self._run_sql = run_sql
+
+    def sql(self, text: str) -> DryRunResult:
+        return DryRunResult(self._run_sql(text))
+
+    def __getattr__(self, name: str) -> Any:
+        from sdk.errors import InvalidRequest
+
+        raise InvalidRequest(
+            f"试运行只支持 job.spark().sql(...)；{name} 请以 dry_run=False 提交",
+            f"the dry run supports job.spark().sql(...) only; for {name}, submit with dry_run=False",
+            code="dry_run",
+        )

@@ -1,0 +1,191 @@
+"""Spark jobs as data: the engine a job asks for, its sandbox's command and environment, the
+cluster's and the driver's settings, the per-run secret. No JVM starts here (the real run is
+tests/test_spark_job.py)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from hub.production import jobs, spark
+from hub.production.rules import ProductionRules
+from hub.refusals import BadRequest
+from sdk import spark as sdk_spark
+from sdk import spark_cluster
+from sdk.errors import InvalidRequest
+from spawner import seccomp
+from spawner.job_policy import SPARK_PIDS, Job, JobLimits, build_job
+
+RULES = ProductionRules()
+
+
+def job(limits: JobLimits) -> Job:
+    return build_job(
+        job_id=7, tenant="tenant-a", entrypoint="train.py", code_dir="/s/jobs/7/code",
+        output_dir="/s/jobs/7/output", params_file="/s/jobs/7/params.json",
+        inputs={"visits": "/s/jobs/7/inputs/visits.parquet"}, limits=limits,
+        system_paths=("/usr",), python="/venv/bin/python",
+    )  # fmt: skip
+
+
+SPARK = JobLimits(scratch_bytes=1 << 30, engine="spark", workers=2, pids=SPARK_PIDS)
+
+
+@pytest.mark.parametrize(
+    "resources, engine, workers",
+    [
+        ({}, "duckdb", 0),
+        ({"engine": "duckdb"}, "duckdb", 0),
+        ({"engine": "spark", "memory_gb": 4}, "spark", 2),
+        ({"engine": "spark", "memory_gb": 3, "workers": 1}, "spark", 1),
+    ],
+    ids=["default", "duckdb", "spark-default-workers", "spark-one-worker"],
+)
+def test_when_a_job_names_an_engine_then_its_limits_carry_it(resources, engine, workers):
+    limits = jobs.limits(resources, RULES)
+    assert (limits.engine, limits.workers) == (engine, workers)
+    assert limits.pids == (SPARK_PIDS if engine == "spark" else JobLimits().pids)
+
+
+@pytest.mark.parametrize(
+    "resources, zh, en",
+    [
+        ({"engine": "hadoop"}, "未知的计算引擎", "unknown engine 'hadoop'"),
+        ({"engine": ["spark"]}, "未知的计算引擎", "unknown engine 'list'"),
+        ({"engine": "spark", "memory_gb": 4, "workers": 3}, "工作节点数", "Spark workers"),
+        ({"engine": "spark", "memory_gb": 4, "workers": "2"}, "工作节点数", "Spark workers"),
+        ({"engine": "spark", "memory_gb": 2}, "至少需要 3.0 GB", "at least 3.0 GB"),
+        ({"workers": 2}, "只有 Spark 作业", "only a Spark job"),
+    ],
+    ids=["unknown", "not-a-name", "too-many-workers", "workers-as-text", "too-little-memory",
+         "workers-without-spark"],
+)  # fmt: skip
+def test_when_a_job_asks_for_an_engine_wrongly_then_it_is_told_why_in_both_languages(
+    resources, zh, en
+):
+    with pytest.raises(BadRequest) as refused:
+        jobs.limits(resources, RULES)
+    assert zh in refused.value.msg.zh and en in refused.value.msg.en
+
+
+def test_when_the_checks_meet_an_unknown_engine_then_the_resources_check_fails_with_a_reason():
+    found = jobs.checks(b"", {"resources": {"engine": "hadoop"}}, {}, RULES)
+    resources = next(f for f in found if f.name == "resources")
+    assert resources.verdict == "fail" and "unknown engine" in resources.reason.en
+    assert "未知的计算引擎" in resources.reason.zh
+
+
+def test_when_a_spark_job_is_built_then_the_launcher_runs_its_code_with_the_clusters_size():
+    built = job(SPARK)
+    assert built.argv == ("/venv/bin/python", "-m", "sdk.spark_cluster", "/job/code/train.py")
+    assert built.env["SHUYU_JOB_ENGINE"] == "spark" and built.env["SHUYU_SPARK_WORKERS"] == "2"
+    assert built.env["SHUYU_JOB_SCRATCH"] == "/job/scratch"
+    assert spark_cluster.SECRET_ENV not in built.env  # drawn by the runner at each run only
+
+
+def test_when_a_duckdb_job_is_built_then_nothing_of_spark_is_in_it():
+    built = job(JobLimits())
+    assert built.argv == ("/venv/bin/python", "/job/code/train.py")
+    assert not [k for k in built.env if "SPARK" in k or k == "SHUYU_JOB_ENGINE"]
+    assert spark.java_paths("duckdb") == ()
+
+
+@pytest.mark.parametrize(
+    "limits",
+    [
+        JobLimits(engine="hadoop"),
+        JobLimits(engine="spark", workers=2),  # no scratch folder
+        JobLimits(engine="spark", workers=0, scratch_bytes=1 << 30),
+    ],
+    ids=["unknown", "no-scratch", "no-worker"],
+)
+def test_when_a_job_policy_is_inconsistent_then_no_job_is_built(limits):
+    with pytest.raises(ValueError):
+        job(limits)
+
+
+def test_when_the_runner_draws_a_secret_then_each_run_gets_a_fresh_one():
+    first, second = spark.secret_env(job(SPARK)), spark.secret_env(job(SPARK))
+    assert re.fullmatch(r"[0-9a-f]{64}", first[spark_cluster.SECRET_ENV])
+    assert first != second
+    assert spark.secret_env(job(JobLimits())) == {}
+
+
+def test_when_a_log_holds_the_secret_then_it_is_cut_out(tmp_path: Path):
+    env = {spark_cluster.SECRET_ENV: "ab" * 32}
+    log = tmp_path / "log.txt"
+    log.write_text(f"start\nsecret {'ab' * 32} end\n")
+    spark.redact(log, env)
+    assert log.read_text() == "start\nsecret [spark secret removed] end\n"
+
+
+def test_when_the_jvm_keeps_its_configuration_in_etc_then_the_spark_sandbox_mounts_it(
+    tmp_path: Path,
+):
+    home = tmp_path / "usr-jvm"
+    (home / "lib").mkdir(parents=True)
+    (tmp_path / "etc-java").mkdir()
+    (tmp_path / "etc-java" / "jvm.cfg").write_text("-server KNOWN\n")
+    (home / "lib" / "jvm.cfg").symlink_to(tmp_path / "etc-java" / "jvm.cfg")
+    assert spark.java_paths("spark", home) == (str(tmp_path / "etc-java"),)
+
+
+ENV = {
+    "SHUYU_JOB_ID": "7", "SHUYU_JOB_SCRATCH": "/job/scratch", "SHUYU_SPARK_WORKERS": "2",
+    "SHUYU_SPARK_MASTER": "spark://127.0.0.1:7077", spark_cluster.SECRET_ENV: "s" * 64,
+}  # fmt: skip
+
+
+def test_when_the_driver_is_configured_then_it_is_authenticated_encrypted_and_local():
+    conf = sdk_spark.session_config(ENV)
+    assert conf["spark.master"] == "spark://127.0.0.1:7077"
+    assert conf["spark.authenticate"] == "true" and conf["spark.authenticate.secret"] == "s" * 64
+    assert conf["spark.network.crypto.enabled"] == "true"
+    assert conf["spark.io.encryption.enabled"] == "true"
+    assert conf["spark.ui.enabled"] == "false" and conf["spark.eventLog.enabled"] == "false"
+    assert conf["spark.driver.bindAddress"] == conf["spark.driver.host"] == "127.0.0.1"
+    assert conf["spark.local.dir"].startswith("/job/scratch/")
+    assert conf["spark.cores.max"] == "2" and conf["spark.executor.memory"] == "512m"
+
+
+def test_when_spark_is_asked_for_outside_a_spark_job_then_the_message_says_so_in_both_languages():
+    for missing in ("SHUYU_SPARK_MASTER", spark_cluster.SECRET_ENV, "SHUYU_JOB_SCRATCH"):
+        env = {k: v for k, v in ENV.items() if k != missing}
+        with pytest.raises(RuntimeError, match='只能在生产区的 Spark 作业中使用.*engine="spark"'):
+            sdk_spark.session_config(env)
+
+
+def test_when_the_cluster_starts_then_the_secret_reaches_the_daemons_by_environment_only():
+    config = spark_cluster.read_config(ENV)
+    env = spark_cluster.daemon_env(config, {**ENV, "PATH": "/usr/bin"})
+    assert env["_SPARK_AUTH_SECRET"] == "s" * 64 and spark_cluster.SECRET_ENV not in env
+    assert env["SPARK_LOCAL_IP"] == "127.0.0.1"
+    options = env["SPARK_DAEMON_JAVA_OPTS"]
+    assert "-Dspark.authenticate=true" in options
+    assert "-Dspark.network.crypto.enabled=true" in options and "s" * 64 not in options
+    assert env["SPARK_LOCAL_DIRS"].startswith("/job/scratch/")
+    commands = [spark_cluster.master_command(config)] + [
+        spark_cluster.worker_command(config, i) for i in range(config.workers)
+    ]
+    assert all("s" * 64 not in " ".join(c) for c in commands)
+    assert [c[1] for c in commands] == ["org.apache.spark.deploy.master.Master"] + [
+        "org.apache.spark.deploy.worker.Worker"
+    ] * 2
+    assert all(c[c.index("--host") + 1] == "127.0.0.1" for c in commands)
+
+
+def test_when_a_dry_run_asks_for_spark_then_sql_runs_on_duckdb_and_other_calls_are_refused():
+    import pandas as pd
+
+    session = sdk_spark.DryRunSession(lambda text: pd.DataFrame({"q": [text]}))
+    assert session.sql("SELECT 1").toPandas()["q"].tolist() == ["SELECT 1"]
+    with pytest.raises(InvalidRequest, match="dry_run=False"):
+        session.read.parquet("/x")
+
+
+def test_when_spark_jobs_exist_then_the_seccomp_filter_is_the_same_for_every_job():
+    # One filter for workspaces, DuckDB and Spark jobs: the JVMs need nothing it refuses
+    # (their sockets are AF_INET, which the filter already allows; the namespace confines them).
+    assert "socket" not in seccomp.ALLOWED and "unshare" in seccomp.DENIED
