@@ -46,10 +46,13 @@ class ClusterConfig:
     executor_memory_mb: int
     scratch: Path
     secret: str
+    host: str = HOST  # where this pod's daemons listen: loopback in the sandbox, the pod's IP
+    master_host: str = HOST  # where the workers find the master
+    local_workers: int | None = None  # workers started here (None: all of them)
 
     @property
     def master_url(self) -> str:
-        return f"spark://{HOST}:{MASTER_PORT}"
+        return f"spark://{self.master_host}:{MASTER_PORT}"
 
 
 def spark_home() -> Path:
@@ -84,7 +87,7 @@ def daemon_env(config: ClusterConfig, base: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in base.items() if k != SECRET_ENV}
     env.update(
         SPARK_HOME=str(spark_home()),
-        SPARK_LOCAL_IP=HOST,
+        SPARK_LOCAL_IP=config.host,
         SPARK_LOCAL_HOSTNAME="localhost",
         SPARK_CONF_DIR=str(config.scratch / "spark-conf"),
         SPARK_LOG_DIR=str(config.scratch / "spark-logs"),
@@ -102,7 +105,7 @@ def master_command(config: ClusterConfig) -> list[str]:
     return [
         str(spark_home() / "bin" / "spark-class"),
         "org.apache.spark.deploy.master.Master",
-        "--host", HOST, "--port", str(MASTER_PORT), "--webui-port", "0",
+        "--host", config.host, "--port", str(MASTER_PORT), "--webui-port", "0",
     ]  # fmt: skip
 
 
@@ -110,7 +113,7 @@ def worker_command(config: ClusterConfig, index: int) -> list[str]:
     return [
         str(spark_home() / "bin" / "spark-class"),
         "org.apache.spark.deploy.worker.Worker",
-        "--host", HOST, "--webui-port", "0", "--cores", "1",
+        "--host", config.host, "--webui-port", "0", "--cores", "1",
         "--memory", f"{config.executor_memory_mb + 64}m",
         "--work-dir", str(config.scratch / "spark-work" / f"worker-{index}"),
         config.master_url,
@@ -118,7 +121,13 @@ def worker_command(config: ClusterConfig, index: int) -> list[str]:
 
 
 def read_config(env: dict[str, str]) -> ClusterConfig:
-    """The cluster's size from the job's environment (the platform sets it from the policy)."""
+    """The cluster's size from the job's environment (the platform sets it from the policy).
+
+    On Kubernetes (:mod:`spawner.kubernetes_spark`) the driver pod starts the master and no
+    worker (``SHUYU_SPARK_LOCAL_WORKERS=0``), each executor pod one worker, which finds the
+    master through the job's Service (``SHUYU_SPARK_MASTER_SERVICE``: the variable prefix of
+    the Service's ``*_SERVICE_HOST`` that Kubernetes sets); both listen on the pod's IP
+    (``SHUYU_SPARK_HOST``)."""
     scratch = env.get("SHUYU_JOB_SCRATCH")
     secret = env.get(SECRET_ENV)
     if not scratch or not secret:
@@ -130,14 +139,26 @@ def read_config(env: dict[str, str]) -> ClusterConfig:
         executor_memory_mb=max(512, int(env.get("SHUYU_SPARK_EXECUTOR_MB", "512"))),
         scratch=Path(scratch),
         secret=secret,
+        host=env.get("SHUYU_SPARK_HOST", HOST),
+        master_host=_master_host(env),
+        local_workers=int(env["SHUYU_SPARK_LOCAL_WORKERS"])
+        if "SHUYU_SPARK_LOCAL_WORKERS" in env
+        else None,
     )
 
 
-def _wait_port(port: int, procs: list[subprocess.Popen], deadline: float) -> None:
+def _master_host(env: dict[str, str]) -> str:
+    service = env.get("SHUYU_SPARK_MASTER_SERVICE")
+    if service:
+        return env[f"{service}_SERVICE_HOST"]
+    return env.get("SHUYU_SPARK_HOST", HOST)
+
+
+def _wait_port(host: str, port: int, procs: list[subprocess.Popen], deadline: float) -> None:
     while time.monotonic() < deadline:
         if any(p.poll() is not None for p in procs):
             raise RuntimeError("the Spark master stopped while starting")
-        with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=1):
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=1):
             return
         time.sleep(0.2)
     raise RuntimeError("the Spark master did not start in time")
@@ -153,13 +174,13 @@ def start(config: ClusterConfig, env: dict[str, str]) -> list[subprocess.Popen]:
     with open(config.scratch / "spark-logs" / "master.log", "ab") as log:
         procs.append(_spawn(master_command(config), denv, log))
     try:
-        _wait_port(MASTER_PORT, procs, deadline)
+        _wait_port(config.host, MASTER_PORT, procs, deadline)
     except RuntimeError:
         stop(procs)
         tail = (config.scratch / "spark-logs" / "master.log").read_text(errors="replace")
         print("\n".join(tail.splitlines()[-15:]), file=sys.stderr)
         raise
-    for i in range(config.workers):
+    for i in range(config.workers if config.local_workers is None else config.local_workers):
         with open(config.scratch / "spark-logs" / f"worker-{i}.log", "ab") as log:
             procs.append(_spawn(worker_command(config, i), denv, log))
     return procs
@@ -188,16 +209,21 @@ def stop(procs: list[subprocess.Popen], grace: float = 5.0) -> None:
 
 
 def main(argv: list[str]) -> int:
-    """``python -m sdk.spark_cluster ENTRYPOINT``: cluster up, the code, cluster down."""
+    """``python -m sdk.spark_cluster ENTRYPOINT``: cluster up, the code, cluster down;
+    ``python -m sdk.spark_cluster --worker``: one worker in the foreground (an executor pod)."""
     if len(argv) != 2:
-        print("usage: python -m sdk.spark_cluster ENTRYPOINT", file=sys.stderr)
+        print("usage: python -m sdk.spark_cluster ENTRYPOINT|--worker", file=sys.stderr)
         return 2
     env = dict(os.environ)
     env.setdefault("JAVA_HOME", JAVA_HOME)  # /usr/bin/java is a link through /etc/alternatives
     config = read_config(env)
+    if argv[1] == "--worker":
+        for sub in ("spark-conf", "spark-logs", "spark-work", "spark-local"):
+            (config.scratch / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
+        return subprocess.run(worker_command(config, 0), env=daemon_env(config, env)).returncode
     procs = start(config, env)
     try:
-        job_env = {**env, "SHUYU_SPARK_MASTER": config.master_url, "SPARK_LOCAL_IP": HOST,
+        job_env = {**env, "SHUYU_SPARK_MASTER": config.master_url, "SPARK_LOCAL_IP": config.host,
                    "PYSPARK_PYTHON": sys.executable}  # fmt: skip
         return subprocess.run([sys.executable, argv[1]], env=job_env, check=False).returncode
     finally:
