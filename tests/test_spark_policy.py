@@ -189,3 +189,31 @@ def test_when_spark_jobs_exist_then_the_seccomp_filter_is_the_same_for_every_job
     # One filter for workspaces, DuckDB and Spark jobs: the JVMs need nothing it refuses
     # (their sockets are AF_INET, which the filter already allows; the namespace confines them).
     assert "socket" not in seccomp.ALLOWED and "unshare" in seccomp.DENIED
+
+
+def test_when_spark_job_code_uses_only_the_session_then_the_code_scan_passes_it():
+    from hub.production import codescan
+
+    code = (
+        "from sdk import job\n"
+        "spark = job.spark()\n"
+        "frame = spark.sql('SELECT department, count(*) AS n FROM visits GROUP BY 1').toPandas()\n"
+        "job.save_metrics(groups=len(frame))\n"
+    )
+    assert codescan.scan_bundle({"train.py": code.encode()}) == []
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "job.spark()._jvm.java.lang.Runtime.getRuntime()",
+        "job.spark().sparkContext.textFile('/etc/passwd')",
+        "s = job.spark(); s._jsparkSession.sessionState()",
+    ],
+    ids=["jvm", "context", "java-session"],
+)
+def test_when_spark_job_code_reaches_into_the_jvm_then_a_person_reviews_it(line):
+    from hub.production import codescan
+
+    found = codescan.scan_bundle({"train.py": f"from sdk import job\n{line}\n".encode()})
+    assert [p.kind for p in found] == ["reflection"]
