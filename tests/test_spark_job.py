@@ -22,11 +22,12 @@ import pandas as pd
 import pytest
 
 from hub import rawstore
-from hub.production import sandbox, spark
+from hub.production import jobs, sandbox, spark
 from hub.production.executor import system_paths
+from hub.production.rules import ProductionRules
 from sdk.spark_cluster import SECRET_ENV
 from spawner import cgroups, seccomp
-from spawner.job_policy import SPARK_PIDS, JobLimits, build_job
+from spawner.job_policy import SPARK_PIDS, build_job
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the production sandbox runs as root")
 
@@ -131,10 +132,10 @@ def spark_run(tmp_path_factory):
         "any_port": anyone.getsockname()[1], "host_ip": _host_ip(),
     }  # fmt: skip
     (folder / "params.json").write_text(json.dumps(params))
-    limits = JobLimits(
-        cpus=2, memory_bytes=3584 << 20, seconds=300, pids=SPARK_PIDS, scratch_bytes=2 << 30,
-        engine="spark", workers=2,
-    )  # fmt: skip
+    # The limits the production zone derives from what the job asked for.
+    resources = {"engine": "spark", "workers": 2, "cpus": 2, "memory_gb": 3.5, "seconds": 300}
+    limits = jobs.limits(resources, ProductionRules(scratch_gb=2))
+    assert limits.pids == SPARK_PIDS
     job = build_job(
         job_id=91_101, tenant="tenant-test", entrypoint="main.py", code_dir=str(folder / "code"),
         output_dir=str(folder / "output"), params_file=str(folder / "params.json"),

@@ -156,11 +156,11 @@ def run_job(
         (folder / "params.json").write_text(
             json.dumps(meta.get("params") or {}, ensure_ascii=False)
         )
-        limits = jobs.limits(meta.get("resources") or {}, rules)
+        job_limits = jobs.limits(meta.get("resources") or {}, rules)
         job = build_job(
             job_id=request_id, tenant=tenant, entrypoint=meta["entrypoint"], code_dir=str(folder / "code"),
             output_dir=str(folder / "output"), params_file=str(folder / "params.json"), inputs=inputs,
-            limits=limits, system_paths=system_paths() + spark.java_paths(limits.engine),
+            limits=job_limits, system_paths=system_paths() + spark.java_paths(job_limits.engine),
             python=sys.executable,
         )  # fmt: skip
         result = sandbox.run(job, folder / "run", folder / "log.txt", seccomp)
