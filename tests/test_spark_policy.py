@@ -217,3 +217,10 @@ def test_when_spark_job_code_reaches_into_the_jvm_then_a_person_reviews_it(line)
 
     found = codescan.scan_bundle({"train.py": f"from sdk import job\n{line}\n".encode()})
     assert [p.kind for p in found] == ["reflection"]
+
+
+def test_when_a_job_with_an_unknown_engine_is_submitted_then_it_is_refused_at_once():
+    meta = {"entrypoint": "train.py", "datasets": ["visits"], "resources": {"engine": "hadoop"}}
+    with pytest.raises(BadRequest) as refused:
+        jobs.validate(meta, {"visits": object()}, RULES)
+    assert "未知的计算引擎" in refused.value.msg.zh and "unknown engine" in refused.value.msg.en
