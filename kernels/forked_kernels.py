@@ -36,6 +36,8 @@ from typing import Any
 from jupyter_client.connect import KernelConnectionInfo
 from jupyter_client.provisioning import LocalProvisioner
 
+from kernels import fork_channel
+
 NAME = "shuyu-forked"
 # The command a forked kernel replaces: ``python -m ipykernel_launcher -f CONNECTION_FILE``.
 LAUNCHER = "ipykernel_launcher"
@@ -90,17 +92,10 @@ def serve(conn: socket.socket) -> None:
 
 def _kernel_from(channel: socket.socket) -> None:
     """In a kernel just forked: read its own request, answer with its pid, become the kernel."""
-    request = json.loads(_recv_all(channel))
+    request = fork_channel.receive(channel)
     channel.sendall(json.dumps({"pid": os.getpid()}).encode())
     channel.close()
     _become_kernel(request)
-
-
-def _recv_all(conn: socket.socket) -> bytes:
-    chunks = []
-    while chunk := conn.recv(65536):
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _become_kernel(request: dict) -> None:
@@ -178,20 +173,10 @@ def fork_kernel(cmd: list[str], env: dict[str, str], cwd: str, connection: dict)
     The request travels on a socket of its own, straight to the new kernel."""
     assert _zygote is not None
     request = {"cmd": cmd, "env": env, "cwd": cwd, "connection": connection}
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        with _zygote_lock:
-            socket.send_fds(_zygote, [b"fork"], [theirs.fileno()])
-        theirs.close()
-        ours.sendall(json.dumps(request).encode())
-        ours.shutdown(socket.SHUT_WR)
-        ours.settimeout(FORK_TIMEOUT)
-        reply = json.loads(ours.recv(4096) or b"{}")
+        reply = fork_channel.ask(lambda: _zygote, _zygote_lock, request, FORK_TIMEOUT)
     except (OSError, ValueError) as e:
         raise RuntimeError(f"the kernel zygote did not answer: {e}") from None
-    finally:
-        theirs.close()
-        ours.close()
     if "pid" not in reply:
         raise RuntimeError("the kernel zygote did not answer")
     return int(reply["pid"])

@@ -7,7 +7,6 @@ returns the server's host pid.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -15,6 +14,8 @@ import sys
 import threading
 import time
 from pathlib import Path
+
+from kernels import fork_channel
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 120.0
@@ -73,21 +74,10 @@ def prestart(env: dict[str, str]) -> None:
 def fork(request: dict, env: dict[str, str]) -> int:
     """Start a server as described by ``request`` (see :mod:`spawner.zygote`); its host pid.
     ``env`` is the zygote's environment, used if it must be (re)started."""
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        with _lock:
-            control = _control(env)
-            socket.send_fds(control, [b"fork"], [theirs.fileno()])
-        theirs.close()
-        ours.sendall(json.dumps(request).encode())
-        ours.shutdown(socket.SHUT_WR)
-        ours.settimeout(FORK_TIMEOUT)
-        reply = json.loads(ours.recv(65536) or b"{}")
+        reply = fork_channel.ask(lambda: _control(env), _lock, request, FORK_TIMEOUT)
     except (OSError, ValueError) as e:
         raise ForkError(f"no answer from the workspace zygote: {e}") from None
-    finally:
-        theirs.close()
-        ours.close()
     if "pid" not in reply:
         raise ForkError(reply.get("error", "the workspace zygote gave no pid"))
     return int(reply["pid"])

@@ -33,9 +33,10 @@ What of ``Workspace`` is deliberately not rendered:
 * ``home`` / ``shared`` host paths: on Kubernetes they are PVCs, named from the tenant and user.
 * ``extra``: no Kubernetes meaning yet.
 
-Besides what KubeSpawner needs (pods: create/delete/list/watch, events: list/watch, in every
-tenant namespace), the hub's service account needs: namespaces create/patch; networkpolicies
-create/replace; persistentvolumeclaims create; secrets create/replace/delete.
+The hub's service account needs exactly the rules of :data:`spawner.kubernetes_rbac.HUB_RULES`
+(KubeSpawner's pods and events, plus what ``ensure_tenant_objects``, ``ensure_token_secret`` and
+``stop`` create, replace and delete), as the ClusterRole
+:func:`spawner.kubernetes_rbac.hub_cluster_role`.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ TOKEN_ENV = ("JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN")  # read from the Secret, n
 DEFAULT_DENY_NAME = "shuyu-default-deny"
 WORKSPACE_POLICY_NAME = "shuyu-workspace"
 SHARED_CLAIM_NAME = "shared"
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _VOLUMES = {"home": "home", "shared": "shared", "tmpfs": "tmp"}  # Mount.kind -> volume name
@@ -129,14 +131,17 @@ def make_namespace(ws: Workspace) -> JSON:
     Enforcing at admission means a pod that escapes this module's rendering (a hook, a manual
     ``kubectl``) is still rejected if it asks for root, capabilities, host access or hostPath.
     """
-    labels = {TENANT_LABEL: dns_label(ws.tenant)}
+    name = namespace_name(ws.tenant)
+    # Set by the API server itself only from 1.21: labelled here, the NetworkPolicies' namespace
+    # selectors match on every version.
+    labels = {TENANT_LABEL: dns_label(ws.tenant), NAMESPACE_NAME_LABEL: name}
     for mode in ("enforce", "audit", "warn"):
         labels[f"pod-security.kubernetes.io/{mode}"] = "restricted"
     labels["pod-security.kubernetes.io/enforce-version"] = "latest"
     return {
         "apiVersion": "v1",
         "kind": "Namespace",
-        "metadata": {"name": namespace_name(ws.tenant), "labels": labels},
+        "metadata": {"name": name, "labels": labels},
     }
 
 
@@ -329,7 +334,7 @@ def make_pod(
 def _peer(namespace: str, selector: Mapping[str, str]) -> JSON:
     """Pods matching ``selector`` in ``namespace``: a bare podSelector would mean the tenant's."""
     return {
-        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}},
+        "namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: namespace}},
         "podSelector": {"matchLabels": dict(selector)},
     }
 
@@ -497,10 +502,11 @@ class TenantKubeSpawner(KubeSpawner):
         return self.api.api_client.deserialize(response, "V1Pod")
 
     async def ensure_tenant_objects(self) -> None:
-        """Create (or bring up to date) the namespace, policies, claims and token Secret.
+        """Create (or bring up to date) the namespace, policies and claims.
 
-        Claims are never replaced (they hold data); policies and the Secret always are, so a
-        changed policy or a new token takes effect on the next start.
+        Claims are never replaced (they hold data); policies always are, so a changed policy
+        takes effect on the next start. The token Secret is made with the pod
+        (``_make_create_pod_request``), always with the current token.
         """
         ws = self._loaded()
         core, net, ns = self.api, self.networking_api, self.namespace
@@ -534,11 +540,28 @@ class TenantKubeSpawner(KubeSpawner):
             await self._create_or(
                 lambda c=claim: core.create_namespaced_persistent_volume_claim(ns, c), None
             )
-        secret = make_token_secret(ws, pod=self.pod_name)
+
+    async def ensure_token_secret(self) -> None:
+        """Create (or replace, with the current token) the pod's token Secret."""
+        core, ns = self.api, self.namespace
+        secret = make_token_secret(self._loaded(), pod=self.pod_name)
         await self._create_or(
             lambda: core.create_namespaced_secret(ns, secret),
             lambda: core.replace_namespaced_secret(secret["metadata"]["name"], ns, secret),
         )
+
+    async def _make_create_pod_request(self, pod: Any, request_timeout: int) -> bool:
+        """The token Secret, then the pod, at each of KubeSpawner's attempts to create it.
+
+        When a pod of the same name is already there (the hub restarted without its state),
+        KubeSpawner stops it and tries again; ``stop`` deletes the token Secret with it, so the
+        Secret is made again right before every attempt, or the new pod could never start.
+        """
+        try:
+            await self.ensure_token_secret()
+        except TimeoutError:
+            return False  # as KubeSpawner does for the pod: exponential_backoff tries again
+        return await super()._make_create_pod_request(pod, request_timeout)
 
     async def _create_or(
         self,

@@ -29,7 +29,7 @@ import signal
 import socket
 import sys
 
-from kernels import forked_kernels
+from kernels import fork_channel, forked_kernels
 from spawner import seccomp
 
 PR_SET_DUMPABLE = 4
@@ -167,7 +167,7 @@ def serve_request(conn: socket.socket) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     code = 1
     try:
-        request = json.loads(_recv_all(conn))
+        request = fork_channel.receive(conn)
         log_fd = os.open(request["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         syscall_filter = seccomp.build_filter()  # on the host: libseccomp is found here
         entry = Entry(request)
@@ -189,13 +189,6 @@ def serve_request(conn: socket.socket) -> None:
             conn.sendall(json.dumps({"error": f"{type(e).__name__}: {e}"}).encode())
     finally:
         os._exit(max(code, 0))
-
-
-def _recv_all(conn: socket.socket) -> bytes:
-    chunks = []
-    while chunk := conn.recv(65536):
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 # Imported by a starting server or kernel after the fork (found by comparing ``sys.modules``).

@@ -50,8 +50,10 @@ def register(db: Database, name: str, price: float | str, unit: str) -> None:
                       purpose="登记 / register", status="published", level=1, approvals_needed=1,
                       name=name, meta={"registration": {
                           "product": name, "price": price, "unit": unit, "version": 1,
-                          "code": f"SYDJ-2026-{product.id:06d}",
-                          "model": {"sha256": product.model_sha256}}}))  # fmt: skip
+                          "code": f"SYDJ-2026-{product.id:06d}", "category": "scoring",
+                          "approvers": ["rita", "ryan"], "registered_at": "2026-01-05T09:00:00",
+                          "model": {"sha256": product.model_sha256,
+                                    "request": product.request_id}}}))  # fmt: skip
 
 
 def issue(db: Database, name: str, consumer: str, **limits) -> str:

@@ -313,6 +313,13 @@ def test_when_namespace_is_rendered_then_pod_security_restricted_is_enforced():
     assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
 
 
+def test_when_namespace_is_rendered_then_it_carries_its_name_label_as_selectors_expect():
+    # Kubernetes sets kubernetes.io/metadata.name itself only from 1.21; the label is explicit so
+    # the NetworkPolicies' namespace selectors match on every version.
+    ns = k8s.make_namespace(workspace())
+    assert ns["metadata"]["labels"]["kubernetes.io/metadata.name"] == ns["metadata"]["name"]
+
+
 def test_when_two_tenants_are_rendered_then_they_get_different_namespaces_and_uids():
     a = workspace(tenant="tenant-a", tenant_id=1)
     b = workspace(tenant="tenant-b", tenant_id=2)
@@ -582,14 +589,30 @@ async def test_when_spawner_starts_then_it_creates_the_tenant_objects_in_its_nam
         ["create_namespace"]
         + ["create_namespaced_network_policy"] * 2
         + ["create_namespaced_persistent_volume_claim"] * 2
-        + ["create_namespaced_secret"]
     )
     for name, args in calls:
         body = args[-1]
         assert kubernetes_validate.validate(body, KUBERNETES_VERSIONS[-1], strict=True)
         if name != "create_namespace":
             assert args[0] == spawner.namespace == body["metadata"]["namespace"]
-    (secret,) = [args[-1] for name, args in calls if name == "create_namespaced_secret"]
+
+
+async def test_when_the_pod_is_created_then_its_token_secret_is_made_first_at_every_attempt(
+    make_spawner,
+):
+    # KubeSpawner retries the pod after stopping a stale one of the same name, and stop deletes
+    # the token Secret: each attempt must make it again, or the new pod could never start.
+    spawner = make_spawner()
+    await spawner.load_user_options()
+    pod = await spawner.get_pod_manifest()
+    before = len(spawner.api.calls)
+    for _ in range(2):
+        assert await spawner._make_create_pod_request(pod, 5) is True
+    made = spawner.api.calls[before:]
+    assert [name for name, _ in made] == ["create_namespaced_secret", "create_namespaced_pod"] * 2
+    secret = made[0][1][-1]
+    assert kubernetes_validate.validate(secret, KUBERNETES_VERSIONS[-1], strict=True)
+    assert made[0][1][0] == spawner.namespace == secret["metadata"]["namespace"]
     assert secret["metadata"]["name"] == k8s.token_secret_name(spawner.pod_name)
 
 
@@ -608,8 +631,28 @@ async def test_when_tenant_objects_exist_then_policies_and_token_are_replaced_an
         name for name, _ in spawner.api.calls + spawner.networking_api.calls if name not in creates
     ]
     assert sorted(followups) == sorted(
-        ["patch_namespace", "replace_namespaced_secret"] + ["replace_namespaced_network_policy"] * 2
+        ["patch_namespace"] + ["replace_namespaced_network_policy"] * 2
     )
+    await spawner.ensure_token_secret()
+    assert [name for name, _ in spawner.api.calls[-2:]] == [
+        "create_namespaced_secret",
+        "replace_namespaced_secret",
+    ]
+
+
+async def test_when_the_token_secret_times_out_then_the_attempt_is_retried_without_a_pod(
+    make_spawner, monkeypatch
+):
+    spawner = make_spawner()
+    await spawner.load_user_options()
+
+    async def slow():
+        raise TimeoutError
+
+    monkeypatch.setattr(spawner, "ensure_token_secret", slow)
+    before = len(spawner.api.calls)
+    assert await spawner._make_create_pod_request(await spawner.get_pod_manifest(), 5) is False
+    assert spawner.api.calls[before:] == []  # no pod without its token Secret
 
 
 async def test_when_workspace_port_differs_from_the_spawners_then_the_spawn_is_refused(

@@ -166,6 +166,9 @@ _AFTER_PHONE_WORD = (
     "(?:" + "|".join(f"(?<={re.escape(w + j)})" for w in PHONE_WORDS for j in _JOINTS) + ")"
 )
 _LOCAL_ONLY = f"[2-9][0-9]{{2,3}}{GAP}[0-9]{{4}}{_EXTENSION}"
+# The same two shapes once a value is compacted (:func:`compact`: no separators, upper case).
+EXTENSION_COMPACT = "(?:(?:转|分机|分機|内线|EXT|EXTENSION|X)[:：]?[0-9]{1,6})?"
+LOCAL_COMPACT = f"[2-9][0-9]{{6,7}}{EXTENSION_COMPACT}"
 # National service numbers: 400 / 800 and seven digits (400-820-8820).
 _SERVICE = f"[48]00{_more(7)}"
 
@@ -184,10 +187,7 @@ class LandlineRecognizer(CnRecognizer):
     )
     CONTEXT = ("电话", "座机", "固话", "固定电话", "办公电话", "传真", "总机", "热线", "tel")
     NUMERIC = True
-    full = (
-        "(?:(?:\\+?86|0086)0?|0)(?:10|2[0-9]|[3-9][0-9]{2})[1-9][0-9]{6,7}"
-        "(?:(?:转|分机|分機|内线|EXT|EXTENSION|X)[:：]?[0-9]{1,6})?|[48]00[0-9]{7}"
-    )
+    full = f"(?:(?:\\+?86|0086)0?|0)(?:10|2[0-9]|[3-9][0-9]{{2}})[1-9][0-9]{{6,7}}{EXTENSION_COMPACT}|[48]00[0-9]{{7}}"  # fmt: skip
 
     def invalidate_result(self, pattern_text: str) -> bool | None:
         """Reject a local number of one repeated digit (0571-00000000 is a placeholder)."""

@@ -33,6 +33,7 @@ from hub.masking.recognizers import (
 from hub.masking.recognizers import (
     COMPOUND_SURNAMES,
     HAN,
+    LOCAL_COMPACT,
     PHONE_WORDS,
     RARE_SURNAMES,
     SURNAMES,
@@ -154,7 +155,7 @@ def _is_text(series: pd.Series) -> bool:
 
 # A header naming a phone: its cells are phone numbers, a local one without its area code too.
 _PHONE_HEADER = re.compile("|".join((*PHONE_WORDS, "phone")), re.IGNORECASE)
-_LOCAL_NUMBER = re.compile(r"[2-9][0-9]{6,7}(?:(?:转|分机|EXT|X)[0-9]{1,6})?")
+_LOCAL_NUMBER = re.compile(LOCAL_COMPACT)
 
 
 def _masker(header: object):

@@ -375,7 +375,8 @@ class ProductHandler(AdminHandler):
     @web.authenticated
     async def get(self, name: str, fmt: str | None = None) -> None:
         if fmt is None:
-            found = await self.in_session(lambda s: product_views.detail(s, name))
+            month = self.get_query_argument("month", date.today().strftime("%Y-%m"))
+            found = await self.in_session(lambda s: product_views.detail(s, name, month))
             self.render_page("admin_product.html", p=found)
             return
         currency = self.settings["prices"].currency

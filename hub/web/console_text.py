@@ -86,6 +86,10 @@ TEXT = {
         "listing_html": "挂牌信息页", "data_resources": "数据资源", "untraced": "无法追溯", "lineage_trace": "来源追溯",
         "training_job": "训练作业", "model_request": "模型发布申请", "model_checks": "模型检查",
         "registrations": "登记记录", "no_registrations": "尚未登记", "version": "版本",
+        "consumers": "使用方与用量", "month": "月份", "no_keys": "尚未向任何使用方发放密钥", "consumer": "使用方",
+        "product_key": "产品密钥", "issued": "发放时间", "expires": "到期", "limits": "限额",
+        "key_active": "有效", "key_revoked": "已吊销", "key_stopped": "已停用", "per_minute": "次/分钟",
+        "per_day": "条/日", "amount": "费用", "total": "合计",
         "party_register": "登记参与方只能在命令行进行：登记时生成的凭证包含有参与方的私钥，不得在浏览器中显示。请在平台服务器上运行：",
     },
     "en": {
@@ -181,6 +185,10 @@ TEXT = {
         "data_resources": "Data resources", "untraced": "cannot be traced", "training_job": "Training job", "lineage_trace": "Lineage",
         "model_request": "Model request", "model_checks": "Model checks", "registrations": "Registrations",
         "no_registrations": "Not registered yet", "version": "Version",
+        "consumers": "Consumers and usage", "month": "Month", "no_keys": "No key issued to any consumer yet",
+        "consumer": "Consumer", "product_key": "Product key", "issued": "Issued", "expires": "Expires",
+        "limits": "Limits", "key_active": "active", "key_revoked": "revoked", "key_stopped": "stopped",
+        "per_minute": "calls/min", "per_day": "records/day", "amount": "Amount", "total": "Total",
         "party_register": "Parties are registered on the command line only: the bundle it prints holds "
         "the party's private key, which must never be shown in a browser. On the platform's server, run:",
     },

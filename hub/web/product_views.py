@@ -1,15 +1,15 @@
 """What the administration console shows of data products: each product with its registration
 state, and one product's 核验 — the lineage from the approved datasets through the training job
-and the model request to the product, the checks the model passed, and every registration issued.
-Read-only queries."""
+and the model request to the product, the checks the model passed, every registration issued —
+and who consumes it: each consumer's keys and a month's calls and charges. Read-only queries."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.db.models import Product
-from hub.production import products, registry
+from hub.db.models import Product, ProductKey
+from hub.production import consumers, products, registry
 
 
 def _state(s: Session, product: Product) -> tuple[str, dict | None]:
@@ -36,11 +36,16 @@ def rows(s: Session) -> list[dict]:
     return out
 
 
-def detail(s: Session, name: str) -> dict:
-    """One product's 核验 (raises ``NotFound``)."""
+def detail(s: Session, name: str, month: str) -> dict:
+    """One product's 核验 (raises ``NotFound``), with its consumers' keys and their calls and
+    charges in ``month`` (``YYYY-MM``; a bad one raises ``BadRequest``)."""
     product = products.get(s, name)
     state, record = _state(s, product)
     trail = registry.lineage(s, product)
+    keys = s.scalars(
+        select(ProductKey).where(ProductKey.product_id == product.id).order_by(ProductKey.id)
+    )
+    usage = consumers.statement(s, product.tenant_id, product.tenant.name, month, product=name)
     return {
         "name": product.name, "tenant": product.tenant.name, "scenario": product.scenario.name,
         "state": state, "record": record, "model_sha256": product.model_sha256,
@@ -48,4 +53,5 @@ def detail(s: Session, name: str) -> dict:
         "job": trail.job.id if trail.job is not None else None,
         "datasets": trail.datasets, "checks": registry.model_checks(trail.model),
         "registrations": registry.registrations(s, name),
+        "keys": [products.key_view(k) for k in keys], "usage": usage.view(),
     }  # fmt: skip

@@ -481,3 +481,41 @@ def test_when_an_auditor_checks_a_registered_product_then_its_lineage_and_listin
     assert listing["registration"]["data_resources"][0]["dataset"] == "medical_visits"
     admin(hub, page, "/products/console-visit?lang=zh")
     assert "来源追溯" in page.content() and "已登记（生效）" in page.locator("#state").inner_text()
+
+
+def test_when_a_consumer_calls_a_product_then_admins_read_its_keys_usage_and_annual_report(
+    hub, pages
+):
+    """Who uses a product, in the console: the consumer's key (its prefix, never the key) and
+    the month's calls, records and charge at the registered price (per call), equal to what the consumer
+    called through the public port; then the company's yearly report lists the product."""
+    import requests
+
+    from tests import consumer_world as cw
+
+    proc, db, _ = hub
+    cw.publish(db, proc.home, "console-score")
+    cw.register(db, "console-score", 0.05, "call")
+    key = cw.issue(db, "console-score", "甲银行风控系统", calls_per_minute=60)
+    url = f"{proc.url}/services/products/api/v1/console-score/score"
+    for records in ([{"age": 30}, {"age": 60}], [{"age": 45}]):
+        called = requests.post(url, json={"records": records}, headers={"Authorization": f"Bearer {key}"}, timeout=60)  # fmt: skip
+        assert called.status_code == 200, called.text
+    page = pages["adam"]
+    admin(hub, page, "/products/console-score?lang=en")
+    keys = page.locator("#keys").inner_text()
+    assert "甲银行风控系统" in keys and key[:12] in keys and key not in page.content()
+    assert "active" in keys and "60 / calls/min" in keys
+    usage = page.locator("#usage tr").nth(1).locator("td").all_inner_texts()
+    assert usage[0] == "甲银行风控系统" and usage[2:] == ["2", "3", "0.10"], usage
+    assert page.locator("#usage-total").inner_text() == "0.10"
+    admin(hub, page, "/products/console-score?lang=zh&month=2020-01")  # a month with no calls
+    assert "使用方与用量" in page.content() and page.locator("#usage-total").inner_text() == "0.00"
+    refused = admin(hub, page, "/products/console-score?month=2026-13")
+    assert refused.status == 400 and "YYYY-MM" in page.content()
+    admin(hub, page, f"/annual?tenant={cw.TENANT}")
+    report = page.locator("section.annual").inner_text()
+    assert "运营主体 / Operator" in report and cw.TENANT in report and "console-score" in report
+    with page.expect_download() as download:
+        page.click("#csv")
+    assert "console-score" in Path(download.value.path()).read_text(encoding="utf-8-sig")
