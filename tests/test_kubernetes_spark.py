@@ -164,3 +164,20 @@ def test_when_rendered_then_the_pods_together_stay_within_the_jobs_memory_and_cp
 def test_when_the_job_does_not_fit_a_spark_cluster_then_nothing_is_rendered(limits, match):
     with pytest.raises(ValueError, match=match):
         render(job(limits))
+
+
+def test_when_the_production_role_adds_the_spark_rules_then_it_may_create_every_manifest():
+    from spawner.kubernetes_rbac import PRODUCTION_RULES
+
+    allowed = {
+        (rule.group, resource)
+        for rule in PRODUCTION_RULES + ks.SPARK_PRODUCTION_RULES
+        for resource in rule.resources
+        if "create" in rule.verbs and "delete" in rule.verbs
+    }
+    plural = {"NetworkPolicy": "networkpolicies", "Secret": "secrets", "Service": "services",
+              "Job": "jobs"}  # fmt: skip
+    for manifest in render():
+        group = manifest["apiVersion"].rpartition("/")[0]
+        assert (group, plural[manifest["kind"]]) in allowed, manifest["kind"]
+    assert not [r for r in ks.SPARK_PRODUCTION_RULES if {"get", "list", "watch"} & set(r.verbs)]
