@@ -148,7 +148,7 @@ def sql(text: str) -> pd.DataFrame:
     if os.environ.get("SHUYU_JOB_READS"):
         for name in sorted(duck.tables_in(text) or set(_tables)):
             if name in _tables:
-                _note_read(name, con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0])
+                _note_read(name, con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0])
     return result
 
 

@@ -224,3 +224,26 @@ def test_when_a_job_with_an_unknown_engine_is_submitted_then_it_is_refused_at_on
     with pytest.raises(BadRequest) as refused:
         jobs.validate(meta, {"visits": object()}, RULES)
     assert "未知的计算引擎" in refused.value.msg.zh and "unknown engine" in refused.value.msg.en
+
+
+def test_when_a_dry_run_asks_the_same_sql_of_both_engines_then_both_answer_on_the_samples(
+    tmp_path: Path, monkeypatch
+):
+    import pandas as pd
+
+    from sdk import job as job_api
+
+    data, out = tmp_path / "data", tmp_path / "output"
+    data.mkdir()
+    out.mkdir()
+    pd.DataFrame({"department": ["内科", "外科", "内科"]}).to_parquet(data / "visits.parquet")
+    for key, value in {"SHUYU_JOB_DATA": data, "SHUYU_JOB_OUTPUT": out,
+                       "SHUYU_JOB_SCRATCH": tmp_path, "SHUYU_JOB_READS": tmp_path / "reads"}.items():  # fmt: skip
+        monkeypatch.setenv(key, str(value))
+    query = "SELECT department, count(*) AS n FROM visits GROUP BY 1 ORDER BY 1"
+    try:
+        duck = job_api.sql(query)
+        spark_answer = job_api.spark().sql(query).toPandas()  # twice on one connection
+    finally:
+        job_api.close()
+    assert duck.equals(spark_answer) and duck["n"].tolist() == [2, 1]  # 内科 sorts first
