@@ -4,7 +4,9 @@ An approved job runs its reviewed code on the full raw data of the datasets it w
 in a sandbox of its own (never the tenant's container): the raw files and the code read-only, only
 its output folder writable, a private /tmp, a disk-backed scratch folder of its own to spill to
 (``/job/scratch``, when its limits give it one), no network at all, CPU, memory, process and wall-time
-limits, an unprivileged uid of its own. The bubblewrap runner (:mod:`hub.production.sandbox`) and
+limits, an unprivileged uid of its own. A job with ``engine="spark"`` runs the same way, its code
+started by :mod:`sdk.spark_cluster` after a Spark cluster of its own on the namespace's loopback,
+the only interface it has. The bubblewrap runner (:mod:`hub.production.sandbox`) and
 the Kubernetes Job rendering (:mod:`spawner.kubernetes_job`) both render this one decision.
 """
 
