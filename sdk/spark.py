@@ -66,6 +66,8 @@ def session_config(env: dict[str, str]) -> dict[str, str]:
         "spark.cores.max": str(workers),
         "spark.sql.shuffle.partitions": str(2 * workers),
         "spark.sql.session.timeZone": "UTC",
+        # pandas writes nanosecond timestamps, which Spark reads only as integers (see _read)
+        "spark.sql.legacy.parquet.nanosAsLong": "true",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         "spark.scheduler.minRegisteredResourcesRatio": "1.0",
         "spark.scheduler.maxRegisteredResourcesWaitingTime": "60s",
@@ -81,6 +83,40 @@ def datasets(data: Path) -> dict[str, list[str]]:
         if parts:
             found[path.stem] = [str(p) for p in parts]
     return found
+
+
+def nanosecond_columns(path: str) -> list[tuple[str, bool]]:
+    """The columns of a Parquet file stored as nanosecond timestamps (pandas writes them),
+    each with whether it is zone-aware: Spark cannot read them as timestamps."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    return [
+        (f.name, f.type.tz is not None)
+        for f in pq.read_schema(path)
+        if pa.types.is_timestamp(f.type) and f.type.unit == "ns"
+    ]
+
+
+def _read(session: SparkSession, files: list[str]) -> Any:
+    """A dataset's files as a DataFrame: nanosecond timestamps, which Spark reads as integers
+    (``nanosAsLong``), become microsecond timestamps again, naive ones without a zone (as
+    DuckDB and pandas read them)."""
+    from pyspark.sql import functions as F  # noqa: N812 - pyspark's own spelling
+
+    frame = session.read.parquet(*files)
+    nanos = dict(nanosecond_columns(files[0]))
+    if not nanos:
+        return frame
+    columns = []
+    for name in frame.columns:
+        if name in nanos:
+            quoted = "`" + name.replace("`", "``") + "`"
+            value = F.expr(f"timestamp_micros({quoted} div 1000)")
+            columns.append((value if nanos[name] else value.cast("timestamp_ntz")).alias(name))
+        else:
+            columns.append(F.col("`" + name.replace("`", "``") + "`"))
+    return frame.select(*columns)
 
 
 def spark() -> SparkSession:
@@ -105,7 +141,7 @@ def spark() -> SparkSession:
         session = builder.getOrCreate()
         session.sparkContext.setLogLevel("ERROR")
         for name, files in datasets(Path(env.get("SHUYU_JOB_DATA", "/data"))).items():
-            session.read.parquet(*files).createOrReplaceTempView(name)
+            _read(session, files).createOrReplaceTempView(name)
         _session = session
     return _session
 

@@ -25,6 +25,7 @@ from hub import rawstore
 from hub.production import jobs, sandbox, spark
 from hub.production.executor import system_paths
 from hub.production.rules import ProductionRules
+from sdk import spark as sdk_spark
 from sdk.spark_cluster import SECRET_ENV
 from spawner import cgroups, seccomp
 from spawner.job_policy import SPARK_PIDS, build_job
@@ -33,7 +34,8 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the production sandbo
 
 QUERY = (
     "SELECT department, count(*) AS n, sum(cost) AS total, min(age) AS youngest, "
-    "max(age) AS oldest, count(DISTINCT gender) AS genders FROM visits WHERE age >= 18 "
+    "max(age) AS oldest, count(DISTINCT gender) AS genders, max(visited) AS last_visit "
+    "FROM visits WHERE age >= 18 "
     "GROUP BY department ORDER BY department"
 )
 
@@ -44,9 +46,9 @@ from sdk import job
 
 params = job.params()
 report = {}
-report["duckdb"] = job.sql(params["query"]).to_dict("list")
+report["duckdb"] = job.sql(params["query"]).astype({"last_visit": str}).to_dict("list")
 spark = job.spark()
-report["spark"] = spark.sql(params["query"]).toPandas().to_dict("list")
+report["spark"] = spark.sql(params["query"]).toPandas().astype({"last_visit": str}).to_dict("list")
 report["columns"] = spark.table("visits").columns
 conf = spark.sparkContext.getConf()
 report["conf"] = {k: conf.get(k, None) for k in (
@@ -115,6 +117,10 @@ def spark_run(tmp_path_factory):
             "gender": [("男", "女")[i % 2] for i in range(n)],
             "age": [(i * 7) % 90 for i in range(n)],
             "cost": [(i * 37) % 5000 for i in range(n)],
+            # nanosecond timestamps, as pandas writes them (Spark reads them only as integers)
+            "visited": (
+                pd.Timestamp("2026-01-01 08:00") + pd.to_timedelta(range(n), unit="min")
+            ).astype("datetime64[ns]"),
         }
     )
     frame.to_parquet(raw)
@@ -123,7 +129,9 @@ def spark_run(tmp_path_factory):
     (folder / "output").mkdir()
     (folder / "inputs").mkdir()
     projected = folder / "inputs" / "visits.parquet"
-    rawstore.project(raw, ["department", "gender", "age", "cost"], projected)
+    rawstore.project(raw, ["department", "gender", "age", "cost", "visited"], projected)
+    part = next(projected.glob("*.parquet")) if projected.is_dir() else projected
+    assert sdk_spark.nanosecond_columns(str(part)) == [("visited", False)]
     (folder / "code" / "main.py").write_text(textwrap.dedent(JOB))
     hub, hub_accepted = _listen("127.0.0.1")
     anyone, any_accepted = _listen("0.0.0.0")
@@ -165,6 +173,8 @@ def test_when_a_spark_job_runs_the_same_sql_then_spark_answers_as_duckdb_does(sp
         assert spark == [int(v) for v in report["duckdb"][column]], column
     assert [int(v) for v in report["spark"]["n"]] == list(expected["n"])
     assert [int(v) for v in report["spark"]["total"]] == list(expected["total"])
+    assert report["spark"]["last_visit"] == report["duckdb"]["last_visit"]
+    assert report["spark"]["last_visit"][0].startswith("2026-01-0")
 
 
 def test_when_a_spark_job_runs_then_its_cluster_is_its_own_with_two_workers(spark_run):
@@ -184,7 +194,13 @@ def test_when_a_spark_job_runs_then_it_is_authenticated_encrypted_and_without_ui
 
 
 def test_when_a_spark_job_reads_its_dataset_then_only_the_approved_columns_exist(spark_run):
-    assert sorted(spark_run["report"]["columns"]) == ["age", "cost", "department", "gender"]
+    assert sorted(spark_run["report"]["columns"]) == [
+        "age",
+        "cost",
+        "department",
+        "gender",
+        "visited",
+    ]
 
 
 def test_when_a_spark_job_tries_the_host_then_nothing_but_its_own_loopback_answers(spark_run):
