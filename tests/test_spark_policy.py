@@ -247,3 +247,25 @@ def test_when_a_dry_run_asks_the_same_sql_of_both_engines_then_both_answer_on_th
     finally:
         job_api.close()
     assert duck.equals(spark_answer) and duck["n"].tolist() == [2, 1]  # 内科 sorts first
+
+
+def test_when_a_table_holds_nanosecond_timestamps_then_they_are_found_with_their_zone(
+    tmp_path: Path,
+):
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {
+            "naive": pd.to_datetime(["2026-01-01 08:00"]).astype("datetime64[ns]"),
+            "zoned": pd.to_datetime(["2026-01-01 08:00"])
+            .tz_localize("Asia/Shanghai")
+            .astype("datetime64[ns, Asia/Shanghai]"),
+            "micros": pd.to_datetime(["2026-01-01"]).astype("datetime64[us]"),
+            "n": [1],
+        }
+    )
+    frame.to_parquet(tmp_path / "t.parquet")
+    assert sdk_spark.nanosecond_columns(str(tmp_path / "t.parquet")) == [
+        ("naive", False),
+        ("zoned", True),
+    ]
