@@ -15,6 +15,11 @@ process, on the job's CPUs) and ``job.spark().sql(...).toPandas()`` (the job's o
 cluster). Reported: the cluster's start (launcher to a usable session), each engine's first and
 best time, whether the answers are equal, and the job's wall time. Both engines share the same
 cgroup: on one machine Spark's workers divide the same CPUs DuckDB's threads use.
+
+Measured here (December 2026, 2 shared cores, 50M rows, 2 workers, 2 CPUs, 4 GiB; two runs at
+load 4.8 and 3.0): DuckDB first 5.18 / 3.43 s, best 1.46 / 1.39 s; Spark session 26.4 / 18.3 s,
+first query 29.5 / 10.1 s, best 5.32 / 3.43 s; the same answer each time; job wall time 84 / 46 s.
+On one node DuckDB is faster; Spark is for tables beyond one node, on Kubernetes.
 """
 
 from __future__ import annotations
