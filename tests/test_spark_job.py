@@ -55,15 +55,21 @@ report["conf"] = {k: conf.get(k, None) for k in (
     "spark.authenticate", "spark.network.crypto.enabled", "spark.io.encryption.enabled",
     "spark.ui.enabled", "spark.master", "spark.local.dir")}
 report["executors"] = spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size() - 1
-java = []
+java, confined = [], []
 for p in Path("/proc").iterdir():
     if p.name.isdigit():
         try:
             cmd = (p / "cmdline").read_bytes().split(b"\\0")
         except OSError:
             continue
-        java += [c.decode() for c in cmd if c.startswith(b"org.apache.spark.")]
+        names = [c.decode() for c in cmd if c.startswith(b"org.apache.spark.")]
+        if names:
+            status = dict(l.split(":", 1) for l in (p / "status").read_text().splitlines() if ":" in l)
+            java += names
+            confined.append([status["Seccomp"].strip(), status["NoNewPrivs"].strip(),
+                             status["CapEff"].strip(), status["Uid"].split()[0]])
 report["daemons"] = sorted(java)
+report["confined"] = confined
 report["secret_in_env"] = bool(os.environ.get(params["secret_env"]))
 print("secret is", os.environ.get(params["secret_env"]))  # the released log must not show it
 
@@ -184,6 +190,14 @@ def test_when_a_spark_job_runs_then_its_cluster_is_its_own_with_two_workers(spar
     assert report["daemons"].count("org.apache.spark.deploy.master.Master") == 1
     assert report["conf"]["spark.master"] == "spark://127.0.0.1:7077"
     assert report["own_master"] == "connected"
+
+
+def test_when_a_spark_job_runs_then_every_jvm_is_under_the_jobs_seccomp_filter_and_uid(spark_run):
+    # The JVMs (master, workers, executors) run under the one filter of every job, unchanged,
+    # with no capability, no new privileges and the job's own uid.
+    confined, uid = spark_run["report"]["confined"], str(spark_run["job"].uid)
+    assert len(confined) >= 5  # master, two workers, two executors
+    assert all(c == ["2", "1", "0000000000000000", uid] for c in confined), confined
 
 
 def test_when_a_spark_job_runs_then_it_is_authenticated_encrypted_and_without_ui(spark_run):

@@ -15,7 +15,6 @@ from hub.refusals import BadRequest
 from sdk import spark as sdk_spark
 from sdk import spark_cluster
 from sdk.errors import InvalidRequest
-from spawner import seccomp
 from spawner.job_policy import SPARK_PIDS, Job, JobLimits, build_job
 
 RULES = ProductionRules()
@@ -183,12 +182,6 @@ def test_when_a_dry_run_asks_for_spark_then_sql_runs_on_duckdb_and_other_calls_a
     assert session.sql("SELECT 1").toPandas()["q"].tolist() == ["SELECT 1"]
     with pytest.raises(InvalidRequest, match="dry_run=False"):
         session.read.parquet("/x")
-
-
-def test_when_spark_jobs_exist_then_the_seccomp_filter_is_the_same_for_every_job():
-    # One filter for workspaces, DuckDB and Spark jobs: the JVMs need nothing it refuses
-    # (their sockets are AF_INET, which the filter already allows; the namespace confines them).
-    assert "socket" not in seccomp.ALLOWED and "unshare" in seccomp.DENIED
 
 
 def test_when_spark_job_code_uses_only_the_session_then_the_code_scan_passes_it():
