@@ -262,3 +262,21 @@ def test_when_a_table_holds_nanosecond_timestamps_then_they_are_found_with_their
         ("naive", False),
         ("zoned", True),
     ]
+
+
+def test_when_the_launcher_runs_in_kubernetes_pods_then_it_listens_on_the_pod_and_finds_the_master():
+    pod = {**ENV, "SHUYU_SPARK_HOST": "10.1.1.2", "SHUYU_SPARK_LOCAL_WORKERS": "0"}
+    driver = spark_cluster.read_config(pod)
+    assert driver.local_workers == 0 and driver.master_url == "spark://10.1.1.2:7077"
+    assert spark_cluster.master_command(driver)[3] == "10.1.1.2"
+    executor_pod = {
+        **ENV, "SHUYU_SPARK_HOST": "10.1.1.3", "SHUYU_SPARK_MASTER_SERVICE": "SHUYU_SPARK_42",
+        "SHUYU_SPARK_42_SERVICE_HOST": "10.96.0.42",
+    }  # fmt: skip
+    worker = spark_cluster.read_config(executor_pod)
+    command = spark_cluster.worker_command(worker, 0)
+    assert (
+        command[-1] == "spark://10.96.0.42:7077"
+        and command[command.index("--host") + 1] == "10.1.1.3"
+    )
+    assert sdk_spark.session_config(pod)["spark.driver.bindAddress"] == "10.1.1.2"
