@@ -90,6 +90,10 @@ class ProductionRules(BaseModel):
     max_output_gb: float = Field(1.0, gt=0)
     # Each job's disk-backed scratch folder, where DuckDB spills what does not fit its memory.
     scratch_gb: float = Field(4.0, gt=0)
+    # Jobs that ask for engine="spark": workers of their own cluster, and the memory its JVMs
+    # (master, workers, executors, driver) need at least.
+    max_spark_workers: int = Field(2, ge=1, le=16)
+    spark_min_memory_gb: float = Field(3.0, gt=0)
     max_bundle_bytes: int = Field(20 << 20, ge=1)
     max_files: int = Field(500, ge=1)
     concurrent_jobs: int = Field(1, ge=1)

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Install the Debian packages Shuyu needs, when running as root and they are missing.
 set -euo pipefail
+# openjdk-17-jre-headless: the JVM of pyspark (jobs with engine="spark").
 # libgomp1: the OpenMP runtime LightGBM's wheel links from the system (pyproject's science extra).
 # etcd-server, golang-1.19-go, dpkg-dev: the Kubernetes control plane of the cluster e2e suite
 # (etcd runs as is; scripts/kubernetes-build.sh builds the rest from Debian's source package).
-PACKAGES=(python3 python3-venv python3-dev nodejs npm git build-essential bubblewrap nftables iproute2 util-linux mount e2fsprogs docker.io libseccomp2 chromium libgomp1 etcd-server golang-1.19-go dpkg-dev)
+PACKAGES=(python3 python3-venv python3-dev nodejs npm git build-essential bubblewrap nftables iproute2 util-linux mount e2fsprogs docker.io libseccomp2 chromium libgomp1 etcd-server golang-1.19-go dpkg-dev openjdk-17-jre-headless)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -16,6 +16,9 @@ columns and filters asked for down to the Parquet scan, runs on the job's CPUs, 
 share of its memory and spills the rest to the job's scratch folder; only what ``.df()`` (or
 ``job.sql``) returns is held by Python.
 
+A job submitted with ``engine="spark"`` also gets ``job.spark()``, a Spark session on a cluster
+of its own started in its sandbox (:mod:`sdk.spark`); the same SQL text runs on both engines.
+
 Only the output folder (and the scratch folder) is writable; there is no network. DuckDB reads
 the job's datasets and nothing else: no other file, no extension, no database to attach. Print
 nothing personal: the log the notebook sees is masked, but the raw log stays in the domain for
@@ -32,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import duckdb
     import pandas as pd
+    import pyspark.sql
 
 MEMORY_SHARE = 0.6  # of the job's memory limit for DuckDB: the rest is Python's (pandas, a model)
 _connection: duckdb.DuckDBPyConnection | None = None
@@ -144,8 +148,24 @@ def sql(text: str) -> pd.DataFrame:
     if os.environ.get("SHUYU_JOB_READS"):
         for name in sorted(duck.tables_in(text) or set(_tables)):
             if name in _tables:
-                _note_read(name, con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0])
+                _note_read(name, con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0])
     return result
+
+
+def spark() -> pyspark.sql.SparkSession:
+    """The Spark session of a job submitted with ``engine="spark"``: a cluster of the job's own
+    (a master and its workers in the job's sandbox), each dataset a view of its own name over
+    the approved columns, so ``job.spark().sql(text)`` runs the text ``job.sql`` runs on DuckDB
+    (:mod:`sdk.spark`).
+
+    Raises:
+        RuntimeError: the job was not submitted with ``engine="spark"``.
+    """
+    from sdk import spark as spark_engine
+
+    if os.environ.get("SHUYU_JOB_READS"):  # a dry run on the samples: no cluster here
+        return spark_engine.DryRunSession(sql)  # type: ignore[return-value]
+    return spark_engine.spark()
 
 
 def params() -> dict[str, Any]:

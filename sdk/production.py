@@ -129,13 +129,18 @@ class JobCollection(Collection):
         purpose: str,
         files: list[str | Path] | None = None,
         params: dict[str, Any] | None = None,
-        resources: dict[str, float] | None = None,
+        resources: dict[str, Any] | None = None,
         scenario: int | str | None = None,
         name: str | None = None,
         dry_run: bool = True,
         dry_run_timeout: float = 120,
+        engine: str | None = None,
     ) -> Job:
         """Bundle ``entrypoint`` and ``files`` from the workspace and request a training run.
+
+        ``engine="spark"`` runs the job with a Spark cluster of its own (``job.spark()``; its
+        workers as ``resources={"workers": 2}``); DuckDB (``job.sql``) is the default. The
+        platform checks the engine: an unknown one is refused, in Chinese and English.
 
         First the bundle runs here on the desensitized samples, as the production zone will run
         it on the raw data (:mod:`sdk.dryrun`): what it read and wrote is shown, and a failure
@@ -145,6 +150,8 @@ class JobCollection(Collection):
             InvalidRequest: the dry run failed or ran out of time; nothing was submitted.
         """
         content, names = bundle(entrypoint, files)
+        if engine is not None:
+            resources = {**(resources or {}), "engine": engine}
         if dry_run:
             from sdk.catalog import DatasetCollection
             from sdk.dryrun import dry_run as run_on_samples

@@ -4,7 +4,9 @@ An approved job runs its reviewed code on the full raw data of the datasets it w
 in a sandbox of its own (never the tenant's container): the raw files and the code read-only, only
 its output folder writable, a private /tmp, a disk-backed scratch folder of its own to spill to
 (``/job/scratch``, when its limits give it one), no network at all, CPU, memory, process and wall-time
-limits, an unprivileged uid of its own. The bubblewrap runner (:mod:`hub.production.sandbox`) and
+limits, an unprivileged uid of its own. A job with ``engine="spark"`` runs the same way, its code
+started by :mod:`sdk.spark_cluster` after a Spark cluster of its own on the namespace's loopback,
+the only interface it has. The bubblewrap runner (:mod:`hub.production.sandbox`) and
 the Kubernetes Job rendering (:mod:`spawner.kubernetes_job`) both render this one decision.
 """
 
@@ -26,13 +28,20 @@ JOB_OUTPUT = f"{JOB_ROOT}/output"
 JOB_PARAMS = f"{JOB_ROOT}/params.json"
 JOB_SCRATCH = f"{JOB_ROOT}/scratch"
 JOB_DATA = "/data"
+ENGINES = ("duckdb", "spark")  # DuckDB in the job's process; Spark: a cluster of the job's own
+SPARK_LAUNCHER = "sdk.spark_cluster"  # starts the job's Spark cluster, then runs its code
+SPARK_EXECUTOR_MB = 512  # each worker's one executor (Spark's floor is 450 MiB)
+SPARK_PIDS = 2048  # the JVMs' threads count against the job's process limit
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
 @dataclass(frozen=True)
 class JobLimits:
     """What one job may use. ``seconds`` is wall time; ``output_bytes`` caps its outputs;
-    ``scratch_bytes`` sizes its disk-backed scratch folder (0: none, only the RAM /tmp)."""
+    ``scratch_bytes`` sizes its disk-backed scratch folder (0: none, only the RAM /tmp).
+    ``engine`` is where its SQL runs: ``duckdb`` (in its process) or ``spark`` (a standalone
+    cluster of ``workers`` workers started for the job alone, inside its sandbox; its JVMs
+    count against the same memory, CPU and process limits)."""
 
     cpus: float = 1.0
     memory_bytes: int = 2 * 1024**3
@@ -40,6 +49,8 @@ class JobLimits:
     pids: int = 64
     output_bytes: int = 1 << 30
     scratch_bytes: int = 0
+    engine: str = "duckdb"
+    workers: int = 0
 
 
 @dataclass(frozen=True)
@@ -110,7 +121,24 @@ def job_env(job_id: int, limits: JobLimits) -> dict[str, str]:
         "SHUYU_JOB_CPUS": threads,
         "SHUYU_JOB_MEMORY_BYTES": str(limits.memory_bytes),
         **({"SHUYU_JOB_SCRATCH": JOB_SCRATCH} if limits.scratch_bytes else {}),
+        **(spark_env(limits) if limits.engine == "spark" else {}),
     }
+
+
+def spark_env(limits: JobLimits) -> dict[str, str]:
+    """The size of a Spark job's cluster (the secret is added by the runner, never here)."""
+    return {
+        "SHUYU_JOB_ENGINE": "spark",
+        "SHUYU_SPARK_WORKERS": str(limits.workers),
+        "SHUYU_SPARK_EXECUTOR_MB": str(SPARK_EXECUTOR_MB),
+    }
+
+
+def job_argv(python: str, entry: str, engine: str) -> tuple[str, ...]:
+    """The job's command: its entrypoint, or the Spark launcher running it."""
+    if engine == "spark":
+        return (python, "-m", SPARK_LAUNCHER, f"{JOB_CODE}/{entry}")
+    return (python, f"{JOB_CODE}/{entry}")
 
 
 def job_mounts(
@@ -149,6 +177,10 @@ def build_job(
 ) -> Job:
     """Decide the whole sandbox of one job; ``inputs`` maps dataset name → host raw file."""
     entry = safe_entrypoint(entrypoint)
+    if limits.engine not in ENGINES:
+        raise ValueError(f"unknown engine {limits.engine!r}")
+    if limits.engine == "spark" and (limits.workers < 1 or not limits.scratch_bytes):
+        raise ValueError("a Spark job needs at least one worker and a scratch folder")
     for name in inputs:
         if not _NAME.fullmatch(name):
             raise ValueError(f"unsafe dataset name {name!r}")
@@ -173,5 +205,5 @@ def build_job(
             scratch=limits.scratch_bytes > 0,
         ),  # fmt: skip
         env=job_env(job_id, limits),
-        argv=(python, f"{JOB_CODE}/{entry}"),
+        argv=job_argv(python, entry, limits.engine),
     )

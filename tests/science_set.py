@@ -21,6 +21,7 @@ SCIENCE_MODULES = {
     "onnxruntime": "onnxruntime",
     "skl2onnx": "skl2onnx",
     "onnxmltools": "onnxmltools",
+    "pyspark": "pyspark",  # imported only: its JVM runs in Spark jobs (tests/test_spark_job.py)
 }
 
 # Imports every module (and the submodules the models need); prints ``IMPORTED a,b,...``.

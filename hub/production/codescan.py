@@ -13,6 +13,7 @@ the bundle is parsed, and anything outside the allow-list is reported:
   literal (or is a dunder);
 * no dunder attribute or name (``__class__``, ``__globals__``, ``__builtins__`` …) beyond a few
   harmless ones;
+* no way into a Spark session's JVM (``._jvm``, ``.sparkContext`` …: Py4J calls Java by name);
 * file access only through the ``job`` API (``open`` and path-based readers and writers take a
   path from ``job.output(...)``).
 
@@ -41,7 +42,11 @@ STDLIB = {
     "zoneinfo", "copy", "unicodedata", "hashlib", "uuid", "pathlib", "base64",
 }  # fmt: skip
 SDK_ALLOWED = {"sdk.job"}  # ``from sdk import job`` / ``import sdk.job``
-JOB_API = {"dataset", "sql", "params", "output", "save_metrics", "save_model", "connection"}
+JOB_API = {"dataset", "sql", "params", "output", "save_metrics", "save_model", "connection",
+           "spark"}  # fmt: skip
+# Ways from a Spark session into its JVM (Py4J), where any Java class can be called by name.
+SPARK_JVM = {"_jvm", "_jsc", "_jsparkSession", "_jconf", "_gateway", "_jdf", "_jreader",
+             "sparkContext", "_sc"}  # fmt: skip
 # Builtins that run, find or reach code or files by a computed name.
 DYNAMIC = {
     "exec", "eval", "compile", "__import__", "globals", "locals", "vars", "breakpoint", "input",
@@ -180,6 +185,8 @@ class _Scan(ast.NodeVisitor):
     def visit_Attribute(self, node: ast.Attribute) -> None:
         if _dunder(node.attr) and node.attr not in SAFE_DUNDERS:
             self.add(node, "dunder", node.attr)
+        elif node.attr in SPARK_JVM:
+            self.add(node, "reflection", f".{node.attr}")
         elif (
             isinstance(node.value, ast.Name)
             and node.value.id in self.job_names

@@ -26,7 +26,7 @@ from hub.billing.meter import MeterKind
 from hub.db.engine import Database
 from hub.db.models import Request
 from hub.i18n import Msg
-from hub.production import disclosure, jobs, outputs, products, sandbox, staging
+from hub.production import disclosure, jobs, outputs, products, sandbox, spark, staging
 from hub.production.gate import Gate
 from hub.production.rules import ProductionRules
 from hub.refusals import Refusal
@@ -167,10 +167,11 @@ def _run_job(
         (folder / "params.json").write_text(
             json.dumps(meta.get("params") or {}, ensure_ascii=False)
         )
+        job_limits = jobs.limits(meta.get("resources") or {}, rules)
         job = build_job(
             job_id=request_id, tenant=tenant, entrypoint=meta["entrypoint"], code_dir=str(folder / "code"),
             output_dir=str(folder / "output"), params_file=str(folder / "params.json"), inputs=inputs,
-            limits=jobs.limits(meta.get("resources") or {}, rules), system_paths=system_paths(),
+            limits=job_limits, system_paths=system_paths() + spark.java_paths(job_limits.engine),
             python=sys.executable,
         )  # fmt: skip
         result = sandbox.run(job, folder / "run", folder / "log.txt", seccomp)

@@ -23,9 +23,9 @@ from hub.production import codescan
 from hub.production.rules import ProductionRules
 from hub.refusals import BadRequest
 from hub.review.checks import FAIL, PASS, WARN, Finding
-from spawner.job_policy import JobLimits, safe_entrypoint
+from spawner.job_policy import ENGINES, SPARK_PIDS, JobLimits, safe_entrypoint
 
-RESOURCE_KEYS = {"cpus", "memory_gb", "seconds"}
+RESOURCE_KEYS = {"cpus", "memory_gb", "seconds", "engine", "workers"}
 
 
 def approved_datasets(s: Session, scenario_id: int) -> dict[str, Dataset]:
@@ -69,13 +69,52 @@ def limits(resources: dict, rules: ProductionRules) -> JobLimits:
                 f"seconds ≤ {rules.max_seconds})"),
             "resources",
         )  # fmt: skip
+    engine, workers = engine_of(resources, memory_gb, rules)
     return JobLimits(
         cpus=cpus,
         memory_bytes=int(memory_gb * 1024**3),
         seconds=seconds,
         output_bytes=int(rules.max_output_gb * 1024**3),
         scratch_bytes=int(rules.scratch_gb * 1024**3),
+        engine=engine,
+        workers=workers,
+        **({"pids": SPARK_PIDS} if engine == "spark" else {}),
     )
+
+
+def engine_of(resources: dict, memory_gb: float, rules: ProductionRules) -> tuple[str, int]:
+    """The engine a job asked for (``duckdb`` by default) and its Spark workers (0 for DuckDB);
+    an unknown engine, a worker count out of range or too little memory → BadRequest."""
+    engine = resources.get("engine", "duckdb")
+    if engine not in ENGINES:
+        shown = engine if isinstance(engine, str) else type(engine).__name__
+        raise BadRequest(
+            Msg(f"未知的计算引擎 {shown[:40]!r}（可选：{'、'.join(ENGINES)}）",
+                f"unknown engine {shown[:40]!r} (choose one of: {', '.join(ENGINES)})"),
+            "resources",
+        )  # fmt: skip
+    if engine == "duckdb":
+        if "workers" in resources:
+            raise BadRequest(Msg("只有 Spark 作业可指定 workers", "only a Spark job takes workers"), "resources")  # fmt: skip
+        return engine, 0
+    workers = resources.get("workers", rules.max_spark_workers)
+    if (
+        not isinstance(workers, int)
+        or isinstance(workers, bool)
+        or not 1 <= workers <= rules.max_spark_workers
+    ):
+        raise BadRequest(
+            Msg(f"Spark 工作节点数须为 1 至 {rules.max_spark_workers} 的整数",
+                f"Spark workers must be a whole number from 1 to {rules.max_spark_workers}"),
+            "resources",
+        )  # fmt: skip
+    if memory_gb < rules.spark_min_memory_gb:
+        raise BadRequest(
+            Msg(f"Spark 作业至少需要 {rules.spark_min_memory_gb} GB 内存（memory_gb）",
+                f"a Spark job needs at least {rules.spark_min_memory_gb} GB of memory (memory_gb)"),
+            "resources",
+        )  # fmt: skip
+    return engine, workers
 
 
 def read_bundle(content: bytes, rules: ProductionRules) -> dict[str, bytes]:

@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from hub.production import spark
 from spawner import cgroups, volumes
 from spawner.job_policy import JOB_CODE, Job
 from spawner.policy import Limits
@@ -112,7 +113,11 @@ def prepare(job: Job, run_dir: Path) -> dict[str, str]:
     run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     (run_dir / "passwd").write_text(f"job:x:{job.uid}:{job.gid}:Shuyu job:/tmp:/usr/sbin/nologin\n")
     (run_dir / "group").write_text(f"production:x:{job.gid}:\n")
-    return {"/etc/passwd": str(run_dir / "passwd"), "/etc/group": str(run_dir / "group")}
+    files = {"/etc/passwd": str(run_dir / "passwd"), "/etc/group": str(run_dir / "group")}
+    if job.limits.engine == "spark":  # its cluster resolves localhost and its own host name
+        (run_dir / "hosts").write_text("127.0.0.1 localhost job\n")
+        files["/etc/hosts"] = str(run_dir / "hosts")
+    return files
 
 
 def run(job: Job, run_dir: Path, log_path: Path, seccomp_filter: Path) -> RunResult:
@@ -129,6 +134,7 @@ def run(job: Job, run_dir: Path, log_path: Path, seccomp_filter: Path) -> RunRes
         volumes.mount(scratch)
     groups = cgroups.create(name, limits)
     filter_fd = os.open(seccomp_filter, os.O_RDONLY)
+    env = {**job.env, **spark.secret_env(job)}  # a Spark job's secret: this run's only
     args_r, args_w = os.pipe()
     start = time.monotonic()
     try:
@@ -155,7 +161,7 @@ def run(job: Job, run_dir: Path, log_path: Path, seccomp_filter: Path) -> RunRes
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(
                 [*launch, "bwrap", "--args", str(args_r), "--", *inside],
-                env=dict(job.env),
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -185,6 +191,7 @@ def run(job: Job, run_dir: Path, log_path: Path, seccomp_filter: Path) -> RunRes
         os.close(filter_fd)
         if args_r >= 0:
             os.close(args_r)
+        spark.redact(log_path, env)
         cgroups.remove(name)
         volumes.remove(volume)
         if scratch is not None:

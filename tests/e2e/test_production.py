@@ -749,6 +749,52 @@ print(json.dumps(outcomes, ensure_ascii=False))
     assert "medical_visits" in seen["unapproved"][2]  # the tables there are, named
 
 
+SPARK_SQL_JOB = f"""
+from sdk import job
+duck = job.sql({BY_DEPARTMENT!r})
+spark = job.spark().sql({BY_DEPARTMENT!r}).toPandas()  # its own cluster; on the samples: DuckDB
+same = [(d, int(n)) for d, n in zip(duck.department, duck.n)] == [
+    (d, int(n)) for d, n in zip(spark.department, spark.n)
+]
+job.save_metrics(rows=int(spark.n.sum()), departments=len(spark), agree="yes" if same else "no")
+"""
+
+
+def test_when_alice_asks_for_spark_then_her_job_gets_the_same_answer_on_its_own_cluster(lab):
+    """Issue 18: ``engine="spark"`` from the SDK, through review, to a Spark cluster of the job's
+    own in the production sandbox; the same SQL text answers as DuckDB does; an unknown engine
+    is refused at submit in both languages."""
+    seen = run(lab.kernel, f"""
+import json, pathlib
+from sdk import InvalidRequest, Workspace
+ws = Workspace(scenario={SCENARIO!r})
+pathlib.Path("/home/workspace/sparksql").mkdir(exist_ok=True)
+pathlib.Path("/home/workspace/sparksql/train.py").write_text({SPARK_SQL_JOB!r})
+try:
+    ws.jobs.submit("sparksql/train.py", datasets=["medical_visits"], engine="hadoop",
+                   dry_run=False, purpose="引擎 / engine")
+    refused = None
+except InvalidRequest as e:
+    refused = [e.message_zh, e.message_en]
+j = ws.jobs.submit("sparksql/train.py", datasets=["medical_visits"], engine="spark",
+                   resources={{"cpus": 2, "memory_gb": 3.5, "seconds": 300, "workers": 2}},
+                   purpose="Spark 统计 / Spark counts")
+print(json.dumps({{"id": j.id, "refused": refused}}, ensure_ascii=False))
+""", timeout=240)  # fmt: skip
+    assert seen["refused"] and "未知的计算引擎" in seen["refused"][0]
+    assert "unknown engine 'hadoop'" in seen["refused"][1]
+    until(lab.db, seen["id"], {"in_review"})
+    approve(lab.db, seen["id"], "rita", "ryan")
+    status = until(lab.db, seen["id"], {"succeeded", "failed"}, timeout=300)
+    log = (lab.home / "domain" / "jobs" / str(seen["id"]) / "log.txt").read_text()
+    assert status == "succeeded", log[-3000:]
+    ran = run(lab.kernel, f"""
+import json
+print(json.dumps(ws.jobs.get({seen["id"]}).metrics))
+""")  # fmt: skip
+    assert ran["rows"] == 300 and ran["agree"] == "yes"  # every raw row, both engines agreeing
+
+
 # --- the dry run on the samples, before review ------------------------------------------------------
 def test_when_a_job_fails_on_the_samples_then_it_is_not_submitted_and_the_error_shows(lab):
     seen = run(lab.kernel, f"""
