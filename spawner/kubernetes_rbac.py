@@ -63,6 +63,10 @@ PRODUCTION_RULES: tuple[Rule, ...] = (
     Rule("networking.k8s.io", ("networkpolicies",), ("create", "delete")),
     Rule("", ("pods",), ("get", "list", "watch")),
     Rule("", ("pods/log",), ("get",)),
+    # A Spark job's per-run Secret (its cluster's shared secret) and Service (its master), made
+    # and deleted, never read back (:mod:`spawner.kubernetes_spark`).
+    Rule("", ("secrets",), ("create", "delete")),
+    Rule("", ("services",), ("create", "delete")),
 )
 
 

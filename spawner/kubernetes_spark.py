@@ -37,7 +37,6 @@ from spawner.kubernetes_job import (
     job_labels,
     make_job,
 )
-from spawner.kubernetes_rbac import Rule
 
 ROLE_LABEL = "shuyu.io/spark-role"
 MASTER_PORT = 7077
@@ -45,13 +44,6 @@ EXECUTOR_POD_MB = SPARK_EXECUTOR_MB + 512  # the executor's heap, its overhead, 
 MIN_DRIVER_MB = 1536  # the master, the driver's JVM and the job's Python
 SECRET_KEY = "secret"
 _EXECUTOR_MOUNTS = ("data", "code", "output", "scratch", "tmpfs")  # no parameters
-# What the production service's Role (:data:`spawner.kubernetes_rbac.PRODUCTION_RULES`) needs
-# besides its own to run Spark jobs: each run's Secret and Service, created and deleted (the
-# Secret is never read back).
-SPARK_PRODUCTION_RULES: tuple[Rule, ...] = (
-    Rule("", ("secrets",), ("create", "delete")),
-    Rule("", ("services",), ("create", "delete")),
-)
 
 
 def spark_name(job: Job) -> str:
