@@ -27,6 +27,7 @@ from __future__ import annotations
 import copy
 from dataclasses import replace
 
+from spawner import kubernetes_job
 from spawner.job_policy import JOB_CODE, SPARK_EXECUTOR_MB, Job, JobLimits
 from spawner.kubernetes import JSON, _cpu, dns_label, namespace_name
 from spawner.kubernetes_job import (
@@ -87,19 +88,13 @@ _POD_IP = {"name": "SHUYU_SPARK_HOST", "valueFrom": {"fieldRef": {"fieldPath": "
 
 
 def make_network_policy(job: Job, *, namespace: str) -> JSON:
-    """The job's pods reach each other only: ingress from and egress to the job's own pods."""
+    """The job's deny-all policy (:func:`spawner.kubernetes_job.make_network_policy`) under the
+    run's name, with one allowance: ingress from and egress to the job's own pods."""
     own = {"podSelector": {"matchLabels": job_labels(job)}}
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": {"name": spark_name(job), "namespace": namespace, "labels": job_labels(job)},
-        "spec": {
-            "podSelector": {"matchLabels": job_labels(job)},
-            "policyTypes": ["Ingress", "Egress"],
-            "ingress": [{"from": [own]}],
-            "egress": [{"to": [own]}],
-        },
-    }
+    policy = kubernetes_job.make_network_policy(job, namespace=namespace)
+    policy["metadata"]["name"] = spark_name(job)
+    policy["spec"].update(ingress=[{"from": [own]}], egress=[{"to": [own]}])
+    return policy
 
 
 def make_secret(job: Job, secret: str, *, namespace: str) -> JSON:

@@ -175,13 +175,21 @@ async def admin(cluster: Cluster) -> AsyncIterator[client.ApiClient]:
     await api.close()
 
 
+@contextlib.asynccontextmanager
+async def account_api(cluster: Cluster, name: str, account: str) -> AsyncIterator[client.ApiClient]:  # fmt: skip
+    """An API client holding ``account``'s service-account token, and nothing else."""
+    api = await api_client(cluster.token_kubeconfig(name, account_token(cluster, account)))
+    try:
+        yield api
+    finally:
+        await api.close()
+
+
 @pytest.fixture
 async def hub_api(cluster: Cluster) -> AsyncIterator[client.ApiClient]:
-    """An API client holding the hub service account's token, and nothing else."""
-    path = cluster.token_kubeconfig("hub", account_token(cluster, HUB_ACCOUNT))
-    api = await api_client(path)
-    yield api
-    await api.close()
+    """The hub's account: its documented ClusterRole, nothing else."""
+    async with account_api(cluster, "hub", HUB_ACCOUNT) as api:
+        yield api
 
 
 async def eventually(check, what: str, cluster: Cluster, timeout: float = 60):
@@ -442,10 +450,8 @@ def production_job(job_id: int, seconds: int) -> tuple[Job, list[dict]]:
 @pytest.fixture
 async def production(cluster: Cluster) -> AsyncIterator[client.ApiClient]:
     """The production service's account: its documented Role in ``JOBS``, nothing else."""
-    path = cluster.token_kubeconfig("production", account_token(cluster, PRODUCTION_ACCOUNT))
-    api = await api_client(path)
-    yield api
-    await api.close()
+    async with account_api(cluster, "production", PRODUCTION_ACCOUNT) as api:
+        yield api
 
 
 async def submit(production: client.ApiClient, manifests: list[dict]) -> None:
